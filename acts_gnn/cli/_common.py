@@ -1,0 +1,35 @@
+"""Option parsing shared by several commands.
+
+Layer: cli.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from acts_gnn.errors import ConfigError
+
+__all__ = ["inputs_or_example", "parse_mapping"]
+
+
+def parse_mapping(items: list[str] | None, option: str) -> dict[str, str]:
+    """Turn ``["key=value", …]`` into a dict; a malformed item raises :class:`ConfigError`."""
+    out: dict[str, str] = {}
+    for item in items or []:
+        key, sep, value = item.partition("=")
+        if not sep or not key or not value:
+            raise ConfigError(f"{option} expects KEY=NAME, got {item!r}")
+        out[key.strip()] = value.strip()
+    return out
+
+
+def inputs_or_example(inputs: list[Path] | None, example: bool) -> list[Path]:
+    """The given paths, plus the embedded example event with ``example``; none is an error."""
+    from acts_gnn.io.example import example_dir
+
+    paths = list(inputs or [])
+    if example:
+        paths.append(example_dir())
+    if not paths:
+        raise ConfigError("no input: give event files or directories, or --example")
+    return paths

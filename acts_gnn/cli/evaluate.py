@@ -1,0 +1,97 @@
+"""``acts-gnn evaluate``: score track candidates against truth.
+
+Layer: cli.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from acts_gnn.cli._common import inputs_or_example, parse_mapping
+
+
+def command(
+    tracks: Annotated[
+        Path,
+        typer.Argument(
+            help="Tracks ROOT file or directory of proto-track CSV files.", show_default=False
+        ),
+    ],
+    truth: Annotated[
+        list[Path] | None,
+        typer.Option(
+            "--truth",
+            "-t",
+            help="The input events with truth (files, prefixes, directories).",
+            show_default=False,
+        ),
+    ] = None,
+    example: Annotated[
+        bool, typer.Option(help="Take the truth from the example event shipped with acts-gnn.")
+    ] = False,
+    json_out: Annotated[
+        Path | None, typer.Option("--json", help="Write the performance report as JSON.")
+    ] = None,
+    plots: Annotated[
+        Path | None, typer.Option(help="Directory for efficiency / fake-rate PNG plots.")
+    ] = None,
+    min_pt: Annotated[float, typer.Option(help="Target particles: minimum pT [GeV].")] = 1.0,
+    max_eta: Annotated[float, typer.Option(help="Target particles: maximum |η|.")] = 4.0,
+    max_vertex_r: Annotated[
+        float, typer.Option(help="Target particles: maximum production radius [mm].")
+    ] = 260.0,
+    min_particle_sp: Annotated[
+        int, typer.Option(help="Target particles: minimum number of space points.")
+    ] = 3,
+    min_track_sp: Annotated[
+        list[int] | None,
+        typer.Option(help="Minimum candidate sizes to report (repeatable; default 3 and 5)."),
+    ] = None,
+    input_format: Annotated[
+        str | None, typer.Option("--format", help="Format of the truth inputs (default: detect).")
+    ] = None,
+    root_preset: Annotated[str, typer.Option(help="ROOT branch layout of the inputs.")] = (
+        "spacepoints"
+    ),
+    branch: Annotated[
+        list[str] | None, typer.Option(help="ROOT branch mapping KEY=BRANCH (repeatable).")
+    ] = None,
+    force: Annotated[bool, typer.Option(help="Replace an existing JSON report.")] = False,
+) -> None:
+    """Efficiency, fake rate, duplicate rate (double majority) and the TrackML score."""
+    from rich.console import Console
+
+    from acts_gnn.cli._progress import event_progress
+    from acts_gnn.errors import OutputError
+    from acts_gnn.io.atomic import write_text_atomic
+    from acts_gnn.io.source import open_events
+    from acts_gnn.metrics.evaluate import evaluate_tracks
+    from acts_gnn.metrics.matching import MatchingConfig
+
+    if json_out is not None and json_out.exists() and not force:
+        raise OutputError(f"{json_out}: already exists (use --force to replace it)")
+    config = MatchingConfig(
+        min_pt_gev=min_pt,
+        max_abs_eta=max_eta,
+        max_vertex_r_mm=max_vertex_r,
+        min_particle_spacepoints=min_particle_sp,
+    )
+    source = open_events(
+        inputs_or_example(truth, example),
+        input_format,
+        root_preset=root_preset,
+        root_branches=parse_mapping(branch, "--branch"),
+    )
+    console = Console()
+    with event_progress(console, len(source), "evaluate") as advance:
+        report = evaluate_tracks(tracks, source, config, tuple(min_track_sp or (3, 5)), advance)
+    console.print(report.table())
+    if json_out is not None:
+        write_text_atomic(json_out, report.to_json())
+        console.print(f"wrote {json_out}")
+    if plots is not None:
+        for path in report.plot(plots):
+            console.print(f"wrote {path}")

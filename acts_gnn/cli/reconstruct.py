@@ -1,0 +1,121 @@
+"""``acts-gnn reconstruct``: find track candidates in event files and write them.
+
+Layer: cli.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from acts_gnn.cli._common import inputs_or_example, parse_mapping
+
+
+def command(
+    inputs: Annotated[
+        list[Path] | None,
+        typer.Argument(
+            help="Event files, event prefixes (dir/event000001000), directories or ROOT files.",
+            show_default=False,
+        ),
+    ] = None,
+    example: Annotated[
+        bool, typer.Option(help="Use the example event shipped with acts-gnn as input.")
+    ] = False,
+    output: Annotated[
+        Path | None,
+        typer.Option("--output", "-o", help="Tracks ROOT file to write (TTrees tracks, timing)."),
+    ] = None,
+    csv_dir: Annotated[
+        Path | None,
+        typer.Option(help="Directory for ACTS proto-track CSV files (one per event)."),
+    ] = None,
+    timing: Annotated[Path | None, typer.Option(help="Timing report JSON to write.")] = None,
+    performance: Annotated[
+        Path | None,
+        typer.Option(help="Performance report JSON to write (inputs with truth only)."),
+    ] = None,
+    backend: Annotated[
+        str, typer.Option(help="Track finder: 'truth' groups space points by true particle.")
+    ] = "truth",
+    input_format: Annotated[
+        str | None,
+        typer.Option("--format", help="Input format: acts-csv, trackml or root (default: detect)."),
+    ] = None,
+    root_preset: Annotated[
+        str, typer.Option(help="ROOT branch layout: spacepoints or hits (ACTS writers).")
+    ] = "spacepoints",
+    tree: Annotated[str | None, typer.Option(help="ROOT tree name, overriding the preset.")] = None,
+    branch: Annotated[
+        list[str] | None,
+        typer.Option(help="ROOT branch mapping KEY=BRANCH, e.g. x=tx (repeatable)."),
+    ] = None,
+    force: Annotated[bool, typer.Option(help="Replace existing output files.")] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress or tables.")] = False,
+) -> None:
+    """Find track candidates in every event and write tracks, timing and performance.
+
+    With truth in the input, the tracking-performance table is printed as well.
+    """
+    _run(
+        inputs=inputs_or_example(inputs, example),
+        output=output,
+        csv_dir=csv_dir,
+        timing=timing,
+        performance=performance,
+        backend=backend,
+        input_format=input_format,
+        root_preset=root_preset,
+        tree=tree,
+        branches=parse_mapping(branch, "--branch"),
+        force=force,
+        quiet=quiet,
+    )
+
+
+def _run(
+    *,
+    inputs: list[Path],
+    output: Path | None,
+    csv_dir: Path | None,
+    timing: Path | None,
+    performance: Path | None,
+    backend: str,
+    input_format: str | None,
+    root_preset: str,
+    tree: str | None,
+    branches: dict[str, str],
+    force: bool,
+    quiet: bool,
+) -> None:
+    from rich.console import Console
+
+    from acts_gnn.cli._progress import event_progress
+    from acts_gnn.errors import ConfigError
+    from acts_gnn.io.source import open_events
+    from acts_gnn.reco.finder import make_finder
+    from acts_gnn.reco.job import ReconstructionOutputs, run_reconstruction
+
+    if output is None and csv_dir is None and timing is None and performance is None:
+        raise ConfigError("nothing to write: give --output, --csv-dir, --timing or --performance")
+    finder = make_finder(backend)
+    source = open_events(
+        inputs, input_format, root_preset=root_preset, root_tree=tree, root_branches=branches
+    )
+    outputs = ReconstructionOutputs(
+        tracks_root=output,
+        tracks_csv_dir=csv_dir,
+        timing_json=timing,
+        performance_json=performance,
+        overwrite=force,
+    )
+    console = Console(stderr=True, quiet=quiet)
+    with event_progress(console, len(source), f"reconstruct ({finder.name})") as advance:
+        summary = run_reconstruction(source, finder, outputs, on_event=advance)
+    console.print(summary.timing.table())
+    if summary.performance is not None:
+        console.print(summary.performance.table())
+    for path in summary.written:
+        console.print(f"wrote {path}")

@@ -1,0 +1,94 @@
+"""The one exception hierarchy of acts-gnn.
+
+Layer: bottom (imported by everything, imports nothing of the project).
+
+Every error a user can cause derives from :class:`ActsGnnError`; the CLI turns it into a single
+line on stderr and a non-zero exit code, never a traceback. Messages say what was wrong, where,
+and what was expected or how to fix it.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+__all__ = [
+    "ActsGnnError",
+    "BundleError",
+    "ConfigError",
+    "InputFormatError",
+    "MissingExtraError",
+    "ModelUnavailableError",
+    "OutputError",
+    "RemoteInferenceError",
+    "RemoteTimeoutError",
+]
+
+
+class ActsGnnError(Exception):
+    """Root of every error acts-gnn raises on purpose."""
+
+    #: process exit code the CLI uses for this kind of error
+    exit_code: int = 1
+
+
+class InputFormatError(ActsGnnError):
+    """An input file is missing, unreadable or not in the expected format.
+
+    The message always names the file; ``where`` is a column, row or tree (may be empty) and
+    ``expected`` says what the reader wanted to see there.
+    """
+
+    exit_code = 2
+
+    def __init__(self, path: str | Path, where: str, expected: str) -> None:
+        self.path = str(path)
+        self.where = where
+        self.expected = expected
+        location = f"{self.path}: {where}" if where else self.path
+        super().__init__(f"{location}: {expected}")
+
+
+class ConfigError(ActsGnnError):
+    """A command-line option or configuration value is invalid."""
+
+    exit_code = 2
+
+
+class OutputError(ActsGnnError):
+    """An output could not be written (permissions, disk full, existing file, …)."""
+
+
+class BundleError(ActsGnnError):
+    """A model bundle is missing, incomplete or of an unsupported schema version."""
+
+    exit_code = 2
+
+
+class MissingExtraError(ActsGnnError):
+    """An optional dependency is not installed; the message gives the install command."""
+
+    def __init__(self, module: str, extra: str) -> None:
+        self.module = module
+        self.extra = extra
+        super().__init__(
+            f"this feature needs the Python package {module!r}: "
+            f"install it with  pip install 'acts-gnn[{extra}]'"
+        )
+
+
+class RemoteInferenceError(ActsGnnError):
+    """A request to a Triton server failed; the message names the URL and the model."""
+
+    def __init__(self, url: str, model: str, reason: str) -> None:
+        self.url = url
+        self.model = model
+        self.reason = reason
+        super().__init__(f"{url} (model {model!r}): {reason}")
+
+
+class RemoteTimeoutError(RemoteInferenceError):
+    """A request to a Triton server did not answer within its deadline."""
+
+
+class ModelUnavailableError(RemoteInferenceError):
+    """The server is reachable but does not serve the requested model (or it is not ready)."""

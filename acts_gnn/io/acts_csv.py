@@ -1,0 +1,263 @@
+"""Reader for the CSV layout written by current ACTS (``CsvSpacePointWriter`` and friends).
+
+Layer: io.
+
+One event is a set of files sharing a prefix ``eventNNNNNNNNN-``:
+
+* ``-spacepoint.csv`` — ``measurement_id_1, measurement_id_2, geometry_id_1, geometry_id_2, x, y,
+  z, …`` (``measurement_id_2`` is ``2**64 - 1`` for pixel points). When it is absent, space points
+  are taken from ``-measurements.csv`` (one per measurement, at ``global_x/y/z``).
+* truth, all optional together: ``-measurement-simhit-map.csv`` (``measurement_id, hit_id``; the
+  hit id is the row of ``-hits.csv``), ``-hits.csv`` (the particle barcode columns
+  ``particle_id_pv … particle_id_subpart``), ``-particles_simulated.csv`` or ``-particles.csv``.
+
+A space point's particle is the particle of the first simulated hit of its first measurement.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from acts_gnn.errors import InputFormatError
+from acts_gnn.event import Event, Particles, SpacePoints, Truth, count_spacepoints, find_sorted
+from acts_gnn.io.csvtable import read_header, read_table
+from acts_gnn.io.ids import geometry_volume_layer_module, pack_barcode
+
+__all__ = ["read_acts_event", "read_measurements_raw"]
+
+_U64 = np.uint64
+_F32 = np.float32
+_BARCODE_COLUMNS = (
+    "particle_id_pv",
+    "particle_id_sv",
+    "particle_id_part",
+    "particle_id_gen",
+    "particle_id_subpart",
+)
+_INVALID_MEASUREMENT = np.uint64(2**64 - 1)
+
+
+def read_measurements_raw(path: Path) -> dict[str, np.ndarray]:
+    """Read ``-measurements.csv``, whose ``local_key`` column ACTS writes as one raw byte.
+
+    That byte can be any value — a comma or a newline included — so the file is split by hand:
+    the first two fields, then exactly one byte, then the remaining numeric fields.
+
+    Returns:
+        ``measurement_id`` (uint64), ``geometry_id`` (uint64), ``local_key`` (uint8) and
+        ``global_x/y/z`` (float32) when the file has them.
+    """
+    header = read_header(path)
+    for name in ("measurement_id", "geometry_id", "local_key"):
+        if name not in header:
+            raise InputFormatError(
+                path, f"column {name!r}", "missing; expected the ACTS measurements layout"
+            )
+    if header[:3] != ["measurement_id", "geometry_id", "local_key"]:
+        raise InputFormatError(
+            path,
+            "line 1",
+            "expected the columns to start with measurement_id,geometry_id,local_key",
+        )
+    rest = header[3:]
+    data = path.read_bytes()
+    start = data.index(b"\n") + 1
+    ids: list[int] = []
+    geos: list[int] = []
+    keys: list[int] = []
+    rows: list[list[str]] = []
+    pos, line, end = start, 2, len(data)
+    while pos < end:
+        first = data.find(b",", pos)
+        second = data.find(b",", first + 1) if first >= 0 else -1
+        if second < 0 or second + 2 > end:
+            raise InputFormatError(path, f"line {line}", "truncated measurement row")
+        key = data[second + 1]
+        after = second + 2
+        if after >= end or data[after : after + 1] != b",":
+            raise InputFormatError(
+                path, f"line {line}, column 'local_key'", "expected one raw byte then a comma"
+            )
+        newline = data.find(b"\n", after)
+        newline = end if newline < 0 else newline
+        fields = data[after + 1 : newline].decode("ascii", errors="replace").split(",")
+        if len(fields) != len(rest):
+            raise InputFormatError(
+                path, f"line {line}", f"expected {len(header)} fields, found {len(fields) + 3}"
+            )
+        try:
+            ids.append(int(data[pos:first]))
+            geos.append(int(data[first + 1 : second]))
+        except ValueError as exc:
+            raise InputFormatError(path, f"line {line}", "expected integer ids") from exc
+        keys.append(key)
+        rows.append(fields)
+        pos, line = newline + 1, line + 1
+    out: dict[str, np.ndarray] = {
+        "measurement_id": np.array(ids, dtype=_U64),
+        "geometry_id": np.array(geos, dtype=_U64),
+        "local_key": np.array(keys, dtype=np.uint8),
+    }
+    for name in ("global_x", "global_y", "global_z"):
+        if name in rest:
+            column = rest.index(name)
+            try:
+                values = np.array([float(r[column]) for r in rows], dtype=_F32)
+            except ValueError as exc:
+                raise InputFormatError(path, f"column {name!r}", "expected numbers") from exc
+            bad = ~np.isfinite(values)
+            if bad.any():
+                row = int(np.flatnonzero(bad)[0])
+                raise InputFormatError(
+                    path, f"line {row + 2}, column {name!r}", "expected a finite number"
+                )
+            out[name] = values
+    return out
+
+
+def _read_spacepoints(files: dict[str, Path]) -> SpacePoints:
+    if "spacepoint" in files:
+        path = files["spacepoint"]
+        header = read_header(path)
+        id_column = "measurement_id_1" if "measurement_id_1" in header else "measurement_id"
+        geo_column = "geometry_id_1" if "geometry_id_1" in header else "geometry_id"
+        columns = read_table(
+            path,
+            {id_column: _U64, "x": _F32, "y": _F32, "z": _F32},
+            optional={"measurement_id_2": _U64, geo_column: _U64},
+            finite=("x", "y", "z"),
+        )
+        geometry = columns.get(geo_column)
+        second = columns.get("measurement_id_2")
+        ids = columns[id_column]
+        x, y, z = columns["x"], columns["y"], columns["z"]
+    elif "measurements" in files:
+        path = files["measurements"]
+        columns = read_measurements_raw(path)
+        if "global_x" not in columns:
+            raise InputFormatError(
+                path, "column 'global_x'", "missing; need global positions to make space points"
+            )
+        geometry, second = columns["geometry_id"], None
+        ids = columns["measurement_id"]
+        x, y, z = columns["global_x"], columns["global_y"], columns["global_z"]
+    else:
+        raise InputFormatError(
+            next(iter(files.values())), "", "no -spacepoint.csv or -measurements.csv for this event"
+        )
+    volume = layer = module = None
+    if geometry is not None:
+        volume, layer, module = geometry_volume_layer_module(geometry)
+    return SpacePoints(
+        x=x,
+        y=y,
+        z=z,
+        measurement_id=ids,
+        measurement_id_2=second,
+        volume_id=volume,
+        layer_id=layer,
+        module_id=module,
+    )
+
+
+def _read_truth(files: dict[str, Path], measurement_id: np.ndarray) -> Truth | None:
+    if "measurement-simhit-map" not in files or "hits" not in files:
+        return None
+    map_path, hits_path = files["measurement-simhit-map"], files["hits"]
+    mapping = read_table(map_path, {"measurement_id": _U64, "hit_id": np.int64})
+    hits = read_table(hits_path, {name: _U64 for name in _BARCODE_COLUMNS})
+    try:
+        hit_particle = pack_barcode(*(hits[name] for name in _BARCODE_COLUMNS))
+    except ValueError as exc:
+        raise InputFormatError(hits_path, "particle_id columns", str(exc)) from exc
+
+    hit_id = mapping["hit_id"]
+    bad = (hit_id < 0) | (hit_id >= len(hit_particle))
+    if bad.any():
+        row = int(np.flatnonzero(bad)[0])
+        raise InputFormatError(
+            map_path,
+            f"line {row + 2}, column 'hit_id'",
+            f"expected a row of {hits_path.name} (0…{len(hit_particle) - 1}), found {hit_id[row]}",
+        )
+    # first simulated hit of each measurement
+    uniq, first = np.unique(mapping["measurement_id"], return_index=True)
+    measurement_particle = hit_particle[hit_id[first]]
+    pos, found = find_sorted(uniq, measurement_id)
+    particle_id = np.zeros(len(measurement_id), dtype=_U64)
+    particle_id[found] = measurement_particle[pos[found]]
+
+    particles = _read_particles(files, particle_id)
+    return Truth(particle_id=particle_id, particles=particles)
+
+
+def _read_particles(files: dict[str, Path], spacepoint_particle: np.ndarray) -> Particles:
+    role = "particles_simulated" if "particles_simulated" in files else "particles"
+    if role not in files:
+        empty = np.zeros(0)
+        return Particles.from_momentum(
+            np.zeros(0, _U64),
+            empty,
+            empty,
+            empty,
+            charge=empty,
+            pdg_id=empty,
+            vx=empty,
+            vy=empty,
+            vz=empty,
+            primary=np.zeros(0, bool),
+            n_spacepoints=empty,
+        )
+    path = files[role]
+    columns = read_table(
+        path,
+        {
+            **{name: _U64 for name in _BARCODE_COLUMNS},
+            "particle_type": np.int64,
+            "vx": _F32,
+            "vy": _F32,
+            "vz": _F32,
+            "px": _F32,
+            "py": _F32,
+            "pz": _F32,
+            "q": _F32,
+        },
+        finite=("vx", "vy", "vz", "px", "py", "pz"),
+    )
+    try:
+        particle_id = pack_barcode(*(columns[name] for name in _BARCODE_COLUMNS))
+    except ValueError as exc:
+        raise InputFormatError(path, "particle_id columns", str(exc)) from exc
+    primary = (columns["particle_id_sv"] == 0) & (columns["particle_id_gen"] == 0)
+    return Particles.from_momentum(
+        particle_id,
+        columns["px"],
+        columns["py"],
+        columns["pz"],
+        charge=columns["q"],
+        pdg_id=columns["particle_type"],
+        vx=columns["vx"],
+        vy=columns["vy"],
+        vz=columns["vz"],
+        primary=primary,
+        n_spacepoints=count_spacepoints(particle_id, spacepoint_particle),
+    )
+
+
+def read_acts_event(event_id: int, files: dict[str, Path]) -> Event:
+    """Read one event of the ACTS CSV layout.
+
+    Args:
+        event_id: the event number.
+        files: role → path, roles being the file suffixes (``spacepoint``, ``measurements``,
+            ``measurement-simhit-map``, ``hits``, ``particles``, ``particles_simulated``).
+
+    Raises:
+        InputFormatError: a file is malformed (the message names it and the place).
+    """
+    spacepoints = _read_spacepoints(files)
+    truth = _read_truth(files, spacepoints.measurement_id)
+    source = str(files.get("spacepoint") or files.get("measurements"))
+    return Event(event_id=event_id, spacepoints=spacepoints, truth=truth, source=source)

@@ -1,0 +1,185 @@
+"""Strict reading of numeric CSV tables (plain or gzip) into numpy columns.
+
+Layer: io (used by the ACTS and TrackML readers).
+
+pyarrow does the parsing; this module turns every way a file can be wrong into one
+:class:`~acts_gnn.errors.InputFormatError` that names the file, the line or column, and what was
+expected, and checks values (no empty cells, finite coordinates).
+"""
+
+from __future__ import annotations
+
+import gzip
+import zlib
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+import numpy as np
+
+from acts_gnn.errors import InputFormatError
+
+__all__ = ["read_header", "read_table"]
+
+#: numpy dtype → pyarrow type name used for conversion
+_ARROW_TYPES = {
+    np.dtype(np.float32): "float32",
+    np.dtype(np.float64): "float64",
+    np.dtype(np.uint64): "uint64",
+    np.dtype(np.int64): "int64",
+    np.dtype(np.int32): "int32",
+}
+
+
+def _is_gzip(path: Path) -> bool:
+    return path.suffix == ".gz"
+
+
+def read_header(path: Path) -> list[str]:
+    """Column names of a CSV file (first line), raising a clear error for empty or broken files."""
+    try:
+        opener = gzip.open if _is_gzip(path) else open
+        with opener(path, "rb") as handle:
+            first = handle.readline(1 << 16)
+    except FileNotFoundError as exc:
+        raise InputFormatError(path, "", "file not found") from exc
+    except (gzip.BadGzipFile, zlib.error) as exc:
+        raise InputFormatError(path, "", f"not a valid gzip file ({exc})") from exc
+    except EOFError as exc:
+        raise InputFormatError(path, "", "gzip stream is truncated") from exc
+    except OSError as exc:
+        raise InputFormatError(path, "", f"cannot read file ({exc.strerror or exc})") from exc
+    text = first.decode("utf-8", errors="replace").strip()
+    if not text:
+        raise InputFormatError(path, "line 1", "empty file, expected a CSV header line")
+    return [name.strip() for name in text.split(",")]
+
+
+def _first_bad_value(path: Path, column: str, dtype: np.dtype) -> tuple[int, str]:
+    """Line number (1-based, header = 1) and text of the first cell that does not parse."""
+    import pyarrow as pa
+    import pyarrow.csv as pcsv
+
+    table = pcsv.read_csv(
+        path,
+        convert_options=pcsv.ConvertOptions(
+            include_columns=[column], column_types={column: pa.string()}
+        ),
+    )
+    convert = float if dtype.kind == "f" else int
+    for row, value in enumerate(table.column(column).to_pylist()):
+        try:
+            number = convert(value)
+        except (TypeError, ValueError):
+            return row + 2, str(value)
+        if dtype.kind == "u" and number < 0:
+            return row + 2, str(value)
+    return 0, ""
+
+
+def read_table(
+    path: Path,
+    required: Mapping[str, np.dtype | type],
+    optional: Mapping[str, np.dtype | type] | None = None,
+    finite: Sequence[str] = (),
+) -> dict[str, np.ndarray]:
+    """Read the named numeric columns of a CSV file.
+
+    Args:
+        path: a ``.csv`` or ``.csv.gz`` file.
+        required: column name → numpy dtype; a missing column is an error.
+        optional: column name → numpy dtype, read when present.
+        finite: columns whose values must all be finite (no NaN or inf).
+
+    Returns:
+        column name → 1-D numpy array, for the required columns and the optional ones present.
+
+    Raises:
+        InputFormatError: the file is missing, empty, truncated, not gzip although named so, has a
+            row with the wrong number of fields, lacks a column, or holds a value that is not a
+            number of the expected type.
+    """
+    import pyarrow as pa
+    import pyarrow.csv as pcsv
+
+    header = read_header(path)
+    missing = [name for name in required if name not in header]
+    if missing:
+        raise InputFormatError(
+            path,
+            f"column {missing[0]!r}",
+            f"missing; expected columns {', '.join(required)} (found {', '.join(header)})",
+        )
+    wanted = {name: np.dtype(dtype) for name, dtype in required.items()}
+    for name, dtype in (optional or {}).items():
+        if name in header:
+            wanted[name] = np.dtype(dtype)
+
+    bad_rows: list[tuple[int | None, int, int, str]] = []
+
+    def on_invalid_row(row: pcsv.InvalidRow) -> str:
+        bad_rows.append((row.number, row.expected_columns, row.actual_columns, row.text))
+        return "error"
+
+    try:
+        table = pcsv.read_csv(
+            path,
+            read_options=pcsv.ReadOptions(use_threads=False),
+            parse_options=pcsv.ParseOptions(invalid_row_handler=on_invalid_row),
+            convert_options=pcsv.ConvertOptions(
+                include_columns=list(wanted),
+                column_types={name: getattr(pa, _ARROW_TYPES[d])() for name, d in wanted.items()},
+                null_values=[""],
+                strings_can_be_null=False,
+                quoted_strings_can_be_null=False,
+            ),
+        )
+    except pa.ArrowInvalid as exc:
+        message = str(exc)
+        if bad_rows:
+            number, expected, actual, _text = bad_rows[0]
+            where = f"line {number}" if number is not None else "a row"
+            raise InputFormatError(
+                path,
+                where,
+                f"expected {expected} fields, found {actual} (truncated or wrong delimiter?)",
+            ) from exc
+        if "conversion error" in message and "column #" in message:
+            index = int(message.split("column #", 1)[1].split(":", 1)[0])
+            column = header[index] if index < len(header) else f"#{index}"
+            dtype = wanted.get(column, np.dtype(np.float64))
+            line, text = _first_bad_value(path, column, dtype)
+            kind = (
+                "an unsigned integer"
+                if dtype.kind == "u"
+                else ("an integer" if dtype.kind == "i" else "a number")
+            )
+            where = f"line {line}, column {column!r}" if line else f"column {column!r}"
+            raise InputFormatError(path, where, f"expected {kind}, found {text!r}") from exc
+        if "Empty CSV file" in message:
+            raise InputFormatError(path, "line 1", "empty file, expected a CSV header") from exc
+        raise InputFormatError(path, "", f"not a valid CSV file ({message})") from exc
+    except OSError as exc:
+        raise InputFormatError(path, "", f"cannot read file ({exc})") from exc
+
+    columns: dict[str, np.ndarray] = {}
+    for name, dtype in wanted.items():
+        column = table.column(name)
+        if column.null_count:
+            row = int(np.flatnonzero(column.is_null().to_numpy(zero_copy_only=False))[0])
+            raise InputFormatError(
+                path, f"line {row + 2}, column {name!r}", "empty value, expected a number"
+            )
+        values = column.to_numpy()
+        if values.dtype != dtype:
+            values = values.astype(dtype)
+        if name in finite and values.size:
+            bad = ~np.isfinite(values)
+            if bad.any():
+                row = int(np.flatnonzero(bad)[0])
+                raise InputFormatError(
+                    path,
+                    f"line {row + 2}, column {name!r}",
+                    f"expected a finite number, found {values[row]}",
+                )
+        columns[name] = values
+    return columns

@@ -1,0 +1,215 @@
+"""Reader for space points in ROOT files, through uproot.
+
+Layer: io.
+
+ROOT files store many events in one flat tree, one entry per space point (or hit), with an event
+number branch. The branch names are explicit in a :class:`RootLayout`; two presets follow the
+trees ACTS's ROOT writers produce, and every name can be overridden (``--branch key=name``):
+
+* ``spacepoints`` — ``RootSpacepointWriter``: tree ``spacepoints`` with ``event_id``,
+  ``measurement_id``, ``measurement_id_2``, ``geometry_id``, ``x``, ``y``, ``z``. It carries no
+  truth; map a ``particle_id`` branch if your file has one.
+* ``hits`` — ``RootSimHitWriter``: tree ``hits`` with ``event_id``, ``geometry_id``, ``tx``, ``ty``,
+  ``tz`` and the particle barcode in ``barcode_vertex_primary`` … ``barcode_sub_particle``; the
+  measurement id is the hit's entry number within its event.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, fields, replace
+from pathlib import Path
+
+import numpy as np
+
+from acts_gnn.errors import ConfigError, InputFormatError
+from acts_gnn.event import Event, Particles, SpacePoints, Truth, count_spacepoints
+from acts_gnn.io.ids import geometry_volume_layer_module, pack_barcode
+
+__all__ = ["ROOT_PRESETS", "RootLayout", "iter_root_events", "root_event_ids"]
+
+_BARCODE_KEYS = (
+    "barcode_vertex_primary",
+    "barcode_vertex_secondary",
+    "barcode_particle",
+    "barcode_generation",
+    "barcode_sub_particle",
+)
+
+
+@dataclass(frozen=True)
+class RootLayout:
+    """Where the space-point columns live in a ROOT file (empty string = not present)."""
+
+    tree: str = "spacepoints"
+    event_id: str = "event_id"
+    x: str = "x"
+    y: str = "y"
+    z: str = "z"
+    measurement_id: str = "measurement_id"
+    measurement_id_2: str = "measurement_id_2"
+    geometry_id: str = "geometry_id"
+    particle_id: str = ""
+    barcode_vertex_primary: str = ""
+    barcode_vertex_secondary: str = ""
+    barcode_particle: str = ""
+    barcode_generation: str = ""
+    barcode_sub_particle: str = ""
+
+    def with_overrides(self, overrides: Mapping[str, str]) -> RootLayout:
+        """A copy with some names replaced; unknown keys raise :class:`ConfigError`."""
+        known = {f.name for f in fields(self)}
+        unknown = sorted(set(overrides) - known)
+        if unknown:
+            raise ConfigError(
+                f"unknown ROOT branch key {unknown[0]!r}; known keys: {', '.join(sorted(known))}"
+            )
+        return replace(self, **dict(overrides))
+
+
+#: presets for the trees the ACTS ROOT writers produce
+ROOT_PRESETS: dict[str, RootLayout] = {
+    "spacepoints": RootLayout(),
+    "hits": RootLayout(
+        tree="hits",
+        x="tx",
+        y="ty",
+        z="tz",
+        measurement_id="",
+        measurement_id_2="",
+        barcode_vertex_primary="barcode_vertex_primary",
+        barcode_vertex_secondary="barcode_vertex_secondary",
+        barcode_particle="barcode_particle",
+        barcode_generation="barcode_generation",
+        barcode_sub_particle="barcode_sub_particle",
+    ),
+}
+
+
+def _open_tree(path: Path, layout: RootLayout):
+    import uproot
+
+    try:
+        handle = uproot.open(path)
+    except FileNotFoundError as exc:
+        raise InputFormatError(path, "", "file not found") from exc
+    except Exception as exc:  # uproot raises many types for a file that is not ROOT
+        raise InputFormatError(path, "", f"not a readable ROOT file ({exc})") from exc
+    if layout.tree not in handle:
+        trees = ", ".join(sorted({k.split(";")[0] for k in handle.keys()})) or "none"
+        raise InputFormatError(
+            path, f"tree {layout.tree!r}", f"missing; the file has: {trees} (choose with --tree)"
+        )
+    tree = handle[layout.tree]
+    names = set(tree.keys())
+    required = [layout.event_id, layout.x, layout.y, layout.z]
+    for name in required:
+        if name not in names:
+            raise InputFormatError(
+                path,
+                f"tree {layout.tree!r}, branch {name!r}",
+                f"missing; branches are {', '.join(sorted(names))} (map with --branch key=name)",
+            )
+    return tree
+
+
+def root_event_ids(path: Path, layout: RootLayout) -> list[tuple[int, int, int]]:
+    """``(event_id, first_entry, stop_entry)`` for each event in the file, in file order.
+
+    Raises:
+        InputFormatError: an event's entries are not contiguous.
+    """
+    tree = _open_tree(path, layout)
+    event_ids = np.asarray(tree[layout.event_id].array(library="np")).astype(np.int64)
+    if event_ids.size == 0:
+        return []
+    change = np.flatnonzero(np.diff(event_ids)) + 1
+    starts = np.concatenate([[0], change])
+    stops = np.concatenate([change, [event_ids.size]])
+    ranges = [(int(event_ids[a]), int(a), int(b)) for a, b in zip(starts, stops, strict=True)]
+    seen: set[int] = set()
+    for event_id, first, _ in ranges:
+        if event_id in seen:
+            raise InputFormatError(
+                path,
+                f"tree {layout.tree!r}, entry {first}",
+                f"entries of event {event_id} are not contiguous; expected one block per event",
+            )
+        seen.add(event_id)
+    return ranges
+
+
+def _read_block(path: Path, layout: RootLayout, event_id: int, start: int, stop: int) -> Event:
+    tree = _open_tree(path, layout)
+    names = set(tree.keys())
+    wanted = [
+        getattr(layout, f.name)
+        for f in fields(layout)
+        if f.name != "tree" and getattr(layout, f.name) in names
+    ]
+    arrays = tree.arrays(wanted, entry_start=start, entry_stop=stop, library="np")
+
+    def get(key: str) -> np.ndarray | None:
+        name = getattr(layout, key)
+        return np.asarray(arrays[name]) if name and name in arrays else None
+
+    x, y, z = (get(k).astype(np.float32) for k in ("x", "y", "z"))
+    for key, values in (("x", x), ("y", y), ("z", z)):
+        bad = ~np.isfinite(values)
+        if bad.any():
+            entry = start + int(np.flatnonzero(bad)[0])
+            raise InputFormatError(
+                path,
+                f"tree {layout.tree!r}, branch {getattr(layout, key)!r}, entry {entry}",
+                "expected a finite number",
+            )
+    n = stop - start
+    measurement_id = get("measurement_id")
+    if measurement_id is None:
+        measurement_id = np.arange(n, dtype=np.uint64)
+    geometry = get("geometry_id")
+    volume = layer = module = None
+    if geometry is not None:
+        volume, layer, module = geometry_volume_layer_module(geometry.astype(np.uint64))
+    spacepoints = SpacePoints(
+        x=x,
+        y=y,
+        z=z,
+        measurement_id=measurement_id.astype(np.uint64),
+        measurement_id_2=get("measurement_id_2"),
+        volume_id=volume,
+        layer_id=layer,
+        module_id=module,
+    )
+    particle_id = get("particle_id")
+    if particle_id is None and all(get(k) is not None for k in _BARCODE_KEYS):
+        try:
+            particle_id = pack_barcode(*(get(k) for k in _BARCODE_KEYS))
+        except ValueError as exc:
+            raise InputFormatError(path, f"tree {layout.tree!r}", str(exc)) from exc
+    truth = None
+    if particle_id is not None:
+        particle_id = particle_id.astype(np.uint64)
+        ids = np.unique(particle_id[particle_id != 0])
+        nan = np.full(len(ids), np.nan)
+        particles = Particles(
+            particle_id=ids,
+            pt=nan,
+            eta=nan,
+            phi=nan,
+            charge=nan,
+            pdg_id=np.zeros(len(ids)),
+            vx=nan,
+            vy=nan,
+            vz=nan,
+            primary=np.zeros(len(ids), bool),
+            n_spacepoints=count_spacepoints(ids, particle_id),
+        )
+        truth = Truth(particle_id=particle_id, particles=particles)
+    return Event(event_id=event_id, spacepoints=spacepoints, truth=truth, source=str(path))
+
+
+def iter_root_events(path: Path, layout: RootLayout) -> Iterator[Event]:
+    """Yield the events of a ROOT file one at a time (only one event's arrays in memory)."""
+    for event_id, start, stop in root_event_ids(path, layout):
+        yield _read_block(path, layout, event_id, start, stop)

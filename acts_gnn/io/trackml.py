@@ -1,0 +1,133 @@
+"""Reader for the TrackML challenge CSV layout (plain or gzip).
+
+Layer: io.
+
+One event is ``eventNNNNNNNNN-hits.csv`` (``hit_id, x, y, z, volume_id, layer_id, module_id``) with
+optional ``-truth.csv`` (``hit_id, particle_id, …, weight``) and ``-particles.csv`` (``particle_id,
+vx, vy, vz, px, py, pz, q, nhits``). The measurement id of a space point is its ``hit_id``.
+
+TrackML particle tables carry no generator flag: a particle counts as primary when its production
+vertex lies within 1 mm of the beam line.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from acts_gnn.errors import InputFormatError
+from acts_gnn.event import Event, Particles, SpacePoints, Truth, count_spacepoints, find_sorted
+from acts_gnn.io.csvtable import read_table
+
+__all__ = ["PRIMARY_VERTEX_R_MM", "read_trackml_event"]
+
+#: production radius below which a TrackML particle is taken as primary
+PRIMARY_VERTEX_R_MM = 1.0
+
+_F32 = np.float32
+
+
+def read_trackml_event(event_id: int, files: dict[str, Path]) -> Event:
+    """Read one TrackML event.
+
+    Args:
+        event_id: the event number.
+        files: role → path with roles ``hits`` (required), ``truth`` and ``particles``.
+
+    Raises:
+        InputFormatError: a file is malformed, or truth names hits the hits file lacks.
+    """
+    hits_path = files["hits"]
+    hits = read_table(
+        hits_path,
+        {"hit_id": np.uint64, "x": _F32, "y": _F32, "z": _F32},
+        optional={"volume_id": np.int32, "layer_id": np.int32, "module_id": np.int32},
+        finite=("x", "y", "z"),
+    )
+    spacepoints = SpacePoints(
+        x=hits["x"],
+        y=hits["y"],
+        z=hits["z"],
+        measurement_id=hits["hit_id"],
+        volume_id=hits.get("volume_id"),
+        layer_id=hits.get("layer_id"),
+        module_id=hits.get("module_id"),
+    )
+    truth = None
+    if "truth" in files:
+        truth = _read_truth(files, hits["hit_id"])
+    return Event(event_id=event_id, spacepoints=spacepoints, truth=truth, source=str(hits_path))
+
+
+def _read_truth(files: dict[str, Path], hit_id: np.ndarray) -> Truth:
+    path = files["truth"]
+    table = read_table(
+        path, {"hit_id": np.uint64, "particle_id": np.uint64}, optional={"weight": np.float64}
+    )
+    order = np.argsort(table["hit_id"], kind="stable")
+    sorted_ids = table["hit_id"][order]
+    pos, found = find_sorted(sorted_ids, hit_id)
+    if not found.all():
+        missing = int(hit_id[np.flatnonzero(~found)[0]])
+        raise InputFormatError(
+            path, "column 'hit_id'", f"expected a row for every hit; hit {missing} has none"
+        )
+    rows = order[pos]
+    particle_id = table["particle_id"][rows]
+    weight = table["weight"][rows] if "weight" in table else None
+    return Truth(
+        particle_id=particle_id,
+        particles=_read_particles(files.get("particles"), particle_id),
+        weight=weight,
+    )
+
+
+def _read_particles(path: Path | None, spacepoint_particle: np.ndarray) -> Particles:
+    if path is None:
+        # no table: every particle seen in the truth, kinematics unknown
+        ids = np.unique(spacepoint_particle[spacepoint_particle != 0])
+        nan = np.full(len(ids), np.nan)
+        return Particles(
+            particle_id=ids,
+            pt=nan,
+            eta=nan,
+            phi=nan,
+            charge=nan,
+            pdg_id=np.zeros(len(ids)),
+            vx=nan,
+            vy=nan,
+            vz=nan,
+            primary=np.zeros(len(ids), bool),
+            n_spacepoints=count_spacepoints(ids, spacepoint_particle),
+        )
+    columns = read_table(
+        path,
+        {
+            "particle_id": np.uint64,
+            "vx": _F32,
+            "vy": _F32,
+            "vz": _F32,
+            "px": _F32,
+            "py": _F32,
+            "pz": _F32,
+            "q": _F32,
+        },
+        optional={"particle_type": np.int64},
+        finite=("vx", "vy", "vz", "px", "py", "pz"),
+    )
+    ids = columns["particle_id"]
+    pdg = columns.get("particle_type", np.zeros(len(ids), np.int64))
+    return Particles.from_momentum(
+        ids,
+        columns["px"],
+        columns["py"],
+        columns["pz"],
+        charge=columns["q"],
+        pdg_id=pdg,
+        vx=columns["vx"],
+        vy=columns["vy"],
+        vz=columns["vz"],
+        primary=np.hypot(columns["vx"], columns["vy"]) < PRIMARY_VERTEX_R_MM,
+        n_spacepoints=count_spacepoints(ids, spacepoint_particle),
+    )

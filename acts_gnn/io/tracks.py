@@ -1,0 +1,254 @@
+"""Track-candidate outputs: the tracks ROOT file and ACTS proto-track CSV files; reading them back.
+
+Layer: io.
+
+* ROOT (DESIGN.md): TTree ``tracks``, one entry per candidate — ``event_id`` (uint64), ``track_id``
+  (int32), ``n_measurements`` (int32, the counter of the jagged branch) and ``measurement_id``
+  (var × uint64, the first measurement id of each space point, as in the input file); TTree
+  ``timing``, one entry per event (see :meth:`acts_gnn.result.EventTiming.row`).
+* CSV: one ``eventNNNNNNNNN-prototracks.csv`` per event in the layout of ACTS's
+  ``CsvProtoTrackWriter`` (``trackId,measurementId,x,y,z``, one row per measurement; a strip space
+  point contributes both of its measurements).
+
+Both are written atomically: the ROOT file appears only when every event is in it, each CSV file
+only when complete.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from types import TracebackType
+
+import numpy as np
+
+from acts_gnn.errors import InputFormatError, OutputError
+from acts_gnn.event import Event
+from acts_gnn.io.atomic import atomic_path
+from acts_gnn.result import TrackingResult
+
+__all__ = ["PROTOTRACK_COLUMNS", "TrackWriter", "candidates", "read_tracks"]
+
+PROTOTRACK_COLUMNS = ("trackId", "measurementId", "x", "y", "z")
+_NO_MEASUREMENT = np.uint64(2**64 - 1)
+
+
+def candidates(labels: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Group space points by candidate label.
+
+    Returns:
+        ``(track_id, offsets, members)``: int32 [T] labels in increasing order, int64 [T+1]
+        offsets into ``members``, int64 [M] space-point indices (ascending within a candidate).
+    """
+    labels = np.asarray(labels, dtype=np.int64)
+    assigned = np.flatnonzero(labels >= 0)
+    order = assigned[np.argsort(labels[assigned], kind="stable")]
+    track_id, counts = np.unique(labels[order], return_counts=True)
+    offsets = np.zeros(track_id.size + 1, dtype=np.int64)
+    np.cumsum(counts, out=offsets[1:])
+    return track_id.astype(np.int32), offsets, order
+
+
+class TrackWriter:
+    """Writes track candidates event by event to a ROOT file and/or a CSV directory.
+
+    Use as a context manager; the ROOT file is completed (renamed into place) on a clean exit
+    only. ``csv_dir`` must exist or be creatable.
+    """
+
+    def __init__(self, root_path: str | Path | None = None, csv_dir: str | Path | None = None):
+        self.root_path = Path(root_path) if root_path is not None else None
+        self.csv_dir = Path(csv_dir) if csv_dir is not None else None
+        self._timing_rows: list[dict[str, float | int | str]] = []
+        self._root_ctx = None
+        self._root_file = None
+        self._n_events = 0
+        self._csv_written: list[Path] = []
+
+    def __enter__(self) -> TrackWriter:
+        if self.csv_dir is not None:
+            try:
+                self.csv_dir.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise OutputError(f"{self.csv_dir}: cannot create directory ({exc})") from exc
+        if self.root_path is not None:
+            import uproot
+
+            self._root_ctx = atomic_path(self.root_path)
+            temporary = self._root_ctx.__enter__()
+            try:
+                self._root_file = uproot.recreate(temporary)
+                self._root_file.mktree(
+                    "tracks",
+                    {
+                        "event_id": np.uint64,
+                        "track_id": np.int32,
+                        "measurement_id": "var * uint64",
+                    },
+                    counter_name=lambda _name: "n_measurements",
+                    title="acts-gnn track candidates",
+                )
+            except BaseException:
+                self._abort()
+                raise
+        return self
+
+    def add(self, event: Event, result: TrackingResult) -> None:
+        """Write the candidates of one event (and remember its timing row)."""
+        track_id, offsets, members = candidates(result.labels)
+        if self._root_file is not None and track_id.size:
+            import awkward as ak
+
+            measurement = event.spacepoints.measurement_id[members]
+            self._root_file["tracks"].extend(
+                {
+                    "event_id": np.full(track_id.size, event.event_id, dtype=np.uint64),
+                    "track_id": track_id,
+                    "measurement_id": ak.unflatten(measurement, np.diff(offsets)),
+                }
+            )
+        if self.csv_dir is not None:
+            self._write_csv(event, track_id, offsets, members)
+        self._timing_rows.append(result.timing.row())
+        self._n_events += 1
+
+    def _write_csv(
+        self, event: Event, track_id: np.ndarray, offsets: np.ndarray, members: np.ndarray
+    ) -> None:
+        sp = event.spacepoints
+        per_track = np.repeat(track_id, np.diff(offsets))
+        rows_track = [per_track]
+        rows_member = [members]
+        rows_second = [np.zeros(members.size, bool)]
+        if sp.measurement_id_2 is not None:
+            has_second = sp.measurement_id_2[members] != _NO_MEASUREMENT
+            rows_track.append(per_track[has_second])
+            rows_member.append(members[has_second])
+            rows_second.append(np.ones(int(has_second.sum()), bool))
+        track = np.concatenate(rows_track)
+        member = np.concatenate(rows_member)
+        second = np.concatenate(rows_second)
+        order = np.lexsort((second, member, track))
+        track, member, second = track[order], member[order], second[order]
+        measurement = sp.measurement_id[member].copy()
+        if sp.measurement_id_2 is not None and second.any():
+            measurement[second] = sp.measurement_id_2[member[second]]
+        lines = [",".join(PROTOTRACK_COLUMNS)]
+        lines.extend(
+            f"{t},{m},{x:.9g},{y:.9g},{z:.9g}"
+            for t, m, x, y, z in zip(
+                track.tolist(),
+                measurement.tolist(),
+                sp.x[member].tolist(),
+                sp.y[member].tolist(),
+                sp.z[member].tolist(),
+                strict=True,
+            )
+        )
+        path = self.csv_dir / f"event{event.event_id:09d}-prototracks.csv"
+        with atomic_path(path) as temporary:
+            temporary.write_text("\n".join(lines) + "\n", encoding="ascii")
+        self._csv_written.append(path)
+
+    def _abort(self) -> None:
+        """Remove everything this writer produced: an aborted run leaves no output behind."""
+        for path in self._csv_written:
+            path.unlink(missing_ok=True)
+        self._csv_written.clear()
+        if self._root_file is not None:
+            self._root_file.close()
+            self._root_file = None
+        if self._root_ctx is not None:
+            ctx, self._root_ctx = self._root_ctx, None
+            try:
+                ctx.__exit__(OutputError, OutputError("aborted"), None)
+            except OutputError:
+                pass
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if exc_type is not None:
+            self._abort()
+            return
+        if self._root_file is not None:
+            columns: dict[str, np.ndarray] = {}
+            if self._timing_rows:
+                for key in self._timing_rows[0]:
+                    values = [row[key] for row in self._timing_rows]
+                    if isinstance(values[0], str):
+                        columns[key] = np.array(values)
+                    elif key.startswith("n_") or key == "event_id":
+                        columns[key] = np.array(values, dtype=np.int64)
+                    else:
+                        columns[key] = np.array(values, dtype=np.float64)
+                columns["event_id"] = columns["event_id"].astype(np.uint64)
+                self._root_file["timing"] = columns
+            self._root_file.close()
+            self._root_file = None
+            ctx, self._root_ctx = self._root_ctx, None
+            ctx.__exit__(None, None, None)
+
+
+def _read_tracks_root(path: Path) -> Iterator[tuple[int, np.ndarray, np.ndarray]]:
+    import uproot
+
+    try:
+        handle = uproot.open(path)
+    except Exception as exc:
+        raise InputFormatError(path, "", f"not a readable ROOT file ({exc})") from exc
+    if "tracks" not in handle:
+        raise InputFormatError(path, "tree 'tracks'", "missing; expected an acts-gnn tracks file")
+    tree = handle["tracks"]
+    for branch in ("event_id", "track_id", "measurement_id"):
+        if branch not in tree.keys():
+            raise InputFormatError(path, f"tree 'tracks', branch {branch!r}", "missing")
+    arrays = tree.arrays(["event_id", "track_id", "measurement_id"], library="ak")
+    import awkward as ak
+
+    event_id = ak.to_numpy(arrays["event_id"]).astype(np.int64)
+    track_id = ak.to_numpy(arrays["track_id"]).astype(np.int64)
+    counts = ak.to_numpy(ak.num(arrays["measurement_id"]))
+    flat = ak.to_numpy(ak.flatten(arrays["measurement_id"])).astype(np.uint64)
+    per_hit_track = np.repeat(track_id, counts)
+    per_hit_event = np.repeat(event_id, counts)
+    events = [int(e) for e in np.unique(event_id)]
+    if "timing" in handle:
+        events = sorted(
+            set(events) | {int(e) for e in handle["timing"]["event_id"].array(library="np")}
+        )
+    for e in events:
+        mask = per_hit_event == e
+        yield e, per_hit_track[mask], flat[mask]
+
+
+def _read_tracks_csv(directory: Path) -> Iterator[tuple[int, np.ndarray, np.ndarray]]:
+    from acts_gnn.io.csvtable import read_table
+
+    files = sorted(directory.glob("event*-prototracks.csv"))
+    if not files:
+        raise InputFormatError(directory, "", "no eventNNN-prototracks.csv files")
+    for path in files:
+        event_id = int(path.name[len("event") :].split("-", 1)[0])
+        table = read_table(path, {"trackId": np.int64, "measurementId": np.uint64})
+        yield event_id, table["trackId"], table["measurementId"]
+
+
+def read_tracks(path: str | Path) -> dict[int, tuple[np.ndarray, np.ndarray]]:
+    """Read a tracks ROOT file or a directory of proto-track CSV files.
+
+    Returns:
+        event id → ``(track_id, measurement_id)``, one entry per (candidate, measurement) pair.
+        Events present with no candidate map to empty arrays.
+
+    Raises:
+        InputFormatError: the file is missing or not a tracks file.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise InputFormatError(path, "", "file not found")
+    reader = _read_tracks_csv(path) if path.is_dir() else _read_tracks_root(path)
+    return {event_id: (track, measurement) for event_id, track, measurement in reader}

@@ -1,0 +1,209 @@
+"""Tracking performance over many events: efficiency, fake and duplicate rates, TrackML score.
+
+Layer: metrics.
+
+:class:`PerformanceAccumulator` takes events one at a time (so a long run never holds them all)
+and matches each at every requested minimum candidate size (3 and 5 space points by default;
+at size n, target particles need at least n space points too, so the efficiency measures the
+finder and not the detector acceptance);
+:meth:`PerformanceAccumulator.report` returns a :class:`PerformanceReport` that renders as JSON, a
+rich table, and PNG plots (efficiency vs pT and η, fake rate vs η).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+import numpy as np
+
+from acts_gnn.event import Event
+from acts_gnn.metrics.matching import EventMatch, MatchingConfig, match_event
+from acts_gnn.metrics.trackml_score import trackml_score
+
+__all__ = ["PerformanceAccumulator", "PerformanceReport", "SelectionSummary"]
+
+
+def _ratio(numerator: int, denominator: int) -> float:
+    return numerator / denominator if denominator else math.nan
+
+
+@dataclass(frozen=True)
+class SelectionSummary:
+    """Counts and rates for one minimum candidate size over all events."""
+
+    min_track_spacepoints: int
+    n_targets: int
+    n_matched_targets: int
+    n_tracks: int
+    n_matched_tracks: int
+    n_duplicates: int
+
+    @property
+    def efficiency(self) -> float:
+        """Matched targets / targets (NaN without targets)."""
+        return _ratio(self.n_matched_targets, self.n_targets)
+
+    @property
+    def fake_rate(self) -> float:
+        """1 − matched candidates / candidates (NaN without candidates)."""
+        return 1.0 - _ratio(self.n_matched_tracks, self.n_tracks) if self.n_tracks else math.nan
+
+    @property
+    def duplicate_rate(self) -> float:
+        """Duplicates / matched targets (NaN when nothing matched)."""
+        return _ratio(self.n_duplicates, self.n_matched_targets)
+
+    def as_dict(self) -> dict[str, float | int]:
+        """JSON-ready record (NaN written as null by :meth:`PerformanceReport.to_json`)."""
+        return {
+            "min_track_spacepoints": self.min_track_spacepoints,
+            "efficiency": self.efficiency,
+            "fake_rate": self.fake_rate,
+            "duplicate_rate": self.duplicate_rate,
+            "n_targets": self.n_targets,
+            "n_matched_targets": self.n_matched_targets,
+            "n_tracks": self.n_tracks,
+            "n_matched_tracks": self.n_matched_tracks,
+            "n_duplicates": self.n_duplicates,
+        }
+
+
+@dataclass(frozen=True)
+class PerformanceReport:
+    """Performance over a set of events."""
+
+    config: MatchingConfig
+    n_events: int
+    selections: tuple[SelectionSummary, ...]
+    trackml_score: float
+    per_event_trackml_score: tuple[float, ...]
+    matches: tuple[EventMatch, ...] = field(repr=False, default=())
+
+    def as_dict(self) -> dict[str, object]:
+        """JSON-ready summary."""
+        return {
+            "n_events": self.n_events,
+            "cuts": {
+                "min_pt_gev": self.config.min_pt_gev,
+                "max_abs_eta": self.config.max_abs_eta,
+                "max_vertex_r_mm": self.config.max_vertex_r_mm,
+                "min_particle_spacepoints": self.config.min_particle_spacepoints,
+            },
+            "selections": [s.as_dict() for s in self.selections],
+            "trackml_score": self.trackml_score,
+            "per_event_trackml_score": list(self.per_event_trackml_score),
+        }
+
+    def to_json(self) -> str:
+        """The summary as JSON text (NaN as null)."""
+        import json
+
+        def clean(value: object) -> object:
+            if isinstance(value, float) and math.isnan(value):
+                return None
+            if isinstance(value, dict):
+                return {k: clean(v) for k, v in value.items()}
+            if isinstance(value, list):
+                return [clean(v) for v in value]
+            return value
+
+        return json.dumps(clean(self.as_dict()), indent=2) + "\n"
+
+    def table(self):
+        """A rich table of the rates per minimum candidate size."""
+        from rich.table import Table
+
+        c = self.config
+        table = Table(
+            title=(
+                f"Tracking performance — {self.n_events} event(s); targets pT > {c.min_pt_gev:g}"
+                f" GeV, |η| < {c.max_abs_eta:g}, ≥ {c.min_particle_spacepoints} space points"
+            )
+        )
+        for name in (
+            "candidates",
+            "efficiency",
+            "fake rate",
+            "duplicate rate",
+            "targets",
+            "candidates (n)",
+        ):
+            table.add_column(name, justify="right")
+        for s in self.selections:
+            table.add_row(
+                f"≥ {s.min_track_spacepoints} sp",
+                _percent(s.efficiency),
+                _percent(s.fake_rate),
+                _percent(s.duplicate_rate),
+                f"{s.n_matched_targets}/{s.n_targets}",
+                str(s.n_tracks),
+            )
+        table.caption = f"TrackML score {self.trackml_score:.4f} (mean over events)"
+        return table
+
+    def plot(self, directory: str | Path) -> list[Path]:
+        """Write efficiency vs pT / η and fake rate vs η PNGs; returns their paths."""
+        from acts_gnn.metrics.plots import plot_performance
+
+        return plot_performance(self, Path(directory))
+
+
+def _percent(value: float) -> str:
+    return "—" if math.isnan(value) else f"{100 * value:.2f}%"
+
+
+class PerformanceAccumulator:
+    """Collects per-event matches for several minimum candidate sizes."""
+
+    def __init__(
+        self, config: MatchingConfig = MatchingConfig(), min_track_sizes: Sequence[int] = (3, 5)
+    ) -> None:
+        if not min_track_sizes:
+            raise ValueError("min_track_sizes must not be empty")
+        self.config = config
+        self.min_track_sizes = tuple(min_track_sizes)
+        self._matches: dict[int, list[EventMatch]] = {n: [] for n in self.min_track_sizes}
+        self._scores: list[float] = []
+
+    def add(self, event: Event, labels: np.ndarray) -> None:
+        """Match one event's labels (the event must carry truth)."""
+        if event.truth is None:
+            raise ValueError(f"event {event.event_id} has no truth")
+        for n in self.min_track_sizes:
+            config = replace(
+                self.config,
+                min_track_spacepoints=n,
+                min_particle_spacepoints=max(n, self.config.min_particle_spacepoints),
+            )
+            self._matches[n].append(
+                match_event(event.event_id, event.spacepoints, event.truth, labels, config)
+            )
+        self._scores.append(trackml_score(event.spacepoints, event.truth, labels))
+
+    def report(self) -> PerformanceReport:
+        """Summaries over all events added so far."""
+        selections = []
+        for n in self.min_track_sizes:
+            matches = self._matches[n]
+            selections.append(
+                SelectionSummary(
+                    min_track_spacepoints=n,
+                    n_targets=sum(m.n_targets for m in matches),
+                    n_matched_targets=sum(m.n_matched_targets for m in matches),
+                    n_tracks=sum(m.n_tracks for m in matches),
+                    n_matched_tracks=sum(m.n_matched_tracks for m in matches),
+                    n_duplicates=sum(m.n_duplicates for m in matches),
+                )
+            )
+        scores = tuple(self._scores)
+        return PerformanceReport(
+            config=self.config,
+            n_events=len(scores),
+            selections=tuple(selections),
+            trackml_score=float(np.mean(scores)) if scores else math.nan,
+            per_event_trackml_score=scores,
+            matches=tuple(self._matches[self.min_track_sizes[0]]),
+        )

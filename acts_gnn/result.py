@@ -1,0 +1,80 @@
+"""What a track finder returns for one event: labels plus timing and sizes.
+
+Layer: bottom (beside ``event``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+__all__ = ["STAGES", "EventTiming", "TrackingResult", "canonical_labels"]
+
+#: pipeline stages in order; a timing report has one column per stage (``<stage>_s``)
+STAGES = ("embedding", "graph_building", "filter", "gnn", "track_building")
+
+
+@dataclass(frozen=True)
+class EventTiming:
+    """Wall time per stage (seconds) and the sizes that drive it, for one event.
+
+    Stages a backend does not have are absent from ``stages_s``. ``read_s`` is the time spent
+    reading the input, ``total_s`` the track finding itself (without reading and writing).
+    """
+
+    event_id: int
+    backend: str
+    n_spacepoints: int
+    total_s: float
+    read_s: float = 0.0
+    n_edges_graph: int = 0
+    n_edges_filtered: int = 0
+    stages_s: dict[str, float] = field(default_factory=dict)
+
+    def row(self) -> dict[str, float | int | str]:
+        """A flat record: ids, sizes, ``<stage>_s`` for every known stage (NaN if not run)."""
+        record: dict[str, float | int | str] = {
+            "event_id": self.event_id,
+            "backend": self.backend,
+            "n_spacepoints": self.n_spacepoints,
+            "n_edges_graph": self.n_edges_graph,
+            "n_edges_filtered": self.n_edges_filtered,
+            "read_s": self.read_s,
+        }
+        for stage in STAGES:
+            record[f"{stage}_s"] = float(self.stages_s.get(stage, float("nan")))
+        record["total_s"] = self.total_s
+        return record
+
+
+@dataclass(frozen=True)
+class TrackingResult:
+    """Labels of one event: int64 [N], a track-candidate id per space point, -1 = unassigned."""
+
+    labels: np.ndarray
+    timing: EventTiming
+
+
+def canonical_labels(labels: np.ndarray, min_size: int = 1) -> np.ndarray:
+    """Renumber candidate labels canonically.
+
+    Candidates smaller than ``min_size`` become -1; the rest are numbered 0, 1, … in the order of
+    their first space point (lowest index). The result is int64 and does not depend on the label
+    values the finder happened to pick.
+    """
+    raw = np.asarray(labels, dtype=np.int64)
+    out = np.full(raw.shape, -1, dtype=np.int64)
+    assigned = np.flatnonzero(raw >= 0)
+    if assigned.size == 0:
+        return out
+    values, first, inverse, counts = np.unique(
+        raw[assigned], return_index=True, return_inverse=True, return_counts=True
+    )
+    keep = counts >= min_size
+    order = np.argsort(first, kind="stable")
+    rank = np.full(values.shape, -1, dtype=np.int64)
+    kept_in_order = order[keep[order]]
+    rank[kept_in_order] = np.arange(kept_in_order.size)
+    out[assigned] = rank[inverse]
+    return out
