@@ -10,7 +10,7 @@ EXTRAS ?= dev,acts
 DEMO_OUT ?= demo-output
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test test-all lint venv clean example
+.PHONY: demo test test-all test-root lint venv clean example
 
 venv: $(STAMP)
 
@@ -45,3 +45,10 @@ example: $(STAMP)
 
 clean:
 	rm -rf $(VENV) $(DEMO_OUT) .pytest_cache .ruff_cache
+
+# Check the tracks file in real ROOT (PyPI package root, ~700 MB, kept in its own venv)
+ROOT_VENV ?= .venv-root
+test-root: $(STAMP)
+	test -x $(ROOT_VENV)/bin/python || $(PYTHON) -m venv $(ROOT_VENV)
+	$(ROOT_VENV)/bin/python -c "import ROOT" 2>/dev/null || $(ROOT_VENV)/bin/pip install --quiet root
+	ROOT_PYTHON=$(ROOT_VENV)/bin/python $(PY) -m pytest -q -m root

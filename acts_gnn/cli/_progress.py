@@ -32,7 +32,7 @@ def event_progress(console: Any, total: int, label: str) -> Iterator[Callable[..
         TimeRemainingColumn(),
         console=console,
         transient=True,
-        disable=console.quiet,
+        disable=console.quiet or not console.is_terminal,
     ) as progress:
         task = progress.add_task(label, total=total)
 

@@ -20,7 +20,12 @@ from acts_gnn.errors import InputFormatError
 from acts_gnn.event import Event, Particles, SpacePoints, Truth, count_spacepoints, find_sorted
 from acts_gnn.io.csvtable import read_table
 
-__all__ = ["PRIMARY_VERTEX_R_MM", "read_trackml_event"]
+__all__ = [
+    "PRIMARY_VERTEX_R_MM",
+    "read_trackml_detectors",
+    "read_trackml_event",
+    "read_trackml_particles",
+]
 
 #: production radius below which a TrackML particle is taken as primary
 PRIMARY_VERTEX_R_MM = 1.0
@@ -130,4 +135,58 @@ def _read_particles(path: Path | None, spacepoint_particle: np.ndarray) -> Parti
         vz=columns["vz"],
         primary=np.hypot(columns["vx"], columns["vy"]) < PRIMARY_VERTEX_R_MM,
         n_spacepoints=count_spacepoints(ids, spacepoint_particle),
+    )
+
+
+def read_trackml_particles(path: str | Path) -> Particles:
+    """Read a TrackML particle table alone (``eventNNN-particles.csv[.gz]``).
+
+    ``n_spacepoints`` is the table's ``nhits`` column (the hits of the full event).
+    """
+    path = Path(path)
+    columns = read_table(
+        path,
+        {
+            "particle_id": np.uint64,
+            "vx": _F32,
+            "vy": _F32,
+            "vz": _F32,
+            "px": _F32,
+            "py": _F32,
+            "pz": _F32,
+            "q": _F32,
+            "nhits": np.int32,
+        },
+        optional={"particle_type": np.int64},
+        finite=("vx", "vy", "vz", "px", "py", "pz"),
+    )
+    ids = columns["particle_id"]
+    return Particles.from_momentum(
+        ids,
+        columns["px"],
+        columns["py"],
+        columns["pz"],
+        charge=columns["q"],
+        pdg_id=columns.get("particle_type", np.zeros(len(ids), np.int64)),
+        vx=columns["vx"],
+        vy=columns["vy"],
+        vz=columns["vz"],
+        primary=np.hypot(columns["vx"], columns["vy"]) < PRIMARY_VERTEX_R_MM,
+        n_spacepoints=columns["nhits"],
+    )
+
+
+def read_trackml_detectors(path: str | Path) -> dict[str, np.ndarray]:
+    """Read the TrackML module geometry (``detectors.csv[.gz]``): ids and module centres (mm)."""
+    return read_table(
+        Path(path),
+        {
+            "volume_id": np.int32,
+            "layer_id": np.int32,
+            "module_id": np.int32,
+            "cx": np.float64,
+            "cy": np.float64,
+            "cz": np.float64,
+        },
+        finite=("cx", "cy", "cz"),
     )

@@ -176,17 +176,21 @@ class TrackWriter:
             return
         if self._root_file is not None:
             columns: dict[str, np.ndarray] = {}
-            if self._timing_rows:
-                for key in self._timing_rows[0]:
-                    values = [row[key] for row in self._timing_rows]
-                    if isinstance(values[0], str):
-                        columns[key] = np.array(values)
-                    elif key.startswith("n_") or key == "event_id":
-                        columns[key] = np.array(values, dtype=np.int64)
-                    else:
-                        columns[key] = np.array(values, dtype=np.float64)
-                columns["event_id"] = columns["event_id"].astype(np.uint64)
-                self._root_file["timing"] = columns
+            for key in self._timing_rows[0] if self._timing_rows else ():
+                values = [row[key] for row in self._timing_rows]
+                if key == "backend":
+                    columns[key] = np.array(values, dtype=str)
+                elif key == "event_id":
+                    columns[key] = np.array(values, dtype=np.uint64)
+                elif key.startswith("n_"):
+                    columns[key] = np.array(values, dtype=np.int64)
+                else:
+                    columns[key] = np.array(values, dtype=np.float64)
+            if columns:
+                # mktree makes a TTree (assigning a dict would make an RNTuple)
+                types = {k: ("string" if k == "backend" else v.dtype) for k, v in columns.items()}
+                self._root_file.mktree("timing", types, title="acts-gnn timing per event")
+                self._root_file["timing"].extend(columns)
             self._root_file.close()
             self._root_file = None
             ctx, self._root_ctx = self._root_ctx, None

@@ -1,0 +1,201 @@
+"""The two main commands end to end on real ACTS output, and their errors on bad input."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import uproot
+
+
+def test_truth_backend_then_evaluate_gives_perfect_scores(shared_data, tmp_path, run_cli):
+    tracks = tmp_path / "tracks.root"
+    result = run_cli(
+        "reconstruct",
+        shared_data / "acts_reference",
+        "--backend",
+        "truth",
+        "-o",
+        tracks,
+        "--csv-dir",
+        tmp_path / "csv",
+        "--timing",
+        tmp_path / "t.json",
+    )
+    assert result.exit_code == 0, result.stderr
+    assert "wrote" in result.stderr
+    with uproot.open(tracks) as handle:
+        data = handle["tracks"].arrays(library="np")
+        assert len(data["track_id"]) == 25  # 25 muons
+        assert int(sum(len(m) for m in data["measurement_id"])) == 135
+    timing = json.loads((tmp_path / "t.json").read_text())
+    assert timing["summary"]["n_events"] == 1
+    assert timing["events"][0]["n_spacepoints"] == 135
+    assert (tmp_path / "csv" / "event000000000-prototracks.csv").exists()
+
+    result = run_cli(
+        "evaluate",
+        tracks,
+        "--truth",
+        shared_data / "acts_reference",
+        "--json",
+        tmp_path / "perf.json",
+        "--plots",
+        tmp_path / "plots",
+    )
+    assert result.exit_code == 0, result.stderr
+    report = json.loads((tmp_path / "perf.json").read_text())
+    at3 = report["selections"][0]
+    assert at3["min_track_spacepoints"] == 3
+    assert at3["efficiency"] == 1.0 and at3["fake_rate"] == 0.0 and at3["duplicate_rate"] == 0.0
+    assert report["trackml_score"] == pytest.approx(1.0)
+    assert sorted(p.name for p in (tmp_path / "plots").iterdir()) == [
+        "efficiency_vs_eta.png",
+        "efficiency_vs_pt.png",
+        "fake_rate_vs_eta.png",
+    ]
+    # the proto-track CSV directory evaluates the same
+    result = run_cli("evaluate", tmp_path / "csv", "--truth", shared_data / "acts_reference")
+    assert result.exit_code == 0 and "100.00%" in result.stdout
+
+
+def test_example_demo_path(tmp_path, run_cli):
+    result = run_cli("reconstruct", "--example", "-o", tmp_path / "t.root", "-q")
+    assert result.exit_code == 0, result.stderr
+    result = run_cli("evaluate", tmp_path / "t.root", "--example")
+    assert result.exit_code == 0
+    assert "271/271" in result.stdout
+
+
+def test_existing_output_needs_force(shared_data, tmp_path, run_cli):
+    out = tmp_path / "t.root"
+    out.write_text("keep me")
+    result = run_cli("reconstruct", shared_data / "acts_reference", "-o", out)
+    assert result.exit_code == 1
+    assert result.stderr == f"acts-gnn: error: {out}: already exists (use --force to replace it)\n"
+    assert out.read_text() == "keep me"
+
+
+def _break(directory, kind):
+    sp = directory / "event000000000-spacepoint.csv"
+    lines = sp.read_text().splitlines()
+    if kind == "truncated":
+        sp.write_text("\n".join(lines[:40]) + "\n" + lines[40][:12])
+        return sp, "line 41: expected 10 fields, found 2 (truncated or wrong delimiter?)"
+    if kind == "missing-column":
+        rows = [",".join(line.split(",")[:6]) for line in lines]  # drops z and after
+        sp.write_text("\n".join(rows) + "\n")
+        return sp, "column 'z': missing; expected columns measurement_id_1, x, y, z"
+    if kind == "non-numeric":
+        fields = lines[5].split(",")
+        fields[4] = "abc"
+        lines[5] = ",".join(fields)
+        sp.write_text("\n".join(lines) + "\n")
+        return sp, "line 6, column 'x': expected a number, found 'abc'"
+    if kind == "nan":
+        fields = lines[7].split(",")
+        fields[5] = "nan"
+        lines[7] = ",".join(fields)
+        sp.write_text("\n".join(lines) + "\n")
+        return sp, "line 8, column 'y': expected a finite number, found nan"
+    if kind == "empty":
+        sp.write_text("")
+        return sp, "line 1: empty file, expected a CSV header line"
+    if kind == "semicolon":
+        sp.write_text("\n".join(line.replace(",", ";") for line in lines) + "\n")
+        return sp, "column 'measurement_id': missing"
+    raise AssertionError(kind)
+
+
+@pytest.mark.parametrize(
+    "kind", ["truncated", "missing-column", "non-numeric", "nan", "empty", "semicolon"]
+)
+def test_bad_csv_gives_one_line_exit_2_and_no_output(acts_reference_copy, tmp_path, run_cli, kind):
+    path, expected = _break(acts_reference_copy, kind)
+    out = tmp_path / "out"
+    out.mkdir()
+    result = run_cli(
+        "reconstruct",
+        acts_reference_copy,
+        "-o",
+        out / "t.root",
+        "--csv-dir",
+        out / "csv",
+        "--timing",
+        out / "t.json",
+    )
+    assert result.exit_code == 2
+    assert result.stderr.count("\n") == 1
+    assert result.stderr.startswith(f"acts-gnn: error: {path}: ")
+    assert expected in result.stderr
+    assert "Traceback" not in result.stderr
+    assert sorted(p.name for p in out.rglob("*")) in ([], ["csv"])
+
+
+def test_root_file_without_the_tree(tmp_path, run_cli):
+    path = tmp_path / "other.root"
+    with uproot.recreate(path) as handle:
+        handle.mktree("hits", {"x": np.float64})
+        handle["hits"].extend({"x": np.zeros(3)})
+    result = run_cli("reconstruct", path, "-o", tmp_path / "t.root")
+    assert result.exit_code == 2
+    assert result.stderr == (
+        f"acts-gnn: error: {path}: tree 'spacepoints': missing; the file has: hits "
+        "(choose with --tree)\n"
+    )
+    assert not (tmp_path / "t.root").exists()
+
+
+def test_second_event_bad_leaves_no_output(shared_data, tmp_path, run_cli):
+    import shutil
+
+    events = tmp_path / "events"
+    shutil.copytree(shared_data / "acts_reference", events)
+    for path in list(events.iterdir()):
+        shutil.copy(path, events / path.name.replace("event000000000", "event000000001"))
+    (events / "event000000001-spacepoint.csv").write_text("measurement_id_1,x,y,z\n1,2,3\n")
+    out = tmp_path / "out"
+    out.mkdir()
+    result = run_cli("reconstruct", events, "-o", out / "t.root", "--csv-dir", out / "csv")
+    assert result.exit_code == 2
+    assert "event000000001-spacepoint.csv: line 2: expected 4 fields, found 3" in result.stderr
+    assert not (out / "t.root").exists()
+    assert list((out / "csv").iterdir()) == []
+
+
+def test_missing_input_and_bad_options(tmp_path, run_cli):
+    result = run_cli("reconstruct", tmp_path / "nope", "-o", tmp_path / "t.root")
+    assert (result.exit_code, result.stderr) == (
+        2,
+        f"acts-gnn: error: {tmp_path / 'nope'}: no such file or directory\n",
+    )
+    result = run_cli("reconstruct", "--example", "--backend", "magic", "-o", tmp_path / "t.root")
+    assert result.exit_code == 2
+    assert "unknown backend 'magic'; choose one of truth" in result.stderr
+    result = run_cli("reconstruct", "--example")
+    assert result.exit_code == 2 and "nothing to write" in result.stderr
+
+
+def test_evaluate_event_missing_from_tracks(shared_data, tmp_path, run_cli):
+    tracks = tmp_path / "t.root"
+    assert run_cli("reconstruct", "--example", "-o", tracks, "-q").exit_code == 0
+    result = run_cli("evaluate", tracks, "--truth", shared_data / "trackml" / "subset_sparse")
+    assert result.exit_code == 2
+    assert f"{tracks}: event 1: missing" in result.stderr
+
+
+def test_help_is_fast_and_imports_nothing_heavy():
+    code = (
+        "import sys\n"
+        "from acts_gnn.cli.main import main\n"
+        "rc = main(['--help'])\n"
+        "heavy = [m for m in ('torch', 'numba', 'tritonclient', 'pytriton', 'acts', 'uproot',"
+        " 'pyarrow', 'matplotlib') if m in sys.modules]\n"
+        "print('HEAVY', heavy, rc)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert "HEAVY [] 0" in out.stdout
+    assert "reconstruct" in out.stdout and "evaluate" in out.stdout
