@@ -36,12 +36,13 @@ test-all: $(STAMP)
 	$(PY) -m pytest -q
 
 lint: $(STAMP)
-	$(VENV)/bin/ruff check acts_gnn tests scripts
-	$(VENV)/bin/ruff format --check acts_gnn tests scripts
+	$(VENV)/bin/ruff check acts_gnn tests
+	$(VENV)/bin/ruff format --check acts_gnn tests
 
 # Re-make the embedded example event with real ACTS (pyacts); see acts_gnn/data/example/README.md
 example: $(STAMP)
-	$(PY) scripts/make_example_event.py --output acts_gnn/data/example --seed 42
+	rm -f acts_gnn/data/example/event*.csv
+	$(VENV)/bin/acts-gnn simulate --output acts_gnn/data/example --events 1 --pileup 10 --seed 42
 
 clean:
 	rm -rf $(VENV) $(DEMO_OUT) .pytest_cache .ruff_cache

@@ -9,7 +9,7 @@ import sys
 
 import typer
 
-from acts_gnn.cli import evaluate, reconstruct
+from acts_gnn.cli import evaluate, reconstruct, simulate
 
 __all__ = ["app", "main"]
 
@@ -26,6 +26,7 @@ app = typer.Typer(
 )
 app.command("reconstruct", no_args_is_help=True)(reconstruct.command)
 app.command("evaluate", no_args_is_help=True)(evaluate.command)
+app.command("simulate", no_args_is_help=True)(simulate.command)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,0 +1,344 @@
+"""``acts-gnn simulate``: pile-up events through real ACTS — Fatras on the TrackML-like detector.
+
+Layer: acts.
+
+Chain (one ACTS ``Sequencer``, single-threaded so a seed gives byte-identical files):
+
+1. :class:`~acts_gnn.acts.pileup.PileupModel` draws the particles; a Python ``IReader`` hands
+   them to ACTS as a ``SimParticleContainer``.
+2. Fatras propagates them through ``GenericDetector`` (the TrackML geometry, module for module) in
+   a 2 T solenoid field, with multiple scattering, ionisation and radiation energy loss and photon
+   conversions (secondaries); hits on sensitive surfaces.
+3. Smearing digitisation with the resolutions of ACTS's generic-detector smearing configuration
+   (pitch/√12: 50×50 µm pixels, 80 µm × 1.2 mm short strips, 120 µm × 10.8 mm long strips),
+   2-D measurements in all nine volumes.
+4. One space point per measurement in every volume (as in TrackML, where strip hits are
+   module-level 3-D points).
+5. ACTS's CSV writers: particles, particles_simulated, hits, measurements, measurement-simhit-map,
+   spacepoint.
+
+Optional noise (``noise_fraction``) is added afterwards: extra space points placed on the layers
+of real ones at a random azimuth, with measurement ids past the event's last one (so they have no
+simulated hit and read back as noise).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from acts_gnn._extras import require
+from acts_gnn.acts.pileup import PileupModel
+from acts_gnn.errors import ConfigError, OutputError
+
+__all__ = ["SimulationConfig", "simulate"]
+
+PIXEL_VOLUMES = (7, 8, 9)
+SHORT_STRIP_VOLUMES = (12, 13, 14)
+LONG_STRIP_VOLUMES = (16, 17, 18)
+#: Gaussian smearing (σ loc0, σ loc1) in mm per volume: pitch / √12 of the generic detector
+SMEARING_MM = {
+    **{v: (0.05 / math.sqrt(12), 0.05 / math.sqrt(12)) for v in PIXEL_VOLUMES},
+    **{v: (0.08 / math.sqrt(12), 1.2 / math.sqrt(12)) for v in SHORT_STRIP_VOLUMES},
+    **{v: (0.12 / math.sqrt(12), 10.8 / math.sqrt(12)) for v in LONG_STRIP_VOLUMES},
+}
+_PDG_NAMES = {
+    211: "ePionPlus",
+    -211: "ePionMinus",
+    321: "eKaonPlus",
+    -321: "eKaonMinus",
+    2212: "eProton",
+    -2212: "eAntiProton",
+    13: "eMuon",
+    -13: "eAntiMuon",
+}
+_OUTPUT_SUFFIXES = (
+    "particles",
+    "particles_simulated",
+    "hits",
+    "measurements",
+    "measurement-simhit-map",
+    "spacepoint",
+)
+
+
+@dataclass(frozen=True)
+class SimulationConfig:
+    """What to simulate (units in the names)."""
+
+    events: int = 1
+    seed: int = 1
+    model: PileupModel = field(default_factory=PileupModel)
+    bfield_t: float = 2.0
+    noise_fraction: float = 0.0
+    fatras_pmin_gev: float = 0.05
+
+    def check(self) -> None:
+        """Raise :class:`ConfigError` for values that cannot be simulated."""
+        if self.events < 1:
+            raise ConfigError(f"--events must be at least 1, got {self.events}")
+        if self.model.pileup < 0:
+            raise ConfigError(f"--pileup must be non-negative, got {self.model.pileup}")
+        if not 0.0 <= self.noise_fraction < 1.0:
+            raise ConfigError(f"--noise must be in [0, 1), got {self.noise_fraction}")
+        if self.model.pileup == 0 and self.model.signal_particles == 0:
+            raise ConfigError("nothing to simulate: --pileup 0 and no --signal particles")
+
+
+def _digi_config() -> dict:
+    entries = [
+        {
+            "volume": volume,
+            "value": {
+                "smearing": [
+                    {"index": i, "mean": 0.0, "stddev": sigma, "type": "Gauss"}
+                    for i, sigma in enumerate(sigmas)
+                ]
+            },
+        }
+        for volume, sigmas in sorted(SMEARING_MM.items())
+    ]
+    return {
+        "acts-geometry-hierarchy-map": {
+            "format-version": 0,
+            "value-identifier": "digitization-configuration",
+        },
+        "entries": entries,
+    }
+
+
+def _particle_reader(config: SimulationConfig, on_event: Callable[[int], None] | None):
+    """A Python ``IReader`` that fills the whiteboard with the pile-up model's particles."""
+    acts = require("acts", "acts")
+    examples = require("acts.examples", "acts")
+    u = acts.UnitConstants
+
+    class PileupReader(examples.IReader):
+        def __init__(self) -> None:
+            examples.IReader.__init__(self, "PileupReader", acts.logging.WARNING)
+            self._handle = examples.WriteDataHandle(
+                self, examples.SimParticleContainer, "OutputParticles"
+            )
+            self._handle.initialize("particles_generated")
+
+        def availableEvents(self) -> tuple[int, int]:
+            return (0, config.events)
+
+        def read(self, context):
+            number = int(context.eventNumber)
+            rng = np.random.default_rng([config.seed, number])
+            generated = config.model.sample(rng)
+            momentum = generated.momentum()
+            p = np.linalg.norm(momentum, axis=1)
+            container = examples.SimParticleContainer()
+            for i in range(len(generated)):
+                barcode = examples.SimBarcode()
+                barcode.vertexPrimary = int(generated.vertex_index[i]) + 1
+                barcode.vertexSecondary = 0
+                barcode.particle = int(generated.particle_number[i])
+                barcode.generation = 0
+                barcode.subParticle = 0
+                particle = examples.SimParticle(
+                    barcode,
+                    getattr(acts.PdgParticle, _PDG_NAMES[int(generated.pdg[i])]),
+                    float(generated.charge[i]) * u.e,
+                    float(generated.mass_gev[i]) * u.GeV,
+                )
+                vx, vy, vz = generated.vertex_mm[generated.vertex_index[i]]
+                particle.fourPosition = acts.Vector4(
+                    float(vx) * u.mm, float(vy) * u.mm, float(vz) * u.mm, 0.0
+                )
+                particle.direction = acts.Vector3(*(float(c) / p[i] for c in momentum[i]))
+                particle.absoluteMomentum = float(p[i]) * u.GeV
+                container.insert(particle)
+            self._handle(context, container)
+            if on_event is not None:
+                on_event(number)
+            return examples.ProcessCode.SUCCESS
+
+    return PileupReader()
+
+
+def _build_sequencer(config: SimulationConfig, output: Path, digi_path: Path, on_event):
+    acts = require("acts", "acts")
+    examples = require("acts.examples", "acts")
+    require("acts.examples.json", "acts")
+    u = acts.UnitConstants
+    level = acts.logging.WARNING
+    outdir = str(output)
+
+    detector = examples.GenericDetector(logLevel=level)
+    geometry = detector.trackingGeometry()
+    bfield = acts.ConstantBField(acts.Vector3(0.0, 0.0, config.bfield_t * u.T))
+    rnd = examples.RandomNumbers(seed=config.seed)
+    sequencer = examples.Sequencer(
+        events=config.events, numThreads=1, logLevel=level, outputDir="", trackFpes=False
+    )
+    reader = _particle_reader(config, on_event)
+    sequencer.addReader(reader)
+    sequencer.addWriter(
+        examples.CsvParticleWriter(
+            level=level,
+            inputParticles="particles_generated",
+            outputDir=outdir,
+            outputStem="particles",
+        )
+    )
+    sequencer.addAlgorithm(
+        examples.FatrasSimulation(
+            # FATAL: a soft looper that hits the step limit is reported as an ERROR per particle
+            # and dropped; that is normal at pile-up 200 and not worth a screenful
+            level=acts.logging.FATAL,
+            inputParticles="particles_generated",
+            outputParticles="particles_simulated",
+            outputSimHits="simhits",
+            randomNumbers=rnd,
+            trackingGeometry=geometry,
+            magneticField=bfield,
+            generateHitsOnSensitive=True,
+            emScattering=True,
+            emEnergyLossIonisation=True,
+            emEnergyLossRadiation=True,
+            emPhotonConversion=True,
+            pMin=config.fatras_pmin_gev * u.GeV,
+        )
+    )
+    sequencer.addWriter(
+        examples.CsvParticleWriter(
+            level=level,
+            inputParticles="particles_simulated",
+            outputDir=outdir,
+            outputStem="particles_simulated",
+        )
+    )
+    sequencer.addWriter(
+        examples.CsvSimHitWriter(
+            level=level, inputSimHits="simhits", outputDir=outdir, outputStem="hits"
+        )
+    )
+    digi = examples.DigitizationAlgorithm.Config(
+        digitizationConfigs=acts.examples.json.readDigiConfigFromJson(str(digi_path)),
+        surfaceByIdentifier=geometry.geoIdSurfaceMap(),
+        randomNumbers=rnd,
+        inputSimHits="simhits",
+        outputMeasurements="measurements",
+        outputMeasurementSubset="measurement_subset",
+        outputMeasurementParticlesMap="measurement_particles_map",
+        outputMeasurementSimHitsMap="measurement_simhits_map",
+        outputParticleMeasurementsMap="particle_measurements_map",
+        outputSimHitMeasurementsMap="simhit_measurements_map",
+    )
+    sequencer.addAlgorithm(examples.DigitizationAlgorithm(digi, level))
+    sequencer.addWriter(
+        examples.CsvMeasurementWriter(
+            level=level,
+            inputMeasurements="measurements",
+            inputMeasurementSimHitsMap="measurement_simhits_map",
+            inputClusters="clusters",  # without it the global positions are NaN
+            outputDir=outdir,
+        )
+    )
+    volumes = PIXEL_VOLUMES + SHORT_STRIP_VOLUMES + LONG_STRIP_VOLUMES
+    sequencer.addAlgorithm(
+        examples.SpacePointMaker(
+            level=level,
+            inputMeasurements="measurement_subset",
+            outputSpacePoints="spacepoints",
+            trackingGeometry=geometry,
+            geometrySelection=[acts.GeometryIdentifier(volume=v) for v in volumes],
+        )
+    )
+    sequencer.addWriter(
+        examples.CsvSpacePointWriter(level=level, inputSpacePoints="spacepoints", outputDir=outdir)
+    )
+    # the detector owns the elements the geometry points to: keep everything alive
+    return sequencer, (detector, geometry, bfield, rnd, reader)
+
+
+def _add_noise(path: Path, fraction: float, rng: np.random.Generator) -> int:
+    """Append noise space points to one ``-spacepoint.csv`` so they make ``fraction`` of it."""
+    lines = path.read_text().splitlines()
+    header, rows = lines[0], lines[1:]
+    n_real = len(rows)
+    n_noise = round(fraction * n_real / (1.0 - fraction))
+    if n_noise == 0 or n_real == 0:
+        return 0
+    columns = header.split(",")
+    table = np.array([r.split(",") for r in rows])
+    ids = table[:, columns.index("measurement_id_1")].astype(np.uint64)
+    geometry = table[:, columns.index("geometry_id_1")].astype(np.uint64)
+    x = table[:, columns.index("x")].astype(np.float64)
+    y = table[:, columns.index("y")].astype(np.float64)
+    z = table[:, columns.index("z")].astype(np.float64)
+    template = rng.integers(0, n_real, n_noise)
+    phi = rng.uniform(-np.pi, np.pi, n_noise)
+    r = np.hypot(x, y)[template]
+    # volume and layer of the template; the module (sensitive) bits cleared
+    layer_id = geometry[template] & np.uint64(0xFFFF_FFF0_0000_0000)
+    first_id = int(ids.max()) + 1
+    noise = []
+    for i in range(n_noise):
+        values = dict.fromkeys(columns, "0")
+        values.update(
+            measurement_id_1=str(first_id + i),
+            measurement_id_2=str(2**64 - 1),
+            geometry_id_1=str(int(layer_id[i])),
+            x=f"{r[i] * math.cos(phi[i]):.9g}",
+            y=f"{r[i] * math.sin(phi[i]):.9g}",
+            z=f"{z[template[i]]:.9g}",
+            t="nan",
+        )
+        noise.append(",".join(values[c] for c in columns))
+    path.write_text("\n".join([header, *rows, *noise]) + "\n")
+    return n_noise
+
+
+def simulate(
+    config: SimulationConfig, output: str | Path, on_event: Callable[[int], None] | None = None
+) -> list[Path]:
+    """Simulate ``config.events`` events into ``output`` (ACTS CSV layout); returns the files.
+
+    Raises:
+        ConfigError: impossible settings.
+        OutputError: ``output`` holds event files already, or cannot be created.
+        MissingExtraError: pyacts is not installed.
+    """
+    config.check()
+    require("acts", "acts")
+    output = Path(output)
+    if output.exists() and any(output.glob("event*-*.csv")):
+        raise OutputError(f"{output}: already holds event files; choose an empty directory")
+    try:
+        output.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise OutputError(f"{output}: cannot create directory ({exc})") from exc
+    # simulate into a scratch folder inside output, then move: nothing half-written is left
+    with tempfile.TemporaryDirectory(prefix=".simulate-", dir=output) as scratch:
+        scratch_path = Path(scratch)
+        digi_path = scratch_path / "digi-smearing.json"
+        digi_path.write_text(json.dumps(_digi_config(), indent=1))
+        events_dir = scratch_path / "events"
+        events_dir.mkdir()
+        sequencer, keepalive = _build_sequencer(config, events_dir, digi_path, on_event)
+        sequencer.run()
+        del sequencer, keepalive
+        for cells in events_dir.glob("event*-cells.csv"):
+            cells.unlink()  # smearing makes no cells: the file holds only a header
+        if config.noise_fraction > 0:
+            for number in range(config.events):
+                rng = np.random.default_rng([config.seed, number, 1])
+                _add_noise(
+                    events_dir / f"event{number:09d}-spacepoint.csv", config.noise_fraction, rng
+                )
+        written = []
+        for path in sorted(events_dir.iterdir()):
+            target = output / path.name
+            path.replace(target)
+            written.append(target)
+    return written

@@ -1,0 +1,141 @@
+"""A compact per-event cache (``.npz``) and fixed train/validation/test splits for training.
+
+Layer: io.
+
+Parsing a μ = 200 event from CSV takes about a second and 50 MB of text; its ``.npz`` holds the
+same arrays in a few MB and loads in milliseconds. The cache stores exactly what :class:`Event`
+holds, so a cached event equals the event read from CSV.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import numpy as np
+
+from acts_gnn.errors import InputFormatError
+from acts_gnn.event import Event, Particles, SpacePoints, Truth
+from acts_gnn.io.atomic import atomic_path
+from acts_gnn.io.source import EventSource
+
+__all__ = ["build_cache", "load_event_npz", "save_event_npz", "split_events"]
+
+_SP_FIELDS = (
+    "x",
+    "y",
+    "z",
+    "measurement_id",
+    "measurement_id_2",
+    "volume_id",
+    "layer_id",
+    "module_id",
+)
+_PARTICLE_FIELDS = (
+    "particle_id",
+    "pt",
+    "eta",
+    "phi",
+    "charge",
+    "pdg_id",
+    "vx",
+    "vy",
+    "vz",
+    "primary",
+    "n_spacepoints",
+)
+_FORMAT_VERSION = 1
+
+
+def save_event_npz(event: Event, path: str | Path) -> Path:
+    """Write one event to ``path`` (atomically)."""
+    arrays: dict[str, np.ndarray] = {
+        "format_version": np.array(_FORMAT_VERSION),
+        "event_id": np.array(event.event_id, dtype=np.int64),
+    }
+    for name in _SP_FIELDS:
+        value = getattr(event.spacepoints, name)
+        if value is not None:
+            arrays[f"sp_{name}"] = value
+    if event.truth is not None:
+        arrays["truth_particle_id"] = event.truth.particle_id
+        if event.truth.weight is not None:
+            arrays["truth_weight"] = event.truth.weight
+        for name in _PARTICLE_FIELDS:
+            arrays[f"particle_{name}"] = getattr(event.truth.particles, name)
+    path = Path(path)
+    with atomic_path(path) as temporary, open(temporary, "wb") as handle:
+        np.savez_compressed(handle, **arrays)
+    return path
+
+
+def load_event_npz(path: str | Path) -> Event:
+    """Read an event written by :func:`save_event_npz`.
+
+    Raises:
+        InputFormatError: not a cache file of this version.
+    """
+    path = Path(path)
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            arrays = {key: data[key] for key in data.files}
+    except (OSError, ValueError) as exc:
+        raise InputFormatError(path, "", f"not an acts-gnn event cache ({exc})") from exc
+    if int(arrays.get("format_version", -1)) != _FORMAT_VERSION:
+        raise InputFormatError(path, "", f"expected cache format version {_FORMAT_VERSION}")
+    spacepoints = SpacePoints(
+        **{name: arrays[f"sp_{name}"] for name in _SP_FIELDS if f"sp_{name}" in arrays}
+    )
+    truth = None
+    if "truth_particle_id" in arrays:
+        particles = Particles(**{name: arrays[f"particle_{name}"] for name in _PARTICLE_FIELDS})
+        truth = Truth(
+            particle_id=arrays["truth_particle_id"],
+            particles=particles,
+            weight=arrays.get("truth_weight"),
+        )
+    return Event(
+        event_id=int(arrays["event_id"]), spacepoints=spacepoints, truth=truth, source=str(path)
+    )
+
+
+def build_cache(
+    source: EventSource, directory: str | Path, on_event: Callable[..., None] | None = None
+) -> list[Path]:
+    """Cache every event of ``source`` as ``directory/eventNNNNNNNNN.npz`` (existing ones kept)."""
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for ref in source.refs:
+        path = directory / f"event{ref.event_id:09d}.npz"
+        if not path.exists():
+            save_event_npz(ref.load(), path)
+        paths.append(path)
+        if on_event is not None:
+            on_event()
+    return paths
+
+
+def split_events(
+    event_ids: Sequence[int], seed: int, fractions: tuple[float, float, float] = (0.8, 0.1, 0.1)
+) -> dict[str, list[int]]:
+    """A fixed train / validation / test split of ``event_ids``, reproducible from ``seed``.
+
+    Each part holds at least one event when there are three or more. The split depends only on
+    the set of ids and the seed, not on their order.
+    """
+    if len(fractions) != 3 or any(f < 0 for f in fractions) or sum(fractions) <= 0:
+        raise ValueError(f"fractions must be three non-negative numbers, got {fractions}")
+    ids = np.array(sorted(set(int(i) for i in event_ids)), dtype=np.int64)
+    order = ids[np.random.default_rng(seed).permutation(ids.size)]
+    total = sum(fractions)
+    n_val = round(fractions[1] / total * ids.size)
+    n_test = round(fractions[2] / total * ids.size)
+    if ids.size >= 3:
+        n_val, n_test = max(n_val, 1 if fractions[1] else 0), max(n_test, 1 if fractions[2] else 0)
+    n_train = ids.size - n_val - n_test
+    return {
+        "train": sorted(order[:n_train].tolist()),
+        "validation": sorted(order[n_train : n_train + n_val].tolist()),
+        "test": sorted(order[n_train + n_val :].tolist()),
+    }
