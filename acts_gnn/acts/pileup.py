@@ -10,16 +10,17 @@ above 10 GeV) and published minimum-bias measurements:
 
 * **vertices**: Poisson(μ) per event; luminous region σz = 50 mm, σx = σy = 0.0125 mm (the
   TrackML / HL-LHC beam spot; ACTS's examples use the same σxy).
-* **charged multiplicity per vertex** in |η| < 4: negative binomial with mean 46 and k = 2 (the
+* **charged multiplicity per vertex** in |η| < 4: negative binomial with mean 48 and k = 2 (the
   NBD shape measured for pp minimum bias, e.g. ALICE/ATLAS charged-multiplicity distributions at
   13 TeV). TrackML tables hold 11.2k particles per event, 29% of them soft secondaries that Fatras
-  (no hadronic interactions) does not make; 46 per vertex gives 9–10k particles and the TrackML
+  (no hadronic interactions) does not make; 48 per vertex gives 9–10k particles and the TrackML
   number of space points per event (100k–130k), which is what the GNN sees.
-* **pT**: Tsallis–Hagedorn shape dN/dpT ∝ pT (1 + pT/p0)^−n with n = 6.70, p0 = 0.951 GeV, for pT
-  above 0.05 GeV — a maximum-likelihood fit to all particles of five TrackML tables (mean 0.54,
+* **pT**: Tsallis–Hagedorn shape dN/dpT ∝ pT (1 + pT/p0)^−n with n = 5.38, p0 = 0.561 GeV, for pT
+  above 0.1 GeV — a maximum-likelihood fit to all particles of five TrackML tables (mean 0.54,
   median 0.36 GeV, 11% above 1 GeV), standing in for primaries and secondaries together. The
-  power-law tail reaches beyond 10 GeV.
-* **η**: uniform in |η| < 4; **φ**: uniform.
+  power-law tail reaches beyond 10 GeV. Particles start at pT = 0.1 GeV, as in the TrackML tables.
+* **η**: uniform in |η| < 4; **φ**: uniform. (TrackML's η distribution peaks at η = 0 — 19% of
+  its particles per unit of η there against 9% at |η| ≈ 3.5 — mostly from the secondaries.)
 * **species**: π± 80%, K± 12%, p/p̄ 8% (the K/π ≈ 0.12 and p/π ≈ 0.06–0.1 ratios measured in
   minimum bias), each charge with probability 1/2.
 * **signal** (optional, on the first vertex): ``signal_particles`` harder particles, half muons and
@@ -46,11 +47,11 @@ class PileupModel:
     pileup: float = 200.0
     sigma_z_mm: float = 50.0
     sigma_xy_mm: float = 0.0125
-    multiplicity_mean: float = 46.0
+    multiplicity_mean: float = 48.0
     multiplicity_k: float = 2.0
-    tsallis_n: float = 6.70
-    tsallis_p0_gev: float = 0.951
-    pt_min_gev: float = 0.05
+    tsallis_n: float = 5.38
+    tsallis_p0_gev: float = 0.561
+    pt_min_gev: float = 0.1
     max_abs_eta: float = 4.0
     species: tuple[tuple[int, float], ...] = ((211, 0.80), (321, 0.12), (2212, 0.08))
     signal_particles: int = 0

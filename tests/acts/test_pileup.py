@@ -11,8 +11,8 @@ from acts_gnn.acts.pileup import MASS_GEV, PileupModel
 def test_pileup_200_resembles_minimum_bias():
     events = [PileupModel().sample(np.random.default_rng(i)) for i in range(5)]
     counts = np.array([len(e) for e in events])
-    assert np.all((counts > 6500) & (counts < 12500))  # 200 × 46 ± 3σ (σ ≈ 800)
-    assert 8500 < counts.mean() < 10000
+    assert np.all((counts > 6500) & (counts < 12500))  # 200 × 48 ± 3σ (σ ≈ 800)
+    assert 8800 < counts.mean() < 10400
     pt = np.concatenate([e.pt_gev for e in events])
     assert 0.50 < pt.mean() < 0.60
     assert 0.09 < np.mean(pt > 1.0) < 0.14

@@ -67,7 +67,7 @@ def test_example_demo_path(tmp_path, run_cli):
     assert result.exit_code == 0, result.stderr
     result = run_cli("evaluate", tmp_path / "t.root", "--example")
     assert result.exit_code == 0
-    assert "103/103" in result.stdout
+    assert "104/104" in result.stdout
 
 
 def test_existing_output_needs_force(shared_data, tmp_path, run_cli):

@@ -38,9 +38,9 @@ def test_reference_event_reads_with_truth_on_every_spacepoint(shared_data):
 
 def test_example_event_reads(tmp_path):
     (event,) = list(open_events([example_dir()]))
-    assert len(event) == 8052
+    assert len(event) == 8497
     assert event.truth is not None and np.all(event.truth.particle_id != 0)
-    assert len(event.truth.particles) == 675
+    assert len(event.truth.particles) == 705
     assert set(np.unique(event.spacepoints.volume_id)) == {7, 8, 9, 12, 13, 14, 16, 17, 18}
 
 
