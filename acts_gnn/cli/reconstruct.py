@@ -38,8 +38,19 @@ def command(
         typer.Option(help="Performance report JSON to write (inputs with truth only)."),
     ] = None,
     backend: Annotated[
-        str, typer.Option(help="Track finder: 'truth' groups space points by true particle.")
-    ] = "truth",
+        str,
+        typer.Option(
+            help="Track finder: 'gnn' (the pipeline, connected components), 'gnn_walk' "
+            "(walkthrough track building) or 'truth' (groups space points by true particle)."
+        ),
+    ] = "gnn",
+    bundle: Annotated[
+        Path | None, typer.Option(help="Model bundle directory (default: the shipped model).")
+    ] = None,
+    device: Annotated[
+        str | None,
+        typer.Option(help="cpu, cuda, cuda:N or auto (default: $ACTS_GNN_DEVICE, auto)."),
+    ] = None,
     input_format: Annotated[
         str | None,
         typer.Option("--format", help="Input format: acts-csv, trackml or root (default: detect)."),
@@ -66,6 +77,8 @@ def command(
         timing=timing,
         performance=performance,
         backend=backend,
+        bundle=bundle,
+        device=device,
         input_format=input_format,
         root_preset=root_preset,
         tree=tree,
@@ -83,6 +96,8 @@ def _run(
     timing: Path | None,
     performance: Path | None,
     backend: str,
+    bundle: Path | None,
+    device: str | None,
     input_format: str | None,
     root_preset: str,
     tree: str | None,
@@ -100,7 +115,7 @@ def _run(
 
     if output is None and csv_dir is None and timing is None and performance is None:
         raise ConfigError("nothing to write: give --output, --csv-dir, --timing or --performance")
-    finder = make_finder(backend)
+    finder = make_finder(backend, bundle, device)
     source = open_events(
         inputs, input_format, root_preset=root_preset, root_tree=tree, root_branches=branches
     )

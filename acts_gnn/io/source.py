@@ -20,13 +20,14 @@ from acts_gnn.event import Event
 __all__ = ["FORMATS", "EventRef", "EventSource", "open_events"]
 
 #: input formats by name
-FORMATS = ("acts-csv", "trackml", "root")
+FORMATS = ("acts-csv", "trackml", "root", "npz")
 
 _CSV_NAME = re.compile(
     r"^event(?P<id>\d+)-(?P<role>spacepoint|measurements|measurement-simhit-map|hits|truth"
     r"|particles_simulated|particles|particles_initial|particles_final|cells)\.csv(?:\.gz)?$"
 )
 _PREFIX = re.compile(r"^event(?P<id>\d+)$")
+_NPZ_NAME = re.compile(r"^event(?P<id>\d+)\.npz$")
 
 
 @dataclass(frozen=True)
@@ -42,7 +43,7 @@ class EventRef:
     @property
     def source(self) -> str:
         """The main file of the event (for messages)."""
-        for role in ("spacepoint", "hits", "measurements", "root"):
+        for role in ("spacepoint", "hits", "measurements", "root", "npz"):
             if role in self.files:
                 return str(self.files[role])
         return str(next(iter(self.files.values())))
@@ -57,6 +58,10 @@ class EventRef:
             from acts_gnn.io.trackml import read_trackml_event
 
             return read_trackml_event(self.event_id, dict(self.files))
+        if self.format == "npz":
+            from acts_gnn.io.cache import load_event_npz
+
+            return load_event_npz(self.files["npz"])
         from acts_gnn.io.root import RootLayout, _read_block
 
         assert isinstance(self.root_layout, RootLayout) and self.root_range is not None
@@ -157,7 +162,8 @@ def open_events(
 
     Args:
         paths: files, event prefixes (``dir/event000001000``) or directories.
-        format: ``acts-csv``, ``trackml`` or ``root``; detected from the files when None.
+        format: ``acts-csv``, ``trackml``, ``root`` or ``npz`` (an :mod:`acts_gnn.io.cache`
+            directory); detected from the files when None.
         root_preset: ROOT branch layout preset (see :data:`acts_gnn.io.root.ROOT_PRESETS`).
         root_tree: tree name overriding the preset's.
         root_branches: branch-name overrides for ROOT files (key → branch).
@@ -192,6 +198,10 @@ def open_events(
             entries = sorted(p for p in path.iterdir() if p.is_file())
             roots = [p for p in entries if p.suffix == ".root"]
             groups = _csv_groups(entries)
+            caches = [(int(m["id"]), p) for p in entries if (m := _NPZ_NAME.match(p.name))]
+            if caches and not groups and format in (None, "npz"):
+                refs.extend(EventRef(event_id=i, format="npz", files={"npz": p}) for i, p in caches)
+                continue
             if not groups and roots:
                 refs.extend(
                     open_events(

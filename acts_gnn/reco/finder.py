@@ -10,6 +10,7 @@ timing. The local GNN pipeline, the remote Triton client and the truth finder al
 from __future__ import annotations
 
 import time
+from pathlib import Path
 from typing import Protocol, runtime_checkable
 
 import numpy as np
@@ -75,15 +76,26 @@ class TruthTrackFinder:
 
 
 #: backends that ``reconstruct --backend`` accepts
-BACKENDS = ("truth",)
+BACKENDS = ("gnn", "gnn_walk", "truth")
 
 
-def make_finder(backend: str) -> TrackFinder:
+def make_finder(
+    backend: str, bundle: str | Path | None = None, device: str | None = None
+) -> TrackFinder:
     """The track finder named ``backend``.
+
+    ``gnn`` is the local pipeline with connected components, ``gnn_walk`` the same with the
+    walkthrough track builder; both use ``bundle`` (default: the model shipped in the package).
 
     Raises:
         ConfigError: unknown backend.
+        BundleError: the bundle cannot be loaded.
     """
     if backend == "truth":
         return TruthTrackFinder()
+    if backend in ("gnn", "gnn_walk"):
+        from acts_gnn.gnn.pipeline import Pipeline
+
+        builder = "walkthrough" if backend == "gnn_walk" else "components"
+        return Pipeline(bundle, device=device, track_builder=builder)
     raise ConfigError(f"unknown backend {backend!r}; choose one of {', '.join(BACKENDS)}")

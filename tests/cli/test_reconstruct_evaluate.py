@@ -63,7 +63,9 @@ def test_truth_backend_then_evaluate_gives_perfect_scores(shared_data, tmp_path,
 
 
 def test_example_demo_path(tmp_path, run_cli):
-    result = run_cli("reconstruct", "--example", "-o", tmp_path / "t.root", "-q")
+    result = run_cli(
+        "reconstruct", "--example", "--backend", "truth", "-o", tmp_path / "t.root", "-q"
+    )
     assert result.exit_code == 0, result.stderr
     result = run_cli("evaluate", tmp_path / "t.root", "--example")
     assert result.exit_code == 0
@@ -73,7 +75,7 @@ def test_example_demo_path(tmp_path, run_cli):
 def test_existing_output_needs_force(shared_data, tmp_path, run_cli):
     out = tmp_path / "t.root"
     out.write_text("keep me")
-    result = run_cli("reconstruct", shared_data / "acts_reference", "-o", out)
+    result = run_cli("reconstruct", shared_data / "acts_reference", "--backend", "truth", "-o", out)
     assert result.exit_code == 1
     assert result.stderr == f"acts-gnn: error: {out}: already exists (use --force to replace it)\n"
     assert out.read_text() == "keep me"
@@ -120,6 +122,8 @@ def test_bad_csv_gives_one_line_exit_2_and_no_output(acts_reference_copy, tmp_pa
     result = run_cli(
         "reconstruct",
         acts_reference_copy,
+        "--backend",
+        "truth",
         "-o",
         out / "t.root",
         "--csv-dir",
@@ -140,7 +144,7 @@ def test_root_file_without_the_tree(tmp_path, run_cli):
     with uproot.recreate(path) as handle:
         handle.mktree("hits", {"x": np.float64})
         handle["hits"].extend({"x": np.zeros(3)})
-    result = run_cli("reconstruct", path, "-o", tmp_path / "t.root")
+    result = run_cli("reconstruct", path, "--backend", "truth", "-o", tmp_path / "t.root")
     assert result.exit_code == 2
     assert result.stderr == (
         f"acts-gnn: error: {path}: tree 'spacepoints': missing; the file has: hits "
@@ -159,7 +163,9 @@ def test_second_event_bad_leaves_no_output(shared_data, tmp_path, run_cli):
     (events / "event000000001-spacepoint.csv").write_text("measurement_id_1,x,y,z\n1,2,3\n")
     out = tmp_path / "out"
     out.mkdir()
-    result = run_cli("reconstruct", events, "-o", out / "t.root", "--csv-dir", out / "csv")
+    result = run_cli(
+        "reconstruct", events, "--backend", "truth", "-o", out / "t.root", "--csv-dir", out / "csv"
+    )
     assert result.exit_code == 2
     assert "event000000001-spacepoint.csv: line 2: expected 4 fields, found 3" in result.stderr
     assert not (out / "t.root").exists()
@@ -167,21 +173,25 @@ def test_second_event_bad_leaves_no_output(shared_data, tmp_path, run_cli):
 
 
 def test_missing_input_and_bad_options(tmp_path, run_cli):
-    result = run_cli("reconstruct", tmp_path / "nope", "-o", tmp_path / "t.root")
+    result = run_cli(
+        "reconstruct", tmp_path / "nope", "--backend", "truth", "-o", tmp_path / "t.root"
+    )
     assert (result.exit_code, result.stderr) == (
         2,
         f"acts-gnn: error: {tmp_path / 'nope'}: no such file or directory\n",
     )
     result = run_cli("reconstruct", "--example", "--backend", "magic", "-o", tmp_path / "t.root")
     assert result.exit_code == 2
-    assert "unknown backend 'magic'; choose one of truth" in result.stderr
-    result = run_cli("reconstruct", "--example")
+    assert "unknown backend 'magic'; choose one of gnn, gnn_walk, truth" in result.stderr
+    result = run_cli("reconstruct", "--example", "--backend", "truth")
     assert result.exit_code == 2 and "nothing to write" in result.stderr
 
 
 def test_evaluate_event_missing_from_tracks(shared_data, tmp_path, run_cli):
     tracks = tmp_path / "t.root"
-    assert run_cli("reconstruct", "--example", "-o", tracks, "-q").exit_code == 0
+    assert (
+        run_cli("reconstruct", "--example", "--backend", "truth", "-o", tracks, "-q").exit_code == 0
+    )
     result = run_cli("evaluate", tracks, "--truth", shared_data / "trackml" / "subset_sparse")
     assert result.exit_code == 2
     assert f"{tracks}: event 1: missing" in result.stderr

@@ -1,0 +1,55 @@
+"""Derived inputs of the models, computed from the three contract features only.
+
+Layer: gnn.
+
+The contract gives each space point ``(r/1000, φ/π, z/1000)``. The models see φ through cos φ and
+sin φ (no wrap-around at ±π) and the point's pseudorapidity seen from the origin; an edge adds the
+differences between its ends, the curvature implied by the two points and the beam line (≈ q/pT),
+and where their (r, z) line meets the beam line (z0).
+"""
+
+from __future__ import annotations
+
+import torch
+
+__all__ = ["EDGE_INPUTS", "NODE_INPUTS", "edge_inputs", "node_inputs"]
+
+NODE_INPUTS = 5
+EDGE_INPUTS = 6
+
+
+def node_inputs(features: torch.Tensor) -> torch.Tensor:
+    """[N, 3] contract features → [N, 5]: r, cos φ, sin φ, z, η (r and z in metres)."""
+    r, phi, z = features[:, 0], features[:, 1] * torch.pi, features[:, 2]
+    eta = torch.asinh(z / r.clamp_min(1e-4))
+    return torch.stack([r, torch.cos(phi), torch.sin(phi), z, eta / 4.0], dim=1)
+
+
+def edge_inputs(features: torch.Tensor, edges: torch.Tensor) -> torch.Tensor:
+    """Features of the edges [2, E] → [E, 6] (each scaled to order one).
+
+    Δr, Δφ, Δη of the two ends; the signed curvature of the circle through the beam line and
+    both points in units of 1/pT at 2 T (``0.6 · 2Δφ/Δr`` ≈ q/pT [1/GeV]); the z at which the
+    straight line through both points in (r, z) crosses the beam line (z0, in units of 0.3 m);
+    and Δz.
+    """
+    src, dst = features[edges[0]], features[edges[1]]
+    dr = dst[:, 0] - src[:, 0]
+    dphi = (torch.remainder((dst[:, 1] - src[:, 1]) + 1.0, 2.0) - 1.0) * torch.pi  # radians
+    dz = dst[:, 2] - src[:, 2]
+    eta_src = torch.asinh(src[:, 2] / src[:, 0].clamp_min(1e-4))
+    eta_dst = torch.asinh(dst[:, 2] / dst[:, 0].clamp_min(1e-4))
+    safe_dr = torch.where(dr.abs() < 1e-3, torch.full_like(dr, 1e-3).copysign(dr), dr)
+    inverse_pt = 0.6 * 2.0 * dphi / safe_dr
+    z0 = src[:, 2] - src[:, 0] * dz / safe_dr
+    return torch.stack(
+        [
+            dr * 5.0,
+            dphi * 5.0,
+            eta_dst - eta_src,
+            torch.tanh(inverse_pt),
+            torch.tanh(z0 / 0.3),
+            dz * 2.0,
+        ],
+        dim=1,
+    )

@@ -1,0 +1,179 @@
+"""The three models of the pipeline (PyTorch; the GNN on torch_geometric's ``MessagePassing``).
+
+Layer: gnn.
+
+* :class:`EmbeddingMLP` — metric learning (Exa.TrkX: X. Ju et al., "Performance of a geometric
+  deep learning pipeline for HL-LHC particle tracking", Eur. Phys. J. C 81 (2021) 876,
+  arXiv:2103.06995): space points of one particle land close together in a D-dimensional space.
+* :class:`FilterMLP` — edge filter of the same paper: a cheap score for each candidate edge.
+* :class:`InteractionGNN` — the interaction network of GNN4ITk (ATLAS, "Graph Neural Network
+  Track Reconstruction for the ATLAS ITk", arXiv:2203.08800; after Battaglia et al.,
+  arXiv:1612.00222): encoders, residual edge and node updates, an edge-score decoder.
+
+All three take the contract features ``[N, 3]`` (r/1000, φ/π, z/1000) and derive their inputs with
+:mod:`acts_gnn.gnn.geometry`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import torch
+from torch import nn
+from torch_geometric.nn import MessagePassing
+
+from acts_gnn.gnn.geometry import EDGE_INPUTS, NODE_INPUTS, edge_inputs, node_inputs
+
+__all__ = [
+    "EmbeddingConfig",
+    "EmbeddingMLP",
+    "FilterConfig",
+    "FilterMLP",
+    "GNNConfig",
+    "InteractionGNN",
+    "mlp",
+]
+
+
+def mlp(sizes: list[int], *, output_activation: bool = False) -> nn.Sequential:
+    """Linear layers with LayerNorm and SiLU between them (and after the last if asked)."""
+    layers: list[nn.Module] = []
+    for i in range(len(sizes) - 1):
+        layers.append(nn.Linear(sizes[i], sizes[i + 1]))
+        last = i == len(sizes) - 2
+        if not last or output_activation:
+            layers.append(nn.LayerNorm(sizes[i + 1]))
+            layers.append(nn.SiLU())
+    return nn.Sequential(*layers)
+
+
+@dataclass(frozen=True)
+class EmbeddingConfig:
+    """Embedding MLP: ``layers`` hidden layers of ``hidden`` units → ``latent_dim``."""
+
+    hidden: int = 128
+    layers: int = 3
+    latent_dim: int = 8
+
+    def as_dict(self) -> dict[str, int]:
+        """For the bundle."""
+        return asdict(self)
+
+
+class EmbeddingMLP(nn.Module):
+    """Features → latent position.
+
+    Shapes: ``features`` float32 [N, 3] → float32 [N, latent_dim].
+    """
+
+    def __init__(self, config: EmbeddingConfig = EmbeddingConfig()) -> None:
+        super().__init__()
+        self.config = config
+        self.net = mlp([NODE_INPUTS] + [config.hidden] * config.layers + [config.latent_dim])
+
+    def forward(self, features: torch.Tensor) -> torch.Tensor:
+        """Embed the points."""
+        return self.net(node_inputs(features))
+
+
+@dataclass(frozen=True)
+class FilterConfig:
+    """Filter MLP over an edge's two end points, its geometry and (optionally) latent distance."""
+
+    hidden: int = 64
+    layers: int = 3
+    use_latent_distance: bool = True
+
+    def as_dict(self) -> dict[str, int | bool]:
+        """For the bundle."""
+        return asdict(self)
+
+
+class FilterMLP(nn.Module):
+    """Edge logits from end-point features.
+
+    Shapes: ``features`` [N, 3], ``edges`` int64 [2, E], ``latent_distance`` [E] or None →
+    logits float32 [E].
+    """
+
+    def __init__(self, config: FilterConfig = FilterConfig()) -> None:
+        super().__init__()
+        self.config = config
+        width = 2 * NODE_INPUTS + EDGE_INPUTS + int(config.use_latent_distance)
+        self.net = mlp([width] + [config.hidden] * config.layers + [1])
+
+    def forward(
+        self,
+        features: torch.Tensor,
+        edges: torch.Tensor,
+        latent_distance: torch.Tensor | None = None,
+    ) -> torch.Tensor:
+        """Score the edges (logits)."""
+        nodes = node_inputs(features)
+        parts = [nodes[edges[0]], nodes[edges[1]], edge_inputs(features, edges)]
+        if self.config.use_latent_distance:
+            if latent_distance is None:
+                raise ValueError("this filter was built to use the latent distance")
+            parts.append(latent_distance.unsqueeze(1))
+        return self.net(torch.cat(parts, dim=1)).squeeze(1)
+
+
+@dataclass(frozen=True)
+class GNNConfig:
+    """Interaction GNN: ``hidden`` units, ``iterations`` message-passing steps."""
+
+    hidden: int = 64
+    iterations: int = 8
+    mlp_layers: int = 2
+
+    def as_dict(self) -> dict[str, int]:
+        """For the bundle."""
+        return asdict(self)
+
+
+class _Aggregate(MessagePassing):
+    """Sums edge features into their target nodes."""
+
+    def __init__(self) -> None:
+        super().__init__(aggr="add")
+
+    def forward(self, edges: torch.Tensor, edge_attr: torch.Tensor, n: int) -> torch.Tensor:
+        return self.propagate(edges, edge_attr=edge_attr, size=(n, n))
+
+    def message(self, edge_attr: torch.Tensor) -> torch.Tensor:
+        return edge_attr
+
+
+class InteractionGNN(nn.Module):
+    """Edge classification by message passing.
+
+    Each iteration updates every edge from its two nodes and itself, then every node from itself
+    and the sums of its incoming and outgoing edges, both with residual connections.
+
+    Shapes: ``features`` [N, 3], ``edges`` int64 [2, E] → logits float32 [E].
+    """
+
+    def __init__(self, config: GNNConfig = GNNConfig()) -> None:
+        super().__init__()
+        self.config = config
+        h, depth = config.hidden, config.mlp_layers
+        self.node_encoder = mlp([NODE_INPUTS] + [h] * depth, output_activation=True)
+        self.edge_encoder = mlp([2 * h + EDGE_INPUTS] + [h] * depth, output_activation=True)
+        self.edge_update = mlp([3 * h] + [h] * depth, output_activation=True)
+        self.node_update = mlp([3 * h] + [h] * depth, output_activation=True)
+        self.decoder = mlp([3 * h] + [h] * (depth - 1) + [1])
+        self.aggregate = _Aggregate()
+
+    def forward(self, features: torch.Tensor, edges: torch.Tensor) -> torch.Tensor:
+        """Edge logits after ``iterations`` rounds of message passing."""
+        n = features.shape[0]
+        src, dst = edges[0], edges[1]
+        flipped = edges.flip(0)
+        x = self.node_encoder(node_inputs(features))
+        e = self.edge_encoder(torch.cat([x[src], x[dst], edge_inputs(features, edges)], dim=1))
+        for _ in range(self.config.iterations):
+            e = e + self.edge_update(torch.cat([x[src], x[dst], e], dim=1))
+            incoming = self.aggregate(edges, e, n)
+            outgoing = self.aggregate(flipped, e, n)
+            x = x + self.node_update(torch.cat([x, incoming, outgoing], dim=1))
+        return self.decoder(torch.cat([x[src], x[dst], e], dim=1)).squeeze(1)

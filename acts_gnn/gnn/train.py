@@ -1,0 +1,472 @@
+"""Training of the three models, stage by stage, and the choice of radius and cuts.
+
+Layer: gnn.
+
+1. **Embedding** — contrastive hinge loss: pairs of consecutive space points of a particle with
+   pT ≥ ``target_pt_gev`` are pulled together (d²), pairs of different particles pushed beyond the
+   margin (max(0, m − d)²); each step mines *hard negatives* — the nearest points of other
+   particles in the current embedding — besides random ones. The radius is then set so that
+   ``radius_efficiency`` of the true pairs of the validation events fall inside it.
+2. **Filter** — binary cross-entropy on the K1 graphs of the training events; an edge is true
+   when both ends come from one particle with pT ≥ ``target_pt_gev``. Its cut keeps
+   ``filter_efficiency`` of the true validation edges.
+3. **GNN** — binary cross-entropy on the filtered graphs, one event (or φ sector of it) per step.
+   Its cut is left at 0.5 here; :mod:`acts_gnn.reco.recipe` tunes it on track-level metrics.
+
+Each stage reports validation edge efficiency and purity per epoch and stops early when the
+validation loss has not improved for ``patience`` epochs (the best weights are kept). Seeds fix
+torch and numpy, so a run is repeatable on one machine.
+"""
+
+from __future__ import annotations
+
+import copy
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from acts_gnn.cuda.frnn import radius_graph_cpu
+from acts_gnn.event import Event
+from acts_gnn.gnn.bundle import ModelBundle, PipelineConfig
+from acts_gnn.gnn.models import (
+    EmbeddingConfig,
+    EmbeddingMLP,
+    FilterConfig,
+    FilterMLP,
+    GNNConfig,
+    InteractionGNN,
+)
+from acts_gnn.gnn.truth_graph import edge_truth, true_edges
+
+__all__ = ["EpochReport", "TrainingConfig", "train_pipeline"]
+
+
+@dataclass(frozen=True)
+class TrainingConfig:
+    """Everything that decides a training run."""
+
+    seed: int = 0
+    target_pt_gev: float = 0.9
+    embedding: EmbeddingConfig = field(default_factory=EmbeddingConfig)
+    filter: FilterConfig = field(default_factory=FilterConfig)
+    gnn: GNNConfig = field(default_factory=GNNConfig)
+    margin: float = 1.0
+    embedding_epochs: int = 12
+    embedding_steps_per_event: int = 40
+    embedding_batch: int = 2048
+    hard_negatives: int = 4
+    embedding_lr: float = 3e-3
+    radius_efficiency: float = 0.985
+    max_neighbours: int = 48
+    filter_epochs: int = 8
+    filter_batch: int = 65536
+    filter_lr: float = 2e-3
+    filter_efficiency: float = 0.99
+    gnn_epochs: int = 12
+    gnn_lr: float = 2e-3
+    gnn_sectors: int = 4
+    patience: int = 3
+
+    def as_dict(self) -> dict[str, Any]:
+        """For the bundle's record."""
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class EpochReport:
+    """One line of the training log."""
+
+    stage: str
+    epoch: int
+    train_loss: float
+    val_loss: float
+    val_efficiency: float
+    val_purity: float
+    seconds: float
+
+
+@dataclass
+class _Prepared:
+    features: torch.Tensor
+    particle: torch.Tensor  # dense int64 particle index, -1 noise
+    true: torch.Tensor  # [2, T]
+    negatives: torch.Tensor  # [2, M] pairs of different particles close in (η, φ)
+    event: Event
+
+
+def _geometric_negatives(
+    features: np.ndarray, anchors: np.ndarray, particle: np.ndarray, k: int
+) -> np.ndarray:
+    """Pairs (anchor, other) of different particles that are neighbours in (η, φ).
+
+    These are the pairs a radius graph is tempted to connect: the embedding has to learn to push
+    them apart.
+    """
+    from scipy.spatial import cKDTree
+
+    r, phi, z = features[:, 0], features[:, 1] * np.pi, features[:, 2]
+    eta = np.arcsinh(z / np.maximum(r, 1e-4))
+    points = np.column_stack([eta, np.cos(phi), np.sin(phi), r])
+    if anchors.size == 0:
+        return np.zeros((2, 0), np.int64)
+    _, index = cKDTree(points).query(points[anchors], k=min(k + 1, len(points)))
+    source = np.repeat(anchors, index.shape[1]).reshape(index.shape)
+    different = (particle[index] != particle[source]) | (particle[source] < 0)
+    return np.stack([source[different], index[different]]).astype(np.int64)
+
+
+def _prepare(event: Event, cfg: TrainingConfig) -> _Prepared:
+    assert event.truth is not None
+    _, dense = np.unique(event.truth.particle_id, return_inverse=True)
+    dense = dense.astype(np.int64)
+    dense[event.truth.particle_id == 0] = -1
+    features = event.features()
+    true = true_edges(event, cfg.target_pt_gev)
+    anchors = np.unique(true)
+    return _Prepared(
+        features=torch.from_numpy(features),
+        particle=torch.from_numpy(dense),
+        true=torch.from_numpy(true),
+        negatives=torch.from_numpy(_geometric_negatives(features, anchors, dense, 24)),
+        event=event,
+    )
+
+
+def _rates(scores: np.ndarray, truth: np.ndarray, cut: float) -> tuple[float, float]:
+    passed = scores > cut
+    n_true, n_pass = int(truth.sum()), int(passed.sum())
+    eff = float((passed & truth).sum() / n_true) if n_true else float("nan")
+    purity = float((passed & truth).sum() / n_pass) if n_pass else float("nan")
+    return eff, purity
+
+
+def _embedding_loss(
+    model: EmbeddingMLP, data: _Prepared, cfg: TrainingConfig, gen: torch.Generator
+) -> torch.Tensor:
+    n, t, m = data.features.shape[0], data.true.shape[1], data.negatives.shape[1]
+    positive_pairs = data.true[
+        :, torch.randint(0, t, (min(cfg.embedding_batch, t),), generator=gen)
+    ]
+    hard_pairs = data.negatives[
+        :, torch.randint(0, m, (min(cfg.hard_negatives * cfg.embedding_batch, m),), generator=gen)
+    ]
+    random_pairs = torch.randint(0, n, (2, cfg.embedding_batch), generator=gen)
+    pairs = torch.cat([positive_pairs, hard_pairs, random_pairs], dim=1)
+    nodes, inverse = torch.unique(pairs.reshape(-1), return_inverse=True)
+    z = model(data.features[nodes])
+    inverse = inverse.reshape(2, -1)
+    distance2 = ((z[inverse[0]] - z[inverse[1]]) ** 2).sum(dim=1)
+    n_pos, n_hard = positive_pairs.shape[1], hard_pairs.shape[1]
+    positive = distance2[:n_pos]
+    negative = distance2[n_pos:]
+    particle_a, particle_b = data.particle[pairs[0, n_pos:]], data.particle[pairs[1, n_pos:]]
+    is_negative = (particle_a != particle_b) | (particle_a < 0)
+    hinge = torch.relu(cfg.margin - torch.sqrt(negative + 1e-12)) ** 2
+    hard, rand = hinge[:n_hard][is_negative[:n_hard]], hinge[n_hard:][is_negative[n_hard:]]
+    return positive.mean() + hard.mean() + rand.mean()
+
+
+def _train_embedding(train, val, cfg, report, gen) -> tuple[EmbeddingMLP, float]:
+    model = EmbeddingMLP(cfg.embedding)
+    optimiser = torch.optim.AdamW(model.parameters(), lr=cfg.embedding_lr)
+    steps = cfg.embedding_epochs * len(train) * cfg.embedding_steps_per_event
+    schedule = torch.optim.lr_scheduler.OneCycleLR(optimiser, cfg.embedding_lr, total_steps=steps)
+    best, best_loss, stale = copy.deepcopy(model.state_dict()), float("inf"), 0
+    for epoch in range(cfg.embedding_epochs):
+        start = time.perf_counter()
+        model.train()
+        losses = []
+        for index in torch.randperm(len(train), generator=gen).tolist():
+            for _ in range(cfg.embedding_steps_per_event):
+                loss = _embedding_loss(model, train[index], cfg, gen)
+                optimiser.zero_grad()
+                loss.backward()
+                optimiser.step()
+                schedule.step()
+                losses.append(loss.item())
+        model.eval()
+        with torch.no_grad():
+            val_loss = float(
+                np.mean(
+                    [
+                        float(
+                            _embedding_loss(
+                                model, v, cfg, torch.Generator().manual_seed(cfg.seed + i)
+                            )
+                        )
+                        for i, v in enumerate(val)
+                    ]
+                )
+            )
+            inside = []
+            for v in val:
+                z = model(v.features)
+                d = (z[v.true[0]] - z[v.true[1]]).norm(dim=1)
+                inside.append((d < cfg.margin).float().mean().item())
+        report(
+            EpochReport(
+                "embedding",
+                epoch,
+                float(np.mean(losses)),
+                val_loss,
+                float(np.mean(inside)),
+                float("nan"),
+                time.perf_counter() - start,
+            )
+        )
+        if val_loss < best_loss:
+            best, best_loss, stale = copy.deepcopy(model.state_dict()), val_loss, 0
+        else:
+            stale += 1
+            if stale >= cfg.patience:
+                break
+    model.load_state_dict(best)
+    model.eval()
+    with torch.no_grad():
+        distances = np.concatenate(
+            [
+                (model(v.features)[v.true[0]] - model(v.features)[v.true[1]]).norm(dim=1).numpy()
+                for v in val
+            ]
+        )
+    radius = float(np.quantile(distances, cfg.radius_efficiency))
+    return model, radius
+
+
+@dataclass
+class _Graph:
+    edges: torch.Tensor
+    truth: torch.Tensor
+    distance: torch.Tensor
+    features: torch.Tensor
+    event: Event
+
+
+def _graph(model: EmbeddingMLP, data: _Prepared, radius: float, cfg: TrainingConfig) -> _Graph:
+    with torch.no_grad():
+        z = model(data.features)
+    edges = radius_graph_cpu(z.numpy(), data.features[:, 0].numpy(), radius, cfg.max_neighbours)
+    truth = edge_truth(data.event, edges, cfg.target_pt_gev)
+    e = torch.from_numpy(edges)
+    return _Graph(
+        edges=e,
+        truth=torch.from_numpy(truth),
+        distance=(z[e[0]] - z[e[1]]).norm(dim=1),
+        features=data.features,
+        event=data.event,
+    )
+
+
+def _mean_loss(logits: Sequence[torch.Tensor], graphs: Sequence[_Graph]) -> float:
+    return float(np.mean([_bce(x, g.truth).item() for x, g in zip(logits, graphs, strict=True)]))
+
+
+def _bce(logits: torch.Tensor, truth: torch.Tensor) -> torch.Tensor:
+    positives = truth.sum().clamp_min(1)
+    weight = ((truth.numel() - positives) / positives).clamp(1.0, 50.0)
+    return nn.functional.binary_cross_entropy_with_logits(logits, truth.float(), pos_weight=weight)
+
+
+def _train_filter(train, val, cfg, report, gen) -> tuple[FilterMLP, float]:
+    model = FilterMLP(cfg.filter)
+    optimiser = torch.optim.AdamW(model.parameters(), lr=cfg.filter_lr)
+    best, best_loss, stale = copy.deepcopy(model.state_dict()), float("inf"), 0
+
+    def scores(graph: _Graph) -> torch.Tensor:
+        parts = []
+        for s in range(0, graph.edges.shape[1], 1_000_000):
+            chunk = slice(s, s + 1_000_000)
+            parts.append(model(graph.features, graph.edges[:, chunk], graph.distance[chunk]))
+        return torch.cat(parts) if parts else torch.zeros(0)
+
+    for epoch in range(cfg.filter_epochs):
+        start = time.perf_counter()
+        model.train()
+        losses = []
+        for index in torch.randperm(len(train), generator=gen).tolist():
+            graph = train[index]
+            order = torch.randperm(graph.edges.shape[1], generator=gen)
+            for s in range(0, order.numel(), cfg.filter_batch):
+                batch = order[s : s + cfg.filter_batch]
+                logits = model(graph.features, graph.edges[:, batch], graph.distance[batch])
+                loss = _bce(logits, graph.truth[batch])
+                optimiser.zero_grad()
+                loss.backward()
+                optimiser.step()
+                losses.append(loss.item())
+        model.eval()
+        with torch.no_grad():
+            logits = [scores(g) for g in val]
+            val_loss = _mean_loss(logits, val)
+            all_scores = torch.sigmoid(torch.cat(logits)).numpy()
+            all_truth = torch.cat([g.truth for g in val]).numpy()
+        eff, purity = _rates(all_scores, all_truth, 0.5)
+        report(
+            EpochReport(
+                "filter",
+                epoch,
+                float(np.mean(losses)),
+                val_loss,
+                eff,
+                purity,
+                time.perf_counter() - start,
+            )
+        )
+        if val_loss < best_loss:
+            best, best_loss, stale = copy.deepcopy(model.state_dict()), val_loss, 0
+        else:
+            stale += 1
+            if stale >= cfg.patience:
+                break
+    model.load_state_dict(best)
+    model.eval()
+    with torch.no_grad():
+        all_scores = torch.sigmoid(torch.cat([scores(g) for g in val])).numpy()
+    all_truth = torch.cat([g.truth for g in val]).numpy()
+    cut = float(np.quantile(all_scores[all_truth], 1.0 - cfg.filter_efficiency))
+    return model, max(min(cut, 0.5), 0.01)
+
+
+def _filtered(model: FilterMLP, graph: _Graph, cut: float) -> _Graph:
+    with torch.no_grad():
+        keep_parts = []
+        for s in range(0, graph.edges.shape[1], 1_000_000):
+            chunk = slice(s, s + 1_000_000)
+            keep_parts.append(
+                torch.sigmoid(model(graph.features, graph.edges[:, chunk], graph.distance[chunk]))
+                > cut
+            )
+        keep = torch.cat(keep_parts) if keep_parts else torch.zeros(0, dtype=torch.bool)
+    return _Graph(
+        graph.edges[:, keep], graph.truth[keep], graph.distance[keep], graph.features, graph.event
+    )
+
+
+def _sectors(graph: _Graph, sectors: int) -> list[tuple[torch.Tensor, torch.Tensor]]:
+    """Split a graph's edges into φ sectors of their source point (edges and their truth)."""
+    if sectors <= 1:
+        return [(graph.edges, graph.truth)]
+    phi = graph.features[graph.edges[0], 1]
+    index = ((phi + 1.0) / 2.0 * sectors).long().clamp(0, sectors - 1)
+    return [(graph.edges[:, index == s], graph.truth[index == s]) for s in range(sectors)]
+
+
+def _train_gnn(train, val, cfg, report, gen) -> InteractionGNN:
+    model = InteractionGNN(cfg.gnn)
+    optimiser = torch.optim.AdamW(model.parameters(), lr=cfg.gnn_lr)
+    steps = max(cfg.gnn_epochs * len(train) * max(cfg.gnn_sectors, 1), 1)
+    schedule = torch.optim.lr_scheduler.OneCycleLR(optimiser, cfg.gnn_lr, total_steps=steps)
+    best, best_loss, stale = copy.deepcopy(model.state_dict()), float("inf"), 0
+    for epoch in range(cfg.gnn_epochs):
+        start = time.perf_counter()
+        model.train()
+        losses = []
+        for index in torch.randperm(len(train), generator=gen).tolist():
+            graph = train[index]
+            for edges, truth in _sectors(graph, cfg.gnn_sectors):
+                if edges.shape[1] == 0:
+                    schedule.step()
+                    continue
+                loss = _bce(model(graph.features, edges), truth)
+                optimiser.zero_grad()
+                loss.backward()
+                optimiser.step()
+                schedule.step()
+                losses.append(loss.item())
+        model.eval()
+        with torch.no_grad():
+            logits = [model(g.features, g.edges) for g in val]
+            val_loss = _mean_loss(logits, val)
+            all_scores = torch.sigmoid(torch.cat(logits)).numpy()
+        all_truth = torch.cat([g.truth for g in val]).numpy()
+        eff, purity = _rates(all_scores, all_truth, 0.5)
+        report(
+            EpochReport(
+                "gnn",
+                epoch,
+                float(np.mean(losses)),
+                val_loss,
+                eff,
+                purity,
+                time.perf_counter() - start,
+            )
+        )
+        if val_loss < best_loss:
+            best, best_loss, stale = copy.deepcopy(model.state_dict()), val_loss, 0
+        else:
+            stale += 1
+            if stale >= cfg.patience:
+                break
+    model.load_state_dict(best)
+    model.eval()
+    return model
+
+
+def train_pipeline(
+    train_events: Sequence[Event],
+    val_events: Sequence[Event],
+    config: TrainingConfig = TrainingConfig(),
+    report: Callable[[EpochReport], None] = lambda _r: None,
+    status: Callable[[str], None] = lambda _s: None,
+) -> ModelBundle:
+    """Train embedding, filter and GNN on ``train_events``; tune on ``val_events``.
+
+    Both sequences need truth. Returns a bundle whose ``training`` and ``metrics`` records say
+    what was done; the caller adds the data description and saves it.
+    """
+    if not train_events or not val_events:
+        raise ValueError("training needs at least one training and one validation event")
+    torch.manual_seed(config.seed)
+    np.random.seed(config.seed)
+    gen = torch.Generator().manual_seed(config.seed)
+    history: list[EpochReport] = []
+
+    def log(entry: EpochReport) -> None:
+        history.append(entry)
+        report(entry)
+
+    status("preparing events")
+    train = [_prepare(e, config) for e in train_events]
+    val = [_prepare(e, config) for e in val_events]
+
+    status("training the embedding")
+    embedding, radius = _train_embedding(train, val, config, log, gen)
+    status(f"building graphs (radius {radius:.3f})")
+    train_graphs = [_graph(embedding, d, radius, config) for d in train]
+    val_graphs = [_graph(embedding, d, radius, config) for d in val]
+    graph_eff = float(
+        sum(int(g.truth.sum()) for g in val_graphs) / max(sum(int(d.true.shape[1]) for d in val), 1)
+    )
+    status("training the filter")
+    filter_model, filter_cut = _train_filter(train_graphs, val_graphs, config, log, gen)
+    train_filtered = [_filtered(filter_model, g, filter_cut) for g in train_graphs]
+    val_filtered = [_filtered(filter_model, g, filter_cut) for g in val_graphs]
+    status("training the GNN")
+    gnn = _train_gnn(train_filtered, val_filtered, config, log, gen)
+
+    pipeline = PipelineConfig(
+        radius=radius,
+        max_neighbours=config.max_neighbours,
+        filter_cut=filter_cut,
+    )
+    metrics = {
+        "validation_events": len(val_events),
+        "graph_edges_per_event": float(np.mean([g.edges.shape[1] for g in val_graphs])),
+        "graph_true_pairs_inside": graph_eff,
+        "filtered_edges_per_event": float(np.mean([g.edges.shape[1] for g in val_filtered])),
+        "filtered_graph_purity": float(torch.cat([g.truth for g in val_filtered]).float().mean()),
+        "history": [asdict(h) for h in history],
+    }
+    return ModelBundle(
+        embedding=embedding,
+        filter=filter_model,
+        gnn=gnn,
+        pipeline=pipeline,
+        training={"config": config.as_dict(), "train_events": len(train_events)},
+        metrics=metrics,
+    )

@@ -1,0 +1,73 @@
+"""K1 on the CPU against a brute-force reference: exact edge sets, ties and direction."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from acts_gnn.cuda.frnn import radius_graph_cpu
+
+
+def brute_force(latent: np.ndarray, r: np.ndarray, radius: float, k: int) -> np.ndarray:
+    """The documented rule, written the slow obvious way."""
+    x = latent.astype(np.float64)
+    n = len(x)
+    pairs = set()
+    for i in range(n):
+        d = np.sqrt(((x - x[i]) ** 2).sum(axis=1))
+        candidates = [j for j in range(n) if j != i and d[j] < radius]
+        candidates.sort(key=lambda j: (d[j], j))
+        for j in candidates[:k]:
+            a, b = (i, j) if (r[i], i) < (r[j], j) else (j, i)
+            pairs.add((a, b))
+    edges = sorted(pairs)
+    return np.array(edges, dtype=np.int64).T.reshape(2, -1)
+
+
+@pytest.mark.parametrize(
+    ("n", "dim", "radius", "k", "seed"),
+    [
+        (300, 8, 0.9, 5, 0),
+        (500, 3, 0.3, 64, 1),
+        (200, 8, 2.0, 1, 2),
+        (400, 2, 0.15, 3, 3),
+    ],
+)
+def test_random_points_equal_brute_force(n, dim, radius, k, seed):
+    rng = np.random.default_rng(seed)
+    latent = rng.normal(size=(n, dim)).astype(np.float32)
+    r = rng.uniform(30, 1000, n).astype(np.float32)
+    expected = brute_force(latent, r, radius, k)
+    got = radius_graph_cpu(latent, r, radius, k)
+    assert got.dtype == np.int64
+    np.testing.assert_array_equal(got, expected)
+
+
+def test_ties_go_to_the_smaller_index_and_direction_is_inner_to_outer():
+    # point 0 at the origin; points 1..4 all at distance 1 (a tie); k = 2 keeps 1 and 2
+    latent = np.array([[0, 0], [1, 0], [0, 1], [-1, 0], [0, -1]], dtype=np.float32)
+    r = np.array([500, 100, 600, 700, 800], dtype=np.float32)
+    edges = radius_graph_cpu(latent, r, radius=1.5, max_neighbours=2)
+    np.testing.assert_array_equal(edges, brute_force(latent, r, 1.5, 2))
+    assert (1, 0) in set(map(tuple, edges.T))  # r 100 → r 500: point 1 is the source
+    assert (0, 2) in set(map(tuple, edges.T))
+    assert all(r[a] <= r[b] for a, b in edges.T)
+
+
+def test_duplicates_and_edge_cases():
+    latent = np.zeros((6, 4), dtype=np.float32)  # every pair at distance 0
+    r = np.arange(6, dtype=np.float32)
+    np.testing.assert_array_equal(
+        radius_graph_cpu(latent, r, 0.5, 2), brute_force(latent, r, 0.5, 2)
+    )
+    assert radius_graph_cpu(np.zeros((0, 8), np.float32), np.zeros(0, np.float32), 1, 4).shape == (
+        2,
+        0,
+    )
+    assert radius_graph_cpu(np.zeros((1, 8), np.float32), np.zeros(1, np.float32), 1, 4).shape == (
+        2,
+        0,
+    )
+    # the radius is strict: a pair at exactly the radius is not an edge
+    two = np.array([[0, 0], [1, 0]], dtype=np.float32)
+    assert radius_graph_cpu(two, np.array([1, 2], np.float32), 1.0, 4).shape == (2, 0)

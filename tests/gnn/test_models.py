@@ -1,0 +1,101 @@
+"""Model shapes, the training loss going down, bundles loading with weights_only."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from acts_gnn.errors import BundleError
+from acts_gnn.gnn.bundle import ModelBundle, PipelineConfig
+from acts_gnn.gnn.models import (
+    EmbeddingConfig,
+    EmbeddingMLP,
+    FilterConfig,
+    FilterMLP,
+    GNNConfig,
+    InteractionGNN,
+)
+
+
+def _features(n: int, seed: int = 0) -> torch.Tensor:
+    g = torch.Generator().manual_seed(seed)
+    return torch.stack(
+        [
+            torch.rand(n, generator=g) + 0.03,
+            torch.rand(n, generator=g) * 2 - 1,
+            torch.rand(n, generator=g) * 6 - 3,
+        ],
+        dim=1,
+    )
+
+
+def test_shapes():
+    x = _features(50)
+    edges = torch.randint(0, 50, (2, 120))
+    assert EmbeddingMLP(EmbeddingConfig(latent_dim=8)).forward(x).shape == (50, 8)
+    assert FilterMLP().forward(x, edges, torch.rand(120)).shape == (120,)
+    assert FilterMLP(FilterConfig(use_latent_distance=False)).forward(x, edges).shape == (120,)
+    gnn = InteractionGNN(GNNConfig(hidden=16, iterations=3))
+    out = gnn(x, edges)
+    assert out.shape == (120,) and out.dtype == torch.float32
+    assert gnn(x, torch.zeros((2, 0), dtype=torch.long)).shape == (0,)
+
+
+def test_one_training_step_lowers_the_loss():
+    torch.manual_seed(0)
+    x = _features(200)
+    edges = torch.randint(0, 200, (2, 600))
+    truth = (x[edges[0], 1] - x[edges[1], 1]).abs() < 0.3  # a learnable rule
+    model = InteractionGNN(GNNConfig(hidden=16, iterations=2))
+    optimiser = torch.optim.Adam(model.parameters(), lr=1e-2)
+    loss_fn = torch.nn.functional.binary_cross_entropy_with_logits
+    before = loss_fn(model(x, edges), truth.float()).item()
+    for _ in range(5):
+        loss = loss_fn(model(x, edges), truth.float())
+        optimiser.zero_grad()
+        loss.backward()
+        optimiser.step()
+    after = loss_fn(model(x, edges), truth.float()).item()
+    assert after < before
+
+
+def test_bundle_round_trip_and_weights_only(tmp_path, monkeypatch):
+    bundle = ModelBundle(
+        embedding=EmbeddingMLP(EmbeddingConfig(hidden=8)),
+        filter=FilterMLP(FilterConfig(hidden=8)),
+        gnn=InteractionGNN(GNNConfig(hidden=8, iterations=2)),
+        pipeline=PipelineConfig(radius=0.7, gnn_cut=0.6),
+        training={"seed": 3},
+    )
+    bundle.save(tmp_path / "b")
+    meta = json.loads((tmp_path / "b" / "bundle.json").read_text())
+    assert meta["schema_version"] == 1
+    assert meta["pipeline"]["radius"] == 0.7
+    assert meta["models"]["gnn"] == {"hidden": 8, "iterations": 2, "mlp_layers": 2}
+    calls = []
+    original = torch.load
+
+    def spy(*args, **kwargs):
+        calls.append(kwargs.get("weights_only"))
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(torch, "load", spy)
+    loaded = ModelBundle.load(tmp_path / "b")
+    assert calls == [True, True, True]
+    x = _features(20)
+    with torch.no_grad():
+        np.testing.assert_array_equal(loaded.embedding(x).numpy(), bundle.embedding(x).numpy())
+    assert loaded.pipeline == bundle.pipeline
+
+
+def test_bundle_errors(tmp_path):
+    with pytest.raises(BundleError, match="not a model bundle"):
+        ModelBundle.load(tmp_path)
+    (tmp_path / "bundle.json").write_text('{"schema_version": 99}')
+    with pytest.raises(BundleError, match="schema version 99"):
+        ModelBundle.load(tmp_path)
+    with pytest.raises(BundleError, match="track_builder must be"):
+        PipelineConfig(track_builder="magic")
