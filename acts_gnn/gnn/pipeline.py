@@ -35,7 +35,7 @@ class ScoredGraph:
     config: PipelineConfig
 
     def labels_at(self, cut: float | None = None) -> np.ndarray:
-        """Candidate labels at ``cut`` (default: the configured one), with the configured builder."""
+        """Candidate labels at ``cut`` (default: the configured cut) by the configured builder."""
         from acts_gnn.gnn.track_building import build_components, build_walkthrough
 
         cfg = self.config
