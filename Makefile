@@ -10,7 +10,7 @@ EXTRAS ?= dev,acts
 DEMO_OUT ?= demo-output
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test test-all test-root lint venv clean example
+.PHONY: demo test test-all test-root lint venv clean example train
 
 venv: $(STAMP)
 
@@ -53,3 +53,26 @@ test-root: $(STAMP)
 	test -x $(ROOT_VENV)/bin/python || $(PYTHON) -m venv $(ROOT_VENV)
 	$(ROOT_VENV)/bin/python -c "import ROOT" 2>/dev/null || $(ROOT_VENV)/bin/pip install --quiet root
 	ROOT_PYTHON=$(ROOT_VENV)/bin/python $(PY) -m pytest -q -m root
+
+# The whole training recipe (simulate → train → score held-out μ = 200 events); see README.
+DATA ?= data
+TRAIN_EVENTS ?= 10
+TEST_EVENTS ?= 10
+BUNDLE ?= $(DATA)/bundle
+$(DATA)/train/.done: $(STAMP)
+	rm -rf $(DATA)/train && $(VENV)/bin/acts-gnn simulate -o $(DATA)/train --events $(TRAIN_EVENTS) --pileup 200 --seed 1000
+	touch $@
+$(DATA)/val/.done: $(STAMP)
+	rm -rf $(DATA)/val && $(VENV)/bin/acts-gnn simulate -o $(DATA)/val --events 2 --pileup 200 --seed 2000
+	touch $@
+$(DATA)/test/.done: $(STAMP)
+	rm -rf $(DATA)/test && $(VENV)/bin/acts-gnn simulate -o $(DATA)/test --events $(TEST_EVENTS) --pileup 200 --seed 3000
+	touch $@
+train: $(DATA)/train/.done $(DATA)/val/.done $(DATA)/test/.done
+	$(VENV)/bin/acts-gnn train --train $(DATA)/train --val $(DATA)/val --test $(DATA)/test \
+		-o $(BUNDLE) --force --seed 0 --data-description \
+		"acts-gnn simulate --pileup 200: train $(TRAIN_EVENTS) events seed 1000, val 2 events seed 2000, test $(TEST_EVENTS) events seed 3000"
+	$(VENV)/bin/acts-gnn reconstruct $(DATA)/test --bundle $(BUNDLE) --force \
+		-o $(DATA)/test-tracks.root --timing $(DATA)/test-timing.json
+	$(VENV)/bin/acts-gnn evaluate $(DATA)/test-tracks.root --truth $(DATA)/test \
+		--json $(DATA)/test-performance.json --plots $(DATA)/plots --force

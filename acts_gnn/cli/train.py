@@ -29,13 +29,16 @@ def command(
     target_pt: Annotated[
         float, typer.Option(help="Edges are true between points of one particle above this pT.")
     ] = 0.9,
-    embedding_epochs: Annotated[int, typer.Option(help="Embedding epochs (max).")] = 6,
-    filter_epochs: Annotated[int, typer.Option(help="Filter epochs (max).")] = 6,
-    gnn_epochs: Annotated[int, typer.Option(help="GNN epochs (max).")] = 8,
+    embedding_epochs: Annotated[int, typer.Option(help="Embedding epochs (max).")] = 5,
+    filter_epochs: Annotated[int, typer.Option(help="Filter epochs (max).")] = 5,
+    gnn_epochs: Annotated[int, typer.Option(help="GNN epochs (max).")] = 14,
     patience: Annotated[int, typer.Option(help="Early stopping patience in epochs.")] = 3,
     max_neighbours: Annotated[int, typer.Option(help="K1: neighbours kept per point.")] = 64,
     gnn_hidden: Annotated[int, typer.Option(help="GNN width.")] = 32,
-    gnn_iterations: Annotated[int, typer.Option(help="GNN message-passing steps.")] = 6,
+    gnn_iterations: Annotated[int, typer.Option(help="GNN message-passing steps.")] = 4,
+    gnn_sectors: Annotated[
+        int, typer.Option(help="φ sectors per event in GNN training (more, smaller steps).")
+    ] = 16,
     data_description: Annotated[
         str, typer.Option(help="How the data were made (recorded in the bundle).")
     ] = "",
@@ -80,6 +83,7 @@ def command(
         gnn_epochs=gnn_epochs,
         patience=patience,
         max_neighbours=max_neighbours,
+        gnn_sectors=gnn_sectors,
     )
 
     def report(entry) -> None:

@@ -66,10 +66,10 @@ class TrainingConfig:
     filter_epochs: int = 8
     filter_batch: int = 65536
     filter_lr: float = 2e-3
-    filter_efficiency: float = 0.99
+    filter_efficiency: float = 0.97
     gnn_epochs: int = 12
-    gnn_lr: float = 2e-3
-    gnn_sectors: int = 4
+    gnn_lr: float = 3e-3
+    gnn_sectors: int = 16
     patience: int = 3
 
     def as_dict(self) -> dict[str, Any]:
@@ -266,9 +266,20 @@ def _mean_loss(logits: Sequence[torch.Tensor], graphs: Sequence[_Graph]) -> floa
     return float(np.mean([_bce(x, g.truth).item() for x, g in zip(logits, graphs, strict=True)]))
 
 
+def _augment(features: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
+    """A random rotation in φ and, half of the time, a mirror in z (the detector's symmetries)."""
+    out = features.clone()
+    shift = float(torch.rand(1, generator=gen)) * 2.0
+    out[:, 1] = torch.remainder(out[:, 1] + shift + 1.0, 2.0) - 1.0
+    if float(torch.rand(1, generator=gen)) < 0.5:
+        out[:, 2] = -out[:, 2]
+    return out
+
+
 def _bce(logits: torch.Tensor, truth: torch.Tensor) -> torch.Tensor:
+    """Binary cross-entropy with true edges weighted by √(false / true) (at most 10)."""
     positives = truth.sum().clamp_min(1)
-    weight = ((truth.numel() - positives) / positives).clamp(1.0, 50.0)
+    weight = ((truth.numel() - positives) / positives).sqrt().clamp(1.0, 10.0)
     return nn.functional.binary_cross_entropy_with_logits(logits, truth.float(), pos_weight=weight)
 
 
@@ -293,7 +304,8 @@ def _train_filter(train, val, cfg, report, gen) -> tuple[FilterMLP, float]:
             order = torch.randperm(graph.edges.shape[1], generator=gen)
             for s in range(0, order.numel(), cfg.filter_batch):
                 batch = order[s : s + cfg.filter_batch]
-                logits = model(graph.features, graph.edges[:, batch], graph.distance[batch])
+                features = _augment(graph.features, gen)
+                logits = model(features, graph.edges[:, batch], graph.distance[batch])
                 loss = _bce(logits, graph.truth[batch])
                 optimiser.zero_grad()
                 loss.backward()
@@ -372,7 +384,7 @@ def _train_gnn(train, val, cfg, report, gen) -> InteractionGNN:
                 if edges.shape[1] == 0:
                     schedule.step()
                     continue
-                loss = _bce(model(graph.features, edges), truth)
+                loss = _bce(model(_augment(graph.features, gen), edges), truth)
                 optimiser.zero_grad()
                 loss.backward()
                 optimiser.step()
