@@ -207,6 +207,30 @@ class Particles:
             n_spacepoints=n_spacepoints,
         )
 
+    @classmethod
+    def unknown(cls, spacepoint_particle: np.ndarray) -> Particles:
+        """A table of the particles seen in ``spacepoint_particle`` whose kinematics are unknown.
+
+        Used when the input carries particle ids but no particle table; such particles are never
+        targets (their pT is NaN) but still count in matching.
+        """
+        sp = np.asarray(spacepoint_particle, dtype=np.uint64)
+        ids = np.unique(sp[sp != NOISE_PARTICLE_ID])
+        nan = np.full(ids.size, np.nan)
+        return cls(
+            particle_id=ids,
+            pt=nan,
+            eta=nan,
+            phi=nan,
+            charge=nan,
+            pdg_id=np.zeros(ids.size),
+            vx=nan,
+            vy=nan,
+            vz=nan,
+            primary=np.zeros(ids.size, bool),
+            n_spacepoints=count_spacepoints(ids, sp),
+        )
+
     def index_of(self, particle_ids: np.ndarray) -> np.ndarray:
         """Row of each id in this table, -1 where the id is not in it (int64)."""
         order = np.argsort(self.particle_id, kind="stable")

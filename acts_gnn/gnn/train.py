@@ -137,6 +137,31 @@ def _prepare(event: Event, cfg: TrainingConfig) -> _Prepared:
     )
 
 
+class _BestWeights:
+    """Keeps the weights of the epoch with the lowest validation loss and says when to stop."""
+
+    def __init__(self, model: nn.Module, patience: int) -> None:
+        self.model, self.patience = model, patience
+        self.best, self.best_loss, self.stale = copy.deepcopy(model.state_dict()), np.inf, 0
+
+    def stop_after(self, val_loss: float) -> bool:
+        """Record an epoch; True once ``patience`` epochs passed without improvement."""
+        if val_loss < self.best_loss:
+            self.best, self.best_loss, self.stale = (
+                copy.deepcopy(self.model.state_dict()),
+                val_loss,
+                0,
+            )
+            return False
+        self.stale += 1
+        return self.stale >= self.patience
+
+    def restore(self) -> None:
+        """Load the best weights and switch to evaluation mode."""
+        self.model.load_state_dict(self.best)
+        self.model.eval()
+
+
 def _rates(scores: np.ndarray, truth: np.ndarray, cut: float) -> tuple[float, float]:
     passed = scores > cut
     n_true, n_pass = int(truth.sum()), int(passed.sum())
@@ -176,7 +201,7 @@ def _train_embedding(train, val, cfg, report, gen) -> tuple[EmbeddingMLP, float]
     optimiser = torch.optim.AdamW(model.parameters(), lr=cfg.embedding_lr)
     steps = cfg.embedding_epochs * len(train) * cfg.embedding_steps_per_event
     schedule = torch.optim.lr_scheduler.OneCycleLR(optimiser, cfg.embedding_lr, total_steps=steps)
-    best, best_loss, stale = copy.deepcopy(model.state_dict()), float("inf"), 0
+    keeper = _BestWeights(model, cfg.patience)
     for epoch in range(cfg.embedding_epochs):
         start = time.perf_counter()
         model.train()
@@ -219,19 +244,15 @@ def _train_embedding(train, val, cfg, report, gen) -> tuple[EmbeddingMLP, float]
                 time.perf_counter() - start,
             )
         )
-        if val_loss < best_loss:
-            best, best_loss, stale = copy.deepcopy(model.state_dict()), val_loss, 0
-        else:
-            stale += 1
-            if stale >= cfg.patience:
-                break
-    model.load_state_dict(best)
-    model.eval()
+        if keeper.stop_after(val_loss):
+            break
+    keeper.restore()
     with torch.no_grad():
+        latents = [model(v.features) for v in val]
         distances = np.concatenate(
             [
-                (model(v.features)[v.true[0]] - model(v.features)[v.true[1]]).norm(dim=1).numpy()
-                for v in val
+                (z[v.true[0]] - z[v.true[1]]).norm(dim=1).numpy()
+                for z, v in zip(latents, val, strict=True)
             ]
         )
     radius = float(np.quantile(distances, cfg.radius_efficiency))
@@ -262,8 +283,27 @@ def _graph(model: EmbeddingMLP, data: _Prepared, radius: float, cfg: TrainingCon
     )
 
 
-def _mean_loss(logits: Sequence[torch.Tensor], graphs: Sequence[_Graph]) -> float:
-    return float(np.mean([_bce(x, g.truth).item() for x, g in zip(logits, graphs, strict=True)]))
+def _edge_epoch(
+    stage: str,
+    epoch: int,
+    losses: list[float],
+    logits: Sequence[torch.Tensor],
+    graphs: Sequence[_Graph],
+    start: float,
+    report: Callable[[EpochReport], None],
+) -> float:
+    """Validation loss, edge efficiency and purity at 0.5 of an edge classifier; reported."""
+    val_loss = float(
+        np.mean([_bce(x, g.truth).item() for x, g in zip(logits, graphs, strict=True)])
+    )
+    scores = torch.sigmoid(torch.cat(logits)).numpy()
+    eff, purity = _rates(scores, torch.cat([g.truth for g in graphs]).numpy(), 0.5)
+    report(
+        EpochReport(
+            stage, epoch, float(np.mean(losses)), val_loss, eff, purity, time.perf_counter() - start
+        )
+    )
+    return val_loss
 
 
 def _augment(features: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
@@ -286,7 +326,7 @@ def _bce(logits: torch.Tensor, truth: torch.Tensor) -> torch.Tensor:
 def _train_filter(train, val, cfg, report, gen) -> tuple[FilterMLP, float]:
     model = FilterMLP(cfg.filter)
     optimiser = torch.optim.AdamW(model.parameters(), lr=cfg.filter_lr)
-    best, best_loss, stale = copy.deepcopy(model.state_dict()), float("inf"), 0
+    keeper = _BestWeights(model, cfg.patience)
 
     def scores(graph: _Graph) -> torch.Tensor:
         parts = []
@@ -313,30 +353,12 @@ def _train_filter(train, val, cfg, report, gen) -> tuple[FilterMLP, float]:
                 losses.append(loss.item())
         model.eval()
         with torch.no_grad():
-            logits = [scores(g) for g in val]
-            val_loss = _mean_loss(logits, val)
-            all_scores = torch.sigmoid(torch.cat(logits)).numpy()
-            all_truth = torch.cat([g.truth for g in val]).numpy()
-        eff, purity = _rates(all_scores, all_truth, 0.5)
-        report(
-            EpochReport(
-                "filter",
-                epoch,
-                float(np.mean(losses)),
-                val_loss,
-                eff,
-                purity,
-                time.perf_counter() - start,
+            val_loss = _edge_epoch(
+                "filter", epoch, losses, [scores(g) for g in val], val, start, report
             )
-        )
-        if val_loss < best_loss:
-            best, best_loss, stale = copy.deepcopy(model.state_dict()), val_loss, 0
-        else:
-            stale += 1
-            if stale >= cfg.patience:
-                break
-    model.load_state_dict(best)
-    model.eval()
+        if keeper.stop_after(val_loss):
+            break
+    keeper.restore()
     with torch.no_grad():
         all_scores = torch.sigmoid(torch.cat([scores(g) for g in val])).numpy()
     all_truth = torch.cat([g.truth for g in val]).numpy()
@@ -373,7 +395,7 @@ def _train_gnn(train, val, cfg, report, gen) -> InteractionGNN:
     optimiser = torch.optim.AdamW(model.parameters(), lr=cfg.gnn_lr)
     steps = max(cfg.gnn_epochs * len(train) * max(cfg.gnn_sectors, 1), 1)
     schedule = torch.optim.lr_scheduler.OneCycleLR(optimiser, cfg.gnn_lr, total_steps=steps)
-    best, best_loss, stale = copy.deepcopy(model.state_dict()), float("inf"), 0
+    keeper = _BestWeights(model, cfg.patience)
     for epoch in range(cfg.gnn_epochs):
         start = time.perf_counter()
         model.train()
@@ -393,29 +415,10 @@ def _train_gnn(train, val, cfg, report, gen) -> InteractionGNN:
         model.eval()
         with torch.no_grad():
             logits = [model(g.features, g.edges) for g in val]
-            val_loss = _mean_loss(logits, val)
-            all_scores = torch.sigmoid(torch.cat(logits)).numpy()
-        all_truth = torch.cat([g.truth for g in val]).numpy()
-        eff, purity = _rates(all_scores, all_truth, 0.5)
-        report(
-            EpochReport(
-                "gnn",
-                epoch,
-                float(np.mean(losses)),
-                val_loss,
-                eff,
-                purity,
-                time.perf_counter() - start,
-            )
-        )
-        if val_loss < best_loss:
-            best, best_loss, stale = copy.deepcopy(model.state_dict()), val_loss, 0
-        else:
-            stale += 1
-            if stale >= cfg.patience:
-                break
-    model.load_state_dict(best)
-    model.eval()
+            val_loss = _edge_epoch("gnn", epoch, losses, logits, val, start, report)
+        if keeper.stop_after(val_loss):
+            break
+    keeper.restore()
     return model
 
 

@@ -196,20 +196,7 @@ def _read_truth(files: dict[str, Path], measurement_id: np.ndarray) -> Truth | N
 def _read_particles(files: dict[str, Path], spacepoint_particle: np.ndarray) -> Particles:
     role = "particles_simulated" if "particles_simulated" in files else "particles"
     if role not in files:
-        empty = np.zeros(0)
-        return Particles.from_momentum(
-            np.zeros(0, _U64),
-            empty,
-            empty,
-            empty,
-            charge=empty,
-            pdg_id=empty,
-            vx=empty,
-            vy=empty,
-            vz=empty,
-            primary=np.zeros(0, bool),
-            n_spacepoints=empty,
-        )
+        return Particles.unknown(spacepoint_particle)
     path = files[role]
     columns = read_table(
         path,

@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from acts_gnn.errors import ConfigError, InputFormatError
-from acts_gnn.event import Event, Particles, SpacePoints, Truth, count_spacepoints
+from acts_gnn.event import Event, Particles, SpacePoints, Truth
 from acts_gnn.io.ids import geometry_volume_layer_module, pack_barcode
 
 __all__ = ["ROOT_PRESETS", "RootLayout", "iter_root_events", "root_event_ids"]
@@ -190,21 +190,7 @@ def _read_block(path: Path, layout: RootLayout, event_id: int, start: int, stop:
     truth = None
     if particle_id is not None:
         particle_id = particle_id.astype(np.uint64)
-        ids = np.unique(particle_id[particle_id != 0])
-        nan = np.full(len(ids), np.nan)
-        particles = Particles(
-            particle_id=ids,
-            pt=nan,
-            eta=nan,
-            phi=nan,
-            charge=nan,
-            pdg_id=np.zeros(len(ids)),
-            vx=nan,
-            vy=nan,
-            vz=nan,
-            primary=np.zeros(len(ids), bool),
-            n_spacepoints=count_spacepoints(ids, particle_id),
-        )
+        particles = Particles.unknown(particle_id)
         truth = Truth(particle_id=particle_id, particles=particles)
     return Event(event_id=event_id, spacepoints=spacepoints, truth=truth, source=str(path))
 

@@ -12,6 +12,7 @@ vertex lies within 1 mm of the beam line.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -90,58 +91,18 @@ def _read_truth(files: dict[str, Path], hit_id: np.ndarray) -> Truth:
 
 def _read_particles(path: Path | None, spacepoint_particle: np.ndarray) -> Particles:
     if path is None:
-        # no table: every particle seen in the truth, kinematics unknown
-        ids = np.unique(spacepoint_particle[spacepoint_particle != 0])
-        nan = np.full(len(ids), np.nan)
-        return Particles(
-            particle_id=ids,
-            pt=nan,
-            eta=nan,
-            phi=nan,
-            charge=nan,
-            pdg_id=np.zeros(len(ids)),
-            vx=nan,
-            vy=nan,
-            vz=nan,
-            primary=np.zeros(len(ids), bool),
-            n_spacepoints=count_spacepoints(ids, spacepoint_particle),
-        )
-    columns = read_table(
-        path,
-        {
-            "particle_id": np.uint64,
-            "vx": _F32,
-            "vy": _F32,
-            "vz": _F32,
-            "px": _F32,
-            "py": _F32,
-            "pz": _F32,
-            "q": _F32,
-        },
-        optional={"particle_type": np.int64},
-        finite=("vx", "vy", "vz", "px", "py", "pz"),
-    )
-    ids = columns["particle_id"]
-    pdg = columns.get("particle_type", np.zeros(len(ids), np.int64))
-    return Particles.from_momentum(
-        ids,
-        columns["px"],
-        columns["py"],
-        columns["pz"],
-        charge=columns["q"],
-        pdg_id=pdg,
-        vx=columns["vx"],
-        vy=columns["vy"],
-        vz=columns["vz"],
-        primary=np.hypot(columns["vx"], columns["vy"]) < PRIMARY_VERTEX_R_MM,
-        n_spacepoints=count_spacepoints(ids, spacepoint_particle),
+        return Particles.unknown(spacepoint_particle)
+    particles = read_trackml_particles(path)
+    return replace(
+        particles, n_spacepoints=count_spacepoints(particles.particle_id, spacepoint_particle)
     )
 
 
 def read_trackml_particles(path: str | Path) -> Particles:
     """Read a TrackML particle table alone (``eventNNN-particles.csv[.gz]``).
 
-    ``n_spacepoints`` is the table's ``nhits`` column (the hits of the full event).
+    ``n_spacepoints`` is the table's ``nhits`` column (the hits of the full event); the event
+    reader replaces it by the count among the event's space points.
     """
     path = Path(path)
     columns = read_table(
