@@ -38,7 +38,7 @@ class PipelineConfig:
     max_neighbours: int = 64
     filter_cut: float = 0.2
     gnn_cut: float = 0.5
-    walk_cut: float = 0.3
+    walk_cut: float = 0.7
     min_track_spacepoints: int = 3
     filter_chunk_edges: int = 1_000_000
     track_builder: str = "components"

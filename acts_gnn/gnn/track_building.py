@@ -6,9 +6,10 @@ Layer: gnn (uses K2 from ``cuda``).
 * ``walkthrough`` (GNN4ITk, arXiv:2203.08800, "connected components and walkthrough"): a
   component that is a simple chain (every point at most one inner and one outer neighbour) is
   kept as it is; a component that branches is walked instead — from its innermost unused point,
-  always along the highest-scoring outward edge above ``walk_cut`` to an unused point — and each
-  walk is a candidate. Walks are started in order of increasing radius, so the result is
-  deterministic.
+  always along an outward edge above ``walk_cut`` to the nearest unused point (in r; the higher
+  score breaks ties) — and each walk is a candidate. Nearest rather than best-scoring, because
+  true edges that skip a layer score as high as consecutive ones and following them would strand
+  the skipped point. Walks start in order of increasing radius, so the result is deterministic.
 
 Both return canonical labels (:func:`acts_gnn.result.canonical_labels`), -1 for points in
 candidates smaller than ``min_size``.
@@ -56,7 +57,9 @@ def build_walkthrough(
     in_bad = np.isin(component, bad_components)
     walk_mask = (scores > walk_cut) & in_bad[edges[0]] & in_bad[edges[1]]
     w_edges, w_scores = edges[:, walk_mask], scores[walk_mask]
-    order = np.lexsort((-w_scores, w_edges[0]))  # by source, best score first
+    # by source; the nearest outward point first (edges that skip a layer score high too, and
+    # following them would strand the skipped point), then the higher score
+    order = np.lexsort((-w_scores, r[w_edges[1]], w_edges[0]))
     w_src, w_dst = w_edges[0][order], w_edges[1][order]
     start = np.searchsorted(w_src, np.arange(n + 1))
     used = np.zeros(n, dtype=bool)

@@ -55,8 +55,17 @@ def test_walkthrough_backend_and_cli(example, tmp_path, run_cli):
     walk = Pipeline(device="cpu", track_builder="walkthrough").reconstruct(example)
     assert walk.timing.backend == "gnn_walk"
     assert walk.labels.shape == (len(example),) and walk.labels.max() >= 0
-    result = run_cli("reconstruct", "--example", "-o", tmp_path / "t.root", "--timing",
-                     tmp_path / "t.json", "--performance", tmp_path / "p.json", "-q")
+    result = run_cli(
+        "reconstruct",
+        "--example",
+        "-o",
+        tmp_path / "t.root",
+        "--timing",
+        tmp_path / "t.json",
+        "--performance",
+        tmp_path / "p.json",
+        "-q",
+    )
     assert result.exit_code == 0, result.stderr
     timing = json.loads((tmp_path / "t.json").read_text())
     assert timing["events"][0]["backend"] == "gnn"
