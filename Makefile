@@ -6,7 +6,7 @@ PIP    := $(PY) -m pip
 # CPU build of torch, installed first so nothing pulls a multi-GB CUDA build; set TORCH_SPEC=
 # (empty) to keep a GPU build you installed yourself.
 TORCH_SPEC ?= torch==2.13.0
-EXTRAS ?= dev,acts
+EXTRAS ?= dev,acts,cuda
 DEMO_OUT ?= demo-output
 STAMP  := $(VENV)/.installed
 

@@ -22,6 +22,14 @@ from acts_gnn.result import EventTiming, TrackingResult
 __all__ = ["Pipeline", "ScoredGraph", "StageOutput"]
 
 
+def _synchronise(device: str) -> None:
+    """Wait for queued GPU work, so stage times measure the stage (no-op on the CPU)."""
+    if device.startswith("cuda"):
+        import torch
+
+        torch.cuda.synchronize(device)
+
+
 @dataclass(frozen=True)
 class ScoredGraph:
     """The pipeline up to the GNN: filtered edges and their GNN scores, before track building."""
@@ -97,7 +105,7 @@ class Pipeline:
         """Embedding, graph, filter and GNN on contract features ``[N, 3]`` (no track building)."""
         import torch
 
-        from acts_gnn.cuda.frnn import radius_graph_cpu
+        from acts_gnn.cuda.dispatch import radius_graph
 
         cfg = self.config
         features = np.ascontiguousarray(features, dtype=np.float32)
@@ -106,16 +114,18 @@ class Pipeline:
             x = torch.from_numpy(features).to(self.device)
             t0 = time.perf_counter()
             latent = self.bundle.embedding(x)
+            _synchronise(self.device)
             stages["embedding"] = time.perf_counter() - t0
 
             t0 = time.perf_counter()
             r = features[:, 0]
-            edges_np = radius_graph_cpu(latent.cpu().numpy(), r, cfg.radius, cfg.max_neighbours)
+            # K1 where the latent lives: numba.cuda on a GPU (zero-copy), SciPy on the CPU
+            edges = radius_graph(latent, x[:, 0], cfg.radius, cfg.max_neighbours)
+            _synchronise(self.device)
             stages["graph_building"] = time.perf_counter() - t0
-            n_graph = edges_np.shape[1]
+            n_graph = edges.shape[1]
 
             t0 = time.perf_counter()
-            edges = torch.from_numpy(edges_np).to(self.device)
             keep_parts = []
             for start in range(0, n_graph, cfg.filter_chunk_edges):
                 chunk = edges[:, start : start + cfg.filter_chunk_edges]
@@ -124,6 +134,7 @@ class Pipeline:
                 keep_parts.append(score > cfg.filter_cut)
             keep = torch.cat(keep_parts) if keep_parts else torch.zeros(0, dtype=torch.bool)
             filtered = edges[:, keep.to(edges.device)]
+            _synchronise(self.device)
             stages["filter"] = time.perf_counter() - t0
 
             t0 = time.perf_counter()

@@ -1,0 +1,116 @@
+"""The Numba CUDA kernels equal their CPU twins exactly (CUDASIM here; real GPU with ``gpu``)."""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import pytest
+
+pytest.importorskip(
+    "numba.cuda", reason="numba-cuda is not installed (pip install 'acts-gnn[cuda]')"
+)
+
+from acts_gnn.cuda.components import connected_components_cpu  # noqa: E402
+from acts_gnn.cuda.components_cuda import connected_components_cuda  # noqa: E402
+from acts_gnn.cuda.frnn import radius_graph_cpu  # noqa: E402
+from acts_gnn.cuda.frnn_cuda import radius_graph_cuda  # noqa: E402
+
+SIMULATED = os.environ.get("NUMBA_ENABLE_CUDASIM") == "1"
+
+
+@pytest.mark.parametrize(
+    ("n", "dim", "radius", "k", "seed"),
+    [
+        (400, 8, 2.5, 5, 0),
+        (300, 3, 0.4, 64, 1),
+        (250, 8, 10.0, 1, 2),
+    ],
+)
+def test_k1_random_points_equal_cpu(n, dim, radius, k, seed):
+    rng = np.random.default_rng(seed)
+    latent = rng.normal(size=(n, dim)).astype(np.float32)
+    r = rng.uniform(30, 1000, n).astype(np.float32)
+    np.testing.assert_array_equal(
+        radius_graph_cuda(latent, r, radius, k), radius_graph_cpu(latent, r, radius, k)
+    )
+
+
+def test_k1_ties_and_empty_inputs():
+    latent = np.array([[0, 0], [1, 0], [0, 1], [-1, 0], [0, -1], [0, 0]], dtype=np.float32)
+    r = np.array([500, 100, 600, 700, 800, 50], dtype=np.float32)
+    for k in (1, 2, 3, 8):
+        np.testing.assert_array_equal(
+            radius_graph_cuda(latent, r, 1.5, k), radius_graph_cpu(latent, r, 1.5, k)
+        )
+    assert radius_graph_cuda(np.zeros((0, 8), np.float32), np.zeros(0, np.float32), 1, 4).shape == (
+        2,
+        0,
+    )
+    assert radius_graph_cuda(np.zeros((1, 8), np.float32), np.zeros(1, np.float32), 1, 4).shape == (
+        2,
+        0,
+    )
+
+
+def test_k1_on_latents_of_the_default_model():
+    import torch
+
+    from acts_gnn.gnn.bundle import ModelBundle
+    from acts_gnn.io.example import example_dir
+    from acts_gnn.io.source import open_events
+
+    (event,) = list(open_events([example_dir()]))
+    features = event.features()
+    # a slice in φ of the example event: dense enough to hit the neighbour cap
+    chosen = np.flatnonzero(np.abs(features[:, 1] - 0.3) < 0.02)[:500]
+    bundle = ModelBundle.load()
+    with torch.no_grad():
+        latent = bundle.embedding(torch.from_numpy(features[chosen])).numpy()
+    r = features[chosen, 0]
+    radius, k = bundle.pipeline.radius, 8
+    cpu = radius_graph_cpu(latent, r, radius, k)
+    assert cpu.shape[1] > 100
+    np.testing.assert_array_equal(radius_graph_cuda(latent, r, radius, k), cpu)
+
+
+@pytest.mark.parametrize(("n", "e", "seed"), [(500, 400, 0), (3000, 2500, 1), (2000, 6000, 2)])
+def test_k2_random_graphs_equal_cpu(n, e, seed):
+    rng = np.random.default_rng(seed)
+    edges = rng.integers(0, n, (2, e))
+    for min_size in (1, 3):
+        np.testing.assert_array_equal(
+            connected_components_cuda(n, edges, min_size),
+            connected_components_cpu(n, edges, min_size),
+        )
+
+
+def test_k2_chain_and_empty():
+    n = 300
+    chain = np.stack([np.arange(n - 1)[::-1], np.arange(1, n)[::-1]])  # worst case for hooking
+    np.testing.assert_array_equal(connected_components_cuda(n, chain), np.zeros(n, np.int64))
+    np.testing.assert_array_equal(
+        connected_components_cuda(4, np.zeros((2, 0), np.int64)), [0, 1, 2, 3]
+    )
+    assert connected_components_cuda(0, np.zeros((2, 0), np.int64)).shape == (0,)
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(
+    SIMULATED, reason="needs a real CUDA GPU (ACTS_GNN_REAL_CUDA=1, make gpu-check)"
+)
+@pytest.mark.parametrize("n", [10_000, 100_000, 300_000])
+def test_real_gpu_sizes_equal_cpu(n):
+    import torch
+
+    if not torch.cuda.is_available():
+        pytest.skip("torch sees no CUDA device")
+    rng = np.random.default_rng(n)
+    latent = rng.normal(size=(n, 8)).astype(np.float32)
+    r = rng.uniform(30, 1000, n).astype(np.float32)
+    cpu = radius_graph_cpu(latent, r, 0.5, 32)
+    gpu = radius_graph_cuda(torch.from_numpy(latent).cuda(), torch.from_numpy(r).cuda(), 0.5, 32)
+    np.testing.assert_array_equal(gpu.cpu().numpy(), cpu)
+    edges = rng.integers(0, n, (2, n))
+    gpu_labels = connected_components_cuda(n, torch.from_numpy(edges).cuda(), 3)
+    np.testing.assert_array_equal(gpu_labels.cpu().numpy(), connected_components_cpu(n, edges, 3))
