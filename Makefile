@@ -10,7 +10,7 @@ EXTRAS ?= dev,acts,cuda
 DEMO_OUT ?= demo-output
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test test-all test-root lint venv clean example train
+.PHONY: demo test test-all test-root lint venv clean example train gpu-prepare gpu-check
 
 venv: $(STAMP)
 
@@ -76,3 +76,21 @@ train: $(DATA)/train/.done $(DATA)/val/.done $(DATA)/test/.done
 		-o $(DATA)/test-tracks.root --timing $(DATA)/test-timing.json
 	$(VENV)/bin/acts-gnn evaluate $(DATA)/test-tracks.root --truth $(DATA)/test \
 		--json $(DATA)/test-performance.json --plots $(DATA)/plots --force
+
+# GPU check (issue 5). Here: `make gpu-prepare` puts what the GPU machine lacks into .gpu/ (py3.12
+# wheels of scipy and pytest, three μ = 200 events as .npz). There (device tool, carry .gpu):
+# `make gpu-check GPU_OUT=$$OUT` installs the carried wheels it needs and runs the script.
+GPU_OUT ?= gpu-results
+gpu-prepare: $(STAMP)
+	mkdir -p .gpu/wheels .gpu/events
+	$(PIP) download --quiet --only-binary=:all: --python-version 3.12 --no-deps -d .gpu/wheels \
+		"scipy>=1.11" "pytest>=8" "pytest-timeout>=2.3" iniconfig pluggy
+	rm -rf .gpu/sim && $(VENV)/bin/acts-gnn simulate -o .gpu/sim --events 3 --pileup 200 --seed 3000
+	$(PY) -c "from acts_gnn.io.cache import build_cache; from acts_gnn.io.source import open_events; \
+		build_cache(open_events(['.gpu/sim']), '.gpu/events')"
+	rm -rf .gpu/sim
+
+gpu-check:
+	python3 -c "import scipy, pytest" 2>/dev/null || \
+		python3 -m pip install --quiet --no-index --find-links .gpu/wheels scipy pytest pytest-timeout
+	timeout 480 python3 benchmarks/gpu_check.py $(GPU_OUT) --events .gpu/events

@@ -1,0 +1,169 @@
+"""``make gpu-check``: the GPU tests, K1/K2 timings against references, the pipeline on μ = 200.
+
+Run on a machine with a CUDA GPU (see ../.library/device/README.md for how it is lent):
+
+    python benchmarks/gpu_check.py OUTDIR [--events DIR_OF_NPZ] [--sizes 10000,100000,300000]
+
+Writes ``OUTDIR/gpu_check.json`` (everything measured) and prints a short table last. With
+``NUMBA_ENABLE_CUDASIM=1`` it runs in Numba's simulator on tiny sizes — a smoke test of the script
+itself, not a measurement.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+
+def _timed(fn, repeat: int = 3) -> float:  # noqa: ANN001
+    """Best wall time of ``repeat`` calls (the first call is a warm-up, not counted)."""
+    import torch
+
+    fn()
+    best = float("inf")
+    for _ in range(repeat):
+        if torch.cuda.is_available():
+            torch.cuda.synchronize()
+        start = time.perf_counter()
+        fn()
+        if torch.cuda.is_available():
+            torch.cuda.synchronize()
+        best = min(best, time.perf_counter() - start)
+    return best
+
+
+def _torch_all_pairs(latent, radius: float, k: int):  # noqa: ANN001, ANN202
+    """Reference K1: blockwise torch.cdist + topk on the GPU (no exact tie rule)."""
+    import torch
+
+    out = []
+    for start in range(0, latent.shape[0], 4096):
+        d = torch.cdist(latent[start : start + 4096], latent)
+        values, index = d.topk(min(k + 1, latent.shape[0]), largest=False)
+        out.append(index[values < radius])
+    return out
+
+
+def kernel_timings(sizes: list[int], radius: float, k: int) -> list[dict]:
+    import torch
+
+    from acts_gnn.cuda.components import connected_components_cpu
+    from acts_gnn.cuda.components_cuda import connected_components_cuda
+    from acts_gnn.cuda.frnn import radius_graph_cpu
+    from acts_gnn.cuda.frnn_cuda import radius_graph_cuda
+
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+    rows = []
+    for n in sizes:
+        rng = np.random.default_rng(n)
+        # clustered points, like an embedding: 8-D, tracks of ~10 points
+        centres = rng.normal(size=(n // 10 + 1, 8)) * 3
+        latent = (centres[rng.integers(0, len(centres), n)] + rng.normal(size=(n, 8)) * 0.2)
+        latent = latent.astype(np.float32)
+        r = rng.uniform(30, 1000, n).astype(np.float32)
+        lt, rt = torch.from_numpy(latent).to(device), torch.from_numpy(r).to(device)
+        row: dict = {"n": n}
+        row["k1_cpu_s"] = _timed(lambda: radius_graph_cpu(latent, r, radius, k), repeat=1)
+        row["k1_cuda_s"] = _timed(lambda: radius_graph_cuda(lt, rt, radius, k))
+        if device == "cuda":
+            row["k1_torch_cdist_s"] = _timed(lambda: _torch_all_pairs(lt, radius, k))
+            gpu = radius_graph_cuda(lt, rt, radius, k).cpu().numpy()
+            row["k1_equal_cpu"] = bool(np.array_equal(gpu, radius_graph_cpu(latent, r, radius, k)))
+        edges = radius_graph_cpu(latent, r, radius, k)
+        et = torch.from_numpy(edges).to(device)
+        row["edges"] = int(edges.shape[1])
+        row["k2_cpu_s"] = _timed(lambda: connected_components_cpu(n, edges, 3), repeat=1)
+        row["k2_cuda_s"] = _timed(lambda: connected_components_cuda(n, et, 3))
+        try:
+            import cupy
+            import cupyx.scipy.sparse as cs
+            import cupyx.scipy.sparse.csgraph as cg
+
+            ce = cupy.asarray(edges)
+            graph = cs.coo_matrix((cupy.ones(ce.shape[1]), (ce[0], ce[1])), shape=(n, n)).tocsr()
+            row["k2_cupy_s"] = _timed(lambda: cg.connected_components(graph, directed=False))
+        except Exception as exc:  # cupy missing or without csgraph
+            row["k2_cupy_s"] = None
+            row["k2_cupy_note"] = str(exc)[:120]
+        rows.append(row)
+        print(f"  {n:>7d} points: K1 cpu {row['k1_cpu_s']:.3f} s cuda {row['k1_cuda_s']:.4f} s; "
+              f"K2 cpu {row['k2_cpu_s']:.4f} s cuda {row['k2_cuda_s']:.4f} s", flush=True)
+    return rows
+
+
+def pipeline_timings(events: Path | None) -> list[dict]:
+    import torch
+
+    from acts_gnn.gnn.pipeline import Pipeline
+    from acts_gnn.io.cache import load_event_npz
+
+    if events is None or not torch.cuda.is_available():
+        return []
+    pipeline = Pipeline(device="cuda")
+    rows = []
+    for path in sorted(events.glob("event*.npz")):
+        event = load_event_npz(path)
+        pipeline.reconstruct(event)  # warm-up: compiles the kernels
+        result = pipeline.reconstruct(event)
+        rows.append({"event": path.name, "n_spacepoints": len(event),
+                     "total_s": result.timing.total_s, **result.timing.stages_s,
+                     "n_edges_graph": result.timing.n_edges_graph,
+                     "n_edges_filtered": result.timing.n_edges_filtered})
+    return rows
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("outdir", type=Path)
+    parser.add_argument("--events", type=Path, default=None, help="folder of μ = 200 .npz events")
+    parser.add_argument("--sizes", default="10000,100000,300000")
+    parser.add_argument("--radius", type=float, default=0.5)
+    parser.add_argument("--k", type=int, default=32)
+    args = parser.parse_args()
+    args.outdir.mkdir(parents=True, exist_ok=True)
+    import torch
+
+    info = {"python": platform.python_version(), "torch": torch.__version__,
+            "cuda": torch.cuda.is_available(),
+            "device": torch.cuda.get_device_name() if torch.cuda.is_available() else "cpu",
+            "simulator": os.environ.get("NUMBA_ENABLE_CUDASIM") == "1"}
+    print(f"device: {info['device']}", flush=True)
+    env = {**os.environ, "ACTS_GNN_REAL_CUDA": "0" if info["simulator"] else "1"}
+    tests = subprocess.run([sys.executable, "-m", "pytest", "-q", "-m", "gpu", "tests/cuda",
+                            "-p", "no:cacheprovider"], cwd=REPO, env=env,
+                           capture_output=True, text=True)
+    summary_line = (tests.stdout.strip().splitlines() or ["(no output)"])[-1]
+    print(f"gpu tests: {summary_line}", flush=True)
+    sizes = [int(s) for s in args.sizes.split(",")]
+    kernels = kernel_timings(sizes, args.radius, args.k)
+    pipeline = pipeline_timings(args.events)
+    result = {"info": info, "gpu_tests": {"returncode": tests.returncode,
+                                          "summary": summary_line,
+                                          "output": tests.stdout[-4000:]},
+              "kernels": kernels, "pipeline": pipeline}
+    (args.outdir / "gpu_check.json").write_text(json.dumps(result, indent=2) + "\n")
+
+    print(f"\n{'points':>8} {'K1 cpu':>9} {'K1 cuda':>9} {'×':>6} {'K2 cpu':>9} {'K2 cuda':>9} {'×':>6}")
+    for row in kernels:
+        print(f"{row['n']:>8d} {row['k1_cpu_s']:>9.4f} {row['k1_cuda_s']:>9.4f} "
+              f"{row['k1_cpu_s'] / row['k1_cuda_s']:>6.1f} {row['k2_cpu_s']:>9.4f} "
+              f"{row['k2_cuda_s']:>9.4f} {row['k2_cpu_s'] / row['k2_cuda_s']:>6.1f}")
+    for row in pipeline:
+        print(f"pipeline {row['event']}: {row['n_spacepoints']} sp, {1e3 * row['total_s']:.1f} ms")
+    print(f"gpu tests: {summary_line}; results in {args.outdir / 'gpu_check.json'}")
+    return 0 if tests.returncode in (0, 5) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
