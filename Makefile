@@ -6,7 +6,7 @@ PIP    := $(PY) -m pip
 # CPU build of torch, installed first so nothing pulls a multi-GB CUDA build; set TORCH_SPEC=
 # (empty) to keep a GPU build you installed yourself.
 TORCH_SPEC ?= torch==2.13.0
-EXTRAS ?= dev,acts,cuda
+EXTRAS ?= dev,acts,cuda,server
 DEMO_OUT ?= demo-output
 STAMP  := $(VENV)/.installed
 
@@ -30,7 +30,7 @@ demo: $(STAMP)
 		--plots $(DEMO_OUT)/plots --json $(DEMO_OUT)/evaluate.json --force
 
 test: $(STAMP)
-	$(PY) -m pytest -q -m "not slow and not gpu and not triton and not root"
+	$(PY) -m pytest -q -m "not slow and not gpu and not root"
 
 test-all: $(STAMP)
 	$(PY) -m pytest -q

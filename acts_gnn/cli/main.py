@@ -9,7 +9,7 @@ import sys
 
 import typer
 
-from acts_gnn.cli import evaluate, reconstruct, simulate, train
+from acts_gnn.cli import evaluate, reconstruct, serve, simulate, train
 
 __all__ = ["app", "main"]
 
@@ -28,6 +28,7 @@ app.command("reconstruct", no_args_is_help=True)(reconstruct.command)
 app.command("evaluate", no_args_is_help=True)(evaluate.command)
 app.command("simulate", no_args_is_help=True)(simulate.command)
 app.command("train", no_args_is_help=True)(train.command)
+app.command("serve")(serve.command)
 
 
 def main(argv: list[str] | None = None) -> int:

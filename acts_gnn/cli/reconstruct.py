@@ -47,6 +47,16 @@ def command(
     bundle: Annotated[
         Path | None, typer.Option(help="Model bundle directory (default: the shipped model).")
     ] = None,
+    url: Annotated[
+        list[str] | None,
+        typer.Option(help="Triton server HOST:PORT (repeatable: failover); runs remotely."),
+    ] = None,
+    model: Annotated[str, typer.Option(help="Served model name (with --url).")] = "gnn_tracking",
+    protocol: Annotated[str, typer.Option(help="grpc or http (with --url).")] = "grpc",
+    timeout_s: Annotated[float, typer.Option(help="Per-request timeout in s (with --url).")] = 60.0,
+    fallback_local: Annotated[
+        bool, typer.Option(help="With --url: run locally when no server answers.")
+    ] = False,
     device: Annotated[
         str | None,
         typer.Option(help="cpu, cuda, cuda:N or auto (default: $ACTS_GNN_DEVICE, auto)."),
@@ -79,6 +89,11 @@ def command(
         backend=backend,
         bundle=bundle,
         device=device,
+        url=url,
+        model=model,
+        protocol=protocol,
+        timeout_s=timeout_s,
+        fallback_local=fallback_local,
         input_format=input_format,
         root_preset=root_preset,
         tree=tree,
@@ -98,6 +113,11 @@ def _run(
     backend: str,
     bundle: Path | None,
     device: str | None,
+    url: list[str] | None,
+    model: str,
+    protocol: str,
+    timeout_s: float,
+    fallback_local: bool,
     input_format: str | None,
     root_preset: str,
     tree: str | None,
@@ -115,7 +135,15 @@ def _run(
 
     if output is None and csv_dir is None and timing is None and performance is None:
         raise ConfigError("nothing to write: give --output, --csv-dir, --timing or --performance")
-    finder = make_finder(backend, bundle, device)
+    if url:
+        from acts_gnn.triton.client import RemotePipeline
+
+        fallback = make_finder(backend, bundle, device) if fallback_local else None
+        finder = RemotePipeline(
+            url, model, protocol=protocol, timeout_s=timeout_s, fallback=fallback
+        )
+    else:
+        finder = make_finder(backend, bundle, device)
     source = open_events(
         inputs, input_format, root_preset=root_preset, root_tree=tree, root_branches=branches
     )

@@ -11,10 +11,10 @@ pytest.importorskip(
     "numba.cuda", reason="numba-cuda is not installed (pip install 'acts-gnn[cuda]')"
 )
 
-from acts_gnn.cuda.components import connected_components_cpu  # noqa: E402
-from acts_gnn.cuda.components_cuda import connected_components_cuda  # noqa: E402
-from acts_gnn.cuda.frnn import radius_graph_cpu  # noqa: E402
-from acts_gnn.cuda.frnn_cuda import radius_graph_cuda  # noqa: E402
+from acts_gnn.cuda.components import connected_components_cpu
+from acts_gnn.cuda.components_cuda import connected_components_cuda
+from acts_gnn.cuda.frnn import radius_graph_cpu
+from acts_gnn.cuda.frnn_cuda import radius_graph_cuda
 
 SIMULATED = os.environ.get("NUMBA_ENABLE_CUDASIM") == "1"
 

@@ -1,0 +1,55 @@
+"""``acts-gnn serve``: host the pipeline on a real Triton Inference Server.
+
+Layer: cli.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+
+def command(
+    model: Annotated[
+        list[str] | None,
+        typer.Option(help="Backends to serve (repeatable): gnn_tracking, gnn_tracking_walk."),
+    ] = None,
+    bundle: Annotated[Path | None, typer.Option(help="Model bundle (default: shipped).")] = None,
+    device: Annotated[str, typer.Option(help="cpu, cuda, cuda:N.")] = "cpu",
+    instances: Annotated[int, typer.Option(help="Model instances per backend.")] = 1,
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    grpc_port: Annotated[int, typer.Option(help="gRPC port.")] = 8001,
+    http_port: Annotated[int, typer.Option(help="HTTP port.")] = 8000,
+    metrics_port: Annotated[int, typer.Option(help="Prometheus metrics port.")] = 8002,
+    workspace: Annotated[Path, typer.Option(help="Writable directory for Triton's files.")] = Path(
+        "acts-gnn-triton"
+    ),
+    max_spacepoints: Annotated[
+        int, typer.Option(help="Refuse requests with more space points than this.")
+    ] = 1_000_000,
+) -> None:
+    """Serve FEATURES (FP32 [N,3]) → LABELS (INT64 [N]) on Triton until SIGTERM / Ctrl-C."""
+    from rich.console import Console
+
+    from acts_gnn.triton.contract import DEFAULT_MAX_SPACEPOINTS
+    from acts_gnn.triton.server import ServerConfig, serve
+
+    console = Console(stderr=True)
+    if host not in ("127.0.0.1", "localhost", "::1"):
+        console.print(f"[yellow]warning: listening on {host}, not only on this machine[/]")
+    config = ServerConfig(
+        models=tuple(model or ("gnn_tracking", "gnn_tracking_walk")),
+        bundle=bundle,
+        device=device,
+        instances=instances,
+        host=host,
+        grpc_port=grpc_port,
+        http_port=http_port,
+        metrics_port=metrics_port,
+        workspace=workspace,
+        max_spacepoints=max_spacepoints or DEFAULT_MAX_SPACEPOINTS,
+    )
+    serve(config, on_ready=lambda message: console.print(message))
+    console.print("stopped")

@@ -1,0 +1,61 @@
+"""The server's backend protocol: anything that turns ``FEATURES`` into ``LABELS`` can be served.
+
+Layer: triton.
+
+A backend is a factory (called once per model instance, so instances share no state) returning
+an object with ``run(features) -> (labels, stage_seconds, edge_counts)``:
+``features`` float32 [N, 3], ``labels`` int64 [N], ``stage_seconds`` a mapping stage → seconds,
+``edge_counts`` a pair (graph edges, kept edges). Register one in :data:`BACKENDS` by name.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+
+__all__ = ["BACKENDS", "Backend", "BackendFactory", "make_backend"]
+
+
+class Backend(Protocol):
+    """One model instance of a served track finder."""
+
+    def run(self, features: np.ndarray) -> tuple[np.ndarray, Mapping[str, float], tuple[int, int]]:
+        """Labels, stage seconds and edge counts for one event's features."""
+        ...
+
+
+BackendFactory = Callable[[Path | None, str], Backend]
+
+
+class _PipelineBackend:
+    def __init__(self, bundle: Path | None, device: str, track_builder: str) -> None:
+        from acts_gnn.gnn.pipeline import Pipeline
+
+        self.pipeline = Pipeline(bundle, device=device, track_builder=track_builder)
+
+    def run(self, features: np.ndarray) -> tuple[np.ndarray, Mapping[str, float], tuple[int, int]]:
+        out = self.pipeline.run(features)
+        return out.labels, out.stages_s, (out.n_edges_graph, out.n_edges_filtered)
+
+
+#: served model name → factory(bundle, device)
+BACKENDS: dict[str, BackendFactory] = {
+    "gnn_tracking": lambda bundle, device: _PipelineBackend(bundle, device, "components"),
+    "gnn_tracking_walk": lambda bundle, device: _PipelineBackend(bundle, device, "walkthrough"),
+}
+
+
+def make_backend(name: str, bundle: Path | None, device: str) -> Backend:
+    """A new instance of the backend ``name``.
+
+    Raises:
+        ConfigError: unknown name.
+    """
+    from acts_gnn.errors import ConfigError
+
+    if name not in BACKENDS:
+        raise ConfigError(f"unknown backend {name!r}; choose from {', '.join(sorted(BACKENDS))}")
+    return BACKENDS[name](bundle, device)

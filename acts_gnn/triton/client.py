@@ -1,0 +1,218 @@
+"""The remote client: ``RemotePipeline.reconstruct(event)`` over Triton, like the local pipeline.
+
+Layer: triton. Needs only ``tritonclient`` (and numpy) — no torch on the client side.
+
+* gRPC by default (``protocol="http"`` for HTTP), message-size limits raised for large events;
+* a per-request timeout, bounded retries with exponential backoff, several server URLs with
+  failover (the next URL is tried when one does not answer);
+* an optional local fallback: any track finder used when every server failed;
+* tritonclient errors become :class:`~acts_gnn.errors.RemoteTimeoutError`,
+  :class:`~acts_gnn.errors.ModelUnavailableError` or :class:`~acts_gnn.errors.RemoteInferenceError`,
+  each naming the URL and model.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from acts_gnn._extras import require
+from acts_gnn.errors import (
+    ConfigError,
+    ModelUnavailableError,
+    RemoteInferenceError,
+    RemoteTimeoutError,
+)
+from acts_gnn.event import Event
+from acts_gnn.result import STAGES, EventTiming, TrackingResult
+from acts_gnn.triton.contract import EDGE_COUNTS, FEATURES, LABELS, STAGE_SECONDS
+
+__all__ = ["RemotePipeline"]
+
+_UNLIMITED = [("grpc.max_send_message_length", -1), ("grpc.max_receive_message_length", -1)]
+
+
+def _one_line(text: str) -> str:
+    """The useful line of a server error: the backend's own message when there is one."""
+    for marker in ("PyTritonBadParameterError:", "PyTritonValidationError:"):
+        if marker in text:
+            return text.split(marker, 1)[1].strip().splitlines()[0].strip()
+    lines = [line.strip() for line in text.strip().splitlines() if line.strip()]
+    return lines[0] if lines else ""
+
+
+class _Retriable(Exception):
+    """A failure worth trying again or on another server."""
+
+    def __init__(self, error: RemoteInferenceError) -> None:
+        super().__init__(str(error))
+        self.error = error
+
+
+class RemotePipeline:
+    """Track finding on Triton servers, with the local pipeline's ``reconstruct`` signature.
+
+    Args:
+        urls: ``host:port`` of one or more servers (gRPC port for gRPC, HTTP port for HTTP).
+        model: served model name.
+        protocol: ``grpc`` or ``http``.
+        timeout_s: deadline of one request.
+        retries: further rounds over all URLs after the first fails.
+        backoff_s: pause before the first retry round, doubled each round.
+        fallback: a track finder to use when every server failed (None: raise).
+        server_timing: ask the server for its stage times and edge counts.
+    """
+
+    def __init__(
+        self,
+        urls: Sequence[str],
+        model: str = "gnn_tracking",
+        *,
+        protocol: str = "grpc",
+        timeout_s: float = 60.0,
+        retries: int = 2,
+        backoff_s: float = 0.5,
+        fallback: Any = None,
+        server_timing: bool = True,
+    ) -> None:
+        if not urls:
+            raise ConfigError("give at least one server URL")
+        if protocol not in ("grpc", "http"):
+            raise ConfigError(f"protocol must be grpc or http, got {protocol!r}")
+        self.urls = [u.removeprefix("grpc://").removeprefix("http://") for u in urls]
+        self.model = model
+        self.protocol = protocol
+        self.timeout_s = timeout_s
+        self.retries = retries
+        self.backoff_s = backoff_s
+        self.fallback = fallback
+        self.server_timing = server_timing
+        self.name = f"remote:{model}"
+        self._clients: dict[str, Any] = {}
+        self._lock = threading.Lock()
+        self._preferred = 0
+
+    def __repr__(self) -> str:
+        return (
+            f"RemotePipeline(urls={self.urls!r}, model={self.model!r}, protocol={self.protocol!r})"
+        )
+
+    def _client(self, url: str) -> Any:
+        with self._lock:
+            if url not in self._clients:
+                if self.protocol == "grpc":
+                    grpc = require("tritonclient.grpc", "server")
+                    self._clients[url] = grpc.InferenceServerClient(url, channel_args=_UNLIMITED)
+                else:
+                    http = require("tritonclient.http", "server")
+                    self._clients[url] = http.InferenceServerClient(
+                        url, connection_timeout=self.timeout_s, network_timeout=self.timeout_s
+                    )
+            return self._clients[url]
+
+    def _translate(self, url: str, exc: Exception) -> RemoteInferenceError:
+        text = _one_line(str(exc))
+        status = str(getattr(exc, "status", lambda: "")() or "")
+        lowered = (status + " " + text).lower()
+        if "deadline" in lowered or "timed out" in lowered or "timeout" in lowered:
+            return RemoteTimeoutError(url, self.model, f"no answer within {self.timeout_s:g} s")
+        if "unknown model" in lowered or "not found" in lowered or "not ready" in lowered:
+            return ModelUnavailableError(url, self.model, text.strip() or "model not available")
+        return RemoteInferenceError(url, self.model, text.strip() or type(exc).__name__)
+
+    def _infer_once(self, url: str, features: np.ndarray) -> dict[str, np.ndarray]:
+        module = require(f"tritonclient.{self.protocol}", "server")
+        client = self._client(url)
+        tensor = module.InferInput(FEATURES, list(features.shape), "FP32")
+        tensor.set_data_from_numpy(features)
+        names = [LABELS] + ([STAGE_SECONDS, EDGE_COUNTS] if self.server_timing else [])
+        outputs = [module.InferRequestedOutput(n) for n in names]
+        try:
+            if self.protocol == "grpc":
+                result = client.infer(
+                    self.model, [tensor], outputs=outputs, client_timeout=self.timeout_s
+                )
+            else:
+                result = client.infer(self.model, [tensor], outputs=outputs)
+        except Exception as exc:  # tritonclient raises InferenceServerException and socket errors
+            error = self._translate(url, exc)
+            retriable = isinstance(error, RemoteTimeoutError) or any(
+                word in str(exc).lower()
+                for word in (
+                    "unavailable",
+                    "connect",
+                    "refused",
+                    "reset",
+                    "broken pipe",
+                    "socket closed",
+                    "failed to establish",
+                )
+            )
+            if retriable:
+                raise _Retriable(error) from exc
+            raise error from exc
+        return {n: result.as_numpy(n) for n in names}
+
+    def infer(self, features: np.ndarray) -> dict[str, np.ndarray]:
+        """One request with retries and failover; the outputs by name."""
+        features = np.ascontiguousarray(features, dtype=np.float32)
+        last: RemoteInferenceError | None = None
+        for attempt in range(self.retries + 1):
+            if attempt:
+                time.sleep(self.backoff_s * 2 ** (attempt - 1))
+            start = self._preferred
+            for k in range(len(self.urls)):
+                index = (start + k) % len(self.urls)
+                try:
+                    outputs = self._infer_once(self.urls[index], features)
+                except _Retriable as retriable:
+                    last = retriable.error
+                    continue
+                self._preferred = index
+                return outputs
+        assert last is not None
+        raise last
+
+    def reconstruct(self, event: Event) -> TrackingResult:
+        """Labels of ``event`` from the servers (or the fallback when they all failed)."""
+        start = time.perf_counter()
+        if len(event) == 0:  # nothing to ask a server (and Triton refuses empty tensors)
+            timing = EventTiming(event.event_id, self.name, 0, 0.0)
+            return TrackingResult(labels=np.zeros(0, dtype=np.int64), timing=timing)
+        try:
+            outputs = self.infer(event.features())
+        except RemoteInferenceError:
+            if self.fallback is None:
+                raise
+            return self.fallback.reconstruct(event)
+        stages: dict[str, float] = {}
+        edges = (0, 0)
+        if STAGE_SECONDS in outputs and outputs[STAGE_SECONDS] is not None:
+            stages = {
+                s: float(v)
+                for s, v in zip(STAGES, outputs[STAGE_SECONDS], strict=True)
+                if np.isfinite(v)
+            }
+        if EDGE_COUNTS in outputs and outputs[EDGE_COUNTS] is not None:
+            edges = (int(outputs[EDGE_COUNTS][0]), int(outputs[EDGE_COUNTS][1]))
+        labels = np.asarray(outputs[LABELS], dtype=np.int64)
+        if labels.shape != (len(event),):
+            raise RemoteInferenceError(
+                self.urls[self._preferred],
+                self.model,
+                f"LABELS has shape {list(labels.shape)}, expected [{len(event)}]",
+            )
+        timing = EventTiming(
+            event_id=event.event_id,
+            backend=self.name,
+            n_spacepoints=len(event),
+            total_s=time.perf_counter() - start,
+            n_edges_graph=edges[0],
+            n_edges_filtered=edges[1],
+            stages_s=stages,
+        )
+        return TrackingResult(labels=labels, timing=timing)

@@ -1,0 +1,169 @@
+"""``acts-gnn serve``: the pipeline behind a real Triton Inference Server (PyTriton).
+
+Layer: triton.
+
+Each served model is one backend of :mod:`acts_gnn.triton.backends` bound with ``batching=False``
+(one event per request) and ``instances`` model instances, each with its own backend object —
+kernels and buffers are per instance, nothing global is shared. The command prepares what the
+bundled ``tritonserver`` needs: the running Python's library directory on ``LD_LIBRARY_PATH`` for
+its Python stub, a writable workspace and ``TMPDIR``. It listens on 127.0.0.1 unless told
+otherwise, announces readiness on stderr, and shuts the server down cleanly on SIGTERM or SIGINT.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import sysconfig
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from acts_gnn._extras import require
+from acts_gnn.errors import ConfigError
+from acts_gnn.result import STAGES
+from acts_gnn.triton.backends import BACKENDS, Backend, make_backend
+from acts_gnn.triton.contract import (
+    DEFAULT_MAX_SPACEPOINTS,
+    EDGE_COUNTS,
+    FEATURES,
+    LABELS,
+    STAGE_SECONDS,
+    ContractError,
+    check_features,
+)
+
+__all__ = ["ServerConfig", "infer_function", "serve"]
+
+
+@dataclass(frozen=True)
+class ServerConfig:
+    """Settings of ``acts-gnn serve``."""
+
+    models: Sequence[str] = ("gnn_tracking", "gnn_tracking_walk")
+    bundle: Path | None = None
+    device: str = "cpu"
+    instances: int = 1
+    host: str = "127.0.0.1"
+    grpc_port: int = 8001
+    http_port: int = 8000
+    metrics_port: int = 8002
+    workspace: Path = field(default_factory=lambda: Path("acts-gnn-triton"))
+    max_spacepoints: int = DEFAULT_MAX_SPACEPOINTS
+
+    def check(self) -> None:
+        """Raise :class:`ConfigError` for settings that cannot work."""
+        unknown = [m for m in self.models if m not in BACKENDS]
+        if unknown:
+            raise ConfigError(
+                f"unknown model {unknown[0]!r}; choose from {', '.join(sorted(BACKENDS))}"
+            )
+        if self.instances < 1:
+            raise ConfigError(f"--instances must be at least 1, got {self.instances}")
+        ports = (self.grpc_port, self.http_port, self.metrics_port)
+        if len(set(ports)) != 3:
+            raise ConfigError(f"the gRPC, HTTP and metrics ports must differ, got {ports}")
+
+
+def infer_function(backend: Backend, max_spacepoints: int) -> Callable:
+    """The PyTriton inference callable of one model instance.
+
+    Invalid requests raise an error whose message reaches the client; the server keeps serving.
+    Stage seconds and edge counts are produced only when the request asks for them.
+    """
+    pytriton_exceptions = require("pytriton.exceptions", "server")
+
+    def infer(requests):
+        responses = []
+        for request in requests:
+            try:
+                features = request[FEATURES]
+                check_features(features, max_spacepoints)
+            except (KeyError, ContractError) as exc:
+                raise pytriton_exceptions.PyTritonBadParameterError(str(exc)) from exc
+            labels, stages, edges = backend.run(features)
+            response = {LABELS: np.asarray(labels, dtype=np.int64)}
+            wanted = set(request.requested_output_names or ())
+            if STAGE_SECONDS in wanted:
+                response[STAGE_SECONDS] = np.array([stages.get(s, np.nan) for s in STAGES])
+            if EDGE_COUNTS in wanted:
+                response[EDGE_COUNTS] = np.array(edges, dtype=np.int64)
+            responses.append(response)
+        return responses
+
+    return infer
+
+
+def _prepare_environment(workspace: Path) -> Path:
+    """Library path for Triton's Python stub, a writable TMPDIR; returns the (fresh) workspace."""
+    libdir = sysconfig.get_config_var("LIBDIR") or ""
+    paths = [p for p in os.environ.get("LD_LIBRARY_PATH", "").split(":") if p]
+    if libdir and libdir not in paths:
+        os.environ["LD_LIBRARY_PATH"] = ":".join([libdir, *paths])
+    workspace = workspace.resolve()
+    tmp = workspace / "tmp"
+    tmp.mkdir(parents=True, exist_ok=True)
+    os.environ["TMPDIR"] = str(tmp)
+    run_dir = workspace / f"run-{os.getpid()}"
+    if run_dir.exists():
+        import shutil
+
+        shutil.rmtree(run_dir)
+    return run_dir
+
+
+def serve(config: ServerConfig, on_ready: Callable[[str], None] = lambda _m: None) -> None:
+    """Start Triton with the configured models and block until SIGTERM or SIGINT.
+
+    Raises:
+        ConfigError: bad settings. MissingExtraError: nvidia-pytriton is not installed.
+    """
+    config.check()
+    require("pytriton", "server")
+    from pytriton.model_config import ModelConfig, Tensor
+    from pytriton.triton import Triton, TritonConfig
+
+    run_dir = _prepare_environment(config.workspace)
+    backends = {
+        name: [make_backend(name, config.bundle, config.device) for _ in range(config.instances)]
+        for name in config.models
+    }
+    triton_config = TritonConfig(
+        grpc_address=config.host,
+        grpc_port=config.grpc_port,
+        http_address=config.host,
+        http_port=config.http_port,
+        metrics_port=config.metrics_port,
+    )
+    stop = threading.Event()
+    previous = {
+        sig: signal.signal(sig, lambda *_: stop.set()) for sig in (signal.SIGTERM, signal.SIGINT)
+    }
+    try:
+        with Triton(config=triton_config, workspace=run_dir) as triton:
+            for name, instances in backends.items():
+                triton.bind(
+                    model_name=name,
+                    infer_func=[infer_function(b, config.max_spacepoints) for b in instances],
+                    inputs=[Tensor(name=FEATURES, dtype=np.float32, shape=(-1, 3))],
+                    outputs=[
+                        Tensor(name=LABELS, dtype=np.int64, shape=(-1,)),
+                        Tensor(name=STAGE_SECONDS, dtype=np.float64, shape=(len(STAGES),)),
+                        Tensor(name=EDGE_COUNTS, dtype=np.int64, shape=(2,)),
+                    ],
+                    config=ModelConfig(batching=False),
+                    strict=True,
+                )
+            triton.run()
+            on_ready(
+                f"ready: gRPC {config.host}:{config.grpc_port}, HTTP {config.host}:"
+                f"{config.http_port}, metrics :{config.metrics_port}; models "
+                f"{', '.join(config.models)} × {config.instances} instance(s) on {config.device}"
+            )
+            stop.wait()
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)

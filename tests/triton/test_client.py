@@ -1,0 +1,86 @@
+"""RemotePipeline logic with a fake transport: retries, failover, fallback, error translation."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from acts_gnn.errors import ModelUnavailableError, RemoteInferenceError, RemoteTimeoutError
+from acts_gnn.io.example import example_dir
+from acts_gnn.io.source import open_events
+from acts_gnn.reco.finder import TruthTrackFinder
+from acts_gnn.triton import client as client_module
+from acts_gnn.triton.client import RemotePipeline, _one_line, _Retriable
+
+
+@pytest.fixture(scope="module")
+def event():
+    (e,) = list(open_events([example_dir()]))
+    return e
+
+
+def _fake(pipeline, behaviour):
+    calls = []
+
+    def infer_once(url, features):
+        calls.append(url)
+        outcome = behaviour(url, len(calls))
+        if isinstance(outcome, Exception):
+            raise outcome
+        return {"LABELS": np.arange(features.shape[0], dtype=np.int64)}
+
+    pipeline._infer_once = infer_once
+    return calls
+
+
+def test_failover_to_the_second_server_and_stickiness(event, monkeypatch):
+    monkeypatch.setattr(client_module.time, "sleep", lambda s: None)
+    remote = RemotePipeline(["a:1", "b:2"], server_timing=False)
+    down = _Retriable(RemoteInferenceError("a:1", "gnn_tracking", "unavailable"))
+    calls = _fake(remote, lambda url, n: down if url == "a:1" else None)
+    result = remote.reconstruct(event)
+    np.testing.assert_array_equal(result.labels, np.arange(len(event)))
+    remote.reconstruct(event)
+    assert calls == ["a:1", "b:2", "b:2"]  # the answering server is tried first afterwards
+
+
+def test_bounded_retries_with_backoff_then_the_error(event, monkeypatch):
+    sleeps = []
+    monkeypatch.setattr(client_module.time, "sleep", sleeps.append)
+    remote = RemotePipeline(["a:1", "b:2"], retries=2, backoff_s=0.5)
+    timeout = _Retriable(RemoteTimeoutError("a:1", "gnn_tracking", "no answer within 60 s"))
+    calls = _fake(remote, lambda url, n: timeout)
+    with pytest.raises(RemoteTimeoutError, match="a:1 \\(model 'gnn_tracking'\\): no answer"):
+        remote.reconstruct(event)
+    assert len(calls) == 6 and sleeps == [0.5, 1.0]
+
+
+def test_non_retriable_errors_are_raised_at_once(event):
+    remote = RemotePipeline(["a:1", "b:2"])
+    calls = _fake(remote, lambda url, n: ModelUnavailableError(url, "x", "unknown model"))
+    with pytest.raises(ModelUnavailableError):
+        remote.reconstruct(event)
+    assert calls == ["a:1"]
+
+
+def test_local_fallback(event, monkeypatch):
+    monkeypatch.setattr(client_module.time, "sleep", lambda s: None)
+    remote = RemotePipeline(["a:1"], retries=1, fallback=TruthTrackFinder())
+    _fake(remote, lambda url, n: _Retriable(RemoteInferenceError(url, "m", "refused")))
+    assert remote.reconstruct(event).timing.backend == "truth"
+
+
+def test_error_text_is_one_line():
+    text = (
+        "[StatusCode.INTERNAL] Failed ...\nTraceback...\n"
+        "pytriton.exceptions.PyTritonBadParameterError: FEATURES row 0 is not finite: [1, nan]"
+        "\n\nAt:\n  model.py(501)"
+    )
+    assert _one_line(text) == "FEATURES row 0 is not finite: [1, nan]"
+    assert _one_line("[StatusCode.NOT_FOUND] unknown model 'x'\nmore") == (
+        "[StatusCode.NOT_FOUND] unknown model 'x'"
+    )
+    remote = RemotePipeline(["h:1"], model="m")
+    error = remote._translate("h:1", Exception("[StatusCode.NOT_FOUND] Request for unknown model"))
+    assert isinstance(error, ModelUnavailableError)
+    assert isinstance(remote._translate("h:1", Exception("Deadline Exceeded")), RemoteTimeoutError)

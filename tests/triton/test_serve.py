@@ -1,0 +1,162 @@
+"""A real ``acts-gnn serve`` (PyTriton's tritonserver) on free local ports."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+
+pytestmark = pytest.mark.triton
+pytest.importorskip("pytriton", reason="nvidia-pytriton is not installed (acts-gnn[server])")
+grpc = pytest.importorskip("tritonclient.grpc")
+
+from acts_gnn.gnn.pipeline import Pipeline  # noqa: E402
+from acts_gnn.io.example import example_dir  # noqa: E402
+from acts_gnn.io.source import open_events  # noqa: E402
+from acts_gnn.triton.client import RemotePipeline  # noqa: E402
+
+MAX_SPACEPOINTS = 10_000
+
+
+def _free_ports(count: int) -> list[int]:
+    sockets = [socket.socket() for _ in range(count)]
+    for s in sockets:
+        s.bind(("127.0.0.1", 0))
+    ports = [s.getsockname()[1] for s in sockets]
+    for s in sockets:
+        s.close()
+    return ports
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    grpc_port, http_port, metrics_port = _free_ports(3)
+    workspace = tmp_path_factory.mktemp("triton")
+    log = open(workspace / "server.log", "w+")
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "acts_gnn.cli.main",
+            "serve",
+            "--instances",
+            "2",
+            "--grpc-port",
+            str(grpc_port),
+            "--http-port",
+            str(http_port),
+            "--metrics-port",
+            str(metrics_port),
+            "--workspace",
+            str(workspace / "ws"),
+            "--max-spacepoints",
+            str(MAX_SPACEPOINTS),
+        ],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+    deadline = time.monotonic() + 180
+    while "ready:" not in (workspace / "server.log").read_text():
+        if process.poll() is not None or time.monotonic() > deadline:
+            process.kill()
+            pytest.fail("server did not start:\n" + (workspace / "server.log").read_text()[-3000:])
+        time.sleep(0.5)
+    yield f"127.0.0.1:{grpc_port}", f"127.0.0.1:{metrics_port}"
+    process.send_signal(signal.SIGTERM)
+    try:
+        code = process.wait(timeout=60)
+    finally:
+        if process.poll() is None:
+            process.kill()
+        log.close()
+    assert code == 0
+    assert "stopped" in (workspace / "server.log").read_text()
+
+
+@pytest.fixture(scope="module")
+def event():
+    (e,) = list(open_events([example_dir()]))
+    return e
+
+
+@pytest.mark.parametrize(
+    ("model", "builder"), [("gnn_tracking", "components"), ("gnn_tracking_walk", "walkthrough")]
+)
+def test_remote_labels_equal_local(server, event, model, builder):
+    remote = RemotePipeline([server[0]], model).reconstruct(event)
+    local = Pipeline(device="cpu", track_builder=builder).reconstruct(event)
+    np.testing.assert_array_equal(remote.labels, local.labels)
+    assert remote.timing.n_edges_graph == local.timing.n_edges_graph
+    assert set(remote.timing.stages_s) == set(local.timing.stages_s)
+
+
+def _request(url, array, dtype="FP32", model="gnn_tracking"):
+    client = grpc.InferenceServerClient(url)
+    tensor = grpc.InferInput("FEATURES", list(array.shape), dtype)
+    tensor.set_data_from_numpy(array)
+    return client.infer(model, [tensor])  # only FEATURES, as ACTS's C++ client sends
+
+
+def test_raw_features_only_request(server, event):
+    labels = _request(server[0], event.features()).as_numpy("LABELS")
+    assert labels.dtype == np.int64 and labels.shape == (len(event),)
+
+
+@pytest.mark.parametrize(
+    ("array", "dtype", "model", "message"),
+    [
+        (
+            np.ones((3, 3)),
+            "FP64",
+            "gnn_tracking",
+            "data-type is 'FP64', but model 'gnn_tracking' expects 'FP32'",
+        ),
+        (np.ones((3, 4), np.float32), "FP32", "gnn_tracking", "Expected [-1,3], got [3,4]"),
+        # PyTriton's proxy refuses an empty tensor before our check runs, with its own message
+        (np.zeros((0, 3), np.float32), "FP32", "gnn_tracking", "cannot cast view with zeros"),
+        (np.array([[0.1, 0.2, np.nan]], np.float32), "FP32", "gnn_tracking", "row 0 is not finite"),
+        (
+            np.full((MAX_SPACEPOINTS + 1, 3), 0.1, np.float32),
+            "FP32",
+            "gnn_tracking",
+            f"more than this server's cap of {MAX_SPACEPOINTS}",
+        ),
+        (np.ones((3, 3), np.float32), "FP32", "no_such_model", "unknown model"),
+    ],
+)
+def test_bad_requests_are_refused_and_the_server_goes_on(
+    server, event, array, dtype, model, message
+):
+    with pytest.raises(Exception) as info:
+        _request(server[0], array, dtype, model)
+    assert message in str(info.value)
+    assert _request(server[0], event.features()[:50]).as_numpy("LABELS").shape == (50,)
+
+
+def test_failover_from_a_dead_url(server, event):
+    dead = f"127.0.0.1:{_free_ports(1)[0]}"
+    remote = RemotePipeline([dead, server[0]], retries=0, timeout_s=30)
+    assert remote.reconstruct(event).labels.shape == (len(event),)
+
+
+def test_metrics_count_requests(server, event):
+    import urllib.request
+
+    def successes() -> float:
+        text = urllib.request.urlopen(f"http://{server[1]}/metrics", timeout=10).read().decode()
+        return sum(
+            float(line.rsplit(" ", 1)[1])
+            for line in text.splitlines()
+            if line.startswith("nv_inference_request_success{")
+        )
+
+    before = successes()
+    RemotePipeline([server[0]]).reconstruct(event)
+    assert successes() >= before + 1
