@@ -11,17 +11,18 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from acts_gnn.errors import ConfigError, OutputError
+from acts_gnn.io.atomic import write_text_atomic
 from acts_gnn.io.source import EventSource
 from acts_gnn.io.timing import TimingReport
 from acts_gnn.io.tracks import TrackWriter
 from acts_gnn.metrics.matching import MatchingConfig
 from acts_gnn.metrics.performance import PerformanceAccumulator, PerformanceReport
 from acts_gnn.reco.finder import TrackFinder
-from acts_gnn.result import EventTiming
+from acts_gnn.result import EventTiming, TrackingResult
 
 __all__ = ["ReconstructionOutputs", "ReconstructionSummary", "run_reconstruction"]
 
@@ -104,8 +105,8 @@ def run_reconstruction(
             event = ref.load()
             read_s = time.perf_counter() - read_start
             result = finder.reconstruct(event)
-            timing = _with_read_time(result.timing, read_s)
-            writer.add(event, type(result)(labels=result.labels, timing=timing))
+            timing = replace(result.timing, read_s=read_s)
+            writer.add(event, TrackingResult(labels=result.labels, timing=timing))
             timings.append(timing)
             if accumulator is not None and event.truth is not None:
                 accumulator.add(event, result.labels)
@@ -122,16 +123,8 @@ def run_reconstruction(
             report.write_json(outputs.timing_json)
             written.append(outputs.timing_json)
         if outputs.performance_json is not None and performance is not None:
-            from acts_gnn.io.atomic import write_text_atomic
-
             write_text_atomic(outputs.performance_json, performance.to_json())
             written.append(outputs.performance_json)
     except OSError as exc:
         raise OutputError(f"cannot write report ({exc})") from exc
     return ReconstructionSummary(timing=report, performance=performance, written=tuple(written))
-
-
-def _with_read_time(timing: EventTiming, read_s: float) -> EventTiming:
-    from dataclasses import replace
-
-    return replace(timing, read_s=read_s)
