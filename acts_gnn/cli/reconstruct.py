@@ -41,7 +41,8 @@ def command(
         str,
         typer.Option(
             help="Track finder: 'gnn' (the pipeline, connected components), 'gnn_walk' "
-            "(walkthrough track building) or 'truth' (groups space points by true particle)."
+            "(walkthrough track building), 'unrolling' (classical baseline) or 'truth' (groups "
+            "space points by true particle)."
         ),
     ] = "gnn",
     bundle: Annotated[

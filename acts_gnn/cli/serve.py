@@ -14,7 +14,10 @@ import typer
 def command(
     model: Annotated[
         list[str] | None,
-        typer.Option(help="Backends to serve (repeatable): gnn_tracking, gnn_tracking_walk."),
+        typer.Option(
+            help="Backends to serve (repeatable): gnn_tracking, gnn_tracking_walk, "
+            "unrolling_tracking (default: all three)."
+        ),
     ] = None,
     bundle: Annotated[Path | None, typer.Option(help="Model bundle (default: shipped).")] = None,
     device: Annotated[str, typer.Option(help="cpu, cuda, cuda:N.")] = "cpu",
@@ -40,7 +43,7 @@ def command(
     if host not in ("127.0.0.1", "localhost", "::1"):
         console.print(f"[yellow]warning: listening on {host}, not only on this machine[/]")
     config = ServerConfig(
-        models=tuple(model or ("gnn_tracking", "gnn_tracking_walk")),
+        models=tuple(model or ServerConfig.models),
         bundle=bundle,
         device=device,
         instances=instances,

@@ -76,7 +76,7 @@ class TruthTrackFinder:
 
 
 #: backends that ``reconstruct --backend`` accepts
-BACKENDS = ("gnn", "gnn_walk", "truth")
+BACKENDS = ("gnn", "gnn_walk", "truth", "unrolling")
 
 
 def make_finder(
@@ -86,6 +86,7 @@ def make_finder(
 
     ``gnn`` is the local pipeline with connected components, ``gnn_walk`` the same with the
     walkthrough track builder; both use ``bundle`` (default: the model shipped in the package).
+    ``unrolling`` is the classical helix-unrolling baseline, ``truth`` the truth finder.
 
     Raises:
         ConfigError: unknown backend.
@@ -93,6 +94,10 @@ def make_finder(
     """
     if backend == "truth":
         return TruthTrackFinder()
+    if backend == "unrolling":
+        from acts_gnn.classical.unrolling import UnrollingTrackFinder
+
+        return UnrollingTrackFinder()
     if backend in ("gnn", "gnn_walk"):
         from acts_gnn.gnn.pipeline import Pipeline
 

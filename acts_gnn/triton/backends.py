@@ -45,7 +45,14 @@ class _PipelineBackend:
 BACKENDS: dict[str, BackendFactory] = {
     "gnn_tracking": lambda bundle, device: _PipelineBackend(bundle, device, "components"),
     "gnn_tracking_walk": lambda bundle, device: _PipelineBackend(bundle, device, "walkthrough"),
+    "unrolling_tracking": lambda bundle, device: _unrolling(),
 }
+
+
+def _unrolling() -> Backend:
+    from acts_gnn.classical.unrolling import UnrollingTrackFinder
+
+    return UnrollingTrackFinder()
 
 
 def make_backend(name: str, bundle: Path | None, device: str) -> Backend:

@@ -43,7 +43,7 @@ __all__ = ["ServerConfig", "infer_function", "serve"]
 class ServerConfig:
     """Settings of ``acts-gnn serve``."""
 
-    models: Sequence[str] = ("gnn_tracking", "gnn_tracking_walk")
+    models: Sequence[str] = ("gnn_tracking", "gnn_tracking_walk", "unrolling_tracking")
     bundle: Path | None = None
     device: str = "cpu"
     instances: int = 1

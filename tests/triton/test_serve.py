@@ -16,9 +16,9 @@ pytestmark = pytest.mark.triton
 pytest.importorskip("pytriton", reason="nvidia-pytriton is not installed (acts-gnn[server])")
 grpc = pytest.importorskip("tritonclient.grpc")
 
-from acts_gnn.gnn.pipeline import Pipeline  # noqa: E402
 from acts_gnn.io.example import example_dir  # noqa: E402
 from acts_gnn.io.source import open_events  # noqa: E402
+from acts_gnn.reco.finder import make_finder  # noqa: E402
 from acts_gnn.triton.client import RemotePipeline  # noqa: E402
 
 MAX_SPACEPOINTS = 10_000
@@ -87,11 +87,16 @@ def event():
 
 
 @pytest.mark.parametrize(
-    ("model", "builder"), [("gnn_tracking", "components"), ("gnn_tracking_walk", "walkthrough")]
+    ("model", "backend"),
+    [
+        ("gnn_tracking", "gnn"),
+        ("gnn_tracking_walk", "gnn_walk"),
+        ("unrolling_tracking", "unrolling"),
+    ],
 )
-def test_remote_labels_equal_local(server, event, model, builder):
+def test_remote_labels_equal_local(server, event, model, backend):
     remote = RemotePipeline([server[0]], model).reconstruct(event)
-    local = Pipeline(device="cpu", track_builder=builder).reconstruct(event)
+    local = make_finder(backend).reconstruct(event)
     np.testing.assert_array_equal(remote.labels, local.labels)
     assert remote.timing.n_edges_graph == local.timing.n_edges_graph
     assert set(remote.timing.stages_s) == set(local.timing.stages_s)
