@@ -117,6 +117,24 @@ class FilterMLP(nn.Module):
             parts.append(latent_distance.unsqueeze(1))
         return self.net(torch.cat(parts, dim=1)).squeeze(1)
 
+    def logits_in_chunks(
+        self,
+        features: torch.Tensor,
+        edges: torch.Tensor,
+        latent: torch.Tensor,
+        chunk_edges: int,
+    ) -> torch.Tensor:
+        """Logits of all ``edges``, ``chunk_edges`` at a time so memory stays bounded.
+
+        The latent distance of each edge is taken from ``latent`` [N, D] chunk by chunk.
+        """
+        parts = []
+        for start in range(0, edges.shape[1], chunk_edges):
+            chunk = edges[:, start : start + chunk_edges]
+            distance = (latent[chunk[0]] - latent[chunk[1]]).norm(dim=1)
+            parts.append(self(features, chunk, distance))
+        return torch.cat(parts) if parts else features.new_zeros(0)
+
 
 @dataclass(frozen=True)
 class GNNConfig:

@@ -126,13 +126,8 @@ class Pipeline:
             n_graph = edges.shape[1]
 
             t0 = time.perf_counter()
-            keep_parts = []
-            for start in range(0, n_graph, cfg.filter_chunk_edges):
-                chunk = edges[:, start : start + cfg.filter_chunk_edges]
-                distance = (latent[chunk[0]] - latent[chunk[1]]).norm(dim=1)
-                score = torch.sigmoid(self.bundle.filter(x, chunk, distance))
-                keep_parts.append(score > cfg.filter_cut)
-            keep = torch.cat(keep_parts) if keep_parts else torch.zeros(0, dtype=torch.bool)
+            logits = self.bundle.filter.logits_in_chunks(x, edges, latent, cfg.filter_chunk_edges)
+            keep = torch.sigmoid(logits) > cfg.filter_cut
             filtered = edges[:, keep.to(edges.device)]
             _synchronise(self.device)
             stages["filter"] = time.perf_counter() - t0

@@ -259,11 +259,15 @@ def _train_embedding(train, val, cfg, report, gen) -> tuple[EmbeddingMLP, float]
     return model, radius
 
 
+#: edges scored at once when a whole graph goes through the filter
+_SCORE_CHUNK = 1_000_000
+
+
 @dataclass
 class _Graph:
     edges: torch.Tensor
     truth: torch.Tensor
-    distance: torch.Tensor
+    latent: torch.Tensor
     features: torch.Tensor
     event: Event
 
@@ -277,7 +281,7 @@ def _graph(model: EmbeddingMLP, data: _Prepared, radius: float, cfg: TrainingCon
     return _Graph(
         edges=e,
         truth=torch.from_numpy(truth),
-        distance=(z[e[0]] - z[e[1]]).norm(dim=1),
+        latent=z,
         features=data.features,
         event=data.event,
     )
@@ -329,11 +333,7 @@ def _train_filter(train, val, cfg, report, gen) -> tuple[FilterMLP, float]:
     keeper = _BestWeights(model, cfg.patience)
 
     def scores(graph: _Graph) -> torch.Tensor:
-        parts = []
-        for s in range(0, graph.edges.shape[1], 1_000_000):
-            chunk = slice(s, s + 1_000_000)
-            parts.append(model(graph.features, graph.edges[:, chunk], graph.distance[chunk]))
-        return torch.cat(parts) if parts else torch.zeros(0)
+        return model.logits_in_chunks(graph.features, graph.edges, graph.latent, _SCORE_CHUNK)
 
     for epoch in range(cfg.filter_epochs):
         start = time.perf_counter()
@@ -345,7 +345,9 @@ def _train_filter(train, val, cfg, report, gen) -> tuple[FilterMLP, float]:
             for s in range(0, order.numel(), cfg.filter_batch):
                 batch = order[s : s + cfg.filter_batch]
                 features = _augment(graph.features, gen)
-                logits = model(features, graph.edges[:, batch], graph.distance[batch])
+                edges = graph.edges[:, batch]
+                distance = (graph.latent[edges[0]] - graph.latent[edges[1]]).norm(dim=1)
+                logits = model(features, edges, distance)
                 loss = _bce(logits, graph.truth[batch])
                 optimiser.zero_grad()
                 loss.backward()
@@ -368,16 +370,10 @@ def _train_filter(train, val, cfg, report, gen) -> tuple[FilterMLP, float]:
 
 def _filtered(model: FilterMLP, graph: _Graph, cut: float) -> _Graph:
     with torch.no_grad():
-        keep_parts = []
-        for s in range(0, graph.edges.shape[1], 1_000_000):
-            chunk = slice(s, s + 1_000_000)
-            keep_parts.append(
-                torch.sigmoid(model(graph.features, graph.edges[:, chunk], graph.distance[chunk]))
-                > cut
-            )
-        keep = torch.cat(keep_parts) if keep_parts else torch.zeros(0, dtype=torch.bool)
+        logits = model.logits_in_chunks(graph.features, graph.edges, graph.latent, _SCORE_CHUNK)
+    keep = torch.sigmoid(logits) > cut
     return _Graph(
-        graph.edges[:, keep], graph.truth[keep], graph.distance[keep], graph.features, graph.event
+        graph.edges[:, keep], graph.truth[keep], graph.latent, graph.features, graph.event
     )
 
 
