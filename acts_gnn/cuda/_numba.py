@@ -17,7 +17,7 @@ from typing import Any
 
 from acts_gnn._extras import require
 
-__all__ = ["THREADS", "blocks_for", "cuda", "on_device"]
+__all__ = ["THREADS", "blocks_for", "cuda", "is_torch_cuda", "on_device"]
 
 #: threads per block of every 1-D launch
 THREADS = 128
@@ -35,6 +35,11 @@ def on_device(array: Any) -> Any:
     if hasattr(array, "__cuda_array_interface__"):
         return nb.as_cuda_array(array)
     return nb.to_device(array)
+
+
+def is_torch_cuda(array: Any) -> bool:
+    """A torch tensor on a CUDA device (results then stay torch tensors on that device)."""
+    return hasattr(array, "__cuda_array_interface__") and hasattr(array, "new_zeros")
 
 
 def blocks_for(n: int) -> int:

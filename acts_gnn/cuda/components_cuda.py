@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from acts_gnn.cuda._numba import THREADS, blocks_for, cuda, on_device
+from acts_gnn.cuda._numba import THREADS, blocks_for, cuda, is_torch_cuda, on_device
 from acts_gnn.result import canonical_labels
 
 __all__ = ["component_roots_cuda", "connected_components_cuda"]
@@ -45,7 +45,7 @@ def connected_components_cuda(n: int, edges: Any, min_size: int = 1) -> Any:
     if n == 0:
         return np.zeros(0, dtype=np.int64)
     roots = component_roots_cuda(n, edges)
-    if hasattr(edges, "__cuda_array_interface__") and hasattr(edges, "new_zeros"):
+    if is_torch_cuda(edges):
         import torch
 
         root = torch.as_tensor(roots, device=edges.device)

@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from acts_gnn.cuda._numba import THREADS, blocks_for, cuda, on_device
+from acts_gnn.cuda._numba import THREADS, blocks_for, cuda, is_torch_cuda, on_device
 from acts_gnn.cuda.frnn import orient_and_sort
 
 __all__ = ["MAX_DIM", "neighbour_lists_cuda", "radius_graph_cuda"]
@@ -58,12 +58,15 @@ def radius_graph_cuda(latent: Any, r: Any, radius: float, max_neighbours: int) -
     Returns int64 [2, E]: a numpy array for numpy input, a torch CUDA tensor for torch input.
     """
     n = latent.shape[0]
+    on_gpu = is_torch_cuda(latent)
     if n < 2 or max_neighbours < 1:
-        if hasattr(latent, "device") and hasattr(latent, "new_zeros"):
-            return latent.new_zeros((2, 0), dtype=_torch_long())
+        if on_gpu:
+            import torch
+
+            return torch.zeros((2, 0), dtype=torch.long, device=latent.device)
         return np.zeros((2, 0), dtype=np.int64)
     lists = neighbour_lists_cuda(latent, radius, max_neighbours)
-    if hasattr(latent, "__cuda_array_interface__") and hasattr(latent, "new_zeros"):
+    if on_gpu:
         import torch
 
         table = torch.as_tensor(lists, device=latent.device)
@@ -74,12 +77,6 @@ def radius_graph_cuda(latent: Any, r: Any, radius: float, max_neighbours: int) -
     source = np.repeat(np.arange(n), table.shape[1]).reshape(table.shape)
     keep = table >= 0
     return orient_and_sort(np.stack([source[keep], table[keep]]), np.asarray(r, np.float32))
-
-
-def _torch_long():
-    import torch
-
-    return torch.long
 
 
 def _orient_and_sort_torch(pairs: Any, r: Any) -> Any:
