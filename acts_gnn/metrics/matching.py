@@ -24,7 +24,7 @@ import numpy as np
 
 from acts_gnn.event import NOISE_PARTICLE_ID, SpacePoints, Truth, find_sorted
 
-__all__ = ["EventMatch", "MatchingConfig", "match_event"]
+__all__ = ["EventMatch", "MatchingConfig", "match_event", "pair_counts"]
 
 
 @dataclass(frozen=True)
@@ -82,6 +82,25 @@ class EventMatch:
         return int(self.track_duplicate.sum())
 
 
+def pair_counts(
+    track: np.ndarray, particle: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Count the (track, particle) pairs among the assigned points.
+
+    Returns:
+        ``(order, starts, pair_track, pair_particle, pair_count)``: ``order`` sorts the points
+        by (track, particle); ``starts`` are the first sorted point of each pair; one entry per
+        distinct pair otherwise.
+    """
+    order = np.lexsort((particle, track))
+    t, p = track[order], particle[order]
+    boundary = np.ones(t.size, bool)
+    boundary[1:] = (t[1:] != t[:-1]) | (p[1:] != p[:-1])
+    starts = np.flatnonzero(boundary)
+    pair_count = np.diff(np.append(starts, t.size))
+    return order, starts, t[starts], p[starts], pair_count
+
+
 def _majority(track: np.ndarray, particle: np.ndarray) -> tuple[np.ndarray, ...]:
     """For each track (0…T-1, dense): majority particle, its count in the track, track size.
 
@@ -92,14 +111,7 @@ def _majority(track: np.ndarray, particle: np.ndarray) -> tuple[np.ndarray, ...]
     if track.size == 0:
         empty = np.zeros(0, np.int64)
         return np.zeros(0, np.uint64), empty, size
-    # count (track, particle) pairs
-    order = np.lexsort((particle, track))
-    t, p = track[order], particle[order]
-    boundary = np.ones(t.size, bool)
-    boundary[1:] = (t[1:] != t[:-1]) | (p[1:] != p[:-1])
-    starts = np.flatnonzero(boundary)
-    pair_count = np.diff(np.append(starts, t.size))
-    pair_track, pair_particle = t[starts], p[starts]
+    _, _, pair_track, pair_particle, pair_count = pair_counts(track, particle)
     # best pair per track: highest count, then smallest particle id
     best = np.lexsort((pair_particle, -pair_count, pair_track))
     first = np.ones(best.size, bool)

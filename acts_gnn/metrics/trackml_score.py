@@ -21,6 +21,7 @@ from __future__ import annotations
 import numpy as np
 
 from acts_gnn.event import NOISE_PARTICLE_ID, SpacePoints, Truth, find_sorted
+from acts_gnn.metrics.matching import pair_counts
 
 __all__ = ["order_weight", "pt_weight", "trackml_score", "trackml_weights"]
 
@@ -92,16 +93,11 @@ def trackml_score(
     if assigned.size == 0:
         return 0.0
     particle = truth.particle_id
-    t, p, w = labels[assigned], particle[assigned], weights[assigned]
-    order = np.lexsort((p, t))
-    t, p, w = t[order], p[order], w[order]
-    boundary = np.r_[True, (t[1:] != t[:-1]) | (p[1:] != p[:-1])]
-    starts = np.flatnonzero(boundary)
-    pair_count = np.diff(np.r_[starts, t.size])
-    pair_weight = np.add.reduceat(w, starts)
-    pair_track, pair_particle = t[starts], p[starts]
-    _, track_size = np.unique(t, return_counts=True)
-    track_index = np.searchsorted(np.unique(t), pair_track)
+    t = labels[assigned]
+    order, starts, pair_track, pair_particle, pair_count = pair_counts(t, particle[assigned])
+    pair_weight = np.add.reduceat(weights[assigned][order], starts)
+    tracks, track_size = np.unique(t, return_counts=True)
+    track_index = np.searchsorted(tracks, pair_track)
     ids, counts = np.unique(particle, return_counts=True)
     pos, _ = find_sorted(ids, pair_particle)
     particle_total = counts[pos]
