@@ -21,6 +21,7 @@ __all__ = [
     "OutputError",
     "RemoteInferenceError",
     "RemoteTimeoutError",
+    "ServerStartError",
 ]
 
 
@@ -74,6 +75,10 @@ class MissingExtraError(ActsGnnError):
             f"this feature needs the Python package {module!r}: "
             f"install it with  pip install 'acts-gnn[{extra}]'"
         )
+
+
+class ServerStartError(ActsGnnError):
+    """``acts-gnn serve`` could not bring its models up on Triton."""
 
 
 class RemoteInferenceError(ActsGnnError):

@@ -54,5 +54,9 @@ def command(
         workspace=workspace,
         max_spacepoints=max_spacepoints or DEFAULT_MAX_SPACEPOINTS,
     )
-    serve(config, on_ready=lambda message: console.print(message))
+    serve(
+        config,
+        on_ready=lambda message: console.print(message),
+        on_retry=lambda message: console.print(f"[yellow]warning: {message}[/]"),
+    )
     console.print("stopped")

@@ -8,10 +8,17 @@ kernels and buffers are per instance, nothing global is shared. The command prep
 bundled ``tritonserver`` needs: the running Python's library directory on ``LD_LIBRARY_PATH`` for
 its Python stub, a writable workspace and ``TMPDIR``. It listens on 127.0.0.1 unless told
 otherwise, announces readiness on stderr, and shuts the server down cleanly on SIGTERM or SIGINT.
+
+Triton's Python backend starts the instances of one model in parallel, and PyTriton's stubs pass
+their configuration through a Unix-socket handshake that instance 0 opens: on a loaded machine
+another instance can find the socket file before it listens ("Connection refused") and the model
+load fails. That failure is transient, so a failed load restarts the server in a fresh workspace,
+up to :data:`LOAD_ATTEMPTS` times, before :class:`~acts_gnn.errors.ServerStartError` is raised.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import sysconfig
@@ -23,7 +30,7 @@ from pathlib import Path
 import numpy as np
 
 from acts_gnn._extras import require
-from acts_gnn.errors import ConfigError
+from acts_gnn.errors import ConfigError, ServerStartError
 from acts_gnn.result import STAGES
 from acts_gnn.triton.backends import BACKENDS, Backend, make_backend
 from acts_gnn.triton.contract import (
@@ -36,7 +43,10 @@ from acts_gnn.triton.contract import (
     check_features,
 )
 
-__all__ = ["ServerConfig", "infer_function", "serve"]
+__all__ = ["LOAD_ATTEMPTS", "ServerConfig", "infer_function", "serve"]
+
+#: how many times ``serve`` starts Triton before a model that fails to load is an error
+LOAD_ATTEMPTS = 3
 
 
 @dataclass(frozen=True)
@@ -98,7 +108,7 @@ def infer_function(backend: Backend, max_spacepoints: int) -> Callable:
 
 
 def _prepare_environment(workspace: Path) -> Path:
-    """Library path for Triton's Python stub, a writable TMPDIR; returns the (fresh) workspace."""
+    """Library path for Triton's Python stub, a writable TMPDIR; returns the resolved workspace."""
     libdir = sysconfig.get_config_var("LIBDIR") or ""
     paths = [p for p in os.environ.get("LD_LIBRARY_PATH", "").split(":") if p]
     if libdir and libdir not in paths:
@@ -107,26 +117,88 @@ def _prepare_environment(workspace: Path) -> Path:
     tmp = workspace / "tmp"
     tmp.mkdir(parents=True, exist_ok=True)
     os.environ["TMPDIR"] = str(tmp)
-    run_dir = workspace / f"run-{os.getpid()}"
-    if run_dir.exists():
+    return workspace
+
+
+def _check_ports_free(config: ServerConfig) -> None:
+    """Raise :class:`ConfigError` for a port something else already listens on.
+
+    Triton itself would exit at once but PyTriton would only notice after its two-minute
+    start-up timeout.
+    """
+    import socket
+
+    for option, port in (
+        ("--grpc-port", config.grpc_port),
+        ("--http-port", config.http_port),
+        ("--metrics-port", config.metrics_port),
+    ):
+        family = socket.AF_INET6 if ":" in config.host else socket.AF_INET
+        with socket.socket(family, socket.SOCK_STREAM) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                probe.bind((config.host, port))
+            except OSError as exc:
+                raise ConfigError(
+                    f"{option} {port}: cannot listen on {config.host}:{port} ({exc.strerror})"
+                ) from None
+
+
+def _fresh_dir(path: Path) -> Path:
+    """``path``, emptied if a previous run left it behind."""
+    if path.exists():
         import shutil
 
-        shutil.rmtree(run_dir)
-    return run_dir
+        shutil.rmtree(path)
+    return path
 
 
-def serve(config: ServerConfig, on_ready: Callable[[str], None] = lambda _m: None) -> None:
+def _bind_models(triton, config: ServerConfig, backends: dict[str, list[Backend]]) -> None:
+    """Bind every configured model (loading it into the running server)."""
+    from pytriton.model_config import ModelConfig, Tensor
+
+    for name, instances in backends.items():
+        triton.bind(
+            model_name=name,
+            infer_func=[infer_function(b, config.max_spacepoints) for b in instances],
+            inputs=[Tensor(name=FEATURES, dtype=np.float32, shape=(-1, 3))],
+            outputs=[
+                Tensor(name=LABELS, dtype=np.int64, shape=(-1,)),
+                Tensor(name=STAGE_SECONDS, dtype=np.float64, shape=(len(STAGES),)),
+                Tensor(name=EDGE_COUNTS, dtype=np.int64, shape=(2,)),
+            ],
+            config=ModelConfig(batching=False),
+            strict=True,
+        )
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip() or type(exc).__name__
+    return text.splitlines()[0]
+
+
+def serve(
+    config: ServerConfig,
+    on_ready: Callable[[str], None] = lambda _m: None,
+    on_retry: Callable[[str], None] = lambda _m: None,
+) -> None:
     """Start Triton with the configured models and block until SIGTERM or SIGINT.
+
+    ``on_ready`` receives the one-line readiness message; ``on_retry`` a line for each failed
+    model load that is retried.
 
     Raises:
         ConfigError: bad settings. MissingExtraError: nvidia-pytriton is not installed.
+        ServerStartError: a model failed to load :data:`LOAD_ATTEMPTS` times.
     """
     config.check()
     require("pytriton", "server")
-    from pytriton.model_config import ModelConfig, Tensor
+    from pytriton.exceptions import PyTritonError
     from pytriton.triton import Triton, TritonConfig
+    from tritonclient.utils import InferenceServerException
 
-    run_dir = _prepare_environment(config.workspace)
+    _check_ports_free(config)
+    workspace = _prepare_environment(config.workspace)
     backends = {
         name: [make_backend(name, config.bundle, config.device) for _ in range(config.instances)]
         for name in config.models
@@ -143,27 +215,36 @@ def serve(config: ServerConfig, on_ready: Callable[[str], None] = lambda _m: Non
         sig: signal.signal(sig, lambda *_: stop.set()) for sig in (signal.SIGTERM, signal.SIGINT)
     }
     try:
-        with Triton(config=triton_config, workspace=run_dir) as triton:
-            for name, instances in backends.items():
-                triton.bind(
-                    model_name=name,
-                    infer_func=[infer_function(b, config.max_spacepoints) for b in instances],
-                    inputs=[Tensor(name=FEATURES, dtype=np.float32, shape=(-1, 3))],
-                    outputs=[
-                        Tensor(name=LABELS, dtype=np.int64, shape=(-1,)),
-                        Tensor(name=STAGE_SECONDS, dtype=np.float64, shape=(len(STAGES),)),
-                        Tensor(name=EDGE_COUNTS, dtype=np.int64, shape=(2,)),
-                    ],
-                    config=ModelConfig(batching=False),
-                    strict=True,
+        for attempt in range(1, LOAD_ATTEMPTS + 1):
+            if stop.is_set():
+                return
+            run_dir = _fresh_dir(workspace / f"run-{os.getpid()}-{attempt}")
+            with contextlib.ExitStack() as running:
+                try:
+                    triton = running.enter_context(Triton(config=triton_config, workspace=run_dir))
+                    _bind_models(triton, config, backends)
+                except PyTritonError as exc:  # the server itself did not come up
+                    raise ServerStartError(f"Triton did not start: {_first_line(exc)}") from exc
+                except (InferenceServerException, OSError) as exc:  # a model load failed
+                    reason = _first_line(exc)
+                    if attempt == LOAD_ATTEMPTS:
+                        raise ServerStartError(
+                            f"Triton could not load the models after {attempt} attempts: {reason}"
+                        ) from exc
+                    on_retry(
+                        f"model load failed ({reason}); restarting Triton, "
+                        f"attempt {attempt + 1} of {LOAD_ATTEMPTS}"
+                    )
+                    continue
+                triton.run()
+                on_ready(
+                    f"ready: gRPC {config.host}:{config.grpc_port}, HTTP {config.host}:"
+                    f"{config.http_port}, metrics :{config.metrics_port}; models "
+                    f"{', '.join(config.models)} × {config.instances} instance(s) on "
+                    f"{config.device}"
                 )
-            triton.run()
-            on_ready(
-                f"ready: gRPC {config.host}:{config.grpc_port}, HTTP {config.host}:"
-                f"{config.http_port}, metrics :{config.metrics_port}; models "
-                f"{', '.join(config.models)} × {config.instances} instance(s) on {config.device}"
-            )
-            stop.wait()
+                stop.wait()
+                return
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)

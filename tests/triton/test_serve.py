@@ -66,6 +66,8 @@ def server(tmp_path_factory):
     while "ready:" not in (workspace / "server.log").read_text():
         if process.poll() is not None or time.monotonic() > deadline:
             process.kill()
+            process.wait()
+            log.close()
             pytest.fail("server did not start:\n" + (workspace / "server.log").read_text()[-3000:])
         time.sleep(0.5)
     yield f"127.0.0.1:{grpc_port}", f"127.0.0.1:{metrics_port}"

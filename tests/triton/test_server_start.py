@@ -1,0 +1,109 @@
+"""``serve`` restarts Triton when a model load fails, and gives up with one clear error.
+
+PyTriton's ``Triton`` is replaced by a recorder whose ``bind`` fails a chosen number of times the
+way a lost instance handshake fails (a Triton ``InferenceServerException``).
+"""
+
+from __future__ import annotations
+
+import signal
+from typing import ClassVar
+
+import pytest
+
+pytest.importorskip("pytriton", reason="nvidia-pytriton is not installed (acts-gnn[server])")
+
+import pytriton.triton
+from tritonclient.utils import InferenceServerException
+
+from acts_gnn.errors import ConfigError, ServerStartError
+from acts_gnn.triton import server
+
+LOAD_ERROR = (
+    "[400] load failed for model 'unrolling_tracking': version 1 is at UNAVAILABLE state\n"
+    "Traceback (most recent call last): ..."
+)
+
+
+class FakeTriton:
+    """Counts starts, binds and runs; ``bind`` fails while ``failures`` is positive."""
+
+    failures = 0
+    workspaces: ClassVar[list] = []
+    runs = 0
+    stops = 0
+
+    def __init__(self, config, workspace):
+        FakeTriton.workspaces.append(workspace)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        FakeTriton.stops += 1
+        return False
+
+    def bind(self, **kwargs):
+        if FakeTriton.failures > 0:
+            FakeTriton.failures -= 1
+            raise InferenceServerException(LOAD_ERROR)
+
+    def run(self):
+        FakeTriton.runs += 1
+        signal.raise_signal(signal.SIGTERM)  # what a user's kill does: serve must return
+
+
+@pytest.fixture
+def fake_triton(monkeypatch, tmp_path):
+    FakeTriton.workspaces = []
+    FakeTriton.runs = 0
+    FakeTriton.stops = 0
+    monkeypatch.setattr(pytriton.triton, "Triton", FakeTriton)
+    monkeypatch.setenv("TMPDIR", str(tmp_path))
+    return server.ServerConfig(models=("unrolling_tracking",), workspace=tmp_path / "ws")
+
+
+def test_a_failed_load_restarts_triton_in_a_fresh_workspace(fake_triton):
+    FakeTriton.failures = server.LOAD_ATTEMPTS - 1
+    before = signal.getsignal(signal.SIGTERM)
+    ready, retries = [], []
+    server.serve(fake_triton, on_ready=ready.append, on_retry=retries.append)
+    assert FakeTriton.runs == 1
+    assert FakeTriton.stops == server.LOAD_ATTEMPTS
+    assert len(set(FakeTriton.workspaces)) == server.LOAD_ATTEMPTS
+    assert len(ready) == 1 and ready[0].startswith("ready: gRPC 127.0.0.1:8001")
+    assert retries == [
+        "model load failed ([400] load failed for model 'unrolling_tracking': version 1 is at "
+        f"UNAVAILABLE state); restarting Triton, attempt {n} of {server.LOAD_ATTEMPTS}"
+        for n in range(2, server.LOAD_ATTEMPTS + 1)
+    ]
+    assert signal.getsignal(signal.SIGTERM) is before
+
+
+def test_a_load_that_keeps_failing_is_one_error(fake_triton):
+    FakeTriton.failures = server.LOAD_ATTEMPTS
+    with pytest.raises(ServerStartError) as info:
+        server.serve(fake_triton)
+    assert str(info.value) == (
+        f"Triton could not load the models after {server.LOAD_ATTEMPTS} attempts: [400] load "
+        "failed for model 'unrolling_tracking': version 1 is at UNAVAILABLE state"
+    )
+    assert FakeTriton.runs == 0
+    assert FakeTriton.stops == server.LOAD_ATTEMPTS
+
+
+def test_a_port_in_use_is_a_config_error_before_triton_starts(fake_triton):
+    import dataclasses
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        config = dataclasses.replace(fake_triton, http_port=port)
+        with pytest.raises(ConfigError) as info:
+            server.serve(config)
+    assert str(info.value) == (
+        f"--http-port {port}: cannot listen on 127.0.0.1:{port} (Address already in use)"
+    )
+    assert FakeTriton.workspaces == []
