@@ -58,6 +58,13 @@ def command(
     fallback_local: Annotated[
         bool, typer.Option(help="With --url: run locally when no server answers.")
     ] = False,
+    concurrency: Annotated[
+        int,
+        typer.Option(
+            help="With --url: events in flight at once (requests overlap on the servers; "
+            "output order stays the input order)."
+        ),
+    ] = 1,
     device: Annotated[
         str | None,
         typer.Option(help="cpu, cuda, cuda:N or auto (default: $ACTS_GNN_DEVICE, auto)."),
@@ -95,6 +102,7 @@ def command(
         protocol=protocol,
         timeout_s=timeout_s,
         fallback_local=fallback_local,
+        concurrency=concurrency,
         input_format=input_format,
         root_preset=root_preset,
         tree=tree,
@@ -119,6 +127,7 @@ def _run(
     protocol: str,
     timeout_s: float,
     fallback_local: bool,
+    concurrency: int,
     input_format: str | None,
     root_preset: str,
     tree: str | None,
@@ -136,6 +145,8 @@ def _run(
 
     if output is None and csv_dir is None and timing is None and performance is None:
         raise ConfigError("nothing to write: give --output, --csv-dir, --timing or --performance")
+    if concurrency != 1 and not url:
+        raise ConfigError("--concurrency needs --url (local backends run one event at a time)")
     if url:
         from acts_gnn.triton.client import RemotePipeline
 
@@ -157,7 +168,9 @@ def _run(
     )
     console = Console(stderr=True, quiet=quiet)
     with event_progress(console, len(source), f"reconstruct ({finder.name})") as advance:
-        summary = run_reconstruction(source, finder, outputs, on_event=advance)
+        summary = run_reconstruction(
+            source, finder, outputs, on_event=advance, concurrency=concurrency
+        )
     console.print(summary.timing.table())
     if summary.performance is not None:
         console.print(summary.performance.table())

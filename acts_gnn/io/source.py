@@ -218,11 +218,16 @@ def open_events(
                     path, "", "no event files (expected eventNNN-*.csv[.gz] or *.root)"
                 )
             refs.extend(_refs_from_csv(path, groups, format))
+        elif path.is_file() and (cache := _NPZ_NAME.match(path.name)):
+            refs.append(EventRef(event_id=int(cache["id"]), format="npz", files={"npz": path}))
         elif path.is_file():
             match = _CSV_NAME.match(path.name)
             if not match:
                 raise InputFormatError(
-                    path, "", "unrecognised file name (expected eventNNN-<kind>.csv[.gz] or .root)"
+                    path,
+                    "",
+                    "unrecognised file name (expected eventNNN-<kind>.csv[.gz], eventNNN.npz or "
+                    ".root)",
                 )
             siblings = sorted(path.parent.glob(f"event{match['id']}-*"))
             refs.extend(_refs_from_csv(path, _csv_groups(siblings), format))

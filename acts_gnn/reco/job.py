@@ -2,19 +2,24 @@
 
 Layer: reco.
 
-Events are read, reconstructed and written one at a time, so memory does not grow with the number
-of events. Outputs are all-or-nothing: if any event fails, no tracks file, no CSV file and no
-report is left behind.
+Events are read, reconstructed and written in order, so memory does not grow with the number of
+events. With ``concurrency`` above one, up to that many events are being reconstructed at once
+(threads — meant for the remote client, whose requests then overlap on the servers); they are
+still written in input order. Outputs are all-or-nothing: if any event fails, no tracks file, no
+CSV file and no report is left behind.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
+from collections import deque
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from acts_gnn.errors import ConfigError, OutputError
+from acts_gnn.event import Event
 from acts_gnn.io.atomic import write_text_atomic
 from acts_gnn.io.source import EventSource
 from acts_gnn.io.timing import TimingReport
@@ -68,6 +73,41 @@ class ReconstructionSummary:
     written: tuple[Path, ...] = field(default=())
 
 
+def _reconstructed(
+    source: EventSource, finder: TrackFinder, concurrency: int
+) -> Iterator[tuple[Event, TrackingResult]]:
+    """(event, result) in source order, with up to ``concurrency`` events in flight."""
+
+    def load(ref) -> tuple[Event, float]:
+        start = time.perf_counter()
+        event = ref.load()
+        return event, time.perf_counter() - start
+
+    def with_read_time(result: TrackingResult, read_s: float) -> TrackingResult:
+        return TrackingResult(labels=result.labels, timing=replace(result.timing, read_s=read_s))
+
+    if concurrency == 1:
+        for ref in source.refs:
+            event, read_s = load(ref)
+            yield event, with_read_time(finder.reconstruct(event), read_s)
+        return
+    with ThreadPoolExecutor(concurrency, thread_name_prefix="acts-gnn-event") as pool:
+        in_flight: deque = deque()
+        try:
+            for ref in source.refs:
+                event, read_s = load(ref)
+                in_flight.append((event, read_s, pool.submit(finder.reconstruct, event)))
+                if len(in_flight) >= concurrency:
+                    event, read_s, future = in_flight.popleft()
+                    yield event, with_read_time(future.result(), read_s)
+            while in_flight:
+                event, read_s, future = in_flight.popleft()
+                yield event, with_read_time(future.result(), read_s)
+        finally:
+            for _event, _read_s, future in in_flight:
+                future.cancel()
+
+
 def run_reconstruction(
     source: EventSource,
     finder: TrackFinder,
@@ -76,6 +116,7 @@ def run_reconstruction(
     matching: MatchingConfig | None = MatchingConfig(),
     min_track_sizes: Sequence[int] = (3, 5),
     on_event: Callable[[EventTiming], None] | None = None,
+    concurrency: int = 1,
 ) -> ReconstructionSummary:
     """Reconstruct every event of ``source`` with ``finder`` and write the outputs.
 
@@ -87,6 +128,8 @@ def run_reconstruction(
             skip it).
         min_track_sizes: minimum candidate sizes the performance report is given for.
         on_event: called after each event (for progress bars).
+        concurrency: events reconstructed at once; ``finder.reconstruct`` must be thread-safe
+            when above one (the remote client is).
 
     Raises:
         InputFormatError: an input event is malformed (nothing is written then).
@@ -94,25 +137,22 @@ def run_reconstruction(
     """
     if len(source) == 0:
         raise ConfigError("no events to reconstruct")
+    if concurrency < 1:
+        raise ConfigError(f"concurrency must be at least 1, got {concurrency}")
     outputs.check()
     start = time.perf_counter()
     timings: list[EventTiming] = []
     accumulator = PerformanceAccumulator(matching, min_track_sizes) if matching else None
     with_truth = 0
     with TrackWriter(outputs.tracks_root, outputs.tracks_csv_dir) as writer:
-        for ref in source.refs:
-            read_start = time.perf_counter()
-            event = ref.load()
-            read_s = time.perf_counter() - read_start
-            result = finder.reconstruct(event)
-            timing = replace(result.timing, read_s=read_s)
-            writer.add(event, TrackingResult(labels=result.labels, timing=timing))
-            timings.append(timing)
+        for event, result in _reconstructed(source, finder, concurrency):
+            writer.add(event, result)
+            timings.append(result.timing)
             if accumulator is not None and event.truth is not None:
                 accumulator.add(event, result.labels)
                 with_truth += 1
             if on_event is not None:
-                on_event(timing)
+                on_event(result.timing)
     report = TimingReport.from_timings(timings, time.perf_counter() - start)
     performance = accumulator.report() if accumulator is not None and with_truth else None
     written = [p for p in (outputs.tracks_root,) if p is not None]

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import signal
 import sysconfig
 import threading
@@ -144,13 +145,27 @@ def _check_ports_free(config: ServerConfig) -> None:
                 ) from None
 
 
-def _fresh_dir(path: Path) -> Path:
-    """``path``, emptied if a previous run left it behind."""
-    if path.exists():
-        import shutil
+#: the longest path a Unix socket may have (sun_path is 108 bytes with its terminating NUL)
+_SOCKET_PATH_MAX = 107
+#: room PyTriton's socket names need in its workspace (``<model>_0_<i>-server.sock``)
+_SOCKET_NAME_ROOM = 64
 
-        shutil.rmtree(path)
-    return path
+
+def _run_dir(workspace: Path, attempt: int, system_tmp: str) -> tuple[Path, Path]:
+    """A PyTriton workspace (not yet created) for one start of Triton, and what to remove after.
+
+    PyTriton puts its Unix sockets there, so the path must leave room for their names: a
+    workspace too deep for that gets a short directory in the system's temporary directory.
+    """
+    import tempfile
+
+    run_dir = workspace / f"run-{os.getpid()}-{attempt}"
+    if len(os.fsencode(run_dir)) + _SOCKET_NAME_ROOM > _SOCKET_PATH_MAX:
+        short = Path(tempfile.mkdtemp(prefix="acts-gnn-", dir=system_tmp))
+        return short / "ws", short
+    if run_dir.exists():
+        shutil.rmtree(run_dir)
+    return run_dir, run_dir
 
 
 def _bind_models(triton, config: ServerConfig, backends: dict[str, list[Backend]]) -> None:
@@ -198,6 +213,9 @@ def serve(
     from tritonclient.utils import InferenceServerException
 
     _check_ports_free(config)
+    import tempfile
+
+    system_tmp = tempfile.gettempdir()  # before TMPDIR points into the workspace
     workspace = _prepare_environment(config.workspace)
     backends = {
         name: [make_backend(name, config.bundle, config.device) for _ in range(config.instances)]
@@ -218,8 +236,9 @@ def serve(
         for attempt in range(1, LOAD_ATTEMPTS + 1):
             if stop.is_set():
                 return
-            run_dir = _fresh_dir(workspace / f"run-{os.getpid()}-{attempt}")
+            run_dir, remove_after = _run_dir(workspace, attempt, system_tmp)
             with contextlib.ExitStack() as running:
+                running.callback(shutil.rmtree, remove_after, ignore_errors=True)  # after the stop
                 try:
                     triton = running.enter_context(Triton(config=triton_config, workspace=run_dir))
                     _bind_models(triton, config, backends)

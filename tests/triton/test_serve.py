@@ -2,11 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import signal
-import socket
-import subprocess
-import sys
 import time
 
 import numpy as np
@@ -20,66 +15,23 @@ from acts_gnn.io.example import example_dir  # noqa: E402
 from acts_gnn.io.source import open_events  # noqa: E402
 from acts_gnn.reco.finder import make_finder  # noqa: E402
 from acts_gnn.triton.client import RemotePipeline  # noqa: E402
+from tests.triton.serving import ServeProcess, free_ports  # noqa: E402
 
 MAX_SPACEPOINTS = 10_000
 
 
-def _free_ports(count: int) -> list[int]:
-    sockets = [socket.socket() for _ in range(count)]
-    for s in sockets:
-        s.bind(("127.0.0.1", 0))
-    ports = [s.getsockname()[1] for s in sockets]
-    for s in sockets:
-        s.close()
-    return ports
-
-
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    grpc_port, http_port, metrics_port = _free_ports(3)
-    workspace = tmp_path_factory.mktemp("triton")
-    log = open(workspace / "server.log", "w+")
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "acts_gnn.cli.main",
-            "serve",
-            "--instances",
-            "2",
-            "--grpc-port",
-            str(grpc_port),
-            "--http-port",
-            str(http_port),
-            "--metrics-port",
-            str(metrics_port),
-            "--workspace",
-            str(workspace / "ws"),
-            "--max-spacepoints",
-            str(MAX_SPACEPOINTS),
-        ],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"},
-    )
-    deadline = time.monotonic() + 180
-    while "ready:" not in (workspace / "server.log").read_text():
-        if process.poll() is not None or time.monotonic() > deadline:
-            process.kill()
-            process.wait()
-            log.close()
-            pytest.fail("server did not start:\n" + (workspace / "server.log").read_text()[-3000:])
-        time.sleep(0.5)
-    yield f"127.0.0.1:{grpc_port}", f"127.0.0.1:{metrics_port}"
-    process.send_signal(signal.SIGTERM)
-    try:
-        code = process.wait(timeout=60)
-    finally:
-        if process.poll() is None:
-            process.kill()
-        log.close()
-    assert code == 0
-    assert "stopped" in (workspace / "server.log").read_text()
+    served = ServeProcess(
+        tmp_path_factory.mktemp("triton"),
+        "--instances",
+        "2",
+        "--max-spacepoints",
+        str(MAX_SPACEPOINTS),
+    ).wait_ready()
+    yield served.grpc_url, served.metrics_url
+    assert served.terminate() == 0
+    assert "stopped" in served.log()
 
 
 @pytest.fixture(scope="module")
@@ -148,7 +100,7 @@ def test_bad_requests_are_refused_and_the_server_goes_on(
 
 
 def test_failover_from_a_dead_url(server, event):
-    dead = f"127.0.0.1:{_free_ports(1)[0]}"
+    dead = f"127.0.0.1:{free_ports(1)[0]}"
     remote = RemotePipeline([dead, server[0]], retries=0, timeout_s=30)
     assert remote.reconstruct(event).labels.shape == (len(event),)
 

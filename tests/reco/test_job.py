@@ -1,0 +1,89 @@
+"""The reconstruction job: events in flight at once, written in input order, all or nothing."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+
+from acts_gnn.errors import ConfigError, RemoteInferenceError
+from acts_gnn.io.cache import save_event_npz
+from acts_gnn.io.source import open_events
+from acts_gnn.io.tracks import read_tracks
+from acts_gnn.reco.finder import TruthTrackFinder
+from acts_gnn.reco.job import ReconstructionOutputs, run_reconstruction
+from tests.conftest import make_event
+
+N_EVENTS = 9
+
+
+@pytest.fixture
+def source(tmp_path):
+    (tmp_path / "in").mkdir()
+    for i in range(N_EVENTS):
+        particles = [1 + (k % (2 + i)) for k in range(12 + i)]
+        event = make_event(particles, {p: 1.0 for p in set(particles)}, event_id=100 + i)
+        save_event_npz(event, tmp_path / "in" / f"event{100 + i:09d}.npz")
+    return open_events(sorted((tmp_path / "in").glob("*.npz")))
+
+
+class SlowTruth:
+    """The truth finder with a delay that shrinks with the event id; counts events in flight."""
+
+    name = "slow-truth"
+
+    def __init__(self, fail_event: int | None = None) -> None:
+        self.truth = TruthTrackFinder()
+        self.lock = threading.Lock()
+        self.in_flight = 0
+        self.most_in_flight = 0
+        self.fail_event = fail_event
+
+    def reconstruct(self, event):
+        with self.lock:
+            self.in_flight += 1
+            self.most_in_flight = max(self.most_in_flight, self.in_flight)
+        try:
+            time.sleep(0.002 * (120 - event.event_id))  # later events finish first
+            if event.event_id == self.fail_event:
+                raise RemoteInferenceError("a:1", "gnn_tracking", "refused")
+            return self.truth.reconstruct(event)
+        finally:
+            with self.lock:
+                self.in_flight -= 1
+
+
+@pytest.mark.parametrize("concurrency", [1, 3])
+def test_events_in_flight_are_written_in_input_order(source, tmp_path, concurrency):
+    finder = SlowTruth()
+    seen = []
+    outputs = ReconstructionOutputs(tracks_root=tmp_path / "tracks.root")
+    summary = run_reconstruction(
+        source, finder, outputs, concurrency=concurrency, on_event=lambda t: seen.append(t.event_id)
+    )
+    assert seen == list(range(100, 100 + N_EVENTS))
+    assert finder.most_in_flight == concurrency
+    assert summary.timing.summary()["n_events"] == N_EVENTS
+    tracks = read_tracks(tmp_path / "tracks.root")
+    assert list(tracks) == seen
+    for event in source:
+        labels = TruthTrackFinder().reconstruct(event).labels
+        kept = labels >= 0
+        expected = set(zip(labels[kept], event.spacepoints.measurement_id[kept], strict=True))
+        track, measurement = tracks[event.event_id]
+        assert set(zip(track, measurement, strict=True)) == expected
+
+
+def test_a_failing_event_in_flight_leaves_no_output(source, tmp_path):
+    outputs = ReconstructionOutputs(tracks_root=tmp_path / "tracks.root", tracks_csv_dir=tmp_path)
+    with pytest.raises(RemoteInferenceError, match="refused"):
+        run_reconstruction(source, SlowTruth(fail_event=104), outputs, concurrency=4)
+    assert not (tmp_path / "tracks.root").exists()
+    assert not list(tmp_path.glob("*prototracks.csv"))
+
+
+def test_concurrency_below_one_is_refused(source, tmp_path):
+    outputs = ReconstructionOutputs(tracks_root=tmp_path / "tracks.root")
+    with pytest.raises(ConfigError, match="concurrency must be at least 1, got 0"):
+        run_reconstruction(source, SlowTruth(), outputs, concurrency=0)
