@@ -10,13 +10,13 @@ an object with ``run(features) -> (labels, stage_seconds, edge_counts)``:
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from pathlib import Path
 from typing import Protocol
 
 import numpy as np
 
-__all__ = ["BACKENDS", "Backend", "BackendFactory", "make_backend"]
+__all__ = ["BACKENDS", "Backend", "BackendFactory", "answer", "make_backend"]
 
 
 class Backend(Protocol):
@@ -66,3 +66,27 @@ def make_backend(name: str, bundle: Path | None, device: str) -> Backend:
     if name not in BACKENDS:
         raise ConfigError(f"unknown backend {name!r}; choose from {', '.join(sorted(BACKENDS))}")
     return BACKENDS[name](bundle, device)
+
+
+def answer(
+    backend: Backend, features: object, wanted: Collection[str], max_spacepoints: int
+) -> dict[str, np.ndarray]:
+    """The response tensors of one request, by name, as every server flavour sends them.
+
+    ``LABELS`` always; ``STAGE_SECONDS`` and ``EDGE_COUNTS`` only when in ``wanted`` (the
+    request's requested outputs).
+
+    Raises:
+        ContractError: ``features`` is not a valid ``FEATURES`` tensor (the message says why).
+    """
+    from acts_gnn.result import STAGES
+    from acts_gnn.triton.contract import EDGE_COUNTS, LABELS, STAGE_SECONDS, check_features
+
+    check_features(features, max_spacepoints)
+    labels, stages, edges = backend.run(features)
+    response = {LABELS: np.asarray(labels, dtype=np.int64)}
+    if STAGE_SECONDS in wanted:
+        response[STAGE_SECONDS] = np.array([stages.get(s, np.nan) for s in STAGES])
+    if EDGE_COUNTS in wanted:
+        response[EDGE_COUNTS] = np.array(edges, dtype=np.int64)
+    return response

@@ -33,7 +33,7 @@ import numpy as np
 from acts_gnn._extras import require
 from acts_gnn.errors import ConfigError, ServerStartError
 from acts_gnn.result import STAGES
-from acts_gnn.triton.backends import BACKENDS, Backend, make_backend
+from acts_gnn.triton.backends import BACKENDS, Backend, answer, make_backend
 from acts_gnn.triton.contract import (
     DEFAULT_MAX_SPACEPOINTS,
     EDGE_COUNTS,
@@ -41,7 +41,6 @@ from acts_gnn.triton.contract import (
     LABELS,
     STAGE_SECONDS,
     ContractError,
-    check_features,
 )
 
 __all__ = ["LOAD_ATTEMPTS", "ServerConfig", "infer_function", "serve"]
@@ -92,17 +91,10 @@ def infer_function(backend: Backend, max_spacepoints: int) -> Callable:
         for request in requests:
             try:
                 features = request[FEATURES]
-                check_features(features, max_spacepoints)
+                wanted = set(request.requested_output_names or ())
+                responses.append(answer(backend, features, wanted, max_spacepoints))
             except (KeyError, ContractError) as exc:
                 raise pytriton_exceptions.PyTritonBadParameterError(str(exc)) from exc
-            labels, stages, edges = backend.run(features)
-            response = {LABELS: np.asarray(labels, dtype=np.int64)}
-            wanted = set(request.requested_output_names or ())
-            if STAGE_SECONDS in wanted:
-                response[STAGE_SECONDS] = np.array([stages.get(s, np.nan) for s in STAGES])
-            if EDGE_COUNTS in wanted:
-                response[EDGE_COUNTS] = np.array(edges, dtype=np.int64)
-            responses.append(response)
         return responses
 
     return infer

@@ -100,3 +100,86 @@ class ServeProcess:
     def _close_log(self) -> None:
         if not self._log.closed:
             self._log.close()
+
+
+class BundledTritonServer:
+    """PyTriton's bundled ``tritonserver`` run on a model repository, as a Triton container would.
+
+    The Python backend gets the stub built for this interpreter (as PyTriton arranges it) and
+    the running interpreter's libraries and packages, standing in for ``pip install acts-gnn``
+    inside a container.
+    """
+
+    def __init__(self, repository: Path, workspace: Path) -> None:
+        import shutil
+        import sysconfig
+
+        import pytriton
+
+        package = Path(pytriton.__file__).parent
+        backends = workspace / "backends"
+        shutil.copytree(package / "tritonserver" / "backends", backends)
+        version = f"{sys.version_info[0]}.{sys.version_info[1]}"
+        stub = package / "tritonserver" / "python_backend_stubs" / version
+        shutil.copy(stub / "triton_python_backend_stub", backends / "python")
+        libs = [
+            sysconfig.get_config_var("LIBDIR") or "",
+            str(package.parent / "nvidia_pytriton.libs"),
+        ]
+        env = {
+            **os.environ,
+            "LD_LIBRARY_PATH": ":".join(p for p in libs if p),
+            "PATH": f"{Path(sys.executable).parent}:{os.environ.get('PATH', '')}",
+            "PYTHONPATH": ":".join(p for p in sys.path if p),
+            "TMPDIR": str(workspace),
+        }
+        self.grpc_port, self.http_port, self.metrics_port = free_ports(3)
+        self.log_path = workspace / "tritonserver.log"
+        self._log = open(self.log_path, "w+")
+        self.process = subprocess.Popen(
+            [
+                str(package / "tritonserver" / "bin" / "tritonserver"),
+                f"--model-repository={repository}",
+                f"--backend-directory={backends}",
+                f"--grpc-port={self.grpc_port}",
+                f"--http-port={self.http_port}",
+                f"--metrics-port={self.metrics_port}",
+            ],
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            env=env,
+            start_new_session=True,
+        )
+
+    @property
+    def grpc_url(self) -> str:
+        return f"127.0.0.1:{self.grpc_port}"
+
+    def wait_ready(self, timeout_s: float = 180) -> BundledTritonServer:
+        """Block until the server and its models are ready; fail the test with its log otherwise."""
+        import tritonclient.grpc as grpc
+
+        client = grpc.InferenceServerClient(self.grpc_url)
+        deadline = time.monotonic() + timeout_s
+        while True:
+            try:
+                if client.is_server_ready():
+                    return self
+            except Exception:  # not listening yet
+                pass
+            if self.process.poll() is not None or time.monotonic() > deadline:
+                self.stop()
+                pytest.fail("tritonserver did not start:\n" + self.log_path.read_text()[-3000:])
+            time.sleep(0.5)
+
+    def stop(self) -> None:
+        """SIGTERM, then SIGKILL after 30 s."""
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait()
+        if not self._log.closed:
+            self._log.close()

@@ -29,7 +29,7 @@ def server(tmp_path_factory):
         "--max-spacepoints",
         str(MAX_SPACEPOINTS),
     ).wait_ready()
-    yield served.grpc_url, served.metrics_url
+    yield served.grpc_url, served.metrics_url, served.http_url
     assert served.terminate() == 0
     assert "stopped" in served.log()
 
@@ -54,6 +54,13 @@ def test_remote_labels_equal_local(server, event, model, backend):
     np.testing.assert_array_equal(remote.labels, local.labels)
     assert remote.timing.n_edges_graph == local.timing.n_edges_graph
     assert set(remote.timing.stages_s) == set(local.timing.stages_s)
+
+
+def test_http_protocol(server, event):
+    remote = RemotePipeline([server[2]], "gnn_tracking", protocol="http")
+    result = remote.reconstruct(event)
+    np.testing.assert_array_equal(result.labels, make_finder("gnn").reconstruct(event).labels)
+    assert result.timing.n_edges_graph > 0 and "filter" in result.timing.stages_s
 
 
 def _request(url, array, dtype="FP32", model="gnn_tracking"):

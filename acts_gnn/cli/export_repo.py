@@ -1,0 +1,53 @@
+"""``acts-gnn export-repo``: a model repository for a standard Triton server.
+
+Layer: cli.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+
+def command(
+    directory: Annotated[
+        Path, typer.Argument(help="Repository directory to write.", show_default=False)
+    ],
+    model: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="Backends to export (repeatable): gnn_tracking, gnn_tracking_walk, "
+            "unrolling_tracking (default: all three)."
+        ),
+    ] = None,
+    bundle: Annotated[Path | None, typer.Option(help="Model bundle (default: shipped).")] = None,
+    device: Annotated[
+        str, typer.Option(help="cpu or cuda (cuda: a GPU instance group, one device each).")
+    ] = "cpu",
+    instances: Annotated[int, typer.Option(help="Model instances per backend.")] = 1,
+    max_spacepoints: Annotated[
+        int, typer.Option(help="Refuse requests with more space points than this.")
+    ] = 1_000_000,
+    force: Annotated[bool, typer.Option(help="Replace an existing repository.")] = False,
+) -> None:
+    """Write a Triton model repository (config.pbtxt, Python-backend model.py, bundle).
+
+    Serve it with NVIDIA's Triton container after `pip install acts-gnn` inside it:
+    tritonserver --model-repository DIRECTORY
+    """
+    from rich.console import Console
+
+    from acts_gnn.triton.export import export_repository
+
+    files = export_repository(
+        directory,
+        tuple(model or ("gnn_tracking", "gnn_tracking_walk", "unrolling_tracking")),
+        bundle=bundle,
+        device=device,
+        instances=instances,
+        max_spacepoints=max_spacepoints,
+        overwrite=force,
+    )
+    Console(stderr=True).print(f"wrote {len(files)} files to {directory}")

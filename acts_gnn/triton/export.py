@@ -1,0 +1,139 @@
+"""``acts-gnn export-repo``: a Triton model repository for a standard Triton server.
+
+Layer: triton.
+
+For clusters that run NVIDIA's Triton container (HPC, Kubernetes) rather than ``acts-gnn serve``:
+each model gets ``<model>/config.pbtxt`` (written from Triton's own protobuf definitions, so it is
+what Triton parses), ``<model>/1/model.py`` (:mod:`acts_gnn.triton.triton_python_model`) and, for
+the GNN backends, ``<model>/1/bundle/`` (the model bundle). The contract is the one
+``acts-gnn serve`` honours: ``FEATURES`` FP32 [-1, 3] → ``LABELS`` INT64 [-1], optional
+``STAGE_SECONDS`` and ``EDGE_COUNTS``, one event per request. The repository is written whole or
+not at all.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+
+from acts_gnn._extras import require
+from acts_gnn.errors import ConfigError, OutputError
+from acts_gnn.result import STAGES
+from acts_gnn.triton.backends import BACKENDS
+from acts_gnn.triton.contract import (
+    DEFAULT_MAX_SPACEPOINTS,
+    EDGE_COUNTS,
+    FEATURES,
+    LABELS,
+    STAGE_SECONDS,
+)
+
+__all__ = ["GNN_BACKENDS", "export_repository", "model_config"]
+
+#: backends that need a model bundle beside their ``model.py``
+GNN_BACKENDS = ("gnn_tracking", "gnn_tracking_walk")
+_MODEL_FILE = Path(__file__).with_name("triton_python_model.py")
+
+
+def model_config(
+    name: str,
+    backend: str,
+    *,
+    device: str = "cpu",
+    instances: int = 1,
+    max_spacepoints: int = DEFAULT_MAX_SPACEPOINTS,
+) -> str:
+    """The ``config.pbtxt`` text of one served model (protobuf text format)."""
+    pb = require("tritonclient.grpc.model_config_pb2", "server")
+    text_format = require("google.protobuf.text_format", "server")
+    config = pb.ModelConfig(name=name, backend="python", max_batch_size=0)
+    features = config.input.add(name=FEATURES, data_type=pb.TYPE_FP32)
+    features.dims.extend([-1, 3])
+    for tensor, data_type, dims in (
+        (LABELS, pb.TYPE_INT64, [-1]),
+        (STAGE_SECONDS, pb.TYPE_FP64, [len(STAGES)]),
+        (EDGE_COUNTS, pb.TYPE_INT64, [2]),
+    ):
+        config.output.add(name=tensor, data_type=data_type).dims.extend(dims)
+    kind = (
+        pb.ModelInstanceGroup.KIND_GPU
+        if device.startswith("cuda")
+        else pb.ModelInstanceGroup.KIND_CPU
+    )
+    config.instance_group.add(count=instances, kind=kind)
+    for key, value in (
+        ("acts_gnn_backend", backend),
+        ("device", device),
+        ("max_spacepoints", str(max_spacepoints)),
+    ):
+        config.parameters[key].string_value = value
+    return text_format.MessageToString(config)
+
+
+def export_repository(
+    directory: str | Path,
+    models: Sequence[str] = ("gnn_tracking", "gnn_tracking_walk", "unrolling_tracking"),
+    *,
+    bundle: Path | None = None,
+    device: str = "cpu",
+    instances: int = 1,
+    max_spacepoints: int = DEFAULT_MAX_SPACEPOINTS,
+    overwrite: bool = False,
+) -> list[Path]:
+    """Write a Triton model repository to ``directory``; the files written.
+
+    Raises:
+        ConfigError: unknown model, instances below one, a device that is not cpu/cuda.
+        BundleError: the bundle is missing or unusable.
+        OutputError: ``directory`` exists (and ``overwrite`` is off) or cannot be written.
+    """
+    from acts_gnn.gnn.bundle import ModelBundle, default_bundle_dir
+
+    unknown = [m for m in models if m not in BACKENDS]
+    if unknown:
+        raise ConfigError(
+            f"unknown model {unknown[0]!r}; choose from {', '.join(sorted(BACKENDS))}"
+        )
+    if not models:
+        raise ConfigError("give at least one model to export")
+    if instances < 1:
+        raise ConfigError(f"--instances must be at least 1, got {instances}")
+    if device != "cpu" and not device.startswith("cuda"):
+        raise ConfigError(f"device must be cpu or cuda, got {device!r}")
+    directory = Path(directory)
+    if directory.exists() and any(directory.iterdir()) and not overwrite:
+        raise OutputError(f"{directory}: exists and is not empty (use --force to replace it)")
+    if not directory.parent.is_dir():
+        raise OutputError(f"{directory}: directory {directory.parent} does not exist")
+    bundle_dir = Path(bundle) if bundle is not None else default_bundle_dir()
+    if any(m in GNN_BACKENDS for m in models):
+        ModelBundle.load(bundle_dir)  # refuse a broken bundle before writing anything
+    try:
+        staging = Path(tempfile.mkdtemp(prefix=f".{directory.name}-", dir=directory.parent))
+    except OSError as exc:
+        raise OutputError(f"{directory}: cannot write ({exc.strerror})") from exc
+    try:
+        for name in models:
+            version = staging / name / "1"
+            version.mkdir(parents=True)
+            (staging / name / "config.pbtxt").write_text(
+                model_config(
+                    name,
+                    name,
+                    device=device,
+                    instances=instances,
+                    max_spacepoints=max_spacepoints,
+                )
+            )
+            shutil.copyfile(_MODEL_FILE, version / "model.py")
+            if name in GNN_BACKENDS:
+                shutil.copytree(bundle_dir, version / "bundle")
+        if directory.exists():
+            shutil.rmtree(directory)
+        staging.rename(directory)
+    except OSError as exc:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise OutputError(f"{directory}: cannot write ({exc})") from exc
+    return sorted(p for p in directory.rglob("*") if p.is_file())
