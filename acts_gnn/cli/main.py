@@ -9,7 +9,7 @@ import sys
 
 import typer
 
-from acts_gnn.cli import evaluate, export_repo, reconstruct, serve, simulate, train
+from acts_gnn.cli import benchmark, evaluate, export_repo, reconstruct, serve, simulate, train
 
 __all__ = ["app", "main"]
 
@@ -30,6 +30,7 @@ app.command("simulate", no_args_is_help=True)(simulate.command)
 app.command("train", no_args_is_help=True)(train.command)
 app.command("serve")(serve.command)
 app.command("export-repo", no_args_is_help=True)(export_repo.command)
+app.command("benchmark", no_args_is_help=True)(benchmark.command)
 
 
 def main(argv: list[str] | None = None) -> int:

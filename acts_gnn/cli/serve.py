@@ -32,6 +32,15 @@ def command(
     max_spacepoints: Annotated[
         int, typer.Option(help="Refuse requests with more space points than this.")
     ] = 1_000_000,
+    access_token: Annotated[
+        str | None,
+        typer.Option(
+            envvar="ACTS_GNN_ACCESS_TOKEN",
+            show_envvar=True,
+            help="Token opening Triton's restricted endpoints (statistics, model repository, "
+            "shared memory, trace, logging). Default: a random one, so they stay closed.",
+        ),
+    ] = None,
 ) -> None:
     """Serve FEATURES (FP32 [N,3]) → LABELS (INT64 [N]) on Triton until SIGTERM / Ctrl-C."""
     from rich.console import Console
@@ -53,6 +62,7 @@ def command(
         metrics_port=metrics_port,
         workspace=workspace,
         max_spacepoints=max_spacepoints or DEFAULT_MAX_SPACEPOINTS,
+        access_token=access_token or None,
     )
     serve(
         config,

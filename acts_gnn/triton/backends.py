@@ -46,7 +46,14 @@ BACKENDS: dict[str, BackendFactory] = {
     "gnn_tracking": lambda bundle, device: _PipelineBackend(bundle, device, "components"),
     "gnn_tracking_walk": lambda bundle, device: _PipelineBackend(bundle, device, "walkthrough"),
     "unrolling_tracking": lambda bundle, device: _unrolling(),
+    # labels every space point -1 at once: what serving itself costs (``acts-gnn benchmark``)
+    "null_tracking": lambda bundle, device: _NullBackend(),
 }
+
+
+class _NullBackend:
+    def run(self, features: np.ndarray) -> tuple[np.ndarray, Mapping[str, float], tuple[int, int]]:
+        return np.full(features.shape[0], -1, dtype=np.int64), {}, (0, 0)
 
 
 def _unrolling() -> Backend:

@@ -21,6 +21,7 @@ from acts_gnn.errors import ActsGnnError
 from acts_gnn.result import STAGES
 
 __all__ = [
+    "ACCESS_TOKEN_ENV",
     "DEFAULT_MAX_SPACEPOINTS",
     "EDGE_COUNTS",
     "FEATURES",
@@ -28,6 +29,7 @@ __all__ = [
     "STAGES",
     "STAGE_SECONDS",
     "ContractError",
+    "access_headers",
     "check_features",
 ]
 
@@ -37,6 +39,19 @@ STAGE_SECONDS = "STAGE_SECONDS"
 EDGE_COUNTS = "EDGE_COUNTS"
 #: default cap on space points per request (an HL-LHC event has ≈ 300k)
 DEFAULT_MAX_SPACEPOINTS = 1_000_000
+
+
+#: environment variable holding the token of Triton's restricted endpoints (statistics, model
+#: repository, shared memory, trace, logging); ``acts-gnn serve --access-token`` reads it too
+ACCESS_TOKEN_ENV = "ACTS_GNN_ACCESS_TOKEN"
+
+
+def access_headers(token: str | None, protocol: str = "grpc") -> dict[str, str]:
+    """Request headers that open Triton's restricted endpoints with ``token`` (none without)."""
+    if not token:
+        return {}
+    name = "triton-access-token"
+    return {f"triton-grpc-protocol-{name}" if protocol == "grpc" else name: token}
 
 
 class ContractError(ActsGnnError):

@@ -63,6 +63,9 @@ class ServerConfig:
     metrics_port: int = 8002
     workspace: Path = field(default_factory=lambda: Path("acts-gnn-triton"))
     max_spacepoints: int = DEFAULT_MAX_SPACEPOINTS
+    #: token of Triton's restricted endpoints (statistics, model repository, shared memory,
+    #: trace, logging); None: a random one nobody knows, i.e. those endpoints stay closed
+    access_token: str | None = None
 
     def check(self) -> None:
         """Raise :class:`ConfigError` for settings that cannot work."""
@@ -201,7 +204,7 @@ def serve(
     config.check()
     require("pytriton", "server")
     from pytriton.exceptions import PyTritonError
-    from pytriton.triton import Triton, TritonConfig
+    from pytriton.triton import Triton, TritonConfig, TritonSecurityConfig
     from tritonclient.utils import InferenceServerException
 
     _check_ports_free(config)
@@ -232,7 +235,13 @@ def serve(
             with contextlib.ExitStack() as running:
                 running.callback(shutil.rmtree, remove_after, ignore_errors=True)  # after the stop
                 try:
-                    triton = running.enter_context(Triton(config=triton_config, workspace=run_dir))
+                    triton = running.enter_context(
+                        Triton(
+                            config=triton_config,
+                            workspace=run_dir,
+                            security_config=TritonSecurityConfig(access_token=config.access_token),
+                        )
+                    )
                     _bind_models(triton, config, backends)
                 except PyTritonError as exc:  # the server itself did not come up
                     raise ServerStartError(f"Triton did not start: {_first_line(exc)}") from exc

@@ -1,0 +1,127 @@
+"""``benchmark --spawn``: an ``acts-gnn serve`` of our own for each instance count.
+
+Layer: bench.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+from acts_gnn.errors import ServerStartError
+from acts_gnn.triton.contract import ACCESS_TOKEN_ENV
+
+__all__ = ["SpawnedServer", "free_ports"]
+
+
+def free_ports(count: int) -> list[int]:
+    """``count`` local TCP ports that nothing listens on now."""
+    sockets = [socket.socket() for _ in range(count)]
+    try:
+        for s in sockets:
+            s.bind(("127.0.0.1", 0))
+        return [s.getsockname()[1] for s in sockets]
+    finally:
+        for s in sockets:
+            s.close()
+
+
+class SpawnedServer:
+    """A child ``acts-gnn serve`` on free local ports, in its own process group.
+
+    Use it as a context manager: entering waits for ``ready:``; leaving sends SIGTERM (SIGKILL to
+    the group after ``stop_timeout_s``) and removes its workspace.
+    """
+
+    def __init__(
+        self,
+        models: Sequence[str],
+        instances: int,
+        *,
+        device: str = "cpu",
+        bundle: Path | None = None,
+        start_timeout_s: float = 300,
+        stop_timeout_s: float = 60,
+    ) -> None:
+        self.models = tuple(models)
+        self.instances = instances
+        self.device = device
+        self.bundle = bundle
+        self.start_timeout_s = start_timeout_s
+        self.stop_timeout_s = stop_timeout_s
+        self.grpc_port, self.http_port, self.metrics_port = free_ports(3)
+        self.access_token = secrets.token_urlsafe(32)
+        self._workspace: tempfile.TemporaryDirectory | None = None
+        self._process: subprocess.Popen | None = None
+
+    @property
+    def grpc_url(self) -> str:
+        return f"127.0.0.1:{self.grpc_port}"
+
+    @property
+    def metrics_url(self) -> str:
+        return f"127.0.0.1:{self.metrics_port}"
+
+    def __enter__(self) -> SpawnedServer:
+        self._workspace = tempfile.TemporaryDirectory(prefix="acts-gnn-bench-")
+        workspace = Path(self._workspace.name)
+        command = [sys.executable, "-m", "acts_gnn.cli.main", "serve"]
+        for model in self.models:
+            command += ["--model", model]
+        command += [
+            "--instances",
+            str(self.instances),
+            "--device",
+            self.device,
+            "--grpc-port",
+            str(self.grpc_port),
+            "--http-port",
+            str(self.http_port),
+            "--metrics-port",
+            str(self.metrics_port),
+            "--workspace",
+            str(workspace / "ws"),
+        ]
+        if self.bundle is not None:
+            command += ["--bundle", str(self.bundle)]
+        self._log_path = workspace / "serve.log"
+        with open(self._log_path, "w") as log:
+            self._process = subprocess.Popen(
+                command,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                env={**os.environ, "PYTHONUNBUFFERED": "1", ACCESS_TOKEN_ENV: self.access_token},
+                start_new_session=True,
+            )
+        deadline = time.monotonic() + self.start_timeout_s
+        while "ready:" not in self._log_path.read_text(errors="replace"):
+            if self._process.poll() is not None or time.monotonic() > deadline:
+                tail = self._log_path.read_text(errors="replace").strip().splitlines()[-1:]
+                self.__exit__(None, None, None)
+                raise ServerStartError(
+                    f"the spawned acts-gnn serve (--instances {self.instances}) did not start: "
+                    f"{tail[0] if tail else 'no output'}"
+                )
+            time.sleep(0.25)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        process = self._process
+        if process is not None and process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+            try:
+                process.wait(timeout=self.stop_timeout_s)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait()
+        if self._workspace is not None:
+            self._workspace.cleanup()
+            self._workspace = None

@@ -1,0 +1,126 @@
+"""The benchmark sweep: local points, then served points over instance counts and concurrency.
+
+Layer: bench.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from acts_gnn.bench.harness import PointResult, Served, run_point
+from acts_gnn.errors import ConfigError
+from acts_gnn.event import Event
+
+__all__ = ["LOCAL_BACKEND_OF", "SweepConfig", "run_sweep"]
+
+#: served model name → the local finder (``make_finder``) that computes the same labels
+LOCAL_BACKEND_OF = {
+    "gnn_tracking": "gnn",
+    "gnn_tracking_walk": "gnn_walk",
+    "unrolling_tracking": "unrolling",
+}
+
+
+@dataclass(frozen=True)
+class SweepConfig:
+    """What to measure.
+
+    ``local``: the local finder of ``model`` (at concurrency 1: one process using every core);
+    ``urls``: running servers (their instance count is unknown, reported as such); ``spawn``:
+    an ``acts-gnn serve`` of our own per entry of ``instances``. Served points run every entry
+    of ``concurrency``.
+    """
+
+    model: str = "gnn_tracking"
+    local: bool = False
+    urls: Sequence[str] = ()
+    metrics_urls: Sequence[str] = ()
+    spawn: bool = False
+    instances: Sequence[int] = (1,)
+    concurrency: Sequence[int] = (1, 2, 4)
+    n_events: int = 10
+    warmup: int = 1
+    device: str = "cpu"
+    bundle: Path | None = None
+    timeout_s: float = 600.0
+    access_token: str | None = None
+
+    def check(self) -> None:
+        """Raise :class:`ConfigError` for a sweep that cannot run."""
+        if not (self.local or self.urls or self.spawn):
+            raise ConfigError("choose what to measure: --local, --url URL or --spawn")
+        if self.local and self.model not in LOCAL_BACKEND_OF:
+            raise ConfigError(f"model {self.model!r} has no local twin; drop --local")
+        if min(self.concurrency, default=0) < 1 or min(self.instances, default=0) < 1:
+            raise ConfigError("--concurrency and --instances values must be at least 1")
+        if self.n_events < 1 or self.warmup < 0:
+            raise ConfigError("--events must be at least 1 and --warmup at least 0")
+        if self.metrics_urls and len(self.metrics_urls) != len(self.urls):
+            raise ConfigError("give one --metrics-url per --url (or none)")
+
+
+def run_sweep(
+    config: SweepConfig,
+    events: Sequence[Event],
+    *,
+    on_point_start: Callable[[str, int], Callable[[], None]] = lambda _label, _n: lambda: None,
+    on_point: Callable[[PointResult], None] = lambda _p: None,
+) -> list[PointResult]:
+    """Run every point of ``config`` on ``events``; the results in order.
+
+    ``on_point_start(label, n_events)`` returns the per-event callback of that point (progress);
+    ``on_point`` receives each finished point.
+    """
+    from acts_gnn.reco.finder import make_finder
+    from acts_gnn.triton.client import RemotePipeline
+
+    config.check()
+    points: list[PointResult] = []
+
+    def measure(label: str, finder, concurrency: int, served: Served | None) -> None:
+        advance = on_point_start(label, config.n_events)
+        point = run_point(
+            finder,
+            events,
+            concurrency=concurrency,
+            n_events=config.n_events,
+            warmup=config.warmup,
+            served=served,
+            on_event=advance,
+        )
+        points.append(point)
+        on_point(point)
+
+    if config.local:
+        finder = make_finder(LOCAL_BACKEND_OF[config.model], config.bundle, config.device)
+        measure(f"local {finder.name}", finder, 1, None)
+
+    for index, url in enumerate(config.urls):
+        metrics = config.metrics_urls[index] if config.metrics_urls else None
+        remote = RemotePipeline([url], config.model, timeout_s=config.timeout_s, retries=0)
+        for concurrency in config.concurrency:
+            served = Served(url, config.model, metrics, access_token=config.access_token)
+            measure(f"{url} c={concurrency}", remote, concurrency, served)
+
+    if config.spawn:
+        from acts_gnn.bench.spawn import SpawnedServer
+
+        for instances in config.instances:
+            with SpawnedServer(
+                [config.model], instances, device=config.device, bundle=config.bundle
+            ) as server:
+                remote = RemotePipeline(
+                    [server.grpc_url], config.model, timeout_s=config.timeout_s, retries=0
+                )
+                served = Served(
+                    server.grpc_url,
+                    config.model,
+                    server.metrics_url,
+                    instances,
+                    server.access_token,
+                )
+                for concurrency in config.concurrency:
+                    measure(f"served ×{instances} c={concurrency}", remote, concurrency, served)
+    return points

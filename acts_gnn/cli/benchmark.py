@@ -1,0 +1,129 @@
+"""``acts-gnn benchmark``: throughput, latency and utilisation, local vs served.
+
+Layer: cli.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from acts_gnn.cli._common import inputs_or_example
+
+
+def _integers(text: str, option: str) -> tuple[int, ...]:
+    from acts_gnn.errors import ConfigError
+
+    try:
+        values = tuple(int(v) for v in text.split(",") if v.strip())
+    except ValueError:
+        raise ConfigError(f"{option} takes comma-separated integers, got {text!r}") from None
+    if not values:
+        raise ConfigError(f"{option} needs at least one value")
+    return values
+
+
+def command(
+    inputs: Annotated[
+        list[Path] | None,
+        typer.Argument(help="Event files or directories (as for reconstruct).", show_default=False),
+    ] = None,
+    example: Annotated[bool, typer.Option(help="Use the shipped example event.")] = False,
+    local: Annotated[bool, typer.Option(help="Measure the local pipeline.")] = False,
+    url: Annotated[
+        list[str] | None, typer.Option(help="A running server's gRPC HOST:PORT (repeatable).")
+    ] = None,
+    metrics_url: Annotated[
+        list[str] | None,
+        typer.Option(help="Its metrics HOST:PORT, one per --url (for utilisation)."),
+    ] = None,
+    access_token: Annotated[
+        str | None,
+        typer.Option(
+            envvar="ACTS_GNN_ACCESS_TOKEN",
+            show_envvar=True,
+            help="The --url servers' access token, for their statistics (queue/compute time).",
+        ),
+    ] = None,
+    spawn: Annotated[
+        bool, typer.Option(help="Start an acts-gnn serve per --instances value and measure it.")
+    ] = False,
+    model: Annotated[
+        str,
+        typer.Option(
+            help="Served model (gnn_tracking, gnn_tracking_walk, unrolling_tracking, "
+            "null_tracking = serving overhead only); --local runs its local twin."
+        ),
+    ] = "gnn_tracking",
+    instances: Annotated[str, typer.Option(help="Instance counts for --spawn, e.g. 1,2,4.")] = "1",
+    concurrency: Annotated[
+        str, typer.Option(help="Requests in flight for served points, e.g. 1,2,4,8.")
+    ] = "1,2,4",
+    events: Annotated[int, typer.Option(help="Events measured per point.")] = 10,
+    warmup: Annotated[int, typer.Option(help="Events run first and not counted.")] = 1,
+    device: Annotated[str, typer.Option(help="cpu or cuda (local and spawned).")] = "cpu",
+    bundle: Annotated[Path | None, typer.Option(help="Model bundle (default: shipped).")] = None,
+    output_dir: Annotated[
+        Path,
+        typer.Option("--output-dir", "-o", help="Where benchmark.json, .md and the plots go."),
+    ] = Path("bench-results"),
+    export_perf_data: Annotated[
+        Path | None,
+        typer.Option(help="Also write the events as perf_analyzer --input-data JSON."),
+    ] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No live view.")] = False,
+) -> None:
+    """Measure events/s, latency percentiles, serialisation, server queue and compute time,
+    CPU/GPU utilisation and per-stage times; write JSON, a Markdown table and plots."""
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from acts_gnn.bench.report import markdown_table, write_perf_data, write_reports
+    from acts_gnn.bench.sweep import SweepConfig, run_sweep
+    from acts_gnn.io.source import open_events
+
+    config = SweepConfig(
+        model=model,
+        local=local,
+        urls=tuple(url or ()),
+        metrics_urls=tuple(metrics_url or ()),
+        spawn=spawn,
+        instances=_integers(instances, "--instances"),
+        concurrency=_integers(concurrency, "--concurrency"),
+        n_events=events,
+        warmup=warmup,
+        device=device,
+        bundle=bundle,
+        access_token=access_token or None,
+    )
+    config.check()
+    console = Console(stderr=True, quiet=quiet)
+    source = open_events(inputs_or_example(inputs, example))
+    loaded = [ref.load() for ref in source.refs[: max(events, 1)]]
+    if export_perf_data is not None:
+        console.print(f"wrote {write_perf_data(loaded, export_perf_data)}")
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+    ) as progress:
+
+        def start(label: str, n: int):
+            task = progress.add_task(label, total=n)
+            return lambda: progress.advance(task)
+
+        def done(point) -> None:
+            progress.console.print(
+                f"{point.mode} {point.finder} instances={point.instances or '–'} "
+                f"c={point.concurrency}: {point.events_per_s:.3f} events/s, "
+                f"p50 {point.latency_s(50) * 1000:.0f} ms"
+            )
+
+        points = run_sweep(config, loaded, on_point_start=start, on_point=done)
+    for path in write_reports(points, output_dir):
+        console.print(f"wrote {path}")
+    typer.echo(markdown_table(points))

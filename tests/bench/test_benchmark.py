@@ -1,0 +1,189 @@
+"""The benchmark harness: counts, arithmetic, outputs, and a spawned-server sweep."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pytest
+
+from acts_gnn.bench.harness import PointResult, run_point
+from acts_gnn.bench.probe import StatisticsReading, parse_metrics
+from acts_gnn.bench.report import (
+    markdown_table,
+    served_to_local_ratio,
+    write_perf_data,
+    write_reports,
+)
+from acts_gnn.bench.sweep import SweepConfig
+from acts_gnn.errors import ConfigError
+from acts_gnn.reco.finder import TruthTrackFinder
+from tests.conftest import make_event
+
+
+@pytest.fixture
+def events():
+    return [make_event([1, 1, 2, 2, 0] * (i + 1), {1: 1.0, 2: 2.0}, event_id=i) for i in range(3)]
+
+
+@pytest.mark.parametrize("concurrency", [1, 3])
+def test_a_local_point_counts_every_event(events, concurrency):
+    finder = TruthTrackFinder()
+    seen = []
+    point = run_point(
+        finder,
+        events,
+        concurrency=concurrency,
+        n_events=7,
+        warmup=2,
+        on_event=lambda: seen.append(1),
+    )
+    assert len(seen) == 7 and len(point.latencies_s) == 7 and point.n_events == 7
+    assert point.events_per_s == pytest.approx(7 / point.wall_s)
+    # events cycle: sizes 5, 10, 15, 5, 10, 15, 5
+    assert point.mean_spacepoints == pytest.approx(65 / 7)
+    assert set(point.stages_s) == {"track_building"}
+    assert point.mode == "local" and math.isnan(point.serialise_s) and point.server == {}
+    assert 0 <= point.utilisation["cpu_utilisation"]
+
+
+def test_refusals(events):
+    with pytest.raises(ConfigError, match="no events to benchmark"):
+        run_point(TruthTrackFinder(), [], concurrency=1, n_events=1)
+    with pytest.raises(ConfigError, match="at least 1, got 0 and 1"):
+        run_point(TruthTrackFinder(), events, concurrency=0, n_events=1)
+    with pytest.raises(ConfigError, match="choose what to measure"):
+        SweepConfig().check()
+    with pytest.raises(ConfigError, match="'null_tracking' has no local twin"):
+        SweepConfig(model="null_tracking", local=True).check()
+
+
+def test_server_statistics_per_request():
+    before = StatisticsReading(10, 1_000, 100, 2_000, 300)
+    after = StatisticsReading(14, 5_000, 500, 10_000, 700)
+    assert after.per_request_since(before) == {
+        "requests": 4,
+        "queue_s": 1_000 / 1e9,
+        "compute_s": (400 + 8_000 + 400) / 4 / 1e9,
+    }
+    assert math.isnan(before.per_request_since(before)["queue_s"])
+
+
+def test_parse_metrics():
+    text = "\n".join(
+        [
+            "# HELP nv_cpu_utilization CPU utilization rate [0.0 - 1.0]",
+            "nv_cpu_utilization 0.25",
+            'nv_gpu_utilization{gpu_uuid="GPU-a"} 0.5',
+            'nv_gpu_utilization{gpu_uuid="GPU-b"} 1',
+            'nv_gpu_memory_used_bytes{gpu_uuid="GPU-a"} 1000',
+            'nv_gpu_memory_used_bytes{gpu_uuid="GPU-b"} 24',
+            'nv_inference_request_success{model="m",version="1"} 3',
+        ]
+    )
+    assert parse_metrics(text) == {
+        "cpu_utilisation": 0.25,
+        "gpu_utilisation": 0.75,
+        "gpu_memory_bytes": 1024.0,
+    }
+    assert math.isnan(parse_metrics("nv_cpu_utilization 0.1")["gpu_utilisation"])
+
+
+def _point(mode, events_per_s, instances=None, concurrency=1):
+    wall = 10 / events_per_s
+    return PointResult(
+        mode=mode,
+        finder="f",
+        instances=instances,
+        concurrency=concurrency,
+        n_events=10,
+        wall_s=wall,
+        latencies_s=tuple(np.linspace(0.1, 1.0, 10)),
+        mean_spacepoints=1000,
+        serialise_s=0.001 if mode == "served" else math.nan,
+        server={"requests": 10, "queue_s": 0.002, "compute_s": 0.5} if mode == "served" else {},
+        utilisation={"cpu_utilisation": 0.5},
+        stages_s={"filter": 0.3, "gnn": 0.2},
+    )
+
+
+def test_reports(tmp_path, events):
+    points = [_point("local", 2.0), _point("served", 1.0, 1, 1), _point("served", 1.9, 2, 4)]
+    assert served_to_local_ratio(points) == pytest.approx(0.95)
+    table = markdown_table(points)
+    assert table.splitlines()[2].startswith("| local | f | – | 1 | 10 | 1,000 | 2.000 | 550.0 |")
+    assert "| served | f | 2 | 4 | 10 | 1,000 | 1.900 | 550.0 |" in table
+    assert "| 1.0 | 2.0 | 500.0 | 50% | – | – |" in table
+    assert table.rstrip().endswith("Served-to-local throughput ratio (best points): **0.950**")
+    files = write_reports(points, tmp_path / "out")
+    assert [f.name for f in files] == [
+        "benchmark.json",
+        "benchmark.md",
+        "throughput.png",
+        "latency.png",
+        "stages.png",
+    ]
+    assert all(f.stat().st_size > 0 for f in files)
+    payload = json.loads((tmp_path / "out" / "benchmark.json").read_text())
+    assert [p["events_per_s"] for p in payload["points"]] == pytest.approx([2.0, 1.0, 1.9])
+    assert payload["points"][0]["serialise_s"] is None and payload["machine"]
+
+    perf = json.loads(write_perf_data(events, tmp_path / "perf.json").read_text())
+    assert [d["FEATURES"]["shape"] for d in perf["data"]] == [[5, 3], [10, 3], [15, 3]]
+    np.testing.assert_allclose(
+        np.array(perf["data"][1]["FEATURES"]["content"]).reshape(10, 3), events[1].features()
+    )
+
+
+@pytest.mark.triton
+def test_cli_sweep_with_a_spawned_server(run_cli, tmp_path):
+    pytest.importorskip("pytriton", reason="nvidia-pytriton is not installed (acts-gnn[server])")
+    out = tmp_path / "bench"
+    result = run_cli(
+        "benchmark",
+        "--example",
+        "--local",
+        "--spawn",
+        "--model",
+        "unrolling_tracking",
+        "--instances",
+        "1",
+        "--concurrency",
+        "1,2",
+        "--events",
+        "3",
+        "--warmup",
+        "1",
+        "-o",
+        out,
+        "--export-perf-data",
+        tmp_path / "perf.json",
+    )
+    assert result.exit_code == 0, result.stderr
+    payload = json.loads((out / "benchmark.json").read_text())
+    points = payload["points"]
+    assert [(p["mode"], p["instances"], p["concurrency"]) for p in points] == [
+        ("local", None, 1),
+        ("served", 1, 1),
+        ("served", 1, 2),
+    ]
+    for point in points:
+        assert point["n_events"] == 3 and len(point["latencies_s"]) == 3
+        assert point["events_per_s"] == pytest.approx(3 / point["wall_s"])
+    for point in points[1:]:
+        assert point["server"]["requests"] == 3  # the server counted exactly the events sent
+        assert point["server"]["compute_s"] > 0 and point["serialise_s"] > 0
+        assert 0 <= point["utilisation"]["cpu_utilisation"] <= 1
+    assert payload["served_to_local_ratio"] == pytest.approx(
+        max(p["events_per_s"] for p in points[1:]) / points[0]["events_per_s"]
+    )
+    assert {p.name for p in out.iterdir()} == {
+        "benchmark.json",
+        "benchmark.md",
+        "throughput.png",
+        "latency.png",
+        "stages.png",
+    }
+    assert "| served | remote:unrolling_tracking | 1 | 2 | 3 |" in result.stdout
+    assert json.loads((tmp_path / "perf.json").read_text())["data"][0]["FEATURES"]["shape"][1] == 3
