@@ -10,7 +10,7 @@ EXTRAS ?= dev,acts,cuda,server
 DEMO_OUT ?= demo-output
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test test-all test-root lint venv clean example train gpu-prepare gpu-check
+.PHONY: demo test test-all test-root lint venv clean example train gpu-prepare gpu-check bench
 
 venv: $(STAMP)
 
@@ -43,6 +43,10 @@ lint: $(STAMP)
 example: $(STAMP)
 	rm -f acts_gnn/data/example/event*.csv
 	$(VENV)/bin/acts-gnn simulate --output acts_gnn/data/example --events 1 --pileup 10 --seed 42
+
+# Benchmarks (issue 7): simulates into .bench/ once, measures, rewrites BENCHMARKS.md (~15 min here)
+bench: $(STAMP)
+	$(PY) benchmarks/bench.py --work .bench --output BENCHMARKS.md
 
 clean:
 	rm -rf $(VENV) $(DEMO_OUT) .pytest_cache .ruff_cache

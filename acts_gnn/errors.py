@@ -25,6 +25,14 @@ __all__ = [
 ]
 
 
+def _printable(text: str, limit: int = 300) -> str:
+    """``text`` as one line of printable characters (bytes of a binary file shown as ``?``)."""
+    cleaned = " ".join(
+        "".join(c if c.isprintable() else "?" for c in text.replace("\n", " ")).split()
+    )
+    return cleaned if len(cleaned) <= limit else cleaned[: limit - 1] + "…"
+
+
 class ActsGnnError(Exception):
     """Root of every error acts-gnn raises on purpose."""
 
@@ -43,10 +51,10 @@ class InputFormatError(ActsGnnError):
 
     def __init__(self, path: str | Path, where: str, expected: str) -> None:
         self.path = str(path)
-        self.where = where
-        self.expected = expected
-        location = f"{self.path}: {where}" if where else self.path
-        super().__init__(f"{location}: {expected}")
+        self.where = _printable(where)
+        self.expected = _printable(expected)
+        location = f"{self.path}: {self.where}" if self.where else self.path
+        super().__init__(f"{location}: {self.expected}")
 
 
 class ConfigError(ActsGnnError):

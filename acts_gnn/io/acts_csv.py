@@ -128,6 +128,7 @@ def _read_spacepoints(files: dict[str, Path]) -> SpacePoints:
             {id_column: _U64, "x": _F32, "y": _F32, "z": _F32},
             optional={"measurement_id_2": _U64, geo_column: _U64},
             finite=("x", "y", "z"),
+            unique=(id_column,),
         )
         geometry = columns.get(geo_column)
         second = columns.get("measurement_id_2")

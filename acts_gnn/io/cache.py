@@ -83,20 +83,30 @@ def load_event_npz(path: str | Path) -> Event:
         raise InputFormatError(path, "", f"not an acts-gnn event cache ({exc})") from exc
     if int(arrays.get("format_version", -1)) != _FORMAT_VERSION:
         raise InputFormatError(path, "", f"expected cache format version {_FORMAT_VERSION}")
-    spacepoints = SpacePoints(
-        **{name: arrays[f"sp_{name}"] for name in _SP_FIELDS if f"sp_{name}" in arrays}
-    )
-    truth = None
-    if "truth_particle_id" in arrays:
-        particles = Particles(**{name: arrays[f"particle_{name}"] for name in _PARTICLE_FIELDS})
-        truth = Truth(
-            particle_id=arrays["truth_particle_id"],
-            particles=particles,
-            weight=arrays.get("truth_weight"),
+    for name in ("event_id", "sp_x", "sp_y", "sp_z", "sp_measurement_id"):
+        if name not in arrays:
+            raise InputFormatError(path, "", f"missing array {name!r}")
+    try:
+        spacepoints = SpacePoints(
+            **{name: arrays[f"sp_{name}"] for name in _SP_FIELDS if f"sp_{name}" in arrays}
         )
-    return Event(
-        event_id=int(arrays["event_id"]), spacepoints=spacepoints, truth=truth, source=str(path)
-    )
+        truth = None
+        if "truth_particle_id" in arrays:
+            particles = Particles(**{name: arrays[f"particle_{name}"] for name in _PARTICLE_FIELDS})
+            truth = Truth(
+                particle_id=arrays["truth_particle_id"],
+                particles=particles,
+                weight=arrays.get("truth_weight"),
+            )
+        event_id = int(arrays["event_id"])
+    except KeyError as exc:
+        raise InputFormatError(path, "", f"missing array {exc.args[0]!r}") from exc
+    except TypeError as exc:  # a required field of SpacePoints / Particles absent
+        missing = str(exc).rsplit(":", 1)[-1].strip()
+        raise InputFormatError(path, "", f"missing array for {missing}") from exc
+    except ValueError as exc:  # arrays of inconsistent lengths or types
+        raise InputFormatError(path, "", f"inconsistent arrays ({exc})") from exc
+    return Event(event_id=event_id, spacepoints=spacepoints, truth=truth, source=str(path))
 
 
 def build_cache(

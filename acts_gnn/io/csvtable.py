@@ -9,6 +9,7 @@ expected, and checks values (no empty cells, finite coordinates).
 
 from __future__ import annotations
 
+import csv
 import gzip
 import zlib
 from collections.abc import Mapping, Sequence
@@ -48,10 +49,11 @@ def read_header(path: Path) -> list[str]:
         raise InputFormatError(path, "", "gzip stream is truncated") from exc
     except OSError as exc:
         raise InputFormatError(path, "", f"cannot read file ({exc.strerror or exc})") from exc
-    text = first.decode("utf-8", errors="replace").strip()
-    if not text:
+    # as pyarrow reads it: a UTF-8 byte-order mark skipped, quotes removed, spaces kept
+    text = first.decode("utf-8", errors="replace").removeprefix("\ufeff").rstrip("\r\n")
+    if not text.strip():
         raise InputFormatError(path, "line 1", "empty file, expected a CSV header line")
-    return [name.strip() for name in text.split(",")]
+    return next(csv.reader([text]))
 
 
 def _first_bad_value(path: Path, column: str, dtype: np.dtype) -> tuple[int, str]:
@@ -71,7 +73,7 @@ def _first_bad_value(path: Path, column: str, dtype: np.dtype) -> tuple[int, str
             number = convert(value)
         except (TypeError, ValueError):
             return row + 2, str(value)
-        if dtype.kind == "u" and number < 0:
+        if dtype.kind in "ui" and not np.iinfo(dtype).min <= number <= np.iinfo(dtype).max:
             return row + 2, str(value)
     return 0, ""
 
@@ -81,6 +83,7 @@ def read_table(
     required: Mapping[str, np.dtype | type],
     optional: Mapping[str, np.dtype | type] | None = None,
     finite: Sequence[str] = (),
+    unique: Sequence[str] = (),
 ) -> dict[str, np.ndarray]:
     """Read the named numeric columns of a CSV file.
 
@@ -89,14 +92,15 @@ def read_table(
         required: column name → numpy dtype; a missing column is an error.
         optional: column name → numpy dtype, read when present.
         finite: columns whose values must all be finite (no NaN or inf).
+        unique: columns whose values must all differ (identifiers).
 
     Returns:
         column name → 1-D numpy array, for the required columns and the optional ones present.
 
     Raises:
         InputFormatError: the file is missing, empty, truncated, not gzip although named so, has a
-            row with the wrong number of fields, lacks a column, or holds a value that is not a
-            number of the expected type.
+            row with the wrong number of fields, lacks a column, holds a value that is not a
+            number of the expected type, or repeats an identifier of a ``unique`` column.
     """
     import pyarrow as pa
     import pyarrow.csv as pcsv
@@ -159,6 +163,10 @@ def read_table(
             raise InputFormatError(path, "line 1", "empty file, expected a CSV header") from exc
         raise InputFormatError(path, "", f"not a valid CSV file ({message})") from exc
     except OSError as exc:
+        if _is_gzip(path) and "compressed" in str(exc).lower():
+            raise InputFormatError(
+                path, "", f"gzip stream is truncated or corrupt ({exc})"
+            ) from exc
         raise InputFormatError(path, "", f"cannot read file ({exc})") from exc
 
     columns: dict[str, np.ndarray] = {}
@@ -181,5 +189,20 @@ def read_table(
                     f"line {row + 2}, column {name!r}",
                     f"expected a finite number, found {values[row]}",
                 )
+        if name in unique and values.size:
+            _check_unique(path, name, values)
         columns[name] = values
     return columns
+
+
+def _check_unique(path: Path, name: str, values: np.ndarray) -> None:
+    order = np.argsort(values, kind="stable")
+    repeated = np.flatnonzero(values[order][1:] == values[order][:-1])
+    if repeated.size:
+        rows = np.sort(order[[repeated[0], repeated[0] + 1]])
+        first, second = int(rows[0]), int(rows[1])
+        raise InputFormatError(
+            path,
+            f"line {second + 2}, column {name!r}",
+            f"duplicate value {values[second]} (first on line {first + 2})",
+        )

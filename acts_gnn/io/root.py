@@ -117,12 +117,12 @@ def root_event_ids(path: Path, layout: RootLayout) -> list[tuple[int, int, int]]
     """``(event_id, first_entry, stop_entry)`` for each event in the file, in file order.
 
     Raises:
-        InputFormatError: an event's entries are not contiguous.
+        InputFormatError: the tree is empty, or an event's entries are not contiguous.
     """
     tree = _open_tree(path, layout)
     event_ids = np.asarray(tree[layout.event_id].array(library="np")).astype(np.int64)
     if event_ids.size == 0:
-        return []
+        raise InputFormatError(path, f"tree {layout.tree!r}", "no entries (no space points)")
     change = np.flatnonzero(np.diff(event_ids)) + 1
     starts = np.concatenate([[0], change])
     stops = np.concatenate([change, [event_ids.size]])

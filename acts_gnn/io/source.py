@@ -50,6 +50,11 @@ class EventRef:
 
     def load(self) -> Event:
         """Read the event (raises :class:`InputFormatError` for bad input)."""
+        event = self._read()
+        _check_event(event, self.source)
+        return event
+
+    def _read(self) -> Event:
         if self.format == "acts-csv":
             from acts_gnn.io.acts_csv import read_acts_event
 
@@ -67,6 +72,35 @@ class EventRef:
         assert isinstance(self.root_layout, RootLayout) and self.root_range is not None
         start, stop = self.root_range
         return _read_block(self.files["root"], self.root_layout, self.event_id, start, stop)
+
+
+def _check_event(event: Event, source: str) -> None:
+    """What every reader guarantees: space points exist, positions are finite, ids differ.
+
+    The readers report these with line numbers where they can; this is the net under all
+    formats.
+    """
+    import numpy as np
+
+    if len(event) == 0:
+        raise InputFormatError(source, f"event {event.event_id}", "no space points in this event")
+    sp = event.spacepoints
+    finite = np.isfinite(sp.x) & np.isfinite(sp.y) & np.isfinite(sp.z)
+    if not finite.all():
+        index = int(np.flatnonzero(~finite)[0])
+        raise InputFormatError(
+            source,
+            f"event {event.event_id}, space point {index}",
+            f"position is not finite: ({sp.x[index]}, {sp.y[index]}, {sp.z[index]})",
+        )
+    ids = np.sort(sp.measurement_id)
+    repeated = np.flatnonzero(ids[1:] == ids[:-1])
+    if repeated.size:
+        raise InputFormatError(
+            source,
+            f"event {event.event_id}",
+            f"measurement id {ids[repeated[0]]} appears more than once",
+        )
 
 
 @dataclass(frozen=True)
@@ -101,6 +135,8 @@ def _csv_groups(files: Sequence[Path]) -> dict[tuple[Path, int], dict[str, Path]
 def _csv_format(path: Path, roles: Mapping[str, Path]) -> str:
     if "spacepoint" in roles or "measurements" in roles or "measurement-simhit-map" in roles:
         return "acts-csv"
+    if "hits" in roles and "truth" in roles:  # ACTS writes no -truth.csv
+        return "trackml"
     if "hits" in roles:
         from acts_gnn.io.csvtable import read_header
 

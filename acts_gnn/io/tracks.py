@@ -64,9 +64,12 @@ class TrackWriter:
         self._root_file = None
         self._n_events = 0
         self._csv_written: list[Path] = []
+        self._csv_dirs_made: list[Path] = []
 
     def __enter__(self) -> TrackWriter:
         if self.csv_dir is not None:
+            missing = [self.csv_dir, *self.csv_dir.parents]
+            self._csv_dirs_made = [d for d in missing if not d.exists()]
             try:
                 self.csv_dir.mkdir(parents=True, exist_ok=True)
             except OSError as exc:
@@ -155,6 +158,12 @@ class TrackWriter:
         for path in self._csv_written:
             path.unlink(missing_ok=True)
         self._csv_written.clear()
+        for directory in self._csv_dirs_made:  # innermost first; only if still empty
+            try:
+                directory.rmdir()
+            except OSError:
+                break
+        self._csv_dirs_made.clear()
         if self._root_file is not None:
             self._root_file.close()
             self._root_file = None

@@ -92,5 +92,13 @@ def test_interrupted_writing_leaves_nothing(tmp_path):
         writer.add(_event(3), _result([0, 0, 1, -1, 1]))
         raise RuntimeError("boom")
     assert not path.exists()
+    assert list(tmp_path.iterdir()) == []  # the CSV directory it made is gone too
+
+
+def test_an_existing_csv_directory_is_kept_when_writing_is_interrupted(tmp_path):
+    (tmp_path / "csv").mkdir()
+    with pytest.raises(RuntimeError, match="boom"), TrackWriter(None, tmp_path / "csv") as writer:
+        writer.add(_event(3), _result([0, 0, 1, -1, 1]))
+        raise RuntimeError("boom")
     assert list(tmp_path.iterdir()) == [tmp_path / "csv"]
     assert list((tmp_path / "csv").iterdir()) == []
