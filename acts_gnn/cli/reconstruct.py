@@ -58,6 +58,10 @@ def command(
     fallback_local: Annotated[
         bool, typer.Option(help="With --url: run locally when no server answers.")
     ] = False,
+    tls_root_cert: Annotated[
+        Path | None,
+        typer.Option(help="With --url: trust this PEM certificate and use gRPC over TLS."),
+    ] = None,
     concurrency: Annotated[
         int,
         typer.Option(
@@ -82,6 +86,13 @@ def command(
         typer.Option(help="ROOT branch mapping KEY=BRANCH, e.g. x=tx (repeatable)."),
     ] = None,
     force: Annotated[bool, typer.Option(help="Replace existing output files.")] = False,
+    resume: Annotated[
+        bool,
+        typer.Option(
+            help="Skip events whose proto-track CSV is already in --csv-dir (a previous, "
+            "interrupted run); their tracks still go to -o and the performance report."
+        ),
+    ] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress or tables.")] = False,
 ) -> None:
     """Find track candidates in every event and write tracks, timing and performance.
@@ -103,11 +114,13 @@ def command(
         timeout_s=timeout_s,
         fallback_local=fallback_local,
         concurrency=concurrency,
+        tls_root_cert=tls_root_cert,
         input_format=input_format,
         root_preset=root_preset,
         tree=tree,
         branches=parse_mapping(branch, "--branch"),
         force=force,
+        resume=resume,
         quiet=quiet,
     )
 
@@ -128,11 +141,13 @@ def _run(
     timeout_s: float,
     fallback_local: bool,
     concurrency: int,
+    tls_root_cert: Path | None,
     input_format: str | None,
     root_preset: str,
     tree: str | None,
     branches: dict[str, str],
     force: bool,
+    resume: bool,
     quiet: bool,
 ) -> None:
     from rich.console import Console
@@ -145,6 +160,8 @@ def _run(
 
     if output is None and csv_dir is None and timing is None and performance is None:
         raise ConfigError("nothing to write: give --output, --csv-dir, --timing or --performance")
+    if tls_root_cert is not None and not url:
+        raise ConfigError("--tls-root-cert needs --url")
     if concurrency != 1 and not url:
         raise ConfigError("--concurrency needs --url (local backends run one event at a time)")
     if url:
@@ -152,7 +169,12 @@ def _run(
 
         fallback = make_finder(backend, bundle, device) if fallback_local else None
         finder = RemotePipeline(
-            url, model, protocol=protocol, timeout_s=timeout_s, fallback=fallback
+            url,
+            model,
+            protocol=protocol,
+            timeout_s=timeout_s,
+            fallback=fallback,
+            tls_root_cert=tls_root_cert,
         )
     else:
         finder = make_finder(backend, bundle, device)
@@ -165,13 +187,17 @@ def _run(
         timing_json=timing,
         performance_json=performance,
         overwrite=force,
+        resume=resume,
     )
     console = Console(stderr=True, quiet=quiet)
     with event_progress(console, len(source), f"reconstruct ({finder.name})") as advance:
         summary = run_reconstruction(
             source, finder, outputs, on_event=advance, concurrency=concurrency
         )
-    console.print(summary.timing.table())
+    if summary.resumed:
+        console.print(f"resumed: {summary.resumed} event(s) already in {csv_dir} were skipped")
+    if summary.timing.timings:
+        console.print(summary.timing.table())
     if summary.performance is not None:
         console.print(summary.performance.table())
     for path in summary.written:

@@ -41,6 +41,10 @@ def command(
             "shared memory, trace, logging). Default: a random one, so they stay closed.",
         ),
     ] = None,
+    tls_cert: Annotated[
+        Path | None, typer.Option(help="PEM server certificate: gRPC over TLS (with --tls-key).")
+    ] = None,
+    tls_key: Annotated[Path | None, typer.Option(help="PEM private key of --tls-cert.")] = None,
 ) -> None:
     """Serve FEATURES (FP32 [N,3]) → LABELS (INT64 [N]) on Triton until SIGTERM / Ctrl-C."""
     from rich.console import Console
@@ -63,6 +67,8 @@ def command(
         workspace=workspace,
         max_spacepoints=max_spacepoints or DEFAULT_MAX_SPACEPOINTS,
         access_token=access_token or None,
+        tls_cert=tls_cert,
+        tls_key=tls_key,
     )
     serve(
         config,

@@ -27,7 +27,14 @@ from acts_gnn.event import Event
 from acts_gnn.io.atomic import atomic_path
 from acts_gnn.result import TrackingResult
 
-__all__ = ["PROTOTRACK_COLUMNS", "TrackWriter", "candidates", "read_tracks"]
+__all__ = [
+    "PROTOTRACK_COLUMNS",
+    "TrackWriter",
+    "candidates",
+    "prototrack_csv_path",
+    "read_prototracks_csv",
+    "read_tracks",
+]
 
 PROTOTRACK_COLUMNS = ("trackId", "measurementId", "x", "y", "z")
 _NO_MEASUREMENT = np.uint64(2**64 - 1)
@@ -56,7 +63,13 @@ class TrackWriter:
     only. ``csv_dir`` must exist or be creatable.
     """
 
-    def __init__(self, root_path: str | Path | None = None, csv_dir: str | Path | None = None):
+    def __init__(
+        self,
+        root_path: str | Path | None = None,
+        csv_dir: str | Path | None = None,
+        *,
+        keep_csv_on_abort: bool = False,
+    ):
         self.root_path = Path(root_path) if root_path is not None else None
         self.csv_dir = Path(csv_dir) if csv_dir is not None else None
         self._timing_rows: list[dict[str, float | int | str]] = []
@@ -65,6 +78,7 @@ class TrackWriter:
         self._n_events = 0
         self._csv_written: list[Path] = []
         self._csv_dirs_made: list[Path] = []
+        self.keep_csv_on_abort = keep_csv_on_abort
 
     def __enter__(self) -> TrackWriter:
         if self.csv_dir is not None:
@@ -96,8 +110,11 @@ class TrackWriter:
                 raise
         return self
 
-    def add(self, event: Event, result: TrackingResult) -> None:
-        """Write the candidates of one event (and remember its timing row)."""
+    def add(self, event: Event, result: TrackingResult, *, csv: bool = True) -> None:
+        """Write the candidates of one event (and remember its timing row).
+
+        ``csv=False``: the event's CSV file exists already (a resumed run) and is left as is.
+        """
         track_id, offsets, members = candidates(result.labels)
         if self._root_file is not None and track_id.size:
             import awkward as ak
@@ -110,7 +127,7 @@ class TrackWriter:
                     "measurement_id": ak.unflatten(measurement, np.diff(offsets)),
                 }
             )
-        if self.csv_dir is not None:
+        if self.csv_dir is not None and csv:
             self._write_csv(event, track_id, offsets, members)
         self._timing_rows.append(result.timing.row())
         self._n_events += 1
@@ -148,17 +165,22 @@ class TrackWriter:
                 strict=True,
             )
         )
-        path = self.csv_dir / f"event{event.event_id:09d}-prototracks.csv"
+        path = prototrack_csv_path(self.csv_dir, event.event_id)
         with atomic_path(path) as temporary:
             temporary.write_text("\n".join(lines) + "\n", encoding="ascii")
         self._csv_written.append(path)
 
     def _abort(self) -> None:
-        """Remove everything this writer produced: an aborted run leaves no output behind."""
-        for path in self._csv_written:
+        """Remove everything this writer produced: an aborted run leaves no output behind.
+
+        With ``keep_csv_on_abort`` (a resumable run) the finished events' CSV files stay.
+        """
+        for path in [] if self.keep_csv_on_abort else self._csv_written:
             path.unlink(missing_ok=True)
         self._csv_written.clear()
-        for directory in self._csv_dirs_made:  # innermost first; only if still empty
+        for directory in (
+            [] if self.keep_csv_on_abort else self._csv_dirs_made
+        ):  # innermost first; only if still empty
             try:
                 directory.rmdir()
             except OSError:
@@ -238,16 +260,30 @@ def _read_tracks_root(path: Path) -> Iterator[tuple[int, np.ndarray, np.ndarray]
         yield e, per_hit_track[mask], flat[mask]
 
 
-def _read_tracks_csv(directory: Path) -> Iterator[tuple[int, np.ndarray, np.ndarray]]:
+def prototrack_csv_path(directory: str | Path, event_id: int) -> Path:
+    """Where :class:`TrackWriter` puts the proto-track CSV of ``event_id``."""
+    return Path(directory) / f"event{event_id:09d}-prototracks.csv"
+
+
+def read_prototracks_csv(path: str | Path) -> tuple[np.ndarray, np.ndarray]:
+    """``(track_id, measurement_id)`` of one proto-track CSV file.
+
+    Raises:
+        InputFormatError: the file is missing or malformed.
+    """
     from acts_gnn.io.csvtable import read_table
 
+    table = read_table(Path(path), {"trackId": np.int64, "measurementId": np.uint64})
+    return table["trackId"], table["measurementId"]
+
+
+def _read_tracks_csv(directory: Path) -> Iterator[tuple[int, np.ndarray, np.ndarray]]:
     files = sorted(directory.glob("event*-prototracks.csv"))
     if not files:
         raise InputFormatError(directory, "", "no eventNNN-prototracks.csv files")
     for path in files:
         event_id = int(path.name[len("event") :].split("-", 1)[0])
-        table = read_table(path, {"trackId": np.int64, "measurementId": np.uint64})
-        yield event_id, table["trackId"], table["measurementId"]
+        yield event_id, *read_prototracks_csv(path)
 
 
 def read_tracks(path: str | Path) -> dict[int, tuple[np.ndarray, np.ndarray]]:

@@ -23,7 +23,7 @@ from acts_gnn.event import Event
 from acts_gnn.io.atomic import write_text_atomic
 from acts_gnn.io.source import EventSource
 from acts_gnn.io.timing import TimingReport
-from acts_gnn.io.tracks import TrackWriter
+from acts_gnn.io.tracks import TrackWriter, prototrack_csv_path, read_prototracks_csv
 from acts_gnn.metrics.matching import MatchingConfig
 from acts_gnn.metrics.performance import PerformanceAccumulator, PerformanceReport
 from acts_gnn.reco.finder import TrackFinder
@@ -41,6 +41,9 @@ class ReconstructionOutputs:
     timing_json: Path | None = None
     performance_json: Path | None = None
     overwrite: bool = False
+    #: skip events whose proto-track CSV exists (needs ``tracks_csv_dir``); finished events'
+    #: CSV files are kept if the run fails
+    resume: bool = False
 
     def check(self) -> None:
         """Refuse to replace existing files unless ``overwrite``; check directories exist.
@@ -55,12 +58,16 @@ class ReconstructionOutputs:
                 raise OutputError(f"{path}: already exists (use --force to replace it)")
             if not path.parent.is_dir():
                 raise OutputError(f"{path}: directory {path.parent} does not exist")
+        if self.resume and self.tracks_csv_dir is None:
+            raise ConfigError("--resume needs --csv-dir (the per-event files it resumes from)")
         if self.tracks_csv_dir is not None and self.tracks_csv_dir.exists():
             if not self.tracks_csv_dir.is_dir():
                 raise OutputError(f"{self.tracks_csv_dir}: exists and is not a directory")
-            if any(self.tracks_csv_dir.glob("event*-prototracks.csv")) and not self.overwrite:
+            existing = any(self.tracks_csv_dir.glob("event*-prototracks.csv"))
+            if existing and not (self.overwrite or self.resume):
                 raise OutputError(
-                    f"{self.tracks_csv_dir}: already holds proto-track files (use --force)"
+                    f"{self.tracks_csv_dir}: already holds proto-track files "
+                    "(--resume to continue, --force to replace)"
                 )
 
 
@@ -71,12 +78,32 @@ class ReconstructionSummary:
     timing: TimingReport
     performance: PerformanceReport | None
     written: tuple[Path, ...] = field(default=())
+    #: events skipped because a previous run wrote them (``resume``)
+    resumed: int = 0
+
+
+def _resumed(event: Event, csv_dir: Path) -> TrackingResult | None:
+    """The result of an event a previous run wrote already (None if it did not)."""
+    from acts_gnn.metrics.evaluate import labels_from_tracks
+
+    path = prototrack_csv_path(csv_dir, event.event_id)
+    if not path.exists():
+        return None
+    track, measurement = read_prototracks_csv(path)
+    labels = labels_from_tracks(event, track, measurement, path)
+    return TrackingResult(
+        labels=labels, timing=EventTiming(event.event_id, "resumed", len(event), 0.0)
+    )
 
 
 def _reconstructed(
-    source: EventSource, finder: TrackFinder, concurrency: int
+    source: EventSource, finder: TrackFinder, concurrency: int, resume_dir: Path | None = None
 ) -> Iterator[tuple[Event, TrackingResult]]:
-    """(event, result) in source order, with up to ``concurrency`` events in flight."""
+    """(event, result) in source order, with up to ``concurrency`` events in flight.
+
+    With ``resume_dir``, events whose CSV file is there come back with the labels read from it
+    and a ``resumed`` timing (not counted in the timing report).
+    """
 
     def load(ref) -> tuple[Event, float]:
         start = time.perf_counter()
@@ -86,9 +113,16 @@ def _reconstructed(
     def with_read_time(result: TrackingResult, read_s: float) -> TrackingResult:
         return TrackingResult(labels=result.labels, timing=replace(result.timing, read_s=read_s))
 
+    def done_before(event: Event) -> TrackingResult | None:
+        return _resumed(event, resume_dir) if resume_dir is not None else None
+
     if concurrency == 1:
         for ref in source.refs:
             event, read_s = load(ref)
+            previous = done_before(event)
+            if previous is not None:
+                yield event, previous
+                continue
             yield event, with_read_time(finder.reconstruct(event), read_s)
         return
     with ThreadPoolExecutor(concurrency, thread_name_prefix="acts-gnn-event") as pool:
@@ -96,6 +130,13 @@ def _reconstructed(
         try:
             for ref in source.refs:
                 event, read_s = load(ref)
+                previous = done_before(event)
+                if previous is not None:
+                    while in_flight:  # keep the input order
+                        earlier, earlier_read_s, future = in_flight.popleft()
+                        yield earlier, with_read_time(future.result(), earlier_read_s)
+                    yield event, previous
+                    continue
                 in_flight.append((event, read_s, pool.submit(finder.reconstruct, event)))
                 if len(in_flight) >= concurrency:
                     event, read_s, future = in_flight.popleft()
@@ -144,10 +185,18 @@ def run_reconstruction(
     timings: list[EventTiming] = []
     accumulator = PerformanceAccumulator(matching, min_track_sizes) if matching else None
     with_truth = 0
-    with TrackWriter(outputs.tracks_root, outputs.tracks_csv_dir) as writer:
-        for event, result in _reconstructed(source, finder, concurrency):
-            writer.add(event, result)
-            timings.append(result.timing)
+    resume_dir = outputs.tracks_csv_dir if outputs.resume else None
+    resumed = 0
+    with TrackWriter(
+        outputs.tracks_root, outputs.tracks_csv_dir, keep_csv_on_abort=outputs.resume
+    ) as writer:
+        for event, result in _reconstructed(source, finder, concurrency, resume_dir):
+            was_resumed = result.timing.backend == "resumed"
+            writer.add(event, result, csv=not was_resumed)
+            if was_resumed:
+                resumed += 1
+            else:
+                timings.append(result.timing)
             if accumulator is not None and event.truth is not None:
                 accumulator.add(event, result.labels)
                 with_truth += 1
@@ -167,4 +216,6 @@ def run_reconstruction(
             written.append(outputs.performance_json)
     except OSError as exc:
         raise OutputError(f"cannot write report ({exc})") from exc
-    return ReconstructionSummary(timing=report, performance=performance, written=tuple(written))
+    return ReconstructionSummary(
+        timing=report, performance=performance, written=tuple(written), resumed=resumed
+    )

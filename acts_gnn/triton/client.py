@@ -16,6 +16,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -65,6 +66,7 @@ class RemotePipeline:
         backoff_s: pause before the first retry round, doubled each round.
         fallback: a track finder to use when every server failed (None: raise).
         server_timing: ask the server for its stage times and edge counts.
+        tls_root_cert: PEM certificate(s) to trust: gRPC over TLS (None: plain gRPC).
     """
 
     def __init__(
@@ -78,11 +80,18 @@ class RemotePipeline:
         backoff_s: float = 0.5,
         fallback: Any = None,
         server_timing: bool = True,
+        tls_root_cert: str | Path | None = None,
     ) -> None:
         if not urls:
             raise ConfigError("give at least one server URL")
         if protocol not in ("grpc", "http"):
             raise ConfigError(f"protocol must be grpc or http, got {protocol!r}")
+        if tls_root_cert is not None:
+            if protocol != "grpc":
+                raise ConfigError("TLS is supported for gRPC only (Triton's HTTP is plain)")
+            if not Path(tls_root_cert).is_file():
+                raise ConfigError(f"--tls-root-cert {tls_root_cert}: no such file")
+        self.tls_root_cert = str(tls_root_cert) if tls_root_cert is not None else None
         self.urls = [u.removeprefix("grpc://").removeprefix("http://") for u in urls]
         self.model = model
         self.protocol = protocol
@@ -106,7 +115,14 @@ class RemotePipeline:
             if url not in self._clients:
                 if self.protocol == "grpc":
                     grpc = require("tritonclient.grpc", "server")
-                    self._clients[url] = grpc.InferenceServerClient(url, channel_args=_UNLIMITED)
+                    tls = (
+                        {"ssl": True, "root_certificates": self.tls_root_cert}
+                        if self.tls_root_cert
+                        else {}
+                    )
+                    self._clients[url] = grpc.InferenceServerClient(
+                        url, channel_args=_UNLIMITED, **tls
+                    )
                 else:
                     http = require("tritonclient.http", "server")
                     self._clients[url] = http.InferenceServerClient(

@@ -66,9 +66,17 @@ class ServerConfig:
     #: token of Triton's restricted endpoints (statistics, model repository, shared memory,
     #: trace, logging); None: a random one nobody knows, i.e. those endpoints stay closed
     access_token: str | None = None
+    #: PEM certificate and key: gRPC with TLS (HTTP stays plain; keep it on loopback)
+    tls_cert: Path | None = None
+    tls_key: Path | None = None
 
     def check(self) -> None:
         """Raise :class:`ConfigError` for settings that cannot work."""
+        if (self.tls_cert is None) != (self.tls_key is None):
+            raise ConfigError("TLS needs both --tls-cert and --tls-key")
+        for option, path in (("--tls-cert", self.tls_cert), ("--tls-key", self.tls_key)):
+            if path is not None and not Path(path).is_file():
+                raise ConfigError(f"{option} {path}: no such file")
         unknown = [m for m in self.models if m not in BACKENDS]
         if unknown:
             raise ConfigError(
@@ -222,6 +230,15 @@ def serve(
         http_address=config.host,
         http_port=config.http_port,
         metrics_port=config.metrics_port,
+        **(
+            {
+                "grpc_use_ssl": True,
+                "grpc_server_cert": Path(config.tls_cert).resolve(),
+                "grpc_server_key": Path(config.tls_key).resolve(),
+            }
+            if config.tls_cert is not None and config.tls_key is not None
+            else {}
+        ),
     )
     stop = threading.Event()
     previous = {
@@ -257,8 +274,9 @@ def serve(
                     )
                     continue
                 triton.run()
+                tls = " (TLS)" if config.tls_cert is not None else ""
                 on_ready(
-                    f"ready: gRPC {config.host}:{config.grpc_port}, HTTP {config.host}:"
+                    f"ready: gRPC{tls} {config.host}:{config.grpc_port}, HTTP {config.host}:"
                     f"{config.http_port}, metrics :{config.metrics_port}; models "
                     f"{', '.join(config.models)} × {config.instances} instance(s) on "
                     f"{config.device}"
