@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from acts_gnn.errors import ConfigError, RemoteInferenceError
+from acts_gnn.errors import ConfigError, OutputError, RemoteInferenceError
 from acts_gnn.io.cache import save_event_npz
 from acts_gnn.io.source import open_events
 from acts_gnn.io.tracks import read_tracks
@@ -87,3 +87,50 @@ def test_concurrency_below_one_is_refused(source, tmp_path):
     outputs = ReconstructionOutputs(tracks_root=tmp_path / "tracks.root")
     with pytest.raises(ConfigError, match="concurrency must be at least 1, got 0"):
         run_reconstruction(source, SlowTruth(), outputs, concurrency=0)
+
+
+def test_resume_skips_what_an_interrupted_run_finished(source, tmp_path):
+    csv_dir = tmp_path / "csv"
+    first = ReconstructionOutputs(tracks_csv_dir=csv_dir, resume=True)
+    with pytest.raises(RemoteInferenceError):
+        run_reconstruction(source, SlowTruth(fail_event=104), first)
+    kept = sorted(p.name for p in csv_dir.iterdir())
+    assert kept == [
+        f"event{100 + i:09d}-prototracks.csv" for i in range(4)
+    ]  # kept, not rolled back
+
+    asked = []
+
+    class Recording(SlowTruth):
+        def reconstruct(self, event):
+            asked.append(event.event_id)
+            return super().reconstruct(event)
+
+    second = ReconstructionOutputs(
+        tracks_root=tmp_path / "tracks.root", tracks_csv_dir=csv_dir, resume=True
+    )
+    summary = run_reconstruction(source, Recording(), second, concurrency=2)
+    assert asked == list(range(104, 100 + N_EVENTS))
+    assert summary.resumed == 4 and summary.timing.summary()["n_events"] == N_EVENTS - 4
+    assert summary.performance.n_events == N_EVENTS  # resumed events are scored too
+    for path in (tmp_path / "tracks.root", csv_dir):
+        tracks = read_tracks(path)
+        assert sorted(tracks) == list(range(100, 100 + N_EVENTS))
+        for event in source:
+            labels = TruthTrackFinder().reconstruct(event).labels
+            kept_sp = labels >= 0
+            track, measurement = tracks[event.event_id]
+            expected = zip(labels[kept_sp], event.spacepoints.measurement_id[kept_sp], strict=True)
+            assert set(zip(track, measurement, strict=True)) == set(expected)
+
+
+def test_resume_needs_a_csv_directory_and_existing_files_need_a_choice(source, tmp_path):
+    with pytest.raises(ConfigError, match="--resume needs --csv-dir"):
+        run_reconstruction(
+            source, SlowTruth(), ReconstructionOutputs(tracks_root=tmp_path / "t.root", resume=True)
+        )
+    run_reconstruction(source, SlowTruth(), ReconstructionOutputs(tracks_csv_dir=tmp_path / "c"))
+    with pytest.raises(OutputError, match="--resume to continue, --force to replace"):
+        run_reconstruction(
+            source, SlowTruth(), ReconstructionOutputs(tracks_csv_dir=tmp_path / "c")
+        )

@@ -102,48 +102,97 @@ def main() -> None:
     acts("acts_truncated_row", "line 7", good[: good.rindex(",")])
     acts("acts_semicolons", "missing; expected columns", good.replace(",", ";"))
     acts("acts_tabs", "missing; expected columns", good.replace(",", "\t"))
-    acts("acts_missing_column_x", "column 'x': missing", _csv(SP_HEADER.replace(",x,", ","), [
-        r.split(",", 5)[0] + "," + ",".join(r.split(",")[1:4] + r.split(",")[5:]) for r in SP_ROWS
-    ]))
+    acts(
+        "acts_missing_column_x",
+        "column 'x': missing",
+        _csv(
+            SP_HEADER.replace(",x,", ","),
+            [
+                r.split(",", 5)[0] + "," + ",".join(r.split(",")[1:4] + r.split(",")[5:])
+                for r in SP_ROWS
+            ],
+        ),
+    )
     acts("acts_renamed_column", "column 'x': missing", good.replace(",x,", ",X,", 1))
-    acts("acts_text_in_float", "line 4, column 'x': expected a number, found 'fifty'", good.replace(",50.0,", ",fifty,", 1))
-    acts("acts_nan_coordinate", "line 3, column 'x': expected a finite number", good.replace(",40.0,", ",nan,", 1))
-    acts("acts_inf_coordinate", "line 5, column 'z': expected a finite number", good.replace(",-15.0,", ",inf,", 1))
-    acts("acts_duplicate_ids", "line 5, column 'measurement_id_1': duplicate value 2 (first on line 4)", good.replace("\n3,", "\n2,", 1))
+    acts(
+        "acts_text_in_float",
+        "line 4, column 'x': expected a number, found 'fifty'",
+        good.replace(",50.0,", ",fifty,", 1),
+    )
+    acts(
+        "acts_nan_coordinate",
+        "line 3, column 'x': expected a finite number",
+        good.replace(",40.0,", ",nan,", 1),
+    )
+    acts(
+        "acts_inf_coordinate",
+        "line 5, column 'z': expected a finite number",
+        good.replace(",-15.0,", ",inf,", 1),
+    )
+    acts(
+        "acts_duplicate_ids",
+        "line 5, column 'measurement_id_1': duplicate value 2 (first on line 4)",
+        good.replace("\n3,", "\n2,", 1),
+    )
     acts("acts_empty_file", "empty", "")
     acts("acts_header_only", "no space points in this event", SP_HEADER + "\n")
     acts("acts_extra_field", "line 2", good.replace("0.1,0\n", "0.1,0,7\n", 2))
     acts("acts_missing_field", "line 5", good.replace(",nan,0.1,0\n4,", ",nan,0.1\n4,", 1))
     acts("acts_negative_id", "line 2", good.replace("\n0,", "\n-1,", 1))
-    acts("acts_id_overflow", "line 2, column 'measurement_id_1'", good.replace("\n0,", "\n18446744073709551616,", 1))
+    acts(
+        "acts_id_overflow",
+        "line 2, column 'measurement_id_1'",
+        good.replace("\n0,", "\n18446744073709551616,", 1),
+    )
     acts("acts_quoted_number", "line 2", good.replace(",30.0,", ',"30,0",', 1))
     (case("acts_binary_garbage", "missing; expected columns") / f"{E}-spacepoint.csv").write_bytes(
         bytes(np.random.default_rng(9).integers(0, 256, 4096, dtype=np.uint8))
     )
-    (case("acts_utf16", "missing; expected columns") / f"{E}-spacepoint.csv").write_bytes(good.encode("utf-16"))
-    (case("acts_gzip_not_gzip", "not a valid gzip file") / f"{E}-spacepoint.csv.gz").write_text(good)
-    compressed = gzip.compress(good.encode())
-    (case("acts_gzip_truncated", "gzip stream is truncated") / f"{E}-spacepoint.csv.gz").write_bytes(
-        compressed[: len(compressed) // 2]
+    (case("acts_utf16", "missing; expected columns") / f"{E}-spacepoint.csv").write_bytes(
+        good.encode("utf-16")
     )
+    (case("acts_gzip_not_gzip", "not a valid gzip file") / f"{E}-spacepoint.csv.gz").write_text(
+        good
+    )
+    compressed = gzip.compress(good.encode())
+    (
+        case("acts_gzip_truncated", "gzip stream is truncated") / f"{E}-spacepoint.csv.gz"
+    ).write_bytes(compressed[: len(compressed) // 2])
     (case("acts_no_event_files", "no event files") / "notes.txt").write_text("no events here\n")
     acts("acts_unknown_kind_name", "unrecognised", good, "-spacepoints-v2.csv")
     CASES["acts_unknown_kind_name"]["input"] = f"acts_unknown_kind_name/{E}-spacepoints-v2.csv"
 
     # -- TrackML CSV ----------------------------------------------------------------------------
-    trackml("trackml_missing_hit_id", "column 'hit_id': missing",
-            hits=_csv(HITS_HEADER.replace("hit_id,", ""), [r.split(",", 1)[1] for r in HITS_ROWS]))
-    trackml("trackml_duplicate_hit_id", "line 7, column 'hit_id': duplicate value 1",
-            hits=_csv(HITS_HEADER, [*HITS_ROWS[:-1], HITS_ROWS[0]]))
+    trackml(
+        "trackml_missing_hit_id",
+        "column 'hit_id': missing",
+        hits=_csv(HITS_HEADER.replace("hit_id,", ""), [r.split(",", 1)[1] for r in HITS_ROWS]),
+    )
+    trackml(
+        "trackml_duplicate_hit_id",
+        "line 7, column 'hit_id': duplicate value 1",
+        hits=_csv(HITS_HEADER, [*HITS_ROWS[:-1], HITS_ROWS[0]]),
+    )
     trackml("trackml_truth_rows_mismatch", "truth", truth=_csv(TRUTH_HEADER, TRUTH_ROWS[:-2]))
-    trackml("trackml_particles_wrong_type", "line 2",
-            particles=_csv(PARTICLES_HEADER, ["4503599644147712,0,0,0,fast,0.2,0.1,1,3"]))
-    trackml("trackml_nan_in_hits", "line 4", hits=_csv(HITS_HEADER, [
-        *HITS_ROWS[:2], HITS_ROWS[2].replace(",50.0,", ",nan,"), *HITS_ROWS[3:]
-    ]))
-    trackml("trackml_truth_bad_weight", "line 3, column 'weight'", truth=_csv(TRUTH_HEADER, [
-        TRUTH_ROWS[0], TRUTH_ROWS[1].replace(",0.1", ",heavy"), *TRUTH_ROWS[2:]
-    ]))
+    trackml(
+        "trackml_particles_wrong_type",
+        "line 2",
+        particles=_csv(PARTICLES_HEADER, ["4503599644147712,0,0,0,fast,0.2,0.1,1,3"]),
+    )
+    trackml(
+        "trackml_nan_in_hits",
+        "line 4",
+        hits=_csv(
+            HITS_HEADER, [*HITS_ROWS[:2], HITS_ROWS[2].replace(",50.0,", ",nan,"), *HITS_ROWS[3:]]
+        ),
+    )
+    trackml(
+        "trackml_truth_bad_weight",
+        "line 3, column 'weight'",
+        truth=_csv(
+            TRUTH_HEADER, [TRUTH_ROWS[0], TRUTH_ROWS[1].replace(",0.1", ",heavy"), *TRUTH_ROWS[2:]]
+        ),
+    )
     directory = case("trackml_hits_gz_not_gzip", "not a valid gzip file")
     (directory / f"{E}-hits.csv.gz").write_text(_csv(HITS_HEADER, HITS_ROWS))
 
@@ -157,31 +206,50 @@ def main() -> None:
         "y": np.zeros(6, np.float32),
         "z": np.zeros(6, np.float32),
     }
-    with uproot.recreate(case("root_wrong_tree", "tree 'spacepoints': missing", "tracks.root") / "tracks.root") as f:
+    with uproot.recreate(
+        case("root_wrong_tree", "tree 'spacepoints': missing", "tracks.root") / "tracks.root"
+    ) as f:
         f["particles"] = columns
-    with uproot.recreate(case("root_missing_branch", "branch 'x': missing", "sp.root") / "sp.root") as f:
+    with uproot.recreate(
+        case("root_missing_branch", "branch 'x': missing", "sp.root") / "sp.root"
+    ) as f:
         f["spacepoints"] = {k: v for k, v in columns.items() if k != "x"}
-    (case("root_not_root", "not a readable ROOT file", "sp.root") / "sp.root").write_text("x,y,z\n1,2,3\n")
+    (case("root_not_root", "not a readable ROOT file", "sp.root") / "sp.root").write_text(
+        "x,y,z\n1,2,3\n"
+    )
     buffer = io.BytesIO()
     with uproot.recreate(HERE / "_full.root") as f:
         f["spacepoints"] = columns
     data = (HERE / "_full.root").read_bytes()
     (HERE / "_full.root").unlink()
     del buffer
-    (case("root_truncated", "not a readable ROOT file", "sp.root") / "sp.root").write_bytes(data[: len(data) // 3])
-    with uproot.recreate(case("root_nan_branch", "entry 2: expected a finite number", "sp.root") / "sp.root") as f:
+    (case("root_truncated", "not a readable ROOT file", "sp.root") / "sp.root").write_bytes(
+        data[: len(data) // 3]
+    )
+    with uproot.recreate(
+        case("root_nan_branch", "entry 2: expected a finite number", "sp.root") / "sp.root"
+    ) as f:
         f["spacepoints"] = {**columns, "x": np.array([30, 31, np.nan, 33, 34, 35], np.float32)}
-    with uproot.recreate(case("root_empty_tree", "no entries (no space points)", "sp.root") / "sp.root") as f:
+    with uproot.recreate(
+        case("root_empty_tree", "no entries (no space points)", "sp.root") / "sp.root"
+    ) as f:
         f["spacepoints"] = {k: v[:0] for k, v in columns.items()}
 
     # -- npz event caches -----------------------------------------------------------------------
     npz("npz_not_a_zip", "not an acts-gnn event cache", None, raw=b"this is not a zip file\n")
-    npz("npz_wrong_version", "expected cache format version 1", {**valid_npz_arrays(), "format_version": np.array(99)})
+    npz(
+        "npz_wrong_version",
+        "expected cache format version 1",
+        {**valid_npz_arrays(), "format_version": np.array(99)},
+    )
     missing = valid_npz_arrays()
     del missing["sp_x"]
     npz("npz_missing_array", "missing array 'sp_x'", missing)
-    npz("npz_nan", "space point 2: position is not finite", {**valid_npz_arrays(), "sp_z": np.array([0, 0, np.inf, 0, 0, 0],
-                                                                         np.float32)})
+    npz(
+        "npz_nan",
+        "space point 2: position is not finite",
+        {**valid_npz_arrays(), "sp_z": np.array([0, 0, np.inf, 0, 0, 0], np.float32)},
+    )
     # a member whose .npy header claims a billion rows; the data holds six
     arrays = valid_npz_arrays()
     directory = case("npz_billion_row_header", "not an acts-gnn event cache", f"{E}.npz")
