@@ -8,6 +8,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
@@ -27,8 +28,8 @@ def free_ports(count: int) -> list[int]:
 class ServeProcess:
     """One ``acts-gnn serve`` in its own process group (so a kill reaches tritonserver too)."""
 
-    def __init__(self, workspace: Path, *options: str) -> None:
-        self.grpc_port, self.http_port, self.metrics_port = free_ports(3)
+    def __init__(self, workspace: Path, *options: str, ports: Sequence[int] | None = None) -> None:
+        self.grpc_port, self.http_port, self.metrics_port = ports or free_ports(3)
         self.workspace = workspace
         self.log_path = workspace / "server.log"
         self._log = open(self.log_path, "w+")
