@@ -29,7 +29,7 @@ sys.path.insert(0, str(REPO))
 
 from acts_gnn.bench.harness import Served, run_point  # noqa: E402
 from acts_gnn.bench.report import machine, markdown_table, served_to_local_ratio  # noqa: E402
-from acts_gnn.bench.spawn import SpawnedServer  # noqa: E402
+from acts_gnn.triton.spawn import SpawnedServer  # noqa: E402
 from acts_gnn.bench.sweep import SweepConfig, run_sweep  # noqa: E402
 from acts_gnn.io.source import open_events  # noqa: E402
 from acts_gnn.metrics.matching import MatchingConfig  # noqa: E402
@@ -319,7 +319,12 @@ def main() -> None:
     }
     raw = {**results, "c": {"points": [p.summary() for p in points], "ratio": c["ratio"]}}
     (args.work / "bench.json").write_text(json.dumps(raw, indent=1, default=str))
-    args.output.write_text(render(results))
+    text = render(results)
+    previous = args.output.read_text() if args.output.exists() else ""
+    if "<!-- soak -->" in previous:  # make soak's section survives a make bench
+        block = previous[previous.index("<!-- soak -->") : previous.index("<!-- /soak -->")]
+        text = text.rstrip("\n") + "\n\n" + block + "<!-- /soak -->\n"
+    args.output.write_text(text)
     log(f"wrote {args.output} in {results['run_s'] / 60:.1f} min")
 
 

@@ -105,7 +105,7 @@ def run_sweep(
             measure(f"{url} c={concurrency}", remote, concurrency, served)
 
     if config.spawn:
-        from acts_gnn.bench.spawn import SpawnedServer
+        from acts_gnn.triton.spawn import SpawnedServer
 
         for instances in config.instances:
             with SpawnedServer(

@@ -45,6 +45,13 @@ def command(
         Path | None, typer.Option(help="PEM server certificate: gRPC over TLS (with --tls-key).")
     ] = None,
     tls_key: Annotated[Path | None, typer.Option(help="PEM private key of --tls-cert.")] = None,
+    balancer: Annotated[
+        int,
+        typer.Option(
+            help="Start this many servers behind nginx (gRPC load balancing on --grpc-port; "
+            "needs Debian's nginx-light). 0: one server, no balancer."
+        ),
+    ] = 0,
 ) -> None:
     """Serve FEATURES (FP32 [N,3]) → LABELS (INT64 [N]) on Triton until SIGTERM / Ctrl-C."""
     from rich.console import Console
@@ -70,9 +77,14 @@ def command(
         tls_cert=tls_cert,
         tls_key=tls_key,
     )
-    serve(
-        config,
-        on_ready=lambda message: console.print(message),
-        on_retry=lambda message: console.print(f"[yellow]warning: {message}[/]"),
-    )
+    if balancer:
+        from acts_gnn.triton.balancer import serve_balanced
+
+        serve_balanced(config, balancer, on_ready=lambda message: console.print(message, soft_wrap=True))
+    else:
+        serve(
+            config,
+            on_ready=lambda message: console.print(message, soft_wrap=True),
+            on_retry=lambda message: console.print(f"[yellow]warning: {message}[/]"),
+        )
     console.print("stopped")

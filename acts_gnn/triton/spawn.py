@@ -1,6 +1,6 @@
-"""``benchmark --spawn``: an ``acts-gnn serve`` of our own for each instance count.
+"""A child ``acts-gnn serve`` on free local ports (``benchmark --spawn``, ``serve --balancer``).
 
-Layer: bench.
+Layer: triton (used by ``serve --balancer`` and the benchmark).
 """
 
 from __future__ import annotations
@@ -50,6 +50,8 @@ class SpawnedServer:
         bundle: Path | None = None,
         start_timeout_s: float = 300,
         stop_timeout_s: float = 60,
+        extra_options: Sequence[str] = (),
+        access_token: str | None = None,
     ) -> None:
         self.models = tuple(models)
         self.instances = instances
@@ -57,14 +59,20 @@ class SpawnedServer:
         self.bundle = bundle
         self.start_timeout_s = start_timeout_s
         self.stop_timeout_s = stop_timeout_s
+        self.extra_options = tuple(extra_options)
         self.grpc_port, self.http_port, self.metrics_port = free_ports(3)
-        self.access_token = secrets.token_urlsafe(32)
+        self.access_token = access_token or secrets.token_urlsafe(32)
         self._workspace: tempfile.TemporaryDirectory | None = None
         self._process: subprocess.Popen | None = None
 
     @property
     def grpc_url(self) -> str:
         return f"127.0.0.1:{self.grpc_port}"
+
+    @property
+    def pid(self) -> int | None:
+        """The server's process id (also its process group: it runs in its own session)."""
+        return self._process.pid if self._process is not None else None
 
     @property
     def metrics_url(self) -> str:
@@ -92,6 +100,7 @@ class SpawnedServer:
         ]
         if self.bundle is not None:
             command += ["--bundle", str(self.bundle)]
+        command += self.extra_options
         self._log_path = workspace / "serve.log"
         with open(self._log_path, "w") as log:
             self._process = subprocess.Popen(
