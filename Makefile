@@ -10,7 +10,7 @@ EXTRAS ?= dev,acts,cuda,server
 DEMO_OUT ?= demo-output
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test test-all test-root lint venv clean example train gpu-prepare gpu-check bench soak
+.PHONY: system-deps demo test test-all test-root lint venv clean example train gpu-prepare gpu-check bench soak
 
 venv: $(STAMP)
 
@@ -29,7 +29,18 @@ demo: $(STAMP)
 	$(VENV)/bin/acts-gnn evaluate $(DEMO_OUT)/tracks.root --example \
 		--plots $(DEMO_OUT)/plots --json $(DEMO_OUT)/evaluate.json --force
 
-test: $(STAMP)
+# System tools some tests use: nginx (serve --balancer). Installed with apt when missing and
+# possible (root and apt-get); otherwise the balancer test skips and says why.
+system-deps:
+	@command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    export DEBIAN_FRONTEND=noninteractive; \
+	    apt-get install -y -q nginx-light >/dev/null 2>&1 || \
+	    { apt-get update -q >/dev/null 2>&1 && apt-get install -y -q nginx-light >/dev/null 2>&1; } || \
+	    echo "note: could not install nginx-light; the balancer test will skip"; \
+	  else echo "note: nginx missing (apt install nginx-light); the balancer test will skip"; fi; }
+
+test: $(STAMP) system-deps
 	$(PY) -m pytest -q -m "not slow and not gpu and not root"
 
 test-all: $(STAMP)
