@@ -33,7 +33,7 @@ class FakeTriton:
     runs = 0
     stops = 0
 
-    def __init__(self, config, workspace):
+    def __init__(self, config, workspace, security_config=None):
         FakeTriton.workspaces.append(workspace)
 
     def __enter__(self):

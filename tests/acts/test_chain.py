@@ -1,0 +1,57 @@
+"""acts-gnn inside an ACTS Sequencer: GnnTrackFinding → seeding → Kalman fit → ACTS matching."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pytest
+
+pytestmark = pytest.mark.acts
+acts = pytest.importorskip("acts", reason="pyacts is not installed (acts-gnn[acts])")
+
+from acts_gnn.acts.algorithm import candidate_members  # noqa: E402
+from acts_gnn.acts.chain import ChainConfig, run_chain  # noqa: E402
+
+CONFIG = ChainConfig(events=1, pileup=5, signal=20, seed=7, model="gnn_tracking")
+
+
+@pytest.fixture(scope="module")
+def local():
+    return run_chain(CONFIG)
+
+
+def test_candidates_are_grouped_sorted_by_radius_and_cut():
+    labels = np.array([1, 0, 1, -1, 0, 1, 2])
+    radius = np.array([50.0, 30.0, 10.0, 5.0, 20.0, 30.0, 1.0])
+    members = candidate_members(labels, radius, 2)
+    assert [m.tolist() for m in members] == [[4, 1], [2, 5, 0]]
+
+
+def test_the_local_chain_fits_tracks_and_both_evaluations_see_them(local):
+    assert local.n_spacepoints > 1000
+    assert 0 < local.n_fitted <= local.n_seeded <= local.n_prototracks
+    assert local.acts_kalman["nTotalTracks"] == local.n_fitted  # out of ACTS's Kalman fitter
+    assert local.acts_finder["nTotalTracks"] == local.n_prototracks
+    assert local.acts_gnn["n_tracks"] == local.n_prototracks  # the same candidates, ≥ 3 points
+    assert local.acts_kalman["efficiencyParticles"] > 0.6
+    assert local.acts_gnn["efficiency"] > 0.5 and local.acts_gnn["n_targets"] > 10
+
+
+@pytest.mark.triton
+def test_the_served_chain_gives_the_local_result(local, tmp_path):
+    pytest.importorskip("pytriton", reason="nvidia-pytriton is not installed (acts-gnn[server])")
+    from tests.triton.serving import ServeProcess
+
+    served = ServeProcess(tmp_path, "--model", "gnn_tracking").wait_ready()
+    try:
+        remote = run_chain(dataclasses.replace(CONFIG, url=(served.grpc_url,)))
+    finally:
+        assert served.terminate() == 0
+    assert (remote.n_prototracks, remote.n_seeded, remote.n_fitted) == (
+        local.n_prototracks,
+        local.n_seeded,
+        local.n_fitted,
+    )
+    assert remote.acts_kalman == local.acts_kalman
+    assert remote.acts_gnn == local.acts_gnn
