@@ -10,7 +10,7 @@ EXTRAS ?= dev,acts,cuda,server
 DEMO_OUT ?= demo-output
 STAMP  := $(VENV)/.installed
 
-.PHONY: system-deps demo test test-all test-root lint venv clean example train gpu-prepare gpu-check bench soak
+.PHONY: system-deps demo test test-all test-root lint venv clean example train gpu-prepare gpu-check bench soak perf-analyzer
 
 venv: $(STAMP)
 
@@ -62,6 +62,13 @@ bench: $(STAMP)
 # The full soak (issue 9): 10,000 requests, 10 % malformed; its table goes into BENCHMARKS.md
 soak: $(STAMP)
 	$(PY) benchmarks/soak.py --requests 10000 --output BENCHMARKS.md
+
+# NVIDIA's perf_analyzer in its own venv (issue 7). tritonclient 2.60.0's binary needs glibc >= 2.38;
+# 2.51.0's runs on Debian 12. Needs Debian's libb64-0d. Run it as .venv-pa/perf_analyzer ARGS.
+perf-analyzer:
+	test -x .venv-pa/bin/python || $(PYTHON) -m venv .venv-pa
+	.venv-pa/bin/pip install --quiet "tritonclient[all]==2.51.0" nvidia-cuda-runtime-cu12
+	install -m 755 benchmarks/perf_analyzer.sh .venv-pa/perf_analyzer
 
 clean:
 	rm -rf $(VENV) $(DEMO_OUT) .pytest_cache .ruff_cache

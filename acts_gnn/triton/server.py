@@ -124,6 +124,16 @@ def _prepare_environment(workspace: Path) -> Path:
     return workspace
 
 
+def _check_numpy() -> None:
+    """Refuse NumPy 2: nvidia-pytriton 0.7.0 (which requires numpy<2) then answers every request
+    with empty tensors and no error (seen with NumPy 2.5 on Python 3.12)."""
+    if int(np.__version__.split(".")[0]) >= 2:
+        raise ConfigError(
+            f"acts-gnn serve needs numpy<2 (nvidia-pytriton's requirement; with NumPy "
+            f"{np.__version__} it answers with empty tensors): pip install 'numpy<2'"
+        )
+
+
 def _check_ports_free(config: ServerConfig) -> None:
     """Raise :class:`ConfigError` for a port something else already listens on.
 
@@ -211,6 +221,7 @@ def serve(
     """
     config.check()
     require("pytriton", "server")
+    _check_numpy()
     from pytriton.exceptions import PyTritonError
     from pytriton.triton import Triton, TritonConfig, TritonSecurityConfig
     from tritonclient.utils import InferenceServerException
