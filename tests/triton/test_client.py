@@ -84,3 +84,26 @@ def test_error_text_is_one_line():
     error = remote._translate("h:1", Exception("[StatusCode.NOT_FOUND] Request for unknown model"))
     assert isinstance(error, ModelUnavailableError)
     assert isinstance(remote._translate("h:1", Exception("Deadline Exceeded")), RemoteTimeoutError)
+
+
+def test_a_hung_server_is_cut_off_by_the_timeout(event):
+    """A server that accepts connections and never answers (hung) costs one timeout, not more."""
+    import socket
+    import threading
+    import time
+
+    pytest.importorskip("tritonclient.grpc")
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen()
+    accepted = []
+    threading.Thread(target=lambda: accepted.append(listener.accept()), daemon=True).start()
+    url = f"127.0.0.1:{listener.getsockname()[1]}"
+    remote = RemotePipeline([url], retries=0, timeout_s=1.5, server_timing=False)
+    start = time.monotonic()
+    with pytest.raises(RemoteTimeoutError, match=f"{url} .*no answer within 1.5 s"):
+        remote.reconstruct(event)
+    assert time.monotonic() - start < 10
+    for connection, _address in accepted:
+        connection.close()
+    listener.close()

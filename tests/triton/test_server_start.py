@@ -111,6 +111,7 @@ def test_a_port_in_use_is_a_config_error_before_triton_starts(fake_triton):
 
 def test_numpy_2_is_refused_before_triton_starts(fake_triton, monkeypatch):
     monkeypatch.setattr(server.np, "__version__", "2.5.2")
-    with pytest.raises(ConfigError, match="needs numpy<2 .* with NumPy 2.5.2 it answers with empty"):
+    expected = r"needs numpy<2 .* with NumPy 2\.5\.2 it answers with empty"
+    with pytest.raises(ConfigError, match=expected):
         server.serve(fake_triton)
     assert FakeTriton.workspaces == []
