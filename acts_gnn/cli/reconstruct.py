@@ -48,6 +48,13 @@ def command(
     bundle: Annotated[
         Path | None, typer.Option(help="Model bundle directory (default: the shipped model).")
     ] = None,
+    max_neighbours: Annotated[
+        int | None,
+        typer.Option(
+            help="GNN backends: K1 neighbours per space point (default: the bundle's, 64 for the "
+            "shipped model). 128 measured on μ = 200: +6 points efficiency, 1.4× the CPU time."
+        ),
+    ] = None,
     url: Annotated[
         list[str] | None,
         typer.Option(help="Triton server HOST:PORT (repeatable: failover); runs remotely."),
@@ -108,6 +115,7 @@ def command(
         backend=backend,
         bundle=bundle,
         device=device,
+        max_neighbours=max_neighbours,
         url=url,
         model=model,
         protocol=protocol,
@@ -135,6 +143,7 @@ def _run(
     backend: str,
     bundle: Path | None,
     device: str | None,
+    max_neighbours: int | None,
     url: list[str] | None,
     model: str,
     protocol: str,
@@ -167,7 +176,11 @@ def _run(
     if url:
         from acts_gnn.triton.client import RemotePipeline
 
-        fallback = make_finder(backend, bundle, device) if fallback_local else None
+        fallback = (
+            make_finder(backend, bundle, device, max_neighbours=max_neighbours)
+            if fallback_local
+            else None
+        )
         finder = RemotePipeline(
             url,
             model,
@@ -177,7 +190,7 @@ def _run(
             tls_root_cert=tls_root_cert,
         )
     else:
-        finder = make_finder(backend, bundle, device)
+        finder = make_finder(backend, bundle, device, max_neighbours=max_neighbours)
     source = open_events(
         inputs, input_format, root_preset=root_preset, root_tree=tree, root_branches=branches
     )

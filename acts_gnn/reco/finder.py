@@ -80,18 +80,25 @@ BACKENDS = ("gnn", "gnn_walk", "truth", "unrolling")
 
 
 def make_finder(
-    backend: str, bundle: str | Path | None = None, device: str | None = None
+    backend: str,
+    bundle: str | Path | None = None,
+    device: str | None = None,
+    *,
+    max_neighbours: int | None = None,
 ) -> TrackFinder:
     """The track finder named ``backend``.
 
     ``gnn`` is the local pipeline with connected components, ``gnn_walk`` the same with the
-    walkthrough track builder; both use ``bundle`` (default: the model shipped in the package).
+    walkthrough track builder; both use ``bundle`` (default: the model shipped in the package),
+    with ``max_neighbours`` (K1's cap per space point) replacing the bundle's when given.
     ``unrolling`` is the classical helix-unrolling baseline, ``truth`` the truth finder.
 
     Raises:
-        ConfigError: unknown backend.
+        ConfigError: unknown backend, or ``max_neighbours`` below one.
         BundleError: the bundle cannot be loaded.
     """
+    if max_neighbours is not None and max_neighbours < 1:
+        raise ConfigError(f"--max-neighbours must be at least 1, got {max_neighbours}")
     if backend == "truth":
         return TruthTrackFinder()
     if backend == "unrolling":
@@ -102,5 +109,6 @@ def make_finder(
         from acts_gnn.gnn.pipeline import Pipeline
 
         builder = "walkthrough" if backend == "gnn_walk" else "components"
-        return Pipeline(bundle, device=device, track_builder=builder)
+        overrides = {} if max_neighbours is None else {"max_neighbours": max_neighbours}
+        return Pipeline(bundle, device=device, track_builder=builder, **overrides)
     raise ConfigError(f"unknown backend {backend!r}; choose one of {', '.join(BACKENDS)}")

@@ -208,3 +208,23 @@ def test_help_is_fast_and_imports_nothing_heavy():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert "HEAVY [] 0" in out.stdout
     assert "reconstruct" in out.stdout and "evaluate" in out.stdout
+
+
+def test_max_neighbours_changes_the_graph(tmp_path, run_cli):
+    import json
+
+    edges = {}
+    for k in (None, 8):
+        options = [] if k is None else ["--max-neighbours", str(k)]
+        out = tmp_path / f"timing-{k}.json"
+        result = run_cli("reconstruct", "--example", "--timing", out, "-q", *options)
+        assert result.exit_code == 0, result.stderr
+        (row,) = json.loads(out.read_text())["events"]
+        edges[k] = row["n_edges_graph"]
+    assert 0 < edges[8] < edges[None]
+    assert edges[8] <= 8 * 8_497  # at most k neighbours per space point
+    bad = run_cli(
+        "reconstruct", "--example", "--timing", tmp_path / "t.json", "--max-neighbours", "0"
+    )
+    assert bad.exit_code == 2
+    assert bad.stderr == "acts-gnn: error: --max-neighbours must be at least 1, got 0\n"
