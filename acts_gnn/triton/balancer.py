@@ -90,6 +90,8 @@ class _Balancer:
     """A balancer process from a configuration file; a context manager."""
 
     config_name = ""
+    #: the signal that stops it gracefully
+    stop_signal = signal.SIGTERM
 
     def __init__(self, upstreams: Sequence[str], host: str, port: int, prefix: Path) -> None:
         self.upstreams = list(upstreams)
@@ -97,6 +99,7 @@ class _Balancer:
         self.port = port
         self.prefix = Path(prefix)
         self._process: subprocess.Popen | None = None
+        self._log = None
 
     def _config(self) -> str:
         raise NotImplementedError
@@ -108,17 +111,20 @@ class _Balancer:
         self.prefix.mkdir(parents=True, exist_ok=True)
         config = self.prefix / self.config_name
         config.write_text(self._config())
-        log = open(self.prefix / "balancer.log", "wb")
-        self._log = log
+        self._log = open(self.prefix / "balancer.log", "wb")
         self._process = subprocess.Popen(
-            self._command(config), stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+            self._command(config),
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
         )
         deadline = time.monotonic() + 60
         while True:
             if self._process.poll() is not None:
-                tail = (self.prefix / "balancer.log").read_text(errors="replace").splitlines()
+                lines = (self.prefix / "balancer.log").read_text(errors="replace").splitlines()
                 self.__exit__(None, None, None)
-                raise ServerStartError(f"{type(self).__name__} did not start: {tail[-1:] or '?'}")
+                last = lines[-1].strip() if lines else "no output"
+                raise ServerStartError(f"{type(self).__name__} did not start: {last}")
             try:
                 with socket.create_connection((self.host, self.port), timeout=1):
                     return self
@@ -133,16 +139,14 @@ class _Balancer:
     def __exit__(self, *exc: object) -> None:
         process = self._process
         if process is not None and process.poll() is None:
-            process.send_signal(
-                signal.SIGQUIT if isinstance(self, NginxBalancer) else signal.SIGTERM
-            )
+            process.send_signal(self.stop_signal)
             try:
                 process.wait(timeout=30)
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait()
         self._process = None
-        if getattr(self, "_log", None) is not None:
+        if self._log is not None:
             self._log.close()
             self._log = None
 
@@ -151,6 +155,7 @@ class NginxBalancer(_Balancer):
     """nginx balancing gRPC over ``upstreams`` (SIGQUIT on leaving: requests in flight finish)."""
 
     config_name = "nginx.conf"
+    stop_signal = signal.SIGQUIT
 
     def _config(self) -> str:
         return nginx_config(self.upstreams, self.host, self.port, self.prefix)
@@ -301,15 +306,18 @@ def serve_balanced(
     on_ready: Callable[[str], None] = lambda _m: None,
     engine: str = "nginx",
 ) -> None:
-    """``servers`` child ``acts-gnn serve`` processes behind nginx on ``config``'s gRPC address.
+    """``servers`` child ``acts-gnn serve`` processes behind ``engine`` (nginx or envoy).
 
     The children listen on free local ports with ``config``'s models, instances, device,
-    bundle, request cap and access token; nginx listens on ``config.host:config.grpc_port``.
-    Blocks until SIGTERM or SIGINT, then stops nginx (gracefully) and the children.
+    bundle, request cap and access token; the balancer listens on
+    ``config.host:config.grpc_port``. Blocks until SIGTERM or SIGINT, then stops the balancer
+    (gracefully) and the children.
 
     Raises:
-        ConfigError: fewer than two servers, or TLS (terminate TLS in front of nginx instead).
-        ActsGnnError: nginx is not installed. ServerStartError: a child or nginx did not start.
+        ConfigError: fewer than two servers, an unknown engine, or TLS (terminate TLS in front
+            of the balancer instead).
+        ActsGnnError: the balancer is not installed. ServerStartError: a child or the balancer
+            did not start.
     """
     import contextlib
     import os
