@@ -75,8 +75,12 @@ def command(
     ] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No live view.")] = False,
 ) -> None:
-    """Measure events/s, latency percentiles, serialisation, server queue and compute time,
-    CPU/GPU utilisation and per-stage times; write JSON, a Markdown table and plots."""
+    """Measure track-finding throughput and latency: local, on running servers, or spawned ones.
+
+    Per point: events/s, latency p50/p95/p99, client serialisation, the server's queue and
+    compute time, CPU/GPU utilisation and per-stage times; written as JSON, a Markdown table and
+    plots.
+    """
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
