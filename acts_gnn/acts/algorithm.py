@@ -47,8 +47,12 @@ def make_label_function(
     bundle: Path | None = None,
     device: str = "cpu",
     timeout_s: float = 60.0,
+    max_neighbours: int | None = None,
 ) -> LabelFunction:
-    """``features → labels`` with the served backend ``model``: on ``url`` or in this process."""
+    """``features → labels`` with the served backend ``model``: on ``url`` or in this process.
+
+    ``max_neighbours`` (K1's cap) applies to the local pipeline; a server uses its own setting.
+    """
     from acts_gnn.triton.contract import LABELS
 
     if url:
@@ -58,7 +62,8 @@ def make_label_function(
         return lambda features: np.asarray(remote.infer(features)[LABELS], dtype=np.int64)
     from acts_gnn.triton.backends import make_backend
 
-    backend = make_backend(model, bundle, device)
+    settings = {} if max_neighbours is None else {"max_neighbours": max_neighbours}
+    backend = make_backend(model, bundle, device, **settings)
     return lambda features: np.asarray(backend.run(features)[0], dtype=np.int64)
 
 
@@ -88,7 +93,8 @@ def _define() -> type:
             output_prototracks: event-store name of the ``ProtoTrackContainer`` written.
             model: backend (``gnn_tracking``, ``gnn_tracking_walk``, ``unrolling_tracking``).
             url: Triton servers (``host:port``; several: failover); None runs locally.
-            bundle, device: the local pipeline's model bundle and device.
+            bundle, device, max_neighbours: the local pipeline's model bundle, device and K1
+                neighbour cap (default: the bundle's).
             timeout_s: per-request timeout with ``url``.
             min_size: smallest candidate kept (space points).
             labels: a ``features → labels`` function replacing model/url (tests, custom finders).
@@ -105,6 +111,7 @@ def _define() -> type:
             bundle: Path | None = None,
             device: str = "cpu",
             timeout_s: float = 60.0,
+            max_neighbours: int | None = None,
             min_size: int = 3,
             labels: LabelFunction | None = None,
             level=None,
@@ -117,7 +124,12 @@ def _define() -> type:
             self.output_prototracks = output_prototracks
             self.min_size = min_size
             self._labels = labels or make_label_function(
-                model, url=url, bundle=bundle, device=device, timeout_s=timeout_s
+                model,
+                url=url,
+                bundle=bundle,
+                device=device,
+                timeout_s=timeout_s,
+                max_neighbours=max_neighbours,
             )
             self._spacepoints = examples.ReadDataHandle(
                 self, acts.SpacePointContainer, "InputSpacePoints"

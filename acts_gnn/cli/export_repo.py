@@ -30,6 +30,10 @@ def command(
     max_spacepoints: Annotated[
         int, typer.Option(help="Refuse requests with more space points than this.")
     ] = 1_000_000,
+    max_neighbours: Annotated[
+        int | None,
+        typer.Option(help="GNN models: K1 neighbours per space point (default: the bundle's)."),
+    ] = None,
     force: Annotated[bool, typer.Option(help="Replace an existing repository.")] = False,
 ) -> None:
     """Write a Triton model repository (config.pbtxt, Python-backend model.py, bundle).
@@ -48,6 +52,7 @@ def command(
         device=device,
         instances=instances,
         max_spacepoints=max_spacepoints,
+        max_neighbours=max_neighbours,
         overwrite=force,
     )
     Console(stderr=True).print(f"wrote {len(files)} files to {directory}")

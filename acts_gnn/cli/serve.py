@@ -45,6 +45,13 @@ def command(
         Path | None, typer.Option(help="PEM server certificate: gRPC over TLS (with --tls-key).")
     ] = None,
     tls_key: Annotated[Path | None, typer.Option(help="PEM private key of --tls-cert.")] = None,
+    max_neighbours: Annotated[
+        int | None,
+        typer.Option(
+            help="GNN models: K1 neighbours per space point (default: the bundle's, 64 for the "
+            "shipped model; 128 finds more tracks for 1.4× the time, see the README)."
+        ),
+    ] = None,
     balancer: Annotated[
         int,
         typer.Option(
@@ -79,6 +86,7 @@ def command(
         access_token=access_token or None,
         tls_cert=tls_cert,
         tls_key=tls_key,
+        max_neighbours=max_neighbours,
     )
     if balancer:
         from acts_gnn.triton.balancer import serve_balanced

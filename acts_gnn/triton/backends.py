@@ -2,10 +2,12 @@
 
 Layer: triton.
 
-A backend is a factory (called once per model instance, so instances share no state) returning
-an object with ``run(features) -> (labels, stage_seconds, edge_counts)``:
-``features`` float32 [N, 3], ``labels`` int64 [N], ``stage_seconds`` a mapping stage → seconds,
-``edge_counts`` a pair (graph edges, kept edges). Register one in :data:`BACKENDS` by name.
+A backend is a factory ``factory(bundle, device, **settings)`` (called once per model instance,
+so instances share no state; ``settings`` override the model bundle's pipeline settings, e.g.
+``max_neighbours``, and are ignored by backends without a bundle) returning an object with
+``run(features) -> (labels, stage_seconds, edge_counts)``: ``features`` float32 [N, 3],
+``labels`` int64 [N], ``stage_seconds`` a mapping stage → seconds, ``edge_counts`` a pair (graph
+edges, kept edges). Register one in :data:`BACKENDS` by name.
 """
 
 from __future__ import annotations
@@ -27,27 +29,33 @@ class Backend(Protocol):
         ...
 
 
-BackendFactory = Callable[[Path | None, str], Backend]
+BackendFactory = Callable[..., Backend]
 
 
 class _PipelineBackend:
-    def __init__(self, bundle: Path | None, device: str, track_builder: str) -> None:
+    def __init__(
+        self, bundle: Path | None, device: str, track_builder: str, **settings: object
+    ) -> None:
         from acts_gnn.gnn.pipeline import Pipeline
 
-        self.pipeline = Pipeline(bundle, device=device, track_builder=track_builder)
+        self.pipeline = Pipeline(bundle, device=device, track_builder=track_builder, **settings)
 
     def run(self, features: np.ndarray) -> tuple[np.ndarray, Mapping[str, float], tuple[int, int]]:
         out = self.pipeline.run(features)
         return out.labels, out.stages_s, (out.n_edges_graph, out.n_edges_filtered)
 
 
-#: served model name → factory(bundle, device)
+#: served model name → factory(bundle, device, **settings)
 BACKENDS: dict[str, BackendFactory] = {
-    "gnn_tracking": lambda bundle, device: _PipelineBackend(bundle, device, "components"),
-    "gnn_tracking_walk": lambda bundle, device: _PipelineBackend(bundle, device, "walkthrough"),
-    "unrolling_tracking": lambda bundle, device: _unrolling(),
+    "gnn_tracking": lambda bundle, device, **settings: _PipelineBackend(
+        bundle, device, "components", **settings
+    ),
+    "gnn_tracking_walk": lambda bundle, device, **settings: _PipelineBackend(
+        bundle, device, "walkthrough", **settings
+    ),
+    "unrolling_tracking": lambda bundle, device, **settings: _unrolling(),
     # labels every space point -1 at once: what serving itself costs (``acts-gnn benchmark``)
-    "null_tracking": lambda bundle, device: _NullBackend(),
+    "null_tracking": lambda bundle, device, **settings: _NullBackend(),
 }
 
 
@@ -62,8 +70,8 @@ def _unrolling() -> Backend:
     return UnrollingTrackFinder()
 
 
-def make_backend(name: str, bundle: Path | None, device: str) -> Backend:
-    """A new instance of the backend ``name``.
+def make_backend(name: str, bundle: Path | None, device: str, **settings: object) -> Backend:
+    """A new instance of the backend ``name`` (``settings``: pipeline overrides, see above).
 
     Raises:
         ConfigError: unknown name.
@@ -72,7 +80,7 @@ def make_backend(name: str, bundle: Path | None, device: str) -> Backend:
 
     if name not in BACKENDS:
         raise ConfigError(f"unknown backend {name!r}; choose from {', '.join(sorted(BACKENDS))}")
-    return BACKENDS[name](bundle, device)
+    return BACKENDS[name](bundle, device, **settings)
 
 
 def answer(

@@ -340,6 +340,8 @@ def serve_balanced(
         sig: signal.signal(sig, lambda *_: stop.set()) for sig in (signal.SIGTERM, signal.SIGINT)
     }
     options = ["--max-spacepoints", str(config.max_spacepoints)]
+    if config.max_neighbours is not None:
+        options += ["--max-neighbours", str(config.max_neighbours)]
     try:
         with contextlib.ExitStack() as stack:
             prefix = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="acts-gnn-lb-")))

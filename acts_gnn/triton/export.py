@@ -44,6 +44,7 @@ def model_config(
     device: str = "cpu",
     instances: int = 1,
     max_spacepoints: int = DEFAULT_MAX_SPACEPOINTS,
+    max_neighbours: int | None = None,
 ) -> str:
     """The ``config.pbtxt`` text of one served model (protobuf text format)."""
     pb = require("tritonclient.grpc.model_config_pb2", "server")
@@ -63,11 +64,14 @@ def model_config(
         else pb.ModelInstanceGroup.KIND_CPU
     )
     config.instance_group.add(count=instances, kind=kind)
-    for key, value in (
+    settings = [
         ("acts_gnn_backend", backend),
         ("device", device),
         ("max_spacepoints", str(max_spacepoints)),
-    ):
+    ]
+    if max_neighbours is not None:
+        settings.append(("max_neighbours", str(max_neighbours)))
+    for key, value in settings:
         config.parameters[key].string_value = value
     return text_format.MessageToString(config)
 
@@ -80,12 +84,14 @@ def export_repository(
     device: str = "cpu",
     instances: int = 1,
     max_spacepoints: int = DEFAULT_MAX_SPACEPOINTS,
+    max_neighbours: int | None = None,
     overwrite: bool = False,
 ) -> list[Path]:
     """Write a Triton model repository to ``directory``; the files written.
 
     Raises:
-        ConfigError: unknown model, instances below one, a device that is not cpu/cuda.
+        ConfigError: unknown model, instances or max_neighbours below one, a device that is
+            not cpu/cuda.
         BundleError: the bundle is missing or unusable.
         OutputError: ``directory`` exists (and ``overwrite`` is off) or cannot be written.
     """
@@ -100,6 +106,8 @@ def export_repository(
         raise ConfigError("give at least one model to export")
     if instances < 1:
         raise ConfigError(f"--instances must be at least 1, got {instances}")
+    if max_neighbours is not None and max_neighbours < 1:
+        raise ConfigError(f"--max-neighbours must be at least 1, got {max_neighbours}")
     if device != "cpu" and not device.startswith("cuda"):
         raise ConfigError(f"device must be cpu or cuda, got {device!r}")
     directory = Path(directory)
@@ -125,6 +133,7 @@ def export_repository(
                     device=device,
                     instances=instances,
                     max_spacepoints=max_spacepoints,
+                    max_neighbours=max_neighbours,
                 )
             )
             shutil.copyfile(_MODEL_FILE, version / "model.py")

@@ -69,6 +69,12 @@ class ServerConfig:
     #: PEM certificate and key: gRPC with TLS (HTTP stays plain; keep it on loopback)
     tls_cert: Path | None = None
     tls_key: Path | None = None
+    #: K1's neighbour cap for the GNN backends (None: the bundle's)
+    max_neighbours: int | None = None
+
+    def pipeline_settings(self) -> dict[str, object]:
+        """Overrides of the bundle's pipeline settings for the GNN backends."""
+        return {} if self.max_neighbours is None else {"max_neighbours": self.max_neighbours}
 
     def check(self) -> None:
         """Raise :class:`ConfigError` for settings that cannot work."""
@@ -84,6 +90,8 @@ class ServerConfig:
             )
         if self.instances < 1:
             raise ConfigError(f"--instances must be at least 1, got {self.instances}")
+        if self.max_neighbours is not None and self.max_neighbours < 1:
+            raise ConfigError(f"--max-neighbours must be at least 1, got {self.max_neighbours}")
         ports = (self.grpc_port, self.http_port, self.metrics_port)
         if len(set(ports)) != 3:
             raise ConfigError(f"the gRPC, HTTP and metrics ports must differ, got {ports}")
@@ -232,7 +240,10 @@ def serve(
     system_tmp = tempfile.gettempdir()  # before TMPDIR points into the workspace
     workspace = _prepare_environment(config.workspace)
     backends = {
-        name: [make_backend(name, config.bundle, config.device) for _ in range(config.instances)]
+        name: [
+            make_backend(name, config.bundle, config.device, **config.pipeline_settings())
+            for _ in range(config.instances)
+        ]
         for name in config.models
     }
     triton_config = TritonConfig(

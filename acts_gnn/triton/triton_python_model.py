@@ -5,8 +5,8 @@ Layer: triton. This file is not imported by acts-gnn itself: ``export-repo`` cop
 it. The server's Python needs ``pip install acts-gnn``. What it serves is read from the model's
 ``config.pbtxt`` parameters: ``acts_gnn_backend`` (a name of
 :data:`acts_gnn.triton.backends.BACKENDS`), ``device`` (``cpu`` or ``cuda``; a GPU instance
-group picks its own device) and ``max_spacepoints``; the model bundle, when the backend needs one,
-lies in ``bundle/`` beside this file.
+group picks its own device), ``max_spacepoints`` and optionally ``max_neighbours``; the model
+bundle, when the backend needs one, lies in ``bundle/`` beside this file.
 """
 
 from __future__ import annotations
@@ -33,8 +33,11 @@ class TritonPythonModel:
         if args.get("model_instance_kind") == "GPU":
             device = f"cuda:{args.get('model_instance_device_id', 0)}"
         bundle = Path(args["model_repository"]) / args["model_version"] / "bundle"
+        settings = {}
+        if "max_neighbours" in parameters:
+            settings["max_neighbours"] = int(parameters["max_neighbours"])
         self.backend = make_backend(
-            parameters["acts_gnn_backend"], bundle if bundle.is_dir() else None, device
+            parameters["acts_gnn_backend"], bundle if bundle.is_dir() else None, device, **settings
         )
         self.max_spacepoints = int(parameters.get("max_spacepoints", DEFAULT_MAX_SPACEPOINTS))
 

@@ -254,3 +254,33 @@ def test_a_real_tritonserver_serves_the_exported_repository(repository, event, t
             client.infer("gnn_tracking", [nan])
     finally:
         server.stop()
+
+
+def test_max_neighbours_travels_to_the_served_pipeline(tmp_path, monkeypatch, event):
+    repository = tmp_path / "repo"
+    export_repository(repository, ("gnn_tracking",), max_neighbours=8)
+    config = _config(repository, "gnn_tracking")
+    assert config.parameters["max_neighbours"].string_value == "8"
+    utils = _stand_in()
+    monkeypatch.setitem(sys.modules, "triton_python_backend_utils", utils)
+    spec = importlib.util.spec_from_file_location(
+        "exported_k8", repository / "gnn_tracking/1/model.py"
+    )
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    model = module.TritonPythonModel()
+    model.initialize(
+        {
+            "model_config": json.dumps(
+                json_format.MessageToDict(config, preserving_proto_field_name=True)
+            ),
+            "model_repository": str(repository / "gnn_tracking"),
+            "model_version": "1",
+        }
+    )
+    features = event.features()[:2000]
+    (response,) = model.execute([_Request(utils, features, ["EDGE_COUNTS"])])
+    edges = {t.name(): t.as_numpy() for t in response.output_tensors}["EDGE_COUNTS"]
+    assert 0 < edges[0] <= 8 * len(features)
+    with pytest.raises(ConfigError, match="--max-neighbours must be at least 1, got 0"):
+        export_repository(tmp_path / "other", ("gnn_tracking",), max_neighbours=0)

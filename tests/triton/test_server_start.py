@@ -115,3 +115,19 @@ def test_numpy_2_is_refused_before_triton_starts(fake_triton, monkeypatch):
     with pytest.raises(ConfigError, match=expected):
         server.serve(fake_triton)
     assert FakeTriton.workspaces == []
+
+
+def test_max_neighbours_reaches_the_backends():
+    import numpy as np
+
+    from acts_gnn.triton.backends import make_backend
+
+    config = server.ServerConfig(max_neighbours=4)
+    assert config.pipeline_settings() == {"max_neighbours": 4}
+    features = np.random.default_rng(1).random((300, 3), dtype=np.float32)
+    _labels, _stages, (graph_edges, _kept) = make_backend(
+        "gnn_tracking", None, "cpu", **config.pipeline_settings()
+    ).run(features)
+    assert 0 < graph_edges <= 4 * 300
+    with pytest.raises(ConfigError, match="--max-neighbours must be at least 1, got 0"):
+        server.ServerConfig(max_neighbours=0).check()
