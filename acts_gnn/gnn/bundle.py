@@ -40,7 +40,10 @@ class PipelineConfig:
     gnn_cut: float = 0.5
     walk_cut: float = 0.7
     min_track_spacepoints: int = 3
-    filter_chunk_edges: int = 1_000_000
+    #: edges the per-edge networks (filter, GNN) take at once: 65,536 keeps the activations in
+    #: cache — on a μ = 200 event the filter ran 2.5× and the GNN 1.7× faster on this CPU than
+    #: with 1,000,000 / in one piece, with bit-identical logits
+    filter_chunk_edges: int = 65_536
     track_builder: str = "components"
 
     def __post_init__(self) -> None:

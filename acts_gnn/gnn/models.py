@@ -182,16 +182,38 @@ class InteractionGNN(nn.Module):
         self.decoder = mlp([3 * h] + [h] * (depth - 1) + [1])
         self.aggregate = _Aggregate()
 
-    def forward(self, features: torch.Tensor, edges: torch.Tensor) -> torch.Tensor:
-        """Edge logits after ``iterations`` rounds of message passing."""
+    def forward(
+        self, features: torch.Tensor, edges: torch.Tensor, chunk_edges: int | None = None
+    ) -> torch.Tensor:
+        """Edge logits after ``iterations`` rounds of message passing.
+
+        ``chunk_edges`` runs the per-edge networks that many edges at a time (inference: the
+        activations stay in cache; the logits are the same as in one piece). None: one piece,
+        as training needs for autograd.
+        """
         n = features.shape[0]
         src, dst = edges[0], edges[1]
         flipped = edges.flip(0)
+        chunk = chunk_edges or max(edges.shape[1], 1)
+
+        def per_edge(net: nn.Module, parts) -> torch.Tensor:
+            starts = range(0, edges.shape[1], chunk) or [0]  # no edges: one empty piece
+            pieces = [net(parts(slice(first, first + chunk))) for first in starts]
+            return torch.cat(pieces) if len(pieces) != 1 else pieces[0]
+
         x = self.node_encoder(node_inputs(features))
-        e = self.edge_encoder(torch.cat([x[src], x[dst], edge_inputs(features, edges)], dim=1))
+        e = per_edge(
+            self.edge_encoder,
+            lambda s: torch.cat([x[src[s]], x[dst[s]], edge_inputs(features, edges[:, s])], dim=1),
+        )
         for _ in range(self.config.iterations):
-            e = e + self.edge_update(torch.cat([x[src], x[dst], e], dim=1))
+            e = e + per_edge(
+                self.edge_update,
+                lambda s, x=x, e=e: torch.cat([x[src[s]], x[dst[s]], e[s]], dim=1),
+            )
             incoming = self.aggregate(edges, e, n)
             outgoing = self.aggregate(flipped, e, n)
             x = x + self.node_update(torch.cat([x, incoming, outgoing], dim=1))
-        return self.decoder(torch.cat([x[src], x[dst], e], dim=1)).squeeze(1)
+        return per_edge(
+            self.decoder, lambda s: torch.cat([x[src[s]], x[dst[s]], e[s]], dim=1)
+        ).squeeze(1)

@@ -260,7 +260,7 @@ def _train_embedding(train, val, cfg, report, gen) -> tuple[EmbeddingMLP, float]
 
 
 #: edges scored at once when a whole graph goes through the filter
-_SCORE_CHUNK = 1_000_000
+_SCORE_CHUNK = 65_536
 
 
 @dataclass
