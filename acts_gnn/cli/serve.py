@@ -48,8 +48,8 @@ def command(
     max_neighbours: Annotated[
         int | None,
         typer.Option(
-            help="GNN models: K1 neighbours per space point (default: the bundle's, 64 for the "
-            "shipped model; 128 finds more tracks for 1.4× the time, see the README)."
+            help="GNN models: K1 neighbours per space point (default: the bundle's, 128 for the "
+            "shipped model; fewer is faster and finds fewer tracks, see the README)."
         ),
     ] = None,
     balancer: Annotated[
