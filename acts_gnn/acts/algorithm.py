@@ -23,6 +23,7 @@ pyacts offers the source links only per space point, so reading them is a Python
 
 from __future__ import annotations
 
+import itertools
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -70,14 +71,13 @@ def make_label_function(
 def candidate_members(labels: np.ndarray, radius: np.ndarray, min_size: int) -> list[np.ndarray]:
     """Space-point positions of each candidate with ≥ ``min_size`` members, sorted by radius.
 
-    Candidates come in the order of their labels.
+    Candidates come in the order of their labels (:func:`acts_gnn.io.tracks.candidates`).
     """
-    assigned = np.flatnonzero(labels >= 0)
-    if assigned.size == 0:
-        return []
-    order = assigned[np.lexsort((radius[assigned], labels[assigned]))]
-    _, starts, counts = np.unique(labels[order], return_index=True, return_counts=True)
-    return [order[s : s + c] for s, c in zip(starts, counts, strict=True) if c >= min_size]
+    from acts_gnn.io.tracks import candidates
+
+    _track_id, offsets, members = candidates(labels)
+    groups = [members[a:b] for a, b in itertools.pairwise(offsets.tolist()) if b - a >= min_size]
+    return [group[np.argsort(radius[group], kind="stable")] for group in groups]
 
 
 def _define() -> type:

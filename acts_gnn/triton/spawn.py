@@ -13,13 +13,14 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import IO
 
 from acts_gnn.errors import ServerStartError
 from acts_gnn.triton.contract import ACCESS_TOKEN_ENV
 
-__all__ = ["SpawnedServer", "free_ports"]
+__all__ = ["SpawnedServer", "free_ports", "start_serve", "wait_for_ready"]
 
 
 def free_ports(count: int) -> list[int]:
@@ -32,6 +33,56 @@ def free_ports(count: int) -> list[int]:
     finally:
         for s in sockets:
             s.close()
+
+
+def start_serve(
+    options: Sequence[str],
+    ports: Sequence[int],
+    workspace: Path,
+    log: IO,
+    env: Mapping[str, str] | None = None,
+) -> subprocess.Popen:
+    """``acts-gnn serve OPTIONS`` on ``ports`` (gRPC, HTTP, metrics) with ``workspace``.
+
+    The child runs with this interpreter, in its own session (a signal to its process group
+    reaches tritonserver too), unbuffered, writing stdout and stderr to ``log``; ``env`` adds
+    environment variables.
+    """
+    grpc_port, http_port, metrics_port = ports
+    command = [
+        sys.executable,
+        "-m",
+        "acts_gnn.cli.main",
+        "serve",
+        *options,
+        "--grpc-port",
+        str(grpc_port),
+        "--http-port",
+        str(http_port),
+        "--metrics-port",
+        str(metrics_port),
+        "--workspace",
+        str(workspace),
+    ]
+    return subprocess.Popen(
+        command,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        env={**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})},
+        start_new_session=True,
+    )
+
+
+def wait_for_ready(
+    process: subprocess.Popen, log_path: Path, timeout_s: float, poll_s: float = 0.25
+) -> bool:
+    """True once the server's log says ``ready:``; False if it ended or ``timeout_s`` passed."""
+    deadline = time.monotonic() + timeout_s
+    while "ready:" not in log_path.read_text(errors="replace"):
+        if process.poll() is not None or time.monotonic() > deadline:
+            return False
+        time.sleep(poll_s)
+    return True
 
 
 class SpawnedServer:
@@ -81,45 +132,27 @@ class SpawnedServer:
     def __enter__(self) -> SpawnedServer:
         self._workspace = tempfile.TemporaryDirectory(prefix="acts-gnn-bench-")
         workspace = Path(self._workspace.name)
-        command = [sys.executable, "-m", "acts_gnn.cli.main", "serve"]
-        for model in self.models:
-            command += ["--model", model]
-        command += [
-            "--instances",
-            str(self.instances),
-            "--device",
-            self.device,
-            "--grpc-port",
-            str(self.grpc_port),
-            "--http-port",
-            str(self.http_port),
-            "--metrics-port",
-            str(self.metrics_port),
-            "--workspace",
-            str(workspace / "ws"),
-        ]
+        options = [word for model in self.models for word in ("--model", model)]
+        options += ["--instances", str(self.instances), "--device", self.device]
         if self.bundle is not None:
-            command += ["--bundle", str(self.bundle)]
-        command += self.extra_options
+            options += ["--bundle", str(self.bundle)]
+        options += self.extra_options
         self._log_path = workspace / "serve.log"
         with open(self._log_path, "w") as log:
-            self._process = subprocess.Popen(
-                command,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                env={**os.environ, "PYTHONUNBUFFERED": "1", ACCESS_TOKEN_ENV: self.access_token},
-                start_new_session=True,
+            self._process = start_serve(
+                options,
+                (self.grpc_port, self.http_port, self.metrics_port),
+                workspace / "ws",
+                log,
+                env={ACCESS_TOKEN_ENV: self.access_token},
             )
-        deadline = time.monotonic() + self.start_timeout_s
-        while "ready:" not in self._log_path.read_text(errors="replace"):
-            if self._process.poll() is not None or time.monotonic() > deadline:
-                tail = self._log_path.read_text(errors="replace").strip().splitlines()[-1:]
-                self.__exit__(None, None, None)
-                raise ServerStartError(
-                    f"the spawned acts-gnn serve (--instances {self.instances}) did not start: "
-                    f"{tail[0] if tail else 'no output'}"
-                )
-            time.sleep(0.25)
+        if not wait_for_ready(self._process, self._log_path, self.start_timeout_s):
+            tail = self._log_path.read_text(errors="replace").strip().splitlines()[-1:]
+            self.__exit__(None, None, None)
+            raise ServerStartError(
+                f"the spawned acts-gnn serve (--instances {self.instances}) did not start: "
+                f"{tail[0] if tail else 'no output'}"
+            )
         return self
 
     def __exit__(self, *exc: object) -> None:

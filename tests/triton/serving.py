@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -13,16 +12,7 @@ from pathlib import Path
 
 import pytest
 
-
-def free_ports(count: int) -> list[int]:
-    """``count`` TCP ports nobody listens on right now."""
-    sockets = [socket.socket() for _ in range(count)]
-    for s in sockets:
-        s.bind(("127.0.0.1", 0))
-    ports = [s.getsockname()[1] for s in sockets]
-    for s in sockets:
-        s.close()
-    return ports
+from acts_gnn.triton.spawn import free_ports, start_serve, wait_for_ready
 
 
 class ServeProcess:
@@ -33,26 +23,11 @@ class ServeProcess:
         self.workspace = workspace
         self.log_path = workspace / "server.log"
         self._log = open(self.log_path, "w+")
-        self.process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "acts_gnn.cli.main",
-                "serve",
-                *options,
-                "--grpc-port",
-                str(self.grpc_port),
-                "--http-port",
-                str(self.http_port),
-                "--metrics-port",
-                str(self.metrics_port),
-                "--workspace",
-                str(workspace / "ws"),
-            ],
-            stdout=self._log,
-            stderr=subprocess.STDOUT,
-            env={**os.environ, "PYTHONUNBUFFERED": "1"},
-            start_new_session=True,
+        self.process = start_serve(
+            options,
+            (self.grpc_port, self.http_port, self.metrics_port),
+            workspace / "ws",
+            self._log,
         )
 
     @property
@@ -72,12 +47,9 @@ class ServeProcess:
 
     def wait_ready(self, timeout_s: float = 180) -> ServeProcess:
         """Block until the server announced readiness; fail the test with its log otherwise."""
-        deadline = time.monotonic() + timeout_s
-        while "ready:" not in self.log():
-            if self.process.poll() is not None or time.monotonic() > deadline:
-                self.kill()
-                pytest.fail("server did not start:\n" + self.log()[-3000:])
-            time.sleep(0.5)
+        if not wait_for_ready(self.process, self.log_path, timeout_s, poll_s=0.5):
+            self.kill()
+            pytest.fail("server did not start:\n" + self.log()[-3000:])
         return self
 
     def kill(self) -> None:
