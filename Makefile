@@ -82,7 +82,7 @@ test-root: $(STAMP)
 
 # The whole training recipe (simulate → train → score held-out μ = 200 events); see README.
 DATA ?= data
-TRAIN_EVENTS ?= 12
+TRAIN_EVENTS ?= 16
 TEST_EVENTS ?= 10
 BUNDLE ?= $(DATA)/bundle
 $(DATA)/train/.done: $(STAMP)

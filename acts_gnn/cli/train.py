@@ -31,14 +31,29 @@ def command(
     ] = 0.9,
     embedding_epochs: Annotated[int, typer.Option(help="Embedding epochs (max).")] = 5,
     filter_epochs: Annotated[int, typer.Option(help="Filter epochs (max).")] = 5,
-    gnn_epochs: Annotated[int, typer.Option(help="GNN epochs (max).")] = 18,
+    gnn_epochs: Annotated[int, typer.Option(help="GNN epochs (max).")] = 10,
     patience: Annotated[int, typer.Option(help="Early stopping patience in epochs.")] = 3,
-    max_neighbours: Annotated[int, typer.Option(help="K1: neighbours kept per point.")] = 64,
-    gnn_hidden: Annotated[int, typer.Option(help="GNN width.")] = 32,
-    gnn_iterations: Annotated[int, typer.Option(help="GNN message-passing steps.")] = 4,
+    max_neighbours: Annotated[int, typer.Option(help="K1: neighbours kept per point.")] = 128,
+    gnn_hidden: Annotated[int, typer.Option(help="GNN width.")] = 48,
+    gnn_iterations: Annotated[int, typer.Option(help="GNN message-passing steps.")] = 6,
     gnn_sectors: Annotated[
         int, typer.Option(help="φ sectors per event in GNN training (more, smaller steps).")
     ] = 16,
+    ignore_soft_edges: Annotated[
+        bool,
+        typer.Option(
+            help="Leave edges between points of one particle below TARGET_PT out of the filter "
+            "and GNN losses (instead of calling them false)."
+        ),
+    ] = True,
+    reuse: Annotated[
+        Path | None,
+        typer.Option(
+            help="Take the embedding and filter (radius and cut too) from this bundle and train "
+            "the GNN only.",
+            show_default=False,
+        ),
+    ] = None,
     data_description: Annotated[
         str, typer.Option(help="How the data were made (recorded in the bundle).")
     ] = "",
@@ -52,6 +67,7 @@ def command(
     from rich.console import Console
 
     from acts_gnn.errors import ConfigError, OutputError
+    from acts_gnn.gnn.bundle import ModelBundle
     from acts_gnn.gnn.models import EmbeddingConfig, FilterConfig, GNNConfig
     from acts_gnn.gnn.train import TrainingConfig
     from acts_gnn.io.source import open_events
@@ -60,6 +76,7 @@ def command(
     if (output / "bundle.json").exists() and not force:
         raise OutputError(f"{output}: a bundle is there already (use --force to replace it)")
     console = Console(stderr=True)
+    reused = ModelBundle.load(reuse) if reuse is not None else None
     sources = [("training", open_events(train)), ("validation", open_events(val))]
     if test:
         sources.append(("test", open_events(test)))
@@ -84,6 +101,7 @@ def command(
         patience=patience,
         max_neighbours=max_neighbours,
         gnn_sectors=gnn_sectors,
+        ignore_soft_edges=ignore_soft_edges,
     )
 
     def report(entry) -> None:
@@ -101,6 +119,7 @@ def command(
             config,
             report=report,
             status=lambda text: status.update(text),
+            reuse=reused,
         )
     bundle.training.update(
         {

@@ -45,6 +45,9 @@ class PipelineConfig:
     #: with 1,000,000 / in one piece, with bit-identical logits
     filter_chunk_edges: int = 65_536
     track_builder: str = "components"
+    #: stitch the pieces of a track along edges above this GNN score (None: no stitching; see
+    #: :mod:`acts_gnn.gnn.track_building`)
+    stitch_cut: float | None = None
 
     def __post_init__(self) -> None:
         if self.track_builder not in ("components", "walkthrough"):

@@ -58,8 +58,17 @@ class ScoredGraph:
                 cut,
                 cfg.walk_cut,
                 cfg.min_track_spacepoints,
+                cfg.stitch_cut,
             )
-        return build_components(self.n, self.edges, self.scores, cut, cfg.min_track_spacepoints)
+        return build_components(
+            self.n,
+            self.edges,
+            self.scores,
+            cut,
+            cfg.min_track_spacepoints,
+            self.r,
+            cfg.stitch_cut,
+        )
 
 
 @dataclass(frozen=True)

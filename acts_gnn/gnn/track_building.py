@@ -11,7 +11,15 @@ Layer: gnn (uses K2 from ``cuda``).
   true edges that skip a layer score as high as consecutive ones and following them would strand
   the skipped point. Walks start in order of increasing radius, so the result is deterministic.
 
-Both return canonical labels (:func:`acts_gnn.result.canonical_labels`), -1 for points in
+Either can be followed by **stitching** (``link_cut``): a track the GNN cut into pieces usually
+keeps a true edge between its pieces that scores below the cut but well above chance. A piece
+may take one link at its outer end and one at its inner end, from an edge above ``link_cut``
+that leaves its outermost point (within :data:`STITCH_R_TOLERANCE` in r) for the innermost point
+of the other piece; links are taken best score first, and one of the two sides (with what is
+already stitched to it) must have at least :data:`STITCH_ANCHOR_SIZE` points — loose points may
+join a track, but never form one among themselves.
+
+All return canonical labels (:func:`acts_gnn.result.canonical_labels`), -1 for points in
 candidates smaller than ``min_size``.
 """
 
@@ -22,14 +30,100 @@ import numpy as np
 from acts_gnn.cuda.components import connected_components_cpu
 from acts_gnn.result import canonical_labels
 
-__all__ = ["build_components", "build_walkthrough"]
+__all__ = [
+    "STITCH_ANCHOR_SIZE",
+    "STITCH_R_TOLERANCE",
+    "build_components",
+    "build_walkthrough",
+    "stitch_pieces",
+]
+
+#: a stitch needs one piece of at least this many points
+STITCH_ANCHOR_SIZE = 3
+#: how far inside a piece's outermost (innermost) point, in contract r units (r/1000, so 10 mm),
+#: a link may still leave (arrive): points of one layer's overlapping modules sit that close
+STITCH_R_TOLERANCE = 0.01
 
 
 def build_components(
-    n: int, edges: np.ndarray, scores: np.ndarray, cut: float, min_size: int
+    n: int,
+    edges: np.ndarray,
+    scores: np.ndarray,
+    cut: float,
+    min_size: int,
+    r: np.ndarray | None = None,
+    link_cut: float | None = None,
 ) -> np.ndarray:
-    """Connected components of the edges with ``scores > cut``."""
-    return connected_components_cpu(n, edges[:, scores > cut], min_size)
+    """Connected components of the edges with ``scores > cut``; stitched when ``link_cut`` is set.
+
+    ``r`` (the points' radii) is needed for stitching only.
+    """
+    if link_cut is None:
+        return connected_components_cpu(n, edges[:, scores > cut], min_size)
+    if r is None:
+        raise ValueError("stitching needs the radii r")
+    pieces = connected_components_cpu(n, edges[:, scores > cut], 1)
+    return stitch_pieces(pieces, edges, scores, r, link_cut, min_size)
+
+
+def stitch_pieces(
+    pieces: np.ndarray,
+    edges: np.ndarray,
+    scores: np.ndarray,
+    r: np.ndarray,
+    link_cut: float,
+    min_size: int,
+) -> np.ndarray:
+    """Join pieces (labels ≥ 0 for every point) end to end along edges above ``link_cut``.
+
+    See the module: each piece takes at most one outward and one inward link, best score first,
+    from its outermost to the other's innermost point, one of the two sides with at least
+    :data:`STITCH_ANCHOR_SIZE` points. Returns canonical labels (pieces under ``min_size`` → -1).
+    """
+    pieces = np.asarray(pieces, dtype=np.int64)
+    n_pieces = int(pieces.max()) + 1 if pieces.size else 0
+    if n_pieces == 0:
+        return canonical_labels(pieces, min_size)
+    r = np.asarray(r, dtype=np.float64)
+    outer = np.full(n_pieces, -np.inf)
+    np.maximum.at(outer, pieces, r)
+    inner = np.full(n_pieces, np.inf)
+    np.minimum.at(inner, pieces, r)
+    size = np.bincount(pieces, minlength=n_pieces)
+
+    link = (scores > link_cut) & (pieces[edges[0]] != pieces[edges[1]])
+    a, b, score = edges[0][link], edges[1][link], scores[link]
+    flip = r[a] > r[b]  # orient inner → outer
+    a, b = np.where(flip, b, a), np.where(flip, a, b)
+    from_piece, to_piece = pieces[a], pieces[b]
+    usable = (r[a] >= outer[from_piece] - STITCH_R_TOLERANCE) & (
+        r[b] <= inner[to_piece] + STITCH_R_TOLERANCE
+    )
+    # best score first; ties by the pieces' numbers, so the result does not depend on edge order
+    from_piece, to_piece, score = from_piece[usable], to_piece[usable], score[usable]
+    order = np.lexsort((to_piece, from_piece, -score))
+
+    parent = np.arange(n_pieces)
+
+    def root(x: int) -> int:
+        while parent[x] != x:
+            parent[x] = parent[parent[x]]
+            x = int(parent[x])
+        return x
+
+    linked_out = np.zeros(n_pieces, dtype=bool)
+    linked_in = np.zeros(n_pieces, dtype=bool)
+    for source, target in zip(from_piece[order].tolist(), to_piece[order].tolist(), strict=True):
+        if linked_out[source] or linked_in[target]:
+            continue
+        top_source, top_target = root(source), root(target)
+        if top_source == top_target or max(size[top_source], size[top_target]) < STITCH_ANCHOR_SIZE:
+            continue
+        linked_out[source] = linked_in[target] = True
+        parent[top_target] = top_source
+        size[top_source] += size[top_target]
+    tops = np.array([root(p) for p in range(n_pieces)], dtype=np.int64)
+    return canonical_labels(tops[pieces], min_size)
 
 
 def build_walkthrough(
@@ -40,8 +134,15 @@ def build_walkthrough(
     cut: float,
     walk_cut: float,
     min_size: int,
+    link_cut: float | None = None,
 ) -> np.ndarray:
-    """Components, with branching components split by walking the best outward edges."""
+    """Components, with branching components split by walking the best outward edges.
+
+    Stitched afterwards when ``link_cut`` is set (see the module).
+    """
+    if link_cut is not None:
+        pieces = build_walkthrough(n, edges, scores, r, cut, walk_cut, 1)
+        return stitch_pieces(pieces, edges, scores, r, link_cut, min_size)
     keep = scores > cut
     kept = edges[:, keep]
     component = connected_components_cpu(n, kept, 1)

@@ -10,8 +10,18 @@ Layer: gnn.
 2. **Filter** — binary cross-entropy on the K1 graphs of the training events; an edge is true
    when both ends come from one particle with pT ≥ ``target_pt_gev``. Its cut keeps
    ``filter_efficiency`` of the true validation edges.
-3. **GNN** — binary cross-entropy on the filtered graphs, one event (or φ sector of it) per step.
-   Its cut is left at 0.5 here; :mod:`acts_gnn.reco.recipe` tunes it on track-level metrics.
+3. **GNN** — binary cross-entropy on the filtered graphs, one event (or φ sector of it) per step;
+   a sector step runs on the sub-graph of the points its edges touch. Its cut is left at 0.5
+   here; :mod:`acts_gnn.reco.recipe` tunes it on track-level metrics.
+
+With ``ignore_soft_edges`` (the default), an edge joining two points of one particle *below*
+``target_pt_gev`` is neither true nor false: it is left out of the filter and GNN losses and of
+the validation efficiency and purity (the weighting of the Exa.TrkX/acorn recipes). Such an edge
+is a real piece of a real track; labelling it false asks the models to draw a pT threshold from
+the curvature of two points, which costs target edges in the dense barrel.
+
+``reuse`` takes the embedding and the filter (with their radius and cut) from an existing bundle
+and trains the GNN only.
 
 Each stage reports validation edge efficiency and purity per epoch and stops early when the
 validation loss has not improved for ``patience`` epochs (the best weights are kept). Seeds fix
@@ -41,7 +51,7 @@ from acts_gnn.gnn.models import (
     GNNConfig,
     InteractionGNN,
 )
-from acts_gnn.gnn.truth_graph import edge_truth, true_edges
+from acts_gnn.gnn.truth_graph import edge_truth, same_particle, true_edges
 
 __all__ = ["EpochReport", "TrainingConfig", "train_pipeline"]
 
@@ -71,6 +81,7 @@ class TrainingConfig:
     gnn_lr: float = 3e-3
     gnn_sectors: int = 16
     patience: int = 3
+    ignore_soft_edges: bool = True
 
     def as_dict(self) -> dict[str, Any]:
         """For the bundle's record."""
@@ -267,9 +278,21 @@ _SCORE_CHUNK = 65_536
 class _Graph:
     edges: torch.Tensor
     truth: torch.Tensor
+    weight: torch.Tensor  # float [E]: 1, or 0 for an edge left out of the loss
     latent: torch.Tensor
     features: torch.Tensor
     event: Event
+
+    def subset(self, keep: torch.Tensor) -> _Graph:
+        """The same graph with only the edges where ``keep`` is true."""
+        return _Graph(
+            self.edges[:, keep],
+            self.truth[keep],
+            self.weight[keep],
+            self.latent,
+            self.features,
+            self.event,
+        )
 
 
 def _graph(model: EmbeddingMLP, data: _Prepared, radius: float, cfg: TrainingConfig) -> _Graph:
@@ -277,10 +300,14 @@ def _graph(model: EmbeddingMLP, data: _Prepared, radius: float, cfg: TrainingCon
         z = model(data.features)
     edges = radius_graph_cpu(z.numpy(), data.features[:, 0].numpy(), radius, cfg.max_neighbours)
     truth = edge_truth(data.event, edges, cfg.target_pt_gev)
+    weight = np.ones(truth.shape, np.float32)
+    if cfg.ignore_soft_edges:
+        weight[same_particle(data.event, edges) & ~truth] = 0.0
     e = torch.from_numpy(edges)
     return _Graph(
         edges=e,
         truth=torch.from_numpy(truth),
+        weight=torch.from_numpy(weight),
         latent=z,
         features=data.features,
         event=data.event,
@@ -296,12 +323,16 @@ def _edge_epoch(
     start: float,
     report: Callable[[EpochReport], None],
 ) -> float:
-    """Validation loss, edge efficiency and purity at 0.5 of an edge classifier; reported."""
+    """Validation loss, edge efficiency and purity at 0.5 of an edge classifier; reported.
+
+    Edges left out of the loss (weight 0) are left out of efficiency and purity too.
+    """
     val_loss = float(
-        np.mean([_bce(x, g.truth).item() for x, g in zip(logits, graphs, strict=True)])
+        np.mean([_bce(x, g.truth, g.weight).item() for x, g in zip(logits, graphs, strict=True)])
     )
-    scores = torch.sigmoid(torch.cat(logits)).numpy()
-    eff, purity = _rates(scores, torch.cat([g.truth for g in graphs]).numpy(), 0.5)
+    counted = torch.cat([g.weight for g in graphs]).numpy() > 0
+    scores = torch.sigmoid(torch.cat(logits)).numpy()[counted]
+    eff, purity = _rates(scores, torch.cat([g.truth for g in graphs]).numpy()[counted], 0.5)
     report(
         EpochReport(
             stage, epoch, float(np.mean(losses)), val_loss, eff, purity, time.perf_counter() - start
@@ -320,11 +351,18 @@ def _augment(features: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
     return out
 
 
-def _bce(logits: torch.Tensor, truth: torch.Tensor) -> torch.Tensor:
-    """Binary cross-entropy with true edges weighted by √(false / true) (at most 10)."""
-    positives = truth.sum().clamp_min(1)
-    weight = ((truth.numel() - positives) / positives).sqrt().clamp(1.0, 10.0)
-    return nn.functional.binary_cross_entropy_with_logits(logits, truth.float(), pos_weight=weight)
+def _bce(logits: torch.Tensor, truth: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
+    """Binary cross-entropy with true edges weighted by √(false / true) (at most 10).
+
+    ``weight`` [E] (1 or 0) leaves edges out; the mean is over the edges that count.
+    """
+    counted = weight.sum().clamp_min(1)
+    positives = (truth * weight).sum().clamp_min(1)
+    pos_weight = ((counted - positives) / positives).sqrt().clamp(1.0, 10.0)
+    losses = nn.functional.binary_cross_entropy_with_logits(
+        logits, truth.float(), weight=weight, pos_weight=pos_weight, reduction="none"
+    )
+    return losses.sum() / counted
 
 
 def _train_filter(train, val, cfg, report, gen) -> tuple[FilterMLP, float]:
@@ -348,7 +386,7 @@ def _train_filter(train, val, cfg, report, gen) -> tuple[FilterMLP, float]:
                 edges = graph.edges[:, batch]
                 distance = (graph.latent[edges[0]] - graph.latent[edges[1]]).norm(dim=1)
                 logits = model(features, edges, distance)
-                loss = _bce(logits, graph.truth[batch])
+                loss = _bce(logits, graph.truth[batch], graph.weight[batch])
                 optimiser.zero_grad()
                 loss.backward()
                 optimiser.step()
@@ -371,25 +409,41 @@ def _train_filter(train, val, cfg, report, gen) -> tuple[FilterMLP, float]:
 def _filtered(model: FilterMLP, graph: _Graph, cut: float) -> _Graph:
     with torch.no_grad():
         logits = model.logits_in_chunks(graph.features, graph.edges, graph.latent, _SCORE_CHUNK)
-    keep = torch.sigmoid(logits) > cut
-    return _Graph(
-        graph.edges[:, keep], graph.truth[keep], graph.latent, graph.features, graph.event
-    )
+    return graph.subset(torch.sigmoid(logits) > cut)
 
 
-def _sectors(graph: _Graph, sectors: int) -> list[tuple[torch.Tensor, torch.Tensor]]:
-    """Split a graph's edges into φ sectors of their source point (edges and their truth)."""
+@dataclass(frozen=True)
+class _Sector:
+    """A training step's sub-graph: the points its edges touch, edges renumbered to them."""
+
+    features: torch.Tensor
+    edges: torch.Tensor
+    truth: torch.Tensor
+    weight: torch.Tensor
+
+
+def _sector(graph: _Graph, keep: torch.Tensor) -> _Sector:
+    """The sub-graph of the edges where ``keep`` is true (message passing never leaves it)."""
+    edges = graph.edges[:, keep]
+    nodes, renumbered = torch.unique(edges, return_inverse=True)
+    return _Sector(graph.features[nodes], renumbered, graph.truth[keep], graph.weight[keep])
+
+
+def _sectors(graph: _Graph, sectors: int) -> list[_Sector]:
+    """Split a graph's edges into φ sectors of their source point."""
     if sectors <= 1:
-        return [(graph.edges, graph.truth)]
+        return [_sector(graph, torch.ones(graph.edges.shape[1], dtype=torch.bool))]
     phi = graph.features[graph.edges[0], 1]
     index = ((phi + 1.0) / 2.0 * sectors).long().clamp(0, sectors - 1)
-    return [(graph.edges[:, index == s], graph.truth[index == s]) for s in range(sectors)]
+    return [_sector(graph, index == s) for s in range(sectors)]
 
 
 def _train_gnn(train, val, cfg, report, gen) -> InteractionGNN:
     model = InteractionGNN(cfg.gnn)
     optimiser = torch.optim.AdamW(model.parameters(), lr=cfg.gnn_lr)
-    steps = max(cfg.gnn_epochs * len(train) * max(cfg.gnn_sectors, 1), 1)
+    # each event's sectors once; a sector without edges is no step
+    sectors = [[s for s in _sectors(g, cfg.gnn_sectors) if s.edges.shape[1]] for g in train]
+    steps = max(cfg.gnn_epochs * sum(len(s) for s in sectors), 1)
     schedule = torch.optim.lr_scheduler.OneCycleLR(optimiser, cfg.gnn_lr, total_steps=steps)
     keeper = _BestWeights(model, cfg.patience)
     for epoch in range(cfg.gnn_epochs):
@@ -397,12 +451,9 @@ def _train_gnn(train, val, cfg, report, gen) -> InteractionGNN:
         model.train()
         losses = []
         for index in torch.randperm(len(train), generator=gen).tolist():
-            graph = train[index]
-            for edges, truth in _sectors(graph, cfg.gnn_sectors):
-                if edges.shape[1] == 0:
-                    schedule.step()
-                    continue
-                loss = _bce(model(_augment(graph.features, gen), edges), truth)
+            for sector in sectors[index]:
+                logits = model(_augment(sector.features, gen), sector.edges)
+                loss = _bce(logits, sector.truth, sector.weight)
                 optimiser.zero_grad()
                 loss.backward()
                 optimiser.step()
@@ -424,10 +475,13 @@ def train_pipeline(
     config: TrainingConfig = TrainingConfig(),
     report: Callable[[EpochReport], None] = lambda _r: None,
     status: Callable[[str], None] = lambda _s: None,
+    reuse: ModelBundle | None = None,
 ) -> ModelBundle:
     """Train embedding, filter and GNN on ``train_events``; tune on ``val_events``.
 
-    Both sequences need truth. Returns a bundle whose ``training`` and ``metrics`` records say
+    Both sequences need truth. With ``reuse``, the embedding, the radius, the filter and its cut
+    are taken from that bundle and only the GNN is trained (its graphs are built with
+    ``config.max_neighbours``). Returns a bundle whose ``training`` and ``metrics`` records say
     what was done; the caller adds the data description and saves it.
     """
     if not train_events or not val_events:
@@ -445,16 +499,24 @@ def train_pipeline(
     train = [_prepare(e, config) for e in train_events]
     val = [_prepare(e, config) for e in val_events]
 
-    status("training the embedding")
-    embedding, radius = _train_embedding(train, val, config, log, gen)
+    if reuse is None:
+        status("training the embedding")
+        embedding, radius = _train_embedding(train, val, config, log, gen)
+    else:
+        embedding, radius = reuse.embedding, reuse.pipeline.radius
+        embedding.eval()
     status(f"building graphs (radius {radius:.3f})")
     train_graphs = [_graph(embedding, d, radius, config) for d in train]
     val_graphs = [_graph(embedding, d, radius, config) for d in val]
     graph_eff = float(
         sum(int(g.truth.sum()) for g in val_graphs) / max(sum(int(d.true.shape[1]) for d in val), 1)
     )
-    status("training the filter")
-    filter_model, filter_cut = _train_filter(train_graphs, val_graphs, config, log, gen)
+    if reuse is None:
+        status("training the filter")
+        filter_model, filter_cut = _train_filter(train_graphs, val_graphs, config, log, gen)
+    else:
+        filter_model, filter_cut = reuse.filter, reuse.pipeline.filter_cut
+        filter_model.eval()
     train_filtered = [_filtered(filter_model, g, filter_cut) for g in train_graphs]
     val_filtered = [_filtered(filter_model, g, filter_cut) for g in val_graphs]
     status("training the GNN")
@@ -465,6 +527,13 @@ def train_pipeline(
         max_neighbours=config.max_neighbours,
         filter_cut=filter_cut,
     )
+    if reuse is not None:
+        # the reused stages' own training log stays in the record
+        history[:0] = [
+            EpochReport(**h)
+            for h in reuse.metrics.get("history", [])
+            if h.get("stage") in ("embedding", "filter")
+        ]
     metrics = {
         "validation_events": len(val_events),
         "graph_edges_per_event": float(np.mean([g.edges.shape[1] for g in val_graphs])),
@@ -478,6 +547,21 @@ def train_pipeline(
         filter=filter_model,
         gnn=gnn,
         pipeline=pipeline,
-        training={"config": config.as_dict(), "train_events": len(train_events)},
+        training={
+            "config": config.as_dict(),
+            "train_events": len(train_events),
+            **({"reused_stages": _reuse_record(reuse)} if reuse is not None else {}),
+        },
         metrics=metrics,
     )
+
+
+def _reuse_record(bundle: ModelBundle) -> dict[str, Any]:
+    """What a GNN-only run took from an earlier bundle: its stages and how they were trained."""
+    earlier = {k: v for k, v in bundle.training.items() if k != "reused_stages"}
+    return {
+        "stages": ["embedding", "filter"],
+        "radius": bundle.pipeline.radius,
+        "filter_cut": bundle.pipeline.filter_cut,
+        "training": earlier,
+    }

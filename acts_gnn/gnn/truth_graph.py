@@ -9,7 +9,7 @@ import numpy as np
 
 from acts_gnn.event import NOISE_PARTICLE_ID, Event
 
-__all__ = ["edge_truth", "spacepoint_pt", "true_edges"]
+__all__ = ["edge_truth", "same_particle", "spacepoint_pt", "true_edges"]
 
 
 def spacepoint_pt(event: Event) -> np.ndarray:
@@ -50,3 +50,11 @@ def edge_truth(event: Event, edges: np.ndarray, min_pt_gev: float) -> np.ndarray
     pt = spacepoint_pt(event)
     a, b = edges[0], edges[1]
     return (particle[a] == particle[b]) & (particle[a] != NOISE_PARTICLE_ID) & (pt[a] >= min_pt_gev)
+
+
+def same_particle(event: Event, edges: np.ndarray) -> np.ndarray:
+    """bool [E]: both ends made by the same (non-noise) particle, whatever its pT."""
+    assert event.truth is not None
+    particle = event.truth.particle_id
+    a, b = edges[0], edges[1]
+    return (particle[a] == particle[b]) & (particle[a] != NOISE_PARTICLE_ID)

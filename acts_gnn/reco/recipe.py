@@ -18,10 +18,12 @@ from acts_gnn.gnn.train import EpochReport, TrainingConfig, train_pipeline
 from acts_gnn.metrics.matching import MatchingConfig
 from acts_gnn.metrics.performance import PerformanceAccumulator
 
-__all__ = ["GNN_CUTS", "score_bundle", "train_recipe"]
+__all__ = ["GNN_CUTS", "STITCH_CUTS", "choose_cuts", "score_bundle", "train_recipe"]
 
 #: GNN cuts tried on the validation events
-GNN_CUTS = (0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
+GNN_CUTS = (0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95)
+#: stitching cuts tried with each of them (None: no stitching)
+STITCH_CUTS = (None, 0.1, 0.2, 0.3, 0.5)
 
 
 def score_bundle(
@@ -49,26 +51,39 @@ def score_bundle(
     return summary
 
 
-def _choose_gnn_cut(bundle: ModelBundle, events: Sequence[Event]) -> tuple[float, dict]:
-    """The cut maximising efficiency − fake rate (≥ 3 space points) on ``events``."""
+def choose_cuts(
+    bundle: ModelBundle, events: Sequence[Event]
+) -> tuple[float, float | None, list[dict[str, Any]]]:
+    """The GNN cut and stitching cut maximising efficiency − fake rate on ``events``.
+
+    Every pair of :data:`GNN_CUTS` × :data:`STITCH_CUTS` is tried with the bundle's track
+    builder (candidates ≥ 3 space points); ties go to the earlier pair. Returns the two cuts and
+    the scan (one JSON-ready row per pair).
+    """
     pipeline = Pipeline(bundle, device="cpu")
     outputs = [(event, pipeline.run_scores(event.features())) for event in events]
-    table: dict[str, dict[str, float]] = {}
-    best_cut, best_value = 0.5, -np.inf
+    table: list[dict[str, Any]] = []
+    best: tuple[float, float | None] = (0.5, None)
+    best_value = -np.inf
     for cut in GNN_CUTS:
-        accumulator = PerformanceAccumulator(min_track_sizes=(3,))
-        for event, scored in outputs:
-            accumulator.add(event, scored.labels_at(cut))
-        s = accumulator.report().selections[0]
-        table[f"{cut:.1f}"] = {
-            "efficiency": s.efficiency,
-            "fake_rate": s.fake_rate,
-            "duplicate_rate": s.duplicate_rate,
-        }
-        value = s.efficiency - s.fake_rate
-        if value > best_value:
-            best_cut, best_value = cut, value
-    return best_cut, table
+        for stitch in STITCH_CUTS:
+            accumulator = PerformanceAccumulator(min_track_sizes=(3,))
+            for event, scored in outputs:
+                settings = replace(scored.config, stitch_cut=stitch)
+                accumulator.add(event, replace(scored, config=settings).labels_at(cut))
+            s = accumulator.report().selections[0]
+            table.append(
+                {
+                    "gnn_cut": cut,
+                    "stitch_cut": stitch,
+                    "efficiency": s.efficiency,
+                    "fake_rate": s.fake_rate,
+                    "duplicate_rate": s.duplicate_rate,
+                }
+            )
+            if s.efficiency - s.fake_rate > best_value:
+                best, best_value = (cut, stitch), s.efficiency - s.fake_rate
+    return best[0], best[1], table
 
 
 def train_recipe(
@@ -78,13 +93,17 @@ def train_recipe(
     config: TrainingConfig = TrainingConfig(),
     report: Callable[[EpochReport], None] = lambda _r: None,
     status: Callable[[str], None] = lambda _s: None,
+    reuse: ModelBundle | None = None,
 ) -> ModelBundle:
-    """Train, tune the GNN cut on ``val_events``, and score ``test_events`` with both builders."""
-    bundle = train_pipeline(train_events, val_events, config, report, status)
-    status("choosing the GNN cut on tracks")
-    cut, table = _choose_gnn_cut(bundle, val_events)
-    bundle.pipeline = replace(bundle.pipeline, gnn_cut=cut)
-    bundle.metrics["gnn_cut_scan"] = table
+    """Train, tune the GNN cut on ``val_events``, and score ``test_events`` with both builders.
+
+    ``reuse``: keep that bundle's embedding and filter and train the GNN only.
+    """
+    bundle = train_pipeline(train_events, val_events, config, report, status, reuse)
+    status("choosing the GNN and stitching cuts on tracks")
+    cut, stitch, table = choose_cuts(bundle, val_events)
+    bundle.pipeline = replace(bundle.pipeline, gnn_cut=cut, stitch_cut=stitch)
+    bundle.metrics["cut_scan"] = table
     if test_events:
         for builder in ("components", "walkthrough"):
             status(f"scoring {len(test_events)} test events ({builder})")

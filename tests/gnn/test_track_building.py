@@ -33,3 +33,61 @@ def test_walkthrough_keeps_simple_chains_as_they_are():
     a = build_walkthrough(9, edges, scores, R, cut=0.5, walk_cut=0.5, min_size=3)
     b = build_components(9, edges, scores, cut=0.5, min_size=3)
     np.testing.assert_array_equal(a, b)
+
+
+# stitching: piece A = 0-1-2, B = 3-4 (outward from A), loose point 5 beyond B, piece D = 6-7-8
+# beside A, and loose points 9, 10, 11 in a row
+STITCH_R = np.array(
+    [0.03, 0.07, 0.11, 0.17, 0.26, 0.36, 0.03, 0.07, 0.11, 0.03, 0.07, 0.11], dtype=np.float32
+)
+STITCH_EDGES = np.array(
+    [
+        # inside the pieces (above the cut)
+        [0, 1, 3, 6, 7],
+        [1, 2, 4, 7, 8],
+    ]
+)
+LINKS = np.array(
+    [
+        [2, 4, 8, 1, 9, 10, 0],
+        [3, 5, 3, 3, 10, 11, 6],
+    ]
+)
+LINK_SCORES = np.array([0.6, 0.5, 0.55, 0.75, 0.7, 0.7, 0.7])
+
+
+def _stitch_graph(order: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    edges = np.concatenate([STITCH_EDGES, LINKS], axis=1)
+    scores = np.concatenate([np.full(5, 0.95), LINK_SCORES])
+    if order is not None:
+        edges, scores = edges[:, order], scores[order]
+    return edges, scores
+
+
+def test_stitching_joins_pieces_end_to_end():
+    edges, scores = _stitch_graph()
+    plain = build_components(12, edges, scores, cut=0.8, min_size=3)
+    np.testing.assert_array_equal(plain, [0, 0, 0, -1, -1, -1, 1, 1, 1, -1, -1, -1])
+    stitched = build_components(12, edges, scores, 0.8, 3, STITCH_R, link_cut=0.4)
+    # A→B (0.6) beats D→B (0.55), which then finds B's inner end taken; 1→3 (0.75) leaves A from
+    # its middle, not its outermost point; 0–6 joins two innermost points; B→5 (B now part of
+    # A's five points) brings the loose point along; the loose points 9, 10, 11 have no piece of
+    # three to join
+    np.testing.assert_array_equal(stitched, [0, 0, 0, 0, 0, 0, 1, 1, 1, -1, -1, -1])
+
+
+def test_stitching_is_independent_of_edge_order_and_off_by_default():
+    edges, scores = _stitch_graph()
+    reference = build_components(12, edges, scores, 0.8, 3, STITCH_R, link_cut=0.4)
+    for seed in range(5):
+        order = np.random.default_rng(seed).permutation(edges.shape[1])
+        shuffled = build_components(12, *_stitch_graph(order), 0.8, 3, STITCH_R, link_cut=0.4)
+        np.testing.assert_array_equal(shuffled, reference)
+    # above the link cut nothing is stitched; walkthrough stitches the same way
+    np.testing.assert_array_equal(
+        build_components(12, edges, scores, 0.8, 3, STITCH_R, link_cut=0.65),
+        build_components(12, edges, scores, 0.8, 3),
+    )
+    np.testing.assert_array_equal(
+        build_walkthrough(12, edges, scores, STITCH_R, 0.8, 0.7, 3, link_cut=0.4), reference
+    )
