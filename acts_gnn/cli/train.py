@@ -31,7 +31,7 @@ def command(
     ] = 0.9,
     embedding_epochs: Annotated[int, typer.Option(help="Embedding epochs (max).")] = 5,
     filter_epochs: Annotated[int, typer.Option(help="Filter epochs (max).")] = 5,
-    gnn_epochs: Annotated[int, typer.Option(help="GNN epochs (max).")] = 10,
+    gnn_epochs: Annotated[int, typer.Option(help="GNN epochs (max).")] = 16,
     patience: Annotated[int, typer.Option(help="Early stopping patience in epochs.")] = 3,
     max_neighbours: Annotated[int, typer.Option(help="K1: neighbours kept per point.")] = 128,
     gnn_hidden: Annotated[int, typer.Option(help="GNN width.")] = 48,

@@ -1,0 +1,50 @@
+"""``acts-gnn train --reuse``: the GNN alone trained on another bundle's graphs, end to end."""
+
+from __future__ import annotations
+
+import json
+
+import torch
+
+from acts_gnn.gnn.bundle import default_bundle_dir
+from acts_gnn.io.example import example_dir
+
+
+def test_train_reuse_keeps_the_shipped_embedding_and_filter(tmp_path, run_cli):
+    out = tmp_path / "bundle"
+    result = run_cli(
+        "train", "--train", example_dir(), "--val", example_dir(), "-o", out,
+        "--reuse", default_bundle_dir(), "--gnn-epochs", "1", "--gnn-hidden", "8",
+        "--gnn-iterations", "1", "--gnn-sectors", "2", "--max-neighbours", "16",
+        "--data-description", "acts-gnn simulate (the example event)",
+    )  # fmt: skip
+    assert result.exit_code == 0, result.stderr
+    assert "gnn       epoch  0" in result.stderr
+    assert "embedding epoch" not in result.stderr and "filter    epoch" not in result.stderr
+    meta = json.loads((out / "bundle.json").read_text())
+    shipped = json.loads((default_bundle_dir() / "bundle.json").read_text())
+    assert meta["models"]["gnn"] == {"hidden": 8, "iterations": 1, "mlp_layers": 2}
+    assert meta["models"]["filter"] == shipped["models"]["filter"]
+    assert meta["pipeline"]["radius"] == shipped["pipeline"]["radius"]
+    assert meta["pipeline"]["filter_cut"] == shipped["pipeline"]["filter_cut"]
+    assert meta["pipeline"]["max_neighbours"] == 16
+    reused = meta["training"]["reused_stages"]
+    assert reused["stages"] == ["embedding", "filter"]
+    assert reused["training"]["data"] == shipped["training"]["data"]
+    for name in ("embedding", "filter"):
+        ours = torch.load(out / f"{name}.pt", weights_only=True)
+        theirs = torch.load(default_bundle_dir() / f"{name}.pt", weights_only=True)
+        assert ours.keys() == theirs.keys()
+        assert all(torch.equal(ours[k], theirs[k]) for k in ours)
+
+
+def test_train_reuse_of_a_missing_bundle_is_one_line(tmp_path, run_cli):
+    result = run_cli(
+        "train", "--train", example_dir(), "--val", example_dir(), "-o", tmp_path / "b",
+        "--reuse", tmp_path / "nowhere",
+    )  # fmt: skip
+    assert result.exit_code == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("acts-gnn: error:")
+    assert "nowhere" in lines[0]
+    assert not (tmp_path / "b").exists()
