@@ -1,37 +1,79 @@
-"""The training recipe's choice of cuts on validation events."""
+"""The training recipe's choice of GNN and stitching cuts on validation events."""
 
 from __future__ import annotations
 
-import numpy as np
-import torch
+from types import SimpleNamespace
 
-from acts_gnn.gnn.bundle import ModelBundle, PipelineConfig
-from acts_gnn.gnn.models import (
-    EmbeddingConfig,
-    EmbeddingMLP,
-    FilterConfig,
-    FilterMLP,
-    GNNConfig,
-    InteractionGNN,
-)
-from acts_gnn.reco.recipe import GNN_CUTS, STITCH_CUTS, choose_cuts
+import numpy as np
+import pytest
+
+from acts_gnn.gnn.bundle import PipelineConfig
+from acts_gnn.gnn.pipeline import ScoredGraph
+from acts_gnn.reco import recipe
 from tests.conftest import make_event
 
-
-def test_choose_cuts_scans_every_pair_and_takes_the_best():
-    torch.manual_seed(0)
-    bundle = ModelBundle(
-        embedding=EmbeddingMLP(EmbeddingConfig(hidden=8, latent_dim=2)),
-        filter=FilterMLP(FilterConfig(hidden=8)),
-        gnn=InteractionGNN(GNNConfig(hidden=8, iterations=1)),
-        pipeline=PipelineConfig(radius=10.0, max_neighbours=6, filter_cut=0.0),
-    )
-    rng = np.random.default_rng(0)
-    event = make_event([int(p) for p in rng.integers(1, 6, 60)], {p: 2.0 for p in range(1, 6)})
-    cut, stitch, table = choose_cuts(bundle, [event])
-    assert [(row["gnn_cut"], row["stitch_cut"]) for row in table] == [
-        (c, s) for c in GNN_CUTS for s in STITCH_CUTS
+# three particles of four points each, in order of r; scored edges inside and between them
+EVENT = make_event([1] * 4 + [2] * 4 + [3] * 4, {1: 2.0, 2: 2.0, 3: 2.0})
+EDGES = np.array(
+    [
+        [0, 1, 2, 4, 5, 6, 8, 9, 10, 3, 7],
+        [1, 2, 3, 5, 6, 7, 9, 10, 11, 4, 8],
     ]
-    values = [row["efficiency"] - row["fake_rate"] for row in table]
-    best = table[int(np.nanargmax(values))]
-    assert (cut, stitch) == (best["gnn_cut"], best["stitch_cut"])
+)
+#: particle 1 sure, particle 2 fairly sure, particle 3 split by a middling edge; two wrong edges
+#: join particle 1's end to particle 2's start (0.85) and particle 2's end to 3's start (0.03)
+SCORES = np.array([0.999, 0.999, 0.999, 0.96, 0.96, 0.96, 0.999, 0.6, 0.999, 0.85, 0.03])
+
+
+class _ScoredPipeline:
+    """Stands in for :class:`~acts_gnn.gnn.pipeline.Pipeline`: the scores above, every time."""
+
+    def __init__(self, bundle, device: str) -> None:
+        self.config = bundle.pipeline
+
+    def run_scores(self, features: np.ndarray) -> ScoredGraph:
+        return ScoredGraph(
+            n=features.shape[0],
+            r=features[:, 0],
+            edges=EDGES,
+            scores=SCORES,
+            stages_s={},
+            n_edges_graph=EDGES.shape[1],
+            config=self.config,
+        )
+
+
+@pytest.fixture
+def scan(monkeypatch):
+    monkeypatch.setattr(recipe, "Pipeline", _ScoredPipeline)
+    bundle = SimpleNamespace(pipeline=PipelineConfig())
+    return recipe.choose_cuts(bundle, [EVENT])  # type: ignore[arg-type]
+
+
+def test_choose_cuts_scans_every_pair(scan):
+    _, _, table = scan
+    assert [(row["gnn_cut"], row["stitch_cut"]) for row in table] == [
+        (c, s) for c in recipe.GNN_CUTS for s in recipe.STITCH_CUTS
+    ]
+    rows = {(row["gnn_cut"], row["stitch_cut"]): row for row in table}
+    # 0.99: only particle 1 survives; stitching hangs particle 2's first point on it (a piece of
+    # four may take a loose point) but cannot join two loose points or the two halves of 3
+    assert rows[(0.99, None)]["efficiency"] == pytest.approx(1 / 3)
+    assert rows[(0.99, None)]["fake_rate"] == 0.0
+    assert rows[(0.99, 0.02)]["efficiency"] == pytest.approx(1 / 3)
+    assert rows[(0.99, 0.02)]["fake_rate"] == 0.0
+    # 0.95: particles 1 and 2 whole; stitching then follows the wrong edges into one merger
+    assert rows[(0.95, None)]["efficiency"] == pytest.approx(2 / 3)
+    assert rows[(0.95, 0.02)]["efficiency"] == 0.0
+    assert rows[(0.95, 0.02)]["fake_rate"] == 1.0
+    # 0.5: particle 3 whole, 1 and 2 merged by the 0.85 edge
+    assert rows[(0.5, None)]["efficiency"] == pytest.approx(1 / 3)
+    assert rows[(0.5, None)]["fake_rate"] == pytest.approx(1 / 2)
+
+
+def test_choose_cuts_takes_the_best_efficiency_minus_fake_rate(scan):
+    cut, stitch, table = scan
+    # 0.9 and 0.95 tie (particles 1 and 2 found, no fakes): the earlier cut wins
+    assert (cut, stitch) == (0.9, None)
+    best = max(row["efficiency"] - row["fake_rate"] for row in table)
+    assert best == pytest.approx(2 / 3)
