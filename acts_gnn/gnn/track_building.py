@@ -122,8 +122,12 @@ def stitch_pieces(
         linked_out[source] = linked_in[target] = True
         parent[top_target] = top_source
         size[top_source] += size[top_target]
-    tops = np.array([root(p) for p in range(n_pieces)], dtype=np.int64)
-    return canonical_labels(tops[pieces], min_size)
+    tops = parent.astype(np.int64)
+    while True:  # follow every piece to its root, all at once
+        above = tops[tops]
+        if np.array_equal(above, tops):
+            return canonical_labels(tops[pieces], min_size)
+        tops = above
 
 
 def build_walkthrough(
