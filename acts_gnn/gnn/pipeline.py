@@ -44,30 +44,30 @@ class ScoredGraph:
     config: PipelineConfig
 
     def labels_at(self, cut: float | None = None) -> np.ndarray:
-        """Candidate labels at ``cut`` (default: the configured cut) by the configured builder."""
-        from acts_gnn.gnn.track_building import build_components, build_walkthrough
+        """Candidate labels at ``cut`` (default: the configured cut) by the configured builder.
+
+        With ``stitch_cut`` set, the builder's pieces (of any size) are stitched afterwards.
+        """
+        from acts_gnn.gnn.track_building import (
+            build_components,
+            build_walkthrough,
+            stitch_pieces,
+        )
 
         cfg = self.config
         cut = cfg.gnn_cut if cut is None else cut
+        stitching = cfg.stitch_cut is not None
+        min_size = 1 if stitching else cfg.min_track_spacepoints
         if cfg.track_builder == "walkthrough":
-            return build_walkthrough(
-                self.n,
-                self.edges,
-                self.scores,
-                self.r,
-                cut,
-                cfg.walk_cut,
-                cfg.min_track_spacepoints,
-                cfg.stitch_cut,
+            labels = build_walkthrough(
+                self.n, self.edges, self.scores, self.r, cut, cfg.walk_cut, min_size
             )
-        return build_components(
-            self.n,
-            self.edges,
-            self.scores,
-            cut,
-            cfg.min_track_spacepoints,
-            self.r,
-            cfg.stitch_cut,
+        else:
+            labels = build_components(self.n, self.edges, self.scores, cut, min_size)
+        if not stitching:
+            return labels
+        return stitch_pieces(
+            labels, self.edges, self.scores, self.r, cfg.stitch_cut, cfg.min_track_spacepoints
         )
 
 

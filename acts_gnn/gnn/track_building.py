@@ -11,7 +11,8 @@ Layer: gnn (uses K2 from ``cuda``).
   true edges that skip a layer score as high as consecutive ones and following them would strand
   the skipped point. Walks start in order of increasing radius, so the result is deterministic.
 
-Either can be followed by **stitching** (``link_cut``): a track the GNN cut into pieces usually
+Either can be followed by **stitching** (:func:`stitch_pieces` on the builder's pieces of any
+size, ``link_cut``): a track the GNN cut into pieces usually
 keeps a true edge between its pieces that scores below the cut but well above chance. A piece
 may take one link at its outer end and one at its inner end, from an edge above ``link_cut``
 that leaves its outermost point (within :data:`STITCH_R_TOLERANCE` in r) for the innermost point
@@ -46,24 +47,10 @@ STITCH_R_TOLERANCE = 0.01
 
 
 def build_components(
-    n: int,
-    edges: np.ndarray,
-    scores: np.ndarray,
-    cut: float,
-    min_size: int,
-    r: np.ndarray | None = None,
-    link_cut: float | None = None,
+    n: int, edges: np.ndarray, scores: np.ndarray, cut: float, min_size: int
 ) -> np.ndarray:
-    """Connected components of the edges with ``scores > cut``; stitched when ``link_cut`` is set.
-
-    ``r`` (the points' radii) is needed for stitching only.
-    """
-    if link_cut is None:
-        return connected_components_cpu(n, edges[:, scores > cut], min_size)
-    if r is None:
-        raise ValueError("stitching needs the radii r")
-    pieces = connected_components_cpu(n, edges[:, scores > cut], 1)
-    return stitch_pieces(pieces, edges, scores, r, link_cut, min_size)
+    """Connected components of the edges with ``scores > cut``."""
+    return connected_components_cpu(n, edges[:, scores > cut], min_size)
 
 
 def stitch_pieces(
@@ -138,15 +125,8 @@ def build_walkthrough(
     cut: float,
     walk_cut: float,
     min_size: int,
-    link_cut: float | None = None,
 ) -> np.ndarray:
-    """Components, with branching components split by walking the best outward edges.
-
-    Stitched afterwards when ``link_cut`` is set (see the module).
-    """
-    if link_cut is not None:
-        pieces = build_walkthrough(n, edges, scores, r, cut, walk_cut, 1)
-        return stitch_pieces(pieces, edges, scores, r, link_cut, min_size)
+    """Components, with branching components split by walking the best outward edges."""
     keep = scores > cut
     kept = edges[:, keep]
     component = connected_components_cpu(n, kept, 1)

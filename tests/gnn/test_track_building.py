@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from acts_gnn.gnn.track_building import build_components, build_walkthrough
+from acts_gnn.gnn.track_building import build_components, build_walkthrough, stitch_pieces
 
 R = np.array([10, 20, 30, 40, 50, 30, 40, 50, 60], dtype=np.float32)
 
@@ -64,11 +64,20 @@ def _stitch_graph(order: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarr
     return edges, scores
 
 
+def _stitched(edges, scores, link_cut: float, builder: str = "components") -> np.ndarray:
+    """Pieces (any size) of the builder at cut 0.8, stitched above ``link_cut``, ≥ 3 points."""
+    if builder == "walkthrough":
+        pieces = build_walkthrough(12, edges, scores, STITCH_R, 0.8, 0.7, 1)
+    else:
+        pieces = build_components(12, edges, scores, 0.8, 1)
+    return stitch_pieces(pieces, edges, scores, STITCH_R, link_cut, 3)
+
+
 def test_stitching_joins_pieces_end_to_end():
     edges, scores = _stitch_graph()
     plain = build_components(12, edges, scores, cut=0.8, min_size=3)
     np.testing.assert_array_equal(plain, [0, 0, 0, -1, -1, -1, 1, 1, 1, -1, -1, -1])
-    stitched = build_components(12, edges, scores, 0.8, 3, STITCH_R, link_cut=0.4)
+    stitched = _stitched(edges, scores, link_cut=0.4)
     # A→B (0.6) beats D→B (0.55), which then finds B's inner end taken; 1→3 (0.75) leaves A from
     # its middle, not its outermost point; 0–6 joins two innermost points; B→5 (B now part of
     # A's five points) brings the loose point along; the loose points 9, 10, 11 have no piece of
@@ -78,16 +87,14 @@ def test_stitching_joins_pieces_end_to_end():
 
 def test_stitching_is_independent_of_edge_order_and_off_by_default():
     edges, scores = _stitch_graph()
-    reference = build_components(12, edges, scores, 0.8, 3, STITCH_R, link_cut=0.4)
+    reference = _stitched(edges, scores, link_cut=0.4)
     for seed in range(5):
         order = np.random.default_rng(seed).permutation(edges.shape[1])
-        shuffled = build_components(12, *_stitch_graph(order), 0.8, 3, STITCH_R, link_cut=0.4)
+        shuffled = _stitched(*_stitch_graph(order), link_cut=0.4)
         np.testing.assert_array_equal(shuffled, reference)
     # above the link cut nothing is stitched; walkthrough stitches the same way
     np.testing.assert_array_equal(
-        build_components(12, edges, scores, 0.8, 3, STITCH_R, link_cut=0.65),
+        _stitched(edges, scores, link_cut=0.65),
         build_components(12, edges, scores, 0.8, 3),
     )
-    np.testing.assert_array_equal(
-        build_walkthrough(12, edges, scores, STITCH_R, 0.8, 0.7, 3, link_cut=0.4), reference
-    )
+    np.testing.assert_array_equal(_stitched(edges, scores, 0.4, "walkthrough"), reference)
