@@ -131,19 +131,24 @@ def _geometric_negatives(
     return np.stack([source[different], index[different]]).astype(np.int64)
 
 
-def _prepare(event: Event, cfg: TrainingConfig) -> _Prepared:
+def _prepare(event: Event, cfg: TrainingConfig, negatives: bool = True) -> _Prepared:
+    """Features, truth pairs and (for embedding training, ``negatives``) hard negatives."""
     assert event.truth is not None
     _, dense = np.unique(event.truth.particle_id, return_inverse=True)
     dense = dense.astype(np.int64)
     dense[event.truth.particle_id == 0] = -1
     features = event.features()
     true = true_edges(event, cfg.target_pt_gev)
-    anchors = np.unique(true)
+    mined = (
+        _geometric_negatives(features, np.unique(true), dense, 24)
+        if negatives
+        else np.zeros((2, 0), np.int64)
+    )
     return _Prepared(
         features=torch.from_numpy(features),
         particle=torch.from_numpy(dense),
         true=torch.from_numpy(true),
-        negatives=torch.from_numpy(_geometric_negatives(features, anchors, dense, 24)),
+        negatives=torch.from_numpy(mined),
         event=event,
     )
 
@@ -496,8 +501,9 @@ def train_pipeline(
         report(entry)
 
     status("preparing events")
-    train = [_prepare(e, config) for e in train_events]
-    val = [_prepare(e, config) for e in val_events]
+    # hard negatives are for the embedding only: a reused embedding needs none
+    train = [_prepare(e, config, negatives=reuse is None) for e in train_events]
+    val = [_prepare(e, config, negatives=reuse is None) for e in val_events]
 
     if reuse is None:
         status("training the embedding")
