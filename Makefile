@@ -10,7 +10,7 @@ EXTRAS ?= dev,acts,cuda,server
 DEMO_OUT ?= demo-output
 STAMP  := $(VENV)/.installed
 
-.PHONY: system-deps demo test test-all test-root lint venv clean example train gpu-prepare gpu-check bench soak perf-analyzer
+.PHONY: system-deps demo test test-all test-root lint venv clean example train gpu-prepare gpu-check gpu-train bench soak perf-analyzer
 
 venv: $(STAMP)
 
@@ -103,20 +103,22 @@ train: $(DATA)/train/.done $(DATA)/val/.done $(DATA)/test/.done
 	$(VENV)/bin/acts-gnn evaluate $(DATA)/test-tracks.root --truth $(DATA)/test \
 		--json $(DATA)/test-performance.json --plots $(DATA)/plots --force
 
-# GPU check (issue 5). Here: `make gpu-prepare` puts what the GPU machine lacks into .gpu/ (py3.12
-# wheels of scipy and pytest, three μ = 200 events as .npz). There (device tool, carry .gpu):
-# `make gpu-check GPU_OUT=$$OUT` installs the carried wheels it needs and runs the script.
+# GPU work (issue 5; training on the GPU). Here: `make gpu-prepare` writes .gpu/, the training recipe's
+# μ = 200 events ($(DATA)/train, val, test) as .npz caches (~1.5 MB each; the GPU machine has no
+# pyacts to simulate them). There (device tool, carry .gpu; its image has torch, numba-cuda, scipy,
+# pytest and torch-geometric): `make gpu-check GPU_OUT=$$OUT` runs every CUDA kernel test on the real
+# GPU and times K1, K2 and the pipeline; `make gpu-train GPU_OUT=$$OUT` runs the training recipe there.
 GPU_OUT ?= gpu-results
-gpu-prepare: $(STAMP)
-	mkdir -p .gpu/wheels .gpu/events
-	$(PIP) download --quiet --only-binary=:all: --python-version 3.12 --no-deps -d .gpu/wheels \
-		"scipy>=1.11" "pytest>=8" "pytest-timeout>=2.3" iniconfig pluggy
-	rm -rf .gpu/sim && $(VENV)/bin/acts-gnn simulate -o .gpu/sim --events 3 --pileup 200 --seed 3000
+GPU_TRAIN_ARGS ?=
+gpu-prepare: $(STAMP) $(DATA)/train/.done $(DATA)/val/.done $(DATA)/test/.done
+	rm -rf .gpu && mkdir -p .gpu
 	$(PY) -c "from acts_gnn.io.cache import build_cache; from acts_gnn.io.source import open_events; \
-		build_cache(open_events(['.gpu/sim']), '.gpu/events')"
-	rm -rf .gpu/sim
+		[build_cache(open_events(['$(DATA)/' + s]), '.gpu/' + s) for s in ('train', 'val', 'test')]"
 
 gpu-check:
-	python3 -c "import scipy, pytest" 2>/dev/null || \
-		python3 -m pip install --quiet --no-index --find-links .gpu/wheels scipy pytest pytest-timeout
-	timeout 480 python3 benchmarks/gpu_check.py $(GPU_OUT) --events .gpu/events
+	timeout 480 python3 benchmarks/gpu_check.py $(GPU_OUT) --events .gpu/test --max-events 3
+
+gpu-train:
+	python3 -m acts_gnn.cli.main train --device cuda --train .gpu/train --val .gpu/val \
+		--test .gpu/test -o $(GPU_OUT)/bundle --force --seed 0 $(GPU_TRAIN_ARGS) --data-description \
+		"acts-gnn simulate --pileup 200: train $(TRAIN_EVENTS) events seed 1000, val 2 events seed 2000, test $(TEST_EVENTS) events seed 3000 (.npz caches)"

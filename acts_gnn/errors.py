@@ -85,6 +85,10 @@ class MissingExtraError(ActsGnnError):
         )
 
 
+class KernelError(ActsGnnError):
+    """A GPU kernel did not reach its result (a check inside the kernel's driver failed)."""
+
+
 class ServerStartError(ActsGnnError):
     """``acts-gnn serve`` could not bring its models up on Triton."""
 

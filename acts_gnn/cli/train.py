@@ -39,18 +39,26 @@ def command(
     gnn_sectors: Annotated[
         int, typer.Option(help="φ sectors per event in GNN training (more, smaller steps).")
     ] = 16,
-    ignore_soft_edges: Annotated[
-        bool,
+    soft_edges: Annotated[
+        str,
         typer.Option(
-            help="Leave edges between points of one particle below TARGET_PT out of the filter "
-            "and GNN losses (instead of calling them false)."
+            help="What an edge between two points of one particle below TARGET_PT is in the "
+            "filter and GNN losses: ignore (left out), true (built as a track) or false.",
         ),
-    ] = True,
+    ] = "ignore",
     reuse: Annotated[
         Path | None,
         typer.Option(
             help="Take the embedding and filter (radius and cut too) from this bundle and train "
             "the GNN only.",
+            show_default=False,
+        ),
+    ] = None,
+    device: Annotated[
+        str | None,
+        typer.Option(
+            help="Where to train: cpu, cuda, cuda:N or auto (default: ACTS_GNN_DEVICE if set, "
+            "else CUDA when present). The cut scan and test scoring run there too.",
             show_default=False,
         ),
     ] = None,
@@ -66,6 +74,7 @@ def command(
     """
     from rich.console import Console
 
+    from acts_gnn.cuda.device import resolve_device
     from acts_gnn.errors import ConfigError, OutputError
     from acts_gnn.gnn.bundle import ModelBundle
     from acts_gnn.gnn.models import EmbeddingConfig, FilterConfig, GNNConfig
@@ -76,6 +85,21 @@ def command(
     if (output / "bundle.json").exists() and not force:
         raise OutputError(f"{output}: a bundle is there already (use --force to replace it)")
     console = Console(stderr=True)
+    device = resolve_device(device)
+    config = TrainingConfig(
+        seed=seed,
+        target_pt_gev=target_pt,
+        embedding=EmbeddingConfig(hidden=128),
+        filter=FilterConfig(hidden=64),
+        gnn=GNNConfig(hidden=gnn_hidden, iterations=gnn_iterations),
+        embedding_epochs=embedding_epochs,
+        filter_epochs=filter_epochs,
+        gnn_epochs=gnn_epochs,
+        patience=patience,
+        max_neighbours=max_neighbours,
+        gnn_sectors=gnn_sectors,
+        soft_edges=soft_edges,
+    )
     reused = ModelBundle.load(reuse) if reuse is not None else None
     sources = [("training", open_events(train)), ("validation", open_events(val))]
     if test:
@@ -89,20 +113,6 @@ def command(
                     raise ConfigError(f"{event.source}: {name} events need truth")
                 loaded.append(event)
         events[name] = loaded
-    config = TrainingConfig(
-        seed=seed,
-        target_pt_gev=target_pt,
-        embedding=EmbeddingConfig(hidden=128),
-        filter=FilterConfig(hidden=64),
-        gnn=GNNConfig(hidden=gnn_hidden, iterations=gnn_iterations),
-        embedding_epochs=embedding_epochs,
-        filter_epochs=filter_epochs,
-        gnn_epochs=gnn_epochs,
-        patience=patience,
-        max_neighbours=max_neighbours,
-        gnn_sectors=gnn_sectors,
-        ignore_soft_edges=ignore_soft_edges,
-    )
 
     def report(entry) -> None:
         console.print(
@@ -120,6 +130,7 @@ def command(
             report=report,
             status=lambda text: status.update(text),
             reuse=reused,
+            device=device,
         )
     bundle.training.update(
         {
@@ -129,6 +140,7 @@ def command(
             "validation_event_ids": [e.event_id for e in events["validation"]],
             "test_inputs": [str(p) for p in test or []],
             "data": data_description,
+            "device": device,
         }
     )
     bundle.save(output)

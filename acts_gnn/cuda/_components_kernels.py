@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from numba import cuda
 
-__all__ = ["compress", "hook", "init"]
+__all__ = ["compress", "hook", "init", "unsettled"]
 
 
 @cuda.jit(device=True)
@@ -55,3 +55,11 @@ def compress(parent):
     i = cuda.grid(1)
     if i < parent.shape[0]:
         parent[i] = find(parent, i)
+
+
+@cuda.jit
+def unsettled(parent, src, dst, flag):
+    """Thread e: raise ``flag`` when edge e's ends have different roots after :func:`compress`."""
+    e = cuda.grid(1)
+    if e < src.shape[0] and parent[src[e]] != parent[dst[e]]:
+        flag[0] = 1

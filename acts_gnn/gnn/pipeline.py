@@ -10,9 +10,11 @@ and the graph sizes.
 
 from __future__ import annotations
 
+import copy
 import time
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -20,7 +22,24 @@ from acts_gnn.event import Event
 from acts_gnn.gnn.bundle import ModelBundle, PipelineConfig
 from acts_gnn.result import EventTiming, TrackingResult
 
+if TYPE_CHECKING:
+    import torch
+
 __all__ = ["Pipeline", "ScoredGraph", "StageOutput"]
+
+
+def _torch_device(name: str) -> torch.device:
+    import torch
+
+    device = torch.device(name)
+    if device.type == "cuda" and device.index is None:
+        device = torch.device("cuda", torch.cuda.current_device())
+    return device
+
+
+def _device_of(bundle: ModelBundle) -> torch.device:
+    """The device of the bundle's first embedding weight."""
+    return next(bundle.embedding.parameters()).device
 
 
 def _synchronise(device: str) -> None:
@@ -104,6 +123,15 @@ class Pipeline:
         self.device = resolve_device(device)
         if not isinstance(bundle, ModelBundle):
             bundle = ModelBundle.load(bundle, device=self.device)
+        elif _device_of(bundle) != _torch_device(self.device):
+            # a bundle in memory elsewhere (trained on the GPU, run on the CPU, or the other way
+            # round): the pipeline runs copies on its device, the caller's bundle stays as it is
+            bundle = replace(
+                bundle,
+                embedding=copy.deepcopy(bundle.embedding).to(self.device),
+                filter=copy.deepcopy(bundle.filter).to(self.device),
+                gnn=copy.deepcopy(bundle.gnn).to(self.device),
+            )
         self.bundle = bundle
         self.config: PipelineConfig = replace(bundle.pipeline, **overrides)  # type: ignore[arg-type]
         self.name = "gnn" if self.config.track_builder == "components" else "gnn_walk"

@@ -14,11 +14,18 @@ Layer: gnn.
    a sector step runs on the sub-graph of the points its edges touch. Its cut is left at 0.5
    here; :mod:`acts_gnn.reco.recipe` tunes it on track-level metrics.
 
-With ``ignore_soft_edges`` (the default), an edge joining two points of one particle *below*
-``target_pt_gev`` is neither true nor false: it is left out of the filter and GNN losses and of
-the validation efficiency and purity (the weighting of the Exa.TrkX/acorn recipes). Such an edge
-is a real piece of a real track; labelling it false asks the models to draw a pT threshold from
-the curvature of two points, which costs target edges in the dense barrel.
+An edge joining two points of one particle *below* ``target_pt_gev`` (a soft edge) is, by
+``soft_edges``:
+
+- ``"ignore"`` (the default): neither true nor false. It is left out of the filter and GNN losses
+  and of the validation efficiency and purity (the weighting of the Exa.TrkX/acorn recipes).
+- ``"true"``: true, like a target's edge. Soft particles are then built as whole tracks instead of
+  being left to chance.
+- ``"false"``: false. This asks the models to draw a pT threshold from the curvature of two
+  points, which costs target edges in the dense barrel.
+
+Training runs on ``device`` (``"cpu"`` or a CUDA device); random draws come from one CPU
+generator either way, so the sequence of batches does not depend on the device.
 
 ``reuse`` takes the embedding and the filter (with their radius and cut) from an existing bundle
 and trains the GNN only.
@@ -40,7 +47,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from acts_gnn.cuda.frnn import radius_graph_cpu
+from acts_gnn.cuda.dispatch import radius_graph
+from acts_gnn.errors import ConfigError
 from acts_gnn.event import Event
 from acts_gnn.gnn.bundle import ModelBundle, PipelineConfig
 from acts_gnn.gnn.models import (
@@ -53,7 +61,10 @@ from acts_gnn.gnn.models import (
 )
 from acts_gnn.gnn.truth_graph import edge_truth, same_particle, true_edges
 
-__all__ = ["EpochReport", "TrainingConfig", "train_pipeline"]
+__all__ = ["SOFT_EDGE_MODES", "EpochReport", "TrainingConfig", "train_pipeline"]
+
+#: what a soft edge (one particle, pT below the target threshold) is in the filter and GNN losses
+SOFT_EDGE_MODES = ("ignore", "true", "false")
 
 
 @dataclass(frozen=True)
@@ -81,7 +92,13 @@ class TrainingConfig:
     gnn_lr: float = 3e-3
     gnn_sectors: int = 16
     patience: int = 3
-    ignore_soft_edges: bool = True
+    soft_edges: str = "ignore"
+
+    def __post_init__(self) -> None:
+        if self.soft_edges not in SOFT_EDGE_MODES:
+            raise ConfigError(
+                f"soft_edges {self.soft_edges!r}: expected one of {', '.join(SOFT_EDGE_MODES)}"
+            )
 
     def as_dict(self) -> dict[str, Any]:
         """For the bundle's record."""
@@ -131,7 +148,9 @@ def _geometric_negatives(
     return np.stack([source[different], index[different]]).astype(np.int64)
 
 
-def _prepare(event: Event, cfg: TrainingConfig, negatives: bool = True) -> _Prepared:
+def _prepare(
+    event: Event, cfg: TrainingConfig, negatives: bool = True, device: str = "cpu"
+) -> _Prepared:
     """Features, truth pairs and (for embedding training, ``negatives``) hard negatives."""
     assert event.truth is not None
     _, dense = np.unique(event.truth.particle_id, return_inverse=True)
@@ -145,10 +164,10 @@ def _prepare(event: Event, cfg: TrainingConfig, negatives: bool = True) -> _Prep
         else np.zeros((2, 0), np.int64)
     )
     return _Prepared(
-        features=torch.from_numpy(features),
-        particle=torch.from_numpy(dense),
-        true=torch.from_numpy(true),
-        negatives=torch.from_numpy(mined),
+        features=torch.from_numpy(features).to(device),
+        particle=torch.from_numpy(dense).to(device),
+        true=torch.from_numpy(true).to(device),
+        negatives=torch.from_numpy(mined).to(device),
         event=event,
     )
 
@@ -190,13 +209,17 @@ def _embedding_loss(
     model: EmbeddingMLP, data: _Prepared, cfg: TrainingConfig, gen: torch.Generator
 ) -> torch.Tensor:
     n, t, m = data.features.shape[0], data.true.shape[1], data.negatives.shape[1]
+    device = data.features.device
     positive_pairs = data.true[
-        :, torch.randint(0, t, (min(cfg.embedding_batch, t),), generator=gen)
+        :, torch.randint(0, t, (min(cfg.embedding_batch, t),), generator=gen).to(device)
     ]
     hard_pairs = data.negatives[
-        :, torch.randint(0, m, (min(cfg.hard_negatives * cfg.embedding_batch, m),), generator=gen)
+        :,
+        torch.randint(0, m, (min(cfg.hard_negatives * cfg.embedding_batch, m),), generator=gen).to(
+            device
+        ),
     ]
-    random_pairs = torch.randint(0, n, (2, cfg.embedding_batch), generator=gen)
+    random_pairs = torch.randint(0, n, (2, cfg.embedding_batch), generator=gen).to(device)
     pairs = torch.cat([positive_pairs, hard_pairs, random_pairs], dim=1)
     nodes, inverse = torch.unique(pairs.reshape(-1), return_inverse=True)
     z = model(data.features[nodes])
@@ -212,8 +235,8 @@ def _embedding_loss(
     return positive.mean() + hard.mean() + rand.mean()
 
 
-def _train_embedding(train, val, cfg, report, gen) -> tuple[EmbeddingMLP, float]:
-    model = EmbeddingMLP(cfg.embedding)
+def _train_embedding(train, val, cfg, report, gen, device) -> tuple[EmbeddingMLP, float]:
+    model = EmbeddingMLP(cfg.embedding).to(device)
     optimiser = torch.optim.AdamW(model.parameters(), lr=cfg.embedding_lr)
     steps = cfg.embedding_epochs * len(train) * cfg.embedding_steps_per_event
     schedule = torch.optim.lr_scheduler.OneCycleLR(optimiser, cfg.embedding_lr, total_steps=steps)
@@ -267,7 +290,7 @@ def _train_embedding(train, val, cfg, report, gen) -> tuple[EmbeddingMLP, float]
         latents = [model(v.features) for v in val]
         distances = np.concatenate(
             [
-                (z[v.true[0]] - z[v.true[1]]).norm(dim=1).numpy()
+                (z[v.true[0]] - z[v.true[1]]).norm(dim=1).cpu().numpy()
                 for z, v in zip(latents, val, strict=True)
             ]
         )
@@ -301,22 +324,41 @@ class _Graph:
 
 
 def _graph(model: EmbeddingMLP, data: _Prepared, radius: float, cfg: TrainingConfig) -> _Graph:
+    """The K1 graph of an event in the embedding, its edges labelled and weighted for the loss."""
     with torch.no_grad():
         z = model(data.features)
-    edges = radius_graph_cpu(z.numpy(), data.features[:, 0].numpy(), radius, cfg.max_neighbours)
+    e = radius_graph(z, data.features[:, 0].contiguous(), radius, cfg.max_neighbours)
+    edges = e.cpu().numpy()
     truth = edge_truth(data.event, edges, cfg.target_pt_gev)
     weight = np.ones(truth.shape, np.float32)
-    if cfg.ignore_soft_edges:
-        weight[same_particle(data.event, edges) & ~truth] = 0.0
-    e = torch.from_numpy(edges)
+    soft = same_particle(data.event, edges) & ~truth
+    if cfg.soft_edges == "ignore":
+        weight[soft] = 0.0
+    elif cfg.soft_edges == "true":
+        truth = truth | soft
+    device = data.features.device
     return _Graph(
         edges=e,
-        truth=torch.from_numpy(truth),
-        weight=torch.from_numpy(weight),
+        truth=torch.from_numpy(truth).to(device),
+        weight=torch.from_numpy(weight).to(device),
         latent=z,
         features=data.features,
         event=data.event,
     )
+
+
+def _pairs_inside(
+    edges: Sequence[torch.Tensor], pairs: Sequence[torch.Tensor], sizes: Sequence[int]
+) -> float:
+    """Fraction of the true consecutive pairs that are edges of the graphs (either direction)."""
+    found = total = 0
+    for e, p, n in zip(edges, pairs, sizes, strict=True):
+        e, p = e.cpu().numpy(), p.cpu().numpy()
+        edge_keys = np.minimum(e[0], e[1]) * n + np.maximum(e[0], e[1])
+        pair_keys = np.minimum(p[0], p[1]) * n + np.maximum(p[0], p[1])
+        found += int(np.isin(pair_keys, edge_keys).sum())
+        total += pair_keys.size
+    return found / total if total else float("nan")
 
 
 def _edge_epoch(
@@ -335,9 +377,9 @@ def _edge_epoch(
     val_loss = float(
         np.mean([_bce(x, g.truth, g.weight).item() for x, g in zip(logits, graphs, strict=True)])
     )
-    counted = torch.cat([g.weight for g in graphs]).numpy() > 0
-    scores = torch.sigmoid(torch.cat(logits)).numpy()[counted]
-    eff, purity = _rates(scores, torch.cat([g.truth for g in graphs]).numpy()[counted], 0.5)
+    counted = torch.cat([g.weight for g in graphs]).cpu().numpy() > 0
+    scores = torch.sigmoid(torch.cat(logits)).cpu().numpy()[counted]
+    eff, purity = _rates(scores, torch.cat([g.truth for g in graphs]).cpu().numpy()[counted], 0.5)
     report(
         EpochReport(
             stage, epoch, float(np.mean(losses)), val_loss, eff, purity, time.perf_counter() - start
@@ -370,8 +412,8 @@ def _bce(logits: torch.Tensor, truth: torch.Tensor, weight: torch.Tensor) -> tor
     return losses.sum() / counted
 
 
-def _train_filter(train, val, cfg, report, gen) -> tuple[FilterMLP, float]:
-    model = FilterMLP(cfg.filter)
+def _train_filter(train, val, cfg, report, gen, device) -> tuple[FilterMLP, float]:
+    model = FilterMLP(cfg.filter).to(device)
     optimiser = torch.optim.AdamW(model.parameters(), lr=cfg.filter_lr)
     keeper = _BestWeights(model, cfg.patience)
 
@@ -384,7 +426,7 @@ def _train_filter(train, val, cfg, report, gen) -> tuple[FilterMLP, float]:
         losses = []
         for index in torch.randperm(len(train), generator=gen).tolist():
             graph = train[index]
-            order = torch.randperm(graph.edges.shape[1], generator=gen)
+            order = torch.randperm(graph.edges.shape[1], generator=gen).to(device)
             for s in range(0, order.numel(), cfg.filter_batch):
                 batch = order[s : s + cfg.filter_batch]
                 features = _augment(graph.features, gen)
@@ -405,8 +447,8 @@ def _train_filter(train, val, cfg, report, gen) -> tuple[FilterMLP, float]:
             break
     keeper.restore()
     with torch.no_grad():
-        all_scores = torch.sigmoid(torch.cat([scores(g) for g in val])).numpy()
-    all_truth = torch.cat([g.truth for g in val]).numpy()
+        all_scores = torch.sigmoid(torch.cat([scores(g) for g in val])).cpu().numpy()
+    all_truth = torch.cat([g.truth for g in val]).cpu().numpy()
     cut = float(np.quantile(all_scores[all_truth], 1.0 - cfg.filter_efficiency))
     return model, max(min(cut, 0.5), 0.01)
 
@@ -437,14 +479,15 @@ def _sector(graph: _Graph, keep: torch.Tensor) -> _Sector:
 def _sectors(graph: _Graph, sectors: int) -> list[_Sector]:
     """Split a graph's edges into φ sectors of their source point."""
     if sectors <= 1:
-        return [_sector(graph, torch.ones(graph.edges.shape[1], dtype=torch.bool))]
+        keep = torch.ones(graph.edges.shape[1], dtype=torch.bool, device=graph.edges.device)
+        return [_sector(graph, keep)]
     phi = graph.features[graph.edges[0], 1]
     index = ((phi + 1.0) / 2.0 * sectors).long().clamp(0, sectors - 1)
     return [_sector(graph, index == s) for s in range(sectors)]
 
 
-def _train_gnn(train, val, cfg, report, gen) -> InteractionGNN:
-    model = InteractionGNN(cfg.gnn)
+def _train_gnn(train, val, cfg, report, gen, device) -> InteractionGNN:
+    model = InteractionGNN(cfg.gnn).to(device)
     optimiser = torch.optim.AdamW(model.parameters(), lr=cfg.gnn_lr)
     # each event's sectors once; a sector without edges is no step
     sectors = [[s for s in _sectors(g, cfg.gnn_sectors) if s.edges.shape[1]] for g in train]
@@ -481,13 +524,16 @@ def train_pipeline(
     report: Callable[[EpochReport], None] = lambda _r: None,
     status: Callable[[str], None] = lambda _s: None,
     reuse: ModelBundle | None = None,
+    device: str = "cpu",
 ) -> ModelBundle:
     """Train embedding, filter and GNN on ``train_events``; tune on ``val_events``.
 
     Both sequences need truth. With ``reuse``, the embedding, the radius, the filter and its cut
     are taken from that bundle and only the GNN is trained (its graphs are built with
-    ``config.max_neighbours``). Returns a bundle whose ``training`` and ``metrics`` records say
-    what was done; the caller adds the data description and saves it.
+    ``config.max_neighbours``). ``device`` is a torch device string (see
+    :func:`acts_gnn.cuda.device.resolve_device`); the returned models are on the CPU. Returns a
+    bundle whose ``training`` and ``metrics`` records say what was done; the caller adds the data
+    description and saves it.
     """
     if not train_events or not val_events:
         raise ValueError("training needs at least one training and one validation event")
@@ -502,31 +548,33 @@ def train_pipeline(
 
     status("preparing events")
     # hard negatives are for the embedding only: a reused embedding needs none
-    train = [_prepare(e, config, negatives=reuse is None) for e in train_events]
-    val = [_prepare(e, config, negatives=reuse is None) for e in val_events]
+    train = [_prepare(e, config, reuse is None, device) for e in train_events]
+    val = [_prepare(e, config, reuse is None, device) for e in val_events]
 
     if reuse is None:
         status("training the embedding")
-        embedding, radius = _train_embedding(train, val, config, log, gen)
+        embedding, radius = _train_embedding(train, val, config, log, gen, device)
     else:
-        embedding, radius = reuse.embedding, reuse.pipeline.radius
+        # copies: the reused bundle's own models stay where they are
+        embedding, radius = copy.deepcopy(reuse.embedding).to(device), reuse.pipeline.radius
         embedding.eval()
     status(f"building graphs (radius {radius:.3f})")
     train_graphs = [_graph(embedding, d, radius, config) for d in train]
     val_graphs = [_graph(embedding, d, radius, config) for d in val]
-    graph_eff = float(
-        sum(int(g.truth.sum()) for g in val_graphs) / max(sum(int(d.true.shape[1]) for d in val), 1)
+    graph_eff = _pairs_inside(
+        [g.edges for g in val_graphs], [d.true for d in val], [len(e) for e in val_events]
     )
     if reuse is None:
         status("training the filter")
-        filter_model, filter_cut = _train_filter(train_graphs, val_graphs, config, log, gen)
+        filter_model, filter_cut = _train_filter(train_graphs, val_graphs, config, log, gen, device)
     else:
-        filter_model, filter_cut = reuse.filter, reuse.pipeline.filter_cut
+        filter_model = copy.deepcopy(reuse.filter).to(device)
+        filter_cut = reuse.pipeline.filter_cut
         filter_model.eval()
     train_filtered = [_filtered(filter_model, g, filter_cut) for g in train_graphs]
     val_filtered = [_filtered(filter_model, g, filter_cut) for g in val_graphs]
     status("training the GNN")
-    gnn = _train_gnn(train_filtered, val_filtered, config, log, gen)
+    gnn = _train_gnn(train_filtered, val_filtered, config, log, gen, device)
 
     pipeline = PipelineConfig(
         radius=radius,
@@ -545,13 +593,15 @@ def train_pipeline(
         "graph_edges_per_event": float(np.mean([g.edges.shape[1] for g in val_graphs])),
         "graph_true_pairs_inside": graph_eff,
         "filtered_edges_per_event": float(np.mean([g.edges.shape[1] for g in val_filtered])),
-        "filtered_graph_purity": float(torch.cat([g.truth for g in val_filtered]).float().mean()),
+        "filtered_graph_purity": float(
+            torch.cat([g.truth for g in val_filtered]).float().mean().item()
+        ),
         "history": [asdict(h) for h in history],
     }
     return ModelBundle(
-        embedding=embedding,
-        filter=filter_model,
-        gnn=gnn,
+        embedding=embedding.cpu(),
+        filter=filter_model.cpu(),
+        gnn=gnn.cpu(),
         pipeline=pipeline,
         training={
             "config": config.as_dict(),

@@ -32,9 +32,10 @@ def score_bundle(
     track_builder: str = "components",
     matching: MatchingConfig = MatchingConfig(),
     on_event: Callable[[], None] | None = None,
+    device: str = "cpu",
 ) -> dict[str, Any]:
     """Run the pipeline on ``events`` and return the performance summary (JSON-ready)."""
-    pipeline = Pipeline(bundle, device="cpu", track_builder=track_builder)
+    pipeline = Pipeline(bundle, device=device, track_builder=track_builder)
     accumulator = PerformanceAccumulator(matching)
     low_pt = PerformanceAccumulator(replace(matching, min_pt_gev=0.5), (3,))
     seconds = []
@@ -52,7 +53,7 @@ def score_bundle(
 
 
 def choose_cuts(
-    bundle: ModelBundle, events: Sequence[Event]
+    bundle: ModelBundle, events: Sequence[Event], device: str = "cpu"
 ) -> tuple[float, float | None, list[dict[str, Any]]]:
     """The GNN cut and stitching cut maximising efficiency − fake rate on ``events``.
 
@@ -60,7 +61,7 @@ def choose_cuts(
     builder (candidates ≥ 3 space points); ties go to the earlier pair. Returns the two cuts and
     the scan (one JSON-ready row per pair).
     """
-    pipeline = Pipeline(bundle, device="cpu")
+    pipeline = Pipeline(bundle, device=device)
     outputs = [(event, pipeline.run_scores(event.features())) for event in events]
     table: list[dict[str, Any]] = []
     best: tuple[float, float | None] = (0.5, None)
@@ -94,18 +95,22 @@ def train_recipe(
     report: Callable[[EpochReport], None] = lambda _r: None,
     status: Callable[[str], None] = lambda _s: None,
     reuse: ModelBundle | None = None,
+    device: str = "cpu",
 ) -> ModelBundle:
     """Train, tune the GNN cut on ``val_events``, and score ``test_events`` with both builders.
 
-    ``reuse``: keep that bundle's embedding and filter and train the GNN only.
+    ``reuse``: keep that bundle's embedding and filter and train the GNN only. ``device``: where
+    training, the cut scan and the scoring run.
     """
-    bundle = train_pipeline(train_events, val_events, config, report, status, reuse)
+    bundle = train_pipeline(train_events, val_events, config, report, status, reuse, device)
     status("choosing the GNN and stitching cuts on tracks")
-    cut, stitch, table = choose_cuts(bundle, val_events)
+    cut, stitch, table = choose_cuts(bundle, val_events, device)
     bundle.pipeline = replace(bundle.pipeline, gnn_cut=cut, stitch_cut=stitch)
     bundle.metrics["cut_scan"] = table
     if test_events:
         for builder in ("components", "walkthrough"):
             status(f"scoring {len(test_events)} test events ({builder})")
-            bundle.metrics[f"test_{builder}"] = score_bundle(bundle, test_events, builder)
+            bundle.metrics[f"test_{builder}"] = score_bundle(
+                bundle, test_events, builder, device=device
+            )
     return bundle

@@ -11,6 +11,8 @@ pytest.importorskip(
     "numba.cuda", reason="numba-cuda is not installed (pip install 'acts-gnn[cuda]')"
 )
 
+from numba import cuda  # tests/cuda/conftest.py has picked the target (simulator or GPU)
+
 from acts_gnn.cuda.components import connected_components_cpu
 from acts_gnn.cuda.components_cuda import connected_components_cuda
 from acts_gnn.cuda.frnn import radius_graph_cpu
@@ -93,6 +95,46 @@ def test_k2_chain_and_empty():
         connected_components_cuda(4, np.zeros((2, 0), np.int64)), [0, 1, 2, 3]
     )
     assert connected_components_cuda(0, np.zeros((2, 0), np.int64)).shape == (0,)
+
+
+@cuda.jit
+def _one_union_per_launch(parent, src, dst):
+    """A hooking kernel that joins at most one pair of components per launch (thread 0)."""
+    if cuda.grid(1) != 0:
+        return
+    for e in range(src.shape[0]):
+        a, b = src[e], dst[e]
+        while parent[a] != a:
+            a = parent[a]
+        while parent[b] != b:
+            b = parent[b]
+        if a != b:
+            parent[max(a, b)] = min(a, b)
+            return
+
+
+@cuda.jit
+def _no_union(parent, src, dst):
+    """A hooking kernel that joins nothing."""
+
+
+def test_k2_repeats_hooking_until_every_edge_is_inside_one_component(monkeypatch):
+    from acts_gnn.cuda import _components_kernels
+
+    monkeypatch.setattr(_components_kernels, "hook", _one_union_per_launch)
+    edges = np.array([[5, 4, 3, 2, 7], [6, 5, 4, 3, 8]])  # 5 unions needed: 5 passes
+    np.testing.assert_array_equal(
+        connected_components_cuda(10, edges), [0, 1, 2, 2, 2, 2, 2, 3, 3, 4]
+    )
+
+
+def test_k2_gives_up_with_a_kernel_error_when_hooking_makes_no_progress(monkeypatch):
+    from acts_gnn.cuda import _components_kernels, components_cuda
+    from acts_gnn.errors import KernelError
+
+    monkeypatch.setattr(_components_kernels, "hook", _no_union)
+    with pytest.raises(KernelError, match=f"after {components_cuda.MAX_ROUNDS} passes"):
+        connected_components_cuda(3, np.array([[0], [1]]))
 
 
 @pytest.mark.gpu

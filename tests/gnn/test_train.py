@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 import torch
 
+from acts_gnn.errors import ConfigError
 from acts_gnn.gnn import train as training
 from acts_gnn.gnn.bundle import ModelBundle, PipelineConfig
+from acts_gnn.gnn.pipeline import Pipeline
 from acts_gnn.gnn.models import (
     EmbeddingConfig,
     EmbeddingMLP,
@@ -48,8 +51,13 @@ def test_soft_edges_get_weight_zero_exactly():
         event=event,
     )
     embedding = EmbeddingMLP(EmbeddingConfig(hidden=4, latent_dim=2))
-    for ignore, expected in ((True, [1, 0, 1, 1, 1, 1]), (False, [1, 1, 1, 1, 1, 1])):
-        cfg = training.TrainingConfig(target_pt_gev=1.0, ignore_soft_edges=ignore)
+    target, soft = [True, False, True, False, False, False], [True, True, True, False, False, False]
+    for mode, weights, labels in (
+        ("ignore", [1, 0, 1, 1, 1, 1], target),
+        ("false", [1, 1, 1, 1, 1, 1], target),
+        ("true", [1, 1, 1, 1, 1, 1], soft),
+    ):
+        cfg = training.TrainingConfig(target_pt_gev=1.0, soft_edges=mode)
         graph = training._graph(embedding, data, radius=1e9, cfg=cfg)
         pairs = {
             (int(a), int(b)): float(w)
@@ -60,11 +68,14 @@ def test_soft_edges_get_weight_zero_exactly():
             for a, b, t in zip(graph.edges[0], graph.edges[1], graph.truth, strict=True)
         }
         # the radius graph holds every pair once; look the test's pairs up in either direction
-        got = [pairs.get((a, b), pairs.get((b, a))) for a, b in edges.T]
-        assert got == expected
-        assert [truth.get((a, b), truth.get((b, a))) for a, b in edges.T] == [
-            True, False, True, False, False, False,
-        ]  # fmt: skip
+        assert [pairs.get((a, b), pairs.get((b, a))) for a, b in edges.T] == weights, mode
+        assert [truth.get((a, b), truth.get((b, a))) for a, b in edges.T] == labels, mode
+
+
+def test_unknown_soft_edge_mode_is_a_config_error():
+    expected = "soft_edges 'maybe': expected one of ignore, true, false"
+    with pytest.raises(ConfigError, match=expected):
+        training.TrainingConfig(soft_edges="maybe")
 
 
 def test_sector_subgraph_gives_the_logits_of_the_whole_graph():
@@ -114,18 +125,77 @@ def test_reuse_keeps_embedding_and_filter_and_trains_the_gnn():
         metrics={"history": [{"stage": "filter", "epoch": 0, "train_loss": 1.0, "val_loss": 1.0,
                               "val_efficiency": 0.5, "val_purity": 0.5, "seconds": 1.0}]},
     )  # fmt: skip
-    before = {k: v.clone() for k, v in earlier.filter.state_dict().items()}
+    before = {
+        stage: {k: v.clone() for k, v in getattr(earlier, stage).state_dict().items()}
+        for stage in ("embedding", "filter")
+    }
     cfg = training.TrainingConfig(
         gnn=GNNConfig(hidden=8, iterations=2), gnn_epochs=1, gnn_sectors=2, max_neighbours=8
     )
     seen = []
     bundle = training.train_pipeline(events[:1], events[1:], cfg, report=seen.append, reuse=earlier)
     assert [r.stage for r in seen] == ["gnn"]
-    assert bundle.embedding is earlier.embedding and bundle.filter is earlier.filter
-    assert all(torch.equal(v, bundle.filter.state_dict()[k]) for k, v in before.items())
+    for stage, weights in before.items():
+        # the bundle holds copies of the earlier models, bit-equal; the earlier bundle is untouched
+        assert getattr(bundle, stage) is not getattr(earlier, stage)
+        for source in (bundle, earlier):
+            state = getattr(source, stage).state_dict()
+            assert all(torch.equal(v, state[k]) for k, v in weights.items())
     assert (bundle.pipeline.radius, bundle.pipeline.filter_cut) == (5.0, 0.2)
     assert bundle.gnn.config == GNNConfig(hidden=8, iterations=2)
     record = bundle.training["reused_stages"]
     assert record["stages"] == ["embedding", "filter"]
     assert record["training"] == {"seed": 7, "data": "earlier run"}
     assert [h["stage"] for h in bundle.metrics["history"]] == ["filter", "gnn"]
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+def test_training_on_cuda_labels_the_same_graphs_and_returns_cpu_models():
+    rng = np.random.default_rng(5)
+    particles = [int(p) for p in rng.integers(0, 9, size=120)]
+    event = make_event(particles, {p: 0.4 + 0.3 * p for p in range(1, 9)})
+    cfg = training.TrainingConfig(target_pt_gev=1.0, max_neighbours=200)
+    embedding = EmbeddingMLP(EmbeddingConfig(hidden=8, latent_dim=3))
+    on_cpu = training._graph(embedding, training._prepare(event, cfg), 1e9, cfg)
+    on_gpu = training._graph(
+        embedding.cuda(), training._prepare(event, cfg, device="cuda"), 1e9, cfg
+    )
+    # every pair inside the radius: the CUDA K1 must give the CPU edge list, labels and weights
+    assert on_gpu.edges.is_cuda
+    assert torch.equal(on_gpu.edges.cpu(), on_cpu.edges)
+    assert torch.equal(on_gpu.truth.cpu(), on_cpu.truth)
+    assert torch.equal(on_gpu.weight.cpu(), on_cpu.weight)
+
+    events = [make_event(particles, {p: 0.4 + 0.3 * p for p in range(1, 9)}, event_id=i)
+              for i in range(2)]  # fmt: skip
+    small = training.TrainingConfig(
+        target_pt_gev=1.0,
+        embedding=EmbeddingConfig(hidden=8, latent_dim=3),
+        filter=FilterConfig(hidden=8),
+        gnn=GNNConfig(hidden=8, iterations=2),
+        embedding_epochs=1,
+        embedding_steps_per_event=2,
+        filter_epochs=1,
+        gnn_epochs=1,
+        gnn_sectors=2,
+        max_neighbours=8,
+    )
+    seen = []
+    bundle = training.train_pipeline(events[:1], events[1:], small, seen.append, device="cuda")
+    assert [r.stage for r in seen] == ["embedding", "filter", "gnn"]
+    for model in (bundle.embedding, bundle.filter, bundle.gnn):
+        assert {p.device.type for p in model.parameters()} == {"cpu"}
+    # a pipeline on the GPU runs copies of an in-memory CPU bundle and leaves the bundle be
+    result = Pipeline(bundle, device="cuda").reconstruct(events[1])
+    assert result.labels.shape == (120,)
+    assert {p.device.type for p in bundle.gnn.parameters()} == {"cpu"}
+
+
+def test_pairs_inside_counts_true_pairs_found_in_either_direction():
+    edges = torch.tensor([[0, 3, 2, 5], [1, 2, 4, 0]])
+    # (0,1) as is, (2,3) reversed, (1,2) and (4,5) missing
+    pairs = torch.tensor([[0, 2, 1, 4], [1, 3, 2, 5]])
+    assert training._pairs_inside([edges], [pairs], [6]) == 0.5
+    empty = torch.zeros((2, 0), dtype=torch.long)
+    assert training._pairs_inside([edges, edges], [pairs, empty], [6, 6]) == 0.5
