@@ -104,21 +104,33 @@ train: $(DATA)/train/.done $(DATA)/val/.done $(DATA)/test/.done
 		--json $(DATA)/test-performance.json --plots $(DATA)/plots --force
 
 # GPU work (issue 5; training on the GPU). Here: `make gpu-prepare` writes .gpu/, the training recipe's
-# μ = 200 events ($(DATA)/train, val, test) as .npz caches (~1.5 MB each; the GPU machine has no
-# pyacts to simulate them). There (device tool, carry .gpu; its image has torch, numba-cuda, scipy,
-# pytest and torch-geometric): `make gpu-check GPU_OUT=$$OUT` runs every CUDA kernel test on the real
-# GPU and times K1, K2 and the pipeline; `make gpu-train GPU_OUT=$$OUT` runs the training recipe there.
+# μ = 200 events ($(DATA)/train, val, the first GPU_TEST_EVENTS of test) as .npz caches (~1.5 MB
+# each; the GPU machine has no pyacts to simulate them). There (device tool, carry .gpu; its image
+# has torch, numba-cuda, scipy, pytest and torch-geometric): `make gpu-check GPU_OUT=$$OUT` runs
+# every CUDA kernel test on the real GPU and times K1, K2 and the pipeline; `make gpu-train
+# GPU_OUT=$$OUT` runs the training recipe there.
+# numba-cuda still calls np.row_stack, which numpy 2.5 removed: the image's numpy 2.5.2 is then
+# shadowed by the numpy 2.4 wheel that gpu-prepare put in .gpu/wheels.
 GPU_OUT ?= gpu-results
 GPU_TRAIN_ARGS ?=
+# test events carried (a device call carries 64 MiB; an event is ~1.5 MB, the numpy wheel 16 MB)
+GPU_TEST_EVENTS ?= 3
+GPU_ENV = python3 -c "import numpy; numpy.row_stack" 2>/dev/null || \
+	python3 -m pip install --quiet --no-index --no-deps --upgrade --target .gpu/site \
+		.gpu/wheels/numpy-*.whl; \
+	export PYTHONPATH=$(CURDIR)/.gpu/site;
 gpu-prepare: $(STAMP) $(DATA)/train/.done $(DATA)/val/.done $(DATA)/test/.done
-	rm -rf .gpu && mkdir -p .gpu
+	rm -rf .gpu && mkdir -p .gpu/wheels
+	$(PIP) download --quiet --only-binary=:all: --no-deps --python-version 3.12 \
+		--platform manylinux_2_28_x86_64 -d .gpu/wheels "numpy==2.4.*"
 	$(PY) -c "from acts_gnn.io.cache import build_cache; from acts_gnn.io.source import open_events; \
 		[build_cache(open_events(['$(DATA)/' + s]), '.gpu/' + s) for s in ('train', 'val', 'test')]"
+	ls .gpu/test/event*.npz | tail -n +$$(($(GPU_TEST_EVENTS) + 1)) | xargs rm -f
 
 gpu-check:
-	timeout 480 python3 benchmarks/gpu_check.py $(GPU_OUT) --events .gpu/test --max-events 3
+	$(GPU_ENV) timeout 480 python3 benchmarks/gpu_check.py $(GPU_OUT) --events .gpu/test --max-events 3
 
 gpu-train:
-	python3 -m acts_gnn.cli.main train --device cuda --train .gpu/train --val .gpu/val \
+	$(GPU_ENV) python3 -m acts_gnn.cli.main train --device cuda --train .gpu/train --val .gpu/val \
 		--test .gpu/test -o $(GPU_OUT)/bundle --force --seed 0 $(GPU_TRAIN_ARGS) --data-description \
-		"acts-gnn simulate --pileup 200: train $(TRAIN_EVENTS) events seed 1000, val 2 events seed 2000, test $(TEST_EVENTS) events seed 3000 (.npz caches)"
+		"acts-gnn simulate --pileup 200: train $(TRAIN_EVENTS) events seed 1000, val 2 events seed 2000, test: the first $(GPU_TEST_EVENTS) of $(TEST_EVENTS) events seed 3000 (.npz caches)"

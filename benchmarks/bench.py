@@ -208,19 +208,18 @@ def render(results: dict) -> str:
         "",
         "## (b) K1 and K2 against SciPy",
         "",
-        "On CPU, K1 (fixed-radius neighbours) *is* SciPy's `cKDTree.query_pairs` and K2 (connected",
-        "components) *is* `scipy.sparse.csgraph.connected_components`: the ratio is 1 by",
-        "construction. Their Numba CUDA twins are compared with SciPy on the same inputs by",
-        "`make gpu-check` on a GPU machine; "
+        "On CPU, K1 (fixed-radius neighbours) is built on SciPy's `cKDTree.query` and K2 (connected",
+        "components) on `scipy.sparse.csgraph.connected_components`. Their Numba CUDA twins are",
+        "compared with them on the same inputs by `make gpu-check` on a GPU machine; "
         + (
-            "its table follows."
+            "its last results follow."
             if results.get("gpu")
-            else "no GPU has been lent to this project yet, so there is no GPU table."
+            else "no GPU results are recorded, so there is no GPU table."
         ),
         "",
     ]
     if results.get("gpu"):
-        lines += ["```", json.dumps(results["gpu"], indent=1)[:4000], "```", ""]
+        lines += render_gpu(results["gpu"])
     lines += [
         "## (c) Local vs served throughput (μ = 200, default model)",
         "",
@@ -278,11 +277,54 @@ def render(results: dict) -> str:
     return "\n".join(lines)
 
 
+def render_gpu(gpu: dict) -> list[str]:
+    """Markdown lines for a ``gpu_check.json`` (see benchmarks/gpu_check.py)."""
+    info = gpu["info"]
+    lines = [
+        f"GPU check of {gpu.get('date', '?')}: {info['device']}, Python {info['python']}, torch "
+        f"{info['torch']}, numpy {gpu.get('numpy', '?')}. CPU columns: the same machine's CPU. "
+        f"Kernel tests: {gpu['gpu_tests']['summary']}.",
+        "",
+    ]
+    if gpu.get("note"):
+        lines += [f"**Note.** {gpu['note']}", ""]
+    lines += [
+        "| points | K1 CPU s | K1 CUDA s | K1 torch cdist s | K1 CUDA = CPU | K2 CPU s | K2 CUDA s |",
+        "| --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    for row in gpu["kernels"]:
+        lines.append(
+            f"| {row['n']:,} | {row['k1_cpu_s']:.4f} | {row['k1_cuda_s']:.4f} | "
+            f"{row.get('k1_torch_cdist_s', float('nan')):.4f} | {row.get('k1_equal_cpu', '')} | "
+            f"{row['k2_cpu_s']:.4f} | {row['k2_cuda_s']:.4f} |"
+        )
+    if gpu.get("pipeline"):
+        lines += [
+            "",
+            "The pipeline on μ = 200 events on the GPU (seconds):",
+            "",
+            "| event | space points | K1 edges | filtered | "
+            + " | ".join(STAGES)
+            + " | total |",
+            "| --- | --- | --- | --- | " + " | ".join("---" for _ in STAGES) + " | --- |",
+        ]
+        for row in gpu["pipeline"]:
+            lines.append(
+                f"| {row['event']} | {row['n_spacepoints']:,} | {row['n_edges_graph']:,} | "
+                f"{row['n_edges_filtered']:,} | "
+                + " | ".join(f"{row.get(s, float('nan')):.3f}" for s in STAGES)
+                + f" | **{row['total_s']:.3f}** |"
+            )
+    return [*lines, ""]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--work", type=Path, default=REPO / ".bench")
     parser.add_argument("--output", type=Path, default=REPO / "BENCHMARKS.md")
-    parser.add_argument("--gpu-json", type=Path, default=REPO / "gpu-results" / "gpu_check.json")
+    parser.add_argument(
+        "--gpu-json", type=Path, default=REPO / "benchmarks" / "results" / "gpu_check_h200.json"
+    )
     parser.add_argument("--served-events", type=int, default=3)
     args = parser.parse_args()
     start = time.perf_counter()

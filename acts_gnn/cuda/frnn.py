@@ -8,7 +8,8 @@ Semantics (the contract both implementations keep):
 * a pair (i, j), i ≠ j, is a candidate when ``‖x_i − x_j‖ < radius`` (strictly less; distances
   in float64 from the float32 latent);
 * each point keeps at most ``max_neighbours`` of its candidates: the nearest ones, ties in
-  distance broken by the smaller point index;
+  distance broken by the smaller point index (on the CPU, exact while at most 8 further points
+  tie at a point's last kept distance: the k-d tree is asked for ``max_neighbours + 9``);
 * the graph is the **union** over points of the kept pairs, taken as undirected and listed once;
 * **direction**: each edge points from the point with the smaller transverse radius ``r`` to the
   larger (inner → outer, the direction tracks grow); equal ``r`` → smaller index first;
@@ -68,12 +69,38 @@ def radius_graph_cpu(
     index = np.atleast_2d(index)
     source = np.repeat(np.arange(n), k).reshape(n, k)
     valid = (index < n) & (index != source) & (distance < radius)
-    # the tree returns neighbours by distance; make ties follow the smaller index
-    order = np.lexsort((np.where(valid, index, n), np.where(valid, distance, np.inf)), axis=1)
-    index = np.take_along_axis(index, order, axis=1)
-    valid = np.take_along_axis(valid, order, axis=1)
+    farthest_returned = distance[:, -1].copy()
+    # the tree returns neighbours by distance; make ties follow the smaller index (only the rows
+    # with two equal finite distances need it)
+    tied = np.flatnonzero(
+        ((distance[:, 1:] == distance[:, :-1]) & np.isfinite(distance[:, 1:])).any(axis=1)
+    )
+    if tied.size:
+        sub_valid, sub_index = valid[tied], index[tied]
+        order = np.lexsort(
+            (np.where(sub_valid, sub_index, n), np.where(sub_valid, distance[tied], np.inf)),
+            axis=1,
+        )
+        index[tied] = np.take_along_axis(sub_index, order, axis=1)
+        distance[tied] = np.take_along_axis(distance[tied], order, axis=1)
+        valid[tied] = np.take_along_axis(sub_valid, order, axis=1)
     # at most max_neighbours per point (self excluded)
-    rank = np.cumsum(valid, axis=1)
-    keep = valid & (rank <= max_neighbours)
-    pairs = np.stack([source[keep], index[keep]])
+    keep = valid & (np.cumsum(valid, axis=1) <= max_neighbours)
+    rows, cols = np.nonzero(keep)
+    j, d = index[rows, cols], distance[rows, cols]
+    # Each pair i–j appears in i's list and, when i is among j's kept neighbours, in j's list
+    # too. Drop the copy from the larger index's list when the smaller index's list holds it:
+    # the same union with half the keys left to sort. i is among j's kept neighbours when j
+    # keeps fewer than max_neighbours or (d, i) ≤ (distance, index) of j's last kept one; the
+    # tree's distances are symmetric (the same float64 sum both ways).
+    last = np.where(keep, np.arange(k), -1).max(axis=1)
+    full = keep.sum(axis=1) == max_neighbours
+    last_d = distance[np.arange(n), last]
+    last_i = index[np.arange(n), last]
+    in_j = ~full[j] | (d < last_d[j]) | ((d == last_d[j]) & (rows <= last_i[j]))
+    # unless ties at j's last distance fill the rest of what the tree returned for j: then some
+    # of them were cut off, and both copies stay (the union below removes doubles)
+    cut_ties = farthest_returned == last_d
+    once = (rows < j) | ~in_j | cut_ties[j]
+    pairs = np.stack([rows[once], j[once]])
     return orient_and_sort(pairs, np.asarray(r, dtype=np.float32))

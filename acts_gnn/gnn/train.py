@@ -19,8 +19,9 @@ An edge joining two points of one particle *below* ``target_pt_gev`` (a soft edg
 
 - ``"ignore"`` (the default): neither true nor false. It is left out of the filter and GNN losses
   and of the validation efficiency and purity (the weighting of the Exa.TrkX/acorn recipes).
-- ``"true"``: true, like a target's edge. Soft particles are then built as whole tracks instead of
-  being left to chance.
+- ``"true"``: true, like a target's edge, so that soft particles are built as tracks too. Tried
+  once (2026-11, on the default embedding and filter): soft particles then made long candidates
+  joining several particles, and half the candidates were fakes.
 - ``"false"``: false. This asks the models to draw a pT threshold from the curvature of two
   points, which costs target edges in the dense barrel.
 

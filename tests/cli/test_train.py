@@ -48,3 +48,17 @@ def test_train_reuse_of_a_missing_bundle_is_one_line(tmp_path, run_cli):
     assert len(lines) == 1 and lines[0].startswith("acts-gnn: error:")
     assert "nowhere" in lines[0]
     assert not (tmp_path / "b").exists()
+
+
+def test_train_with_a_bad_soft_edge_mode_or_device_is_one_line(tmp_path, run_cli):
+    for option, value, expected in (
+        ("--soft-edges", "maybe", "soft_edges 'maybe': expected one of ignore, true, false"),
+        ("--device", "tpu", "unknown device 'tpu'; use cpu, cuda, cuda:N or auto"),
+    ):
+        result = run_cli(
+            "train", "--train", example_dir(), "--val", example_dir(), "-o", tmp_path / "b",
+            option, value,
+        )  # fmt: skip
+        assert result.exit_code == 2
+        assert result.stderr.strip() == f"acts-gnn: error: {expected}"
+        assert not (tmp_path / "b").exists()

@@ -71,3 +71,15 @@ def test_duplicates_and_edge_cases():
     # the radius is strict: a pair at exactly the radius is not an edge
     two = np.array([[0, 0], [1, 0]], dtype=np.float32)
     assert radius_graph_cpu(two, np.array([1, 2], np.float32), 1.0, 4).shape == (2, 0)
+
+
+@pytest.mark.parametrize("k", [1, 3, 6])
+def test_points_on_a_lattice_equal_brute_force(k):
+    # a 2-D lattice: every point has 4 neighbours at one distance, 4 at the next (ties that
+    # decide which pairs each point keeps, and whether a pair is kept from one side or both)
+    rng = np.random.default_rng(k)
+    latent = (rng.integers(0, 12, size=(150, 2)) * 0.5).astype(np.float32)
+    r = rng.integers(1, 5, 150).astype(np.float32)  # equal radii too
+    np.testing.assert_array_equal(
+        radius_graph_cpu(latent, r, 1.2, k), brute_force(latent, r, 1.2, k)
+    )

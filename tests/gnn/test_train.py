@@ -9,7 +9,6 @@ import torch
 from acts_gnn.errors import ConfigError
 from acts_gnn.gnn import train as training
 from acts_gnn.gnn.bundle import ModelBundle, PipelineConfig
-from acts_gnn.gnn.pipeline import Pipeline
 from acts_gnn.gnn.models import (
     EmbeddingConfig,
     EmbeddingMLP,
@@ -18,6 +17,7 @@ from acts_gnn.gnn.models import (
     GNNConfig,
     InteractionGNN,
 )
+from acts_gnn.gnn.pipeline import Pipeline
 from acts_gnn.gnn.truth_graph import same_particle
 from tests.conftest import make_event
 
