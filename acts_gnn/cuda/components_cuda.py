@@ -13,9 +13,8 @@ A last kernel checks every edge: its two ends must now share a root. On an H200 
 CUDA 13) one hooking pass left a few unions undone — 9 of 300 points of a chain in a separate
 component — which Numba's simulator never shows. So hooking and compressing repeat, with the
 device synchronised between the passes, until the check passes (how many passes a GPU needs is
-not measured yet);
-after :data:`MAX_ROUNDS` the driver gives up with :class:`~acts_gnn.errors.KernelError` rather
-than return wrong labels.
+not measured yet); after :data:`MAX_ROUNDS` the driver gives up with
+:class:`~acts_gnn.errors.KernelError` rather than return wrong labels.
 """
 
 from __future__ import annotations
