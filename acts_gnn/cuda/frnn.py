@@ -67,8 +67,8 @@ def radius_graph_cpu(
     )
     distance = np.atleast_2d(distance)
     index = np.atleast_2d(index)
-    source = np.repeat(np.arange(n), k).reshape(n, k)
-    valid = (index < n) & (index != source) & (distance < radius)
+    points = np.arange(n)
+    valid = (index < n) & (index != points[:, None]) & (distance < radius)
     farthest_returned = distance[:, -1].copy()
     # the tree returns neighbours by distance; make ties follow the smaller index (only the rows
     # with two equal finite distances need it)
@@ -95,8 +95,8 @@ def radius_graph_cpu(
     # tree's distances are symmetric (the same float64 sum both ways).
     last = np.where(keep, np.arange(k), -1).max(axis=1)
     full = keep.sum(axis=1) == max_neighbours
-    last_d = distance[np.arange(n), last]
-    last_i = index[np.arange(n), last]
+    last_d = distance[points, last]
+    last_i = index[points, last]
     in_j = ~full[j] | (d < last_d[j]) | ((d == last_d[j]) & (rows <= last_i[j]))
     # unless ties at j's last distance fill the rest of what the tree returned for j: then some
     # of them were cut off, and both copies stay (the union below removes doubles)
