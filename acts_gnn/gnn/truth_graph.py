@@ -45,11 +45,7 @@ def true_edges(event: Event, min_pt_gev: float) -> np.ndarray:
 
 def edge_truth(event: Event, edges: np.ndarray, min_pt_gev: float) -> np.ndarray:
     """bool [E]: both ends made by the same (non-noise) particle with pT ≥ ``min_pt_gev``."""
-    assert event.truth is not None
-    particle = event.truth.particle_id
-    pt = spacepoint_pt(event)
-    a, b = edges[0], edges[1]
-    return (particle[a] == particle[b]) & (particle[a] != NOISE_PARTICLE_ID) & (pt[a] >= min_pt_gev)
+    return same_particle(event, edges) & (spacepoint_pt(event)[edges[0]] >= min_pt_gev)
 
 
 def same_particle(event: Event, edges: np.ndarray) -> np.ndarray:
