@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -9,10 +10,32 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, settings
 
 from acts_gnn.event import Event, Particles, SpacePoints, Truth, count_spacepoints
 
 REPO = Path(__file__).resolve().parent.parent
+
+# Property tests: `make test` runs the derandomised "ci" profile (the same examples on every run and
+# every clone, no example database); `make fuzz` runs "fuzz", which explores with new random
+# examples each time. HYPOTHESIS_PROFILE picks one.
+settings.register_profile(
+    "ci",
+    derandomize=True,
+    database=None,
+    max_examples=60,
+    deadline=None,
+    print_blob=True,
+    suppress_health_check=[HealthCheck.too_slow],
+)
+settings.register_profile(
+    "fuzz",
+    max_examples=int(os.environ.get("FUZZ_EXAMPLES", "2500")),
+    deadline=None,
+    print_blob=True,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 SHARED_DATA = REPO.parent / "shared" / "data"
 
 

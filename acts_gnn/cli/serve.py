@@ -26,9 +26,13 @@ def command(
     grpc_port: Annotated[int, typer.Option(help="gRPC port.")] = 8001,
     http_port: Annotated[int, typer.Option(help="HTTP port.")] = 8000,
     metrics_port: Annotated[int, typer.Option(help="Prometheus metrics port.")] = 8002,
-    workspace: Annotated[Path, typer.Option(help="Writable directory for Triton's files.")] = Path(
-        "acts-gnn-triton"
-    ),
+    workspace: Annotated[
+        Path | None,
+        typer.Option(
+            help="Directory for Triton's files, kept after exit (default: a private temporary "
+            "directory, removed when the server stops)."
+        ),
+    ] = None,
     max_spacepoints: Annotated[
         int, typer.Option(help="Refuse requests with more space points than this.")
     ] = 1_000_000,

@@ -77,11 +77,26 @@ def load_event_npz(path: str | Path) -> Event:
     """
     path = Path(path)
     try:
-        with np.load(path, allow_pickle=False) as data:
-            arrays = {key: data[key] for key in data.files}
-    except (OSError, ValueError) as exc:
-        raise InputFormatError(path, "", f"not an acts-gnn event cache ({exc})") from exc
-    if int(arrays.get("format_version", -1)) != _FORMAT_VERSION:
+        # numpy leaves a file it opened itself unclosed when its parsing fails: open it here
+        with open(path, "rb") as handle:
+            loaded = np.load(handle, allow_pickle=False)
+            if not isinstance(loaded, np.lib.npyio.NpzFile):
+                raise InputFormatError(
+                    path, "", "not an acts-gnn event cache (one array, expected an .npz archive)"
+                )
+            with loaded as data:
+                arrays = {key: data[key] for key in data.files}
+    except InputFormatError:
+        raise
+    except FileNotFoundError as exc:
+        raise InputFormatError(path, "", "file not found") from exc
+    except Exception as exc:  # zipfile, zlib, numpy's header parser: each its own error types
+        reason = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+        raise InputFormatError(path, "", f"not an acts-gnn event cache ({reason})") from exc
+    version = arrays.get("format_version")
+    if version is None or version.shape != () or version.dtype.kind not in "iu":
+        raise InputFormatError(path, "", "not an acts-gnn event cache (no format_version)")
+    if int(version) != _FORMAT_VERSION:
         raise InputFormatError(path, "", f"expected cache format version {_FORMAT_VERSION}")
     for name in ("event_id", "sp_x", "sp_y", "sp_z", "sp_measurement_id"):
         if name not in arrays:

@@ -9,6 +9,7 @@ expected, and checks values (no empty cells, finite coordinates).
 
 from __future__ import annotations
 
+import codecs
 import csv
 import gzip
 import zlib
@@ -31,38 +32,99 @@ _ARROW_TYPES = {
 }
 
 
+#: the longest header line accepted (a real one is a few hundred bytes)
+MAX_HEADER_BYTES = 1 << 16
+
+
 def _is_gzip(path: Path) -> bool:
     return path.suffix == ".gz"
 
 
-def read_header(path: Path) -> list[str]:
-    """Column names of a CSV file (first line), raising a clear error for empty or broken files."""
+def _read_bytes(path: Path, limit: int = -1) -> bytes:
+    """The file's bytes (decompressed when named ``.gz``); at most ``limit`` bytes when >= 0.
+
+    Every way the file can fail to be read becomes an :class:`InputFormatError`.
+    """
     try:
-        opener = gzip.open if _is_gzip(path) else open
-        with opener(path, "rb") as handle:
-            first = handle.readline(1 << 16)
+        if _is_gzip(path):
+            with gzip.open(path, "rb") as handle:
+                return handle.read(limit)
+        with open(path, "rb") as handle:
+            return handle.read(limit)
     except FileNotFoundError as exc:
         raise InputFormatError(path, "", "file not found") from exc
+    except IsADirectoryError as exc:
+        raise InputFormatError(path, "", "is a directory, expected a CSV file") from exc
     except (gzip.BadGzipFile, zlib.error) as exc:
         raise InputFormatError(path, "", f"not a valid gzip file ({exc})") from exc
     except EOFError as exc:
         raise InputFormatError(path, "", "gzip stream is truncated") from exc
     except OSError as exc:
         raise InputFormatError(path, "", f"cannot read file ({exc.strerror or exc})") from exc
+
+
+def _line_of(data: bytes, offset: int) -> int:
+    """1-based line number of byte ``offset`` (``\\n``, ``\\r\\n`` or a lone ``\\r`` end a line)."""
+    head = data[:offset]
+    return head.count(b"\n") + head.count(b"\r") - head.count(b"\r\n") + 1
+
+
+def _check_text(path: Path, data: bytes) -> None:
+    """Refuse bytes that are not UTF-8 text without NUL characters (binary files, UTF-16, …)."""
+    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        raise InputFormatError(
+            path, "line 1", "UTF-16 text (byte-order mark), expected UTF-8: save it as UTF-8"
+        )
+    nul = data.find(b"\x00")
+    if nul >= 0:
+        raise InputFormatError(
+            path, f"line {_line_of(data, nul)}", "binary data (a NUL byte), expected CSV text"
+        )
+    if data.isascii():
+        return
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise InputFormatError(
+            path,
+            f"line {_line_of(data, exc.start)}",
+            f"byte 0x{data[exc.start]:02x} is not UTF-8, expected CSV text",
+        ) from exc
+
+
+def _header_of(path: Path, data: bytes) -> list[str]:
+    """Column names from the first line of ``data`` (any line ending; a UTF-8 BOM skipped)."""
+    ends = [i for i in (data.find(b"\n"), data.find(b"\r")) if i >= 0]
+    end = min(ends) if ends else len(data)
+    if end > MAX_HEADER_BYTES:
+        raise InputFormatError(
+            path, "line 1", f"longer than {MAX_HEADER_BYTES} bytes, expected a CSV header line"
+        )
+    line = data[:end]
+    _check_text(path, line)
     # as pyarrow reads it: a UTF-8 byte-order mark skipped, quotes removed, spaces kept
-    text = first.decode("utf-8", errors="replace").removeprefix("\ufeff").rstrip("\r\n")
+    text = line.decode("utf-8").removeprefix("\ufeff")
     if not text.strip():
-        raise InputFormatError(path, "line 1", "empty file, expected a CSV header line")
-    return next(csv.reader([text]))
+        what = "empty line" if data else "empty file"
+        raise InputFormatError(path, "line 1", f"{what}, expected a CSV header line")
+    try:
+        return next(csv.reader([text]))
+    except csv.Error as exc:
+        raise InputFormatError(path, "line 1", f"not a CSV header ({exc})") from exc
 
 
-def _first_bad_value(path: Path, column: str, dtype: np.dtype) -> tuple[int, str]:
+def read_header(path: Path) -> list[str]:
+    """Column names of a CSV file (first line), raising a clear error for empty or broken files."""
+    return _header_of(path, _read_bytes(path, MAX_HEADER_BYTES + 1))
+
+
+def _first_bad_value(data: bytes, column: str, dtype: np.dtype) -> tuple[int, str]:
     """Line number (1-based, header = 1) and text of the first cell that does not parse."""
     import pyarrow as pa
     import pyarrow.csv as pcsv
 
     table = pcsv.read_csv(
-        path,
+        pa.BufferReader(data),
         convert_options=pcsv.ConvertOptions(
             include_columns=[column], column_types={column: pa.string()}
         ),
@@ -105,7 +167,9 @@ def read_table(
     import pyarrow as pa
     import pyarrow.csv as pcsv
 
-    header = read_header(path)
+    data = _read_bytes(path)
+    _check_text(path, data)
+    header = _header_of(path, data)
     missing = [name for name in required if name not in header]
     if missing:
         raise InputFormatError(
@@ -126,7 +190,7 @@ def read_table(
 
     try:
         table = pcsv.read_csv(
-            path,
+            pa.BufferReader(data),
             read_options=pcsv.ReadOptions(use_threads=False),
             parse_options=pcsv.ParseOptions(invalid_row_handler=on_invalid_row),
             convert_options=pcsv.ConvertOptions(
@@ -137,7 +201,7 @@ def read_table(
                 quoted_strings_can_be_null=False,
             ),
         )
-    except pa.ArrowInvalid as exc:
+    except pa.ArrowException as exc:
         message = str(exc)
         if bad_rows:
             number, expected, actual, _text = bad_rows[0]
@@ -151,7 +215,7 @@ def read_table(
             index = int(message.split("column #", 1)[1].split(":", 1)[0])
             column = header[index] if index < len(header) else f"#{index}"
             dtype = wanted.get(column, np.dtype(np.float64))
-            line, text = _first_bad_value(path, column, dtype)
+            line, text = _first_bad_value(data, column, dtype)
             kind = (
                 "an unsigned integer"
                 if dtype.kind == "u"
@@ -162,12 +226,6 @@ def read_table(
         if "Empty CSV file" in message:
             raise InputFormatError(path, "line 1", "empty file, expected a CSV header") from exc
         raise InputFormatError(path, "", f"not a valid CSV file ({message})") from exc
-    except OSError as exc:
-        if _is_gzip(path) and "compressed" in str(exc).lower():
-            raise InputFormatError(
-                path, "", f"gzip stream is truncated or corrupt ({exc})"
-            ) from exc
-        raise InputFormatError(path, "", f"cannot read file ({exc})") from exc
 
     columns: dict[str, np.ndarray] = {}
     for name, dtype in wanted.items():

@@ -16,6 +16,7 @@ trees ACTS's ROOT writers produce, and every name can be overridden (``--branch 
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
@@ -86,15 +87,34 @@ ROOT_PRESETS: dict[str, RootLayout] = {
 }
 
 
+@contextlib.contextmanager
+def _damaged_file_is_input_error(path: Path) -> Iterator[None]:
+    """Turn whatever uproot raises for a file that is not ROOT, or damaged ROOT, into one line.
+
+    uproot checks a damaged file with assertions and raises AssertionError, OSError, ValueError,
+    NotImplementedError, its DeserializationError and more, depending on which byte is wrong: in
+    this block every one of them is the file's fault, reported as :class:`InputFormatError`.
+    """
+    try:
+        yield
+    except InputFormatError:
+        raise
+    except FileNotFoundError as exc:
+        raise InputFormatError(path, "", "file not found") from exc
+    except Exception as exc:
+        reason = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+        raise InputFormatError(path, "", f"not a readable ROOT file ({reason})") from exc
+
+
 def _open_tree(path: Path, layout: RootLayout):
     import uproot
 
-    try:
+    with _damaged_file_is_input_error(path):
         handle = uproot.open(path)
-    except FileNotFoundError as exc:
-        raise InputFormatError(path, "", "file not found") from exc
-    except Exception as exc:  # uproot raises many types for a file that is not ROOT
-        raise InputFormatError(path, "", f"not a readable ROOT file ({exc})") from exc
+        return _tree_of(path, handle, layout)
+
+
+def _tree_of(path: Path, handle, layout: RootLayout):
     if layout.tree not in handle:
         trees = ", ".join(sorted({k.split(";")[0] for k in handle.keys()})) or "none"
         raise InputFormatError(
@@ -120,7 +140,8 @@ def root_event_ids(path: Path, layout: RootLayout) -> list[tuple[int, int, int]]
         InputFormatError: the tree is empty, or an event's entries are not contiguous.
     """
     tree = _open_tree(path, layout)
-    event_ids = np.asarray(tree[layout.event_id].array(library="np")).astype(np.int64)
+    with _damaged_file_is_input_error(path):
+        event_ids = np.asarray(tree[layout.event_id].array(library="np")).astype(np.int64)
     if event_ids.size == 0:
         raise InputFormatError(path, f"tree {layout.tree!r}", "no entries (no space points)")
     change = np.flatnonzero(np.diff(event_ids)) + 1
@@ -140,6 +161,12 @@ def root_event_ids(path: Path, layout: RootLayout) -> list[tuple[int, int, int]]
 
 
 def _read_block(path: Path, layout: RootLayout, event_id: int, start: int, stop: int) -> Event:
+    """The event in entries ``start:stop``; a branch that holds no numbers is the file's fault."""
+    with _damaged_file_is_input_error(path):
+        return _event_of_block(path, layout, event_id, start, stop)
+
+
+def _event_of_block(path: Path, layout: RootLayout, event_id: int, start: int, stop: int) -> Event:
     tree = _open_tree(path, layout)
     names = set(tree.keys())
     wanted = [

@@ -13,6 +13,7 @@ not at all.
 
 from __future__ import annotations
 
+import os
 import shutil
 import tempfile
 from collections.abc import Sequence
@@ -20,6 +21,7 @@ from pathlib import Path
 
 from acts_gnn._extras import require
 from acts_gnn.errors import ConfigError, OutputError
+from acts_gnn.io.atomic import new_dir_mode
 from acts_gnn.result import STAGES
 from acts_gnn.triton.backends import BACKENDS
 from acts_gnn.triton.contract import (
@@ -120,6 +122,7 @@ def export_repository(
         ModelBundle.load(bundle_dir)  # refuse a broken bundle before writing anything
     try:
         staging = Path(tempfile.mkdtemp(prefix=f".{directory.name}-", dir=directory.parent))
+        os.chmod(staging, new_dir_mode())  # mkdtemp makes it 0700, private to its owner
     except OSError as exc:
         raise OutputError(f"{directory}: cannot write ({exc.strerror})") from exc
     try:

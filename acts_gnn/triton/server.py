@@ -9,11 +9,20 @@ bundled ``tritonserver`` needs: the running Python's library directory on ``LD_L
 its Python stub, a writable workspace and ``TMPDIR``. It listens on 127.0.0.1 unless told
 otherwise, announces readiness on stderr, and shuts the server down cleanly on SIGTERM or SIGINT.
 
+Readiness a probe can trust: the models are written into Triton's model repository *before*
+``tritonserver`` starts, and Triton loads every model of its repository before it opens its ports.
+From the first moment a port answers, server-ready (HTTP ``GET /v2/health/ready``, gRPC
+``ServerReady``) is true only because every served model is ready. (PyTriton's default starts an
+empty Triton — ready at once — and loads the models afterwards: server-ready said 200, then 400
+while the models loaded, then 200.)
+
 Triton's Python backend starts the instances of one model in parallel, and PyTriton's stubs pass
 their configuration through a Unix-socket handshake that instance 0 opens: on a loaded machine
 another instance can find the socket file before it listens ("Connection refused") and the model
-load fails. That failure is transient, so a failed load restarts the server in a fresh workspace,
-up to :data:`LOAD_ATTEMPTS` times, before :class:`~acts_gnn.errors.ServerStartError` is raised.
+load fails, which makes ``tritonserver`` exit; PyTriton notices only after its start-up timeout
+(two minutes). That failure is transient, so a failed start restarts the server in a fresh
+workspace, up to :data:`LOAD_ATTEMPTS` times, before :class:`~acts_gnn.errors.ServerStartError` is
+raised.
 """
 
 from __future__ import annotations
@@ -23,9 +32,10 @@ import os
 import shutil
 import signal
 import sysconfig
+import tempfile
 import threading
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -61,7 +71,9 @@ class ServerConfig:
     grpc_port: int = 8001
     http_port: int = 8000
     metrics_port: int = 8002
-    workspace: Path = field(default_factory=lambda: Path("acts-gnn-triton"))
+    #: directory for Triton's files, kept after exit; None: a private temporary directory that
+    #: is removed when the server stops
+    workspace: Path | None = None
     max_spacepoints: int = DEFAULT_MAX_SPACEPOINTS
     #: token of Triton's restricted endpoints (statistics, model repository, shared memory,
     #: trace, logging); None: a random one nobody knows, i.e. those endpoints stay closed
@@ -120,7 +132,11 @@ def infer_function(backend: Backend, max_spacepoints: int) -> Callable:
 
 
 def _prepare_environment(workspace: Path) -> Path:
-    """Library path for Triton's Python stub, a writable TMPDIR; returns the resolved workspace."""
+    """Library path for Triton's Python stub, a writable TMPDIR; returns the resolved workspace.
+
+    The temporary files of this process go there too (``tempfile.tempdir``): torch_geometric
+    writes a module file per message-passing class and never removes it.
+    """
     libdir = sysconfig.get_config_var("LIBDIR") or ""
     paths = [p for p in os.environ.get("LD_LIBRARY_PATH", "").split(":") if p]
     if libdir and libdir not in paths:
@@ -129,7 +145,15 @@ def _prepare_environment(workspace: Path) -> Path:
     tmp = workspace / "tmp"
     tmp.mkdir(parents=True, exist_ok=True)
     os.environ["TMPDIR"] = str(tmp)
+    tempfile.tempdir = str(tmp)
     return workspace
+
+
+def _restore_env(name: str, value: str | None) -> None:
+    if value is None:
+        os.environ.pop(name, None)
+    else:
+        os.environ[name] = value
 
 
 def _check_numpy() -> None:
@@ -176,13 +200,20 @@ def _run_dir(workspace: Path, attempt: int, system_tmp: str) -> tuple[Path, Path
     """A PyTriton workspace (not yet created) for one start of Triton, and what to remove after.
 
     PyTriton puts its Unix sockets there, so the path must leave room for their names: a
-    workspace too deep for that gets a short directory in the system's temporary directory.
+    workspace too deep for that gets a short directory in the system's temporary directory, or in
+    ``/tmp`` when that is too deep as well.
     """
-    import tempfile
+
+    def fits(path: str | Path) -> bool:
+        return len(os.fsencode(path)) + _SOCKET_NAME_ROOM <= _SOCKET_PATH_MAX
 
     run_dir = workspace / f"run-{os.getpid()}-{attempt}"
-    if len(os.fsencode(run_dir)) + _SOCKET_NAME_ROOM > _SOCKET_PATH_MAX:
-        short = Path(tempfile.mkdtemp(prefix="acts-gnn-", dir=system_tmp))
+    if not fits(run_dir):
+        # mkdtemp's name is the prefix and 8 characters; the workspace is "ws" inside it
+        base = next(
+            (b for b in (system_tmp, "/tmp") if fits(Path(b) / "acts-gnn-12345678/ws")), "/tmp"
+        )
+        short = Path(tempfile.mkdtemp(prefix="acts-gnn-", dir=base))
         return short / "ws", short
     if run_dir.exists():
         shutil.rmtree(run_dir)
@@ -190,7 +221,7 @@ def _run_dir(workspace: Path, attempt: int, system_tmp: str) -> tuple[Path, Path
 
 
 def _bind_models(triton, config: ServerConfig, backends: dict[str, list[Backend]]) -> None:
-    """Bind every configured model (loading it into the running server)."""
+    """Bind every configured model: write it into the model repository Triton will start with."""
     from pytriton.model_config import ModelConfig, Tensor
 
     for name, instances in backends.items():
@@ -206,6 +237,67 @@ def _bind_models(triton, config: ServerConfig, backends: dict[str, list[Backend]
             config=ModelConfig(batching=False),
             strict=True,
         )
+
+
+class _StartInterrupted(Exception):
+    """Raised in the main thread (from a signal handler) to abandon a start of Triton."""
+
+
+#: sent to the main thread by :func:`_run_watched` when tritonserver exits during a start
+_EXIT_SIGNAL = signal.SIGUSR1
+#: how often a running server checks that tritonserver and the models are alive (s)
+_ALIVE_CHECK_S = 2.0
+
+
+def _tritonserver_children() -> set[int]:
+    """PIDs of this process's ``tritonserver`` children (Linux ``/proc``; empty elsewhere)."""
+    me = os.getpid()
+    found = set()
+    for entry in Path("/proc").iterdir() if Path("/proc/self/stat").exists() else ():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        name = stat[stat.find("(") + 1 : stat.rfind(")")]
+        fields_after = stat[stat.rfind(")") + 2 :].split()
+        alive = len(fields_after) > 1 and fields_after[0] not in ("Z", "X")  # not a zombie
+        if name == "tritonserver" and alive and int(fields_after[1]) == me:
+            found.add(int(entry.name))
+    return found
+
+
+def _run_watched(triton, starting: threading.Event) -> None:
+    """``triton.run()`` (start tritonserver, wait until every model is ready), abandoned at once
+    when tritonserver exits before that.
+
+    PyTriton itself would go on polling the dead server for its two-minute start-up timeout. A
+    watcher thread sees the child exit and signals the main thread, whose handler raises
+    :class:`_StartInterrupted` out of the wait (only while ``starting`` is set).
+    """
+    done = threading.Event()
+    main = threading.main_thread().ident
+
+    def watch() -> None:
+        seen = False
+        while not done.wait(0.2):
+            if _tritonserver_children():
+                seen = True
+            elif seen:
+                if not done.is_set() and main is not None:
+                    signal.pthread_kill(main, _EXIT_SIGNAL)
+                return
+
+    watcher = threading.Thread(target=watch, name="acts-gnn-start-watch", daemon=True)
+    starting.set()
+    watcher.start()
+    try:
+        triton.run()
+    finally:
+        starting.clear()
+        done.set()
+        watcher.join()
 
 
 def _first_line(exc: BaseException) -> str:
@@ -230,15 +322,38 @@ def serve(
     config.check()
     require("pytriton", "server")
     _check_numpy()
-    from pytriton.exceptions import PyTritonError
-    from pytriton.triton import Triton, TritonConfig, TritonSecurityConfig
-    from tritonclient.utils import InferenceServerException
-
     _check_ports_free(config)
-    import tempfile
 
     system_tmp = tempfile.gettempdir()  # before TMPDIR points into the workspace
-    workspace = _prepare_environment(config.workspace)
+    with contextlib.ExitStack() as cleanup:
+        cleanup.callback(_restore_env, "TMPDIR", os.environ.get("TMPDIR"))
+        cleanup.callback(setattr, tempfile, "tempdir", tempfile.tempdir)
+        if config.workspace is None:
+            private = Path(tempfile.mkdtemp(prefix="acts-gnn-serve-", dir=system_tmp))
+            cleanup.callback(shutil.rmtree, private, ignore_errors=True)
+            workspace = _prepare_environment(private)
+        else:
+            workspace = _prepare_environment(config.workspace)
+        _serve_in(workspace, system_tmp, config, on_ready, on_retry)
+
+
+def _serve_in(
+    workspace: Path,
+    system_tmp: str,
+    config: ServerConfig,
+    on_ready: Callable[[str], None],
+    on_retry: Callable[[str], None],
+) -> None:
+    """:func:`serve` with its workspace prepared."""
+    from pytriton.exceptions import PyTritonError
+    from pytriton.triton import Triton, TritonConfig, TritonLifecyclePolicy, TritonSecurityConfig
+    from tritonclient.utils import InferenceServerException
+
+    # the model repository is written before tritonserver starts, which loads it all before it
+    # opens its ports (see the module docstring)
+    models_at_startup = TritonLifecyclePolicy(
+        launch_triton_on_startup=False, local_model_store=True
+    )
     backends = {
         name: [
             make_backend(name, config.bundle, config.device, **config.pipeline_settings())
@@ -263,9 +378,19 @@ def serve(
         ),
     )
     stop = threading.Event()
-    previous = {
-        sig: signal.signal(sig, lambda *_: stop.set()) for sig in (signal.SIGTERM, signal.SIGINT)
-    }
+    starting = threading.Event()
+
+    def on_stop(*_: object) -> None:
+        stop.set()
+        if starting.is_set():
+            raise _StartInterrupted("stopped while the models were loading")
+
+    def on_tritonserver_exit(*_: object) -> None:
+        if starting.is_set():
+            raise _StartInterrupted("tritonserver exited while loading the models (see its log)")
+
+    handlers = {signal.SIGTERM: on_stop, signal.SIGINT: on_stop, _EXIT_SIGNAL: on_tritonserver_exit}
+    previous = {sig: signal.signal(sig, handler) for sig, handler in handlers.items()}
     try:
         for attempt in range(1, LOAD_ATTEMPTS + 1):
             if stop.is_set():
@@ -278,33 +403,41 @@ def serve(
                         Triton(
                             config=triton_config,
                             workspace=run_dir,
+                            triton_lifecycle_policy=models_at_startup,
                             security_config=TritonSecurityConfig(access_token=config.access_token),
                         )
                     )
                     _bind_models(triton, config, backends)
+                    _run_watched(triton, starting)
+                except _StartInterrupted as exc:
+                    if stop.is_set():
+                        return
+                    failure: BaseException = exc
                 except PyTritonError as exc:  # the server itself did not come up
                     raise ServerStartError(f"Triton did not start: {_first_line(exc)}") from exc
-                except (InferenceServerException, OSError) as exc:  # a model load failed
-                    reason = _first_line(exc)
-                    if attempt == LOAD_ATTEMPTS:
-                        raise ServerStartError(
-                            f"Triton could not load the models after {attempt} attempts: {reason}"
-                        ) from exc
-                    on_retry(
-                        f"model load failed ({reason}); restarting Triton, "
-                        f"attempt {attempt + 1} of {LOAD_ATTEMPTS}"
+                except (InferenceServerException, OSError, TimeoutError) as exc:  # a load failed
+                    failure = exc
+                else:
+                    tls = " (TLS)" if config.tls_cert is not None else ""
+                    on_ready(
+                        f"ready: gRPC{tls} {config.host}:{config.grpc_port}, HTTP {config.host}:"
+                        f"{config.http_port}, metrics :{config.metrics_port}; models "
+                        f"{', '.join(config.models)} × {config.instances} instance(s) on "
+                        f"{config.device}"
                     )
-                    continue
-                triton.run()
-                tls = " (TLS)" if config.tls_cert is not None else ""
-                on_ready(
-                    f"ready: gRPC{tls} {config.host}:{config.grpc_port}, HTTP {config.host}:"
-                    f"{config.http_port}, metrics :{config.metrics_port}; models "
-                    f"{', '.join(config.models)} × {config.instances} instance(s) on "
-                    f"{config.device}"
+                    while not stop.wait(_ALIVE_CHECK_S):
+                        if not triton.is_alive():
+                            raise ServerStartError("tritonserver exited unexpectedly (see its log)")
+                    return
+                reason = _first_line(failure)
+                if attempt == LOAD_ATTEMPTS:
+                    raise ServerStartError(
+                        f"Triton could not load the models after {attempt} attempts: {reason}"
+                    ) from failure
+                on_retry(
+                    f"model load failed ({reason}); restarting Triton, "
+                    f"attempt {attempt + 1} of {LOAD_ATTEMPTS}"
                 )
-                stop.wait()
-                return
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)

@@ -11,7 +11,7 @@ import tempfile
 from pathlib import Path
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from acts_gnn.errors import InputFormatError
@@ -73,7 +73,6 @@ VALID = (
 )
 
 
-@settings(max_examples=150, deadline=None)
 @given(
     position=st.integers(0, len(VALID)),
     cut=st.integers(0, 12),
@@ -92,7 +91,6 @@ def test_generated_corruptions_are_read_or_refused_cleanly(position, cut, insert
     assert len(event) >= 1  # whatever was accepted is a real event
 
 
-@settings(max_examples=60, deadline=None)
 @given(data=st.binary(max_size=300), gz=st.booleans())
 def test_generated_binary_files_are_refused_cleanly(data, gz):
     path = _fresh_dir() / ("event000000001-hits.csv.gz" if gz else "event000000001-spacepoint.csv")

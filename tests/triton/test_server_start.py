@@ -1,12 +1,14 @@
 """``serve`` restarts Triton when a model load fails, and gives up with one clear error.
 
-PyTriton's ``Triton`` is replaced by a recorder whose ``bind`` fails a chosen number of times the
-way a lost instance handshake fails (a Triton ``InferenceServerException``).
+PyTriton's ``Triton`` is replaced by a recorder whose ``run`` (start tritonserver, which loads the
+bound models before it opens its ports) fails a chosen number of times the way a lost instance
+handshake fails (a Triton ``InferenceServerException``).
 """
 
 from __future__ import annotations
 
 import signal
+from pathlib import Path
 from typing import ClassVar
 
 import pytest
@@ -26,15 +28,18 @@ LOAD_ERROR = (
 
 
 class FakeTriton:
-    """Counts starts, binds and runs; ``bind`` fails while ``failures`` is positive."""
+    """Counts starts, binds and runs; ``run`` fails while ``failures`` is positive."""
 
     failures = 0
     workspaces: ClassVar[list] = []
+    policies: ClassVar[list] = []
+    bound: ClassVar[list] = []
     runs = 0
     stops = 0
 
-    def __init__(self, config, workspace, security_config=None):
+    def __init__(self, config, workspace, triton_lifecycle_policy=None, security_config=None):
         FakeTriton.workspaces.append(workspace)
+        FakeTriton.policies.append(triton_lifecycle_policy)
 
     def __enter__(self):
         return self
@@ -44,21 +49,28 @@ class FakeTriton:
         return False
 
     def bind(self, **kwargs):
+        FakeTriton.bound.append(kwargs["model_name"])
+
+    def run(self):
         if FakeTriton.failures > 0:
             FakeTriton.failures -= 1
             raise InferenceServerException(LOAD_ERROR)
-
-    def run(self):
         FakeTriton.runs += 1
+
+    def is_alive(self):
         signal.raise_signal(signal.SIGTERM)  # what a user's kill does: serve must return
+        return True
 
 
 @pytest.fixture
 def fake_triton(monkeypatch, tmp_path):
     FakeTriton.workspaces = []
+    FakeTriton.policies = []
+    FakeTriton.bound = []
     FakeTriton.runs = 0
     FakeTriton.stops = 0
     monkeypatch.setattr(pytriton.triton, "Triton", FakeTriton)
+    monkeypatch.setattr(server, "_ALIVE_CHECK_S", 0.01)
     monkeypatch.setenv("TMPDIR", str(tmp_path))
     return server.ServerConfig(models=("unrolling_tracking",), workspace=tmp_path / "ws")
 
@@ -78,6 +90,90 @@ def test_a_failed_load_restarts_triton_in_a_fresh_workspace(fake_triton):
         for n in range(2, server.LOAD_ATTEMPTS + 1)
     ]
     assert signal.getsignal(signal.SIGTERM) is before
+    # every start binds the models first, into the repository tritonserver loads before its
+    # ports open (readiness a probe can trust)
+    assert FakeTriton.bound == ["unrolling_tracking"] * server.LOAD_ATTEMPTS
+    assert all(p.local_model_store and not p.launch_triton_on_startup for p in FakeTriton.policies)
+
+
+def test_a_private_workspace_is_removed_and_a_given_one_kept(fake_triton, monkeypatch, tmp_path):
+    import dataclasses
+    import os
+    import tempfile
+
+    monkeypatch.chdir(tmp_path)
+    server.serve(dataclasses.replace(fake_triton, workspace=None))
+    (private,) = {Path(w).parent for w in FakeTriton.workspaces}
+    assert private.name.startswith("acts-gnn-serve-")
+    assert private.parent == Path(tempfile.gettempdir())
+    assert not private.exists()
+    assert os.environ["TMPDIR"] == str(tmp_path)  # as it was before serve
+    assert sorted(tmp_path.iterdir()) == []  # nothing in the current directory
+    server.serve(fake_triton)
+    assert fake_triton.workspace.is_dir()  # --workspace: kept (its run directory is not)
+    assert not Path(FakeTriton.workspaces[-1]).exists()
+
+
+def test_a_start_that_times_out_is_retried(fake_triton, monkeypatch):
+    FakeTriton.failures = 0
+    timeouts = iter([TimeoutError("Triton Inference Server is not ready after timeout.")])
+
+    def run(self):
+        error = next(timeouts, None)
+        if error is not None:
+            raise error
+        FakeTriton.runs += 1
+
+    retries = []
+    monkeypatch.setattr(FakeTriton, "run", run)
+    server.serve(fake_triton, on_retry=retries.append)
+    assert FakeTriton.runs == 1
+    assert retries == [
+        "model load failed (Triton Inference Server is not ready after timeout.); restarting "
+        f"Triton, attempt 2 of {server.LOAD_ATTEMPTS}"
+    ]
+
+
+def test_a_tritonserver_that_exits_while_loading_is_noticed_at_once(fake_triton, monkeypatch):
+    """PyTriton would poll a dead tritonserver for two minutes: serve notices the exit itself."""
+    import shutil
+    import subprocess
+    import threading
+    import time
+
+    fake_server = fake_triton.workspace.parent / "tritonserver"  # a child with that name
+    shutil.copy(shutil.which("sleep"), fake_server)
+    exits = iter([True])
+
+    def run(self):
+        if next(exits, False):  # the first start: tritonserver exits while "loading"
+            child = subprocess.Popen([fake_server, "0.3"])
+            threading.Thread(target=child.wait, daemon=True).start()  # reaped, as PyTriton does
+            time.sleep(60)
+            raise AssertionError("the exit of tritonserver was not noticed")
+        FakeTriton.runs += 1
+
+    monkeypatch.setattr(FakeTriton, "run", run)
+    retries, ready = [], []
+    start = time.monotonic()
+    server.serve(fake_triton, on_ready=ready.append, on_retry=retries.append)
+    assert time.monotonic() - start < 20
+    assert retries == [
+        "model load failed (tritonserver exited while loading the models (see its log)); "
+        f"restarting Triton, attempt 2 of {server.LOAD_ATTEMPTS}"
+    ]
+    assert FakeTriton.runs == 1 and len(ready) == 1
+
+
+def test_a_stop_while_loading_ends_serve_quietly(fake_triton, monkeypatch):
+    def run(self):
+        signal.raise_signal(signal.SIGTERM)  # a user's kill while the models load
+        raise AssertionError("serve went on loading after SIGTERM")
+
+    monkeypatch.setattr(FakeTriton, "run", run)
+    ready, retries = [], []
+    server.serve(fake_triton, on_ready=ready.append, on_retry=retries.append)
+    assert (ready, retries, FakeTriton.stops) == ([], [], 1)
 
 
 def test_a_load_that_keeps_failing_is_one_error(fake_triton):

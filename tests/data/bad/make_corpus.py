@@ -145,12 +145,12 @@ def main() -> None:
         good.replace("\n0,", "\n18446744073709551616,", 1),
     )
     acts("acts_quoted_number", "line 2", good.replace(",30.0,", ',"30,0",', 1))
-    (case("acts_binary_garbage", "missing; expected columns") / f"{E}-spacepoint.csv").write_bytes(
+    (case("acts_binary_garbage", "expected CSV text") / f"{E}-spacepoint.csv").write_bytes(
         bytes(np.random.default_rng(9).integers(0, 256, 4096, dtype=np.uint8))
     )
-    (case("acts_utf16", "missing; expected columns") / f"{E}-spacepoint.csv").write_bytes(
-        good.encode("utf-16")
-    )
+    (
+        case("acts_utf16", "UTF-16 text (byte-order mark), expected UTF-8") / f"{E}-spacepoint.csv"
+    ).write_bytes(good.encode("utf-16"))
     (case("acts_gzip_not_gzip", "not a valid gzip file") / f"{E}-spacepoint.csv.gz").write_text(
         good
     )
