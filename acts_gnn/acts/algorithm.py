@@ -44,7 +44,7 @@ LabelFunction = Callable[[np.ndarray], np.ndarray]
 def make_label_function(
     model: str = "gnn_tracking",
     *,
-    url: Sequence[str] | None = None,
+    url: str | Sequence[str] | None = None,
     bundle: Path | None = None,
     device: str = "cpu",
     timeout_s: float = 60.0,
@@ -92,7 +92,8 @@ def _define() -> type:
             input_spacepoints: event-store name of the ``acts.SpacePointContainer``.
             output_prototracks: event-store name of the ``ProtoTrackContainer`` written.
             model: backend (``gnn_tracking``, ``gnn_tracking_walk``, ``unrolling_tracking``).
-            url: Triton servers (``host:port``; several: failover); None runs locally.
+            url: a Triton server ``host:port``, or a list of them (failover); None runs
+                locally.
             bundle, device, max_neighbours: the local pipeline's model bundle, device and K1
                 neighbour cap (default: the bundle's).
             timeout_s: per-request timeout with ``url``.
@@ -107,7 +108,7 @@ def _define() -> type:
             input_spacepoints: str = "spacepoints",
             output_prototracks: str = "gnn_prototracks",
             model: str = "gnn_tracking",
-            url: Sequence[str] | None = None,
+            url: str | Sequence[str] | None = None,
             bundle: Path | None = None,
             device: str = "cpu",
             timeout_s: float = 60.0,

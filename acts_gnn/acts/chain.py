@@ -45,12 +45,14 @@ class ChainConfig:
     signal: int = 20
     seed: int = 1
     model: str = "gnn_tracking"
-    url: Sequence[str] = ()
+    url: str | Sequence[str] = ()
     bundle: Path | None = None
     device: str = "cpu"
     min_size: int = 3
     pt_min_gev: float = 1.0
     double_matching: bool = False
+    #: the Sequencer's threads (-1: ACTS's default, all cores)
+    threads: int = 1
 
 
 @dataclass(frozen=True)
@@ -163,7 +165,7 @@ def run_chain(config: ChainConfig) -> ChainResult:
         digi.write_text(json.dumps(_digi_config(), indent=1))
         csv_dir = output / "csv"
         csv_dir.mkdir()
-        s, keepalive = _build_sequencer(sim, csv_dir, digi, None)
+        s, keepalive = _build_sequencer(sim, csv_dir, digi, None, threads=config.threads)
         _detector, geometry, field_map, _rnd, _reader = keepalive
         s.addAlgorithm(
             acts.examples.ParticleSelector(
@@ -182,7 +184,7 @@ def run_chain(config: ChainConfig) -> ChainResult:
             input_spacepoints="spacepoints",
             output_prototracks="gnn_prototracks",
             model=config.model,
-            url=list(config.url) or None,
+            url=config.url or None,
             bundle=config.bundle,
             device=config.device,
             min_size=config.min_size,

@@ -165,7 +165,11 @@ def _particle_reader(config: SimulationConfig, on_event: Callable[[int], None] |
     return PileupReader()
 
 
-def _build_sequencer(config: SimulationConfig, output: Path, digi_path: Path, on_event):
+def _build_sequencer(
+    config: SimulationConfig, output: Path, digi_path: Path, on_event, threads: int = 1
+):
+    """The simulation's Sequencer, with ACTS's defaults but for ``threads`` (-1: all cores);
+    floating-point-exception tracking stays on, as in any ACTS job."""
     acts = require("acts", "acts")
     examples = require("acts.examples", "acts")
     require("acts.examples.json", "acts")
@@ -178,7 +182,7 @@ def _build_sequencer(config: SimulationConfig, output: Path, digi_path: Path, on
     bfield = acts.ConstantBField(acts.Vector3(0.0, 0.0, config.bfield_t * u.T))
     rnd = examples.RandomNumbers(seed=config.seed)
     sequencer = examples.Sequencer(
-        events=config.events, numThreads=1, logLevel=level, outputDir="", trackFpes=False
+        events=config.events, numThreads=threads, logLevel=level, outputDir=""
     )
     reader = _particle_reader(config, on_event)
     sequencer.addReader(reader)

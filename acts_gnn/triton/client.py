@@ -32,7 +32,7 @@ from acts_gnn.event import Event
 from acts_gnn.result import STAGES, EventTiming, TrackingResult
 from acts_gnn.triton.contract import EDGE_COUNTS, FEATURES, LABELS, STAGE_SECONDS
 
-__all__ = ["RemotePipeline"]
+__all__ = ["RemotePipeline", "server_urls"]
 
 _UNLIMITED = [("grpc.max_send_message_length", -1), ("grpc.max_receive_message_length", -1)]
 
@@ -44,6 +44,29 @@ def _one_line(text: str) -> str:
             return text.split(marker, 1)[1].strip().splitlines()[0].strip()
     lines = [line.strip() for line in text.strip().splitlines() if line.strip()]
     return lines[0] if lines else ""
+
+
+def server_urls(urls: str | Sequence[str]) -> list[str]:
+    """``"host:port"`` or a sequence of them (failover order) as a list.
+
+    A single string is one URL (as ACTS's own Triton client configuration takes it), never a
+    sequence of one-character URLs.
+
+    Raises:
+        ConfigError: neither a string nor a non-empty sequence of non-empty strings.
+    """
+    if isinstance(urls, str):
+        urls = [urls]
+    elif not isinstance(urls, Sequence) or isinstance(urls, bytes):
+        raise ConfigError(
+            f"url must be 'host:port' or a list of them, got {type(urls).__name__} {urls!r}"
+        )
+    bad = [u for u in urls if not isinstance(u, str) or not u.strip()]
+    if bad:
+        raise ConfigError(f"url must be 'host:port' or a list of them, got {bad[0]!r} in {urls!r}")
+    if not urls:
+        raise ConfigError("give at least one server URL")
+    return [u.strip() for u in urls]
 
 
 class _Retriable(Exception):
@@ -82,8 +105,7 @@ class RemotePipeline:
         server_timing: bool = True,
         tls_root_cert: str | Path | None = None,
     ) -> None:
-        if not urls:
-            raise ConfigError("give at least one server URL")
+        urls = server_urls(urls)
         if protocol not in ("grpc", "http"):
             raise ConfigError(f"protocol must be grpc or http, got {protocol!r}")
         if tls_root_cert is not None:
@@ -104,6 +126,13 @@ class RemotePipeline:
         self._clients: dict[str, Any] = {}
         self._lock = threading.Lock()
         self._preferred = 0
+        # Import the client library now, not at the first request: importing it initialises
+        # ml_dtypes, whose float limits underflow on purpose. Inside an ACTS Sequencer's event
+        # loop (floating-point-exception tracking on by default) that is one unmasked FPE and
+        # "Sequencer terminated abnormally"; here, at configuration time, nothing watches.
+        self._module = require(f"tritonclient.{protocol}", "server")
+        for url in self.urls:
+            self._client(url)
 
     def __repr__(self) -> str:
         return (
@@ -114,7 +143,7 @@ class RemotePipeline:
         with self._lock:
             if url not in self._clients:
                 if self.protocol == "grpc":
-                    grpc = require("tritonclient.grpc", "server")
+                    grpc = self._module
                     tls = (
                         {"ssl": True, "root_certificates": self.tls_root_cert}
                         if self.tls_root_cert
@@ -124,8 +153,7 @@ class RemotePipeline:
                         url, channel_args=_UNLIMITED, **tls
                     )
                 else:
-                    http = require("tritonclient.http", "server")
-                    self._clients[url] = http.InferenceServerClient(
+                    self._clients[url] = self._module.InferenceServerClient(
                         url, connection_timeout=self.timeout_s, network_timeout=self.timeout_s
                     )
             return self._clients[url]
@@ -141,7 +169,7 @@ class RemotePipeline:
         return RemoteInferenceError(url, self.model, text.strip() or type(exc).__name__)
 
     def _infer_once(self, url: str, features: np.ndarray) -> dict[str, np.ndarray]:
-        module = require(f"tritonclient.{self.protocol}", "server")
+        module = self._module
         client = self._client(url)
         tensor = module.InferInput(FEATURES, list(features.shape), "FP32")
         tensor.set_data_from_numpy(features)

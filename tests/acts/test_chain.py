@@ -55,3 +55,37 @@ def test_the_served_chain_gives_the_local_result(local, tmp_path):
     )
     assert remote.acts_kalman == local.acts_kalman
     assert remote.acts_gnn == local.acts_gnn
+
+
+ORDINARY_SCRIPT = """
+import sys
+from acts_gnn.acts.chain import ChainConfig, run_chain
+# ACTS's defaults: every core, floating-point-exception tracking on; a plain-string URL as ACTS's
+# own Triton client configuration takes it; a fresh interpreter (nothing imported before)
+result = run_chain(ChainConfig(events=2, pileup=5, signal=20, seed=7, threads=-1, url=sys.argv[1]))
+print("PROTOTRACKS", result.n_prototracks)
+"""
+
+
+@pytest.mark.triton
+def test_the_served_algorithm_in_a_default_sequencer_raises_no_fpe(tmp_path):
+    """What an ACTS user writes: no 'unmasked FPEs', no 'Sequencer terminated abnormally'."""
+    import subprocess
+    import sys
+
+    pytest.importorskip("pytriton", reason="nvidia-pytriton is not installed (acts-gnn[server])")
+    from tests.triton.serving import ServeProcess
+
+    served = ServeProcess(tmp_path, "--model", "gnn_tracking").wait_ready()
+    try:
+        run = subprocess.run(
+            [sys.executable, "-c", ORDINARY_SCRIPT, served.grpc_url],
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+    finally:
+        assert served.terminate() == 0
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+    assert "FPE" not in run.stdout + run.stderr
+    assert int(run.stdout.split("PROTOTRACKS")[1]) > 0

@@ -5,12 +5,17 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from acts_gnn.errors import ModelUnavailableError, RemoteInferenceError, RemoteTimeoutError
+from acts_gnn.errors import (
+    ConfigError,
+    ModelUnavailableError,
+    RemoteInferenceError,
+    RemoteTimeoutError,
+)
 from acts_gnn.io.example import example_dir
 from acts_gnn.io.source import open_events
 from acts_gnn.reco.finder import TruthTrackFinder
 from acts_gnn.triton import client as client_module
-from acts_gnn.triton.client import RemotePipeline, _one_line, _Retriable
+from acts_gnn.triton.client import RemotePipeline, _one_line, _Retriable, server_urls
 
 
 @pytest.fixture(scope="module")
@@ -107,3 +112,30 @@ def test_a_hung_server_is_cut_off_by_the_timeout(event):
     for connection, _address in accepted:
         connection.close()
     listener.close()
+
+
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        ("host:8001", ["host:8001"]),
+        (("a:1", "b:2"), ["a:1", "b:2"]),
+        (["a:1"], ["a:1"]),
+    ],
+)
+def test_urls_are_a_string_or_a_sequence(url, expected):
+    assert server_urls(url) == expected
+
+
+@pytest.mark.parametrize(
+    ("url", "message"),
+    [
+        (8001, "url must be 'host:port' or a list of them, got int 8001"),
+        (b"host:8001", "url must be 'host:port' or a list of them, got bytes b'host:8001'"),
+        (["a:1", 2], "url must be 'host:port' or a list of them, got 2 in ['a:1', 2]"),
+        ([], "give at least one server URL"),
+    ],
+)
+def test_other_urls_are_refused_clearly(url, message):
+    with pytest.raises(ConfigError) as info:
+        server_urls(url)
+    assert str(info.value) == message

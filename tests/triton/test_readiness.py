@@ -1,4 +1,4 @@
-"""Readiness a probe can trust, and nothing left behind: a real ``acts-gnn serve`` polled from start.
+"""Readiness a probe can trust, and nothing left behind: a real ``acts-gnn serve`` from start.
 
 From the moment its process starts, HTTP ``GET /v2/health/ready`` and gRPC ``ServerReady`` are
 asked as fast as they answer. No answer may say "ready" while a served model is not ready, and an
