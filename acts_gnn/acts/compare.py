@@ -67,14 +67,15 @@ class Comparison:
         ]
 
     def table(self):
-        """The rows as a rich table."""
+        """The rows as a rich table (texts never read as markup: "[GeV]" stays)."""
         from rich.table import Table
+        from rich.text import Text
 
-        table = Table(title="Simulation vs TrackML (ttbar + pile-up 200)")
+        table = Table(title=Text("Simulation vs TrackML (ttbar + pile-up 200)"))
         for name in ("quantity", "simulated", "TrackML"):
-            table.add_column(name, justify="left" if name == "quantity" else "right")
+            table.add_column(Text(name), justify="left" if name == "quantity" else "right")
         for row in self.rows():
-            table.add_row(*row)
+            table.add_row(*(Text(cell) for cell in row))
         return table
 
     def plot(self, directory: Path) -> list[Path]:

@@ -25,7 +25,7 @@ def event_progress(console: Any, total: int, label: str) -> Iterator[Callable[..
     )
 
     with Progress(
-        TextColumn("[bold]{task.description}"),
+        TextColumn("{task.description}", style="bold", markup=False),
         BarColumn(),
         MofNCompleteColumn(),
         TimeElapsedColumn(),

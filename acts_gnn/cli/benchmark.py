@@ -11,6 +11,7 @@ from typing import Annotated
 import typer
 
 from acts_gnn.cli._common import inputs_or_example
+from acts_gnn.cli._console import make_console
 
 
 def _integers(text: str, option: str) -> tuple[int, ...]:
@@ -81,7 +82,6 @@ def command(
     compute time, CPU/GPU utilisation and per-stage times; written as JSON, a Markdown table and
     plots.
     """
-    from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     from acts_gnn.bench.report import markdown_table, write_perf_data, write_reports
@@ -103,13 +103,13 @@ def command(
         access_token=access_token or None,
     )
     config.check()
-    console = Console(stderr=True, quiet=quiet)
+    console = make_console(stderr=True, quiet=quiet)
     source = open_events(inputs_or_example(inputs, example))
     loaded = [ref.load() for ref in source.refs[: max(events, 1)]]
     if export_perf_data is not None:
         console.print(f"wrote {write_perf_data(loaded, export_perf_data)}")
     with Progress(
-        TextColumn("{task.description}"),
+        TextColumn("{task.description}", markup=False),
         BarColumn(),
         MofNCompleteColumn(),
         TimeElapsedColumn(),

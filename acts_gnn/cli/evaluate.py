@@ -11,6 +11,7 @@ from typing import Annotated
 import typer
 
 from acts_gnn.cli._common import inputs_or_example, parse_mapping
+from acts_gnn.cli._console import make_console
 
 
 def command(
@@ -62,8 +63,6 @@ def command(
     force: Annotated[bool, typer.Option(help="Replace an existing JSON report.")] = False,
 ) -> None:
     """Efficiency, fake rate, duplicate rate (double majority) and the TrackML score."""
-    from rich.console import Console
-
     from acts_gnn.cli._progress import event_progress
     from acts_gnn.errors import OutputError
     from acts_gnn.io.atomic import write_text_atomic
@@ -85,7 +84,7 @@ def command(
         root_preset=root_preset,
         root_branches=parse_mapping(branch, "--branch"),
     )
-    console = Console()
+    console = make_console()
     with event_progress(console, len(source), "evaluate") as advance:
         report = evaluate_tracks(tracks, source, config, tuple(min_track_sp or (3, 5)), advance)
     console.print(report.table())

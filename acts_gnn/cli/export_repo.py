@@ -10,6 +10,8 @@ from typing import Annotated
 
 import typer
 
+from acts_gnn.cli._console import make_console
+
 
 def command(
     directory: Annotated[
@@ -41,8 +43,6 @@ def command(
     Serve it with NVIDIA's Triton container after `pip install acts-gnn` inside it:
     tritonserver --model-repository DIRECTORY
     """
-    from rich.console import Console
-
     from acts_gnn.triton.export import export_repository
 
     files = export_repository(
@@ -55,4 +55,4 @@ def command(
         max_neighbours=max_neighbours,
         overwrite=force,
     )
-    Console(stderr=True).print(f"wrote {len(files)} files to {directory}")
+    make_console(stderr=True).print(f"wrote {len(files)} files to {directory}")

@@ -8,29 +8,73 @@ from __future__ import annotations
 import sys
 
 import typer
+from typer.core import TyperCommand, TyperGroup
 
 from acts_gnn.cli import benchmark, evaluate, export_repo, reconstruct, serve, simulate, train
 
 __all__ = ["app", "main"]
 
+
+def _without_flag_metavars(params: list) -> list:
+    """A flag (``--force``, ``--help``) takes no value: show no ``<bool>`` beside it."""
+    for param in params:
+        if getattr(param, "is_flag", False) and param.metavar is None:
+            param.metavar = ""
+    return params
+
+
+class _Command(TyperCommand):
+    def get_params(self, ctx):
+        return _without_flag_metavars(super().get_params(ctx))
+
+
+class _Group(TyperGroup):
+    def get_params(self, ctx):
+        return _without_flag_metavars(super().get_params(ctx))
+
+
+def _version(show: bool) -> None:
+    if show:
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            typer.echo(f"acts-gnn {version('acts-gnn')}")
+        except PackageNotFoundError:
+            typer.echo("acts-gnn (not installed: version unknown)")
+        raise typer.Exit()
+
+
 app = typer.Typer(
     name="acts-gnn",
-    help=(
-        "GNN track finding for ACTS: read hit files, find track candidates locally or on a "
-        "Triton server, write tracks and timing, and score them against truth."
-    ),
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     add_completion=False,
-    rich_markup_mode="rich",
+    # help texts are plain text: "[mm]" or "[ms]" must never be read as rich markup
+    rich_markup_mode=None,
+    cls=_Group,
 )
-app.command("reconstruct", no_args_is_help=True)(reconstruct.command)
-app.command("evaluate", no_args_is_help=True)(evaluate.command)
-app.command("simulate", no_args_is_help=True)(simulate.command)
-app.command("train", no_args_is_help=True)(train.command)
-app.command("serve")(serve.command)
-app.command("export-repo", no_args_is_help=True)(export_repo.command)
-app.command("benchmark", no_args_is_help=True)(benchmark.command)
+
+
+@app.callback()
+def _root(
+    version: bool = typer.Option(
+        False, "--version", callback=_version, is_eager=True, help="Print the version and exit."
+    ),
+) -> None:
+    """GNN track finding for ACTS: read hit files, find track candidates locally or on a Triton
+    server, write tracks and timing, and score them against truth."""
+
+
+for _name, _module, _needs_args in (
+    ("reconstruct", reconstruct, True),
+    ("evaluate", evaluate, True),
+    ("simulate", simulate, True),
+    ("train", train, True),
+    ("serve", serve, False),
+    ("export-repo", export_repo, True),
+    ("benchmark", benchmark, True),
+):
+    app.command(_name, no_args_is_help=_needs_args, cls=_Command)(_module.command)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -11,6 +11,7 @@ from typing import Annotated
 import typer
 
 from acts_gnn.cli._common import inputs_or_example, parse_mapping
+from acts_gnn.cli._console import make_console
 
 
 def command(
@@ -160,8 +161,6 @@ def _run(
     resume: bool,
     quiet: bool,
 ) -> None:
-    from rich.console import Console
-
     from acts_gnn.cli._progress import event_progress
     from acts_gnn.errors import ConfigError
     from acts_gnn.io.source import open_events
@@ -203,7 +202,7 @@ def _run(
         overwrite=force,
         resume=resume,
     )
-    console = Console(stderr=True, quiet=quiet)
+    console = make_console(stderr=True, quiet=quiet)
     with event_progress(console, len(source), f"reconstruct ({finder.name})") as advance:
         summary = run_reconstruction(
             source, finder, outputs, on_event=advance, concurrency=concurrency

@@ -10,6 +10,8 @@ from typing import Annotated
 
 import typer
 
+from acts_gnn.cli._console import make_console
+
 
 def command(
     model: Annotated[
@@ -68,14 +70,12 @@ def command(
     ] = "nginx",
 ) -> None:
     """Serve FEATURES (FP32 [N,3]) → LABELS (INT64 [N]) on Triton until SIGTERM / Ctrl-C."""
-    from rich.console import Console
-
     from acts_gnn.triton.contract import DEFAULT_MAX_SPACEPOINTS
     from acts_gnn.triton.server import ServerConfig, serve
 
-    console = Console(stderr=True)
+    console = make_console(stderr=True)
     if host not in ("127.0.0.1", "localhost", "::1"):
-        console.print(f"[yellow]warning: listening on {host}, not only on this machine[/]")
+        console.print(f"warning: listening on {host}, not only on this machine", style="yellow")
     config = ServerConfig(
         models=tuple(model or ServerConfig.models),
         bundle=bundle,
@@ -105,6 +105,6 @@ def command(
         serve(
             config,
             on_ready=lambda message: console.print(message, soft_wrap=True),
-            on_retry=lambda message: console.print(f"[yellow]warning: {message}[/]"),
+            on_retry=lambda message: console.print(f"warning: {message}", style="yellow"),
         )
     console.print("stopped")

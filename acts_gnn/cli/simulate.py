@@ -10,6 +10,8 @@ from typing import Annotated
 
 import typer
 
+from acts_gnn.cli._console import make_console
+
 
 def command(
     output: Annotated[Path, typer.Option("--output", "-o", help="Directory for the events.")],
@@ -37,8 +39,6 @@ def command(
     Writes the current ACTS CSV layout (particles, hits, measurements, measurement-simhit map,
     space points), readable by every acts-gnn command. Needs the ``acts`` extra (pyacts).
     """
-    from rich.console import Console
-
     from acts_gnn.acts.pileup import PileupModel
     from acts_gnn.acts.simulate import SimulationConfig, simulate
     from acts_gnn.cli._progress import event_progress
@@ -49,7 +49,7 @@ def command(
         model=PileupModel(pileup=pileup, signal_particles=signal),
         noise_fraction=noise,
     )
-    console = Console(stderr=True)
+    console = make_console(stderr=True)
     with event_progress(console, events, f"simulate μ={pileup:g}") as advance:
         written = simulate(config, output, on_event=advance)
     console.print(f"wrote {len(written)} files ({events} events) to {output}")
@@ -57,6 +57,6 @@ def command(
         from acts_gnn.acts.compare import compare_with_trackml
 
         comparison = compare_with_trackml(output, compare_trackml)
-        Console().print(comparison.table())
+        make_console().print(comparison.table())
         for path in comparison.plot(output / "comparison"):
             console.print(f"wrote {path}")

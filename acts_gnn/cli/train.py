@@ -10,6 +10,8 @@ from typing import Annotated
 
 import typer
 
+from acts_gnn.cli._console import make_console
+
 
 def command(
     train: Annotated[
@@ -72,8 +74,6 @@ def command(
     Prints validation edge efficiency and purity per epoch; stops each stage early when the
     validation loss stalls for PATIENCE epochs.
     """
-    from rich.console import Console
-
     from acts_gnn.cuda.device import resolve_device
     from acts_gnn.errors import ConfigError, OutputError
     from acts_gnn.gnn.bundle import ModelBundle
@@ -84,7 +84,7 @@ def command(
 
     if (output / "bundle.json").exists() and not force:
         raise OutputError(f"{output}: a bundle is there already (use --force to replace it)")
-    console = Console(stderr=True)
+    console = make_console(stderr=True)
     device = resolve_device(device)
     config = TrainingConfig(
         seed=seed,

@@ -80,31 +80,39 @@ class TimingReport:
         write_text_atomic(path, json.dumps(clean(self.as_dict()), indent=2) + "\n")
 
     def table(self):
-        """A rich table: one row per stage that ran, with mean / median / p95 in ms."""
+        """A rich table: one row per stage that ran, with mean / median / p95 in ms.
+
+        Every text is a ``rich.text.Text``: a console never reads ``[ms]`` as markup.
+        """
         from rich.table import Table
+        from rich.text import Text
 
         summary = self.summary()
         table = Table(
-            title=f"Timing — {summary['n_events']} event(s), "
-            f"backend {', '.join(summary['backends']) or '—'}"
+            title=Text(
+                f"Timing — {summary['n_events']} event(s), "
+                f"backend {', '.join(summary['backends']) or '—'}"
+            )
         )
         for name in ("stage", "mean [ms]", "median [ms]", "p95 [ms]"):
-            table.add_column(name, justify="right" if name != "stage" else "left")
+            table.add_column(Text(name), justify="right" if name != "stage" else "left")
         seconds = summary["seconds"]
         assert isinstance(seconds, dict)
         for key, stat in seconds.items():
             if math.isnan(stat["mean"]):
                 continue
             table.add_row(
-                key.removesuffix("_s"),
+                Text(key.removesuffix("_s")),
                 f"{1e3 * stat['mean']:.2f}",
                 f"{1e3 * stat['median']:.2f}",
                 f"{1e3 * stat['p95']:.2f}",
             )
         rate = summary["events_per_s"]
         table.caption = (
-            f"{rate:.2f} events/s in track finding; "
-            f"{summary['events_per_s_wall']:.2f} events/s end to end"
+            Text(
+                f"{rate:.2f} events/s in track finding; "
+                f"{summary['events_per_s_wall']:.2f} events/s end to end"
+            )
             if isinstance(rate, float) and math.isfinite(rate)
             else None
         )

@@ -113,12 +113,13 @@ class PerformanceReport:
         return json.dumps(clean(self.as_dict()), indent=2) + "\n"
 
     def table(self):
-        """A rich table of the rates per minimum candidate size."""
+        """A rich table of the rates per minimum candidate size (texts never read as markup)."""
         from rich.table import Table
+        from rich.text import Text
 
         c = self.config
         table = Table(
-            title=(
+            title=Text(
                 f"Tracking performance — {self.n_events} event(s); targets pT > {c.min_pt_gev:g}"
                 f" GeV, |η| < {c.max_abs_eta:g}, ≥ {c.min_particle_spacepoints} space points"
             )
@@ -131,7 +132,7 @@ class PerformanceReport:
             "targets",
             "candidates (n)",
         ):
-            table.add_column(name, justify="right")
+            table.add_column(Text(name), justify="right")
         for s in self.selections:
             table.add_row(
                 f"≥ {s.min_track_spacepoints} sp",
@@ -141,7 +142,7 @@ class PerformanceReport:
                 f"{s.n_matched_targets}/{s.n_targets}",
                 str(s.n_tracks),
             )
-        table.caption = f"TrackML score {self.trackml_score:.4f} (mean over events)"
+        table.caption = Text(f"TrackML score {self.trackml_score:.4f} (mean over events)")
         return table
 
     def plot(self, directory: str | Path) -> list[Path]:

@@ -1,0 +1,62 @@
+"""The terminal shows what the code says: units in brackets, paths with brackets, plain help."""
+
+from __future__ import annotations
+
+import io
+from importlib.metadata import version
+
+import pytest
+from rich.console import Console
+
+from acts_gnn.cli.main import main
+from acts_gnn.io.timing import TimingReport
+from acts_gnn.result import EventTiming
+
+COMMANDS = ["reconstruct", "evaluate", "simulate", "train", "serve", "export-repo", "benchmark"]
+
+
+def _render(renderable) -> str:
+    """As an ordinary rich console (markup on) prints it."""
+    console = Console(file=io.StringIO(), width=200, markup=True)
+    console.print(renderable)
+    return console.file.getvalue()
+
+
+def test_the_timing_table_keeps_its_units_on_any_console():
+    timings = [EventTiming(1, "gnn", 100, 0.5, stages_s={"graph_building": 0.2})]
+    text = _render(TimingReport.from_timings(timings, 1.0).table())
+    for header in ("mean [ms]", "median [ms]", "p95 [ms]"):
+        assert header in text
+
+
+def test_the_performance_table_keeps_its_texts(run_cli, tmp_path):
+    result = run_cli("reconstruct", "--example", "--backend", "truth", "-o", tmp_path / "t.root")
+    assert result.exit_code == 0, result.stderr
+    assert "mean [ms]" in result.stderr and "p95 [ms]" in result.stderr
+    assert "≥ 3 sp" in result.stderr and "TrackML score" in result.stderr
+
+
+def test_a_path_with_brackets_is_printed_whole(run_cli, tmp_path):
+    out = tmp_path / "run[1]" / "tracks[mu200].root"
+    out.parent.mkdir()
+    result = run_cli("reconstruct", "--example", "--backend", "truth", "-o", out)
+    assert result.exit_code == 0, result.stderr
+    assert f"wrote {out}" in result.stderr
+
+
+@pytest.mark.parametrize("command", [None, *COMMANDS])
+def test_help_shows_no_bool_metavar(run_cli, command):
+    result = run_cli(*([command] if command else []), "--help")
+    assert result.exit_code == 0
+    assert "<bool>" not in result.stdout and "--help" in result.stdout
+
+
+def test_help_keeps_units_in_brackets(run_cli):
+    result = run_cli("evaluate", "--help")
+    assert "production radius [mm]" in " ".join(result.stdout.split())
+    assert "minimum pT [GeV]" in " ".join(result.stdout.split())
+
+
+def test_version(run_cli):
+    result = run_cli("--version")
+    assert (result.exit_code, result.stdout) == (0, f"acts-gnn {version('acts-gnn')}\n")
