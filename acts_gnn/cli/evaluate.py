@@ -61,6 +61,9 @@ def command(
         list[str] | None, typer.Option(help="ROOT branch mapping KEY=BRANCH (repeatable).")
     ] = None,
     force: Annotated[bool, typer.Option(help="Replace an existing JSON report.")] = False,
+    quiet: Annotated[
+        bool, typer.Option("--quiet", "-q", help="No progress or table (files are still written).")
+    ] = False,
 ) -> None:
     """Efficiency, fake rate, duplicate rate (double majority) and the TrackML score."""
     from acts_gnn.cli._progress import event_progress
@@ -84,7 +87,7 @@ def command(
         root_preset=root_preset,
         root_branches=parse_mapping(branch, "--branch"),
     )
-    console = make_console()
+    console = make_console(quiet=quiet)
     with event_progress(console, len(source), "evaluate") as advance:
         report = evaluate_tracks(tracks, source, config, tuple(min_track_sp or (3, 5)), advance)
     console.print(report.table())
