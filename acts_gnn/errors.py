@@ -5,6 +5,17 @@ Layer: bottom (imported by everything, imports nothing of the project).
 Every error a user can cause derives from :class:`ActsGnnError`; the CLI turns it into a single
 line on stderr and a non-zero exit code, never a traceback. Messages say what was wrong, where,
 and what was expected or how to fix it.
+
+Exit codes (the same for every command; the README has this table):
+
+* 0 — done.
+* 1 — the work failed while running: an output could not be written (disk full, permission
+  lost), a GPU kernel's check failed, Triton could not load the models.
+* 2 — the command cannot run as given; nothing was done: a bad option, an input that is missing
+  or malformed, a broken model bundle, a missing optional package, an output that exists (without
+  ``--force``) or cannot be created.
+* 3 — a Triton server could not be reached or did not answer in time (worth retrying later).
+* 130 — interrupted (Ctrl-C).
 """
 
 from __future__ import annotations
@@ -19,6 +30,7 @@ __all__ = [
     "MissingExtraError",
     "ModelUnavailableError",
     "OutputError",
+    "OutputRefusedError",
     "RemoteInferenceError",
     "RemoteTimeoutError",
     "ServerStartError",
@@ -64,7 +76,14 @@ class ConfigError(ActsGnnError):
 
 
 class OutputError(ActsGnnError):
-    """An output could not be written (permissions, disk full, existing file, …)."""
+    """An output could not be written while the work ran (permissions, disk full, …)."""
+
+
+class OutputRefusedError(OutputError):
+    """An output is refused before any work: it exists (without ``--force``) or its path cannot
+    be created."""
+
+    exit_code = 2
 
 
 class BundleError(ActsGnnError):
@@ -73,15 +92,27 @@ class BundleError(ActsGnnError):
     exit_code = 2
 
 
+#: extra of acts-gnn → what pip installs for it (as pyproject.toml's optional dependencies say)
+_EXTRA_PACKAGES = {
+    "server": "nvidia-pytriton",
+    "acts": "pyacts",
+    "cuda": "numba-cuda",
+    "dev": "pytest hypothesis",
+}
+
+
 class MissingExtraError(ActsGnnError):
     """An optional dependency is not installed; the message gives the install command."""
+
+    exit_code = 2
 
     def __init__(self, module: str, extra: str) -> None:
         self.module = module
         self.extra = extra
+        package = _EXTRA_PACKAGES.get(extra, module)
         super().__init__(
-            f"this feature needs the Python package {module!r}: "
-            f"install it with  pip install 'acts-gnn[{extra}]'"
+            f"this feature needs the Python package {module!r}: install it with  pip install "
+            f"{package}  (or the extra of acts-gnn: pip install '.[{extra}]' in its repository)"
         )
 
 
@@ -95,6 +126,8 @@ class ServerStartError(ActsGnnError):
 
 class RemoteInferenceError(ActsGnnError):
     """A request to a Triton server failed; the message names the URL and the model."""
+
+    exit_code = 3
 
     def __init__(self, url: str, model: str, reason: str) -> None:
         self.url = url

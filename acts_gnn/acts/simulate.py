@@ -35,7 +35,7 @@ import numpy as np
 
 from acts_gnn._extras import require
 from acts_gnn.acts.pileup import PileupModel
-from acts_gnn.errors import ConfigError, OutputError
+from acts_gnn.errors import ConfigError, OutputRefusedError
 
 __all__ = ["SimulationConfig", "simulate"]
 
@@ -310,18 +310,18 @@ def simulate(
 
     Raises:
         ConfigError: impossible settings.
-        OutputError: ``output`` holds event files already, or cannot be created.
+        OutputRefusedError: ``output`` holds event files already, or cannot be created.
         MissingExtraError: pyacts is not installed.
     """
     config.check()
     require("acts", "acts")
     output = Path(output)
     if output.exists() and any(output.glob("event*-*.csv")):
-        raise OutputError(f"{output}: already holds event files; choose an empty directory")
+        raise OutputRefusedError(f"{output}: already holds event files; choose an empty directory")
     try:
         output.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        raise OutputError(f"{output}: cannot create directory ({exc})") from exc
+        raise OutputRefusedError(f"{output}: cannot create directory ({exc.strerror})") from exc
     # simulate into a scratch folder inside output, then move: nothing half-written is left
     with tempfile.TemporaryDirectory(prefix=".simulate-", dir=output) as scratch:
         scratch_path = Path(scratch)

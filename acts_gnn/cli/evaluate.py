@@ -67,14 +67,13 @@ def command(
 ) -> None:
     """Efficiency, fake rate, duplicate rate (double majority) and the TrackML score."""
     from acts_gnn.cli._progress import event_progress
-    from acts_gnn.errors import OutputError
-    from acts_gnn.io.atomic import write_text_atomic
+    from acts_gnn.io.atomic import check_output, write_text_atomic
     from acts_gnn.io.source import open_events
     from acts_gnn.metrics.evaluate import evaluate_tracks
     from acts_gnn.metrics.matching import MatchingConfig
 
-    if json_out is not None and json_out.exists() and not force:
-        raise OutputError(f"{json_out}: already exists (use --force to replace it)")
+    if json_out is not None:
+        check_output(json_out, overwrite=force)
     config = MatchingConfig(
         min_pt_gev=min_pt,
         max_abs_eta=max_eta,

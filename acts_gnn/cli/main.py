@@ -78,7 +78,11 @@ for _name, _module, _needs_args in (
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run the CLI and return its exit code; library errors become one ``acts-gnn: error:`` line."""
+    """Run the CLI and return its exit code; library errors become one ``acts-gnn: error:`` line.
+
+    Exit codes: 0 done, 1 failed while running, 2 usage or input error (nothing done), 3 a
+    server could not be reached, 130 interrupted (see :mod:`acts_gnn.errors`).
+    """
     from acts_gnn.errors import ActsGnnError
 
     try:
@@ -89,6 +93,9 @@ def main(argv: list[str] | None = None) -> int:
     except ActsGnnError as exc:
         typer.echo(f"acts-gnn: error: {exc}", err=True)
         return exc.exit_code
+    except KeyboardInterrupt:
+        typer.echo("acts-gnn: interrupted", err=True)
+        return 130
     return 0
 
 

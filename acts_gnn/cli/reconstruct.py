@@ -173,6 +173,19 @@ def _run(
         raise ConfigError("--tls-root-cert needs --url")
     if concurrency != 1 and not url:
         raise ConfigError("--concurrency needs --url (local backends run one event at a time)")
+    # inputs and outputs are checked before anything heavy (torch, a model, a server) loads
+    source = open_events(
+        inputs, input_format, root_preset=root_preset, root_tree=tree, root_branches=branches
+    )
+    outputs = ReconstructionOutputs(
+        tracks_root=output,
+        tracks_csv_dir=csv_dir,
+        timing_json=timing,
+        performance_json=performance,
+        overwrite=force,
+        resume=resume,
+    )
+    outputs.check()
     if url:
         from acts_gnn.triton.client import RemotePipeline
 
@@ -191,17 +204,6 @@ def _run(
         )
     else:
         finder = make_finder(backend, bundle, device, max_neighbours=max_neighbours)
-    source = open_events(
-        inputs, input_format, root_preset=root_preset, root_tree=tree, root_branches=branches
-    )
-    outputs = ReconstructionOutputs(
-        tracks_root=output,
-        tracks_csv_dir=csv_dir,
-        timing_json=timing,
-        performance_json=performance,
-        overwrite=force,
-        resume=resume,
-    )
     console = make_console(stderr=True, quiet=quiet)
     with event_progress(console, len(source), f"reconstruct ({finder.name})") as advance:
         summary = run_reconstruction(

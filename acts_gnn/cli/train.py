@@ -75,7 +75,7 @@ def command(
     validation loss stalls for PATIENCE epochs.
     """
     from acts_gnn.cuda.device import resolve_device
-    from acts_gnn.errors import ConfigError, OutputError
+    from acts_gnn.errors import ConfigError, OutputRefusedError
     from acts_gnn.gnn.bundle import ModelBundle
     from acts_gnn.gnn.models import EmbeddingConfig, FilterConfig, GNNConfig
     from acts_gnn.gnn.train import TrainingConfig
@@ -83,7 +83,7 @@ def command(
     from acts_gnn.reco.recipe import train_recipe
 
     if (output / "bundle.json").exists() and not force:
-        raise OutputError(f"{output}: a bundle is there already (use --force to replace it)")
+        raise OutputRefusedError(f"{output}: a bundle is there already (use --force to replace it)")
     console = make_console(stderr=True)
     device = resolve_device(device)
     config = TrainingConfig(

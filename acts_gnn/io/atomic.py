@@ -2,10 +2,13 @@
 
 Layer: io.
 
-An interrupted run (error, Ctrl-C, kill) never leaves a half-written output under its final name:
-either the complete file appears or nothing does. What appears has the permissions any other
-program's new file has (0666 or 0777 less the umask), not the 0600 of a private temporary file:
-outputs in a shared directory stay readable by the group that shares it.
+Every command treats an output path the same way: checked before any work
+(:func:`check_output`: an existing one needs ``--force``), missing parent directories created
+when it is written, like ``mkdir -p``. An interrupted run (error, Ctrl-C, kill) never leaves a
+half-written output under its final name: either the complete file appears or nothing does.
+What appears has the permissions any other program's new file has (0666 or 0777 less the
+umask), not the 0600 of a private temporary file: outputs in a shared directory stay readable by
+the group that shares it.
 """
 
 from __future__ import annotations
@@ -16,9 +19,16 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
-from acts_gnn.errors import OutputError
+from acts_gnn.errors import OutputError, OutputRefusedError
 
-__all__ = ["atomic_path", "new_dir_mode", "new_file_mode", "write_text_atomic"]
+__all__ = [
+    "atomic_path",
+    "check_output",
+    "make_parents",
+    "new_dir_mode",
+    "new_file_mode",
+    "write_text_atomic",
+]
 
 
 def _umask() -> int:
@@ -44,19 +54,55 @@ def new_dir_mode() -> int:
     return 0o777 & ~_umask()
 
 
+def check_output(path: str | Path, *, overwrite: bool) -> None:
+    """Refuse, before any work, an output that exists (unless ``overwrite``) or cannot be made.
+
+    Missing parent directories are fine (they are created when the output is written); a parent
+    that is a file, or a directory this process cannot write in, is not.
+
+    Raises:
+        OutputRefusedError: as above (exit code 2: nothing was done).
+    """
+    path = Path(path)
+    if path.exists() and not overwrite:
+        raise OutputRefusedError(f"{path}: already exists (use --force to replace it)")
+    ancestor = path.parent if str(path.parent) else Path(".")
+    while not ancestor.exists() and ancestor != ancestor.parent:
+        ancestor = ancestor.parent
+    if not ancestor.is_dir():
+        raise OutputRefusedError(f"{path}: {ancestor} is not a directory")
+    if not os.access(ancestor, os.W_OK | os.X_OK):
+        raise OutputRefusedError(f"{path}: cannot write in {ancestor} (permission denied)")
+
+
+def make_parents(path: str | Path) -> Path:
+    """Create the directory ``path`` goes in (and its parents); returns it.
+
+    Raises:
+        OutputError: it cannot be created.
+    """
+    directory = Path(path).parent if str(Path(path).parent) else Path(".")
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise OutputError(f"{path}: cannot create directory {directory} ({exc.strerror})") from exc
+    return directory
+
+
 @contextlib.contextmanager
 def atomic_path(final: str | Path) -> Iterator[Path]:
     """Yield a temporary path beside ``final``; rename it to ``final`` when the block succeeds.
 
-    On any exception the temporary file is removed and ``final`` is left untouched.
+    On any exception the temporary file is removed and ``final`` is left untouched. A missing
+    directory is created first.
 
     Raises:
-        OutputError: the directory does not exist or is not writable.
+        OutputError: the directory cannot be created or written in.
     """
     final = Path(final)
-    directory = final.parent if str(final.parent) else Path(".")
-    if not directory.is_dir():
-        raise OutputError(f"{final}: output directory {directory} does not exist")
+    parent = final.parent if str(final.parent) else Path(".")
+    made = [d for d in (parent, *parent.parents) if not d.exists()]  # removed again on failure
+    directory = make_parents(final)
     try:
         fd, name = tempfile.mkstemp(prefix=f".{final.name}.", suffix=".part", dir=directory)
     except OSError as exc:
@@ -69,6 +115,9 @@ def atomic_path(final: str | Path) -> Iterator[Path]:
         os.replace(temporary, final)
     except BaseException:
         temporary.unlink(missing_ok=True)
+        for made_dir in made:  # innermost first; only while empty
+            with contextlib.suppress(OSError):
+                made_dir.rmdir()
         raise
 
 

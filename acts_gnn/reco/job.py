@@ -18,9 +18,9 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from acts_gnn.errors import ConfigError, OutputError
+from acts_gnn.errors import ConfigError, OutputError, OutputRefusedError
 from acts_gnn.event import Event
-from acts_gnn.io.atomic import write_text_atomic
+from acts_gnn.io.atomic import check_output, write_text_atomic
 from acts_gnn.io.source import EventSource
 from acts_gnn.io.timing import TimingReport
 from acts_gnn.io.tracks import TrackWriter, prototrack_csv_path, read_prototracks_csv
@@ -46,29 +46,28 @@ class ReconstructionOutputs:
     resume: bool = False
 
     def check(self) -> None:
-        """Refuse to replace existing files unless ``overwrite``; check directories exist.
+        """Refuse, before any work, outputs that exist (unless ``overwrite``) or cannot be made.
 
         Raises:
-            OutputError: an output exists (and ``overwrite`` is off) or its directory is missing.
+            OutputRefusedError: an output exists (and ``overwrite`` is off) or cannot be created.
+            ConfigError: ``resume`` without a CSV directory.
         """
         for path in (self.tracks_root, self.timing_json, self.performance_json):
-            if path is None:
-                continue
-            if path.exists() and not self.overwrite:
-                raise OutputError(f"{path}: already exists (use --force to replace it)")
-            if not path.parent.is_dir():
-                raise OutputError(f"{path}: directory {path.parent} does not exist")
+            if path is not None:
+                check_output(path, overwrite=self.overwrite)
         if self.resume and self.tracks_csv_dir is None:
             raise ConfigError("--resume needs --csv-dir (the per-event files it resumes from)")
         if self.tracks_csv_dir is not None and self.tracks_csv_dir.exists():
             if not self.tracks_csv_dir.is_dir():
-                raise OutputError(f"{self.tracks_csv_dir}: exists and is not a directory")
+                raise OutputRefusedError(f"{self.tracks_csv_dir}: exists and is not a directory")
             existing = any(self.tracks_csv_dir.glob("event*-prototracks.csv"))
             if existing and not (self.overwrite or self.resume):
-                raise OutputError(
+                raise OutputRefusedError(
                     f"{self.tracks_csv_dir}: already holds proto-track files "
                     "(--resume to continue, --force to replace)"
                 )
+        elif self.tracks_csv_dir is not None:
+            check_output(self.tracks_csv_dir, overwrite=False)  # can it be created?
 
 
 @dataclass(frozen=True)

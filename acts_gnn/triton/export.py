@@ -20,8 +20,8 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from acts_gnn._extras import require
-from acts_gnn.errors import ConfigError, OutputError
-from acts_gnn.io.atomic import new_dir_mode
+from acts_gnn.errors import ConfigError, OutputError, OutputRefusedError
+from acts_gnn.io.atomic import check_output, make_parents, new_dir_mode
 from acts_gnn.result import STAGES
 from acts_gnn.triton.backends import BACKENDS
 from acts_gnn.triton.contract import (
@@ -114,13 +114,15 @@ def export_repository(
         raise ConfigError(f"device must be cpu or cuda, got {device!r}")
     directory = Path(directory)
     if directory.exists() and any(directory.iterdir()) and not overwrite:
-        raise OutputError(f"{directory}: exists and is not empty (use --force to replace it)")
-    if not directory.parent.is_dir():
-        raise OutputError(f"{directory}: directory {directory.parent} does not exist")
+        raise OutputRefusedError(
+            f"{directory}: exists and is not empty (use --force to replace it)"
+        )
+    check_output(directory, overwrite=True)  # its parents can be made
     bundle_dir = Path(bundle) if bundle is not None else default_bundle_dir()
     if any(m in GNN_BACKENDS for m in models):
         ModelBundle.load(bundle_dir)  # refuse a broken bundle before writing anything
     try:
+        make_parents(directory)
         staging = Path(tempfile.mkdtemp(prefix=f".{directory.name}-", dir=directory.parent))
         os.chmod(staging, new_dir_mode())  # mkdtemp makes it 0700, private to its owner
     except OSError as exc:

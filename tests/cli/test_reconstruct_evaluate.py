@@ -76,7 +76,7 @@ def test_existing_output_needs_force(shared_data, tmp_path, run_cli):
     out = tmp_path / "t.root"
     out.write_text("keep me")
     result = run_cli("reconstruct", shared_data / "acts_reference", "--backend", "truth", "-o", out)
-    assert result.exit_code == 1
+    assert result.exit_code == 2  # refused before any work: a usage error
     assert result.stderr == f"acts-gnn: error: {out}: already exists (use --force to replace it)\n"
     assert out.read_text() == "keep me"
 

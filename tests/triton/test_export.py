@@ -226,7 +226,7 @@ def test_cli(run_cli, tmp_path):
     assert result.exit_code == 0, result.stderr
     assert "wrote 2 files" in result.stderr
     again = run_cli("export-repo", tmp_path / "repo", "--model", "unrolling_tracking")
-    assert again.exit_code == 1
+    assert again.exit_code == 2  # an output refused before any work: a usage error
     assert again.stderr.startswith("acts-gnn: error: ") and "use --force" in again.stderr
 
 

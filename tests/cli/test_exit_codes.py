@@ -1,0 +1,148 @@
+"""One table of exit codes for every command, outputs treated alike, and errors before heavy work.
+
+0 done · 1 failed while running · 2 the command cannot run as given (nothing done) · 3 a server
+could not be reached · 130 interrupted.
+"""
+
+from __future__ import annotations
+
+import inspect
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from acts_gnn import errors
+from acts_gnn.triton.spawn import free_ports
+
+README = Path(__file__).resolve().parent.parent.parent / "README.md"
+
+
+def test_every_error_has_a_code_of_the_table():
+    codes = {
+        name: cls.exit_code
+        for name, cls in inspect.getmembers(errors, inspect.isclass)
+        if issubclass(cls, errors.ActsGnnError)
+    }
+    assert codes == {
+        "ActsGnnError": 1,
+        "OutputError": 1,
+        "KernelError": 1,
+        "ServerStartError": 1,
+        "ConfigError": 2,
+        "InputFormatError": 2,
+        "BundleError": 2,
+        "MissingExtraError": 2,
+        "OutputRefusedError": 2,
+        "RemoteInferenceError": 3,
+        "RemoteTimeoutError": 3,
+        "ModelUnavailableError": 3,
+    }
+    table = README.read_text()
+    for code in (0, 1, 2, 3, 130):
+        assert f"\n| {code} |" in table, f"exit code {code} missing from the README's table"
+
+
+def test_a_missing_input_fails_before_torch_loads(tmp_path):
+    code = (
+        "import sys, time\n"
+        "start = time.perf_counter()\n"
+        "from acts_gnn.cli.main import main\n"
+        f"rc = main(['reconstruct', {str(tmp_path / 'nope')!r}, '-o', {str(tmp_path / 't.root')!r}])\n"
+        "heavy = [m for m in ('torch', 'numba', 'tritonclient', 'pytriton', 'acts') "
+        "if m in sys.modules]\n"
+        "print('RESULT', rc, heavy, time.perf_counter() - start)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    _, rc, heavy, _seconds = out.stdout.split("RESULT")[1].split(" ", 3)
+    assert (rc, heavy) == ("2", "[]"), out.stdout + out.stderr
+    assert f"{tmp_path / 'nope'}: no such file or directory" in out.stderr
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_an_existing_output_is_refused_before_the_model_loads(tmp_path):
+    taken = tmp_path / "timing.json"
+    taken.write_text("keep")
+    code = (
+        "import sys\n"
+        "from acts_gnn.cli.main import main\n"
+        f"rc = main(['reconstruct', '--example', '--timing', {str(taken)!r}])\n"
+        "print('RESULT', rc, 'torch' in sys.modules)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split("RESULT")[1].split() == ["2", "False"], out.stderr
+    assert taken.read_text() == "keep"
+
+
+@pytest.mark.parametrize("option", ["-o", "--csv-dir", "--timing", "--performance"])
+def test_every_output_may_go_into_directories_not_made_yet(run_cli, tmp_path, option):
+    name = "csv" if option == "--csv-dir" else "out.file"
+    target = tmp_path / "new" / "deeper" / name
+    result = run_cli("reconstruct", "--example", "--backend", "truth", option, target, "-q")
+    assert result.exit_code == 0, result.stderr
+    assert target.exists()
+
+
+@pytest.mark.parametrize("option", ["-o", "--csv-dir", "--timing", "--performance"])
+def test_an_output_under_a_file_is_refused_alike(run_cli, tmp_path, option):
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    target = blocker / "out"
+    result = run_cli("reconstruct", "--example", "--backend", "truth", option, target)
+    assert (result.exit_code, result.stderr) == (
+        2,
+        f"acts-gnn: error: {target}: {blocker} is not a directory\n",
+    )
+
+
+def test_a_failed_run_leaves_no_directories_it_made(run_cli, tmp_path):
+    bad = tmp_path / "in"
+    bad.mkdir()
+    (bad / "event000000001-spacepoint.csv").write_text("x,y\n1,2\n")
+    out = tmp_path / "new" / "t.root"
+    result = run_cli("reconstruct", bad, "--backend", "truth", "-o", out)
+    assert result.exit_code == 2
+    assert not (tmp_path / "new").exists()
+
+
+def test_evaluate_refuses_an_existing_report_with_2(run_cli, tmp_path):
+    tracks = tmp_path / "t.root"
+    assert (
+        run_cli("reconstruct", "--example", "--backend", "truth", "-o", tracks, "-q").exit_code == 0
+    )
+    report = tmp_path / "e.json"
+    report.write_text("keep")
+    result = run_cli("evaluate", tracks, "--example", "--json", report)
+    assert result.exit_code == 2 and "already exists (use --force" in result.stderr
+
+
+def test_an_unreachable_server_is_3(run_cli, tmp_path):
+    (port,) = free_ports(1)
+    start = time.monotonic()
+    result = run_cli(
+        "reconstruct",
+        "--example",
+        "--url",
+        f"127.0.0.1:{port}",
+        "--timeout-s",
+        "5",
+        "-o",
+        tmp_path / "t.root",
+    )
+    assert result.exit_code == 3, result.stderr
+    assert result.stderr.startswith(f"acts-gnn: error: 127.0.0.1:{port} (model 'gnn_tracking')")
+    assert time.monotonic() - start < 60
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_ctrl_c_is_one_line_and_130(run_cli, tmp_path, monkeypatch):
+    import acts_gnn.io.source
+
+    def interrupted(*_args, **_kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(acts_gnn.io.source, "open_events", interrupted)
+    result = run_cli("reconstruct", "--example", "--backend", "truth", "-o", tmp_path / "t.root")
+    assert (result.exit_code, result.stderr) == (130, "acts-gnn: interrupted\n")
