@@ -89,7 +89,10 @@ def main(argv: list[str] | None = None) -> int:
         app(args=argv, prog_name="acts-gnn")
     except SystemExit as exc:
         code = exc.code
-        return code if isinstance(code, int) else (0 if code is None else 1)
+        code = code if isinstance(code, int) else (0 if code is None else 1)
+        if code == 130:  # the command line's own handling of Ctrl-C
+            typer.echo("acts-gnn: interrupted", err=True)
+        return code
     except ActsGnnError as exc:
         typer.echo(f"acts-gnn: error: {exc}", err=True)
         return exc.exit_code
