@@ -51,6 +51,26 @@ system-deps:
 test: $(STAMP) system-deps
 	$(PY) -m pytest -q -m "not slow and not gpu and not root"
 
+# Property tests of the readers, exploring: new random examples each run, FUZZ_EXAMPLES per test
+# and reader (2,500 by default). `make test` runs the same tests derandomised (profile "ci").
+FUZZ_EXAMPLES ?= 2500
+fuzz: $(STAMP)
+	HYPOTHESIS_PROFILE=fuzz FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(PY) -m pytest -q \
+		tests/io/test_fuzz_readers.py tests/io/test_bad_inputs.py -k "mutated or arbitrary or generated"
+
+# Build the wheel, install it in a fresh environment (CPU torch first), and run the example there.
+WHEEL_VENV ?= .venv-wheel
+wheel-check: $(STAMP)
+	rm -rf dist $(WHEEL_VENV)
+	$(PY) -m build --wheel --outdir dist .
+	$(PYTHON) -m venv $(WHEEL_VENV)
+	$(WHEEL_VENV)/bin/pip install --quiet --upgrade pip
+	@if [ -n "$(TORCH_SPEC)" ]; then $(WHEEL_VENV)/bin/pip install --quiet "$(TORCH_SPEC)"; fi
+	$(WHEEL_VENV)/bin/pip install --quiet dist/acts_gnn-*.whl
+	cd $$(mktemp -d) && $(CURDIR)/$(WHEEL_VENV)/bin/acts-gnn --version && \
+		$(CURDIR)/$(WHEEL_VENV)/bin/acts-gnn reconstruct --example -o tracks.root -q && \
+		test -s tracks.root && echo "wheel-check: the installed wheel reconstructed the example"
+
 test-all: $(STAMP)
 	$(PY) -m pytest -q
 
@@ -63,15 +83,15 @@ example: $(STAMP)
 	rm -f acts_gnn/data/example/event*.csv
 	$(VENV)/bin/acts-gnn simulate --output acts_gnn/data/example --events 1 --pileup 10 --seed 42
 
-# Benchmarks (issue 7): simulates into .bench/ once, measures, rewrites BENCHMARKS.md (~15 min here)
+# Benchmarks: simulates into .bench/ once, measures, rewrites BENCHMARKS.md (~15 min here)
 bench: $(STAMP)
 	$(PY) benchmarks/bench.py --work .bench --output BENCHMARKS.md
 
-# The full soak (issue 9): 10,000 requests, 10 % malformed; its table goes into BENCHMARKS.md
+# The full soak: 10,000 requests, 10 % malformed; its table goes into BENCHMARKS.md
 soak: $(STAMP)
 	$(PY) benchmarks/soak.py --requests 10000 --output BENCHMARKS.md
 
-# NVIDIA's perf_analyzer in its own venv (issue 7). tritonclient 2.60.0's binary needs glibc >= 2.38;
+# NVIDIA's perf_analyzer in its own venv. tritonclient 2.60.0's binary needs glibc >= 2.38;
 # 2.51.0's runs on Debian 12. Needs Debian's libb64-0d. Run it as .venv-pa/perf_analyzer ARGS.
 perf-analyzer:
 	test -x .venv-pa/bin/python || $(PYTHON) -m venv .venv-pa
@@ -111,7 +131,7 @@ train: $(DATA)/train/.done $(DATA)/val/.done $(DATA)/test/.done
 	$(VENV)/bin/acts-gnn evaluate $(DATA)/test-tracks.root --truth $(DATA)/test \
 		--json $(DATA)/test-performance.json --plots $(DATA)/plots --force
 
-# GPU work (issue 5; training on the GPU). Here: `make gpu-prepare` writes .gpu/, the training recipe's
+# GPU work (kernel checks and training on a GPU). Here: `make gpu-prepare` writes .gpu/, the training recipe's
 # μ = 200 events ($(DATA)/train, val, the first GPU_TEST_EVENTS of test) as .npz caches (~1.5 MB
 # each; the GPU machine has no pyacts to simulate them). There (device tool, carry .gpu; its image
 # has torch, numba-cuda, scipy, pytest and torch-geometric): `make gpu-check GPU_OUT=$$OUT` runs

@@ -1,4 +1,4 @@
-"""``make bench``: measure and regenerate BENCHMARKS.md (issue 7).
+"""``make bench``: measure and regenerate BENCHMARKS.md.
 
     python benchmarks/bench.py [--work .bench] [--output BENCHMARKS.md] [--gpu-json FILE]
 
@@ -229,7 +229,7 @@ def render(results: dict) -> str:
         "",
         markdown_table(c["points"]).rstrip(),
         "",
-        "Goal of issue 7 for that ratio: ≥ 0.97. Points with more requests in flight than",
+        "Goal for that ratio: ≥ 0.97. Points with more requests in flight than",
         "instances wait in the server's queue (its column); serialisation is the client's share.",
         "",
         "## (d) What serving costs per event (served `null_tracking` vs the pipeline)",

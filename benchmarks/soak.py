@@ -1,4 +1,4 @@
-"""``make soak``: the full soak of issue 9 — 10,000 requests, 10 % malformed, one server.
+"""``make soak``: the full soak — 10,000 requests, 10 % malformed, one server.
 
     python benchmarks/soak.py [--requests 10000] [--output BENCHMARKS.md]
 
@@ -82,7 +82,7 @@ def main() -> None:
             f"{result.rss_bytes[args.requests] / 2**20:,.0f} MiB | {growth:+.2%} |",
             "",
             "Memory is the resident set of the server's whole process group (`acts-gnn serve`, "
-            "`tritonserver`, the Python backend stubs). Goal of issue 9: zero lost, growth under 5 %.",
+            "`tritonserver`, the Python backend stubs). Goal: zero lost, growth under 5 %.",
             END,
         ]
     )

@@ -40,7 +40,8 @@ def command(
 ) -> None:
     """Write a Triton model repository (config.pbtxt, Python-backend model.py, bundle).
 
-    Serve it with NVIDIA's Triton container after `pip install acts-gnn` inside it:
+    Serve it with NVIDIA's Triton container after installing acts-gnn inside it (acts-gnn is
+    on no package index: build a wheel with `python -m build --wheel` and pip install that):
     tritonserver --model-repository DIRECTORY
     """
     from acts_gnn.triton.export import export_repository

@@ -61,8 +61,8 @@ def command(
     balancer: Annotated[
         int,
         typer.Option(
-            help="Start this many servers behind nginx (gRPC load balancing on --grpc-port; "
-            "needs Debian's nginx-light). 0: one server, no balancer."
+            help="Start this many servers behind a gRPC load balancer on --grpc-port (nginx or "
+            "Envoy, see --balancer-engine). 0: one server, no balancer."
         ),
     ] = 0,
     balancer_engine: Annotated[

@@ -2,8 +2,8 @@
 
 Layer: triton. This file is not imported by acts-gnn itself: ``export-repo`` copies it to
 ``<repository>/<model>/1/model.py``, where the Python backend of a standard Triton server loads
-it. The server's Python needs ``pip install acts-gnn``. What it serves is read from the model's
-``config.pbtxt`` parameters: ``acts_gnn_backend`` (a name of
+it. The server's Python needs acts-gnn installed (from its repository or a wheel built there).
+What it serves is read from the model's ``config.pbtxt`` parameters: ``acts_gnn_backend`` (a name of
 :data:`acts_gnn.triton.backends.BACKENDS`), ``device`` (``cpu`` or ``cuda``; a GPU instance
 group picks its own device), ``max_spacepoints`` and optionally ``max_neighbours``; the model
 bundle, when the backend needs one, lies in ``bundle/`` beside this file.

@@ -8,7 +8,6 @@ from importlib.metadata import version
 import pytest
 from rich.console import Console
 
-from acts_gnn.cli.main import main
 from acts_gnn.io.timing import TimingReport
 from acts_gnn.result import EventTiming
 

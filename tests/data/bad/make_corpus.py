@@ -1,4 +1,4 @@
-"""Write the bad-input corpus of ``tests/data/bad/`` (issue 9): one directory per case.
+"""Write the bad-input corpus of ``tests/data/bad/``: one directory per case.
 
     python tests/data/bad/make_corpus.py
 

@@ -1,0 +1,78 @@
+"""The floors of docs/architecture.md, as the code has them: no room imports one above it.
+
+Every ``acts_gnn`` import counts, those inside functions and under ``TYPE_CHECKING`` too.
+"""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+PACKAGE = Path(__file__).resolve().parent.parent / "acts_gnn"
+ARCHITECTURE = PACKAGE.parent / "docs" / "architecture.md"
+
+#: room → floor, as the table of docs/architecture.md says
+FLOORS = {
+    "errors": 0,
+    "_extras": 0,
+    "event": 0,
+    "result": 0,
+    "io": 1,
+    "cuda": 2,
+    "metrics": 2,
+    "gnn": 3,
+    "classical": 3,
+    "reco": 4,
+    "triton": 4,
+    "acts": 5,
+    "bench": 5,
+    "cli": 6,
+}
+#: rooms on one floor that must not import each other
+APART = [("reco", "triton"), ("acts", "bench"), ("cuda", "metrics"), ("gnn", "classical")]
+
+
+def _room(module: str) -> str | None:
+    parts = module.split(".")
+    return parts[1] if parts[0] == "acts_gnn" and len(parts) > 1 else None
+
+
+def _imports() -> set[tuple[str, str, str]]:
+    """(importing room, imported room, file) for every import between rooms."""
+    found = set()
+    for path in PACKAGE.rglob("*.py"):
+        relative = path.relative_to(PACKAGE)
+        room = relative.parts[0].removesuffix(".py")
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = []
+            if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+                names = [node.module]
+            elif isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            for name in names:
+                target = _room(name)
+                if target is not None and target != room:
+                    found.add((room, target, str(relative)))
+    return found
+
+
+def test_every_room_has_a_floor():
+    rooms = {p.name.removesuffix(".py") for p in PACKAGE.iterdir()}
+    rooms -= {"__init__", "__pycache__", "data", "py.typed"}
+    assert rooms == set(FLOORS)
+
+
+def test_no_import_goes_up_or_sideways():
+    wrong = [
+        f"{where}: {room} (floor {FLOORS[room]}) imports {target} (floor {FLOORS[target]})"
+        for room, target, where in _imports()
+        if FLOORS[target] > FLOORS[room] or (room, target) in APART or (target, room) in APART
+    ]
+    assert wrong == []
+
+
+def test_the_architecture_page_shows_these_floors():
+    text = ARCHITECTURE.read_text()
+    for room, floor in FLOORS.items():
+        row = next(line for line in text.splitlines() if line.startswith(f"| {floor} |"))
+        assert f"`{room}`" in row, (room, floor)
