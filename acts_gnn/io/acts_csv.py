@@ -22,7 +22,7 @@ import numpy as np
 
 from acts_gnn.errors import InputFormatError
 from acts_gnn.event import Event, Particles, SpacePoints, Truth, count_spacepoints, find_sorted
-from acts_gnn.io.csvtable import read_header, read_table
+from acts_gnn.io.csvtable import read_file_bytes, read_header, read_table
 from acts_gnn.io.ids import geometry_volume_layer_module, pack_barcode
 
 __all__ = ["read_acts_event", "read_measurements_raw"]
@@ -62,7 +62,11 @@ def read_measurements_raw(path: Path) -> dict[str, np.ndarray]:
             "expected the columns to start with measurement_id,geometry_id,local_key",
         )
     rest = header[3:]
-    data = path.read_bytes()
+    data = read_file_bytes(path)  # decompressed when named .gz
+    if b"\n" not in data:
+        raise InputFormatError(
+            path, "line 1", "no line end after the header (rows end with \\n in this format)"
+        )
     start = data.index(b"\n") + 1
     ids: list[int] = []
     geos: list[int] = []
@@ -137,10 +141,11 @@ def _read_spacepoints(files: dict[str, Path]) -> SpacePoints:
     elif "measurements" in files:
         path = files["measurements"]
         columns = read_measurements_raw(path)
-        if "global_x" not in columns:
-            raise InputFormatError(
-                path, "column 'global_x'", "missing; need global positions to make space points"
-            )
+        for name in ("global_x", "global_y", "global_z"):
+            if name not in columns:
+                raise InputFormatError(
+                    path, f"column {name!r}", "missing; need global positions to make space points"
+                )
         geometry, second = columns["geometry_id"], None
         ids = columns["measurement_id"]
         x, y, z = columns["global_x"], columns["global_y"], columns["global_z"]

@@ -20,7 +20,7 @@ import numpy as np
 
 from acts_gnn.errors import InputFormatError
 
-__all__ = ["read_header", "read_table"]
+__all__ = ["MAX_HEADER_BYTES", "read_file_bytes", "read_header", "read_table"]
 
 #: numpy dtype → pyarrow type name used for conversion
 _ARROW_TYPES = {
@@ -40,7 +40,7 @@ def _is_gzip(path: Path) -> bool:
     return path.suffix == ".gz"
 
 
-def _read_bytes(path: Path, limit: int = -1) -> bytes:
+def read_file_bytes(path: Path, limit: int = -1) -> bytes:
     """The file's bytes (decompressed when named ``.gz``); at most ``limit`` bytes when >= 0.
 
     Every way the file can fail to be read becomes an :class:`InputFormatError`.
@@ -115,7 +115,7 @@ def _header_of(path: Path, data: bytes) -> list[str]:
 
 def read_header(path: Path) -> list[str]:
     """Column names of a CSV file (first line), raising a clear error for empty or broken files."""
-    return _header_of(path, _read_bytes(path, MAX_HEADER_BYTES + 1))
+    return _header_of(path, read_file_bytes(path, MAX_HEADER_BYTES + 1))
 
 
 def _first_bad_value(data: bytes, column: str, dtype: np.dtype) -> tuple[int, str]:
@@ -167,7 +167,7 @@ def read_table(
     import pyarrow as pa
     import pyarrow.csv as pcsv
 
-    data = _read_bytes(path)
+    data = read_file_bytes(path)
     _check_text(path, data)
     header = _header_of(path, data)
     missing = [name for name in required if name not in header]

@@ -39,6 +39,14 @@ TRUTH = "hit_id,particle_id,tx,ty,tz,tpx,tpy,tpz,weight\n" + "".join(
 PARTICLES = "particle_id,vx,vy,vz,px,py,pz,q,nhits\n4503599644147712,0,0,0,1.5,0.2,0.1,1,3\n"
 
 
+def _measurements_file() -> bytes:
+    """Six rows of the example event's -measurements.csv (its local_key column is a raw byte)."""
+    from acts_gnn.io.example import example_dir
+
+    lines = (example_dir() / "event000000000-measurements.csv").read_bytes().split(b"\n")
+    return b"\n".join(lines[:7]) + b"\n"
+
+
 def _root_file() -> bytes:
     import uproot
 
@@ -75,6 +83,14 @@ VALID: dict[str, tuple[dict[str, bytes], str]] = {
     "acts-csv-gz": (
         {f"{E}-spacepoint.csv.gz": gzip.compress(SP.encode(), mtime=0)},
         f"{E}-spacepoint.csv.gz",
+    ),
+    "acts-measurements": (
+        {f"{E}-measurements.csv": _measurements_file()},
+        f"{E}-measurements.csv",
+    ),
+    "acts-measurements-gz": (
+        {f"{E}-measurements.csv.gz": gzip.compress(_measurements_file(), mtime=0)},
+        f"{E}-measurements.csv.gz",
     ),
     "trackml": (
         {
