@@ -345,6 +345,7 @@ def _serve_in(
     on_retry: Callable[[str], None],
 ) -> None:
     """:func:`serve` with its workspace prepared."""
+    from pytriton.client.exceptions import PyTritonClientError
     from pytriton.exceptions import PyTritonError
     from pytriton.triton import Triton, TritonConfig, TritonLifecyclePolicy, TritonSecurityConfig
     from tritonclient.utils import InferenceServerException
@@ -415,7 +416,12 @@ def _serve_in(
                     failure: BaseException = exc
                 except PyTritonError as exc:  # the server itself did not come up
                     raise ServerStartError(f"Triton did not start: {_first_line(exc)}") from exc
-                except (InferenceServerException, OSError, TimeoutError) as exc:  # a load failed
+                except (
+                    InferenceServerException,
+                    PyTritonClientError,  # its start-up wait timed out: a model did not load
+                    OSError,
+                    TimeoutError,
+                ) as exc:
                     failure = exc
                 else:
                     tls = " (TLS)" if config.tls_cert is not None else ""

@@ -116,7 +116,14 @@ def test_a_private_workspace_is_removed_and_a_given_one_kept(fake_triton, monkey
 
 def test_a_start_that_times_out_is_retried(fake_triton, monkeypatch):
     FakeTriton.failures = 0
-    timeouts = iter([TimeoutError("Triton Inference Server is not ready after timeout.")])
+    from pytriton.client.exceptions import PyTritonClientTimeoutError
+
+    timeouts = iter(
+        [
+            TimeoutError("Triton Inference Server is not ready after timeout."),
+            PyTritonClientTimeoutError("Waiting for server to be ready timed out."),
+        ]
+    )
 
     def run(self):
         error = next(timeouts, None)
@@ -130,7 +137,9 @@ def test_a_start_that_times_out_is_retried(fake_triton, monkeypatch):
     assert FakeTriton.runs == 1
     assert retries == [
         "model load failed (Triton Inference Server is not ready after timeout.); restarting "
-        f"Triton, attempt 2 of {server.LOAD_ATTEMPTS}"
+        f"Triton, attempt 2 of {server.LOAD_ATTEMPTS}",
+        "model load failed (Waiting for server to be ready timed out.); restarting "
+        f"Triton, attempt 3 of {server.LOAD_ATTEMPTS}",
     ]
 
 
