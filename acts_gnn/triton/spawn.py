@@ -38,15 +38,17 @@ def free_ports(count: int) -> list[int]:
 def start_serve(
     options: Sequence[str],
     ports: Sequence[int],
-    workspace: Path,
+    workspace: Path | None,
     log: IO,
     env: Mapping[str, str] | None = None,
+    cwd: Path | None = None,
 ) -> subprocess.Popen:
     """``acts-gnn serve OPTIONS`` on ``ports`` (gRPC, HTTP, metrics) with ``workspace``.
 
     The child runs with this interpreter, in its own session (a signal to its process group
     reaches tritonserver too), unbuffered, writing stdout and stderr to ``log``; ``env`` adds
-    environment variables.
+    environment variables; ``cwd`` is its working directory. ``workspace`` None: serve's own
+    default (a private temporary directory).
     """
     grpc_port, http_port, metrics_port = ports
     command = [
@@ -61,11 +63,11 @@ def start_serve(
         str(http_port),
         "--metrics-port",
         str(metrics_port),
-        "--workspace",
-        str(workspace),
+        *(["--workspace", str(workspace)] if workspace is not None else []),
     ]
     return subprocess.Popen(
         command,
+        cwd=cwd,
         stdout=log,
         stderr=subprocess.STDOUT,
         env={**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})},

@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import os
 import signal
-import subprocess
-import sys
 import time
 import urllib.error
 import urllib.request
@@ -27,7 +25,7 @@ from acts_gnn.io.example import example_dir  # noqa: E402
 from acts_gnn.io.source import open_events  # noqa: E402
 from acts_gnn.reco.finder import make_finder  # noqa: E402
 from acts_gnn.triton.client import RemotePipeline  # noqa: E402
-from acts_gnn.triton.spawn import free_ports  # noqa: E402
+from acts_gnn.triton.spawn import free_ports, start_serve  # noqa: E402
 
 MODELS = ("gnn_tracking", "unrolling_tracking")
 
@@ -72,25 +70,13 @@ def test_ready_means_every_model_ready_from_the_first_answer(tmp_path):
     cwd.mkdir()
     system_tmp.mkdir()
     log = open(tmp_path / "serve.log", "w")
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "acts_gnn.cli.main",
-            "serve",
-            *[option for model in MODELS for option in ("--model", model)],
-            "--grpc-port",
-            str(grpc_port),
-            "--http-port",
-            str(http_port),
-            "--metrics-port",
-            str(metrics_port),
-        ],
+    process = start_serve(
+        [option for model in MODELS for option in ("--model", model)],
+        (grpc_port, http_port, metrics_port),
+        None,  # serve's default workspace
+        log,
+        env={"TMPDIR": str(system_tmp)},
         cwd=cwd,
-        env={**os.environ, "TMPDIR": str(system_tmp)},
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
     )
     base = f"http://127.0.0.1:{http_port}/v2"
     client = grpcclient.InferenceServerClient(f"127.0.0.1:{grpc_port}")
