@@ -17,6 +17,7 @@ FLOORS = {
     "_extras": 0,
     "event": 0,
     "result": 0,
+    "cpus": 0,
     "io": 1,
     "cuda": 2,
     "metrics": 2,

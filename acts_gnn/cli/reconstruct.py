@@ -82,6 +82,13 @@ def command(
         str | None,
         typer.Option(help="cpu, cuda, cuda:N or auto (default: $ACTS_GNN_DEVICE, auto)."),
     ] = None,
+    threads: Annotated[
+        int | None,
+        typer.Option(
+            help="CPU threads for local track finding (default: $ACTS_GNN_THREADS, else the "
+            "CPUs this process may use: its affinity mask and cgroup CPU quota)."
+        ),
+    ] = None,
     input_format: Annotated[
         str | None,
         typer.Option("--format", help="Input format: acts-csv, trackml or root (default: detect)."),
@@ -117,6 +124,7 @@ def command(
         backend=backend,
         bundle=bundle,
         device=device,
+        threads=threads,
         max_neighbours=max_neighbours,
         url=url,
         model=model,
@@ -145,6 +153,7 @@ def _run(
     backend: str,
     bundle: Path | None,
     device: str | None,
+    threads: int | None,
     max_neighbours: int | None,
     url: list[str] | None,
     model: str,
@@ -162,6 +171,7 @@ def _run(
     quiet: bool,
 ) -> None:
     from acts_gnn.cli._progress import event_progress
+    from acts_gnn.cpus import resolve_threads, use_threads
     from acts_gnn.errors import ConfigError
     from acts_gnn.io.source import open_events
     from acts_gnn.reco.finder import make_finder
@@ -186,6 +196,9 @@ def _run(
         resume=resume,
     )
     outputs.check()
+    local_threads = resolve_threads(threads)
+    if not url or fallback_local:
+        use_threads(local_threads)
     if url:
         from acts_gnn.triton.client import RemotePipeline
 

@@ -24,6 +24,14 @@ def command(
     bundle: Annotated[Path | None, typer.Option(help="Model bundle (default: shipped).")] = None,
     device: Annotated[str, typer.Option(help="cpu, cuda, cuda:N.")] = "cpu",
     instances: Annotated[int, typer.Option(help="Model instances per backend.")] = 1,
+    threads: Annotated[
+        int | None,
+        typer.Option(
+            help="CPU threads of each model instance (default: $ACTS_GNN_THREADS, else the CPUs "
+            "this process may use — affinity mask, cgroup quota — divided among the instances "
+            "and --balancer servers)."
+        ),
+    ] = None,
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
     grpc_port: Annotated[int, typer.Option(help="gRPC port.")] = 8001,
     http_port: Annotated[int, typer.Option(help="HTTP port.")] = 8000,
@@ -81,6 +89,7 @@ def command(
         bundle=bundle,
         device=device,
         instances=instances,
+        threads=threads,
         host=host,
         grpc_port=grpc_port,
         http_port=http_port,

@@ -27,7 +27,10 @@ def radius_graph(latent: Any, r: Any, radius: float, max_neighbours: int) -> Any
         from acts_gnn.cuda.frnn_cuda import radius_graph_cuda
 
         return radius_graph_cuda(latent.contiguous(), r, radius, max_neighbours)
-    edges = radius_graph_cpu(latent.numpy(), np.asarray(r.numpy()), radius, max_neighbours)
+    # as many tree-query threads as torch's intra-op threads (what the caller set for this process)
+    edges = radius_graph_cpu(
+        latent.numpy(), np.asarray(r.numpy()), radius, max_neighbours, torch.get_num_threads()
+    )
     return torch.from_numpy(edges)
 
 

@@ -22,6 +22,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from acts_gnn.cpus import resolve_threads
+
 __all__ = ["orient_and_sort", "radius_graph_cpu"]
 
 
@@ -40,7 +42,11 @@ def orient_and_sort(pairs: np.ndarray, r: np.ndarray) -> np.ndarray:
 
 
 def radius_graph_cpu(
-    latent: np.ndarray, r: np.ndarray, radius: float, max_neighbours: int
+    latent: np.ndarray,
+    r: np.ndarray,
+    radius: float,
+    max_neighbours: int,
+    workers: int | None = None,
 ) -> np.ndarray:
     """All pairs closer than ``radius`` in ``latent``, ≤ ``max_neighbours`` per point (see module).
 
@@ -49,6 +55,9 @@ def radius_graph_cpu(
         r: float32 [N] transverse radius of each space point (orients the edges).
         radius: latent-space radius.
         max_neighbours: most neighbours kept per point (k ≥ 1).
+        workers: threads of the tree queries (None: :func:`acts_gnn.cpus.resolve_threads`,
+            the CPUs this process may use — not SciPy's ``-1``, which counts every core of the
+            machine whatever the affinity mask says).
 
     Returns:
         int64 [2, E] edges, inner → outer, sorted.
@@ -61,9 +70,11 @@ def radius_graph_cpu(
         return np.zeros((2, 0), dtype=np.int64)
     # +1: the point itself comes back at distance 0; +8: room for ties at the k-th neighbour
     k = min(max_neighbours + 9, n)
+    if workers is None:
+        workers = resolve_threads()
     tree = cKDTree(latent.astype(np.float64))
     distance, index = tree.query(
-        latent.astype(np.float64), k=k, distance_upper_bound=radius, workers=-1
+        latent.astype(np.float64), k=k, distance_upper_bound=radius, workers=workers
     )
     distance = np.atleast_2d(distance)
     index = np.atleast_2d(index)

@@ -20,6 +20,7 @@ import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from acts_gnn.cpus import resolve_threads
 from acts_gnn.errors import ActsGnnError, ConfigError, ServerStartError
 from acts_gnn.triton.server import ServerConfig
 
@@ -339,7 +340,9 @@ def serve_balanced(
     previous = {
         sig: signal.signal(sig, lambda *_: stop.set()) for sig in (signal.SIGTERM, signal.SIGINT)
     }
-    options = ["--max-spacepoints", str(config.max_spacepoints)]
+    # the servers share this machine's CPUs: each instance of each server gets its part
+    per_instance = resolve_threads(config.threads, share=servers * config.instances)
+    options = ["--max-spacepoints", str(config.max_spacepoints), "--threads", str(per_instance)]
     if config.max_neighbours is not None:
         options += ["--max-neighbours", str(config.max_neighbours)]
     try:

@@ -41,6 +41,7 @@ from pathlib import Path
 import numpy as np
 
 from acts_gnn._extras import require
+from acts_gnn.cpus import resolve_threads, use_threads
 from acts_gnn.errors import ConfigError, ServerStartError
 from acts_gnn.result import STAGES
 from acts_gnn.triton.backends import BACKENDS, Backend, answer, make_backend
@@ -67,6 +68,8 @@ class ServerConfig:
     bundle: Path | None = None
     device: str = "cpu"
     instances: int = 1
+    #: CPU threads of each instance (None: the available CPUs divided among the instances)
+    threads: int | None = None
     host: str = "127.0.0.1"
     grpc_port: int = 8001
     http_port: int = 8000
@@ -102,6 +105,8 @@ class ServerConfig:
             )
         if self.instances < 1:
             raise ConfigError(f"--instances must be at least 1, got {self.instances}")
+        if self.threads is not None and self.threads < 1:
+            raise ConfigError(f"--threads must be at least 1, got {self.threads}")
         if self.max_neighbours is not None and self.max_neighbours < 1:
             raise ConfigError(f"--max-neighbours must be at least 1, got {self.max_neighbours}")
         ports = (self.grpc_port, self.http_port, self.metrics_port)
@@ -355,6 +360,8 @@ def _serve_in(
     models_at_startup = TritonLifecyclePolicy(
         launch_triton_on_startup=False, local_model_store=True
     )
+    # the instances of a model run at once in this one process: torch's threads are shared out
+    use_threads(resolve_threads(config.threads, share=config.instances))
     backends = {
         name: [
             make_backend(name, config.bundle, config.device, **config.pipeline_settings())

@@ -236,3 +236,24 @@ def test_max_neighbours_reaches_the_backends():
     assert 0 < graph_edges <= 4 * 300
     with pytest.raises(ConfigError, match="--max-neighbours must be at least 1, got 0"):
         server.ServerConfig(max_neighbours=0).check()
+
+
+def test_the_instances_share_the_cpus(fake_triton, monkeypatch):
+    import dataclasses
+
+    import torch
+
+    from acts_gnn import cpus
+
+    monkeypatch.delenv("ACTS_GNN_THREADS", raising=False)
+    monkeypatch.setattr(cpus, "available_cpus", lambda: 8)
+    before = torch.get_num_threads()
+    try:
+        server.serve(dataclasses.replace(fake_triton, instances=4))
+        assert torch.get_num_threads() == 2  # 8 CPUs, 4 instances at once
+        server.serve(dataclasses.replace(fake_triton, instances=4, threads=3))
+        assert torch.get_num_threads() == 3
+    finally:
+        torch.set_num_threads(before)
+    with pytest.raises(ConfigError, match="--threads must be at least 1, got 0"):
+        server.serve(dataclasses.replace(fake_triton, threads=0))

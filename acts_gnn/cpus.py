@@ -1,0 +1,89 @@
+"""How many CPU threads this process should use: the cores it may really run on.
+
+Layer: bottom (beside ``errors``; the standard library only, torch imported inside
+:func:`use_threads`).
+
+A batch system gives a job fewer cores than the machine has, by a CPU affinity mask (Slurm's
+cgroup cpuset, ``taskset``) or by a CFS quota (Kubernetes CPU limits, Slurm with cgroup v2). A
+process that starts as many threads as the machine has cores then runs them on fewer — threads wait
+for a core that is not free, and throughput collapses. :func:`available_cpus` counts what is
+really there; :func:`resolve_threads` is the one place a thread count is decided (argument →
+``ACTS_GNN_THREADS`` → the available CPUs).
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from pathlib import Path
+
+from acts_gnn.errors import ConfigError
+
+__all__ = ["available_cpus", "cgroup_cpu_limit", "resolve_threads", "use_threads"]
+
+_CGROUP = Path("/sys/fs/cgroup")
+
+
+def cgroup_cpu_limit(root: Path = _CGROUP) -> float | None:
+    """CPUs allowed by this process's cgroup CPU quota (may be fractional); None without a quota.
+
+    Reads cgroup v2 (``cpu.max``: ``QUOTA PERIOD`` or ``max PERIOD``) or, failing that, cgroup v1
+    (``cpu/cpu.cfs_quota_us`` and ``cpu/cpu.cfs_period_us``, quota -1 = none).
+    """
+    try:
+        fields = (root / "cpu.max").read_text().split()
+        if len(fields) == 2 and fields[0] != "max":
+            return int(fields[0]) / int(fields[1])
+        if fields:
+            return None
+    except (OSError, ValueError):
+        pass
+    for v1 in (root / "cpu", root / "cpu,cpuacct"):
+        try:
+            quota = int((v1 / "cpu.cfs_quota_us").read_text())
+            period = int((v1 / "cpu.cfs_period_us").read_text())
+        except (OSError, ValueError):
+            continue
+        return quota / period if quota > 0 and period > 0 else None
+    return None
+
+
+def available_cpus() -> int:
+    """CPUs this process may run on: its affinity mask, lowered to its cgroup quota (≥ 1)."""
+    try:
+        count = len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        count = os.cpu_count() or 1
+    limit = cgroup_cpu_limit()
+    if limit is not None:
+        count = min(count, math.ceil(limit))
+    return max(1, count)
+
+
+def resolve_threads(threads: int | None = None, share: int = 1) -> int:
+    """The thread count to use: ``threads``, else ``$ACTS_GNN_THREADS``, else the available CPUs
+    divided among ``share`` workers that run at once (at least one each).
+
+    Raises:
+        ConfigError: a count below one, or an environment value that is not an integer.
+    """
+    if threads is None:
+        text = os.environ.get("ACTS_GNN_THREADS", "").strip()
+        if text:
+            try:
+                threads = int(text)
+            except ValueError:
+                raise ConfigError(f"ACTS_GNN_THREADS must be an integer, got {text!r}") from None
+    if threads is not None:
+        if threads < 1:
+            raise ConfigError(f"--threads must be at least 1, got {threads}")
+        return threads
+    return max(1, available_cpus() // max(1, share))
+
+
+def use_threads(threads: int) -> None:
+    """Run torch's intra-op work (and K1, which asks torch) on ``threads`` threads."""
+    import torch
+
+    if torch.get_num_threads() != threads:
+        torch.set_num_threads(threads)

@@ -1,0 +1,90 @@
+"""The thread count: what the affinity mask and the cgroup quota allow, or what the user says."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+from acts_gnn import cpus
+from acts_gnn.errors import ConfigError
+
+
+def test_cgroup_v2_quota(tmp_path):
+    (tmp_path / "cpu.max").write_text("150000 100000\n")
+    assert cpus.cgroup_cpu_limit(tmp_path) == 1.5
+    (tmp_path / "cpu.max").write_text("max 100000\n")
+    assert cpus.cgroup_cpu_limit(tmp_path) is None
+
+
+def test_cgroup_v1_quota(tmp_path):
+    v1 = tmp_path / "cpu"
+    v1.mkdir()
+    (v1 / "cpu.cfs_quota_us").write_text("50000\n")
+    (v1 / "cpu.cfs_period_us").write_text("100000\n")
+    assert cpus.cgroup_cpu_limit(tmp_path) == 0.5
+    (v1 / "cpu.cfs_quota_us").write_text("-1\n")
+    assert cpus.cgroup_cpu_limit(tmp_path) is None
+    assert cpus.cgroup_cpu_limit(tmp_path / "absent") is None
+
+
+def test_a_quota_lowers_the_count(monkeypatch):
+    monkeypatch.setattr(cpus.os, "sched_getaffinity", lambda _pid: {0, 1, 2, 3})
+    monkeypatch.setattr(cpus, "cgroup_cpu_limit", lambda: 1.5)
+    assert cpus.available_cpus() == 2  # a quota of 1.5 CPUs: two threads, not four
+    monkeypatch.setattr(cpus, "cgroup_cpu_limit", lambda: None)
+    assert cpus.available_cpus() == 4
+
+
+def test_resolution_order(monkeypatch):
+    monkeypatch.setattr(cpus, "available_cpus", lambda: 8)
+    monkeypatch.delenv("ACTS_GNN_THREADS", raising=False)
+    assert cpus.resolve_threads() == 8
+    assert cpus.resolve_threads(share=3) == 2
+    assert cpus.resolve_threads(share=16) == 1
+    monkeypatch.setenv("ACTS_GNN_THREADS", "3")
+    assert cpus.resolve_threads(share=4) == 3
+    assert cpus.resolve_threads(5) == 5
+    monkeypatch.setenv("ACTS_GNN_THREADS", "many")
+    with pytest.raises(ConfigError, match="ACTS_GNN_THREADS must be an integer, got 'many'"):
+        cpus.resolve_threads()
+    with pytest.raises(ConfigError, match="--threads must be at least 1, got 0"):
+        cpus.resolve_threads(0)
+
+
+@pytest.mark.skipif(not hasattr(os, "sched_setaffinity"), reason="needs sched_setaffinity")
+def test_reconstruct_follows_the_affinity_mask(tmp_path):
+    """Under ``taskset -c 0`` (one CPU) torch and K1 run one thread, not one per machine core."""
+    code = (
+        "import os, sys, torch\n"
+        "os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})\n"
+        "from acts_gnn.cli.main import main\n"
+        f"rc = main(['reconstruct', '--example', '-q', '--timing', {str(tmp_path / 't.json')!r}])\n"
+        "print('RESULT', rc, torch.get_num_threads())\n"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "ACTS_GNN_THREADS"}
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env
+    )
+    assert out.stdout.split("RESULT")[1].split() == ["0", "1"], out.stderr
+
+
+def test_threads_option(run_cli, tmp_path):
+    import torch
+
+    before = torch.get_num_threads()
+    try:
+        result = run_cli(
+            "reconstruct", "--example", "--threads", "1", "-q", "--timing", tmp_path / "t.json"
+        )
+        assert result.exit_code == 0, result.stderr
+        assert torch.get_num_threads() == 1
+        result = run_cli("reconstruct", "--example", "--threads", "0", "--timing", tmp_path / "u")
+        assert (result.exit_code, result.stderr) == (
+            2,
+            "acts-gnn: error: --threads must be at least 1, got 0\n",
+        )
+    finally:
+        torch.set_num_threads(before)
