@@ -148,34 +148,43 @@ class Pipeline:
         cfg = self.config
         features = np.ascontiguousarray(features, dtype=np.float32)
         stages: dict[str, float] = {}
+        # each stage is a named range for torch's profiler (benchmarks/profile_cpu.py); without a
+        # profiler running, a range costs about a microsecond
+        stage = torch.profiler.record_function
         with torch.inference_mode():
             x = torch.from_numpy(features).to(self.device)
             t0 = time.perf_counter()
-            latent = self.bundle.embedding(x)
-            _synchronise(self.device)
+            with stage("embedding"):
+                latent = self.bundle.embedding(x)
+                _synchronise(self.device)
             stages["embedding"] = time.perf_counter() - t0
 
             t0 = time.perf_counter()
             r = features[:, 0]
-            # K1 where the latent lives: numba.cuda on a GPU (zero-copy), SciPy on the CPU
-            edges = radius_graph(latent, x[:, 0], cfg.radius, cfg.max_neighbours)
-            _synchronise(self.device)
+            with stage("graph_building"):
+                # K1 where the latent lives: numba.cuda on a GPU (zero-copy), SciPy on the CPU
+                edges = radius_graph(latent, x[:, 0], cfg.radius, cfg.max_neighbours)
+                _synchronise(self.device)
             stages["graph_building"] = time.perf_counter() - t0
             n_graph = edges.shape[1]
 
             t0 = time.perf_counter()
-            logits = self.bundle.filter.logits_in_chunks(x, edges, latent, cfg.filter_chunk_edges)
-            keep = torch.sigmoid(logits) > cfg.filter_cut
-            filtered = edges[:, keep.to(edges.device)]
-            _synchronise(self.device)
+            with stage("filter"):
+                logits = self.bundle.filter.logits_in_chunks(
+                    x, edges, latent, cfg.filter_chunk_edges
+                )
+                keep = torch.sigmoid(logits) > cfg.filter_cut
+                filtered = edges[:, keep.to(edges.device)]
+                _synchronise(self.device)
             stages["filter"] = time.perf_counter() - t0
 
             t0 = time.perf_counter()
-            if filtered.shape[1]:
-                logits = self.bundle.gnn(x, filtered, chunk_edges=cfg.filter_chunk_edges)
-                gnn_scores = torch.sigmoid(logits).cpu().numpy()
-            else:
-                gnn_scores = np.zeros(0, dtype=np.float32)
+            with stage("gnn"):
+                if filtered.shape[1]:
+                    logits = self.bundle.gnn(x, filtered, chunk_edges=cfg.filter_chunk_edges)
+                    gnn_scores = torch.sigmoid(logits).cpu().numpy()
+                else:
+                    gnn_scores = np.zeros(0, dtype=np.float32)
             stages["gnn"] = time.perf_counter() - t0
         return ScoredGraph(
             n=features.shape[0],

@@ -1,0 +1,126 @@
+"""A μ = 200 event beside busy processes: the slowdown against a fair share of the cores.
+
+    python benchmarks/contention.py [--work .bench] [--events 2] [--output FILE]
+
+Each condition runs ``acts-gnn reconstruct`` on the same μ = 200 events (``make bench``'s held-out
+sample) in a fresh process: alone, beside one busy single-threaded process, beside two. With C
+cores, a fair share beside B busy processes is C / (C + B) of the machine, so the fair slowdown is
+(C + B) / C: ×1.5 beside one and ×2 beside two on two cores. Each condition is measured with
+libgomp's default spin-waiting and with ``OMP_WAIT_POLICY=PASSIVE`` (threads that wait sleep
+instead of spinning on a core another process needs). The slowdown is of the track-finding time
+per event (the timing report's mean ``total_s``), as a ratio to the same policy alone.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+from acts_gnn.bench.report import machine  # noqa: E402
+from acts_gnn.cpus import available_cpus  # noqa: E402
+from benchmarks.bench import SAMPLES, simulate  # noqa: E402
+
+BUSY = "while True: pass"
+
+
+def _event_seconds(inputs: list[Path], env: dict[str, str]) -> float:
+    """Mean track-finding seconds per event of one ``reconstruct`` run."""
+    with tempfile.TemporaryDirectory() as scratch:
+        report = Path(scratch) / "timing.json"
+        subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "acts_gnn.cli.main",
+                "reconstruct",
+                *map(str, inputs),
+                "-q",
+                "--timing",
+                str(report),
+            ],
+            check=True,
+            env=env,
+        )
+        return json.loads(report.read_text())["summary"]["seconds"]["total_s"]["mean"]
+
+
+def measure(inputs: list[Path]) -> list[dict]:
+    cores = available_cpus()
+    rows = []
+    for policy in ("default", "PASSIVE"):
+        env = {k: v for k, v in os.environ.items() if k != "OMP_WAIT_POLICY"}
+        if policy != "default":
+            env["OMP_WAIT_POLICY"] = policy
+        alone = None
+        for busy in (0, 1, 2):
+            hogs = [subprocess.Popen([sys.executable, "-c", BUSY]) for _ in range(busy)]
+            try:
+                time.sleep(0.5 if busy else 0)
+                seconds = _event_seconds(inputs, env)
+            finally:
+                for hog in hogs:
+                    hog.kill()
+                    hog.wait()
+            alone = seconds if busy == 0 else alone
+            fair = (cores + busy) / cores
+            rows.append(
+                {
+                    "policy": policy,
+                    "busy": busy,
+                    "seconds": seconds,
+                    "slowdown": seconds / alone,
+                    "fair": fair,
+                    "vs_fair": seconds / alone / fair,
+                }
+            )
+            print(f"[contention] {rows[-1]}", file=sys.stderr, flush=True)
+    return rows
+
+
+def markdown(rows: list[dict], n_events: int) -> str:
+    lines = [
+        "# A μ = 200 event beside busy processes",
+        "",
+        f"Machine: {machine()}; {available_cpus()} CPUs available; {n_events} μ = 200 events per "
+        "run; `python benchmarks/contention.py`.",
+        "",
+        "| OpenMP wait policy | busy processes | s per event | slowdown | fair slowdown | ÷ fair |",
+        "| --- | --- | --- | --- | --- | --- |",
+    ]
+    for r in rows:
+        lines.append(
+            f"| {r['policy']} | {r['busy']} | {r['seconds']:.2f} | ×{r['slowdown']:.2f} | "
+            f"×{r['fair']:.2f} | {r['vs_fair']:.2f} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--work", type=Path, default=REPO / ".bench")
+    parser.add_argument("--events", type=int, default=2)
+    parser.add_argument(
+        "--output", type=Path, default=REPO / "benchmarks" / "results" / "contention.md"
+    )
+    args = parser.parse_args()
+    simulate(args.work)
+    _n, seed = SAMPLES[200]
+    directory = args.work / f"mu200-seed{seed}"
+    inputs = sorted(directory.glob("event*-spacepoint.csv"))[: args.events]
+    text = markdown(measure(inputs), len(inputs))
+    args.output.parent.mkdir(parents=True, exist_ok=True)
+    args.output.write_text(text)
+    print(text)
+
+
+if __name__ == "__main__":
+    main()
