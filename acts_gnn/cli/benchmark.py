@@ -103,6 +103,10 @@ def command(
         access_token=access_token or None,
     )
     config.check()
+    if config.local:  # the in-process pipeline runs on the CPUs this process may use
+        from acts_gnn.cpus import resolve_threads, use_threads
+
+        use_threads(resolve_threads())
     console = make_console(stderr=True, quiet=quiet)
     source = open_events(inputs_or_example(inputs, example))
     loaded = [ref.load() for ref in source.refs[: max(events, 1)]]

@@ -74,6 +74,7 @@ def command(
     Prints validation edge efficiency and purity per epoch; stops each stage early when the
     validation loss stalls for PATIENCE epochs.
     """
+    from acts_gnn.cpus import resolve_threads, use_threads
     from acts_gnn.cuda.device import resolve_device
     from acts_gnn.errors import ConfigError, OutputRefusedError
     from acts_gnn.gnn.bundle import ModelBundle
@@ -86,6 +87,7 @@ def command(
         raise OutputRefusedError(f"{output}: a bundle is there already (use --force to replace it)")
     console = make_console(stderr=True)
     device = resolve_device(device)
+    use_threads(resolve_threads())  # the CPUs this process may use ($ACTS_GNN_THREADS overrides)
     config = TrainingConfig(
         seed=seed,
         target_pt_gev=target_pt,
