@@ -88,3 +88,20 @@ def test_threads_option(run_cli, tmp_path):
         )
     finally:
         torch.set_num_threads(before)
+
+
+@pytest.mark.parametrize(("given", "expected"), [(None, "PASSIVE"), ("ACTIVE", "ACTIVE")])
+def test_the_command_line_lets_openmp_threads_sleep_unless_told(given, expected):
+    code = (
+        "import os\n"
+        "from acts_gnn.cli.main import main\n"
+        "main(['--version'])\n"
+        "print('POLICY', os.environ['OMP_WAIT_POLICY'])\n"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "OMP_WAIT_POLICY"}
+    if given:
+        env["OMP_WAIT_POLICY"] = given
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env
+    )
+    assert out.stdout.split("POLICY")[1].split() == [expected]
