@@ -13,12 +13,6 @@ The slowdown is of the track-finding time per event (the timing report's mean ``
 ratio to the same setting alone.
 """
 
-#: setting → environment added to the command
-SETTINGS = {
-    "passive (acts-gnn's default)": {},
-    "spin (libgomp's default, before)": {"GOMP_SPINCOUNT": "300000"},
-}
-
 from __future__ import annotations
 
 import argparse
@@ -38,6 +32,12 @@ from acts_gnn.cpus import available_cpus  # noqa: E402
 from benchmarks.bench import SAMPLES, simulate  # noqa: E402
 
 BUSY = "while True: pass"
+
+#: setting → environment added to the command
+SETTINGS = {
+    "passive (acts-gnn's default)": {},
+    "spin (libgomp's default, before)": {"GOMP_SPINCOUNT": "300000"},
+}
 
 
 def _event_seconds(inputs: list[Path], env: dict[str, str]) -> float:
