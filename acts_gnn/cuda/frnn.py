@@ -95,8 +95,9 @@ def radius_graph_cpu(
         index[tied] = np.take_along_axis(sub_index, order, axis=1)
         distance[tied] = np.take_along_axis(distance[tied], order, axis=1)
         valid[tied] = np.take_along_axis(sub_valid, order, axis=1)
-    # at most max_neighbours per point (self excluded)
-    keep = valid & (np.cumsum(valid, axis=1) <= max_neighbours)
+    # at most max_neighbours per point (self excluded); a narrow running count (k < 32767 here)
+    count = np.cumsum(valid, axis=1, dtype=np.int16 if k < np.iinfo(np.int16).max else np.int32)
+    keep = valid & (count <= max_neighbours)
     rows, cols = np.nonzero(keep)
     j, d = index[rows, cols], distance[rows, cols]
     # Each pair i–j appears in i's list and, when i is among j's kept neighbours, in j's list
@@ -104,8 +105,10 @@ def radius_graph_cpu(
     # the same union with half the keys left to sort. i is among j's kept neighbours when j
     # keeps fewer than max_neighbours or (d, i) ≤ (distance, index) of j's last kept one; the
     # tree's distances are symmetric (the same float64 sum both ways).
-    last = np.where(keep, np.arange(k), -1).max(axis=1)
-    full = keep.sum(axis=1) == max_neighbours
+    # the column of each point's last kept neighbour (k - 1, i.e. the last column, when it keeps
+    # none); it keeps max_neighbours exactly when at least that many are valid
+    last = k - 1 - np.argmax(keep[:, ::-1], axis=1)
+    full = count[:, -1] >= max_neighbours
     last_d = distance[points, last]
     last_i = index[points, last]
     in_j = ~full[j] | (d < last_d[j]) | ((d == last_d[j]) & (rows <= last_i[j]))
