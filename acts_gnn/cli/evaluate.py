@@ -74,6 +74,8 @@ def command(
 
     if json_out is not None:
         check_output(json_out, overwrite=force)
+    if plots is not None:  # a directory (made if missing) whose PNGs are replaced
+        check_output(plots / "efficiency_vs_pt.png", overwrite=True)
     config = MatchingConfig(
         min_pt_gev=min_pt,
         max_abs_eta=max_eta,

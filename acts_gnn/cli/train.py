@@ -80,11 +80,13 @@ def command(
     from acts_gnn.gnn.bundle import ModelBundle
     from acts_gnn.gnn.models import EmbeddingConfig, FilterConfig, GNNConfig
     from acts_gnn.gnn.train import TrainingConfig
+    from acts_gnn.io.atomic import check_output
     from acts_gnn.io.source import open_events
     from acts_gnn.reco.recipe import train_recipe
 
     if (output / "bundle.json").exists() and not force:
         raise OutputRefusedError(f"{output}: a bundle is there already (use --force to replace it)")
+    check_output(output / "bundle.json", overwrite=True)  # can its directory be made?
     console = make_console(stderr=True)
     device = resolve_device(device)
     use_threads(resolve_threads())  # the CPUs this process may use ($ACTS_GNN_THREADS overrides)

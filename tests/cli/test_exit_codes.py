@@ -147,3 +147,22 @@ def test_ctrl_c_is_one_line_and_130(run_cli, tmp_path, monkeypatch):
     monkeypatch.setattr(acts_gnn.io.source, "open_events", interrupted)
     result = run_cli("reconstruct", "--example", "--backend", "truth", "-o", tmp_path / "t.root")
     assert (result.exit_code, result.stderr) == (130, "acts-gnn: interrupted\n")
+
+
+def test_evaluate_and_train_refuse_an_output_under_a_file(run_cli, tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    tracks = tmp_path / "t.root"
+    assert (
+        run_cli("reconstruct", "--example", "--backend", "truth", "-o", tracks, "-q").exit_code == 0
+    )
+    result = run_cli("evaluate", tracks, "--example", "-q", "--plots", blocker)
+    assert (result.exit_code, result.stderr) == (
+        2,
+        f"acts-gnn: error: {blocker / 'efficiency_vs_pt.png'}: {blocker} is not a directory\n",
+    )
+    result = run_cli("train", "--train", tmp_path, "--val", tmp_path, "-o", blocker / "bundle")
+    assert (result.exit_code, result.stderr) == (
+        2,
+        f"acts-gnn: error: {blocker / 'bundle' / 'bundle.json'}: {blocker} is not a directory\n",
+    )
