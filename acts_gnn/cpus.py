@@ -100,9 +100,9 @@ def passive_openmp_waits() -> None:
 
     libgomp's default keeps a waiting thread spinning on its core; beside other busy processes
     that core is taken from them and the event slows far beyond its fair share. Measured on a
-    μ = 200 event on two cores (``benchmarks/contention.py``): beside one busy process ×2.02
-    spinning against ×1.75 passive (fair: ×1.5), beside two ×2.97 against ×1.98 (fair: ×2); alone
-    the two are within this machine's run-to-run noise. Must run before torch is imported (the
-    command line calls it first); ``OMP_WAIT_POLICY`` set by the user is kept.
+    μ = 200 event on two cores (``benchmarks/results/contention.md``): beside one busy process
+    ×2.20 spinning against ×1.50 passive (fair: ×1.5), beside two ×2.79 against ×1.93 (fair: ×2);
+    alone the two are within this machine's run-to-run noise. Must run before torch is imported
+    (the command line calls it first); ``OMP_WAIT_POLICY`` set by the user is kept.
     """
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")

@@ -66,7 +66,7 @@ def check_output(path: str | Path, *, overwrite: bool) -> None:
     path = Path(path)
     if path.exists() and not overwrite:
         raise OutputRefusedError(f"{path}: already exists (use --force to replace it)")
-    ancestor = path.parent if str(path.parent) else Path(".")
+    ancestor = path.parent  # Path("name").parent is Path(".")
     while not ancestor.exists() and ancestor != ancestor.parent:
         ancestor = ancestor.parent
     if not ancestor.is_dir():
@@ -81,7 +81,7 @@ def make_parents(path: str | Path) -> Path:
     Raises:
         OutputError: it cannot be created.
     """
-    directory = Path(path).parent if str(Path(path).parent) else Path(".")
+    directory = Path(path).parent
     try:
         directory.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
@@ -100,8 +100,8 @@ def atomic_path(final: str | Path) -> Iterator[Path]:
         OutputError: the directory cannot be created or written in.
     """
     final = Path(final)
-    parent = final.parent if str(final.parent) else Path(".")
-    made = [d for d in (parent, *parent.parents) if not d.exists()]  # removed again on failure
+    # the directories made here are removed again on failure
+    made = [d for d in (final.parent, *final.parent.parents) if not d.exists()]
     directory = make_parents(final)
     try:
         fd, name = tempfile.mkstemp(prefix=f".{final.name}.", suffix=".part", dir=directory)
