@@ -196,9 +196,9 @@ def _run(
         resume=resume,
     )
     outputs.check()
-    local_threads = resolve_threads(threads)
+    threads = resolve_threads(threads)  # checked even when nothing runs here
     if not url or fallback_local:
-        use_threads(local_threads)
+        use_threads(threads)
     if url:
         from acts_gnn.triton.client import RemotePipeline
 
