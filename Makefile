@@ -10,7 +10,7 @@ EXTRAS ?= dev,acts,cuda,server
 DEMO_OUT ?= demo-output
 STAMP  := $(VENV)/.installed
 
-.PHONY: system-deps demo test test-all test-root lint venv clean example train gpu-prepare gpu-check gpu-train bench soak perf-analyzer fuzz wheel-check
+.PHONY: system-deps demo test test-all test-root lint venv clean example train train-quality gpu-prepare gpu-check gpu-train bench soak perf-analyzer fuzz wheel-check
 
 venv: $(STAMP)
 
@@ -130,6 +130,14 @@ train: $(DATA)/train/.done $(DATA)/val/.done $(DATA)/test/.done
 		-o $(DATA)/test-tracks.root --timing $(DATA)/test-timing.json
 	$(VENV)/bin/acts-gnn evaluate $(DATA)/test-tracks.root --truth $(DATA)/test \
 		--json $(DATA)/test-performance.json --plots $(DATA)/plots --force
+
+# The candidate-quality selection alone, on top of an existing bundle (its edge models and cuts
+# kept): how the shipped bundle got its quality network (see README).
+QUALITY_FROM ?= acts_gnn/data/default_model
+train-quality: $(DATA)/train/.done $(DATA)/val/.done $(DATA)/test/.done
+	$(VENV)/bin/acts-gnn train --train $(DATA)/train --val $(DATA)/val --test $(DATA)/test \
+		--reuse $(QUALITY_FROM) --quality-only -o $(BUNDLE) --force --seed 0 --data-description \
+		"acts-gnn simulate --pileup 200: quality selection trained on $(TRAIN_EVENTS) events seed 1000 (the edge models' own training events), cut chosen on 2 events seed 2000, test $(TEST_EVENTS) events seed 3000"
 
 # GPU work (kernel checks and training on a GPU). Here: `make gpu-prepare` writes .gpu/, the training recipe's
 # μ = 200 events ($(DATA)/train, val, the first GPU_TEST_EVENTS of test) as .npz caches (~1.5 MB

@@ -56,6 +56,20 @@ def command(
             show_default=False,
         ),
     ] = None,
+    filter_max_inverse_pt: Annotated[
+        float,
+        typer.Option(
+            help="Pre-selection before the filter network: drop edges whose circle through the "
+            "beam line has |q/pT| above this (1/GeV; 5 ≈ a 0.2 GeV circle). 0 turns it off.",
+        ),
+    ] = 5.0,
+    quality_only: Annotated[
+        bool,
+        typer.Option(
+            help="With --reuse: keep all of that bundle (models and cuts) and train only the "
+            "candidate-quality selection.",
+        ),
+    ] = False,
     device: Annotated[
         str | None,
         typer.Option(
@@ -69,10 +83,12 @@ def command(
     ] = "",
     force: Annotated[bool, typer.Option(help="Replace an existing bundle.")] = False,
 ) -> None:
-    """Train the pipeline's three models stage by stage and write a model bundle.
+    """Train the pipeline's models stage by stage and write a model bundle.
 
-    Prints validation edge efficiency and purity per epoch; stops each stage early when the
-    validation loss stalls for PATIENCE epochs.
+    The embedding, the filter and the GNN (validation edge efficiency and purity printed per
+    epoch; each stage stops early when the validation loss stalls for PATIENCE epochs), the GNN
+    and stitching cuts chosen on validation tracks, then the candidate-quality selection (trained
+    on the training events' candidates, its cut chosen on the validation events).
     """
     from acts_gnn.cpus import resolve_threads, use_threads
     from acts_gnn.cuda.device import resolve_device
@@ -103,7 +119,10 @@ def command(
         max_neighbours=max_neighbours,
         gnn_sectors=gnn_sectors,
         soft_edges=soft_edges,
+        filter_max_inverse_pt=filter_max_inverse_pt if filter_max_inverse_pt > 0 else None,
     )
+    if quality_only and reuse is None:
+        raise ConfigError("--quality-only needs --reuse BUNDLE (the bundle to add it to)")
     reused = ModelBundle.load(reuse) if reuse is not None else None
     sources = [("training", open_events(train)), ("validation", open_events(val))]
     if test:
@@ -135,8 +154,12 @@ def command(
             status=lambda text: status.update(text),
             reuse=reused,
             device=device,
+            quality_only=quality_only,
         )
-    bundle.training.update(
+    # --quality-only: the run's own record goes with the quality selection it trained; the rest
+    # of the bundle keeps the record of how it was made
+    record = bundle.training.setdefault("quality", {}) if quality_only else bundle.training
+    record.update(
         {
             "train_inputs": [str(p) for p in train],
             "validation_inputs": [str(p) for p in val],

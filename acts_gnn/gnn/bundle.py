@@ -6,6 +6,10 @@ Layer: gnn.
 hyper-parameter, the pipeline's radius / neighbours / cuts, and what the models were trained on
 (data, seeds) and reached (metrics). Weights are plain ``state_dict`` files loaded with
 ``torch.load(..., weights_only=True)`` — no pickled classes.
+
+The candidate-quality network (:mod:`acts_gnn.gnn.quality`) is optional: a bundle without it
+(``models``/``weights`` without a ``quality`` entry, and no ``quality_cut``) keeps every candidate,
+as bundles written before it existed do.
 """
 
 from __future__ import annotations
@@ -22,7 +26,12 @@ __all__ = ["SCHEMA_VERSION", "ModelBundle", "PipelineConfig", "default_bundle_di
 
 SCHEMA_VERSION = 1
 FEATURE_SCALES = {"r": 1000.0, "phi": "pi", "z": 1000.0}
-_WEIGHTS = {"embedding": "embedding.pt", "filter": "filter.pt", "gnn": "gnn.pt"}
+_WEIGHTS = {
+    "embedding": "embedding.pt",
+    "filter": "filter.pt",
+    "gnn": "gnn.pt",
+    "quality": "quality.pt",
+}
 
 
 def default_bundle_dir() -> Path:
@@ -37,6 +46,10 @@ class PipelineConfig:
     radius: float = 1.0
     max_neighbours: int = 64
     filter_cut: float = 0.2
+    #: edges whose circle through the beam line has |q/pT| above this (1/GeV) are dropped before
+    #: the filter network sees them (None: every edge is scored; see
+    #: :meth:`acts_gnn.gnn.models.FilterMLP.logits_in_chunks`)
+    filter_max_inverse_pt: float | None = None
     gnn_cut: float = 0.5
     walk_cut: float = 0.7
     min_track_spacepoints: int = 3
@@ -48,12 +61,17 @@ class PipelineConfig:
     #: stitch the pieces of a track along edges above this GNN score (None: no stitching; see
     #: :mod:`acts_gnn.gnn.track_building`)
     stitch_cut: float | None = None
+    #: drop the candidates whose probability of being a fake, by the bundle's quality network,
+    #: is above this (None: keep every candidate; see :mod:`acts_gnn.gnn.quality`)
+    quality_cut: float | None = None
 
     def __post_init__(self) -> None:
         if self.track_builder not in ("components", "walkthrough"):
             raise BundleError(
                 f"track_builder must be 'components' or 'walkthrough', got {self.track_builder!r}"
             )
+        if self.quality_cut is not None and not 0.0 <= self.quality_cut <= 1.0:
+            raise BundleError(f"quality_cut must be in [0, 1], got {self.quality_cut}")
 
 
 @dataclass
@@ -67,18 +85,22 @@ class ModelBundle:
     training: dict[str, Any] = field(default_factory=dict)
     metrics: dict[str, Any] = field(default_factory=dict)
     path: Path | None = None
+    #: the candidate-quality network, or None (every candidate kept)
+    quality: Any = None
+
+    def _modules(self) -> dict[str, Any]:
+        """Each model of the bundle by name (the quality network only when there is one)."""
+        names = [n for n in _WEIGHTS if n != "quality" or self.quality is not None]
+        return {name: getattr(self, name) for name in names}
 
     def description(self) -> dict[str, Any]:
         """The content of ``bundle.json``."""
+        modules = self._modules()
         return {
             "schema_version": SCHEMA_VERSION,
             "feature_scales": FEATURE_SCALES,
-            "models": {
-                "embedding": self.embedding.config.as_dict(),
-                "filter": self.filter.config.as_dict(),
-                "gnn": self.gnn.config.as_dict(),
-            },
-            "weights": _WEIGHTS,
+            "models": {name: module.config.as_dict() for name, module in modules.items()},
+            "weights": {name: _WEIGHTS[name] for name in modules},
             "pipeline": asdict(self.pipeline),
             "training": self.training,
             "metrics": self.metrics,
@@ -90,9 +112,8 @@ class ModelBundle:
 
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
-        for name, filename in _WEIGHTS.items():
-            module = getattr(self, name)
-            with atomic_path(directory / filename) as temporary:
+        for name, module in self._modules().items():
+            with atomic_path(directory / _WEIGHTS[name]) as temporary:
                 torch.save(module.state_dict(), temporary)
         write_text_atomic(
             directory / "bundle.json", json.dumps(self.description(), indent=2) + "\n"
@@ -117,6 +138,7 @@ class ModelBundle:
             GNNConfig,
             InteractionGNN,
         )
+        from acts_gnn.gnn.quality import QualityConfig, QualityMLP
 
         directory = Path(directory) if directory is not None else default_bundle_dir()
         meta_path = directory / "bundle.json"
@@ -136,10 +158,18 @@ class ModelBundle:
             embedding = EmbeddingMLP(EmbeddingConfig(**models["embedding"]))
             filter_ = FilterMLP(FilterConfig(**models["filter"]))
             gnn = InteractionGNN(GNNConfig(**models["gnn"]))
+            quality = (
+                QualityMLP(QualityConfig(**models["quality"])) if "quality" in models else None
+            )
             pipeline = PipelineConfig(**meta["pipeline"])
         except (KeyError, TypeError) as exc:
             raise BundleError(f"{meta_path}: incomplete or unknown settings ({exc})") from exc
-        for name, module in (("embedding", embedding), ("filter", filter_), ("gnn", gnn)):
+        if pipeline.quality_cut is not None and quality is None:
+            raise BundleError(f"{meta_path}: a quality_cut but no quality network")
+        loaded = {"embedding": embedding, "filter": filter_, "gnn": gnn}
+        if quality is not None:
+            loaded["quality"] = quality
+        for name, module in loaded.items():
             path = directory / _WEIGHTS[name]
             if not path.is_file():
                 raise BundleError(f"{path}: missing weights file")
@@ -157,4 +187,5 @@ class ModelBundle:
             training=meta.get("training", {}),
             metrics=meta.get("metrics", {}),
             path=directory,
+            quality=quality,
         )

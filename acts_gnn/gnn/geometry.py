@@ -12,34 +12,61 @@ from __future__ import annotations
 
 import torch
 
-__all__ = ["EDGE_INPUTS", "NODE_INPUTS", "edge_inputs", "node_inputs"]
+__all__ = ["EDGE_INPUTS", "NODE_INPUTS", "edge_inputs", "inverse_pt", "node_inputs", "point_eta"]
 
 NODE_INPUTS = 5
 EDGE_INPUTS = 6
 
 
+def point_eta(features: torch.Tensor) -> torch.Tensor:
+    """[N, 3] contract features → [N] pseudorapidity of each point seen from the origin."""
+    return torch.asinh(features[:, 2] / features[:, 0].clamp_min(1e-4))
+
+
 def node_inputs(features: torch.Tensor) -> torch.Tensor:
     """[N, 3] contract features → [N, 5]: r, cos φ, sin φ, z, η (r and z in metres)."""
     r, phi, z = features[:, 0], features[:, 1] * torch.pi, features[:, 2]
-    eta = torch.asinh(z / r.clamp_min(1e-4))
-    return torch.stack([r, torch.cos(phi), torch.sin(phi), z, eta / 4.0], dim=1)
+    return torch.stack([r, torch.cos(phi), torch.sin(phi), z, point_eta(features) / 4.0], dim=1)
 
 
-def edge_inputs(features: torch.Tensor, edges: torch.Tensor) -> torch.Tensor:
+def _differences(
+    src: torch.Tensor, dst: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Δr, Δφ (radians, wrapped) and Δr kept away from 0 (±1 mm) between gathered features."""
+    dr = dst[:, 0] - src[:, 0]
+    dphi = (torch.remainder((dst[:, 1] - src[:, 1]) + 1.0, 2.0) - 1.0) * torch.pi
+    safe_dr = torch.where(dr.abs() < 1e-3, torch.full_like(dr, 1e-3).copysign(dr), dr)
+    return dr, dphi, safe_dr
+
+
+def inverse_pt(features: torch.Tensor, edges: torch.Tensor) -> torch.Tensor:
+    """[E] signed curvature of the circle through the beam line and both ends, ≈ q/pT [1/GeV].
+
+    ``0.6 · 2Δφ/Δr`` at 2 T (r in metres): the fourth column of :func:`edge_inputs` before its
+    tanh.
+    """
+    _, dphi, safe_dr = _differences(features[edges[0]], features[edges[1]])
+    return 0.6 * 2.0 * dphi / safe_dr
+
+
+def edge_inputs(
+    features: torch.Tensor, edges: torch.Tensor, eta: torch.Tensor | None = None
+) -> torch.Tensor:
     """Features of the edges [2, E] → [E, 6] (each scaled to order one).
 
     Δr, Δφ, Δη of the two ends; the signed curvature of the circle through the beam line and
     both points in units of 1/pT at 2 T (``0.6 · 2Δφ/Δr`` ≈ q/pT [1/GeV]); the z at which the
     straight line through both points in (r, z) crosses the beam line (z0, in units of 0.3 m);
-    and Δz.
+    and Δz. ``eta``: :func:`point_eta` of every point, when the caller has it already (the
+    same values as computing it here).
     """
     src, dst = features[edges[0]], features[edges[1]]
-    dr = dst[:, 0] - src[:, 0]
-    dphi = (torch.remainder((dst[:, 1] - src[:, 1]) + 1.0, 2.0) - 1.0) * torch.pi  # radians
+    dr, dphi, safe_dr = _differences(src, dst)
     dz = dst[:, 2] - src[:, 2]
-    eta_src = torch.asinh(src[:, 2] / src[:, 0].clamp_min(1e-4))
-    eta_dst = torch.asinh(dst[:, 2] / dst[:, 0].clamp_min(1e-4))
-    safe_dr = torch.where(dr.abs() < 1e-3, torch.full_like(dr, 1e-3).copysign(dr), dr)
+    if eta is None:
+        eta_src, eta_dst = point_eta(src), point_eta(dst)
+    else:
+        eta_src, eta_dst = eta[edges[0]], eta[edges[1]]
     inverse_pt = 0.6 * 2.0 * dphi / safe_dr
     z0 = src[:, 2] - src[:, 0] * dz / safe_dr
     return torch.stack(

@@ -22,7 +22,14 @@ import torch
 from torch import nn
 from torch_geometric.nn import MessagePassing
 
-from acts_gnn.gnn.geometry import EDGE_INPUTS, NODE_INPUTS, edge_inputs, node_inputs
+from acts_gnn.gnn.geometry import (
+    EDGE_INPUTS,
+    NODE_INPUTS,
+    edge_inputs,
+    inverse_pt,
+    node_inputs,
+    point_eta,
+)
 
 __all__ = [
     "EmbeddingConfig",
@@ -107,10 +114,17 @@ class FilterMLP(nn.Module):
         features: torch.Tensor,
         edges: torch.Tensor,
         latent_distance: torch.Tensor | None = None,
+        nodes: torch.Tensor | None = None,
+        eta: torch.Tensor | None = None,
     ) -> torch.Tensor:
-        """Score the edges (logits)."""
-        nodes = node_inputs(features)
-        parts = [nodes[edges[0]], nodes[edges[1]], edge_inputs(features, edges)]
+        """Score the edges (logits).
+
+        ``nodes`` (:func:`node_inputs`) and ``eta`` (:func:`point_eta`) of every point, when the
+        caller has them already: the same logits, without computing them again per call.
+        """
+        if nodes is None:
+            nodes = node_inputs(features)
+        parts = [nodes[edges[0]], nodes[edges[1]], edge_inputs(features, edges, eta)]
         if self.config.use_latent_distance:
             if latent_distance is None:
                 raise ValueError("this filter was built to use the latent distance")
@@ -123,16 +137,31 @@ class FilterMLP(nn.Module):
         edges: torch.Tensor,
         latent: torch.Tensor,
         chunk_edges: int,
+        max_inverse_pt: float | None = None,
     ) -> torch.Tensor:
         """Logits of all ``edges``, ``chunk_edges`` at a time so memory stays bounded.
 
-        The latent distance of each edge is taken from ``latent`` [N, D] chunk by chunk.
+        The latent distance of each edge is taken from ``latent`` [N, D] chunk by chunk; the
+        points' own inputs are computed once. ``max_inverse_pt``: edges whose circle through the
+        beam line is tighter than this (|q/pT| in 1/GeV, :func:`inverse_pt`) are not scored and
+        get the logit −∞ — a cheap geometric pre-selection before the network.
         """
+        nodes, eta = node_inputs(features), point_eta(features)
         parts = []
         for start in range(0, edges.shape[1], chunk_edges):
             chunk = edges[:, start : start + chunk_edges]
-            distance = (latent[chunk[0]] - latent[chunk[1]]).norm(dim=1)
-            parts.append(self(features, chunk, distance))
+            if max_inverse_pt is None:
+                distance = (latent[chunk[0]] - latent[chunk[1]]).norm(dim=1)
+                parts.append(self(features, chunk, distance, nodes, eta))
+                continue
+            logits = torch.full(
+                (chunk.shape[1],), -torch.inf, dtype=features.dtype, device=features.device
+            )
+            wanted = inverse_pt(features, chunk).abs() <= max_inverse_pt
+            kept = chunk[:, wanted]
+            distance = (latent[kept[0]] - latent[kept[1]]).norm(dim=1)
+            logits[wanted] = self(features, kept, distance, nodes, eta)
+            parts.append(logits)
         return torch.cat(parts) if parts else features.new_zeros(0)
 
 
@@ -214,7 +243,8 @@ class InteractionGNN(nn.Module):
             return torch.cat(pieces) if len(pieces) != 1 else pieces[0]
 
         x = self.node_encoder(node_inputs(features))
-        e = per_edge(self.edge_encoder, x, lambda s: edge_inputs(features, edges[:, s]))
+        eta = point_eta(features)
+        e = per_edge(self.edge_encoder, x, lambda s: edge_inputs(features, edges[:, s], eta))
         for _ in range(self.config.iterations):
             e = e + per_edge(self.edge_update, x, lambda s, e=e: e[s])
             incoming = self.aggregate(edges, e, n)

@@ -25,6 +25,8 @@ from acts_gnn.result import EventTiming, TrackingResult
 if TYPE_CHECKING:
     import torch
 
+    from acts_gnn.gnn.quality import QualityMLP
+
 __all__ = ["Pipeline", "ScoredGraph", "StageOutput"]
 
 
@@ -61,33 +63,53 @@ class ScoredGraph:
     stages_s: dict[str, float]
     n_edges_graph: int
     config: PipelineConfig
+    #: the K1 graph [2, E] before the filter, when :meth:`Pipeline.run_scores` was asked to keep it
+    graph_edges: np.ndarray | None = None
+    #: contract features [N, 3] and the bundle's quality network (None: every candidate kept)
+    features: np.ndarray | None = None
+    quality: QualityMLP | None = None
+
+    def pieces_at(self, cut: float | None = None, min_size: int = 1) -> np.ndarray:
+        """The configured builder's labels at ``cut`` (default: the configured one), unstitched."""
+        from acts_gnn.gnn.track_building import build_components, build_walkthrough
+
+        cfg = self.config
+        cut = cfg.gnn_cut if cut is None else cut
+        if cfg.track_builder == "walkthrough":
+            return build_walkthrough(
+                self.n, self.edges, self.scores, self.r, cut, cfg.walk_cut, min_size
+            )
+        return build_components(self.n, self.edges, self.scores, cut, min_size)
 
     def labels_at(self, cut: float | None = None) -> np.ndarray:
         """Candidate labels at ``cut`` (default: the configured cut) by the configured builder.
 
-        With ``stitch_cut`` set, the builder's pieces (of any size) are stitched afterwards.
+        With ``stitch_cut`` set, the builder's pieces (of any size) are stitched afterwards; with
+        ``quality_cut`` set (and a quality network), the candidates it finds likely fakes are
+        dropped at the end.
         """
-        from acts_gnn.gnn.track_building import (
-            build_components,
-            build_walkthrough,
-            stitch_pieces,
-        )
+        from acts_gnn.gnn.track_building import stitch_pieces
 
         cfg = self.config
-        cut = cfg.gnn_cut if cut is None else cut
         stitching = cfg.stitch_cut is not None
-        min_size = 1 if stitching else cfg.min_track_spacepoints
-        if cfg.track_builder == "walkthrough":
-            labels = build_walkthrough(
-                self.n, self.edges, self.scores, self.r, cut, cfg.walk_cut, min_size
+        labels = self.pieces_at(cut, 1 if stitching else cfg.min_track_spacepoints)
+        if stitching:
+            labels = stitch_pieces(
+                labels, self.edges, self.scores, self.r, cfg.stitch_cut, cfg.min_track_spacepoints
             )
-        else:
-            labels = build_components(self.n, self.edges, self.scores, cut, min_size)
-        if not stitching:
+        if cfg.quality_cut is None or self.quality is None or self.features is None:
             return labels
-        return stitch_pieces(
-            labels, self.edges, self.scores, self.r, cfg.stitch_cut, cfg.min_track_spacepoints
+        from acts_gnn.gnn.quality import candidate_inputs, drop_candidates
+
+        ids, inputs = candidate_inputs(
+            labels,
+            self.features,
+            self.edges,
+            self.scores,
+            cfg.gnn_cut if cut is None else cut,
+            cfg.min_track_spacepoints,
         )
+        return drop_candidates(labels, ids, self.quality.fake_probability(inputs) > cfg.quality_cut)
 
 
 @dataclass(frozen=True)
@@ -131,6 +153,7 @@ class Pipeline:
                 embedding=copy.deepcopy(bundle.embedding).to(self.device),
                 filter=copy.deepcopy(bundle.filter).to(self.device),
                 gnn=copy.deepcopy(bundle.gnn).to(self.device),
+                quality=None if bundle.quality is None else copy.deepcopy(bundle.quality).cpu(),
             )
         self.bundle = bundle
         self.config: PipelineConfig = replace(bundle.pipeline, **overrides)  # type: ignore[arg-type]
@@ -139,8 +162,11 @@ class Pipeline:
     def __repr__(self) -> str:
         return f"Pipeline(device={self.device!r}, config={self.config!r})"
 
-    def run_scores(self, features: np.ndarray) -> ScoredGraph:
-        """Embedding, graph, filter and GNN on contract features ``[N, 3]`` (no track building)."""
+    def run_scores(self, features: np.ndarray, keep_graph: bool = False) -> ScoredGraph:
+        """Embedding, graph, filter and GNN on contract features ``[N, 3]`` (no track building).
+
+        ``keep_graph``: also return the K1 graph before the filter (diagnostics).
+        """
         import torch
 
         from acts_gnn.cuda.dispatch import radius_graph
@@ -171,7 +197,7 @@ class Pipeline:
             t0 = time.perf_counter()
             with stage("filter"):
                 logits = self.bundle.filter.logits_in_chunks(
-                    x, edges, latent, cfg.filter_chunk_edges
+                    x, edges, latent, cfg.filter_chunk_edges, cfg.filter_max_inverse_pt
                 )
                 keep = torch.sigmoid(logits) > cfg.filter_cut
                 filtered = edges[:, keep.to(edges.device)]
@@ -194,6 +220,9 @@ class Pipeline:
             stages_s=stages,
             n_edges_graph=int(n_graph),
             config=cfg,
+            graph_edges=edges.cpu().numpy() if keep_graph else None,
+            features=features,
+            quality=self.bundle.quality,
         )
 
     def run(self, features: np.ndarray) -> StageOutput:

@@ -1,6 +1,11 @@
-"""The training recipe: train the three models, tune the GNN cut on tracks, score held-out events.
+"""The training recipe: train the models, tune the cuts on tracks, score held-out events.
 
 Layer: reco (it joins ``gnn`` training with ``metrics``).
+
+After the three edge models and the GNN and stitching cuts, the recipe trains the
+candidate-quality network (:mod:`acts_gnn.gnn.quality`) on the candidates the pipeline builds on
+the training events, each labelled fake or not by the evaluation's matching, and picks its cut on
+the validation events (:func:`add_quality`).
 """
 
 from __future__ import annotations
@@ -14,16 +19,33 @@ import numpy as np
 from acts_gnn.event import Event
 from acts_gnn.gnn.bundle import ModelBundle
 from acts_gnn.gnn.pipeline import Pipeline
+from acts_gnn.gnn.quality import QualityConfig, candidate_inputs, train_quality
 from acts_gnn.gnn.train import EpochReport, TrainingConfig, train_pipeline
-from acts_gnn.metrics.matching import MatchingConfig
+from acts_gnn.metrics.matching import MatchingConfig, match_event
 from acts_gnn.metrics.performance import PerformanceAccumulator
 
-__all__ = ["GNN_CUTS", "STITCH_CUTS", "choose_cuts", "score_bundle", "train_recipe"]
+__all__ = [
+    "GNN_CUTS",
+    "MIN_QUALITY_FAKES",
+    "QUALITY_CUTS",
+    "QUALITY_FAKE_GOAL",
+    "STITCH_CUTS",
+    "add_quality",
+    "choose_cuts",
+    "score_bundle",
+    "train_recipe",
+]
 
 #: GNN cuts tried on the validation events (with stitching, the best were 0.95 and above)
 GNN_CUTS = (0.5, 0.7, 0.8, 0.9, 0.95, 0.97, 0.98, 0.99)
 #: stitching cuts tried with each of them (None: no stitching)
 STITCH_CUTS = (None, 0.02, 0.05, 0.1, 0.2, 0.3)
+#: cuts on the quality network's fake probability tried on the validation events (None: off)
+QUALITY_CUTS = (None, 0.99, 0.98, 0.97, 0.95, 0.93, 0.9, 0.8, 0.7, 0.5)
+#: the quality cut chosen is the loosest whose validation fake rate is at most this
+QUALITY_FAKE_GOAL = 0.01
+#: fewer fakes than this among the training candidates: no quality network is trained
+MIN_QUALITY_FAKES = 20
 
 
 def score_bundle(
@@ -87,6 +109,88 @@ def choose_cuts(
     return best[0], best[1], table
 
 
+def add_quality(
+    bundle: ModelBundle,
+    train_events: Sequence[Event],
+    val_events: Sequence[Event],
+    config: QualityConfig = QualityConfig(),
+    seed: int = 0,
+    device: str = "cpu",
+    on_event: Callable[[], None] | None = None,
+) -> ModelBundle:
+    """``bundle`` with a candidate-quality network trained on ``train_events`` and its cut.
+
+    The pipeline (without a quality network) builds candidates on every training event; each is
+    labelled a fake or not by :func:`~acts_gnn.metrics.matching.match_event`, and the network is
+    fitted to them. On ``val_events`` every cut of :data:`QUALITY_CUTS` is scored, and the
+    loosest whose fake rate is at most :data:`QUALITY_FAKE_GOAL` is kept (none reaching it: the
+    best efficiency − fake rate). With fewer than :data:`MIN_QUALITY_FAKES` fakes to learn from,
+    the bundle comes back without one, and ``training["quality"]`` says why.
+    """
+    pipeline = Pipeline(replace(bundle, quality=None), device=device)
+    cfg = pipeline.config
+    rows, fakes = [], []
+    for event in train_events:
+        scored = pipeline.run_scores(event.features())
+        labels = scored.labels_at()
+        _, inputs = candidate_inputs(
+            labels,
+            event.features(),
+            scored.edges,
+            scored.scores,
+            cfg.gnn_cut,
+            cfg.min_track_spacepoints,
+        )
+        assert event.truth is not None
+        matching = MatchingConfig(min_track_spacepoints=cfg.min_track_spacepoints)
+        match = match_event(event.event_id, event.spacepoints, event.truth, labels, matching)
+        rows.append(inputs)
+        fakes.append(~match.track_matched)
+        if on_event is not None:
+            on_event()
+    inputs, fake = np.concatenate(rows), np.concatenate(fakes)
+    record: dict[str, Any] = {
+        "config": config.as_dict(),
+        "seed": seed,
+        "train_candidates": int(fake.size),
+        "train_fakes": int(fake.sum()),
+    }
+    if fake.sum() < MIN_QUALITY_FAKES:
+        record["skipped"] = f"{int(fake.sum())} fakes among the training candidates"
+        return replace(bundle, training={**bundle.training, "quality": record})
+    model = train_quality(inputs, fake, config, seed)
+
+    outputs = [(event, pipeline.run_scores(event.features())) for event in val_events]
+    table: list[dict[str, Any]] = []
+    for cut in QUALITY_CUTS:
+        accumulator = PerformanceAccumulator(min_track_sizes=(3,))
+        for event, scored in outputs:
+            chosen = replace(scored, config=replace(cfg, quality_cut=cut), quality=model)
+            accumulator.add(event, chosen.labels_at())
+        s = accumulator.report().selections[0]
+        table.append(
+            {
+                "quality_cut": cut,
+                "efficiency": s.efficiency,
+                "fake_rate": s.fake_rate,
+                "duplicate_rate": s.duplicate_rate,
+            }
+        )
+    reaching = [row for row in table if row["fake_rate"] <= QUALITY_FAKE_GOAL]
+    best = (
+        reaching[0]
+        if reaching
+        else max(table, key=lambda row: row["efficiency"] - row["fake_rate"])
+    )
+    return replace(
+        bundle,
+        quality=model if best["quality_cut"] is not None else None,
+        pipeline=replace(bundle.pipeline, quality_cut=best["quality_cut"]),
+        training={**bundle.training, "quality": record},
+        metrics={**bundle.metrics, "quality_scan": table},
+    )
+
+
 def train_recipe(
     train_events: Sequence[Event],
     val_events: Sequence[Event],
@@ -96,17 +200,38 @@ def train_recipe(
     status: Callable[[str], None] = lambda _s: None,
     reuse: ModelBundle | None = None,
     device: str = "cpu",
+    quality_only: bool = False,
 ) -> ModelBundle:
     """Train, tune the GNN cut on ``val_events``, and score ``test_events`` with both builders.
 
-    ``reuse``: keep that bundle's embedding and filter and train the GNN only. ``device``: where
-    training, the cut scan and the scoring run.
+    ``reuse``: keep that bundle's embedding and filter and train the GNN only; with
+    ``quality_only``, keep all of it (models and cuts; the filter pre-selection is
+    ``config.filter_max_inverse_pt``) and train the quality selection only.
+    ``device``: where training, the cut scan and the scoring run.
     """
-    bundle = train_pipeline(train_events, val_events, config, report, status, reuse, device)
-    status("choosing the GNN and stitching cuts on tracks")
-    cut, stitch, table = choose_cuts(bundle, val_events, device)
-    bundle.pipeline = replace(bundle.pipeline, gnn_cut=cut, stitch_cut=stitch)
-    bundle.metrics["cut_scan"] = table
+    if quality_only:
+        if reuse is None:
+            raise ValueError("quality_only needs a bundle to reuse")
+        previous = {k: v for k, v in reuse.training.items() if k != "quality"}
+        bundle = replace(
+            reuse,
+            quality=None,
+            pipeline=replace(
+                reuse.pipeline,
+                quality_cut=None,
+                filter_max_inverse_pt=config.filter_max_inverse_pt,
+            ),
+            training={**previous, "quality_only_from": str(reuse.path)},
+            metrics={k: v for k, v in reuse.metrics.items() if not k.startswith("test_")},
+        )
+    else:
+        bundle = train_pipeline(train_events, val_events, config, report, status, reuse, device)
+        status("choosing the GNN and stitching cuts on tracks")
+        cut, stitch, table = choose_cuts(bundle, val_events, device)
+        bundle.pipeline = replace(bundle.pipeline, gnn_cut=cut, stitch_cut=stitch)
+        bundle.metrics["cut_scan"] = table
+    status("training the candidate-quality selection")
+    bundle = add_quality(bundle, train_events, val_events, seed=config.seed, device=device)
     if test_events:
         for builder in ("components", "walkthrough"):
             status(f"scoring {len(test_events)} test events ({builder})")
