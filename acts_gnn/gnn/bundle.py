@@ -48,7 +48,7 @@ class PipelineConfig:
     filter_cut: float = 0.2
     #: edges whose circle through the beam line has |q/pT| above this (1/GeV) are dropped before
     #: the filter network sees them (None: every edge is scored; see
-    #: :meth:`acts_gnn.gnn.models.FilterMLP.logits_in_chunks`)
+    #: :meth:`acts_gnn.gnn.models.FilterMLP.scores_in_chunks`)
     filter_max_inverse_pt: float | None = None
     gnn_cut: float = 0.5
     walk_cut: float = 0.7

@@ -137,31 +137,51 @@ class FilterMLP(nn.Module):
         edges: torch.Tensor,
         latent: torch.Tensor,
         chunk_edges: int,
-        max_inverse_pt: float | None = None,
     ) -> torch.Tensor:
         """Logits of all ``edges``, ``chunk_edges`` at a time so memory stays bounded.
 
         The latent distance of each edge is taken from ``latent`` [N, D] chunk by chunk; the
-        points' own inputs are computed once. ``max_inverse_pt``: edges whose circle through the
-        beam line is tighter than this (|q/pT| in 1/GeV, :func:`inverse_pt`) are not scored and
-        get the logit −∞ — a cheap geometric pre-selection before the network.
+        points' own inputs are computed once.
+        """
+        nodes, eta = node_inputs(features), point_eta(features)
+        parts = []
+        for start in range(0, edges.shape[1], chunk_edges):
+            chunk = edges[:, start : start + chunk_edges]
+            distance = (latent[chunk[0]] - latent[chunk[1]]).norm(dim=1)
+            parts.append(self(features, chunk, distance, nodes, eta))
+        return torch.cat(parts) if parts else features.new_zeros(0)
+
+    def scores_in_chunks(
+        self,
+        features: torch.Tensor,
+        edges: torch.Tensor,
+        latent: torch.Tensor,
+        chunk_edges: int,
+        max_inverse_pt: float | None = None,
+    ) -> torch.Tensor:
+        """Scores (sigmoid of the logits) of all ``edges``, in chunks as :meth:`logits_in_chunks`.
+
+        ``max_inverse_pt``: a cheap geometric pre-selection before the network — an edge whose
+        circle through the beam line is tighter than this (|q/pT| in 1/GeV, :func:`inverse_pt`)
+        is not scored and gets 0, below any cut. (A score, not a logit of −∞: the sigmoid of an
+        infinity raises a floating-point exception, which ACTS's sequencer counts.)
         """
         nodes, eta = node_inputs(features), point_eta(features)
         parts = []
         for start in range(0, edges.shape[1], chunk_edges):
             chunk = edges[:, start : start + chunk_edges]
             if max_inverse_pt is None:
-                distance = (latent[chunk[0]] - latent[chunk[1]]).norm(dim=1)
-                parts.append(self(features, chunk, distance, nodes, eta))
-                continue
-            logits = torch.full(
-                (chunk.shape[1],), -torch.inf, dtype=features.dtype, device=features.device
-            )
-            wanted = inverse_pt(features, chunk).abs() <= max_inverse_pt
-            kept = chunk[:, wanted]
+                kept, wanted = chunk, None
+            else:
+                wanted = inverse_pt(features, chunk).abs() <= max_inverse_pt
+                kept = chunk[:, wanted]
             distance = (latent[kept[0]] - latent[kept[1]]).norm(dim=1)
-            logits[wanted] = self(features, kept, distance, nodes, eta)
-            parts.append(logits)
+            scores = torch.sigmoid(self(features, kept, distance, nodes, eta))
+            if wanted is not None:
+                every = torch.zeros(chunk.shape[1], dtype=scores.dtype, device=scores.device)
+                every[wanted] = scores
+                scores = every
+            parts.append(scores)
         return torch.cat(parts) if parts else features.new_zeros(0)
 
 

@@ -196,10 +196,10 @@ class Pipeline:
 
             t0 = time.perf_counter()
             with stage("filter"):
-                logits = self.bundle.filter.logits_in_chunks(
+                scores = self.bundle.filter.scores_in_chunks(
                     x, edges, latent, cfg.filter_chunk_edges, cfg.filter_max_inverse_pt
                 )
-                keep = torch.sigmoid(logits) > cfg.filter_cut
+                keep = scores > cfg.filter_cut
                 filtered = edges[:, keep.to(edges.device)]
                 _synchronise(self.device)
             stages["filter"] = time.perf_counter() - t0

@@ -99,37 +99,38 @@ def candidate_inputs(
     np.minimum.at(r_min, k, r_m)
     np.maximum.at(r_max, k, r_m)
     out[:, 1], out[:, 2] = r_min, r_max
-    with np.errstate(divide="ignore", invalid="ignore"):
-        mean_r, mean_z = total(r_m) / n, total(z_m) / n
-        out[:, 3] = np.abs(np.arcsinh(mean_z / np.maximum(mean_r, 1e-9))) / 4.0
+    mean_r, mean_z = total(r_m) / n, total(z_m) / n
+    out[:, 3] = np.abs(np.arcsinh(mean_z / np.maximum(mean_r, 1e-9))) / 4.0
 
-        # circle through the beam line: x² + y² = 2ax + 2by, least squares in (a, b)
-        w = x * x + y * y
-        sxx, sxy, syy = total(x * x), total(x * y), total(y * y)
-        sxw, syw = total(x * w), total(y * w)
-        det = sxx * syy - sxy * sxy
-        # points on one line through the beam line: an infinite circle (zero curvature)
-        curved = det > 1e-9 * sxx * syy
-        a = np.where(curved, (sxw * syy - syw * sxy) / (2 * det), 0.0)
-        b = np.where(curved, (syw * sxx - sxw * sxy) / (2 * det), 0.0)
-        radius = np.hypot(a, b)
-        curvature = np.where(curved, 1.0 / np.maximum(radius, 1e-12), 0.0)
-        out[:, 4] = np.clip(curvature / _PT_PER_METRE, 0, 5)
-        # distance to the circle, or to the line through the beam line when straight
-        to_circle = np.hypot(x - a[k], y - b[k]) - radius[k]
-        direction = np.arctan2(total(y), total(x))[k]
-        to_line = x * np.sin(direction) - y * np.cos(direction)
-        d_circle = np.where(curved[k], to_circle, to_line)
-        out[:, 5] = np.log10(np.sqrt(total(d_circle**2) / n) * 1e3 + 1e-3)
+    # circle through the beam line: x² + y² = 2ax + 2by, least squares in (a, b)
+    w = x * x + y * y
+    sxx, sxy, syy = total(x * x), total(x * y), total(y * y)
+    sxw, syw = total(x * w), total(y * w)
+    det = sxx * syy - sxy * sxy
+    # points on one line through the beam line: an infinite circle (zero curvature)
+    curved = det > 1e-9 * sxx * syy
+    # divisions only where defined (`where=`): ACTS's sequencer counts any floating-point
+    # exception, even one in a lane np.where would discard
+    a = np.divide(sxw * syy - syw * sxy, 2 * det, out=np.zeros(n_c), where=curved)
+    b = np.divide(syw * sxx - sxw * sxy, 2 * det, out=np.zeros(n_c), where=curved)
+    radius = np.hypot(a, b)
+    curvature = np.where(curved, 1.0 / np.maximum(radius, 1e-12), 0.0)
+    out[:, 4] = np.clip(curvature / _PT_PER_METRE, 0, 5)
+    # distance to the circle, or to the line through the beam line when straight
+    to_circle = np.hypot(x - a[k], y - b[k]) - radius[k]
+    direction = np.arctan2(total(y), total(x))[k]
+    to_line = x * np.sin(direction) - y * np.cos(direction)
+    d_circle = np.where(curved[k], to_circle, to_line)
+    out[:, 5] = np.log10(np.sqrt(total(d_circle**2) / n) * 1e3 + 1e-3)
 
-        # (r, z) line: z = z0 + t r
-        srr, srz = total(r_m * r_m), total(r_m * z_m)
-        var_r = srr / n - mean_r**2
-        t = np.where(var_r > 1e-12, (srz / n - mean_r * mean_z) / var_r, 0.0)
-        z0 = mean_z - t * mean_r
-        d_line = z_m - (z0[k] + t[k] * r_m)
-        out[:, 6] = np.log10(np.sqrt(total(d_line**2) / n) * 1e3 + 1e-3)
-        out[:, 7] = np.tanh(z0 / 0.3)
+    # (r, z) line: z = z0 + t r
+    srr, srz = total(r_m * r_m), total(r_m * z_m)
+    var_r = srr / n - mean_r**2
+    t = np.divide(srz / n - mean_r * mean_z, var_r, out=np.zeros(n_c), where=var_r > 1e-12)
+    z0 = mean_z - t * mean_r
+    d_line = z_m - (z0[k] + t[k] * r_m)
+    out[:, 6] = np.log10(np.sqrt(total(d_line**2) / n) * 1e3 + 1e-3)
+    out[:, 7] = np.tanh(z0 / 0.3)
 
     edges = np.asarray(edges, dtype=np.int64).reshape(2, -1)
     scores = np.asarray(scores, dtype=np.float64)
@@ -138,9 +139,8 @@ def candidate_inputs(
     n_inside = np.bincount(ca[inside], minlength=n_c)
     score_inside = np.bincount(ca[inside], weights=scores[inside], minlength=n_c)
     above = np.bincount(ca[inside], weights=scores[inside] > cut, minlength=n_c)
-    with np.errstate(invalid="ignore"):
-        out[:, 8] = np.where(n_inside > 0, score_inside / np.maximum(n_inside, 1), 0.0)
-        out[:, 9] = np.where(n_inside > 0, above / np.maximum(n_inside, 1), 0.0)
+    out[:, 8] = score_inside / np.maximum(n_inside, 1)
+    out[:, 9] = above / np.maximum(n_inside, 1)
     best_out = np.zeros(n_c)
     many_out = np.zeros(n_c)
     for side, other in ((ca, cb), (cb, ca)):

@@ -461,10 +461,10 @@ def _train_filter(train, val, cfg, report, gen, device) -> tuple[FilterMLP, floa
 def _filtered(model: FilterMLP, graph: _Graph, cut: float, max_inverse_pt: float | None) -> _Graph:
     """The edges the pipeline keeps after its filter stage (pre-selection, network, cut)."""
     with torch.no_grad():
-        logits = model.logits_in_chunks(
+        scores = model.scores_in_chunks(
             graph.features, graph.edges, graph.latent, _SCORE_CHUNK, max_inverse_pt
         )
-    return graph.subset(torch.sigmoid(logits) > cut)
+    return graph.subset(scores > cut)
 
 
 @dataclass(frozen=True)

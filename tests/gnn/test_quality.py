@@ -186,9 +186,11 @@ def test_filter_pre_selection_scores_the_rest_unchanged():
     latent = torch.randn(n, 8, generator=g)
     model = FilterMLP(FilterConfig(hidden=16)).eval()
     with torch.no_grad():
-        everything = model.logits_in_chunks(features, edges, latent, 64)
-        selected = model.logits_in_chunks(features, edges, latent, 64, max_inverse_pt=5.0)
+        everything = torch.sigmoid(model.logits_in_chunks(features, edges, latent, 64))
+        unselected = model.scores_in_chunks(features, edges, latent, 64)
+        selected = model.scores_in_chunks(features, edges, latent, 64, max_inverse_pt=5.0)
     wanted = inverse_pt(features, edges).abs() <= 5.0
     assert 0 < int(wanted.sum()) < edges.shape[1]
-    assert torch.isneginf(selected[~wanted]).all()
+    torch.testing.assert_close(unselected, everything, rtol=0, atol=0)
+    assert (selected[~wanted] == 0).all()
     torch.testing.assert_close(selected[wanted], everything[wanted], rtol=0, atol=1e-6)
