@@ -48,6 +48,7 @@ def test_layout(repository):
         "gnn_tracking/1/bundle/embedding.pt",
         "gnn_tracking/1/bundle/filter.pt",
         "gnn_tracking/1/bundle/gnn.pt",
+        "gnn_tracking/1/bundle/quality.pt",
         "gnn_tracking/1/model.py",
         "gnn_tracking/config.pbtxt",
         "unrolling_tracking/1/model.py",
