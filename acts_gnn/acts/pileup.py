@@ -26,6 +26,14 @@ above 10 GeV) and published minimum-bias measurements:
 * **signal** (optional, on the first vertex): ``signal_particles`` harder particles, half muons and
   half pions, pT log-uniform in 1–100 GeV, |η| < 2.5 — a stand-in for the hard scatter so that
   high-pT tracks are well populated.
+* **jets** (optional, on the first vertex): ``jets`` collimated sprays of charged hadrons, as in
+  ttbar's dense jet cores. Each jet has a pT log-uniform in ``jet_pt_range_gev`` (50–300 GeV) and
+  an axis uniform in |η| < 2.5 and φ; Poisson(``jet_particles_mean``) constituents (at least 2)
+  share its pT by a flat Dirichlet split (those below ``pt_min_gev`` are dropped) and leave the
+  axis by Gaussian Δη, Δφ of width ``jet_width`` · min(1, √(5 GeV / pT)) — the harder, the
+  closer to the axis (0.1 for constituents below 5 GeV, 0.05 at 20 GeV). Species as the
+  pile-up's. The jets draw from their own stream (spawned from the event's generator), so the
+  pile-up and signal particles of a seed are the same with or without them.
 """
 
 from __future__ import annotations
@@ -57,10 +65,17 @@ class PileupModel:
     signal_particles: int = 0
     signal_pt_range_gev: tuple[float, float] = (1.0, 100.0)
     signal_max_abs_eta: float = 2.5
+    jets: int = 0
+    jet_particles_mean: float = 20.0
+    jet_pt_range_gev: tuple[float, float] = (50.0, 300.0)
+    jet_max_abs_eta: float = 2.5
+    jet_width: float = 0.1
 
     def sample(self, rng: np.random.Generator) -> GeneratedParticles:
         """Draw the particles of one event."""
-        n_vertices = max(int(rng.poisson(self.pileup)), 1 if self.signal_particles else 0)
+        (jet_rng,) = rng.spawn(1) if self.jets else (None,)
+        hard = self.signal_particles or self.jets
+        n_vertices = max(int(rng.poisson(self.pileup)), 1 if hard else 0)
         vertex = np.column_stack(
             [
                 rng.normal(0.0, self.sigma_xy_mm, n_vertices),
@@ -92,6 +107,16 @@ class PileupModel:
             n += m
         phi = rng.uniform(-np.pi, np.pi, n)
         sign = np.where(rng.random(n) < 0.5, 1, -1)
+        if jet_rng is not None:
+            jet_pt, jet_eta, jet_phi, jet_pdg = self._sample_jets(jet_rng)
+            m = jet_pt.size
+            pt, eta, phi = (
+                np.concatenate(p) for p in ((pt, jet_pt), (eta, jet_eta), (phi, jet_phi))
+            )
+            pdg = np.concatenate([pdg, jet_pdg])
+            sign = np.concatenate([sign, np.where(jet_rng.random(m) < 0.5, 1, -1)])
+            vertex_index = np.concatenate([vertex_index, np.zeros(m, np.int64)])
+            n += m
         # order by vertex so particle numbers count up within each vertex
         order = np.argsort(vertex_index, kind="stable")
         vertex_index, pt, eta, phi, pdg, sign = (
@@ -112,6 +137,28 @@ class PileupModel:
             phi=phi,
             vertex_mm=vertex,
         )
+
+    def _sample_jets(
+        self, rng: np.random.Generator
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """(pT, η, φ, PDG id without sign) of the constituents of ``jets`` jets (see module)."""
+        low, high = np.log(self.jet_pt_range_gev[0]), np.log(self.jet_pt_range_gev[1])
+        pdgs = np.array([p for p, _ in self.species])
+        shares = np.array([s for _, s in self.species], dtype=np.float64)
+        parts: list[tuple[np.ndarray, ...]] = []
+        for _ in range(self.jets):
+            jet_pt = float(np.exp(rng.uniform(low, high)))
+            axis_eta = rng.uniform(-self.jet_max_abs_eta, self.jet_max_abs_eta)
+            axis_phi = rng.uniform(-np.pi, np.pi)
+            m = max(int(rng.poisson(self.jet_particles_mean)), 2)
+            pt = jet_pt * rng.dirichlet(np.ones(m))
+            pt = pt[pt >= self.pt_min_gev]
+            width = self.jet_width * np.minimum(1.0, np.sqrt(5.0 / pt))
+            eta = axis_eta + rng.normal(0.0, width)
+            phi = np.remainder(axis_phi + rng.normal(0.0, width) + np.pi, 2 * np.pi) - np.pi
+            pdg = rng.choice(pdgs, size=pt.size, p=shares / shares.sum())
+            parts.append((pt, eta, phi, pdg))
+        return tuple(np.concatenate([p[i] for p in parts]) for i in range(4))  # type: ignore[return-value]
 
     def _sample_pt(self, rng: np.random.Generator, n: int) -> np.ndarray:
         """Inverse-CDF sampling of the Tsallis shape on a fine log grid."""

@@ -37,7 +37,13 @@ from acts_gnn._extras import require
 from acts_gnn.acts.pileup import PileupModel
 from acts_gnn.errors import ConfigError, OutputRefusedError
 
-__all__ = ["SimulationConfig", "simulate"]
+__all__ = [
+    "SimulationConfig",
+    "SimulationSequencer",
+    "finish_events",
+    "simulate",
+    "simulation_sequencer",
+]
 
 PIXEL_VOLUMES = (7, 8, 9)
 SHORT_STRIP_VOLUMES = (12, 13, 14)
@@ -87,8 +93,14 @@ class SimulationConfig:
             raise ConfigError(f"--pileup must be non-negative, got {self.model.pileup}")
         if not 0.0 <= self.noise_fraction < 1.0:
             raise ConfigError(f"--noise must be in [0, 1), got {self.noise_fraction}")
-        if self.model.pileup == 0 and self.model.signal_particles == 0:
-            raise ConfigError("nothing to simulate: --pileup 0 and no --signal particles")
+        if self.model.jets < 0:
+            raise ConfigError(f"--jets must be non-negative, got {self.model.jets}")
+        if self.model.jets and self.model.jet_particles_mean < 1:
+            raise ConfigError(
+                f"--jet-particles must be at least 1, got {self.model.jet_particles_mean:g}"
+            )
+        if self.model.pileup == 0 and self.model.signal_particles == 0 and self.model.jets == 0:
+            raise ConfigError("nothing to simulate: --pileup 0, no --signal particles, no --jets")
 
 
 def _digi_config() -> dict:
@@ -303,6 +315,57 @@ def _add_noise(path: Path, fraction: float, rng: np.random.Generator) -> int:
     return n_noise
 
 
+@dataclass(frozen=True)
+class SimulationSequencer:
+    """The Sequencer :func:`simulate` runs, not run yet, with what must outlive its run.
+
+    Algorithms added to ``sequencer`` before it runs see the whiteboard of the simulation:
+    ``particles_simulated``, ``simhits``, ``measurements``, ``measurement_subset``,
+    ``measurement_particles_map``, ``particle_measurements_map``, ``spacepoints`` (all volumes),
+    …; the CSV writers put the events into ``events_dir``, to be finished by
+    :func:`finish_events` after the run.
+    """
+
+    sequencer: object  # acts.examples.Sequencer
+    events_dir: Path
+    geometry: object  # acts.TrackingGeometry of the GenericDetector
+    field: object  # acts.MagneticFieldProvider, the constant solenoid field
+    #: (detector, geometry, field, random numbers, particle reader): the Sequencer points into
+    #: them (the detector owns the elements the geometry points to)
+    keepalive: tuple = ()
+
+
+def simulation_sequencer(
+    config: SimulationConfig,
+    scratch: Path,
+    on_event: Callable[[int], None] | None = None,
+    threads: int = 1,
+) -> SimulationSequencer:
+    """The Sequencer of :func:`simulate` for ``config``, writing into ``scratch / "events"``.
+
+    ``threads``: the Sequencer's threads (1, the default, gives byte-identical files per seed;
+    -1: all cores). ``scratch`` must exist; the digitisation configuration is written there.
+    """
+    digi_path = scratch / "digi-smearing.json"
+    digi_path.write_text(json.dumps(_digi_config(), indent=1))
+    events_dir = scratch / "events"
+    events_dir.mkdir()
+    sequencer, keepalive = _build_sequencer(config, events_dir, digi_path, on_event, threads)
+    _detector, geometry, bfield, _rnd, _reader = keepalive
+    return SimulationSequencer(sequencer, events_dir, geometry, bfield, keepalive)
+
+
+def finish_events(events_dir: Path, config: SimulationConfig) -> None:
+    """What :func:`simulate` does to the CSV files after the run: drop the cells files (smearing
+    makes none: they hold only a header) and add ``config.noise_fraction`` noise space points."""
+    for cells in events_dir.glob("event*-cells.csv"):
+        cells.unlink()
+    if config.noise_fraction > 0:
+        for number in range(config.events):
+            rng = np.random.default_rng([config.seed, number, 1])
+            _add_noise(events_dir / f"event{number:09d}-spacepoint.csv", config.noise_fraction, rng)
+
+
 def simulate(
     config: SimulationConfig, output: str | Path, on_event: Callable[[int], None] | None = None
 ) -> list[Path]:
@@ -324,22 +387,11 @@ def simulate(
         raise OutputRefusedError(f"{output}: cannot create directory ({exc.strerror})") from exc
     # simulate into a scratch folder inside output, then move: nothing half-written is left
     with tempfile.TemporaryDirectory(prefix=".simulate-", dir=output) as scratch:
-        scratch_path = Path(scratch)
-        digi_path = scratch_path / "digi-smearing.json"
-        digi_path.write_text(json.dumps(_digi_config(), indent=1))
-        events_dir = scratch_path / "events"
-        events_dir.mkdir()
-        sequencer, keepalive = _build_sequencer(config, events_dir, digi_path, on_event)
-        sequencer.run()
-        del sequencer, keepalive
-        for cells in events_dir.glob("event*-cells.csv"):
-            cells.unlink()  # smearing makes no cells: the file holds only a header
-        if config.noise_fraction > 0:
-            for number in range(config.events):
-                rng = np.random.default_rng([config.seed, number, 1])
-                _add_noise(
-                    events_dir / f"event{number:09d}-spacepoint.csv", config.noise_fraction, rng
-                )
+        run = simulation_sequencer(config, Path(scratch), on_event)
+        run.sequencer.run()
+        events_dir = run.events_dir
+        del run
+        finish_events(events_dir, config)
         written = []
         for path in sorted(events_dir.iterdir()):
             target = output / path.name

@@ -23,6 +23,16 @@ def command(
     signal: Annotated[
         int, typer.Option(help="Hard particles (μ/π, pT 1–100 GeV) added per event.")
     ] = 25,
+    jets: Annotated[
+        int,
+        typer.Option(
+            help="Collimated jets (50–300 GeV, |η| < 2.5) added per event on the first vertex: "
+            "dense cores as in ttbar.",
+        ),
+    ] = 0,
+    jet_particles: Annotated[
+        float, typer.Option(help="Mean number of charged particles per jet.")
+    ] = 20.0,
     noise: Annotated[
         float, typer.Option(help="Fraction of noise space points to add (TrackML: ~0.17).")
     ] = 0.0,
@@ -46,7 +56,9 @@ def command(
     config = SimulationConfig(
         events=events,
         seed=seed,
-        model=PileupModel(pileup=pileup, signal_particles=signal),
+        model=PileupModel(
+            pileup=pileup, signal_particles=signal, jets=jets, jet_particles_mean=jet_particles
+        ),
         noise_fraction=noise,
     )
     console = make_console(stderr=True)

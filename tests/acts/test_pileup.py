@@ -50,3 +50,35 @@ def test_same_generator_state_same_particles():
     b = PileupModel().sample(np.random.default_rng(7))
     np.testing.assert_array_equal(a.pt_gev, b.pt_gev)
     np.testing.assert_array_equal(a.pdg, b.pdg)
+
+
+def test_jets_are_hard_collimated_and_leave_the_other_particles_alone():
+    plain = PileupModel(pileup=20, signal_particles=5).sample(np.random.default_rng(3))
+    jetty = PileupModel(pileup=20, signal_particles=5, jets=3, jet_particles_mean=25).sample(
+        np.random.default_rng(3)
+    )
+    # every other vertex is the same particle for particle
+    for field in ("pt_gev", "eta", "phi", "pdg", "charge", "particle_number"):
+        np.testing.assert_array_equal(
+            getattr(plain, field)[plain.vertex_index > 0],
+            getattr(jetty, field)[jetty.vertex_index > 0],
+        )
+    np.testing.assert_array_equal(plain.vertex_mm, jetty.vertex_mm)
+    # on the first vertex the plain particles come first, then the jets' constituents
+    first = plain.vertex_index == 0
+    n0 = int(first.sum())
+    on_first = jetty.vertex_index == 0
+    np.testing.assert_array_equal(jetty.pt_gev[on_first][:n0], plain.pt_gev[first])
+    pt, eta, phi = (getattr(jetty, f)[on_first][n0:] for f in ("pt_gev", "eta", "phi"))
+    assert pt.size >= 3 * 2 and (pt >= 0.1).all()
+    # three jets of 50–300 GeV share their pT among the constituents (less those below 0.1 GeV)
+    assert 3 * 50 * 0.99 < pt.sum() < 3 * 300
+    # collimated: every constituent has another within ΔR < 0.3, and all lie within |η| < 3
+    d_eta = eta[:, None] - eta[None, :]
+    d_phi = np.remainder(phi[:, None] - phi[None, :] + np.pi, 2 * np.pi) - np.pi
+    d_r = np.hypot(d_eta, d_phi) + np.eye(pt.size) * 9
+    assert (d_r.min(axis=1) < 0.3).all()
+    assert np.abs(eta).max() < 3.0
+    # charges follow the PDG sign convention for the constituents too
+    positive = np.isin(jetty.pdg, [211, 321, 2212, -13])
+    np.testing.assert_array_equal(jetty.charge, np.where(positive, 1.0, -1.0))
