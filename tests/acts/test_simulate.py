@@ -123,6 +123,12 @@ def test_refuses_bad_settings_and_full_directories(tmp_path):
         simulate(SimulationConfig(events=0), tmp_path)
     with pytest.raises(ConfigError, match="--noise must be in"):
         simulate(SimulationConfig(noise_fraction=1.5), tmp_path)
+    with pytest.raises(ConfigError, match="--jets must be non-negative, got -1"):
+        simulate(SimulationConfig(model=PileupModel(jets=-1)), tmp_path)
+    with pytest.raises(ConfigError, match="--jet-particles must be at least 1, got 0.5"):
+        simulate(SimulationConfig(model=PileupModel(jets=2, jet_particles_mean=0.5)), tmp_path)
+    with pytest.raises(ConfigError, match="nothing to simulate"):
+        simulate(SimulationConfig(model=PileupModel(pileup=0)), tmp_path)
     (tmp_path / "event000000000-hits.csv").write_text("x\n")
     with pytest.raises(OutputError, match="already holds event files"):
         simulate(SimulationConfig(model=PileupModel(pileup=1)), tmp_path)
