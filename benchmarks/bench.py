@@ -6,7 +6,9 @@ Sections: (a) per-stage CPU time vs pile-up μ = 20, 50, 100, 200 with the fitte
 exponent; (b) K1 and K2 against SciPy (on CPU they *are* SciPy; the GPU ratios come from
 ``make gpu-check``); (c) local vs served throughput, concurrency 1, 2, 4 with 1 and 2 instances;
 (d) the service's own overhead per event size (``null_tracking`` served vs the pipeline);
-(e) the physics of the default model on the held-out μ = 200 events. Events are simulated with
+(e) the physics of the default model on the held-out μ = 200 events; (f) ACTS's own seeding +
+CKF (``acts_gnn.acts.ckf``, pyacts) on the same μ = 200 events, scored the same way, both finders
+on one thread. Events are simulated with
 ``acts-gnn simulate`` into ``--work`` once and reused. Every number written is one this run
 measured; the raw results go to ``<work>/bench.json``.
 """
@@ -134,6 +136,61 @@ def physics_of(events: list, labels: dict) -> dict:
             accumulator.add(event, source[event.event_id])
         out[name] = accumulator.report().as_dict()
     return out
+
+
+def subset_efficiency(events: list, labels: dict, keep) -> float:
+    """Efficiency over the targets for which ``keep(pt, eta)`` holds (candidates ≥ 3 points)."""
+    from acts_gnn.metrics.matching import match_event
+
+    found = total = 0
+    for event in events:
+        match = match_event(event.event_id, event.spacepoints, event.truth, labels[event.event_id])
+        chosen = keep(match.target_pt, match.target_eta)
+        found += int(match.target_matched[chosen].sum())
+        total += int(chosen.sum())
+    return found / total if total else math.nan
+
+
+def ckf_side_by_side(events: list, work: Path) -> dict:
+    """(f): ACTS's seeding + CKF and the GNN on the same μ = 200 events, each on one thread."""
+    import torch
+
+    from acts_gnn.acts.pileup import PileupModel
+    from acts_gnn.acts.simulate import SimulationConfig
+    from acts_gnn.gnn.pipeline import Pipeline
+    from benchmarks.ckf_anchor import ckf_anchor
+
+    n, seed = SAMPLES[200]
+    config = SimulationConfig(
+        events=n, seed=seed, model=PileupModel(pileup=200, signal_particles=25)
+    )
+    log(f"(f) ACTS seeding + CKF on {n} μ = 200 events (one thread)")
+    summary, _report, ckf_labels = ckf_anchor(work / f"mu200-seed{seed}", config, threads=1)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        pipeline = Pipeline(device="cpu")
+        gnn_labels, gnn_s = {}, []
+        for event in events:
+            log(f"(f) GNN on one thread: event {event.event_id}")
+            start = time.process_time()
+            gnn_labels[event.event_id] = pipeline.run(event.features()).labels
+            gnn_s.append(time.process_time() - start)
+    finally:
+        torch.set_num_threads(threads)
+    rows = {}
+    for name, labels, seconds in (
+        ("ACTS seeding + CKF", ckf_labels, summary["cpu_s_per_event"]),
+        ("acts-gnn (default)", gnn_labels, float(np.mean(gnn_s))),
+    ):
+        report = physics_of(events, {name: labels})[name]
+        rows[name] = {
+            "selection": report["selections"][0],
+            "pt_above_5": subset_efficiency(events, labels, lambda pt, eta: pt > 5.0),
+            "barrel": subset_efficiency(events, labels, lambda pt, eta: np.abs(eta) < 1.0),
+            "cpu_s": seconds,
+        }
+    return {"rows": rows, "ckf": summary}
 
 
 def exponent(rows: dict, key) -> float:
@@ -305,6 +362,38 @@ def render(results: dict) -> str:
         f"{n} of them, so it differs within the statistical spread.",
         "",
     ]
+    f = results.get("f")
+    if f:
+        ckf, gnn = f["rows"]["ACTS seeding + CKF"], f["rows"]["acts-gnn (default)"]
+        lines += [
+            f"## (f) Beside ACTS's own seeding + CKF ({n} μ = 200 events, one thread each)",
+            "",
+            "`acts_gnn.acts.ckf` (pyacts): the same simulation, pixel space points for the seeds, "
+            "grid triplet",
+            "seeding opened to |η| < 4, the CKF over all measurements, greedy ambiguity "
+            "resolution; its",
+            "tracks become candidate labels (a shared measurement goes to the longer track) and "
+            "are scored",
+            "with the same definitions. CPU seconds per event: ACTS's reconstruction algorithms "
+            "(not the",
+            "simulation); acts-gnn's whole pipeline with torch on one thread.",
+            "",
+            "| finder | efficiency | fake rate | duplicate rate | efficiency pT > 5 GeV | "
+            "efficiency \\|η\\| < 1 | CPU s / event |",
+            "| --- | --- | --- | --- | --- | --- | --- |",
+        ]
+        for name, row in f["rows"].items():
+            sel = row["selection"]
+            lines.append(
+                f"| {name} | {_pct(sel['efficiency'])} | {_pct(sel['fake_rate'])} | "
+                f"{_pct(sel['duplicate_rate'])} | {_pct(row['pt_above_5'])} | "
+                f"{_pct(row['barrel'])} | {row['cpu_s']:.2f} |"
+            )
+        lines += [
+            "",
+            f"acts-gnn CPU seconds / CKF CPU seconds: **{gnn['cpu_s'] / ckf['cpu_s']:.2f}**.",
+            "",
+        ]
     return "\n".join(lines)
 
 
@@ -355,6 +444,9 @@ def main() -> None:
         "--gpu-json", type=Path, default=REPO / "benchmarks" / "results" / "gpu_check_h200.json"
     )
     parser.add_argument("--served-events", type=int, default=3)
+    parser.add_argument(
+        "--no-ckf", action="store_true", help="leave out (f), ACTS's CKF (needs pyacts)"
+    )
     args = parser.parse_args()
     start = time.perf_counter()
     args.work.mkdir(parents=True, exist_ok=True)
@@ -373,6 +465,7 @@ def main() -> None:
         log(f"(e) walkthrough on event {event.event_id}")
         walk_labels[event.event_id] = walk.reconstruct(event).labels
     e = physics(mu200, {k[1]: v for k, v in labels.items() if k[0] == 200}, walk_labels)
+    f = ckf_side_by_side(mu200, args.work) if not args.no_ckf else None
     points = local_vs_served(mu200, args.served_events)
     c = {"points": points, "ratio": served_to_local_ratio(points)}
     from acts_gnn.io.example import example_dir
@@ -386,6 +479,7 @@ def main() -> None:
         "c": c,
         "d": d,
         "e": e,
+        "f": f,
         "gpu": json.loads(args.gpu_json.read_text()) if args.gpu_json.exists() else None,
         "run_s": time.perf_counter() - start,
     }

@@ -20,6 +20,10 @@ Chain (one ACTS ``Sequencer``, single-threaded so a seed gives byte-identical fi
 Optional noise (``noise_fraction``) is added afterwards: extra space points placed on the layers
 of real ones at a random azimuth, with measurement ids past the event's last one (so they have no
 simulated hit and read back as noise).
+
+The Sequencer (:func:`simulation_sequencer`) and the finishing of its files (:func:`finish_events`)
+are public so that other chains run on exactly these events (:mod:`acts_gnn.acts.ckf` adds ACTS's
+own reconstruction to the same Sequencer).
 """
 
 from __future__ import annotations

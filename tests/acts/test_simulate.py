@@ -125,7 +125,7 @@ def test_refuses_bad_settings_and_full_directories(tmp_path):
         simulate(SimulationConfig(noise_fraction=1.5), tmp_path)
     with pytest.raises(ConfigError, match="--jets must be non-negative, got -1"):
         simulate(SimulationConfig(model=PileupModel(jets=-1)), tmp_path)
-    with pytest.raises(ConfigError, match="--jet-particles must be at least 1, got 0.5"):
+    with pytest.raises(ConfigError, match=r"--jet-particles must be at least 1, got 0\.5"):
         simulate(SimulationConfig(model=PileupModel(jets=2, jet_particles_mean=0.5)), tmp_path)
     with pytest.raises(ConfigError, match="nothing to simulate"):
         simulate(SimulationConfig(model=PileupModel(pileup=0)), tmp_path)
