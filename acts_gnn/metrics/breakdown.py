@@ -30,7 +30,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from acts_gnn.event import NOISE_PARTICLE_ID, Event, find_sorted
-from acts_gnn.metrics.matching import MatchingConfig, match_event
+from acts_gnn.metrics.matching import MatchingConfig, match_event, target_mask
 
 __all__ = [
     "DENSITY_DELTA_R",
@@ -100,19 +100,7 @@ def _target_ids(event: Event, config: MatchingConfig) -> np.ndarray:
     """Target particle ids, sorted (the rule of ``match_event``)."""
     assert event.truth is not None
     table = event.truth.particles
-    ids, counts = np.unique(event.truth.particle_id, return_counts=True)
-    n_sp = np.zeros(len(table), np.int64)
-    pos, found = find_sorted(ids, table.particle_id)
-    n_sp[found] = counts[pos[found]]
-    with np.errstate(invalid="ignore"):
-        is_target = (
-            (table.pt > config.min_pt_gev)
-            & (np.abs(table.eta) < config.max_abs_eta)
-            & (table.vertex_r < config.max_vertex_r_mm)
-            & (n_sp >= config.min_particle_spacepoints)
-            & (table.particle_id != NOISE_PARTICLE_ID)
-        )
-    return np.sort(table.particle_id[is_target])
+    return np.sort(table.particle_id[target_mask(event.truth, config)])
 
 
 def _density(event: Event, target_rows: np.ndarray, config: MatchingConfig) -> np.ndarray:

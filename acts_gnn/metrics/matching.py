@@ -24,7 +24,7 @@ import numpy as np
 
 from acts_gnn.event import NOISE_PARTICLE_ID, SpacePoints, Truth, find_sorted
 
-__all__ = ["EventMatch", "MatchingConfig", "match_event", "pair_counts"]
+__all__ = ["EventMatch", "MatchingConfig", "match_event", "pair_counts", "target_mask"]
 
 
 @dataclass(frozen=True)
@@ -124,6 +124,23 @@ def _majority(track: np.ndarray, particle: np.ndarray) -> tuple[np.ndarray, ...]
     return major, major_count, size
 
 
+def target_mask(truth: Truth, config: MatchingConfig = MatchingConfig()) -> np.ndarray:
+    """bool [P]: which rows of ``truth.particles`` are target particles (see the module)."""
+    table = truth.particles
+    ids, counts = np.unique(truth.particle_id, return_counts=True)
+    n_sp = np.zeros(len(table), np.int64)
+    pos, found = find_sorted(ids, table.particle_id)
+    n_sp[found] = counts[pos[found]]
+    with np.errstate(invalid="ignore"):
+        return (
+            (table.pt > config.min_pt_gev)
+            & (np.abs(table.eta) < config.max_abs_eta)
+            & (table.vertex_r < config.max_vertex_r_mm)
+            & (n_sp >= config.min_particle_spacepoints)
+            & (table.particle_id != NOISE_PARTICLE_ID)
+        )
+
+
 def match_event(
     event_id: int,
     spacepoints: SpacePoints,
@@ -163,19 +180,8 @@ def match_event(
     pure = real & (2 * major_count > size)
     matched = pure & (2 * major_count > particle_total)
 
-    # targets
     table = truth.particles
-    n_sp = np.zeros(len(table), np.int64)
-    pos_t, found_t = find_sorted(ids, table.particle_id)
-    n_sp[found_t] = counts[pos_t[found_t]]
-    with np.errstate(invalid="ignore"):
-        is_target = (
-            (table.pt > config.min_pt_gev)
-            & (np.abs(table.eta) < config.max_abs_eta)
-            & (table.vertex_r < config.max_vertex_r_mm)
-            & (n_sp >= config.min_particle_spacepoints)
-            & (table.particle_id != NOISE_PARTICLE_ID)
-        )
+    is_target = target_mask(truth, config)
     target_ids = np.sort(table.particle_id[is_target])
     matched_ids = np.unique(major[matched])
     _, target_matched_found = find_sorted(matched_ids, target_ids)
