@@ -60,7 +60,7 @@ def command(
         float,
         typer.Option(
             help="Pre-selection before the filter network: drop edges whose circle through the "
-            "beam line has |q/pT| above this (1/GeV; 5 ≈ a 0.2 GeV circle). 0 turns it off.",
+            "beam line has |q/pT| above this (1/GeV; 5 ≈ a 0.2 GeV circle); 0 turns it off.",
         ),
     ] = 5.0,
     quality_only: Annotated[
@@ -123,6 +123,10 @@ def command(
     )
     if quality_only and reuse is None:
         raise ConfigError("--quality-only needs --reuse BUNDLE (the bundle to add it to)")
+    if filter_max_inverse_pt < 0:
+        raise ConfigError(
+            f"--filter-max-inverse-pt must be positive (or 0: off), got {filter_max_inverse_pt:g}"
+        )
     reused = ModelBundle.load(reuse) if reuse is not None else None
     sources = [("training", open_events(train)), ("validation", open_events(val))]
     if test:

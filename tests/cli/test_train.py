@@ -62,3 +62,46 @@ def test_train_with_a_bad_soft_edge_mode_or_device_is_one_line(tmp_path, run_cli
         assert result.exit_code == 2
         assert result.stderr.strip() == f"acts-gnn: error: {expected}"
         assert not (tmp_path / "b").exists()
+
+
+def test_quality_only_keeps_every_model_and_records_why_it_trained_none(tmp_path, run_cli):
+    out = tmp_path / "bundle"
+    result = run_cli(
+        "train", "--train", example_dir(), "--val", example_dir(), "-o", out,
+        "--reuse", default_bundle_dir(), "--quality-only",
+        "--data-description", "acts-gnn simulate (the example event)",
+    )  # fmt: skip
+    assert result.exit_code == 0, result.stderr
+    assert "epoch" not in result.stderr
+    meta = json.loads((out / "bundle.json").read_text())
+    shipped = json.loads((default_bundle_dir() / "bundle.json").read_text())
+    # the example event has too few fakes to learn from: no network, every candidate kept
+    quality = meta["training"]["quality"]
+    assert quality["skipped"].endswith("fakes among the training candidates")
+    assert quality["data"] == "acts-gnn simulate (the example event)"
+    assert "quality" not in meta["models"] and not (out / "quality.pt").exists()
+    assert meta["pipeline"]["quality_cut"] is None
+    # everything else is the reused bundle's
+    assert meta["training"]["data"] == shipped["training"]["data"]
+    for key in ("radius", "filter_cut", "gnn_cut", "stitch_cut", "max_neighbours"):
+        assert meta["pipeline"][key] == shipped["pipeline"][key]
+    for name in ("embedding", "filter", "gnn"):
+        ours = torch.load(out / f"{name}.pt", weights_only=True)
+        theirs = torch.load(default_bundle_dir() / f"{name}.pt", weights_only=True)
+        assert all(torch.equal(ours[k], theirs[k]) for k in ours)
+
+
+def test_bad_quality_and_pre_selection_options(tmp_path, run_cli):
+    result = run_cli(
+        "train", "--train", example_dir(), "--val", example_dir(), "-o", tmp_path / "b",
+        "--quality-only",
+    )  # fmt: skip
+    assert result.exit_code == 2
+    assert "--quality-only needs --reuse BUNDLE" in result.stderr
+    result = run_cli(
+        "train", "--train", example_dir(), "--val", example_dir(), "-o", tmp_path / "b",
+        "--filter-max-inverse-pt", "-1",
+    )  # fmt: skip
+    assert result.exit_code == 2
+    assert "--filter-max-inverse-pt must be positive (or 0: off), got -1" in result.stderr
+    assert not (tmp_path / "b").exists()
