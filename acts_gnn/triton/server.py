@@ -54,7 +54,7 @@ from acts_gnn.triton.contract import (
     ContractError,
 )
 
-__all__ = ["LOAD_ATTEMPTS", "ServerConfig", "infer_function", "serve"]
+__all__ = ["LOAD_ATTEMPTS", "ServerConfig", "infer_function", "patch_handshake", "serve"]
 
 #: how many times ``serve`` starts Triton before a model that fails to load is an error
 LOAD_ATTEMPTS = 3
@@ -244,6 +244,59 @@ def _bind_models(triton, config: ServerConfig, backends: dict[str, list[Backend]
         )
 
 
+#: PyTriton 0.7's handshake between a model's instances (``communication.py``, copied into each
+#: model of the repository): instance 0 starts a Unix-socket server; every other instance waits
+#: up to 1 s for the socket file and connects once. The file exists from ``bind()`` on, before
+#: ``listen()``; an instance that connects in between gets ECONNREFUSED and the model fails to
+#: load — seen in CI with ``--instances 2`` on a busy machine, three starts in a row.
+_HANDSHAKE_CONNECT = """\
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        sock.settimeout(max(0.0, should_stop_before_s - time.time()))
+        sock.connect(socket_path.as_posix())
+"""
+#: the same, trying again until the deadline while the server is bound but not listening yet
+_HANDSHAKE_CONNECT_RETRIED = """\
+        while True:  # acts-gnn: retried while the server is bound but not yet listening
+            sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            sock.settimeout(max(0.0, should_stop_before_s - time.time()))
+            try:
+                sock.connect(socket_path.as_posix())
+                break
+            except ConnectionRefusedError:
+                sock.close()
+                sock = None
+                if time.time() >= should_stop_before_s:
+                    raise
+                time.sleep(0.01)
+"""
+_HANDSHAKE_TIMEOUT = (
+    "def get_config_from_handshake_server(socket_path: pathlib.Path, timeout_s: float = 1.0)"
+)
+#: an instance may wait this long for instance 0 (the models load one another's torch first)
+_HANDSHAKE_TIMEOUT_S = 60.0
+
+
+def patch_handshake(model_store: Path) -> int:
+    """Make the instance handshake of every model in ``model_store`` wait for its server.
+
+    Rewrites the copies of PyTriton's ``communication.py`` there (see :data:`_HANDSHAKE_CONNECT`):
+    the connection is tried again while it is refused, and the wait is
+    :data:`_HANDSHAKE_TIMEOUT_S` instead of 1 s. Returns how many files were patched; a file whose
+    text differs (another PyTriton) is left as it is.
+    """
+    patched = 0
+    for path in sorted(model_store.glob("*/*/communication.py")):
+        text = path.read_text()
+        if _HANDSHAKE_CONNECT not in text or _HANDSHAKE_TIMEOUT not in text:
+            continue
+        text = text.replace(_HANDSHAKE_CONNECT, _HANDSHAKE_CONNECT_RETRIED).replace(
+            _HANDSHAKE_TIMEOUT, _HANDSHAKE_TIMEOUT.replace("1.0", str(_HANDSHAKE_TIMEOUT_S))
+        )
+        path.write_text(text)
+        patched += 1
+    return patched
+
+
 class _StartInterrupted(Exception):
     """Raised in the main thread (from a signal handler) to abandon a start of Triton."""
 
@@ -416,6 +469,7 @@ def _serve_in(
                         )
                     )
                     _bind_models(triton, config, backends)
+                    patch_handshake(run_dir / "model-store")
                     _run_watched(triton, starting)
                 except _StartInterrupted as exc:
                     if stop.is_set():
