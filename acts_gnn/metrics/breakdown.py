@@ -29,7 +29,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from acts_gnn.event import NOISE_PARTICLE_ID, Event, find_sorted
+from acts_gnn.event import NOISE_PARTICLE_ID, Event, count_spacepoints
 from acts_gnn.metrics.matching import MatchingConfig, match_event, target_mask
 
 __all__ = [
@@ -107,11 +107,8 @@ def _density(event: Event, target_rows: np.ndarray, config: MatchingConfig) -> n
     """Other particles within ΔR < DENSITY_DELTA_R of each target (see the module)."""
     assert event.truth is not None
     table = event.truth.particles
-    ids, counts = np.unique(event.truth.particle_id, return_counts=True)
-    pos, found = find_sorted(ids, table.particle_id)
-    seen = np.zeros(len(table), bool)
-    seen[found] = counts[pos[found]] >= config.min_particle_spacepoints
-    seen &= table.particle_id != NOISE_PARTICLE_ID
+    n_sp = count_spacepoints(table.particle_id, event.truth.particle_id)
+    seen = (n_sp >= config.min_particle_spacepoints) & (table.particle_id != NOISE_PARTICLE_ID)
     eta, phi = np.nan_to_num(table.eta[seen]), np.nan_to_num(table.phi[seen])
     out = np.zeros(target_rows.size, np.int64)
     for start in range(0, target_rows.size, 256):

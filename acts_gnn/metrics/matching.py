@@ -22,7 +22,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from acts_gnn.event import NOISE_PARTICLE_ID, SpacePoints, Truth, find_sorted
+from acts_gnn.event import NOISE_PARTICLE_ID, SpacePoints, Truth, count_spacepoints, find_sorted
 
 __all__ = ["EventMatch", "MatchingConfig", "match_event", "pair_counts", "target_mask"]
 
@@ -127,10 +127,7 @@ def _majority(track: np.ndarray, particle: np.ndarray) -> tuple[np.ndarray, ...]
 def target_mask(truth: Truth, config: MatchingConfig = MatchingConfig()) -> np.ndarray:
     """bool [P]: which rows of ``truth.particles`` are target particles (see the module)."""
     table = truth.particles
-    ids, counts = np.unique(truth.particle_id, return_counts=True)
-    n_sp = np.zeros(len(table), np.int64)
-    pos, found = find_sorted(ids, table.particle_id)
-    n_sp[found] = counts[pos[found]]
+    n_sp = count_spacepoints(table.particle_id, truth.particle_id)
     with np.errstate(invalid="ignore"):
         return (
             (table.pt > config.min_pt_gev)

@@ -135,7 +135,7 @@ def add_quality(
         labels = scored.labels_at()
         _, inputs = candidate_inputs(
             labels,
-            event.features(),
+            scored.features,
             scored.edges,
             scored.scores,
             cfg.gnn_cut,
