@@ -60,7 +60,8 @@ def command(
         float,
         typer.Option(
             help="Pre-selection before the filter network: drop edges whose circle through the "
-            "beam line has |q/pT| above this (1/GeV; 5 ≈ a 0.2 GeV circle); 0 turns it off.",
+            "beam line is tighter than this (0.36 · |q/pT| in 1/GeV; 5 ≈ a 0.07 GeV circle); "
+            "0 turns it off.",
         ),
     ] = 5.0,
     quality_only: Annotated[

@@ -46,8 +46,9 @@ class PipelineConfig:
     radius: float = 1.0
     max_neighbours: int = 64
     filter_cut: float = 0.2
-    #: edges whose circle through the beam line has |q/pT| above this (1/GeV) are dropped before
-    #: the filter network sees them (None: every edge is scored; see
+    #: edges whose circle through the beam line is tighter than this, in the models' scale
+    #: (:func:`acts_gnn.gnn.geometry.inverse_pt`: 0.36 · |q/pT| [1/GeV]), are dropped before the
+    #: filter network sees them (None: every edge is scored; see
     #: :meth:`acts_gnn.gnn.models.FilterMLP.scores_in_chunks`)
     filter_max_inverse_pt: float | None = None
     gnn_cut: float = 0.5

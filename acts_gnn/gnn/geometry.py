@@ -4,7 +4,8 @@ Layer: gnn.
 
 The contract gives each space point ``(r/1000, φ/π, z/1000)``. The models see φ through cos φ and
 sin φ (no wrap-around at ±π) and the point's pseudorapidity seen from the origin; an edge adds the
-differences between its ends, the curvature implied by the two points and the beam line (≈ q/pT),
+differences between its ends, the curvature implied by the two points and the beam line (scaled,
+see :data:`INVERSE_PT_SCALE`),
 and where their (r, z) line meets the beam line (z0).
 """
 
@@ -12,10 +13,22 @@ from __future__ import annotations
 
 import torch
 
-__all__ = ["EDGE_INPUTS", "NODE_INPUTS", "edge_inputs", "inverse_pt", "node_inputs", "point_eta"]
+__all__ = [
+    "EDGE_INPUTS",
+    "INVERSE_PT_SCALE",
+    "NODE_INPUTS",
+    "edge_inputs",
+    "inverse_pt",
+    "node_inputs",
+    "point_eta",
+]
 
 NODE_INPUTS = 5
 EDGE_INPUTS = 6
+#: the models' curvature input is this × κ, κ = 2Δφ/Δr [1/m] the curvature of the circle through
+#: the beam line and both points. At 2 T q/pT [1/GeV] = κ / 0.6, so the input is 0.36 · q/pT: a
+#: scale the trained models carry (1 ↔ pT ≈ 0.36 GeV, 5 ↔ pT ≈ 0.07 GeV)
+INVERSE_PT_SCALE = 0.6
 
 
 def point_eta(features: torch.Tensor) -> torch.Tensor:
@@ -40,13 +53,17 @@ def _differences(
 
 
 def inverse_pt(features: torch.Tensor, edges: torch.Tensor) -> torch.Tensor:
-    """[E] signed curvature of the circle through the beam line and both ends, ≈ q/pT [1/GeV].
+    """[E] signed curvature of the circle through the beam line and both ends, in the models' scale.
 
-    ``0.6 · 2Δφ/Δr`` at 2 T (r in metres): the fourth column of :func:`edge_inputs` before its
-    tanh.
+    ``INVERSE_PT_SCALE · 2Δφ/Δr`` (r in metres; 0.36 · q/pT [1/GeV] at 2 T): the fourth column of
+    :func:`edge_inputs` before its tanh.
     """
     _, dphi, safe_dr = _differences(features[edges[0]], features[edges[1]])
-    return 0.6 * 2.0 * dphi / safe_dr
+    return _scaled_curvature(dphi, safe_dr)
+
+
+def _scaled_curvature(dphi: torch.Tensor, safe_dr: torch.Tensor) -> torch.Tensor:
+    return INVERSE_PT_SCALE * 2.0 * dphi / safe_dr
 
 
 def edge_inputs(
@@ -55,9 +72,9 @@ def edge_inputs(
     """Features of the edges [2, E] → [E, 6] (each scaled to order one).
 
     Δr, Δφ, Δη of the two ends; the signed curvature of the circle through the beam line and
-    both points in units of 1/pT at 2 T (``0.6 · 2Δφ/Δr`` ≈ q/pT [1/GeV]); the z at which the
-    straight line through both points in (r, z) crosses the beam line (z0, in units of 0.3 m);
-    and Δz. ``eta``: :func:`point_eta` of every point, when the caller has it already (the
+    both points (:func:`inverse_pt`, ``0.6 · 2Δφ/Δr`` = 0.36 · q/pT [1/GeV] at 2 T); the z at
+    which the straight line through both points in (r, z) crosses the beam line (z0, in units of
+    0.3 m); and Δz. ``eta``: :func:`point_eta` of every point, when the caller has it already (the
     same values as computing it here).
     """
     src, dst = features[edges[0]], features[edges[1]]
@@ -67,7 +84,7 @@ def edge_inputs(
         eta_src, eta_dst = point_eta(src), point_eta(dst)
     else:
         eta_src, eta_dst = eta[edges[0]], eta[edges[1]]
-    inverse_pt = 0.6 * 2.0 * dphi / safe_dr
+    inverse_pt = _scaled_curvature(dphi, safe_dr)
     z0 = src[:, 2] - src[:, 0] * dz / safe_dr
     return torch.stack(
         [

@@ -162,9 +162,9 @@ class FilterMLP(nn.Module):
         """Scores (sigmoid of the logits) of all ``edges``, in chunks as :meth:`logits_in_chunks`.
 
         ``max_inverse_pt``: a cheap geometric pre-selection before the network — an edge whose
-        circle through the beam line is tighter than this (|q/pT| in 1/GeV, :func:`inverse_pt`)
-        is not scored and gets 0, below any cut. (A score, not a logit of −∞: the sigmoid of an
-        infinity raises a floating-point exception, which ACTS's sequencer counts.)
+        circle through the beam line is tighter than this (:func:`inverse_pt`: 0.36 · |q/pT| in
+        1/GeV) is not scored and gets 0, below any cut. (A score, not a logit of −∞: the sigmoid
+        of an infinity raises a floating-point exception, which ACTS's sequencer counts.)
         """
         nodes, eta = node_inputs(features), point_eta(features)
         parts = []

@@ -89,8 +89,9 @@ class TrainingConfig:
     filter_batch: int = 65536
     filter_lr: float = 2e-3
     filter_efficiency: float = 0.97
-    #: the pipeline's geometric pre-selection before the filter network (|q/pT| of an edge's
-    #: circle through the beam line, 1/GeV; None: off). 5 ≈ a 0.2 GeV circle; the true pairs of
+    #: the pipeline's geometric pre-selection before the filter network (the curvature of an
+    #: edge's circle through the beam line, geometry.inverse_pt: 0.36 · |q/pT| [1/GeV]; None:
+    #: off). 5 ≈ a 0.07 GeV circle; the true pairs of
     #: particles above 0.9 GeV in the 16 training events of ``make train`` reach at most 2.9
     filter_max_inverse_pt: float | None = 5.0
     gnn_epochs: int = 12
