@@ -103,6 +103,8 @@ class SimulationConfig:
             raise ConfigError(
                 f"--jet-particles must be at least 1, got {self.model.jet_particles_mean:g}"
             )
+        if self.model.hard_vertices < 1:
+            raise ConfigError(f"--hard-vertices must be at least 1, got {self.model.hard_vertices}")
         if self.model.pileup == 0 and self.model.signal_particles == 0 and self.model.jets == 0:
             raise ConfigError("nothing to simulate: --pileup 0, no --signal particles, no --jets")
 

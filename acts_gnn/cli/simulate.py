@@ -33,6 +33,14 @@ def command(
     jet_particles: Annotated[
         float, typer.Option(help="Mean number of charged particles per jet.")
     ] = 20.0,
+    hard_vertices: Annotated[
+        int,
+        typer.Option(
+            help="Spread the --signal particles and --jets over this many vertices (i mod N) "
+            "instead of the first: a training-data knob, so that high-pT tracks come from every "
+            "z of the luminous region.",
+        ),
+    ] = 1,
     noise: Annotated[
         float, typer.Option(help="Fraction of noise space points to add (TrackML: ~0.17).")
     ] = 0.0,
@@ -57,7 +65,11 @@ def command(
         events=events,
         seed=seed,
         model=PileupModel(
-            pileup=pileup, signal_particles=signal, jets=jets, jet_particles_mean=jet_particles
+            pileup=pileup,
+            signal_particles=signal,
+            jets=jets,
+            jet_particles_mean=jet_particles,
+            hard_vertices=hard_vertices,
         ),
         noise_fraction=noise,
     )

@@ -48,14 +48,28 @@ def command(
             "filter and GNN losses: ignore (left out), true (built as a track) or false.",
         ),
     ] = "ignore",
+    true_edge_pt_power: Annotated[
+        float,
+        typer.Option(
+            help="A true edge weighs (pT / 1 GeV)^this in the filter and GNN losses (pT clipped "
+            "to 1–10 GeV): more weight for the rare high-pT tracks; 0 weighs all alike.",
+        ),
+    ] = 0.5,
     reuse: Annotated[
         Path | None,
         typer.Option(
             help="Take the embedding and filter (radius and cut too) from this bundle and train "
-            "the GNN only.",
+            "the GNN only (see --reuse-stages).",
             show_default=False,
         ),
     ] = None,
+    reuse_stages: Annotated[
+        str,
+        typer.Option(
+            help="With --reuse: the stages taken from it, 'embedding,filter' (train the GNN) "
+            "or 'embedding' (train the filter and the GNN).",
+        ),
+    ] = "embedding,filter",
     filter_max_inverse_pt: Annotated[
         float,
         typer.Option(
@@ -96,7 +110,7 @@ def command(
     from acts_gnn.errors import ConfigError, OutputRefusedError
     from acts_gnn.gnn.bundle import ModelBundle
     from acts_gnn.gnn.models import EmbeddingConfig, FilterConfig, GNNConfig
-    from acts_gnn.gnn.train import TrainingConfig
+    from acts_gnn.gnn.train import REUSABLE_STAGES, TrainingConfig
     from acts_gnn.io.atomic import check_output
     from acts_gnn.io.source import open_events
     from acts_gnn.reco.recipe import train_recipe
@@ -120,6 +134,7 @@ def command(
         max_neighbours=max_neighbours,
         gnn_sectors=gnn_sectors,
         soft_edges=soft_edges,
+        true_edge_pt_power=true_edge_pt_power,
         filter_max_inverse_pt=filter_max_inverse_pt if filter_max_inverse_pt > 0 else None,
     )
     if quality_only and reuse is None:
@@ -127,6 +142,12 @@ def command(
     if filter_max_inverse_pt < 0:
         raise ConfigError(
             f"--filter-max-inverse-pt must be positive (or 0: off), got {filter_max_inverse_pt:g}"
+        )
+    stages = tuple(s.strip() for s in reuse_stages.split(","))
+    if stages not in REUSABLE_STAGES:
+        raise ConfigError(
+            f"--reuse-stages {reuse_stages!r}: expected "
+            + " or ".join(repr(",".join(s)) for s in REUSABLE_STAGES)
         )
     reused = ModelBundle.load(reuse) if reuse is not None else None
     sources = [("training", open_events(train)), ("validation", open_events(val))]
@@ -160,6 +181,7 @@ def command(
             reuse=reused,
             device=device,
             quality_only=quality_only,
+            reuse_stages=stages,
         )
     # --quality-only: the run's own record goes with the quality selection it trained; the rest
     # of the bundle keeps the record of how it was made

@@ -201,10 +201,12 @@ def train_recipe(
     reuse: ModelBundle | None = None,
     device: str = "cpu",
     quality_only: bool = False,
+    reuse_stages: tuple[str, ...] = ("embedding", "filter"),
 ) -> ModelBundle:
     """Train, tune the GNN cut on ``val_events``, and score ``test_events`` with both builders.
 
-    ``reuse``: keep that bundle's embedding and filter and train the GNN only; with
+    ``reuse``: keep that bundle's ``reuse_stages`` (the embedding and filter by default, or the
+    embedding only) and train the rest; with
     ``quality_only``, keep all of it (models and cuts; the filter pre-selection is
     ``config.filter_max_inverse_pt``) and train the quality selection only.
     ``device``: where training, the cut scan and the scoring run.
@@ -225,7 +227,9 @@ def train_recipe(
             metrics={k: v for k, v in reuse.metrics.items() if not k.startswith("test_")},
         )
     else:
-        bundle = train_pipeline(train_events, val_events, config, report, status, reuse, device)
+        bundle = train_pipeline(
+            train_events, val_events, config, report, status, reuse, device, reuse_stages
+        )
         status("choosing the GNN and stitching cuts on tracks")
         cut, stitch, table = choose_cuts(bundle, val_events, device)
         bundle.pipeline = replace(bundle.pipeline, gnn_cut=cut, stitch_cut=stitch)

@@ -82,3 +82,31 @@ def test_jets_are_hard_collimated_and_leave_the_other_particles_alone():
     # charges follow the PDG sign convention for the constituents too
     positive = np.isin(jetty.pdg, [211, 321, 2212, -13])
     np.testing.assert_array_equal(jetty.charge, np.where(positive, 1.0, -1.0))
+
+
+def test_hard_vertices_spread_the_hard_objects_and_change_nothing_else():
+    one = PileupModel(pileup=50, signal_particles=10, jets=3).sample(np.random.default_rng(5))
+    spread = PileupModel(pileup=50, signal_particles=10, jets=3, hard_vertices=4).sample(
+        np.random.default_rng(5)
+    )
+    np.testing.assert_array_equal(one.vertex_mm, spread.vertex_mm)
+    # the same particles, ordered by vertex: compared as multisets
+    np.testing.assert_array_equal(np.sort(one.pt_gev), np.sort(spread.pt_gev))
+    # signal particles are pT 1–100 GeV μ/π; jets' constituents share 50–300 GeV. In ``one``
+    # the first vertex holds all of them; in ``spread``, vertices 0–3 hold them (i mod 4)
+    signal_one = (one.vertex_index == 0) & (np.abs(one.pdg) == 13)
+    signal_spread = np.abs(spread.pdg) == 13
+    assert signal_one.sum() == signal_spread.sum() == 5  # every second signal particle is a μ
+    # muons are signal particles 0, 2, 4, 6, 8 → vertices 0, 2, 0, 2, 0
+    np.testing.assert_array_equal(np.sort(spread.vertex_index[signal_spread]), [0, 0, 0, 2, 2])
+    # pile-up vertices beyond the fourth are untouched, particle for particle
+    for field in ("pt_gev", "eta", "phi", "pdg", "particle_number"):
+        np.testing.assert_array_equal(
+            getattr(one, field)[one.vertex_index >= 4],
+            getattr(spread, field)[spread.vertex_index >= 4],
+        )
+    # more hard vertices than vertices: capped (a μ = 0 event has one vertex)
+    alone = PileupModel(pileup=0, signal_particles=6, hard_vertices=25).sample(
+        np.random.default_rng(1)
+    )
+    assert (alone.vertex_index == 0).all() and alone.vertex_mm.shape == (1, 3)

@@ -72,6 +72,44 @@ def test_soft_edges_get_weight_zero_exactly():
         assert [truth.get((a, b), truth.get((b, a))) for a, b in edges.T] == labels, mode
 
 
+def test_true_edges_weigh_their_clipped_pt_to_the_power_and_false_edges_one():
+    # particles of 0.95, 4 and 30 GeV (all targets at 0.9) and a soft one (0.5 GeV)
+    event = make_event([1, 1, 2, 2, 3, 3, 4, 4], {1: 0.95, 2: 4.0, 3: 30.0, 4: 0.5})
+    data = training._Prepared(
+        features=torch.from_numpy(event.features()),
+        particle=torch.zeros(8, dtype=torch.long),
+        true=torch.zeros((2, 0), dtype=torch.long),
+        negatives=torch.zeros((2, 0), dtype=torch.long),
+        event=event,
+    )
+    embedding = EmbeddingMLP(EmbeddingConfig(hidden=4, latent_dim=2))
+    cfg = training.TrainingConfig(target_pt_gev=0.9, true_edge_pt_power=0.5)
+    graph = training._graph(embedding, data, radius=1e9, cfg=cfg)
+    weight = {
+        tuple(sorted((int(a), int(b)))): float(w)
+        for a, b, w in zip(graph.edges[0], graph.edges[1], graph.weight, strict=True)
+    }
+    # pT clipped to 1–10 GeV: 0.95 → 1, 4 → 2, 30 → √10; soft edges out, false edges 1
+    assert weight[(0, 1)] == 1.0
+    assert weight[(2, 3)] == pytest.approx(2.0)
+    assert weight[(4, 5)] == pytest.approx(10**0.5)
+    assert weight[(6, 7)] == 0.0
+    assert weight[(0, 2)] == weight[(1, 7)] == 1.0
+    with pytest.raises(ConfigError, match=r"true_edge_pt_power must be in \[0, 2\], got -1"):
+        training.TrainingConfig(true_edge_pt_power=-1)
+
+
+def test_bce_balances_true_and_false_by_their_weights():
+    logits = torch.tensor([0.3, -1.2, 2.0, 0.1, -0.4, 1.1])
+    truth = torch.tensor([True, True, False, False, False, False])
+    weight = torch.tensor([2.0, 0.5, 1.0, 1.0, 1.0, 0.0])
+    # false weight 3, true weight 2.5: pos_weight √(3 / 2.5); the mean over the 5 counted edges
+    pos = (3 / 2.5) ** 0.5
+    sp = torch.nn.functional.softplus
+    expected = (2.0 * pos * sp(-logits[0]) + 0.5 * pos * sp(-logits[1]) + sp(logits[2:5]).sum()) / 5
+    assert training._bce(logits, truth, weight).item() == pytest.approx(expected.item(), rel=1e-6)
+
+
 def test_unknown_soft_edge_mode_is_a_config_error():
     expected = "soft_edges 'maybe': expected one of ignore, true, false"
     with pytest.raises(ConfigError, match=expected):
@@ -147,6 +185,53 @@ def test_reuse_keeps_embedding_and_filter_and_trains_the_gnn():
     assert record["stages"] == ["embedding", "filter"]
     assert record["training"] == {"seed": 7, "data": "earlier run"}
     assert [h["stage"] for h in bundle.metrics["history"]] == ["filter", "gnn"]
+
+
+def test_reuse_of_the_embedding_alone_trains_the_filter_and_the_gnn():
+    rng = np.random.default_rng(4)
+    particles = [int(p) for p in rng.integers(1, 9, size=80)]
+    events = [
+        make_event(particles, {p: 0.5 + p for p in range(1, 9)}, event_id=i) for i in range(2)
+    ]
+    earlier = ModelBundle(
+        embedding=EmbeddingMLP(EmbeddingConfig(hidden=8, latent_dim=3)),
+        filter=FilterMLP(FilterConfig(hidden=8)),
+        gnn=InteractionGNN(GNNConfig(hidden=8, iterations=1)),
+        pipeline=PipelineConfig(radius=5.0, filter_cut=0.2),
+        training={"seed": 7},
+        metrics={"history": [
+            {"stage": s, "epoch": 0, "train_loss": 1.0, "val_loss": 1.0, "val_efficiency": 0.5,
+             "val_purity": 0.5, "seconds": 1.0} for s in ("embedding", "filter")
+        ]},
+    )  # fmt: skip
+    before = {k: v.clone() for k, v in earlier.embedding.state_dict().items()}
+    filter_before = {k: v.clone() for k, v in earlier.filter.state_dict().items()}
+    cfg = training.TrainingConfig(
+        filter=FilterConfig(hidden=8),
+        gnn=GNNConfig(hidden=8, iterations=2),
+        filter_epochs=1,
+        gnn_epochs=1,
+        gnn_sectors=2,
+        max_neighbours=8,
+    )
+    seen = []
+    bundle = training.train_pipeline(
+        events[:1], events[1:], cfg, report=seen.append, reuse=earlier, reuse_stages=("embedding",)
+    )
+    assert [r.stage for r in seen] == ["filter", "gnn"]
+    state = bundle.embedding.state_dict()
+    assert all(torch.equal(v, state[k]) for k, v in before.items())
+    # the filter is a new one; the earlier bundle's is untouched
+    assert bundle.filter is not earlier.filter
+    assert all(torch.equal(v, earlier.filter.state_dict()[k]) for k, v in filter_before.items())
+    assert bundle.pipeline.radius == 5.0
+    record = bundle.training["reused_stages"]
+    assert record["stages"] == ["embedding"] and "filter_cut" not in record
+    assert [h["stage"] for h in bundle.metrics["history"]] == ["embedding", "filter", "gnn"]
+    with pytest.raises(ConfigError, match="reused stages 'filter': expected 'embedding' or"):
+        training.train_pipeline(
+            events[:1], events[1:], cfg, reuse=earlier, reuse_stages=("filter",)
+        )
 
 
 @pytest.mark.gpu
