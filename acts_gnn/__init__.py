@@ -19,6 +19,8 @@ _EXPORTS = {
     "Truth": "acts_gnn.event",
     "Particles": "acts_gnn.event",
     "TrackingResult": "acts_gnn.result",
+    "Pipeline": "acts_gnn.gnn.pipeline",
+    "RemotePipeline": "acts_gnn.triton.client",
     "open_events": "acts_gnn.io.source",
     "TrackWriter": "acts_gnn.io.tracks",
     "read_tracks": "acts_gnn.io.tracks",

@@ -77,3 +77,81 @@ def test_the_architecture_page_shows_these_floors():
     for room, floor in FLOORS.items():
         row = next(line for line in text.splitlines() if line.startswith(f"| {floor} |"))
         assert f"`{room}`" in row, (room, floor)
+
+
+def _module_name(path: Path) -> str:
+    parts = list(path.relative_to(PACKAGE.parent).with_suffix("").parts)
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def _module_imports() -> dict[str, set[tuple[str, str]]]:
+    """module → {(imported module, name or "")} for every ``acts_gnn`` import it makes."""
+    modules = {_module_name(p): p for p in PACKAGE.rglob("*.py")}
+    found: dict[str, set[tuple[str, str]]] = {m: set() for m in modules}
+    for module, path in modules.items():
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+                if node.module.split(".")[0] != "acts_gnn":
+                    continue
+                for alias in node.names:
+                    submodule = f"{node.module}.{alias.name}"
+                    if submodule in modules:
+                        found[module].add((submodule, ""))
+                    else:
+                        found[module].add((node.module, alias.name))
+            elif isinstance(node, ast.Import):
+                for alias in node.names:
+                    if alias.name.split(".")[0] == "acts_gnn":
+                        found[module].add((alias.name, ""))
+    return found
+
+
+def test_no_module_imports_itself_through_others():
+    graph = {m: {t for t, _ in targets if t != m} for m, targets in _module_imports().items()}
+    cycles = []
+    # Tarjan's strongly connected components: a component of two or more modules is a cycle
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+
+    def visit(v: str) -> None:
+        index[v] = low[v] = len(index)
+        stack.append(v)
+        for w in graph.get(v, ()):
+            if w not in graph:
+                continue
+            if w not in index:
+                visit(w)
+                low[v] = min(low[v], low[w])
+            elif w in stack:
+                low[v] = min(low[v], index[w])
+        if low[v] == index[v]:
+            component = []
+            while True:
+                w = stack.pop()
+                component.append(w)
+                if w == v:
+                    break
+            if len(component) > 1:
+                cycles.append(sorted(component))
+
+    for v in graph:
+        if v not in index:
+            visit(v)
+    assert cycles == []
+
+
+def test_no_private_name_crosses_a_module():
+    """``_name`` stays in its module; a private module (``cli/_console.py``) in its package."""
+    wrong = []
+    for module, targets in _module_imports().items():
+        for target, name in targets:
+            if name.startswith("_") and target != module:
+                wrong.append(f"{module} imports {name} from {target}")
+            parts = target.split(".")
+            for depth, part in enumerate(parts):
+                if part.startswith("_") and depth > 0:
+                    package = ".".join(parts[:depth])
+                    if not (module == package or module.startswith(package + ".")):
+                        wrong.append(f"{module} imports the private module {target}")
+    assert wrong == []

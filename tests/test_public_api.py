@@ -13,6 +13,8 @@ def test_public_names():
         "InputFormatError",
         "MatchingConfig",
         "Particles",
+        "Pipeline",
+        "RemotePipeline",
         "SpacePoints",
         "TrackWriter",
         "TrackingResult",

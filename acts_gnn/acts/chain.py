@@ -22,7 +22,6 @@ proto-tracks are then scored by acts-gnn's own evaluation, so the two definition
 
 from __future__ import annotations
 
-import json
 import tempfile
 import time
 from collections.abc import Sequence
@@ -149,7 +148,7 @@ def run_chain(config: ChainConfig) -> ChainResult:
     reconstruction = require("acts.examples.reconstruction", "acts")
     from acts_gnn.acts.algorithm import GnnTrackFinding
     from acts_gnn.acts.pileup import PileupModel
-    from acts_gnn.acts.simulate import SimulationConfig, _build_sequencer, _digi_config
+    from acts_gnn.acts.simulate import SimulationConfig, simulation_sequencer
 
     u = acts.UnitConstants
     sim = SimulationConfig(
@@ -160,13 +159,9 @@ def run_chain(config: ChainConfig) -> ChainResult:
     sim.check()
     level = acts.logging.WARNING
     with tempfile.TemporaryDirectory(prefix="acts-gnn-chain-") as scratch:
-        output = Path(scratch)
-        digi = output / "digi-smearing.json"
-        digi.write_text(json.dumps(_digi_config(), indent=1))
-        csv_dir = output / "csv"
-        csv_dir.mkdir()
-        s, keepalive = _build_sequencer(sim, csv_dir, digi, None, threads=config.threads)
-        _detector, geometry, field_map, _rnd, _reader = keepalive
+        simulation = simulation_sequencer(sim, Path(scratch), threads=config.threads)
+        s, csv_dir = simulation.sequencer, simulation.events_dir
+        geometry, field_map = simulation.geometry, simulation.field
         s.addAlgorithm(
             acts.examples.ParticleSelector(
                 level=level,
@@ -234,7 +229,7 @@ def run_chain(config: ChainConfig) -> ChainResult:
         s.run()
         wall = time.perf_counter() - start
         ours = _acts_gnn_performance(csv_dir, finder)
-        del keepalive, to_tracks
+        del simulation, s, to_tracks
     totals = counter.totals
     return ChainResult(
         n_spacepoints=finder.n_spacepoints,

@@ -109,7 +109,7 @@ class SimulationConfig:
             raise ConfigError("nothing to simulate: --pileup 0, no --signal particles, no --jets")
 
 
-def _digi_config() -> dict:
+def _smearing_config() -> dict:
     entries = [
         {
             "volume": volume,
@@ -183,9 +183,7 @@ def _particle_reader(config: SimulationConfig, on_event: Callable[[int], None] |
     return PileupReader()
 
 
-def _build_sequencer(
-    config: SimulationConfig, output: Path, digi_path: Path, on_event, threads: int = 1
-):
+def _sequencer(config: SimulationConfig, output: Path, digi_path: Path, on_event, threads: int = 1):
     """The simulation's Sequencer, with ACTS's defaults but for ``threads`` (-1: all cores);
     floating-point-exception tracking stays on, as in any ACTS job."""
     acts = require("acts", "acts")
@@ -353,10 +351,10 @@ def simulation_sequencer(
     -1: all cores). ``scratch`` must exist; the digitisation configuration is written there.
     """
     digi_path = scratch / "digi-smearing.json"
-    digi_path.write_text(json.dumps(_digi_config(), indent=1))
+    digi_path.write_text(json.dumps(_smearing_config(), indent=1))
     events_dir = scratch / "events"
     events_dir.mkdir()
-    sequencer, keepalive = _build_sequencer(config, events_dir, digi_path, on_event, threads)
+    sequencer, keepalive = _sequencer(config, events_dir, digi_path, on_event, threads)
     _detector, geometry, bfield, _rnd, _reader = keepalive
     return SimulationSequencer(sequencer, events_dir, geometry, bfield, keepalive)
 

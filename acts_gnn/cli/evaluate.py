@@ -96,5 +96,7 @@ def command(
         write_text_atomic(json_out, report.to_json())
         console.print(f"wrote {json_out}")
     if plots is not None:
-        for path in report.plot(plots):
+        from acts_gnn.metrics.plots import plot_performance
+
+        for path in plot_performance(report, plots):
             console.print(f"wrote {path}")

@@ -27,7 +27,7 @@ from acts_gnn.errors import ConfigError, InputFormatError
 from acts_gnn.event import Event, Particles, SpacePoints, Truth
 from acts_gnn.io.ids import geometry_volume_layer_module, pack_barcode
 
-__all__ = ["ROOT_PRESETS", "RootLayout", "iter_root_events", "root_event_ids"]
+__all__ = ["ROOT_PRESETS", "RootLayout", "iter_root_events", "read_root_block", "root_event_ids"]
 
 _BARCODE_KEYS = (
     "barcode_vertex_primary",
@@ -160,7 +160,7 @@ def root_event_ids(path: Path, layout: RootLayout) -> list[tuple[int, int, int]]
     return ranges
 
 
-def _read_block(path: Path, layout: RootLayout, event_id: int, start: int, stop: int) -> Event:
+def read_root_block(path: Path, layout: RootLayout, event_id: int, start: int, stop: int) -> Event:
     """The event in entries ``start:stop``; a branch that holds no numbers is the file's fault."""
     with _damaged_file_is_input_error(path):
         return _event_of_block(path, layout, event_id, start, stop)
@@ -225,4 +225,4 @@ def _event_of_block(path: Path, layout: RootLayout, event_id: int, start: int, s
 def iter_root_events(path: Path, layout: RootLayout) -> Iterator[Event]:
     """Yield the events of a ROOT file one at a time (only one event's arrays in memory)."""
     for event_id, start, stop in root_event_ids(path, layout):
-        yield _read_block(path, layout, event_id, start, stop)
+        yield read_root_block(path, layout, event_id, start, stop)

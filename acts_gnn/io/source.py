@@ -64,14 +64,14 @@ class EventRef:
 
             return read_trackml_event(self.event_id, dict(self.files))
         if self.format == "npz":
-            from acts_gnn.io.cache import load_event_npz
+            from acts_gnn.io.npz import load_event_npz
 
             return load_event_npz(self.files["npz"])
-        from acts_gnn.io.root import RootLayout, _read_block
+        from acts_gnn.io.root import RootLayout, read_root_block
 
         assert isinstance(self.root_layout, RootLayout) and self.root_range is not None
         start, stop = self.root_range
-        return _read_block(self.files["root"], self.root_layout, self.event_id, start, stop)
+        return read_root_block(self.files["root"], self.root_layout, self.event_id, start, stop)
 
 
 def _check_event(event: Event, source: str) -> None:

@@ -5,7 +5,6 @@ Layer: io.
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -14,6 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from acts_gnn.io.atomic import write_text_atomic
+from acts_gnn.io.jsontext import json_text
 from acts_gnn.result import STAGES, EventTiming
 
 __all__ = ["TimingReport"]
@@ -67,17 +67,7 @@ class TimingReport:
 
     def write_json(self, path: str | Path) -> None:
         """Write the report as JSON (atomically; NaN written as null)."""
-
-        def clean(value: object) -> object:
-            if isinstance(value, float) and not math.isfinite(value):
-                return None
-            if isinstance(value, dict):
-                return {k: clean(v) for k, v in value.items()}
-            if isinstance(value, list):
-                return [clean(v) for v in value]
-            return value
-
-        write_text_atomic(path, json.dumps(clean(self.as_dict()), indent=2) + "\n")
+        write_text_atomic(path, json_text(self.as_dict()))
 
     def table(self):
         """A rich table: one row per stage that ran, with mean / median / p95 in ms.

@@ -15,7 +15,6 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
-from pathlib import Path
 
 import numpy as np
 
@@ -144,12 +143,6 @@ class PerformanceReport:
             )
         table.caption = Text(f"TrackML score {self.trackml_score:.4f} (mean over events)")
         return table
-
-    def plot(self, directory: str | Path) -> list[Path]:
-        """Write efficiency vs pT / η and fake rate vs η PNGs; returns their paths."""
-        from acts_gnn.metrics.plots import plot_performance
-
-        return plot_performance(self, Path(directory))
 
 
 def _percent(value: float) -> str:
