@@ -3,19 +3,39 @@
 Layer: triton. Needs only ``tritonclient`` (and numpy) — no torch on the client side.
 
 * gRPC by default (``protocol="http"`` for HTTP), message-size limits raised for large events;
-* a per-request timeout, bounded retries with exponential backoff, several server URLs with
-  failover (the next URL is tried when one does not answer);
+* a per-request timeout, bounded retries with exponential backoff (:class:`RetryPolicy`), several
+  server URLs with failover (the next URL is tried when one does not answer);
 * an optional local fallback: any track finder used when every server failed;
 * tritonclient errors become :class:`~acts_gnn.errors.RemoteTimeoutError`,
   :class:`~acts_gnn.errors.ModelUnavailableError` or :class:`~acts_gnn.errors.RemoteInferenceError`,
-  each naming the URL and model.
+  each naming the URL and model; :func:`classify_failure` alone decides which, and whether the
+  request is worth another try, from the gRPC status or HTTP status code:
+
+  ==========================================  ===============================  =========
+  status                                      error                            try again
+  ==========================================  ===============================  =========
+  ``DEADLINE_EXCEEDED``, HTTP 408 / 504       RemoteTimeoutError               yes
+  ``UNAVAILABLE``, HTTP 502 / 503             RemoteInferenceError (or          yes
+                                              ModelUnavailableError when the
+                                              server says the model is not
+                                              ready or unknown)
+  ``NOT_FOUND``, HTTP 404                     ModelUnavailableError            no
+  ==========================================  ===============================  =========
+
+  Any other status, or none (a socket error of the HTTP client, a connection refused), is
+  classified by the exception's type and text: a ``TimeoutError`` or a deadline in the text is a
+  timeout (tried again); an unknown or not-ready model is ModelUnavailableError; an ``OSError``
+  or a transport failure in the text (refused, reset, broken pipe, …) is tried again; anything
+  else is raised at once.
 """
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -32,7 +52,7 @@ from acts_gnn.event import Event
 from acts_gnn.result import STAGES, EventTiming, TrackingResult
 from acts_gnn.triton.contract import EDGE_COUNTS, FEATURES, LABELS, STAGE_SECONDS
 
-__all__ = ["RemotePipeline", "server_urls"]
+__all__ = ["RemotePipeline", "RetryPolicy", "classify_failure", "server_urls"]
 
 _UNLIMITED = [("grpc.max_send_message_length", -1), ("grpc.max_receive_message_length", -1)]
 
@@ -69,6 +89,82 @@ def server_urls(urls: str | Sequence[str]) -> list[str]:
     return [u.strip() for u in urls]
 
 
+@dataclass(frozen=True)
+class RetryPolicy:
+    """How often a request is tried again, and how long the client waits in between.
+
+    ``retries``: further rounds over all URLs after the first round failed; ``backoff_s``: the
+    pause before the first retry round, doubled each round.
+    """
+
+    retries: int = 2
+    backoff_s: float = 0.5
+
+    def __post_init__(self) -> None:
+        if self.retries < 0:
+            raise ConfigError(f"--retries must be 0 or more, got {self.retries}")
+        if not self.backoff_s >= 0:
+            raise ConfigError(f"--backoff must be 0 s or more, got {self.backoff_s:g}")
+
+    def pause_before(self, attempt: int) -> float:
+        """Seconds to wait before round ``attempt`` (0: the first round, no wait)."""
+        return self.backoff_s * 2 ** (attempt - 1) if attempt else 0.0
+
+
+_STATUS_IN_TEXT = re.compile(r"\[StatusCode\.([A-Z_]+)\]")
+_TIMEOUT_STATUS = frozenset({"DEADLINE_EXCEEDED", "408", "504"})
+_RETRY_STATUS = frozenset({"UNAVAILABLE", "502", "503"})
+_MISSING_STATUS = frozenset({"NOT_FOUND", "404"})
+_MISSING_WORDS = ("unknown model", "not found", "not ready")
+_TIMEOUT_WORDS = ("deadline", "timed out", "timeout")
+#: what a transport failure without a status says (the HTTP client's socket errors)
+_TRANSPORT_WORDS = (
+    "unavailable",
+    "connect",
+    "refused",
+    "reset",
+    "broken pipe",
+    "socket closed",
+    "failed to establish",
+)
+
+
+def _status(exc: Exception) -> str:
+    """The gRPC status name (``UNAVAILABLE``) or HTTP status code (``503``) of ``exc``, or ""."""
+    status = getattr(exc, "status", None)
+    value = str(status() or "") if callable(status) else ""
+    if value:
+        return value.removeprefix("StatusCode.")
+    match = _STATUS_IN_TEXT.search(str(exc))
+    return match.group(1) if match else ""
+
+
+def classify_failure(
+    exc: Exception, url: str, model: str, timeout_s: float
+) -> tuple[RemoteInferenceError, bool]:
+    """The error a failed request raises, and whether trying again may help (module table)."""
+    text = _one_line(str(exc))
+    lowered = text.lower()
+    status = _status(exc)
+    missing = ModelUnavailableError(url, model, text.strip() or "model not available")
+    timeout = RemoteTimeoutError(url, model, f"no answer within {timeout_s:g} s")
+    other = RemoteInferenceError(url, model, text.strip() or type(exc).__name__)
+    if status in _TIMEOUT_STATUS:
+        return timeout, True
+    if status in _RETRY_STATUS:
+        return (missing if any(w in lowered for w in _MISSING_WORDS) else other), True
+    if status in _MISSING_STATUS:
+        return missing, False
+    # any other status, or none: the exception's type, then its text
+    full = str(exc).lower()  # the transport's words may sit below the first line
+    transport = isinstance(exc, OSError) or any(w in full for w in _TRANSPORT_WORDS)
+    if isinstance(exc, TimeoutError) or any(w in lowered for w in _TIMEOUT_WORDS):
+        return timeout, True
+    if any(w in lowered for w in _MISSING_WORDS):
+        return missing, transport
+    return other, transport
+
+
 class _Retriable(Exception):
     """A failure worth trying again or on another server."""
 
@@ -85,8 +181,8 @@ class RemotePipeline:
         model: served model name.
         protocol: ``grpc`` or ``http``.
         timeout_s: deadline of one request.
-        retries: further rounds over all URLs after the first fails.
-        backoff_s: pause before the first retry round, doubled each round.
+        retry: how often and how patiently to try again (:class:`RetryPolicy`); ``retries`` and
+            ``backoff_s`` are shorthands for its two fields when ``retry`` is not given.
         fallback: a track finder to use when every server failed (None: raise).
         server_timing: ask the server for its stage times and edge counts.
         tls_root_cert: PEM certificate(s) to trust: gRPC over TLS (None: plain gRPC).
@@ -99,6 +195,7 @@ class RemotePipeline:
         *,
         protocol: str = "grpc",
         timeout_s: float = 60.0,
+        retry: RetryPolicy | None = None,
         retries: int = 2,
         backoff_s: float = 0.5,
         fallback: Any = None,
@@ -118,8 +215,7 @@ class RemotePipeline:
         self.model = model
         self.protocol = protocol
         self.timeout_s = timeout_s
-        self.retries = retries
-        self.backoff_s = backoff_s
+        self.retry = retry if retry is not None else RetryPolicy(retries, backoff_s)
         self.fallback = fallback
         self.server_timing = server_timing
         self.name = f"remote:{model}"
@@ -159,14 +255,7 @@ class RemotePipeline:
             return self._clients[url]
 
     def _translate(self, url: str, exc: Exception) -> RemoteInferenceError:
-        text = _one_line(str(exc))
-        status = str(getattr(exc, "status", lambda: "")() or "")
-        lowered = (status + " " + text).lower()
-        if "deadline" in lowered or "timed out" in lowered or "timeout" in lowered:
-            return RemoteTimeoutError(url, self.model, f"no answer within {self.timeout_s:g} s")
-        if "unknown model" in lowered or "not found" in lowered or "not ready" in lowered:
-            return ModelUnavailableError(url, self.model, text.strip() or "model not available")
-        return RemoteInferenceError(url, self.model, text.strip() or type(exc).__name__)
+        return classify_failure(exc, url, self.model, self.timeout_s)[0]
 
     def _infer_once(self, url: str, features: np.ndarray) -> dict[str, np.ndarray]:
         module = self._module
@@ -183,19 +272,7 @@ class RemotePipeline:
             else:
                 result = client.infer(self.model, [tensor], outputs=outputs)
         except Exception as exc:  # tritonclient raises InferenceServerException and socket errors
-            error = self._translate(url, exc)
-            retriable = isinstance(error, RemoteTimeoutError) or any(
-                word in str(exc).lower()
-                for word in (
-                    "unavailable",
-                    "connect",
-                    "refused",
-                    "reset",
-                    "broken pipe",
-                    "socket closed",
-                    "failed to establish",
-                )
-            )
+            error, retriable = classify_failure(exc, url, self.model, self.timeout_s)
             if retriable:
                 raise _Retriable(error) from exc
             raise error from exc
@@ -205,9 +282,9 @@ class RemotePipeline:
         """One request with retries and failover; the outputs by name."""
         features = np.ascontiguousarray(features, dtype=np.float32)
         last: RemoteInferenceError | None = None
-        for attempt in range(self.retries + 1):
+        for attempt in range(self.retry.retries + 1):
             if attempt:
-                time.sleep(self.backoff_s * 2 ** (attempt - 1))
+                time.sleep(self.retry.pause_before(attempt))
             start = self._preferred
             for k in range(len(self.urls)):
                 index = (start + k) % len(self.urls)

@@ -139,3 +139,64 @@ def test_other_urls_are_refused_clearly(url, message):
     with pytest.raises(ConfigError) as info:
         server_urls(url)
     assert str(info.value) == message
+
+
+class _StatusError(Exception):
+    """tritonclient's InferenceServerException: a message and a status() method."""
+
+    def __init__(self, message: str, status: str | None) -> None:
+        super().__init__(message)
+        self._status = status
+
+    def status(self) -> str | None:
+        return self._status
+
+
+@pytest.mark.parametrize(
+    ("exc", "error", "again"),
+    [
+        (_StatusError("Deadline Exceeded", "StatusCode.DEADLINE_EXCEEDED"), RemoteTimeoutError,
+         True),
+        (_StatusError("gateway timeout", "504"), RemoteTimeoutError, True),
+        (_StatusError("failed to connect to all addresses", "StatusCode.UNAVAILABLE"),
+         RemoteInferenceError, True),
+        (_StatusError("Service Unavailable", "503"), RemoteInferenceError, True),
+        (_StatusError("model 'm' is not ready", "StatusCode.UNAVAILABLE"), ModelUnavailableError,
+         True),
+        (_StatusError("Request for unknown model: 'm' is not found", "StatusCode.NOT_FOUND"),
+         ModelUnavailableError, False),
+        (_StatusError("Request for unknown model", "404"), ModelUnavailableError, False),
+        (_StatusError("FEATURES must be [N, 3]", "StatusCode.INVALID_ARGUMENT"),
+         RemoteInferenceError, False),
+        (_StatusError("[StatusCode.INTERNAL] boom\nConnection reset by peer", None),
+         RemoteInferenceError, True),
+        (ConnectionRefusedError(111, "Connection refused"), RemoteInferenceError, True),
+        (TimeoutError("timed out"), RemoteTimeoutError, True),
+        (ValueError("bad"), RemoteInferenceError, False),
+    ],
+)  # fmt: skip
+def test_one_classifier_decides_error_and_retry_from_the_status(exc, error, again):
+    raised, retriable = client_module.classify_failure(exc, "h:1", "m", 5.0)
+    assert type(raised) is error and retriable is again
+    assert str(raised).startswith("h:1 (model 'm'): ")
+    if error is RemoteTimeoutError:
+        assert str(raised) == "h:1 (model 'm'): no answer within 5 s"
+
+
+def test_retry_policy_is_frozen_checked_and_used(event, monkeypatch):
+    sleeps = []
+    monkeypatch.setattr(client_module.time, "sleep", sleeps.append)
+    policy = client_module.RetryPolicy(retries=3, backoff_s=0.25)
+    assert [policy.pause_before(a) for a in range(4)] == [0.0, 0.25, 0.5, 1.0]
+    with pytest.raises(AttributeError):
+        policy.retries = 1  # type: ignore[misc]
+    with pytest.raises(ConfigError, match="--retries must be 0 or more, got -1"):
+        client_module.RetryPolicy(retries=-1)
+    with pytest.raises(ConfigError, match="--backoff must be 0 s or more, got -2"):
+        client_module.RetryPolicy(backoff_s=-2)
+    remote = RemotePipeline(["a:1"], retry=policy)
+    down = _Retriable(RemoteInferenceError("a:1", "m", "refused"))
+    calls = _fake(remote, lambda url, n: down)
+    with pytest.raises(RemoteInferenceError, match="refused"):
+        remote.reconstruct(event)
+    assert len(calls) == 4 and sleeps == [0.25, 0.5, 1.0]
