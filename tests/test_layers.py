@@ -27,6 +27,7 @@ FLOORS = {
     "triton": 4,
     "acts": 5,
     "bench": 5,
+    "api": 5,
     "cli": 6,
 }
 #: rooms on one floor that must not import each other

@@ -64,6 +64,20 @@ def command(
     model: Annotated[str, typer.Option(help="Served model name (with --url).")] = "gnn_tracking",
     protocol: Annotated[str, typer.Option(help="grpc or http (with --url).")] = "grpc",
     timeout_s: Annotated[float, typer.Option(help="Per-request timeout in s (with --url).")] = 60.0,
+    retries: Annotated[
+        int,
+        typer.Option(
+            help="With --url: further rounds over all servers when none answered (timeouts and "
+            "unreachable servers are tried again; refused requests are not)."
+        ),
+    ] = 2,
+    backoff_s: Annotated[
+        float,
+        typer.Option(
+            "--backoff",
+            help="With --url: seconds before the first retry round, doubled each round.",
+        ),
+    ] = 0.5,
     fallback_local: Annotated[
         bool, typer.Option(help="With --url: run locally when no server answers.")
     ] = False,
@@ -115,114 +129,52 @@ def command(
 
     With truth in the input, the tracking-performance table is printed as well.
     """
-    _run(
-        inputs=inputs_or_example(inputs, example),
-        output=output,
-        csv_dir=csv_dir,
-        timing=timing,
-        performance=performance,
-        backend=backend,
-        bundle=bundle,
-        device=device,
-        threads=threads,
-        max_neighbours=max_neighbours,
-        url=url,
-        model=model,
-        protocol=protocol,
-        timeout_s=timeout_s,
-        fallback_local=fallback_local,
-        concurrency=concurrency,
-        tls_root_cert=tls_root_cert,
-        input_format=input_format,
-        root_preset=root_preset,
-        tree=tree,
-        branches=parse_mapping(branch, "--branch"),
-        force=force,
-        resume=resume,
-        quiet=quiet,
+    from acts_gnn.api.reconstruct import (
+        FinderRequest,
+        InputRequest,
+        ReconstructRequest,
+        prepare,
     )
+    from acts_gnn.reco.job import ReconstructionOutputs
+    from acts_gnn.triton.client import RetryPolicy
 
-
-def _run(
-    *,
-    inputs: list[Path],
-    output: Path | None,
-    csv_dir: Path | None,
-    timing: Path | None,
-    performance: Path | None,
-    backend: str,
-    bundle: Path | None,
-    device: str | None,
-    threads: int | None,
-    max_neighbours: int | None,
-    url: list[str] | None,
-    model: str,
-    protocol: str,
-    timeout_s: float,
-    fallback_local: bool,
-    concurrency: int,
-    tls_root_cert: Path | None,
-    input_format: str | None,
-    root_preset: str,
-    tree: str | None,
-    branches: dict[str, str],
-    force: bool,
-    resume: bool,
-    quiet: bool,
-) -> None:
-    from acts_gnn.cli._progress import event_progress
-    from acts_gnn.cpus import resolve_threads, use_threads
-    from acts_gnn.errors import ConfigError
-    from acts_gnn.io.source import open_events
-    from acts_gnn.reco.finder import make_finder
-    from acts_gnn.reco.job import ReconstructionOutputs, run_reconstruction
-
-    if output is None and csv_dir is None and timing is None and performance is None:
-        raise ConfigError("nothing to write: give --output, --csv-dir, --timing or --performance")
-    if tls_root_cert is not None and not url:
-        raise ConfigError("--tls-root-cert needs --url")
-    if concurrency != 1 and not url:
-        raise ConfigError("--concurrency needs --url (local backends run one event at a time)")
-    # inputs and outputs are checked before anything heavy (torch, a model, a server) loads
-    source = open_events(
-        inputs, input_format, root_preset=root_preset, root_tree=tree, root_branches=branches
-    )
-    outputs = ReconstructionOutputs(
-        tracks_root=output,
-        tracks_csv_dir=csv_dir,
-        timing_json=timing,
-        performance_json=performance,
-        overwrite=force,
-        resume=resume,
-    )
-    outputs.check()
-    threads = resolve_threads(threads)  # checked even when nothing runs here
-    if not url or fallback_local:
-        use_threads(threads)
-    if url:
-        from acts_gnn.triton.client import RemotePipeline
-
-        fallback = (
-            make_finder(backend, bundle, device, max_neighbours=max_neighbours)
-            if fallback_local
-            else None
-        )
-        finder = RemotePipeline(
-            url,
+    request = ReconstructRequest(
+        inputs=InputRequest(
+            tuple(inputs_or_example(inputs, example)),
+            input_format,
+            root_preset,
+            tree,
+            parse_mapping(branch, "--branch"),
+        ),
+        outputs=ReconstructionOutputs(output, csv_dir, timing, performance, force, resume),
+        finder=FinderRequest(
+            backend,
+            bundle,
+            device,
+            max_neighbours,
+            tuple(url or ()),
             model,
-            protocol=protocol,
-            timeout_s=timeout_s,
-            fallback=fallback,
-            tls_root_cert=tls_root_cert,
-        )
-    else:
-        finder = make_finder(backend, bundle, device, max_neighbours=max_neighbours)
+            protocol,
+            timeout_s,
+            RetryPolicy(retries, backoff_s),
+            fallback_local,
+            tls_root_cert,
+        ),
+        threads=threads,
+        concurrency=concurrency,
+    )
+    _report(request, prepare(request), quiet)
+
+
+def _report(request, job, quiet: bool) -> None:
+    """Run the prepared job with a progress bar, then print its tables and what it wrote."""
+    from acts_gnn.cli._progress import event_progress
+
     console = make_console(stderr=True, quiet=quiet)
-    with event_progress(console, len(source), f"reconstruct ({finder.name})") as advance:
-        summary = run_reconstruction(
-            source, finder, outputs, on_event=advance, concurrency=concurrency
-        )
+    with event_progress(console, len(job.source), f"reconstruct ({job.finder.name})") as advance:
+        summary = job.run(on_event=advance)
     if summary.resumed:
+        csv_dir = request.outputs.tracks_csv_dir
         console.print(f"resumed: {summary.resumed} event(s) already in {csv_dir} were skipped")
     if summary.timing.timings:
         console.print(summary.timing.table())

@@ -1,0 +1,168 @@
+"""``reconstruct``: which events, which finder (local or served), where the results go.
+
+Layer: api.
+
+A :class:`ReconstructRequest` holds everything one run needs; :func:`prepare` checks it before
+anything heavy loads (inputs found, outputs writable, options consistent) and returns a
+:class:`Reconstruction` whose ``run`` reads, finds and writes (all-or-nothing, see
+:mod:`acts_gnn.reco.job`). The CLI's ``acts-gnn reconstruct`` builds the request from its
+options and shows progress between the two calls.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from acts_gnn.errors import ConfigError
+from acts_gnn.io.source import EventSource
+from acts_gnn.reco.finder import TrackFinder, make_finder
+from acts_gnn.reco.job import ReconstructionOutputs, ReconstructionSummary, run_reconstruction
+from acts_gnn.triton.client import RetryPolicy
+
+__all__ = [
+    "FinderRequest",
+    "InputRequest",
+    "ReconstructRequest",
+    "Reconstruction",
+    "prepare",
+]
+
+
+@dataclass(frozen=True)
+class InputRequest:
+    """Event files, prefixes or directories, and how to read them (see ``open_events``)."""
+
+    paths: tuple[Path, ...]
+    format: str | None = None
+    root_preset: str = "spacepoints"
+    root_tree: str | None = None
+    root_branches: Mapping[str, str] = field(default_factory=dict)
+
+    def open(self) -> EventSource:
+        """The events, found but not read (raises InputFormatError / ConfigError)."""
+        from acts_gnn.io.source import open_events
+
+        return open_events(
+            self.paths,
+            self.format,
+            root_preset=self.root_preset,
+            root_tree=self.root_tree,
+            root_branches=dict(self.root_branches),
+        )
+
+
+@dataclass(frozen=True)
+class FinderRequest:
+    """The track finder: a local backend, or a served model on ``urls`` (failover order).
+
+    ``fallback_local``: with ``urls``, the local backend answers when no server does.
+    """
+
+    backend: str = "gnn"
+    bundle: Path | None = None
+    device: str | None = None
+    max_neighbours: int | None = None
+    urls: tuple[str, ...] = ()
+    model: str = "gnn_tracking"
+    protocol: str = "grpc"
+    timeout_s: float = 60.0
+    retry: RetryPolicy = field(default_factory=RetryPolicy)
+    fallback_local: bool = False
+    tls_root_cert: Path | None = None
+
+    @property
+    def remote(self) -> bool:
+        """Whether the events go to servers."""
+        return bool(self.urls)
+
+    @property
+    def runs_here(self) -> bool:
+        """Whether a local finder may run in this process (and wants its CPU threads)."""
+        return not self.urls or self.fallback_local
+
+    def check(self) -> None:
+        """Options that only make sense together (raises ConfigError)."""
+        if self.tls_root_cert is not None and not self.urls:
+            raise ConfigError("--tls-root-cert needs --url")
+
+    def make(self) -> TrackFinder:
+        """The finder (loads the model or connects the client)."""
+        local = (
+            make_finder(self.backend, self.bundle, self.device, max_neighbours=self.max_neighbours)
+            if self.runs_here
+            else None
+        )
+        if not self.urls:
+            assert local is not None
+            return local
+        from acts_gnn.triton.client import RemotePipeline
+
+        return RemotePipeline(
+            self.urls,
+            self.model,
+            protocol=self.protocol,
+            timeout_s=self.timeout_s,
+            retry=self.retry,
+            fallback=local,
+            tls_root_cert=self.tls_root_cert,
+        )
+
+
+@dataclass(frozen=True)
+class ReconstructRequest:
+    """One ``reconstruct`` run: inputs, finder, outputs, CPU threads and events in flight."""
+
+    inputs: InputRequest
+    outputs: ReconstructionOutputs
+    finder: FinderRequest = field(default_factory=FinderRequest)
+    threads: int | None = None
+    concurrency: int = 1
+
+
+@dataclass(frozen=True)
+class Reconstruction:
+    """A checked request with its events found and its finder made, ready to run."""
+
+    request: ReconstructRequest
+    source: EventSource
+    finder: TrackFinder
+
+    def run(self, on_event: Callable[[], None] | None = None) -> ReconstructionSummary:
+        """Reconstruct every event and write the outputs (all-or-nothing)."""
+        return run_reconstruction(
+            self.source,
+            self.finder,
+            self.request.outputs,
+            on_event=on_event,
+            concurrency=self.request.concurrency,
+        )
+
+
+def prepare(request: ReconstructRequest) -> Reconstruction:
+    """Check ``request``, find its events and make its finder; nothing is written yet.
+
+    Inputs and outputs are checked before anything heavy (torch, a model, a server) loads.
+
+    Raises:
+        ConfigError: nothing to write, or options that do not go together.
+        InputFormatError: an input holds no readable events.
+        OutputRefusedError: an output exists (without overwrite) or cannot be made.
+    """
+    from acts_gnn.cpus import resolve_threads, use_threads
+
+    outputs = request.outputs
+    if not any(
+        (outputs.tracks_root, outputs.tracks_csv_dir, outputs.timing_json, outputs.performance_json)
+    ):
+        raise ConfigError("nothing to write: give --output, --csv-dir, --timing or --performance")
+    request.finder.check()
+    if request.concurrency != 1 and not request.finder.remote:
+        raise ConfigError("--concurrency needs --url (local backends run one event at a time)")
+    source = request.inputs.open()
+    outputs.check()
+    threads = resolve_threads(request.threads)  # checked even when nothing runs here
+    if request.finder.runs_here:
+        use_threads(threads)
+    return Reconstruction(request, source, request.finder.make())
