@@ -105,22 +105,12 @@ def command(
     and stitching cuts chosen on validation tracks, then the candidate-quality selection (trained
     on the training events' candidates, its cut chosen on the validation events).
     """
-    from acts_gnn.cpus import resolve_threads, use_threads
-    from acts_gnn.cuda.device import resolve_device
-    from acts_gnn.errors import ConfigError, OutputRefusedError
-    from acts_gnn.gnn.bundle import ModelBundle
+    from acts_gnn.api.train import TrainRequest, pre_selection
+    from acts_gnn.api.train import train as run_training
+    from acts_gnn.api.train import reuse_stages as stages
     from acts_gnn.gnn.models import EmbeddingConfig, FilterConfig, GNNConfig
-    from acts_gnn.gnn.train import REUSABLE_STAGES, TrainingConfig
-    from acts_gnn.io.atomic import check_output
-    from acts_gnn.io.source import open_events
-    from acts_gnn.reco.recipe import train_recipe
+    from acts_gnn.gnn.train import TrainingConfig
 
-    if (output / "bundle.json").exists() and not force:
-        raise OutputRefusedError(f"{output}: a bundle is there already (use --force to replace it)")
-    check_output(output / "bundle.json", overwrite=True)  # can its directory be made?
-    console = make_console(stderr=True)
-    device = resolve_device(device)
-    use_threads(resolve_threads())  # the CPUs this process may use ($ACTS_GNN_THREADS overrides)
     config = TrainingConfig(
         seed=seed,
         target_pt_gev=target_pt,
@@ -135,33 +125,22 @@ def command(
         gnn_sectors=gnn_sectors,
         soft_edges=soft_edges,
         true_edge_pt_power=true_edge_pt_power,
-        filter_max_inverse_pt=filter_max_inverse_pt if filter_max_inverse_pt > 0 else None,
+        filter_max_inverse_pt=pre_selection(filter_max_inverse_pt),
     )
-    if quality_only and reuse is None:
-        raise ConfigError("--quality-only needs --reuse BUNDLE (the bundle to add it to)")
-    if filter_max_inverse_pt < 0:
-        raise ConfigError(
-            f"--filter-max-inverse-pt must be positive (or 0: off), got {filter_max_inverse_pt:g}"
-        )
-    stages = tuple(s.strip() for s in reuse_stages.split(","))
-    if stages not in REUSABLE_STAGES:
-        raise ConfigError(
-            f"--reuse-stages {reuse_stages!r}: expected "
-            + " or ".join(repr(",".join(s)) for s in REUSABLE_STAGES)
-        )
-    reused = ModelBundle.load(reuse) if reuse is not None else None
-    sources = [("training", open_events(train)), ("validation", open_events(val))]
-    if test:
-        sources.append(("test", open_events(test)))
-    events = {}
-    for name, source in sources:
-        loaded = []
-        with console.status(f"reading {len(source)} {name} events"):
-            for event in source:
-                if event.truth is None:
-                    raise ConfigError(f"{event.source}: {name} events need truth")
-                loaded.append(event)
-        events[name] = loaded
+    request = TrainRequest(
+        tuple(train),
+        tuple(val),
+        output,
+        config,
+        tuple(test or ()),
+        reuse,
+        stages(reuse_stages),
+        quality_only,
+        device,
+        data_description,
+        force,
+    )
+    console = make_console(stderr=True)
 
     def report(entry) -> None:
         console.print(
@@ -170,32 +149,5 @@ def command(
             f"purity {entry.val_purity:.4f}  ({entry.seconds:.0f} s)"
         )
 
-    with console.status("training") as status:
-        bundle = train_recipe(
-            events["training"],
-            events["validation"],
-            events.get("test", ()),
-            config,
-            report=report,
-            status=lambda text: status.update(text),
-            reuse=reused,
-            device=device,
-            quality_only=quality_only,
-            reuse_stages=stages,
-        )
-    # --quality-only: the run's own record goes with the quality selection it trained; the rest
-    # of the bundle keeps the record of how it was made
-    record = bundle.training.setdefault("quality", {}) if quality_only else bundle.training
-    record.update(
-        {
-            "train_inputs": [str(p) for p in train],
-            "validation_inputs": [str(p) for p in val],
-            "train_event_ids": [e.event_id for e in events["training"]],
-            "validation_event_ids": [e.event_id for e in events["validation"]],
-            "test_inputs": [str(p) for p in test or []],
-            "data": data_description,
-            "device": device,
-        }
-    )
-    bundle.save(output)
-    console.print(f"wrote {output}: {bundle.pipeline}")
+    with console.status("checking") as status:
+        run_training(request, report=report, status=lambda text: status.update(text))

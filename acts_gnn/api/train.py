@@ -1,0 +1,142 @@
+"""``train``: which events, which recipe, where the bundle goes.
+
+Layer: api.
+
+A :class:`TrainRequest` holds one training run; :func:`train` checks it (before any event is
+read), reads the events (every one with truth), runs the recipe of :mod:`acts_gnn.reco.recipe`
+and writes the bundle with the record of what it was trained on.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from acts_gnn.errors import ConfigError, OutputRefusedError
+from acts_gnn.event import Event
+from acts_gnn.gnn.train import REUSABLE_STAGES, EpochReport, TrainingConfig
+from acts_gnn.io.source import EventSource
+
+__all__ = ["TrainRequest", "pre_selection", "reuse_stages", "train"]
+
+
+def pre_selection(max_inverse_pt: float) -> float | None:
+    """The filter pre-selection's threshold as the option gives it: 0 is off (None)."""
+    if max_inverse_pt < 0:
+        raise ConfigError(
+            f"--filter-max-inverse-pt must be positive (or 0: off), got {max_inverse_pt:g}"
+        )
+    return max_inverse_pt if max_inverse_pt > 0 else None
+
+
+def reuse_stages(text: str) -> tuple[str, ...]:
+    """``"embedding,filter"`` → the stages, one of :data:`~acts_gnn.gnn.train.REUSABLE_STAGES`."""
+    stages = tuple(s.strip() for s in text.split(","))
+    if stages not in REUSABLE_STAGES:
+        raise ConfigError(
+            f"--reuse-stages {text!r}: expected "
+            + " or ".join(repr(",".join(s)) for s in REUSABLE_STAGES)
+        )
+    return stages
+
+
+@dataclass(frozen=True)
+class TrainRequest:
+    """One training run.
+
+    ``reuse``: a bundle whose ``reuse_stages`` are kept (``quality_only``: all of it, and only the
+    candidate-quality selection is trained). ``device``: as ``--device`` (None: the default).
+    """
+
+    train: tuple[Path, ...]
+    val: tuple[Path, ...]
+    output: Path
+    config: TrainingConfig = field(default_factory=TrainingConfig)
+    test: tuple[Path, ...] = ()
+    reuse: Path | None = None
+    reuse_stages: tuple[str, ...] = ("embedding", "filter")
+    quality_only: bool = False
+    device: str | None = None
+    data_description: str = ""
+    force: bool = False
+
+    def check(self) -> None:
+        """Refuse, before any work, what cannot run (ConfigError, OutputRefusedError)."""
+        from acts_gnn.io.atomic import check_output
+
+        if (self.output / "bundle.json").exists() and not self.force:
+            raise OutputRefusedError(
+                f"{self.output}: a bundle is there already (use --force to replace it)"
+            )
+        check_output(self.output / "bundle.json", overwrite=True)  # can its directory be made?
+        if self.quality_only and self.reuse is None:
+            raise ConfigError("--quality-only needs --reuse BUNDLE (the bundle to add it to)")
+        if self.reuse_stages not in REUSABLE_STAGES:
+            raise ConfigError(f"reused stages {','.join(self.reuse_stages)!r} cannot be kept")
+
+
+def _read(name: str, source: EventSource, status: Callable[[str], None]) -> list[Event]:
+    status(f"reading {len(source)} {name} events")
+    events = []
+    for event in source:
+        if event.truth is None:
+            raise ConfigError(f"{event.source}: {name} events need truth")
+        events.append(event)
+    return events
+
+
+def train(
+    request: TrainRequest,
+    report: Callable[[EpochReport], None] = lambda _r: None,
+    status: Callable[[str], None] = lambda _s: None,
+) -> Path:
+    """Check, read, train and write the bundle; returns its directory.
+
+    ``report`` gets every epoch's line, ``status`` what is being done.
+    """
+    from acts_gnn.cpus import resolve_threads, use_threads
+    from acts_gnn.cuda.device import resolve_device
+    from acts_gnn.gnn.bundle import ModelBundle
+    from acts_gnn.reco.recipe import train_recipe
+
+    request.check()
+    device = resolve_device(request.device)
+    use_threads(resolve_threads())  # the CPUs this process may use ($ACTS_GNN_THREADS overrides)
+    from acts_gnn.io.source import open_events
+
+    reused = ModelBundle.load(request.reuse) if request.reuse is not None else None
+    # every input is found before any is read
+    sources = [open_events(request.train), open_events(request.val)]
+    sources += [open_events(request.test)] if request.test else []
+    train_events = _read("training", sources[0], status)
+    val_events = _read("validation", sources[1], status)
+    test_events = _read("test", sources[2], status) if request.test else []
+    status("training")
+    bundle = train_recipe(
+        train_events,
+        val_events,
+        test_events,
+        request.config,
+        report=report,
+        status=status,
+        reuse=reused,
+        device=device,
+        quality_only=request.quality_only,
+        reuse_stages=request.reuse_stages,
+    )
+    # --quality-only: the run's own record goes with the quality selection it trained; the rest
+    # of the bundle keeps the record of how it was made
+    record = bundle.training.setdefault("quality", {}) if request.quality_only else bundle.training
+    record.update(
+        {
+            "train_inputs": [str(p) for p in request.train],
+            "validation_inputs": [str(p) for p in request.val],
+            "train_event_ids": [e.event_id for e in train_events],
+            "validation_event_ids": [e.event_id for e in val_events],
+            "test_inputs": [str(p) for p in request.test],
+            "data": request.data_description,
+            "device": device,
+        }
+    )
+    return bundle.save(request.output)
