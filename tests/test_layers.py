@@ -156,3 +156,23 @@ def test_no_private_name_crosses_a_module():
                     if not (module == package or module.startswith(package + ".")):
                         wrong.append(f"{module} imports the private module {target}")
     assert wrong == []
+
+
+def test_cli_functions_are_thin():
+    """No function body in ``acts_gnn/cli/`` is longer than 40 lines (docstring and typer's
+    option signature aside): the commands build a request and make one library call."""
+    long = []
+    for path in sorted((PACKAGE / "cli").glob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+                body = node.body
+                docstring = (
+                    isinstance(body[0], ast.Expr)
+                    and isinstance(body[0].value, ast.Constant)
+                    and isinstance(body[0].value.value, str)
+                )
+                first = body[1] if docstring and len(body) > 1 else body[0]
+                lines = node.end_lineno - first.lineno + 1
+                if lines > 40:
+                    long.append(f"{path.name}:{node.name} has {lines} lines")
+    assert long == []

@@ -13,7 +13,7 @@ from acts_gnn.bench.harness import PointResult, Served, run_point
 from acts_gnn.errors import ConfigError
 from acts_gnn.event import Event
 
-__all__ = ["LOCAL_BACKEND_OF", "SweepConfig", "run_sweep"]
+__all__ = ["LOCAL_BACKEND_OF", "SweepConfig", "load_sweep_events", "run_sweep"]
 
 #: served model name → the local finder (``make_finder``) that computes the same labels
 LOCAL_BACKEND_OF = {
@@ -59,6 +59,20 @@ class SweepConfig:
             raise ConfigError("--events must be at least 1 and --warmup at least 0")
         if self.metrics_urls and len(self.metrics_urls) != len(self.urls):
             raise ConfigError("give one --metrics-url per --url (or none)")
+
+
+def load_sweep_events(config: SweepConfig, inputs: Sequence[str | Path]) -> list[Event]:
+    """Check ``config``, read the first ``n_events`` events of ``inputs`` (at least one), and,
+    for a local sweep, give this process's torch the CPUs it may use."""
+    from acts_gnn.io.source import open_events
+
+    config.check()
+    if config.local:  # the in-process pipeline runs on the CPUs this process may use
+        from acts_gnn.cpus import resolve_threads, use_threads
+
+        use_threads(resolve_threads())
+    source = open_events(inputs)
+    return [ref.load() for ref in source.refs[: max(config.n_events, 1)]]
 
 
 def run_sweep(

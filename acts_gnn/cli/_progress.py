@@ -1,4 +1,4 @@
-"""A rich progress bar over events, shared by the commands.
+"""Rich progress bars shared by the commands: over events, and over benchmark points.
 
 Layer: cli.
 """
@@ -9,7 +9,7 @@ import contextlib
 from collections.abc import Callable, Iterator
 from typing import Any
 
-__all__ = ["event_progress"]
+__all__ = ["event_progress", "point_progress"]
 
 
 @contextlib.contextmanager
@@ -40,3 +40,26 @@ def event_progress(console: Any, total: int, label: str) -> Iterator[Callable[..
             progress.advance(task)
 
         yield advance
+
+
+@contextlib.contextmanager
+def point_progress(
+    console: Any,
+) -> Iterator[tuple[Callable[[str, int], Callable[[], None]], Callable[[str], None]]]:
+    """Yield ``start(label, n)`` — a new bar of ``n`` steps, returning its advance callback —
+    and ``note(text)``, a line printed above the bars (the benchmark's points, one bar each)."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    with Progress(
+        TextColumn("{task.description}", markup=False),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+    ) as progress:
+
+        def start(label: str, n: int) -> Callable[[], None]:
+            task = progress.add_task(label, total=n)
+            return lambda: progress.advance(task)
+
+        yield start, progress.console.print

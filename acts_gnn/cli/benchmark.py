@@ -82,11 +82,9 @@ def command(
     compute time, CPU/GPU utilisation and per-stage times; written as JSON, a Markdown table and
     plots.
     """
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
     from acts_gnn.bench.report import markdown_table, write_perf_data, write_reports
-    from acts_gnn.bench.sweep import SweepConfig, run_sweep
-    from acts_gnn.io.source import open_events
+    from acts_gnn.bench.sweep import SweepConfig, load_sweep_events, run_sweep
+    from acts_gnn.cli._progress import point_progress
 
     config = SweepConfig(
         model=model,
@@ -102,36 +100,23 @@ def command(
         bundle=bundle,
         access_token=access_token or None,
     )
-    config.check()
-    if config.local:  # the in-process pipeline runs on the CPUs this process may use
-        from acts_gnn.cpus import resolve_threads, use_threads
-
-        use_threads(resolve_threads())
+    loaded = load_sweep_events(config, inputs_or_example(inputs, example))
     console = make_console(stderr=True, quiet=quiet)
-    source = open_events(inputs_or_example(inputs, example))
-    loaded = [ref.load() for ref in source.refs[: max(events, 1)]]
     if export_perf_data is not None:
         console.print(f"wrote {write_perf_data(loaded, export_perf_data)}")
-    with Progress(
-        TextColumn("{task.description}", markup=False),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=console,
-    ) as progress:
-
-        def start(label: str, n: int):
-            task = progress.add_task(label, total=n)
-            return lambda: progress.advance(task)
-
-        def done(point) -> None:
-            progress.console.print(
-                f"{point.mode} {point.finder} instances={point.instances or '–'} "
-                f"c={point.concurrency}: {point.events_per_s:.3f} events/s, "
-                f"p50 {point.latency_s(50) * 1000:.0f} ms"
-            )
-
-        points = run_sweep(config, loaded, on_point_start=start, on_point=done)
+    with point_progress(console) as (start, note):
+        points = run_sweep(
+            config, loaded, on_point_start=start, on_point=lambda p: note(_point_line(p))
+        )
     for path in write_reports(points, output_dir):
         console.print(f"wrote {path}")
     typer.echo(markdown_table(points))
+
+
+def _point_line(point) -> str:
+    """One measured point, as printed when it is done."""
+    return (
+        f"{point.mode} {point.finder} instances={point.instances or '–'} "
+        f"c={point.concurrency}: {point.events_per_s:.3f} events/s, "
+        f"p50 {point.latency_s(50) * 1000:.0f} ms"
+    )

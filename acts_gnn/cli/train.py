@@ -106,16 +106,14 @@ def command(
     on the training events' candidates, its cut chosen on the validation events).
     """
     from acts_gnn.api.train import TrainRequest, pre_selection
-    from acts_gnn.api.train import train as run_training
     from acts_gnn.api.train import reuse_stages as stages
-    from acts_gnn.gnn.models import EmbeddingConfig, FilterConfig, GNNConfig
+    from acts_gnn.api.train import train as run_training
+    from acts_gnn.gnn.models import GNNConfig
     from acts_gnn.gnn.train import TrainingConfig
 
     config = TrainingConfig(
         seed=seed,
         target_pt_gev=target_pt,
-        embedding=EmbeddingConfig(hidden=128),
-        filter=FilterConfig(hidden=64),
         gnn=GNNConfig(hidden=gnn_hidden, iterations=gnn_iterations),
         embedding_epochs=embedding_epochs,
         filter_epochs=filter_epochs,
@@ -128,26 +126,31 @@ def command(
         filter_max_inverse_pt=pre_selection(filter_max_inverse_pt),
     )
     request = TrainRequest(
-        tuple(train),
-        tuple(val),
-        output,
-        config,
-        tuple(test or ()),
-        reuse,
-        stages(reuse_stages),
-        quality_only,
-        device,
-        data_description,
-        force,
+        train=tuple(train),
+        val=tuple(val),
+        output=output,
+        config=config,
+        test=tuple(test or ()),
+        reuse=reuse,
+        reuse_stages=stages(reuse_stages),
+        quality_only=quality_only,
+        device=device,
+        data_description=data_description,
+        force=force,
     )
     console = make_console(stderr=True)
-
-    def report(entry) -> None:
-        console.print(
-            f"{entry.stage:9s} epoch {entry.epoch:2d}  loss {entry.train_loss:.4f}  "
-            f"val loss {entry.val_loss:.4f}  val edge eff {entry.val_efficiency:.4f}  "
-            f"purity {entry.val_purity:.4f}  ({entry.seconds:.0f} s)"
+    with console.status("checking") as status:
+        run_training(
+            request,
+            report=lambda entry: console.print(_epoch_line(entry)),
+            status=lambda text: status.update(text),
         )
 
-    with console.status("checking") as status:
-        run_training(request, report=report, status=lambda text: status.update(text))
+
+def _epoch_line(entry) -> str:
+    """One epoch of the training log, as printed."""
+    return (
+        f"{entry.stage:9s} epoch {entry.epoch:2d}  loss {entry.train_loss:.4f}  "
+        f"val loss {entry.val_loss:.4f}  val edge eff {entry.val_efficiency:.4f}  "
+        f"purity {entry.val_purity:.4f}  ({entry.seconds:.0f} s)"
+    )
