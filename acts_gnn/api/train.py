@@ -3,7 +3,7 @@
 Layer: api.
 
 A :class:`TrainRequest` holds one training run; :func:`train` checks it (before any event is
-read), reads the events (every one with truth), runs the recipe of :mod:`acts_gnn.reco.recipe`
+read), reads the events (every one with truth), runs the recipe of :mod:`acts_gnn.gnn.recipe`
 and writes the bundle with the record of what it was trained on.
 """
 
@@ -98,7 +98,7 @@ def train(
     from acts_gnn.cpus import resolve_threads, use_threads
     from acts_gnn.cuda.device import resolve_device
     from acts_gnn.gnn.bundle import ModelBundle
-    from acts_gnn.reco.recipe import train_recipe
+    from acts_gnn.gnn.recipe import train_recipe
 
     request.check()
     device = resolve_device(request.device)

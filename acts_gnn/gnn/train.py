@@ -12,7 +12,7 @@ Layer: gnn.
    ``filter_efficiency`` of the true validation edges.
 3. **GNN** — binary cross-entropy on the filtered graphs, one event (or φ sector of it) per step;
    a sector step runs on the sub-graph of the points its edges touch. Its cut is left at 0.5
-   here; :mod:`acts_gnn.reco.recipe` tunes it on track-level metrics.
+   here; :mod:`acts_gnn.gnn.recipe` tunes it on track-level metrics.
 
 An edge joining two points of one particle *below* ``target_pt_gev`` (a soft edge) is, by
 ``soft_edges``:

@@ -1,6 +1,6 @@
 """The training recipe: train the models, tune the cuts on tracks, score held-out events.
 
-Layer: reco (it joins ``gnn`` training with ``metrics``).
+Layer: gnn (training, scored with ``metrics`` from the floor below).
 
 After the three edge models and the GNN and stitching cuts, the recipe trains the
 candidate-quality network (:mod:`acts_gnn.gnn.quality`) on the candidates the pipeline builds on
