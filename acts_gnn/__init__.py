@@ -24,7 +24,7 @@ _EXPORTS = {
     "open_events": "acts_gnn.io.source",
     "TrackWriter": "acts_gnn.io.tracks",
     "read_tracks": "acts_gnn.io.tracks",
-    "TruthTrackFinder": "acts_gnn.reco.finder",
+    "TruthTrackFinder": "acts_gnn.finders",
     "MatchingConfig": "acts_gnn.metrics.matching",
     "evaluate_tracks": "acts_gnn.metrics.evaluate",
     "run_reconstruction": "acts_gnn.reco.job",

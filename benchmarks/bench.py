@@ -36,7 +36,7 @@ from acts_gnn.bench.sweep import SweepConfig, run_sweep  # noqa: E402
 from acts_gnn.io.source import open_events  # noqa: E402
 from acts_gnn.metrics.matching import MatchingConfig  # noqa: E402
 from acts_gnn.metrics.performance import PerformanceAccumulator  # noqa: E402
-from acts_gnn.reco.finder import make_finder  # noqa: E402
+from acts_gnn.finders import make_finder  # noqa: E402
 from acts_gnn.result import STAGES  # noqa: E402
 from acts_gnn.triton.client import RemotePipeline  # noqa: E402
 

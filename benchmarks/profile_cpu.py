@@ -25,7 +25,7 @@ sys.path.insert(0, str(REPO))
 
 from acts_gnn.bench.report import machine  # noqa: E402
 from acts_gnn.event import model_features  # noqa: E402
-from acts_gnn.reco.finder import make_finder  # noqa: E402
+from acts_gnn.finders import make_finder  # noqa: E402
 from benchmarks.bench import SAMPLES, simulate  # noqa: E402
 
 STAGES = ("embedding", "graph_building", "filter", "gnn")

@@ -16,8 +16,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from acts_gnn.errors import ConfigError
+from acts_gnn.finders import TrackFinder, make_finder
 from acts_gnn.io.source import EventSource
-from acts_gnn.reco.finder import TrackFinder, make_finder
 from acts_gnn.reco.job import ReconstructionOutputs, ReconstructionSummary, run_reconstruction
 from acts_gnn.triton.client import RetryPolicy
 

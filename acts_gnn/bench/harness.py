@@ -25,7 +25,7 @@ import numpy as np
 from acts_gnn.bench.probe import MetricsSampler, ServerStatistics
 from acts_gnn.errors import ConfigError
 from acts_gnn.event import Event
-from acts_gnn.reco.finder import TrackFinder
+from acts_gnn.finders import TrackFinder
 from acts_gnn.result import STAGES
 
 __all__ = ["PointResult", "Served", "run_point", "serialise_seconds"]

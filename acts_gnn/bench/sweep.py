@@ -12,15 +12,9 @@ from pathlib import Path
 from acts_gnn.bench.harness import PointResult, Served, run_point
 from acts_gnn.errors import ConfigError
 from acts_gnn.event import Event
+from acts_gnn.finders import finder_entry
 
-__all__ = ["LOCAL_BACKEND_OF", "SweepConfig", "load_sweep_events", "run_sweep"]
-
-#: served model name → the local finder (``make_finder``) that computes the same labels
-LOCAL_BACKEND_OF = {
-    "gnn_tracking": "gnn",
-    "gnn_tracking_walk": "gnn_walk",
-    "unrolling_tracking": "unrolling",
-}
+__all__ = ["SweepConfig", "load_sweep_events", "run_sweep"]
 
 
 @dataclass(frozen=True)
@@ -51,7 +45,7 @@ class SweepConfig:
         """Raise :class:`ConfigError` for a sweep that cannot run."""
         if not (self.local or self.urls or self.spawn):
             raise ConfigError("choose what to measure: --local, --url URL or --spawn")
-        if self.local and self.model not in LOCAL_BACKEND_OF:
+        if self.local and not _local_twin(self.model):
             raise ConfigError(f"model {self.model!r} has no local twin; drop --local")
         if min(self.concurrency, default=0) < 1 or min(self.instances, default=0) < 1:
             raise ConfigError("--concurrency and --instances values must be at least 1")
@@ -59,6 +53,14 @@ class SweepConfig:
             raise ConfigError("--events must be at least 1 and --warmup at least 0")
         if self.metrics_urls and len(self.metrics_urls) != len(self.urls):
             raise ConfigError("give one --metrics-url per --url (or none)")
+
+
+def _local_twin(model: str) -> bool:
+    """Whether the served ``model`` also runs in this process (the same registry entry)."""
+    try:
+        return finder_entry(model, served=True).local
+    except ConfigError:
+        return False
 
 
 def load_sweep_events(config: SweepConfig, inputs: Sequence[str | Path]) -> list[Event]:
@@ -87,7 +89,7 @@ def run_sweep(
     ``on_point_start(label, n_events)`` returns the per-event callback of that point (progress);
     ``on_point`` receives each finished point.
     """
-    from acts_gnn.reco.finder import make_finder
+    from acts_gnn.finders import make_finder
     from acts_gnn.triton.client import RemotePipeline
 
     config.check()
@@ -108,7 +110,7 @@ def run_sweep(
         on_point(point)
 
     if config.local:
-        finder = make_finder(LOCAL_BACKEND_OF[config.model], config.bundle, config.device)
+        finder = make_finder(config.model, config.bundle, config.device)
         measure(f"local {finder.name}", finder, 1, None)
 
     for index, url in enumerate(config.urls):

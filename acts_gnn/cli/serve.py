@@ -17,8 +17,9 @@ def command(
     model: Annotated[
         list[str] | None,
         typer.Option(
-            help="Backends to serve (repeatable): gnn_tracking, gnn_tracking_walk, "
-            "unrolling_tracking (default: all three)."
+            help="Track finders to serve (repeatable), each bound under the name given: "
+            "gnn_tracking, gnn_tracking_walk, unrolling_tracking (default: these three), "
+            "null_tracking, a registry name (gnn, …) or one a $ACTS_GNN_FINDERS module registers."
         ),
     ] = None,
     bundle: Annotated[Path | None, typer.Option(help="Model bundle (default: shipped).")] = None,

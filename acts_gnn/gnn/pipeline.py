@@ -12,9 +12,10 @@ from __future__ import annotations
 
 import copy
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -114,12 +115,19 @@ class ScoredGraph:
 
 @dataclass(frozen=True)
 class StageOutput:
-    """Labels of one event plus what the stages did (seconds per stage, graph sizes)."""
+    """Labels of one event plus what the stages did (seconds per stage, graph sizes).
+
+    It unpacks as ``(labels, stages_s, (n_edges_graph, n_edges_filtered))``: what a servable
+    finder's ``run`` returns (:class:`~acts_gnn.finders.ServableFinder`).
+    """
 
     labels: np.ndarray
     stages_s: dict[str, float]
     n_edges_graph: int
     n_edges_filtered: int
+
+    def __iter__(self) -> Iterator[Any]:
+        return iter((self.labels, self.stages_s, (self.n_edges_graph, self.n_edges_filtered)))
 
 
 class Pipeline:
@@ -234,7 +242,7 @@ class Pipeline:
         return StageOutput(labels, stages, scored.n_edges_graph, int(scored.edges.shape[1]))
 
     def reconstruct(self, event: Event) -> TrackingResult:
-        """Labels for ``event`` (the :class:`~acts_gnn.reco.finder.TrackFinder` protocol)."""
+        """Labels for ``event`` (the :class:`~acts_gnn.finders.TrackFinder` protocol)."""
         start = time.perf_counter()
         out = self.run(event.features())
         timing = EventTiming(

@@ -20,13 +20,13 @@ from pathlib import Path
 
 from acts_gnn.errors import ConfigError, OutputError, OutputRefusedError
 from acts_gnn.event import Event
+from acts_gnn.finders import TrackFinder
 from acts_gnn.io.atomic import check_output, write_text_atomic
 from acts_gnn.io.source import EventSource
 from acts_gnn.io.timing import TimingReport
 from acts_gnn.io.tracks import TrackWriter, prototrack_csv_path, read_prototracks_csv
 from acts_gnn.metrics.matching import MatchingConfig
 from acts_gnn.metrics.performance import PerformanceAccumulator, PerformanceReport
-from acts_gnn.reco.finder import TrackFinder
 from acts_gnn.result import EventTiming, TrackingResult
 
 __all__ = ["ReconstructionOutputs", "ReconstructionSummary", "run_reconstruction"]

@@ -21,9 +21,9 @@ from pathlib import Path
 
 from acts_gnn._extras import require
 from acts_gnn.errors import ConfigError, OutputError, OutputRefusedError
+from acts_gnn.finders import finder_entry
 from acts_gnn.io.atomic import check_output, make_parents, new_dir_mode
 from acts_gnn.result import STAGES
-from acts_gnn.triton.backends import BACKENDS
 from acts_gnn.triton.contract import (
     DEFAULT_MAX_SPACEPOINTS,
     EDGE_COUNTS,
@@ -32,10 +32,7 @@ from acts_gnn.triton.contract import (
     STAGE_SECONDS,
 )
 
-__all__ = ["GNN_BACKENDS", "export_repository", "model_config"]
-
-#: backends that need a model bundle beside their ``model.py``
-GNN_BACKENDS = ("gnn_tracking", "gnn_tracking_walk")
+__all__ = ["export_repository", "model_config"]
 _MODEL_FILE = Path(__file__).with_name("triton_python_model.py")
 
 
@@ -99,11 +96,7 @@ def export_repository(
     """
     from acts_gnn.gnn.bundle import ModelBundle, default_bundle_dir
 
-    unknown = [m for m in models if m not in BACKENDS]
-    if unknown:
-        raise ConfigError(
-            f"unknown model {unknown[0]!r}; choose from {', '.join(sorted(BACKENDS))}"
-        )
+    entries = {m: finder_entry(m, served=True) for m in models}
     if not models:
         raise ConfigError("give at least one model to export")
     if instances < 1:
@@ -119,7 +112,7 @@ def export_repository(
         )
     check_output(directory, overwrite=True)  # its parents can be made
     bundle_dir = Path(bundle) if bundle is not None else default_bundle_dir()
-    if any(m in GNN_BACKENDS for m in models):
+    if any(e.uses_bundle for e in entries.values()):
         ModelBundle.load(bundle_dir)  # refuse a broken bundle before writing anything
     try:
         make_parents(directory)
@@ -142,7 +135,7 @@ def export_repository(
                 )
             )
             shutil.copyfile(_MODEL_FILE, version / "model.py")
-            if name in GNN_BACKENDS:
+            if entries[name].uses_bundle:  # the bundle travels beside its model.py
                 shutil.copytree(bundle_dir, version / "bundle")
         if directory.exists():
             shutil.rmtree(directory)

@@ -43,8 +43,9 @@ import numpy as np
 from acts_gnn._extras import require
 from acts_gnn.cpus import resolve_threads, use_threads
 from acts_gnn.errors import ConfigError, ServerStartError
+from acts_gnn.finders import finder_entry
 from acts_gnn.result import STAGES
-from acts_gnn.triton.backends import BACKENDS, Backend, answer, make_backend
+from acts_gnn.triton.backends import Backend, answer, make_backend
 from acts_gnn.triton.contract import (
     DEFAULT_MAX_SPACEPOINTS,
     EDGE_COUNTS,
@@ -98,11 +99,8 @@ class ServerConfig:
         for option, path in (("--tls-cert", self.tls_cert), ("--tls-key", self.tls_key)):
             if path is not None and not Path(path).is_file():
                 raise ConfigError(f"{option} {path}: no such file")
-        unknown = [m for m in self.models if m not in BACKENDS]
-        if unknown:
-            raise ConfigError(
-                f"unknown model {unknown[0]!r}; choose from {', '.join(sorted(BACKENDS))}"
-            )
+        for model in self.models:
+            finder_entry(model, served=True)  # a ConfigError naming the served choices
         if self.instances < 1:
             raise ConfigError(f"--instances must be at least 1, got {self.instances}")
         if self.threads is not None and self.threads < 1:

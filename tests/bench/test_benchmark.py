@@ -18,7 +18,7 @@ from acts_gnn.bench.report import (
 )
 from acts_gnn.bench.sweep import SweepConfig
 from acts_gnn.errors import ConfigError
-from acts_gnn.reco.finder import TruthTrackFinder
+from acts_gnn.finders import TruthTrackFinder
 from tests.conftest import make_event
 
 

@@ -13,9 +13,9 @@ import sys
 import numpy as np
 import pytest
 
+from acts_gnn.finders import TruthTrackFinder
 from acts_gnn.io.source import open_events
 from acts_gnn.io.tracks import TrackWriter
-from acts_gnn.reco.finder import TruthTrackFinder
 
 pytestmark = pytest.mark.root
 

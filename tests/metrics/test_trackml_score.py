@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from acts_gnn.finders import TruthTrackFinder
 from acts_gnn.io.source import open_events
 from acts_gnn.metrics.trackml_score import order_weight, pt_weight, trackml_score, trackml_weights
-from acts_gnn.reco.finder import TruthTrackFinder
 
 PARTICLES = [1] * 8 + [2] * 4 + [3] * 4 + [0] * 3
 WEIGHTS = [0.1] * 8 + [0.05] * 4 + [0.0] * 4 + [0.0] * 3

@@ -8,10 +8,10 @@ import time
 import pytest
 
 from acts_gnn.errors import ConfigError, OutputError, RemoteInferenceError
+from acts_gnn.finders import TruthTrackFinder
 from acts_gnn.io.cache import save_event_npz
 from acts_gnn.io.source import open_events
 from acts_gnn.io.tracks import read_tracks
-from acts_gnn.reco.finder import TruthTrackFinder
 from acts_gnn.reco.job import ReconstructionOutputs, run_reconstruction
 from tests.conftest import make_event
 

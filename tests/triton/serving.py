@@ -7,7 +7,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import pytest
@@ -18,7 +18,13 @@ from acts_gnn.triton.spawn import free_ports, start_serve, wait_for_ready
 class ServeProcess:
     """One ``acts-gnn serve`` in its own process group (so a kill reaches tritonserver too)."""
 
-    def __init__(self, workspace: Path, *options: str, ports: Sequence[int] | None = None) -> None:
+    def __init__(
+        self,
+        workspace: Path,
+        *options: str,
+        ports: Sequence[int] | None = None,
+        env: Mapping[str, str] | None = None,
+    ) -> None:
         self.grpc_port, self.http_port, self.metrics_port = ports or free_ports(3)
         self.workspace = workspace
         self.log_path = workspace / "server.log"
@@ -28,6 +34,7 @@ class ServeProcess:
             (self.grpc_port, self.http_port, self.metrics_port),
             workspace / "ws",
             self._log,
+            env=env,
         )
 
     @property

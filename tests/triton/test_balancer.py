@@ -16,9 +16,9 @@ pytest.importorskip("pytriton", reason="nvidia-pytriton is not installed (acts-g
 pytest.importorskip("tritonclient.grpc")
 
 from acts_gnn.errors import ActsGnnError  # noqa: E402
+from acts_gnn.finders import make_finder  # noqa: E402
 from acts_gnn.io.example import example_dir  # noqa: E402
 from acts_gnn.io.source import open_events  # noqa: E402
-from acts_gnn.reco.finder import make_finder  # noqa: E402
 from acts_gnn.triton.balancer import envoy_config, find_envoy, find_nginx, nginx_config  # noqa: E402
 from acts_gnn.triton.client import RemotePipeline  # noqa: E402
 from tests.triton.serving import ServeProcess  # noqa: E402

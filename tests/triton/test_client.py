@@ -11,9 +11,9 @@ from acts_gnn.errors import (
     RemoteInferenceError,
     RemoteTimeoutError,
 )
+from acts_gnn.finders import TruthTrackFinder
 from acts_gnn.io.example import example_dir
 from acts_gnn.io.source import open_events
-from acts_gnn.reco.finder import TruthTrackFinder
 from acts_gnn.triton import client as client_module
 from acts_gnn.triton.client import RemotePipeline, _one_line, _Retriable, server_urls
 

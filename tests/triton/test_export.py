@@ -16,9 +16,9 @@ from google.protobuf import json_format, text_format
 from tritonclient.grpc import model_config_pb2 as pb
 
 from acts_gnn.errors import ConfigError, OutputError
+from acts_gnn.finders import make_finder
 from acts_gnn.io.example import example_dir
 from acts_gnn.io.source import open_events
-from acts_gnn.reco.finder import make_finder
 from acts_gnn.triton.export import export_repository
 
 MODELS = ("gnn_tracking", "unrolling_tracking")

@@ -13,11 +13,11 @@ pytest.importorskip("pytriton", reason="nvidia-pytriton is not installed (acts-g
 pytest.importorskip("tritonclient.grpc")
 
 from acts_gnn.event import Event, SpacePoints, Truth  # noqa: E402
+from acts_gnn.finders import make_finder  # noqa: E402
 from acts_gnn.io.cache import save_event_npz  # noqa: E402
 from acts_gnn.io.example import example_dir  # noqa: E402
 from acts_gnn.io.source import open_events  # noqa: E402
 from acts_gnn.io.tracks import read_tracks  # noqa: E402
-from acts_gnn.reco.finder import make_finder  # noqa: E402
 from acts_gnn.reco.job import ReconstructionOutputs, run_reconstruction  # noqa: E402
 from acts_gnn.triton.client import RemotePipeline  # noqa: E402
 from tests.triton.serving import ServeProcess  # noqa: E402

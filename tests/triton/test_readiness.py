@@ -21,9 +21,9 @@ pytestmark = pytest.mark.triton
 pytest.importorskip("pytriton", reason="nvidia-pytriton is not installed (acts-gnn[server])")
 grpcclient = pytest.importorskip("tritonclient.grpc")
 
+from acts_gnn.finders import make_finder  # noqa: E402
 from acts_gnn.io.example import example_dir  # noqa: E402
 from acts_gnn.io.source import open_events  # noqa: E402
-from acts_gnn.reco.finder import make_finder  # noqa: E402
 from acts_gnn.triton.client import RemotePipeline  # noqa: E402
 from acts_gnn.triton.spawn import free_ports, start_serve  # noqa: E402
 

@@ -14,9 +14,9 @@ pytest.importorskip("pytriton", reason="nvidia-pytriton is not installed (acts-g
 grpc = pytest.importorskip("tritonclient.grpc")
 
 from acts_gnn.errors import ConfigError, RemoteInferenceError  # noqa: E402
+from acts_gnn.finders import make_finder  # noqa: E402
 from acts_gnn.io.example import example_dir  # noqa: E402
 from acts_gnn.io.source import open_events  # noqa: E402
-from acts_gnn.reco.finder import make_finder  # noqa: E402
 from acts_gnn.triton.client import RemotePipeline  # noqa: E402
 from acts_gnn.triton.contract import access_headers  # noqa: E402
 from tests.triton.serving import ServeProcess  # noqa: E402
