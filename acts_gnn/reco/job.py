@@ -81,6 +81,16 @@ class ReconstructionSummary:
     resumed: int = 0
 
 
+@dataclass(frozen=True)
+class _Done:
+    """One event's result as the job hands it on: found now, or read back from a previous run's
+    CSV file (``resumed``: written already, and not timed)."""
+
+    event: Event
+    result: TrackingResult
+    resumed: bool = False
+
+
 def _resumed(event: Event, csv_dir: Path) -> TrackingResult | None:
     """The result of an event a previous run wrote already (None if it did not)."""
     from acts_gnn.metrics.evaluate import labels_from_tracks
@@ -90,18 +100,18 @@ def _resumed(event: Event, csv_dir: Path) -> TrackingResult | None:
         return None
     track, measurement = read_prototracks_csv(path)
     labels = labels_from_tracks(event, track, measurement, path)
-    return TrackingResult(
-        labels=labels, timing=EventTiming(event.event_id, "resumed", len(event), 0.0)
-    )
+    # the tracks file's timing tree says where this event's candidates came from
+    timing = EventTiming(event.event_id, "resumed", len(event), 0.0)
+    return TrackingResult(labels=labels, timing=timing)
 
 
 def _reconstructed(
     source: EventSource, finder: TrackFinder, concurrency: int, resume_dir: Path | None = None
-) -> Iterator[tuple[Event, TrackingResult]]:
-    """(event, result) in source order, with up to ``concurrency`` events in flight.
+) -> Iterator[_Done]:
+    """Each event's result in source order, with up to ``concurrency`` events in flight.
 
-    With ``resume_dir``, events whose CSV file is there come back with the labels read from it
-    and a ``resumed`` timing (not counted in the timing report).
+    With ``resume_dir``, events whose CSV file is there come back resumed, with the labels read
+    from it (not counted in the timing report).
     """
 
     def load(ref) -> tuple[Event, float]:
@@ -120,9 +130,9 @@ def _reconstructed(
             event, read_s = load(ref)
             previous = done_before(event)
             if previous is not None:
-                yield event, previous
+                yield _Done(event, previous, resumed=True)
                 continue
-            yield event, with_read_time(finder.reconstruct(event), read_s)
+            yield _Done(event, with_read_time(finder.reconstruct(event), read_s))
         return
     with ThreadPoolExecutor(concurrency, thread_name_prefix="acts-gnn-event") as pool:
         in_flight: deque = deque()
@@ -133,16 +143,16 @@ def _reconstructed(
                 if previous is not None:
                     while in_flight:  # keep the input order
                         earlier, earlier_read_s, future = in_flight.popleft()
-                        yield earlier, with_read_time(future.result(), earlier_read_s)
-                    yield event, previous
+                        yield _Done(earlier, with_read_time(future.result(), earlier_read_s))
+                    yield _Done(event, previous, resumed=True)
                     continue
                 in_flight.append((event, read_s, pool.submit(finder.reconstruct, event)))
                 if len(in_flight) >= concurrency:
                     event, read_s, future = in_flight.popleft()
-                    yield event, with_read_time(future.result(), read_s)
+                    yield _Done(event, with_read_time(future.result(), read_s))
             while in_flight:
                 event, read_s, future = in_flight.popleft()
-                yield event, with_read_time(future.result(), read_s)
+                yield _Done(event, with_read_time(future.result(), read_s))
         finally:
             for _event, _read_s, future in in_flight:
                 future.cancel()
@@ -189,10 +199,10 @@ def run_reconstruction(
     with TrackWriter(
         outputs.tracks_root, outputs.tracks_csv_dir, keep_csv_on_abort=outputs.resume
     ) as writer:
-        for event, result in _reconstructed(source, finder, concurrency, resume_dir):
-            was_resumed = result.timing.backend == "resumed"
-            writer.add(event, result, csv=not was_resumed)
-            if was_resumed:
+        for done in _reconstructed(source, finder, concurrency, resume_dir):
+            event, result = done.event, done.result
+            writer.add(event, result, csv=not done.resumed)
+            if done.resumed:
                 resumed += 1
             else:
                 timings.append(result.timing)
