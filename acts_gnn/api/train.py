@@ -10,7 +10,7 @@ and writes the bundle with the record of what it was trained on.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from acts_gnn.errors import ConfigError, OutputRefusedError
@@ -127,16 +127,18 @@ def train(
     )
     # --quality-only: the run's own record goes with the quality selection it trained; the rest
     # of the bundle keeps the record of how it was made
-    record = bundle.training.setdefault("quality", {}) if request.quality_only else bundle.training
-    record.update(
-        {
-            "train_inputs": [str(p) for p in request.train],
-            "validation_inputs": [str(p) for p in request.val],
-            "train_event_ids": [e.event_id for e in train_events],
-            "validation_event_ids": [e.event_id for e in val_events],
-            "test_inputs": [str(p) for p in request.test],
-            "data": request.data_description,
-            "device": device,
-        }
-    )
-    return bundle.save(request.output)
+    record = {
+        "train_inputs": [str(p) for p in request.train],
+        "validation_inputs": [str(p) for p in request.val],
+        "train_event_ids": [e.event_id for e in train_events],
+        "validation_event_ids": [e.event_id for e in val_events],
+        "test_inputs": [str(p) for p in request.test],
+        "data": request.data_description,
+        "device": device,
+    }
+    training = bundle.training
+    if request.quality_only:
+        training = {**training, "quality": {**training.get("quality", {}), **record}}
+    else:
+        training = {**training, **record}
+    return replace(bundle, training=training).save(request.output)

@@ -75,9 +75,13 @@ class PipelineConfig:
             raise BundleError(f"quality_cut must be in [0, 1], got {self.quality_cut}")
 
 
-@dataclass
+@dataclass(frozen=True)
 class ModelBundle:
-    """Models (``torch.nn.Module``), their configs and the pipeline settings."""
+    """Models (``torch.nn.Module``), their configs and the pipeline settings.
+
+    Frozen: a changed bundle is a new one (``dataclasses.replace``); the ``training`` and
+    ``metrics`` records are never changed in place by acts-gnn either.
+    """
 
     embedding: Any
     filter: Any
@@ -119,7 +123,6 @@ class ModelBundle:
         write_text_atomic(
             directory / "bundle.json", json.dumps(self.description(), indent=2) + "\n"
         )
-        self.path = directory
         return directory
 
     @classmethod

@@ -232,14 +232,16 @@ def train_recipe(
         )
         status("choosing the GNN and stitching cuts on tracks")
         cut, stitch, table = choose_cuts(bundle, val_events, device)
-        bundle.pipeline = replace(bundle.pipeline, gnn_cut=cut, stitch_cut=stitch)
-        bundle.metrics["cut_scan"] = table
+        bundle = replace(
+            bundle,
+            pipeline=replace(bundle.pipeline, gnn_cut=cut, stitch_cut=stitch),
+            metrics={**bundle.metrics, "cut_scan": table},
+        )
     status("training the candidate-quality selection")
     bundle = add_quality(bundle, train_events, val_events, seed=config.seed, device=device)
     if test_events:
         for builder in ("components", "walkthrough"):
             status(f"scoring {len(test_events)} test events ({builder})")
-            bundle.metrics[f"test_{builder}"] = score_bundle(
-                bundle, test_events, builder, device=device
-            )
+            scores = score_bundle(bundle, test_events, builder, device=device)
+            bundle = replace(bundle, metrics={**bundle.metrics, f"test_{builder}": scores})
     return bundle

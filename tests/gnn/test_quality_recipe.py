@@ -7,6 +7,7 @@ import math
 import numpy as np
 import pytest
 
+from acts_gnn.gnn import recipe
 from acts_gnn.gnn.bundle import ModelBundle, PipelineConfig
 from acts_gnn.gnn.models import (
     EmbeddingConfig,
@@ -17,7 +18,6 @@ from acts_gnn.gnn.models import (
     InteractionGNN,
 )
 from acts_gnn.gnn.pipeline import ScoredGraph
-from acts_gnn.reco import recipe
 from tests.conftest import make_event
 
 # three targets of four points (0–11) and a soft particle of six (12–17) that the edges cut in

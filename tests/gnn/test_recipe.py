@@ -7,9 +7,9 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
+from acts_gnn.gnn import recipe
 from acts_gnn.gnn.bundle import PipelineConfig
 from acts_gnn.gnn.pipeline import ScoredGraph
-from acts_gnn.reco import recipe
 from tests.conftest import make_event
 
 # three particles of four points each, in order of r; scored edges inside and between them
