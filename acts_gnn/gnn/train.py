@@ -218,6 +218,43 @@ class _BestWeights:
         self.model.eval()
 
 
+def _step(
+    optimiser: torch.optim.Optimizer,
+    loss: torch.Tensor,
+    schedule: torch.optim.lr_scheduler.LRScheduler | None = None,
+) -> float:
+    """One optimiser step on ``loss`` (and one of the learning-rate schedule); the loss."""
+    optimiser.zero_grad()
+    loss.backward()
+    optimiser.step()
+    if schedule is not None:
+        schedule.step()
+    return loss.item()
+
+
+def _fit(
+    model: nn.Module,
+    epochs: int,
+    patience: int,
+    train_epoch: Callable[[], list[float]],
+    validate: Callable[[int, list[float], float], float],
+) -> None:
+    """The epoch loop of every stage: train an epoch (its step losses), validate without
+    gradients (``validate(epoch, losses, start)`` reports and returns the validation loss), stop
+    after ``patience`` epochs without improvement, and end on the best weights in eval mode."""
+    keeper = _BestWeights(model, patience)
+    for epoch in range(epochs):
+        start = time.perf_counter()
+        model.train()
+        losses = train_epoch()
+        model.eval()
+        with torch.no_grad():
+            val_loss = validate(epoch, losses, start)
+        if keeper.stop_after(val_loss):
+            break
+    keeper.restore()
+
+
 def _rates(scores: np.ndarray, truth: np.ndarray, cut: float) -> tuple[float, float]:
     passed = scores > cut
     n_true, n_pass = int(truth.sum()), int(passed.sum())
@@ -261,38 +298,30 @@ def _train_embedding(train, val, cfg, report, gen, device) -> tuple[EmbeddingMLP
     optimiser = torch.optim.AdamW(model.parameters(), lr=cfg.embedding_lr)
     steps = cfg.embedding_epochs * len(train) * cfg.embedding_steps_per_event
     schedule = torch.optim.lr_scheduler.OneCycleLR(optimiser, cfg.embedding_lr, total_steps=steps)
-    keeper = _BestWeights(model, cfg.patience)
-    for epoch in range(cfg.embedding_epochs):
-        start = time.perf_counter()
-        model.train()
-        losses = []
-        for index in torch.randperm(len(train), generator=gen).tolist():
-            for _ in range(cfg.embedding_steps_per_event):
-                loss = _embedding_loss(model, train[index], cfg, gen)
-                optimiser.zero_grad()
-                loss.backward()
-                optimiser.step()
-                schedule.step()
-                losses.append(loss.item())
-        model.eval()
-        with torch.no_grad():
-            val_loss = float(
-                np.mean(
-                    [
-                        float(
-                            _embedding_loss(
-                                model, v, cfg, torch.Generator().manual_seed(cfg.seed + i)
-                            )
-                        )
-                        for i, v in enumerate(val)
-                    ]
-                )
+
+    def train_epoch() -> list[float]:
+        return [
+            _step(optimiser, _embedding_loss(model, train[index], cfg, gen), schedule)
+            for index in torch.randperm(len(train), generator=gen).tolist()
+            for _ in range(cfg.embedding_steps_per_event)
+        ]
+
+    def validate(epoch: int, losses: list[float], start: float) -> float:
+        val_loss = float(
+            np.mean(
+                [
+                    float(
+                        _embedding_loss(model, v, cfg, torch.Generator().manual_seed(cfg.seed + i))
+                    )
+                    for i, v in enumerate(val)
+                ]
             )
-            inside = []
-            for v in val:
-                z = model(v.features)
-                d = (z[v.true[0]] - z[v.true[1]]).norm(dim=1)
-                inside.append((d < cfg.margin).float().mean().item())
+        )
+        inside = []
+        for v in val:
+            z = model(v.features)
+            d = (z[v.true[0]] - z[v.true[1]]).norm(dim=1)
+            inside.append((d < cfg.margin).float().mean().item())
         report(
             EpochReport(
                 "embedding",
@@ -304,9 +333,9 @@ def _train_embedding(train, val, cfg, report, gen, device) -> tuple[EmbeddingMLP
                 time.perf_counter() - start,
             )
         )
-        if keeper.stop_after(val_loss):
-            break
-    keeper.restore()
+        return val_loss
+
+    _fit(model, cfg.embedding_epochs, cfg.patience, train_epoch, validate)
     with torch.no_grad():
         latents = [model(v.features) for v in val]
         distances = np.concatenate(
@@ -441,14 +470,11 @@ def _bce(logits: torch.Tensor, truth: torch.Tensor, weight: torch.Tensor) -> tor
 def _train_filter(train, val, cfg, report, gen, device) -> tuple[FilterMLP, float]:
     model = FilterMLP(cfg.filter).to(device)
     optimiser = torch.optim.AdamW(model.parameters(), lr=cfg.filter_lr)
-    keeper = _BestWeights(model, cfg.patience)
 
     def scores(graph: _Graph) -> torch.Tensor:
         return model.logits_in_chunks(graph.features, graph.edges, graph.latent, _SCORE_CHUNK)
 
-    for epoch in range(cfg.filter_epochs):
-        start = time.perf_counter()
-        model.train()
+    def train_epoch() -> list[float]:
         losses = []
         for index in torch.randperm(len(train), generator=gen).tolist():
             graph = train[index]
@@ -459,19 +485,15 @@ def _train_filter(train, val, cfg, report, gen, device) -> tuple[FilterMLP, floa
                 edges = graph.edges[:, batch]
                 distance = (graph.latent[edges[0]] - graph.latent[edges[1]]).norm(dim=1)
                 logits = model(features, edges, distance)
-                loss = _bce(logits, graph.truth[batch], graph.weight[batch])
-                optimiser.zero_grad()
-                loss.backward()
-                optimiser.step()
-                losses.append(loss.item())
-        model.eval()
-        with torch.no_grad():
-            val_loss = _edge_epoch(
-                "filter", epoch, losses, [scores(g) for g in val], val, start, report
-            )
-        if keeper.stop_after(val_loss):
-            break
-    keeper.restore()
+                losses.append(
+                    _step(optimiser, _bce(logits, graph.truth[batch], graph.weight[batch]))
+                )
+        return losses
+
+    def validate(epoch: int, losses: list[float], start: float) -> float:
+        return _edge_epoch("filter", epoch, losses, [scores(g) for g in val], val, start, report)
+
+    _fit(model, cfg.filter_epochs, cfg.patience, train_epoch, validate)
     with torch.no_grad():
         all_scores = torch.sigmoid(torch.cat([scores(g) for g in val])).cpu().numpy()
     all_truth = torch.cat([g.truth for g in val]).cpu().numpy()
@@ -522,27 +544,25 @@ def _train_gnn(train, val, cfg, report, gen, device) -> InteractionGNN:
     sectors = [[s for s in _sectors(g, cfg.gnn_sectors) if s.edges.shape[1]] for g in train]
     steps = max(cfg.gnn_epochs * sum(len(s) for s in sectors), 1)
     schedule = torch.optim.lr_scheduler.OneCycleLR(optimiser, cfg.gnn_lr, total_steps=steps)
-    keeper = _BestWeights(model, cfg.patience)
-    for epoch in range(cfg.gnn_epochs):
-        start = time.perf_counter()
-        model.train()
-        losses = []
-        for index in torch.randperm(len(train), generator=gen).tolist():
-            for sector in sectors[index]:
-                logits = model(_augment(sector.features, gen), sector.edges)
-                loss = _bce(logits, sector.truth, sector.weight)
-                optimiser.zero_grad()
-                loss.backward()
-                optimiser.step()
-                schedule.step()
-                losses.append(loss.item())
-        model.eval()
-        with torch.no_grad():
-            logits = [model(g.features, g.edges) for g in val]
-            val_loss = _edge_epoch("gnn", epoch, losses, logits, val, start, report)
-        if keeper.stop_after(val_loss):
-            break
-    keeper.restore()
+
+    def train_epoch() -> list[float]:
+        return [
+            _step(
+                optimiser,
+                _bce(
+                    model(_augment(sector.features, gen), sector.edges), sector.truth, sector.weight
+                ),
+                schedule,
+            )
+            for index in torch.randperm(len(train), generator=gen).tolist()
+            for sector in sectors[index]
+        ]
+
+    def validate(epoch: int, losses: list[float], start: float) -> float:
+        logits = [model(g.features, g.edges) for g in val]
+        return _edge_epoch("gnn", epoch, losses, logits, val, start, report)
+
+    _fit(model, cfg.gnn_epochs, cfg.patience, train_epoch, validate)
     return model
 
 
