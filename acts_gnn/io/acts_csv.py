@@ -24,8 +24,9 @@ from acts_gnn.errors import InputFormatError
 from acts_gnn.event import Event, Particles, SpacePoints, Truth, count_spacepoints, find_sorted
 from acts_gnn.io.csvtable import read_file_bytes, read_header, read_table
 from acts_gnn.io.ids import geometry_volume_layer_module, pack_barcode
+from acts_gnn.io.readers import EventRef, register_reader
 
-__all__ = ["read_acts_event", "read_measurements_raw"]
+__all__ = ["ActsCsvReader", "read_acts_event", "read_measurements_raw"]
 
 _U64 = np.uint64
 _F32 = np.float32
@@ -254,3 +255,16 @@ def read_acts_event(event_id: int, files: dict[str, Path]) -> Event:
     truth = _read_truth(files, spacepoints.measurement_id)
     source = str(files.get("spacepoint") or files.get("measurements"))
     return Event(event_id=event_id, spacepoints=spacepoints, truth=truth, source=source)
+
+
+class ActsCsvReader:
+    """The ``acts-csv`` format: ACTS's CSV writers' files of one event (see module)."""
+
+    name = "acts-csv"
+
+    def read(self, ref: EventRef) -> Event:
+        """The event of ``ref.files`` (role → path)."""
+        return read_acts_event(ref.event_id, dict(ref.files))
+
+
+register_reader(ActsCsvReader())

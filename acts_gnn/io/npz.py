@@ -17,8 +17,9 @@ import numpy as np
 from acts_gnn.errors import InputFormatError
 from acts_gnn.event import Event, Particles, SpacePoints, Truth
 from acts_gnn.io.atomic import atomic_path
+from acts_gnn.io.readers import EventRef, register_reader
 
-__all__ = ["load_event_npz", "save_event_npz"]
+__all__ = ["NpzReader", "load_event_npz", "save_event_npz"]
 
 _SP_FIELDS = (
     "x",
@@ -121,3 +122,16 @@ def load_event_npz(path: str | Path) -> Event:
     except ValueError as exc:  # arrays of inconsistent lengths or types
         raise InputFormatError(path, "", f"inconsistent arrays ({exc})") from exc
     return Event(event_id=event_id, spacepoints=spacepoints, truth=truth, source=str(path))
+
+
+class NpzReader:
+    """The ``npz`` format: one event per ``eventNNNNNNNNN.npz`` (:func:`save_event_npz`)."""
+
+    name = "npz"
+
+    def read(self, ref: EventRef) -> Event:
+        """The event in ``ref.files["npz"]``."""
+        return load_event_npz(ref.files["npz"])
+
+
+register_reader(NpzReader())

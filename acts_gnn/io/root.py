@@ -26,8 +26,16 @@ import numpy as np
 from acts_gnn.errors import ConfigError, InputFormatError
 from acts_gnn.event import Event, Particles, SpacePoints, Truth
 from acts_gnn.io.ids import geometry_volume_layer_module, pack_barcode
+from acts_gnn.io.readers import EventRef, register_reader
 
-__all__ = ["ROOT_PRESETS", "RootLayout", "iter_root_events", "read_root_block", "root_event_ids"]
+__all__ = [
+    "ROOT_PRESETS",
+    "RootLayout",
+    "RootReader",
+    "iter_root_events",
+    "read_root_block",
+    "root_event_ids",
+]
 
 _BARCODE_KEYS = (
     "barcode_vertex_primary",
@@ -226,3 +234,17 @@ def iter_root_events(path: Path, layout: RootLayout) -> Iterator[Event]:
     """Yield the events of a ROOT file one at a time (only one event's arrays in memory)."""
     for event_id, start, stop in root_event_ids(path, layout):
         yield read_root_block(path, layout, event_id, start, stop)
+
+
+class RootReader:
+    """The ``root`` format: one event's block of entries in a flat ROOT tree."""
+
+    name = "root"
+
+    def read(self, ref: EventRef) -> Event:
+        """The event at ``ref.location``: (layout, first entry, end entry) of its ROOT file."""
+        layout, start, stop = ref.location  # type: ignore[misc]
+        return read_root_block(ref.files["root"], layout, ref.event_id, start, stop)
+
+
+register_reader(RootReader())

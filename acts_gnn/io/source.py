@@ -4,22 +4,30 @@ Layer: io.
 
 ``open_events(paths, format=None)`` accepts event files, file prefixes (``…/event000001000``),
 directories of many events and ROOT files, detects the format (or takes ``format``), and returns an
-:class:`EventSource`: a list of :class:`EventRef` whose ``load()`` reads one event when called.
+:class:`EventSource`: a list of :class:`~acts_gnn.io.readers.EventRef` whose ``load()`` reads one
+event, with its format's reader (:mod:`acts_gnn.io.readers`), when called. The built-in formats
+are found by their file names here; a registered reader with a ``find`` method is asked first.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
+# the built-in formats register their readers when imported
+import acts_gnn.io.acts_csv
+import acts_gnn.io.npz
+import acts_gnn.io.trackml  # noqa: F401
 from acts_gnn.errors import ConfigError, InputFormatError
 from acts_gnn.event import Event
+from acts_gnn.io.readers import EventRef, find_with_plugins, reader_names
+from acts_gnn.io.root import ROOT_PRESETS, RootLayout, root_event_ids
 
 __all__ = ["FORMATS", "EventRef", "EventSource", "open_events"]
 
-#: input formats by name
+#: the built-in input formats by name (:func:`acts_gnn.io.readers.reader_names` lists all)
 FORMATS = ("acts-csv", "trackml", "root", "npz")
 
 _CSV_NAME = re.compile(
@@ -28,79 +36,6 @@ _CSV_NAME = re.compile(
 )
 _PREFIX = re.compile(r"^event(?P<id>\d+)$")
 _NPZ_NAME = re.compile(r"^event(?P<id>\d+)\.npz$")
-
-
-@dataclass(frozen=True)
-class EventRef:
-    """An event found on disk but not read yet."""
-
-    event_id: int
-    format: str
-    files: Mapping[str, Path] = field(default_factory=dict)
-    root_layout: object | None = None
-    root_range: tuple[int, int] | None = None
-
-    @property
-    def source(self) -> str:
-        """The main file of the event (for messages)."""
-        for role in ("spacepoint", "hits", "measurements", "root", "npz"):
-            if role in self.files:
-                return str(self.files[role])
-        return str(next(iter(self.files.values())))
-
-    def load(self) -> Event:
-        """Read the event (raises :class:`InputFormatError` for bad input)."""
-        event = self._read()
-        _check_event(event, self.source)
-        return event
-
-    def _read(self) -> Event:
-        if self.format == "acts-csv":
-            from acts_gnn.io.acts_csv import read_acts_event
-
-            return read_acts_event(self.event_id, dict(self.files))
-        if self.format == "trackml":
-            from acts_gnn.io.trackml import read_trackml_event
-
-            return read_trackml_event(self.event_id, dict(self.files))
-        if self.format == "npz":
-            from acts_gnn.io.npz import load_event_npz
-
-            return load_event_npz(self.files["npz"])
-        from acts_gnn.io.root import RootLayout, read_root_block
-
-        assert isinstance(self.root_layout, RootLayout) and self.root_range is not None
-        start, stop = self.root_range
-        return read_root_block(self.files["root"], self.root_layout, self.event_id, start, stop)
-
-
-def _check_event(event: Event, source: str) -> None:
-    """What every reader guarantees: space points exist, positions are finite, ids differ.
-
-    The readers report these with line numbers where they can; this is the net under all
-    formats.
-    """
-    import numpy as np
-
-    if len(event) == 0:
-        raise InputFormatError(source, f"event {event.event_id}", "no space points in this event")
-    sp = event.spacepoints
-    finite = np.isfinite(sp.x) & np.isfinite(sp.y) & np.isfinite(sp.z)
-    if not finite.all():
-        index = int(np.flatnonzero(~finite)[0])
-        raise InputFormatError(
-            source,
-            f"event {event.event_id}, space point {index}",
-            f"position is not finite: ({sp.x[index]}, {sp.y[index]}, {sp.z[index]})",
-        )
-    ids = np.sort(sp.measurement_id)
-    repeated = np.flatnonzero(ids[1:] == ids[:-1])
-    if repeated.size:
-        raise InputFormatError(
-            source,
-            f"event {event.event_id}",
-            f"measurement id {ids[repeated[0]]} appears more than once",
-        )
 
 
 @dataclass(frozen=True)
@@ -171,19 +106,91 @@ def _refs_from_csv(
     return refs
 
 
-def _refs_from_root(path: Path, layout: object) -> list[EventRef]:
-    from acts_gnn.io.root import root_event_ids
-
+def _refs_from_root(path: Path, layout: RootLayout) -> list[EventRef]:
     return [
-        EventRef(
-            event_id=event_id,
-            format="root",
-            files={"root": path},
-            root_layout=layout,
-            root_range=(start, stop),
-        )
-        for event_id, start, stop in root_event_ids(path, layout)  # type: ignore[arg-type]
+        EventRef(event_id=event_id, format="root", files={"root": path}, location=(layout, a, b))
+        for event_id, a, b in root_event_ids(path, layout)
     ]
+
+
+@dataclass
+class _Finder:
+    """What ``open_events`` needs on every path: the format asked for and the ROOT layout."""
+
+    format: str | None
+    root_preset: str
+    root_tree: str | None
+    root_branches: Mapping[str, str] | None
+    layout: RootLayout | None = None
+
+    def root_layout(self) -> RootLayout:
+        """The ROOT layout (preset and overrides), made and checked at the first ROOT file."""
+        if self.layout is None:
+            if self.root_preset not in ROOT_PRESETS:
+                raise ConfigError(
+                    f"unknown ROOT preset {self.root_preset!r}; choose one of "
+                    f"{', '.join(ROOT_PRESETS)}"
+                )
+            overrides = dict(self.root_branches or {})
+            if self.root_tree:
+                overrides["tree"] = self.root_tree
+            self.layout = ROOT_PRESETS[self.root_preset].with_overrides(overrides)
+        return self.layout
+
+    def root_file(self, path: Path) -> list[EventRef]:
+        layout = self.root_layout()
+        if not path.exists():
+            raise InputFormatError(path, "", "file not found")
+        return _refs_from_root(path, layout)
+
+    def directory(self, path: Path) -> list[EventRef]:
+        entries = sorted(p for p in path.iterdir() if p.is_file())
+        roots = [p for p in entries if p.suffix == ".root"]
+        groups = _csv_groups(entries)
+        caches = [(int(m["id"]), p) for p in entries if (m := _NPZ_NAME.match(p.name))]
+        if caches and not groups and self.format in (None, "npz"):
+            return [EventRef(event_id=i, format="npz", files={"npz": p}) for i, p in caches]
+        if not groups and roots:
+            return [ref for root in roots for ref in self.path(root)]
+        if not groups:
+            raise InputFormatError(
+                path, "", "no event files (expected eventNNN-*.csv[.gz] or *.root)"
+            )
+        return _refs_from_csv(path, groups, self.format)
+
+    def file(self, path: Path) -> list[EventRef]:
+        if cache := _NPZ_NAME.match(path.name):
+            return [EventRef(event_id=int(cache["id"]), format="npz", files={"npz": path})]
+        match = _CSV_NAME.match(path.name)
+        if not match:
+            raise InputFormatError(
+                path,
+                "",
+                "unrecognised file name (expected eventNNN-<kind>.csv[.gz], eventNNN.npz or .root)",
+            )
+        siblings = sorted(path.parent.glob(f"event{match['id']}-*"))
+        return _refs_from_csv(path, _csv_groups(siblings), self.format)
+
+    def prefix(self, path: Path) -> list[EventRef]:
+        groups = _csv_groups(sorted(path.parent.glob(f"{path.name}-*")))
+        if not groups:
+            raise InputFormatError(path, "", "no files with this event prefix")
+        return _refs_from_csv(path, groups, self.format)
+
+    def path(self, path: Path) -> list[EventRef]:
+        """The events of one path, by what it is."""
+        plugin = find_with_plugins(path, self.format)
+        if plugin is not None:
+            return plugin
+        if path.suffix == ".root" or (self.format == "root" and path.is_file()):
+            return self.root_file(path)
+        if path.is_dir():
+            return self.directory(path)
+        if path.is_file():
+            return self.file(path)
+        if _PREFIX.match(path.name) and path.parent.is_dir():
+            return self.prefix(path)
+        raise InputFormatError(path, "", "no such file or directory")
 
 
 def open_events(
@@ -199,7 +206,7 @@ def open_events(
     Args:
         paths: files, event prefixes (``dir/event000001000``) or directories.
         format: ``acts-csv``, ``trackml``, ``root`` or ``npz`` (an :mod:`acts_gnn.io.cache`
-            directory); detected from the files when None.
+            directory), or a registered reader's; detected from the files when None.
         root_preset: ROOT branch layout preset (see :data:`acts_gnn.io.root.ROOT_PRESETS`).
         root_tree: tree name overriding the preset's.
         root_branches: branch-name overrides for ROOT files (key → branch).
@@ -208,71 +215,8 @@ def open_events(
         InputFormatError: a path does not exist or holds no recognisable event.
         ConfigError: an unknown format, preset or branch key.
     """
-    if format is not None and format not in FORMATS:
-        raise ConfigError(f"unknown format {format!r}; choose one of {', '.join(FORMATS)}")
-    layout = None
-    refs: list[EventRef] = []
-    for raw in paths:
-        path = Path(raw)
-        if path.suffix == ".root" or (format == "root" and path.is_file()):
-            if layout is None:
-                from acts_gnn.io.root import ROOT_PRESETS
-
-                if root_preset not in ROOT_PRESETS:
-                    raise ConfigError(
-                        f"unknown ROOT preset {root_preset!r}; choose one of "
-                        f"{', '.join(ROOT_PRESETS)}"
-                    )
-                overrides = dict(root_branches or {})
-                if root_tree:
-                    overrides["tree"] = root_tree
-                layout = ROOT_PRESETS[root_preset].with_overrides(overrides)
-            if not path.exists():
-                raise InputFormatError(path, "", "file not found")
-            refs.extend(_refs_from_root(path, layout))
-        elif path.is_dir():
-            entries = sorted(p for p in path.iterdir() if p.is_file())
-            roots = [p for p in entries if p.suffix == ".root"]
-            groups = _csv_groups(entries)
-            caches = [(int(m["id"]), p) for p in entries if (m := _NPZ_NAME.match(p.name))]
-            if caches and not groups and format in (None, "npz"):
-                refs.extend(EventRef(event_id=i, format="npz", files={"npz": p}) for i, p in caches)
-                continue
-            if not groups and roots:
-                refs.extend(
-                    open_events(
-                        roots,
-                        format,
-                        root_preset=root_preset,
-                        root_tree=root_tree,
-                        root_branches=root_branches,
-                    ).refs
-                )
-                continue
-            if not groups:
-                raise InputFormatError(
-                    path, "", "no event files (expected eventNNN-*.csv[.gz] or *.root)"
-                )
-            refs.extend(_refs_from_csv(path, groups, format))
-        elif path.is_file() and (cache := _NPZ_NAME.match(path.name)):
-            refs.append(EventRef(event_id=int(cache["id"]), format="npz", files={"npz": path}))
-        elif path.is_file():
-            match = _CSV_NAME.match(path.name)
-            if not match:
-                raise InputFormatError(
-                    path,
-                    "",
-                    "unrecognised file name (expected eventNNN-<kind>.csv[.gz], eventNNN.npz or "
-                    ".root)",
-                )
-            siblings = sorted(path.parent.glob(f"event{match['id']}-*"))
-            refs.extend(_refs_from_csv(path, _csv_groups(siblings), format))
-        elif _PREFIX.match(path.name) and path.parent.is_dir():
-            siblings = sorted(path.parent.glob(f"{path.name}-*"))
-            groups = _csv_groups(siblings)
-            if not groups:
-                raise InputFormatError(path, "", "no files with this event prefix")
-            refs.extend(_refs_from_csv(path, groups, format))
-        else:
-            raise InputFormatError(path, "", "no such file or directory")
-    return EventSource(tuple(refs))
+    if format is not None and format not in reader_names():
+        names = [*FORMATS, *(n for n in reader_names() if n not in FORMATS)]
+        raise ConfigError(f"unknown format {format!r}; choose one of {', '.join(names)}")
+    finder = _Finder(format, root_preset, root_tree, root_branches)
+    return EventSource(tuple(ref for raw in paths for ref in finder.path(Path(raw))))

@@ -20,9 +20,11 @@ import numpy as np
 from acts_gnn.errors import InputFormatError
 from acts_gnn.event import Event, Particles, SpacePoints, Truth, count_spacepoints, find_sorted
 from acts_gnn.io.csvtable import read_table
+from acts_gnn.io.readers import EventRef, register_reader
 
 __all__ = [
     "PRIMARY_VERTEX_R_MM",
+    "TrackmlReader",
     "read_trackml_detectors",
     "read_trackml_event",
     "read_trackml_particles",
@@ -152,3 +154,16 @@ def read_trackml_detectors(path: str | Path) -> dict[str, np.ndarray]:
         },
         finite=("cx", "cy", "cz"),
     )
+
+
+class TrackmlReader:
+    """The ``trackml`` format: a TrackML event's hits (and truth, particles) CSV files."""
+
+    name = "trackml"
+
+    def read(self, ref: EventRef) -> Event:
+        """The event of ``ref.files`` (role → path)."""
+        return read_trackml_event(ref.event_id, dict(ref.files))
+
+
+register_reader(TrackmlReader())

@@ -1,0 +1,140 @@
+"""One reader per input format, in one registry; an event found on disk but not read yet.
+
+Layer: io.
+
+A **reader** has a ``name`` (the ``--format`` value), may ``find`` the events of a path it
+recognises (``find(path) -> list[EventRef] | None``, None: not this format; a plug-in format
+needs it, the built-in ones are found by :func:`acts_gnn.io.source.open_events`, which knows
+their file-name conventions), and ``read`` s one :class:`EventRef` into an
+:class:`~acts_gnn.event.Event`, raising :class:`~acts_gnn.errors.InputFormatError` for bad
+input. The built-in readers (``acts-csv``, ``trackml``, ``root``, ``npz``) register themselves
+in their own modules; :func:`register_reader` adds one more.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Hashable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Protocol, runtime_checkable
+
+import numpy as np
+
+from acts_gnn.errors import ConfigError, InputFormatError
+from acts_gnn.event import Event
+
+__all__ = [
+    "EventRef",
+    "Reader",
+    "check_event",
+    "find_with_plugins",
+    "reader",
+    "reader_names",
+    "register_reader",
+    "unregister_reader",
+]
+
+
+@dataclass(frozen=True)
+class EventRef:
+    """An event found on disk but not read yet.
+
+    ``files``: the event's files by role (``spacepoint``, ``hits``, …, ``root``, ``npz``);
+    ``location``: where in them, as its reader needs it (a ROOT file's layout and entry range).
+    """
+
+    event_id: int
+    format: str
+    files: Mapping[str, Path] = field(default_factory=dict)
+    location: Hashable | None = None
+
+    @property
+    def source(self) -> str:
+        """The main file of the event (for messages)."""
+        for role in ("spacepoint", "hits", "measurements", "root", "npz"):
+            if role in self.files:
+                return str(self.files[role])
+        return str(next(iter(self.files.values())))
+
+    def load(self) -> Event:
+        """Read the event (raises :class:`InputFormatError` for bad input)."""
+        event = reader(self.format).read(self)
+        check_event(event, self.source)
+        return event
+
+
+@runtime_checkable
+class Reader(Protocol):
+    """One input format."""
+
+    name: str
+
+    def read(self, ref: EventRef) -> Event:
+        """The event ``ref`` points to (raises InputFormatError for bad input)."""
+        ...
+
+
+_READERS: dict[str, Reader] = {}
+
+
+def register_reader(new: Reader) -> Reader:
+    """Add a reader under its name (a name taken already is a ConfigError)."""
+    if new.name in _READERS:
+        raise ConfigError(f"input format {new.name!r} has a reader already")
+    _READERS[new.name] = new
+    return new
+
+
+def unregister_reader(name: str) -> None:
+    """Remove the reader of format ``name`` (a plug-in replacing one; tests)."""
+    del _READERS[name]
+
+
+def reader_names() -> tuple[str, ...]:
+    """The formats, in registration order (the built-in ones first)."""
+    return tuple(_READERS)
+
+
+def reader(name: str) -> Reader:
+    """The reader of format ``name`` (ConfigError naming the formats when there is none)."""
+    if name not in _READERS:
+        raise ConfigError(f"unknown format {name!r}; choose one of {', '.join(_READERS)}")
+    return _READERS[name]
+
+
+def find_with_plugins(path: Path, format: str | None) -> list[EventRef] | None:
+    """The events of ``path`` by a reader with a ``find`` method (``format``: only that one)."""
+    for name, candidate in _READERS.items():
+        find = getattr(candidate, "find", None)
+        if find is not None and format in (None, name):
+            refs = find(path)
+            if refs is not None:
+                return refs
+    return None
+
+
+def check_event(event: Event, source: str) -> None:
+    """What every reader guarantees: space points exist, positions are finite, ids differ.
+
+    The readers report these with line numbers where they can; this is the net under all
+    formats.
+    """
+    if len(event) == 0:
+        raise InputFormatError(source, f"event {event.event_id}", "no space points in this event")
+    sp = event.spacepoints
+    finite = np.isfinite(sp.x) & np.isfinite(sp.y) & np.isfinite(sp.z)
+    if not finite.all():
+        index = int(np.flatnonzero(~finite)[0])
+        raise InputFormatError(
+            source,
+            f"event {event.event_id}, space point {index}",
+            f"position is not finite: ({sp.x[index]}, {sp.y[index]}, {sp.z[index]})",
+        )
+    ids = np.sort(sp.measurement_id)
+    repeated = np.flatnonzero(ids[1:] == ids[:-1])
+    if repeated.size:
+        raise InputFormatError(
+            source,
+            f"event {event.event_id}",
+            f"measurement id {ids[repeated[0]]} appears more than once",
+        )
