@@ -67,10 +67,11 @@ class PipelineConfig:
     quality_cut: float | None = None
 
     def __post_init__(self) -> None:
-        if self.track_builder not in ("components", "walkthrough"):
-            raise BundleError(
-                f"track_builder must be 'components' or 'walkthrough', got {self.track_builder!r}"
-            )
+        from acts_gnn.gnn.stages import TRACK_BUILDERS
+
+        if self.track_builder not in TRACK_BUILDERS:
+            names = " or ".join(repr(name) for name in TRACK_BUILDERS)
+            raise BundleError(f"track_builder must be {names}, got {self.track_builder!r}")
         if self.quality_cut is not None and not 0.0 <= self.quality_cut <= 1.0:
             raise BundleError(f"quality_cut must be in [0, 1], got {self.quality_cut}")
 

@@ -72,15 +72,12 @@ class ScoredGraph:
 
     def pieces_at(self, cut: float | None = None, min_size: int = 1) -> np.ndarray:
         """The configured builder's labels at ``cut`` (default: the configured one), unstitched."""
-        from acts_gnn.gnn.track_building import build_components, build_walkthrough
+        from acts_gnn.gnn.stages import TRACK_BUILDERS
 
         cfg = self.config
         cut = cfg.gnn_cut if cut is None else cut
-        if cfg.track_builder == "walkthrough":
-            return build_walkthrough(
-                self.n, self.edges, self.scores, self.r, cut, cfg.walk_cut, min_size
-            )
-        return build_components(self.n, self.edges, self.scores, cut, min_size)
+        builder = TRACK_BUILDERS[cfg.track_builder]
+        return builder.pieces(self.n, self.edges, self.scores, self.r, cut, cfg.walk_cut, min_size)
 
     def labels_at(self, cut: float | None = None) -> np.ndarray:
         """Candidate labels at ``cut`` (default: the configured cut) by the configured builder.
@@ -178,6 +175,7 @@ class Pipeline:
         import torch
 
         from acts_gnn.cuda.dispatch import radius_graph
+        from acts_gnn.gnn.stages import EMBEDDING, FILTER, GNN, GRAPH_BUILDING
 
         cfg = self.config
         features = np.ascontiguousarray(features, dtype=np.float32)
@@ -188,38 +186,38 @@ class Pipeline:
         with torch.inference_mode():
             x = torch.from_numpy(features).to(self.device)
             t0 = time.perf_counter()
-            with stage("embedding"):
+            with stage(EMBEDDING):
                 latent = self.bundle.embedding(x)
                 _synchronise(self.device)
-            stages["embedding"] = time.perf_counter() - t0
+            stages[EMBEDDING] = time.perf_counter() - t0
 
             t0 = time.perf_counter()
             r = features[:, 0]
-            with stage("graph_building"):
+            with stage(GRAPH_BUILDING):
                 # K1 where the latent lives: numba.cuda on a GPU (zero-copy), SciPy on the CPU
                 edges = radius_graph(latent, x[:, 0], cfg.radius, cfg.max_neighbours)
                 _synchronise(self.device)
-            stages["graph_building"] = time.perf_counter() - t0
+            stages[GRAPH_BUILDING] = time.perf_counter() - t0
             n_graph = edges.shape[1]
 
             t0 = time.perf_counter()
-            with stage("filter"):
+            with stage(FILTER):
                 scores = self.bundle.filter.scores_in_chunks(
                     x, edges, latent, cfg.filter_chunk_edges, cfg.filter_max_inverse_pt
                 )
                 keep = scores > cfg.filter_cut
                 filtered = edges[:, keep.to(edges.device)]
                 _synchronise(self.device)
-            stages["filter"] = time.perf_counter() - t0
+            stages[FILTER] = time.perf_counter() - t0
 
             t0 = time.perf_counter()
-            with stage("gnn"):
+            with stage(GNN):
                 if filtered.shape[1]:
                     logits = self.bundle.gnn(x, filtered, chunk_edges=cfg.filter_chunk_edges)
                     gnn_scores = torch.sigmoid(logits).cpu().numpy()
                 else:
                     gnn_scores = np.zeros(0, dtype=np.float32)
-            stages["gnn"] = time.perf_counter() - t0
+            stages[GNN] = time.perf_counter() - t0
         return ScoredGraph(
             n=features.shape[0],
             r=r,
@@ -235,10 +233,12 @@ class Pipeline:
 
     def run(self, features: np.ndarray) -> StageOutput:
         """Every stage on contract features ``[N, 3]``; labels at the configured cut."""
+        from acts_gnn.gnn.stages import TRACK_BUILDING
+
         scored = self.run_scores(features)
         t0 = time.perf_counter()
         labels = scored.labels_at()
-        stages = {**scored.stages_s, "track_building": time.perf_counter() - t0}
+        stages = {**scored.stages_s, TRACK_BUILDING: time.perf_counter() - t0}
         return StageOutput(labels, stages, scored.n_edges_graph, int(scored.edges.shape[1]))
 
     def reconstruct(self, event: Event) -> TrackingResult:
