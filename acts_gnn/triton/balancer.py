@@ -113,11 +113,14 @@ class _Balancer:
         config = self.prefix / self.config_name
         config.write_text(self._config())
         self._log = open(self.prefix / "balancer.log", "wb")
+        from acts_gnn.triton.spawn import die_with_parent
+
         self._process = subprocess.Popen(
             self._command(config),
             stdout=self._log,
             stderr=subprocess.STDOUT,
             start_new_session=True,
+            preexec_fn=die_with_parent(),  # type: ignore[arg-type]  # gone when serve is
         )
         deadline = time.monotonic() + 60
         while True:

@@ -20,7 +20,35 @@ from typing import IO
 from acts_gnn.errors import ServerStartError
 from acts_gnn.triton.contract import ACCESS_TOKEN_ENV
 
-__all__ = ["SpawnedServer", "free_ports", "start_serve", "wait_for_ready"]
+__all__ = ["SpawnedServer", "die_with_parent", "free_ports", "start_serve", "wait_for_ready"]
+
+
+def die_with_parent() -> object:
+    """A ``preexec_fn`` that makes the child receive SIGTERM when its parent dies, however it
+    dies (``kill -9``, the OOM killer, a batch system's escalation): Linux's
+    ``PR_SET_PDEATHSIG``. The children of ``serve --balancer`` each run in a session of their own
+    (so that a signal to one's process group reaches its ``tritonserver``), which no kill of the
+    parent reaches; with this they stop when it goes, and stop cleanly (SIGTERM is ``serve``'s
+    clean stop; ``tritonserver`` already gets the same from PyTriton).
+
+    The child's parent is the thread that started it, so children are started from the main
+    thread. ``None`` where there is no ``prctl`` (not Linux): nothing is set up.
+    """
+    import ctypes
+    import ctypes.util
+
+    if not sys.platform.startswith("linux"):
+        return None
+    prctl = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True).prctl
+    parent = os.getpid()
+    pr_set_pdeathsig = 1
+
+    def arrange() -> None:  # runs in the child between fork and exec: nothing but system calls
+        prctl(pr_set_pdeathsig, signal.SIGTERM)
+        if os.getppid() != parent:  # the parent died before the line above
+            os.kill(os.getpid(), signal.SIGTERM)
+
+    return arrange
 
 
 def free_ports(count: int) -> list[int]:
@@ -46,7 +74,8 @@ def start_serve(
     """``acts-gnn serve OPTIONS`` on ``ports`` (gRPC, HTTP, metrics) with ``workspace``.
 
     The child runs with this interpreter, in its own session (a signal to its process group
-    reaches tritonserver too), unbuffered, writing stdout and stderr to ``log``; ``env`` adds
+    reaches tritonserver too), stops when this process dies (:func:`die_with_parent`),
+    unbuffered, writing stdout and stderr to ``log``; ``env`` adds
     environment variables; ``cwd`` is its working directory. ``workspace`` None: serve's own
     default (a private temporary directory).
     """
@@ -72,6 +101,7 @@ def start_serve(
         stderr=subprocess.STDOUT,
         env={**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})},
         start_new_session=True,
+        preexec_fn=die_with_parent(),  # type: ignore[arg-type]
     )
 
 
