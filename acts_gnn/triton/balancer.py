@@ -242,9 +242,23 @@ def envoy_config(upstreams: Sequence[str], host: str, port: int) -> str:
                             "route": {
                                 "cluster": "triton",
                                 "timeout": "600s",
+                                # a failed attempt goes to another server, as often as
+                                # there are servers (with 3 of 4 dead, 2 retries to any
+                                # server lost 42% of the requests that met a dead one)
                                 "retry_policy": {
                                     "retry_on": "unavailable,reset,connect-failure,refused-stream",
-                                    "num_retries": 2,
+                                    "num_retries": max(len(upstreams), 2),
+                                    "retry_host_predicate": [
+                                        {
+                                            "name": "envoy.retry_host_predicates.previous_hosts",
+                                            "typed_config": {
+                                                any_type: "type.googleapis.com/envoy.extensions"
+                                                ".retry.host.previous_hosts.v3"
+                                                ".PreviousHostsPredicate"
+                                            },
+                                        }
+                                    ],
+                                    "host_selection_retry_max_attempts": 5,
                                 },
                             },
                         }
@@ -266,13 +280,18 @@ def envoy_config(upstreams: Sequence[str], host: str, port: int) -> str:
                 "explicit_http_config": {"http2_protocol_options": {}},
             }
         },
+        # a server that fails is taken out of the rotation, all of them if need be; and no
+        # "panic" routing to every server when few are healthy (Envoy's default below 50%)
         "outlier_detection": {
             "consecutive_5xx": 3,
             "consecutive_gateway_failure": 2,
-            "interval": "2s",
-            "base_ejection_time": "10s",
-            "max_ejection_percent": 50,
+            "consecutive_local_origin_failure": 2,
+            "split_external_local_origin_errors": True,
+            "interval": "1s",
+            "base_ejection_time": "5s",
+            "max_ejection_percent": 100,
         },
+        "common_lb_config": {"healthy_panic_threshold": {"value": 0.0}},
         "load_assignment": {
             "cluster_name": "triton",
             "endpoints": [
