@@ -111,7 +111,7 @@ class FinderEntry:
             module, _, attribute = factory.partition(":")
             factory = getattr(importlib.import_module(module), attribute)
         if self.uses_bundle:
-            return factory(bundle, device=device, **settings, **self.options)
+            return factory(bundle=bundle, device=device, **settings, **self.options)
         return factory(**self.options)
 
 
@@ -144,14 +144,22 @@ def register_finder(
     summary: str = "",
     aliases: tuple[str, ...] = (),
     uses_bundle: bool = False,
-    servable: bool = True,
+    servable: bool | None = None,
     local: bool = True,
     options: Mapping[str, Any] | None = None,
 ) -> FinderEntry:
-    """Add a track finder to the registry (a name or alias already taken is a ConfigError)."""
+    """Add a track finder to the registry (a name or alias already taken is a ConfigError).
+
+    ``servable`` None: a class with a ``run`` method is servable, one without is not (a factory
+    named by a string must say).
+    """
     taken = [n for n in (name, *aliases) if n in _REGISTRY or n in _ALIASES]
     if taken:
         raise ConfigError(f"track finder name {taken[0]!r} is registered already")
+    if servable is None:
+        if isinstance(factory, str):
+            raise ConfigError(f"track finder {name!r}: say whether it is servable")
+        servable = callable(getattr(factory, "run", None))
     entry = FinderEntry(
         name, factory, summary, tuple(aliases), uses_bundle, servable, local, options or {}
     )
@@ -284,6 +292,7 @@ register_finder(
     summary="the GNN pipeline, connected components",
     aliases=("gnn_tracking",),
     uses_bundle=True,
+    servable=True,
     options={"track_builder": "components"},
 )
 register_finder(
@@ -292,6 +301,7 @@ register_finder(
     summary="the GNN pipeline, walkthrough track building",
     aliases=("gnn_tracking_walk",),
     uses_bundle=True,
+    servable=True,
     options={"track_builder": "walkthrough"},
 )
 register_finder(
@@ -305,6 +315,7 @@ register_finder(
     "acts_gnn.classical.unrolling:UnrollingTrackFinder",
     summary="classical helix-unrolling baseline",
     aliases=("unrolling_tracking",),
+    servable=True,
 )
 register_finder(
     "null",

@@ -32,9 +32,9 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from acts_gnn.gnn.bundle import ModelBundle  # noqa: E402
-from acts_gnn.gnn.geometry import edge_inputs, inverse_pt, node_inputs, point_eta  # noqa: E402
-from acts_gnn.io.source import open_events  # noqa: E402
+from acts_gnn.gnn.bundle import ModelBundle
+from acts_gnn.gnn.geometry import edge_inputs, inverse_pt, node_inputs, point_eta
+from acts_gnn.io.source import open_events
 
 CHUNK = 65_536
 MAX_CHUNKS = 24

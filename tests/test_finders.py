@@ -99,3 +99,35 @@ def test_a_toy_backend_takes_one_class_and_one_call(toy, run_cli, tmp_path):
     np.testing.assert_array_equal(response[LABELS], expected)
     # the ACTS algorithm's finder, run in this process
     np.testing.assert_array_equal(make_label_function("toy")(features), expected)
+
+
+def test_the_acts_algorithm_runs_the_gnn_in_this_process():
+    from acts_gnn.acts.algorithm import make_label_function
+    from acts_gnn.io.example import example_dir
+    from acts_gnn.io.source import open_events
+
+    (event,) = open_events([example_dir()])
+    labels = make_label_function("gnn_tracking")(event.features())
+    np.testing.assert_array_equal(labels, make_finder("gnn").reconstruct(event).labels)
+
+
+class _EventOnly:
+    """A finder that needs the whole event (no ``run``): never served."""
+
+    name = "event_only"
+
+    def reconstruct(self, event):
+        return TruthTrackFinder().reconstruct(event)
+
+
+def test_a_finder_without_run_is_local_only():
+    finders.register_finder("event_only", _EventOnly)
+    try:
+        assert not finders.finder_entry("event_only").servable
+        assert "event_only" in finders.finder_names()
+        with pytest.raises(ConfigError, match="unknown model 'event_only'; choose from"):
+            finders.finder_entry("event_only", served=True)
+        with pytest.raises(ConfigError, match="'lazy': say whether it is servable"):
+            finders.register_finder("lazy", "some.module:Finder")
+    finally:
+        finders.unregister_finder("event_only")

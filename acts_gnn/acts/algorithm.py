@@ -65,7 +65,12 @@ def make_label_function(
 
     settings = {} if max_neighbours is None else {"max_neighbours": max_neighbours}
     backend = make_backend(model, bundle, device, **settings)
-    return lambda features: np.asarray(backend.run(features)[0], dtype=np.int64)
+
+    def labels(features: np.ndarray) -> np.ndarray:
+        found, _stages, _edges = backend.run(features)  # a servable finder's run unpacks so
+        return np.asarray(found, dtype=np.int64)
+
+    return labels
 
 
 def candidate_members(labels: np.ndarray, radius: np.ndarray, min_size: int) -> list[np.ndarray]:

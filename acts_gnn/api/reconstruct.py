@@ -26,6 +26,8 @@ __all__ = [
     "InputRequest",
     "ReconstructRequest",
     "Reconstruction",
+    "ReconstructionOutputs",
+    "RetryPolicy",
     "prepare",
 ]
 

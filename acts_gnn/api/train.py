@@ -15,6 +15,7 @@ from pathlib import Path
 
 from acts_gnn.errors import ConfigError, OutputRefusedError
 from acts_gnn.event import Event
+from acts_gnn.gnn.bundle import ModelBundle
 from acts_gnn.gnn.train import REUSABLE_STAGES, EpochReport, TrainingConfig
 from acts_gnn.io.source import EventSource
 
@@ -74,6 +75,8 @@ class TrainRequest:
             raise ConfigError("--quality-only needs --reuse BUNDLE (the bundle to add it to)")
         if self.reuse_stages not in REUSABLE_STAGES:
             raise ConfigError(f"reused stages {','.join(self.reuse_stages)!r} cannot be kept")
+        if self.reuse is None and self.reuse_stages != ("embedding", "filter"):
+            raise ConfigError("--reuse-stages needs --reuse BUNDLE (the bundle to take them from)")
 
 
 def _read(name: str, source: EventSource, status: Callable[[str], None]) -> list[Event]:
@@ -90,14 +93,13 @@ def train(
     request: TrainRequest,
     report: Callable[[EpochReport], None] = lambda _r: None,
     status: Callable[[str], None] = lambda _s: None,
-) -> Path:
-    """Check, read, train and write the bundle; returns its directory.
+) -> ModelBundle:
+    """Check, read, train and write the bundle; returns it (``path``: where it was written).
 
     ``report`` gets every epoch's line, ``status`` what is being done.
     """
     from acts_gnn.cpus import resolve_threads, use_threads
     from acts_gnn.cuda.device import resolve_device
-    from acts_gnn.gnn.bundle import ModelBundle
     from acts_gnn.gnn.recipe import train_recipe
 
     request.check()
@@ -141,4 +143,5 @@ def train(
         training = {**training, "quality": {**training.get("quality", {}), **record}}
     else:
         training = {**training, **record}
-    return replace(bundle, training=training).save(request.output)
+    bundle = replace(bundle, training=training)
+    return replace(bundle, path=bundle.save(request.output))

@@ -129,41 +129,41 @@ def command(
 
     With truth in the input, the tracking-performance table is printed as well.
     """
-    from acts_gnn.api.reconstruct import (
-        FinderRequest,
-        InputRequest,
-        ReconstructRequest,
-        prepare,
-    )
-    from acts_gnn.reco.job import ReconstructionOutputs
-    from acts_gnn.triton.client import RetryPolicy
+    from acts_gnn.api import reconstruct as api
 
-    request = ReconstructRequest(
-        inputs=InputRequest(
-            tuple(inputs_or_example(inputs, example)),
-            input_format,
-            root_preset,
-            tree,
-            parse_mapping(branch, "--branch"),
+    request = api.ReconstructRequest(
+        inputs=api.InputRequest(
+            paths=tuple(inputs_or_example(inputs, example)),
+            format=input_format,
+            root_preset=root_preset,
+            root_tree=tree,
+            root_branches=parse_mapping(branch, "--branch"),
         ),
-        outputs=ReconstructionOutputs(output, csv_dir, timing, performance, force, resume),
-        finder=FinderRequest(
-            backend,
-            bundle,
-            device,
-            max_neighbours,
-            tuple(url or ()),
-            model,
-            protocol,
-            timeout_s,
-            RetryPolicy(retries, backoff_s),
-            fallback_local,
-            tls_root_cert,
+        outputs=api.ReconstructionOutputs(
+            tracks_root=output,
+            tracks_csv_dir=csv_dir,
+            timing_json=timing,
+            performance_json=performance,
+            overwrite=force,
+            resume=resume,
+        ),
+        finder=api.FinderRequest(
+            backend=backend,
+            bundle=bundle,
+            device=device,
+            max_neighbours=max_neighbours,
+            urls=tuple(url or ()),
+            model=model,
+            protocol=protocol,
+            timeout_s=timeout_s,
+            retry=api.RetryPolicy(retries, backoff_s),
+            fallback_local=fallback_local,
+            tls_root_cert=tls_root_cert,
         ),
         threads=threads,
         concurrency=concurrency,
     )
-    _report(request, prepare(request), quiet)
+    _report(request, api.prepare(request), quiet)
 
 
 def _report(request, job, quiet: bool) -> None:

@@ -105,9 +105,7 @@ def command(
     and stitching cuts chosen on validation tracks, then the candidate-quality selection (trained
     on the training events' candidates, its cut chosen on the validation events).
     """
-    from acts_gnn.api.train import TrainRequest, pre_selection
-    from acts_gnn.api.train import reuse_stages as stages
-    from acts_gnn.api.train import train as run_training
+    from acts_gnn.api import train as api
     from acts_gnn.gnn.models import GNNConfig
     from acts_gnn.gnn.train import TrainingConfig
 
@@ -123,16 +121,16 @@ def command(
         gnn_sectors=gnn_sectors,
         soft_edges=soft_edges,
         true_edge_pt_power=true_edge_pt_power,
-        filter_max_inverse_pt=pre_selection(filter_max_inverse_pt),
+        filter_max_inverse_pt=api.pre_selection(filter_max_inverse_pt),
     )
-    request = TrainRequest(
+    request = api.TrainRequest(
         train=tuple(train),
         val=tuple(val),
         output=output,
         config=config,
         test=tuple(test or ()),
         reuse=reuse,
-        reuse_stages=stages(reuse_stages),
+        reuse_stages=api.reuse_stages(reuse_stages),
         quality_only=quality_only,
         device=device,
         data_description=data_description,
@@ -140,11 +138,12 @@ def command(
     )
     console = make_console(stderr=True)
     with console.status("checking") as status:
-        run_training(
+        bundle = api.train(
             request,
             report=lambda entry: console.print(_epoch_line(entry)),
             status=lambda text: status.update(text),
         )
+    console.print(f"wrote {output}: {bundle.pipeline}")
 
 
 def _epoch_line(entry) -> str:

@@ -1,5 +1,6 @@
-"""The GNN pipeline: models, stages, the Pipeline, model bundles and training.
+"""The GNN pipeline: models, stages, the Pipeline, model bundles, training and its recipe.
 
-Layer: gnn (above ``cuda``; below ``triton``, ``acts``, ``metrics``). torch and torch_geometric are
-imported by the modules here, never at package import.
+Layer: gnn (floor 3: above ``cuda`` and ``metrics``, which the training recipe scores with; below
+``reco``, ``triton``, ``acts``). torch and torch_geometric are imported by the modules here, never
+at package import.
 """

@@ -75,6 +75,22 @@ class Reader(Protocol):
 
 
 _READERS: dict[str, Reader] = {}
+#: the modules of the built-in readers (each registers its own when imported)
+_BUILTIN_MODULES = (
+    "acts_gnn.io.acts_csv",
+    "acts_gnn.io.trackml",
+    "acts_gnn.io.root",
+    "acts_gnn.io.npz",
+)
+
+
+def _builtins() -> dict[str, Reader]:
+    """The registry, with the built-in readers in it whoever asks first."""
+    import importlib
+
+    for module in _BUILTIN_MODULES:
+        importlib.import_module(module)
+    return _READERS
 
 
 def register_reader(new: Reader) -> Reader:
@@ -92,19 +108,20 @@ def unregister_reader(name: str) -> None:
 
 def reader_names() -> tuple[str, ...]:
     """The formats, in registration order (the built-in ones first)."""
-    return tuple(_READERS)
+    return tuple(_builtins())
 
 
 def reader(name: str) -> Reader:
     """The reader of format ``name`` (ConfigError naming the formats when there is none)."""
-    if name not in _READERS:
-        raise ConfigError(f"unknown format {name!r}; choose one of {', '.join(_READERS)}")
-    return _READERS[name]
+    readers = _builtins()
+    if name not in readers:
+        raise ConfigError(f"unknown format {name!r}; choose one of {', '.join(readers)}")
+    return readers[name]
 
 
 def find_with_plugins(path: Path, format: str | None) -> list[EventRef] | None:
     """The events of ``path`` by a reader with a ``find`` method (``format``: only that one)."""
-    for name, candidate in _READERS.items():
+    for name, candidate in _builtins().items():
         find = getattr(candidate, "find", None)
         if find is not None and format in (None, name):
             refs = find(path)

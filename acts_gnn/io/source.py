@@ -92,8 +92,8 @@ def _refs_from_csv(
         groups.items(), key=lambda item: (str(item[0][0]), item[0][1])
     ):
         detected = fmt or _csv_format(anchor, roles)
-        if detected == "root":
-            raise InputFormatError(anchor, "", "CSV files given but --format root requested")
+        if detected not in ("acts-csv", "trackml"):
+            raise InputFormatError(anchor, "", f"CSV files given but --format {detected} requested")
         needed = ("hits",) if detected == "trackml" else ()
         for role in needed:
             if role not in roles:

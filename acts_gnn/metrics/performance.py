@@ -19,6 +19,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 
 from acts_gnn.event import Event
+from acts_gnn.io.jsontext import json_text
 from acts_gnn.metrics.matching import EventMatch, MatchingConfig, match_event
 from acts_gnn.metrics.trackml_score import trackml_score
 
@@ -98,18 +99,7 @@ class PerformanceReport:
 
     def to_json(self) -> str:
         """The summary as JSON text (NaN as null)."""
-        import json
-
-        def clean(value: object) -> object:
-            if isinstance(value, float) and math.isnan(value):
-                return None
-            if isinstance(value, dict):
-                return {k: clean(v) for k, v in value.items()}
-            if isinstance(value, list):
-                return [clean(v) for v in value]
-            return value
-
-        return json.dumps(clean(self.as_dict()), indent=2) + "\n"
+        return json_text(self.as_dict())
 
     def table(self):
         """A rich table of the rates per minimum candidate size (texts never read as markup)."""

@@ -1,4 +1,5 @@
-"""Reconstruction: track-finder backends and the job that runs one over input files.
+"""Reconstruction: the job that runs a track finder over input files and writes its outputs.
 
-Layer: above ``gnn``/``triton``/``metrics`` (it may use any of them), below ``bench`` and ``cli``.
+Layer: reco (floor 4, beside ``triton``, which it does not import; below ``api``, ``bench`` and
+``cli``). The track finders themselves are listed in :mod:`acts_gnn.finders`.
 """

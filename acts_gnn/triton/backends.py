@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
+from acts_gnn.errors import ConfigError
 from acts_gnn.finders import ServableFinder, finder_entry
 
 __all__ = ["Backend", "answer", "make_backend"]
@@ -32,7 +33,8 @@ def make_backend(name: str, bundle: Path | None, device: str, **settings: object
         ConfigError: no servable finder of that name (the message lists the served names).
     """
     finder = finder_entry(name, served=True).make(bundle, device, **settings)
-    assert isinstance(finder, ServableFinder)
+    if not isinstance(finder, ServableFinder):
+        raise ConfigError(f"track finder {name!r} has no run(features): it cannot be served")
     return finder
 
 

@@ -3,10 +3,12 @@
 Layer: triton. This file is not imported by acts-gnn itself: ``export-repo`` copies it to
 ``<repository>/<model>/1/model.py``, where the Python backend of a standard Triton server loads
 it. The server's Python needs acts-gnn installed (from its repository or a wheel built there).
-What it serves is read from the model's ``config.pbtxt`` parameters: ``acts_gnn_backend`` (a name of
-:data:`acts_gnn.triton.backends.BACKENDS`), ``device`` (``cpu`` or ``cuda``; a GPU instance
-group picks its own device), ``max_spacepoints`` and optionally ``max_neighbours``; the model
-bundle, when the backend needs one, lies in ``bundle/`` beside this file.
+What it serves is read from the model's ``config.pbtxt`` parameters: ``acts_gnn_backend`` (a
+name or alias in the :mod:`acts_gnn.finders` registry, e.g. ``gnn_tracking``; a plug-in finder
+needs ``$ACTS_GNN_FINDERS`` in the Triton server's environment), ``device`` (``cpu`` or
+``cuda``; a GPU instance group picks its own device), ``max_spacepoints`` and optionally
+``max_neighbours``; the model bundle, when the backend needs one, lies in ``bundle/`` beside
+this file.
 """
 
 from __future__ import annotations
