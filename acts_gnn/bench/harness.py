@@ -160,7 +160,11 @@ def run_point(
     if served is None:
         cpu = (cpu_end.user - cpu_start.user) + (cpu_end.system - cpu_start.system)
         utilisation = {"cpu_utilisation": cpu / wall / (os.cpu_count() or 1)}
-    server = statistics.read().per_request_since(before) if statistics and before else {}
+    server = (
+        statistics.settled(before, n_events).per_request_since(before)
+        if statistics and before
+        else {}
+    )
     stages = {s: stage_sums[s] / stage_counts[s] for s in STAGES if stage_counts[s]}
     used = [events[i % len(events)] for i in range(n_events)]
     return PointResult(

@@ -82,6 +82,21 @@ class ServerStatistics:
             totals["requests"], totals["queue"], totals["input"], totals["infer"], totals["output"]
         )
 
+    def settled(
+        self, earlier: StatisticsReading, expected: int, timeout_s: float = 5.0
+    ) -> StatisticsReading:
+        """A reading once the model counted ``expected`` requests more than ``earlier``, or the
+        last one after ``timeout_s``: Triton records a request's statistics as it releases it,
+        which can come just after the client has its answer (seen on a loaded machine)."""
+        import time
+
+        deadline = time.monotonic() + timeout_s
+        while True:
+            reading = self.read()
+            if reading.requests - earlier.requests >= expected or time.monotonic() > deadline:
+                return reading
+            time.sleep(0.05)
+
 
 def parse_metrics(text: str) -> dict[str, float]:
     """CPU and GPU utilisation (fractions) and GPU memory (bytes) from a Prometheus page.
