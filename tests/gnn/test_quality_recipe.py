@@ -17,8 +17,8 @@ from acts_gnn.gnn.models import (
     GNNConfig,
     InteractionGNN,
 )
-from acts_gnn.gnn.pipeline import ScoredGraph
 from tests.conftest import make_event
+from tests.gnn.scored import scored_pipeline
 
 # three targets of four points (0–11) and a soft particle of six (12–17) that the edges cut in
 # two pieces of three: each piece holds half of its particle, so both are fakes
@@ -26,23 +26,6 @@ EVENT = make_event([1] * 4 + [2] * 4 + [3] * 4 + [4] * 6, {1: 2.0, 2: 2.0, 3: 2.
 CHAINS = [(0, 4), (4, 4), (8, 4), (12, 3), (15, 3)]
 EDGES = np.array([(s + i, s + i + 1) for s, n in CHAINS for i in range(n - 1)]).T
 SCORES = np.full(EDGES.shape[1], 0.999)
-
-
-class _ScoredPipeline:
-    def __init__(self, bundle, device: str) -> None:
-        self.config = bundle.pipeline
-
-    def run_scores(self, features: np.ndarray) -> ScoredGraph:
-        return ScoredGraph(
-            n=features.shape[0],
-            r=features[:, 0],
-            edges=EDGES,
-            scores=SCORES,
-            stages_s={},
-            n_edges_graph=EDGES.shape[1],
-            config=self.config,
-            features=features,
-        )
 
 
 class _ThreePointsAreFakes:
@@ -60,7 +43,7 @@ def bundle(monkeypatch):
         seen["fake"] = fake.tolist()
         return _ThreePointsAreFakes()
 
-    monkeypatch.setattr(recipe, "Pipeline", _ScoredPipeline)
+    monkeypatch.setattr(recipe, "Pipeline", scored_pipeline(EDGES, SCORES, keep_features=True))
     monkeypatch.setattr(recipe, "train_quality", fit)
     made = ModelBundle(
         embedding=EmbeddingMLP(EmbeddingConfig(hidden=4)),

@@ -9,8 +9,8 @@ import pytest
 
 from acts_gnn.gnn import recipe
 from acts_gnn.gnn.bundle import PipelineConfig
-from acts_gnn.gnn.pipeline import ScoredGraph
 from tests.conftest import make_event
+from tests.gnn.scored import scored_pipeline
 
 # three particles of four points each, in order of r; scored edges inside and between them
 EVENT = make_event([1] * 4 + [2] * 4 + [3] * 4, {1: 2.0, 2: 2.0, 3: 2.0})
@@ -25,27 +25,9 @@ EDGES = np.array(
 SCORES = np.array([0.999, 0.999, 0.999, 0.96, 0.96, 0.96, 0.999, 0.6, 0.999, 0.85, 0.03])
 
 
-class _ScoredPipeline:
-    """Stands in for :class:`~acts_gnn.gnn.pipeline.Pipeline`: the scores above, every time."""
-
-    def __init__(self, bundle, device: str) -> None:
-        self.config = bundle.pipeline
-
-    def run_scores(self, features: np.ndarray) -> ScoredGraph:
-        return ScoredGraph(
-            n=features.shape[0],
-            r=features[:, 0],
-            edges=EDGES,
-            scores=SCORES,
-            stages_s={},
-            n_edges_graph=EDGES.shape[1],
-            config=self.config,
-        )
-
-
 @pytest.fixture
 def scan(monkeypatch):
-    monkeypatch.setattr(recipe, "Pipeline", _ScoredPipeline)
+    monkeypatch.setattr(recipe, "Pipeline", scored_pipeline(EDGES, SCORES))
     bundle = SimpleNamespace(pipeline=PipelineConfig())
     return recipe.choose_cuts(bundle, [EVENT])  # type: ignore[arg-type]
 

@@ -148,21 +148,33 @@ def test_sector_subgraph_gives_the_logits_of_the_whole_graph():
         assert torch.equal(sector.truth, graph.truth[keep])
 
 
-def test_reuse_keeps_embedding_and_filter_and_trains_the_gnn():
-    rng = np.random.default_rng(3)
+def _events(seed: int) -> list:
+    """Two small events of eight particles (0.5 + id GeV) for the reuse tests."""
+    rng = np.random.default_rng(seed)
     particles = [int(p) for p in rng.integers(1, 9, size=80)]
-    events = [
-        make_event(particles, {p: 0.5 + p for p in range(1, 9)}, event_id=i) for i in range(2)
-    ]
-    earlier = ModelBundle(
+    return [make_event(particles, {p: 0.5 + p for p in range(1, 9)}, event_id=i) for i in range(2)]
+
+
+def _earlier(training: dict, stages: tuple[str, ...]) -> ModelBundle:
+    """A bundle of tiny models to reuse, with one logged epoch per stage of ``stages``."""
+    history = [
+        {"stage": s, "epoch": 0, "train_loss": 1.0, "val_loss": 1.0, "val_efficiency": 0.5,
+         "val_purity": 0.5, "seconds": 1.0}
+        for s in stages
+    ]  # fmt: skip
+    return ModelBundle(
         embedding=EmbeddingMLP(EmbeddingConfig(hidden=8, latent_dim=3)),
         filter=FilterMLP(FilterConfig(hidden=8)),
         gnn=InteractionGNN(GNNConfig(hidden=8, iterations=1)),
         pipeline=PipelineConfig(radius=5.0, filter_cut=0.2),
-        training={"seed": 7, "data": "earlier run"},
-        metrics={"history": [{"stage": "filter", "epoch": 0, "train_loss": 1.0, "val_loss": 1.0,
-                              "val_efficiency": 0.5, "val_purity": 0.5, "seconds": 1.0}]},
-    )  # fmt: skip
+        training=training,
+        metrics={"history": history},
+    )
+
+
+def test_reuse_keeps_embedding_and_filter_and_trains_the_gnn():
+    events = _events(3)
+    earlier = _earlier({"seed": 7, "data": "earlier run"}, ("filter",))
     before = {
         stage: {k: v.clone() for k, v in getattr(earlier, stage).state_dict().items()}
         for stage in ("embedding", "filter")
@@ -188,22 +200,8 @@ def test_reuse_keeps_embedding_and_filter_and_trains_the_gnn():
 
 
 def test_reuse_of_the_embedding_alone_trains_the_filter_and_the_gnn():
-    rng = np.random.default_rng(4)
-    particles = [int(p) for p in rng.integers(1, 9, size=80)]
-    events = [
-        make_event(particles, {p: 0.5 + p for p in range(1, 9)}, event_id=i) for i in range(2)
-    ]
-    earlier = ModelBundle(
-        embedding=EmbeddingMLP(EmbeddingConfig(hidden=8, latent_dim=3)),
-        filter=FilterMLP(FilterConfig(hidden=8)),
-        gnn=InteractionGNN(GNNConfig(hidden=8, iterations=1)),
-        pipeline=PipelineConfig(radius=5.0, filter_cut=0.2),
-        training={"seed": 7},
-        metrics={"history": [
-            {"stage": s, "epoch": 0, "train_loss": 1.0, "val_loss": 1.0, "val_efficiency": 0.5,
-             "val_purity": 0.5, "seconds": 1.0} for s in ("embedding", "filter")
-        ]},
-    )  # fmt: skip
+    events = _events(4)
+    earlier = _earlier({"seed": 7}, ("embedding", "filter"))
     before = {k: v.clone() for k, v in earlier.embedding.state_dict().items()}
     filter_before = {k: v.clone() for k, v in earlier.filter.state_dict().items()}
     cfg = training.TrainingConfig(

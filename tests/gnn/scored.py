@@ -1,0 +1,31 @@
+"""A stand-in for the pipeline in recipe tests: fixed edges and GNN scores, every event."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from acts_gnn.gnn.pipeline import ScoredGraph
+
+
+def scored_pipeline(edges: np.ndarray, scores: np.ndarray, keep_features: bool = False) -> type:
+    """A class with :class:`~acts_gnn.gnn.pipeline.Pipeline`'s constructor and ``run_scores``
+    whose scored graph is always ``edges`` [2, E] with ``scores`` [E] (``keep_features``: the
+    graph carries the event's features, as the quality selection needs)."""
+
+    class ScoredPipeline:
+        def __init__(self, bundle, device: str = "cpu") -> None:
+            self.config = bundle.pipeline
+
+        def run_scores(self, features: np.ndarray) -> ScoredGraph:
+            return ScoredGraph(
+                n=features.shape[0],
+                r=features[:, 0],
+                edges=edges,
+                scores=scores,
+                stages_s={},
+                n_edges_graph=edges.shape[1],
+                config=self.config,
+                features=features if keep_features else None,
+            )
+
+    return ScoredPipeline
