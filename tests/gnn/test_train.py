@@ -38,18 +38,23 @@ def test_bce_leaves_weight_zero_edges_out():
     assert torch.allclose(full, flipped)
 
 
+def _prepared(event) -> training._Prepared:
+    """What ``_graph`` needs of an event (no embedding training: no pairs)."""
+    return training._Prepared(
+        features=torch.from_numpy(event.features()),
+        particle=torch.zeros(len(event), dtype=torch.long),
+        true=torch.zeros((2, 0), dtype=torch.long),
+        negatives=torch.zeros((2, 0), dtype=torch.long),
+        event=event,
+    )
+
+
 def test_soft_edges_get_weight_zero_exactly():
     # particle 1 is a target (2 GeV), particle 2 is soft (0.5 GeV), 0 is noise
     event = make_event([1, 1, 2, 2, 0, 1], {1: 2.0, 2: 0.5})
     edges = np.array([[0, 2, 1, 0, 4, 3], [1, 3, 5, 2, 5, 4]])
     assert same_particle(event, edges).tolist() == [True, True, True, False, False, False]
-    data = training._Prepared(
-        features=torch.from_numpy(event.features()),
-        particle=torch.zeros(6, dtype=torch.long),
-        true=torch.zeros((2, 0), dtype=torch.long),
-        negatives=torch.zeros((2, 0), dtype=torch.long),
-        event=event,
-    )
+    data = _prepared(event)
     embedding = EmbeddingMLP(EmbeddingConfig(hidden=4, latent_dim=2))
     target, soft = [True, False, True, False, False, False], [True, True, True, False, False, False]
     for mode, weights, labels in (
@@ -75,13 +80,7 @@ def test_soft_edges_get_weight_zero_exactly():
 def test_true_edges_weigh_their_clipped_pt_to_the_power_and_false_edges_one():
     # particles of 0.95, 4 and 30 GeV (all targets at 0.9) and a soft one (0.5 GeV)
     event = make_event([1, 1, 2, 2, 3, 3, 4, 4], {1: 0.95, 2: 4.0, 3: 30.0, 4: 0.5})
-    data = training._Prepared(
-        features=torch.from_numpy(event.features()),
-        particle=torch.zeros(8, dtype=torch.long),
-        true=torch.zeros((2, 0), dtype=torch.long),
-        negatives=torch.zeros((2, 0), dtype=torch.long),
-        event=event,
-    )
+    data = _prepared(event)
     embedding = EmbeddingMLP(EmbeddingConfig(hidden=4, latent_dim=2))
     cfg = training.TrainingConfig(target_pt_gev=0.9, true_edge_pt_power=0.5)
     graph = training._graph(embedding, data, radius=1e9, cfg=cfg)
