@@ -2,19 +2,36 @@
 
 Layer: cuda. Same result as :func:`acts_gnn.cuda.components.connected_components_cpu`.
 
-In the spirit of ECL-CC (Jaiganesh & Burtscher, HPDC 2018): every point starts as its own root;
-one thread per edge finds the roots of its two ends (with path halving) and hooks the larger root
-under the smaller with an atomic compare-and-swap, retrying when another thread got there first;
-a final pass points every point straight at its root. Because a root only ever hooks under a
-smaller one, each component's root is its smallest point, so the canonical labels (components
-numbered by their smallest point) are the ranks of the roots.
+Min-label hooking in passes, in the spirit of FastSV / Afforest (and of ECL-CC's hooking,
+without its in-kernel retries). Every point starts as its own root. A pass is three kernels,
+each a launch of its own: **hook** — one thread per edge finds the roots of its two ends by
+walking ``parent`` and, when they differ, lowers the larger root's ``parent`` to the smaller with
+``atomic.min``; **compress** — one thread per point lowers its ``parent`` to the root it finds;
+**check** — one thread per edge raises a device-side flag when its ends' ``parent`` differ. The
+driver reads the flag after each pass and stops when no edge raised it.
 
-A last kernel checks every edge: its two ends must now share a root. On an H200 (numba-cuda with
-CUDA 13) one hooking pass left a few unions undone — 9 of 300 points of a chain in a separate
-component — which Numba's simulator never shows. So hooking and compressing repeat, with the
-device synchronised between the passes, until the check passes (how many passes a GPU needs is
-not measured yet); after :data:`MAX_ROUNDS` the driver gives up with
-:class:`~acts_gnn.errors.KernelError` rather than return wrong labels.
+Why this is right on any GPU, not only in Numba's simulator: ``parent`` entries only ever go
+down, by ``atomic.min``, to points of the same component, so every value a thread can read —
+fresh or stale — satisfies ``parent[x] <= x`` and names a point of ``x``'s component; a walk
+along ``parent`` strictly decreases and ends; no thread loops waiting for another's write; and
+the stopping test runs in its own launch, after a kernel boundary, where all earlier writes are
+visible. When no edge is unsettled, a component's ``parent`` values are one point p of it, so
+``parent[p] = p``: p is the root and, as ``parent[x] <= x``, the component's smallest point — the
+canonical labels (components numbered by their smallest point) are the ranks of the roots. Each
+pass with an unsettled edge lowers some root's ``parent`` (the edge's larger root is its own
+parent when the pass starts), so the passes end; a lost race only postpones a union to the next
+pass.
+
+The kernel this replaces (ECL-CC-style hooking with an atomic compare-and-swap retried inside
+the kernel, and path halving with plain stores) relied on each thread re-reading, with plain
+loads, ``parent`` entries that other threads had just changed. CUDA does not say when another
+block's writes become visible to plain loads (L1 is not coherent across multiprocessors, and the
+compiler may keep a loaded value in a register), so a thread could act on a stale root — leave
+its loop believing its ends already joined, or re-hook through an entry another thread had just
+rewritten with a plain store. On an H200 one pass left 9 of 300 points of a chain in a separate
+component; which of these races did it was not observed, and the new kernels do not depend on
+any of them. The all-edges-settled check stays as the guard: after :data:`MAX_ROUNDS` passes
+the driver raises :class:`~acts_gnn.errors.KernelError` rather than return wrong labels.
 """
 
 from __future__ import annotations
@@ -29,8 +46,9 @@ from acts_gnn.result import canonical_labels
 
 __all__ = ["MAX_ROUNDS", "component_roots_cuda", "connected_components_cuda"]
 
-#: hook-and-compress passes tried before the driver gives up
-MAX_ROUNDS = 16
+#: hook-compress-check passes tried before the driver gives up (a pass with an unsettled edge
+#: always makes a union; tracks need a few passes)
+MAX_ROUNDS = 64
 
 
 def component_roots_cuda(n: int, edges: Any) -> Any:

@@ -17,6 +17,7 @@ from acts_gnn.cuda.components import connected_components_cpu
 from acts_gnn.cuda.components_cuda import connected_components_cuda
 from acts_gnn.cuda.frnn import radius_graph_cpu
 from acts_gnn.cuda.frnn_cuda import radius_graph_cuda
+from acts_gnn.result import canonical_labels
 
 SIMULATED = os.environ.get("NUMBA_ENABLE_CUDASIM") == "1"
 
@@ -156,3 +157,33 @@ def test_real_gpu_sizes_equal_cpu(n):
     edges = rng.integers(0, n, (2, n))
     gpu_labels = connected_components_cuda(n, torch.from_numpy(edges).cuda(), 3)
     np.testing.assert_array_equal(gpu_labels.cpu().numpy(), connected_components_cpu(n, edges, 3))
+
+
+def _find_in(snapshot: np.ndarray, a: int) -> int:
+    while snapshot[a] != a:
+        a = snapshot[a]
+    return a
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_k2_passes_are_right_when_every_thread_sees_only_the_start_of_its_launch(seed):
+    """The kernels' protocol, emulated with the stalest view CUDA allows: within a launch every
+    thread reads ``parent`` as it was when the launch began (no other thread's write), and writes
+    with atomic min. The passes still end, on the CPU's partition."""
+    rng = np.random.default_rng(seed)
+    n = 400
+    edges = rng.integers(0, n, (2, 300))
+    edges = np.concatenate([edges, np.stack([np.arange(n - 1)[::-7], np.arange(1, n)[::-7]])], 1)
+    parent, passes, settled = np.arange(n), 0, False
+    while not settled and passes < 200:
+        passes += 1
+        snapshot = parent.copy()  # hook: roots as of the launch start
+        for u, v in edges.T:
+            a, b = _find_in(snapshot, u), _find_in(snapshot, v)
+            if a != b:
+                parent[max(a, b)] = min(parent[max(a, b)], min(a, b))
+        snapshot = parent.copy()  # compress
+        parent = np.minimum(parent, [_find_in(snapshot, i) for i in range(n)])
+        settled = bool((parent[edges[0]] == parent[edges[1]]).all())  # check, after the launches
+    assert settled and passes < 50
+    np.testing.assert_array_equal(canonical_labels(parent), connected_components_cpu(n, edges, 1))
