@@ -77,6 +77,10 @@ def kernel_timings(sizes: list[int], radius: float, k: int) -> list[dict]:
         row: dict = {"n": n}
         row["k1_cpu_s"] = _timed(lambda: radius_graph_cpu(latent, r, radius, k), repeat=1)
         row["k1_cuda_s"] = _timed(lambda: radius_graph_cuda(lt, rt, radius, k))
+        if n <= 100_000:  # the all-pairs reference, O(N^2)
+            row["k1_cuda_brute_s"] = _timed(
+                lambda: radius_graph_cuda(lt, rt, radius, k, method="brute"), repeat=1
+            )
         if device == "cuda":
             row["k1_torch_cdist_s"] = _timed(lambda: _torch_all_pairs(lt, radius, k))
             gpu = radius_graph_cuda(lt, rt, radius, k).cpu().numpy()

@@ -39,6 +39,30 @@ def test_k1_random_points_equal_cpu(n, dim, radius, k, seed):
     )
 
 
+@pytest.mark.parametrize(
+    ("case", "radius", "k"),
+    [("clusters", 0.3, 6), ("spread", 0.05, 3), ("one_dimension", 0.2, 4), ("lattice", 1.0, 4)],
+)
+def test_k1_grid_equals_brute_force_and_cpu(case, radius, k):
+    """Dense clusters (many points per cell), a spread that makes the cells grow, a 1-D latent,
+    and a lattice of exact ties at the radius and at the k-th neighbour."""
+    rng = np.random.default_rng(7)
+    if case == "clusters":
+        centres = rng.normal(scale=3.0, size=(6, 4))
+        latent = centres[rng.integers(0, 6, 360)] + rng.normal(scale=0.15, size=(360, 4))
+    elif case == "spread":
+        latent = rng.uniform(-500, 500, size=(200, 3))
+    elif case == "one_dimension":
+        latent = rng.normal(size=(150, 1))
+    else:
+        latent = np.stack(np.meshgrid(np.arange(12), np.arange(12)), -1).reshape(-1, 2) * 1.0
+    latent = latent.astype(np.float32)
+    r = rng.uniform(30, 1000, latent.shape[0]).astype(np.float32)
+    cpu = radius_graph_cpu(latent, r, radius, k)
+    np.testing.assert_array_equal(radius_graph_cuda(latent, r, radius, k), cpu)
+    np.testing.assert_array_equal(radius_graph_cuda(latent, r, radius, k, method="brute"), cpu)
+
+
 def test_k1_ties_and_empty_inputs():
     latent = np.array([[0, 0], [1, 0], [0, 1], [-1, 0], [0, -1], [0, 0]], dtype=np.float32)
     r = np.array([500, 100, 600, 700, 800, 50], dtype=np.float32)
