@@ -11,7 +11,7 @@ chunks through
 
 - PyTorch (``inference_mode``, as the pipeline does), and
 - ONNX Runtime (the network exported with ``torch.onnx.export``, a ``CPUExecutionProvider``
-  session with all graph optimisations),
+  session with all graph optimisations and no spinning threads),
 
 alternating the two engines chunk by chunk so that both see the same machine load, at 1 and 2
 intra-op threads. It reports the median milliseconds per chunk, the ratio, and the largest
@@ -80,6 +80,9 @@ def _session(net: torch.nn.Module, width: int, threads: int, path: Path):
     options.inter_op_num_threads = 1
     options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    # ORT's threads spin after a run by default; here that would take the cores from PyTorch's
+    # threads in the other half of each alternation (and from the rest of a pipeline)
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
 
 

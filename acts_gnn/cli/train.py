@@ -52,9 +52,10 @@ def command(
         float,
         typer.Option(
             help="A true edge weighs (pT / 1 GeV)^this in the filter and GNN losses (pT clipped "
-            "to 1–10 GeV): more weight for the rare high-pT tracks; 0 weighs all alike.",
+            "to 1–10 GeV): more weight for the rare high-pT tracks; 0 (the shipped model's "
+            "recipe) weighs all alike.",
         ),
-    ] = 0.5,
+    ] = 0.0,
     reuse: Annotated[
         Path | None,
         typer.Option(
