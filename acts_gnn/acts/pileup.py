@@ -39,9 +39,10 @@ above 10 GeV) and published minimum-bias measurements:
   vertex i mod H and j mod H instead (H capped at the number of vertices). This is a *training*
   knob: with one hard vertex per event, every high-pT particle of a training event shares one z,
   and 16 events teach the edge models 16 z positions for straight tracks (measured 2026-12-01:
-  the shipped filter dropped 15% of the true edges of particles above 5 GeV from vertices at
-  |z| ≥ 30 mm against 1% at |z| < 30 mm). Spreading them decouples pT from the vertex z.
-  No random number is drawn for it, so a seed's particles are otherwise unchanged.
+  the shipped filter dropped 10% of the true edges of particles above 5 GeV from vertices at
+  |z| ≥ 30 mm against 2% at |z| < 30 mm, over 10 held-out events). Spreading them decouples pT
+  from the vertex z. No random number is drawn for it, so a seed's particles are otherwise
+  unchanged.
 """
 
 from __future__ import annotations
