@@ -51,24 +51,31 @@ def knn_in_radius(x, radius, k, out_index, out_distance):
                 d = math.sqrt(s)
                 if d >= radius:
                     continue
-                if count == k:
-                    last_d = out_distance[i, k - 1]
-                    last_j = out_index[i, k - 1]
-                    if d > last_d or (d == last_d and j > last_j):
-                        continue
-                    count -= 1
-                p = count  # insertion by (distance, index)
-                while p > 0 and (
-                    out_distance[i, p - 1] > d
-                    or (out_distance[i, p - 1] == d and out_index[i, p - 1] > j)
-                ):
-                    out_distance[i, p] = out_distance[i, p - 1]
-                    out_index[i, p] = out_index[i, p - 1]
-                    p -= 1
-                out_distance[i, p] = d
-                out_index[i, p] = j
-                count += 1
+                count = _insert(out_index[i], out_distance[i], 0, k, count, d, j)
         cuda.syncthreads()
+
+
+@cuda.jit(device=True)
+def _insert(index, distance, first, capacity, held, d, j):
+    """Put (d, j) into the ``held`` best of ``index/distance[first : first + capacity]``, kept
+    sorted by (distance, index) — so the result does not depend on the order points come in;
+    returns how many are held now."""
+    if held == capacity:
+        last_d = distance[first + capacity - 1]
+        last_j = index[first + capacity - 1]
+        if d > last_d or (d == last_d and j > last_j):
+            return held
+        held -= 1
+    p = held
+    while p > 0 and (
+        distance[first + p - 1] > d or (distance[first + p - 1] == d and index[first + p - 1] > j)
+    ):
+        distance[first + p] = distance[first + p - 1]
+        index[first + p] = index[first + p - 1]
+        p -= 1
+    distance[first + p] = d
+    index[first + p] = j
+    return held + 1
 
 
 @cuda.jit(device=True)
@@ -81,48 +88,17 @@ def _distance(x, i, mine, j):
     return math.sqrt(s)
 
 
-@cuda.jit
-def count_in_cells(x, radius, k, cell, order, cell_start, n_cells_y, counts):
-    """Thread i: how many points lie inside ``radius`` of point i (at most ``k``).
-
-    Only the 3 × 3 cells around point i's cell on the grid of the first two latent dimensions are
-    searched: a point inside the radius differs by less than a cell in each of them.
-    """
-    i = cuda.grid(1)
-    if i >= x.shape[0]:
-        return
+@cuda.jit(device=True)
+def _scan_cells(x, i, radius, cell, order, cell_start, n_cells_y, index, distance, first, capacity):
+    """The points inside ``radius`` of point i, from the 3 × 3 cells around its own on the grid
+    of the first two latent dimensions (a point inside the radius differs by less than a cell in
+    each of them): their number, and the ``capacity`` nearest kept in
+    ``index/distance[first : first + capacity]`` (capacity 0: counted only)."""
     mine = cuda.local.array(MAX_DIM, dtype=float64)
     for c in range(x.shape[1]):
         mine[c] = float64(x[i, c])
     n_cells_x = (cell_start.shape[0] - 1) // n_cells_y
     found = 0
-    for a in range(max(cell[i, 0] - 1, 0), min(cell[i, 0] + 2, n_cells_x)):
-        for b in range(max(cell[i, 1] - 1, 0), min(cell[i, 1] + 2, n_cells_y)):
-            home = a * n_cells_y + b
-            for s in range(cell_start[home], cell_start[home + 1]):
-                j = order[s]
-                if j != i and _distance(x, i, mine, j) < radius:
-                    found += 1
-    counts[i] = min(found, k)
-
-
-@cuda.jit
-def fill_from_cells(
-    x, radius, cell, order, cell_start, n_cells_y, offsets, counts, out_index, out_distance
-):
-    """Thread i: its ``counts[i]`` nearest points inside ``radius``, by (distance, index), into
-    ``out_*[offsets[i] : offsets[i] + counts[i]]`` (the same cells as :func:`count_in_cells`)."""
-    i = cuda.grid(1)
-    if i >= x.shape[0]:
-        return
-    capacity = counts[i]
-    if capacity == 0:
-        return
-    first = offsets[i]
-    mine = cuda.local.array(MAX_DIM, dtype=float64)
-    for c in range(x.shape[1]):
-        mine[c] = float64(x[i, c])
-    n_cells_x = (cell_start.shape[0] - 1) // n_cells_y
     held = 0
     for a in range(max(cell[i, 0] - 1, 0), min(cell[i, 0] + 2, n_cells_x)):
         for b in range(max(cell[i, 1] - 1, 0), min(cell[i, 1] + 2, n_cells_y)):
@@ -132,22 +108,36 @@ def fill_from_cells(
                 if j == i:
                     continue
                 d = _distance(x, i, mine, j)
-                if d >= radius:
-                    continue
-                if held == capacity:
-                    last_d = out_distance[first + capacity - 1]
-                    last_j = out_index[first + capacity - 1]
-                    if d > last_d or (d == last_d and j > last_j):
-                        continue
-                    held -= 1
-                p = held  # insertion by (distance, index): the scan order does not matter
-                while p > 0 and (
-                    out_distance[first + p - 1] > d
-                    or (out_distance[first + p - 1] == d and out_index[first + p - 1] > j)
-                ):
-                    out_distance[first + p] = out_distance[first + p - 1]
-                    out_index[first + p] = out_index[first + p - 1]
-                    p -= 1
-                out_distance[first + p] = d
-                out_index[first + p] = j
-                held += 1
+                if d < radius:
+                    found += 1
+                    if capacity > 0:
+                        held = _insert(index, distance, first, capacity, held, d, j)
+    return found
+
+
+@cuda.jit
+def count_in_cells(
+    x, radius, k, cell, order, cell_start, n_cells_y, counts, scratch_index, scratch_distance
+):
+    """Thread i: how many points lie inside ``radius`` of point i (at most ``k``); the scratch
+    arrays stand in for the output slices, which counting does not use."""
+    i = cuda.grid(1)
+    if i < x.shape[0]:
+        found = _scan_cells(
+            x, i, radius, cell, order, cell_start, n_cells_y, scratch_index, scratch_distance, 0, 0
+        )
+        counts[i] = min(found, k)
+
+
+@cuda.jit
+def fill_from_cells(
+    x, radius, cell, order, cell_start, n_cells_y, offsets, counts, out_index, out_distance
+):
+    """Thread i: its ``counts[i]`` nearest points inside ``radius``, by (distance, index), into
+    ``out_*[offsets[i] : offsets[i] + counts[i]]`` (the same cells as :func:`count_in_cells`)."""
+    i = cuda.grid(1)
+    if i < x.shape[0] and counts[i] > 0:
+        _scan_cells(
+            x, i, radius, cell, order, cell_start, n_cells_y, out_index, out_distance,
+            offsets[i], counts[i],
+        )  # fmt: skip

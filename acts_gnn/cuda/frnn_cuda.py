@@ -118,8 +118,9 @@ def grid_neighbours_cuda(latent: Any, radius: float, max_neighbours: int) -> tup
     x = on_device(latent)
     cell_d, order_d, start_d = on_device(cell), on_device(order), on_device(start)
     counts = nb.device_array(n, dtype=np.int64)
+    scratch = nb.device_array(1, dtype=np.int64), nb.device_array(1, dtype=np.float64)
     count_in_cells[blocks_for(n), THREADS](
-        x, float(radius), k, cell_d, order_d, start_d, n_cells_y, counts
+        x, float(radius), k, cell_d, order_d, start_d, n_cells_y, counts, *scratch
     )
     if xp is np:
         sizes = counts.copy_to_host()
