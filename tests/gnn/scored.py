@@ -2,9 +2,28 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 
 from acts_gnn.gnn.pipeline import ScoredGraph
+
+
+def scored_graph(
+    features: np.ndarray, edges: np.ndarray, scores: np.ndarray, config, quality=None
+) -> ScoredGraph:
+    """The pipeline's scored graph of ``features`` with these ``edges`` and GNN ``scores``."""
+    return ScoredGraph(
+        n=features.shape[0],
+        r=features[:, 0],
+        edges=edges,
+        scores=scores,
+        stages_s={},
+        n_edges_graph=edges.shape[1],
+        config=config,
+        features=features,
+        quality=quality,
+    )
 
 
 def scored_pipeline(edges: np.ndarray, scores: np.ndarray, keep_features: bool = False) -> type:
@@ -17,15 +36,7 @@ def scored_pipeline(edges: np.ndarray, scores: np.ndarray, keep_features: bool =
             self.config = bundle.pipeline
 
         def run_scores(self, features: np.ndarray) -> ScoredGraph:
-            return ScoredGraph(
-                n=features.shape[0],
-                r=features[:, 0],
-                edges=edges,
-                scores=scores,
-                stages_s={},
-                n_edges_graph=edges.shape[1],
-                config=self.config,
-                features=features if keep_features else None,
-            )
+            graph = scored_graph(features, edges, scores, self.config)
+            return graph if keep_features else replace(graph, features=None)
 
     return ScoredPipeline

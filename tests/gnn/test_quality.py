@@ -23,6 +23,7 @@ from acts_gnn.gnn.quality import (
     drop_candidates,
     train_quality,
 )
+from tests.gnn.scored import scored_graph
 
 # candidate 0: five points on the circle of radius 2 m through the beam line (centre (0, 2) m),
 # z = 10 mm + 0.5 r; candidate 1: three points; candidate 2: two points (too small); two loose
@@ -104,17 +105,7 @@ def _scored(quality, quality_cut) -> ScoredGraph:
     from acts_gnn.gnn.bundle import PipelineConfig
 
     config = PipelineConfig(gnn_cut=0.9, min_track_spacepoints=3, quality_cut=quality_cut)
-    return ScoredGraph(
-        n=FEATURES.shape[0],
-        r=FEATURES[:, 0],
-        edges=EDGES,
-        scores=SCORES,
-        stages_s={},
-        n_edges_graph=EDGES.shape[1],
-        config=config,
-        features=FEATURES,
-        quality=quality,
-    )
+    return scored_graph(FEATURES, EDGES, SCORES, config, quality)
 
 
 class _Says(QualityMLP):
