@@ -16,7 +16,8 @@ from pathlib import Path
 from acts_gnn.errors import ConfigError, OutputRefusedError
 from acts_gnn.event import Event
 from acts_gnn.gnn.bundle import ModelBundle
-from acts_gnn.gnn.train import REUSABLE_STAGES, EpochReport, TrainingConfig
+from acts_gnn.gnn.records import EpochReport, RunInputs
+from acts_gnn.gnn.train import REUSABLE_STAGES, TrainingConfig
 from acts_gnn.io.source import EventSource
 
 __all__ = ["TrainRequest", "pre_selection", "reuse_stages", "train"]
@@ -129,19 +130,20 @@ def train(
     )
     # --quality-only: the run's own record goes with the quality selection it trained; the rest
     # of the bundle keeps the record of how it was made
-    record = {
-        "train_inputs": [str(p) for p in request.train],
-        "validation_inputs": [str(p) for p in request.val],
-        "train_event_ids": [e.event_id for e in train_events],
-        "validation_event_ids": [e.event_id for e in val_events],
-        "test_inputs": [str(p) for p in request.test],
-        "data": request.data_description,
-        "device": device,
-    }
+    run = RunInputs(
+        train_inputs=tuple(str(p) for p in request.train),
+        validation_inputs=tuple(str(p) for p in request.val),
+        train_event_ids=tuple(e.event_id for e in train_events),
+        validation_event_ids=tuple(e.event_id for e in val_events),
+        test_inputs=tuple(str(p) for p in request.test),
+        data=request.data_description,
+        device=device,
+    )
     training = bundle.training
     if request.quality_only:
-        training = {**training, "quality": {**training.get("quality", {}), **record}}
+        assert training.quality is not None  # add_quality always records its run
+        training = replace(training, quality=replace(training.quality, run=run))
     else:
-        training = {**training, **record}
+        training = replace(training, run=run)
     bundle = replace(bundle, training=training)
     return replace(bundle, path=bundle.save(request.output))

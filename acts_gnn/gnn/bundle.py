@@ -4,7 +4,8 @@ Layer: gnn.
 
 ``bundle.json`` holds the schema version, the feature scales of the Triton contract, every model
 hyper-parameter, the pipeline's radius / neighbours / cuts, and what the models were trained on
-(data, seeds) and reached (metrics). Weights are plain ``state_dict`` files loaded with
+(data, seeds: :class:`~acts_gnn.gnn.records.TrainingRecord`) and reached (metrics:
+:class:`~acts_gnn.gnn.records.BundleMetrics`). Weights are plain ``state_dict`` files loaded with
 ``torch.load(..., weights_only=True)`` — no pickled classes.
 
 The candidate-quality network (:mod:`acts_gnn.gnn.quality`) is optional: a bundle without it
@@ -20,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from acts_gnn.errors import BundleError
+from acts_gnn.gnn.records import BundleMetrics, TrainingRecord
 from acts_gnn.io.atomic import atomic_path, write_text_atomic
 
 __all__ = ["SCHEMA_VERSION", "ModelBundle", "PipelineConfig", "default_bundle_dir"]
@@ -80,16 +82,16 @@ class PipelineConfig:
 class ModelBundle:
     """Models (``torch.nn.Module``), their configs and the pipeline settings.
 
-    Frozen: a changed bundle is a new one (``dataclasses.replace``); the ``training`` and
-    ``metrics`` records are never changed in place by acts-gnn either.
+    Frozen: a changed bundle is a new one (``dataclasses.replace``), and so are its frozen
+    ``training`` and ``metrics`` records (:mod:`acts_gnn.gnn.records`).
     """
 
     embedding: Any
     filter: Any
     gnn: Any
     pipeline: PipelineConfig
-    training: dict[str, Any] = field(default_factory=dict)
-    metrics: dict[str, Any] = field(default_factory=dict)
+    training: TrainingRecord = field(default_factory=TrainingRecord)
+    metrics: BundleMetrics = field(default_factory=BundleMetrics)
     path: Path | None = None
     #: the candidate-quality network, or None (every candidate kept)
     quality: Any = None
@@ -108,8 +110,8 @@ class ModelBundle:
             "models": {name: module.config.as_dict() for name, module in modules.items()},
             "weights": {name: _WEIGHTS[name] for name in modules},
             "pipeline": asdict(self.pipeline),
-            "training": self.training,
-            "metrics": self.metrics,
+            "training": self.training.to_json(),
+            "metrics": self.metrics.to_json(),
         }
 
     def save(self, directory: str | Path) -> Path:
@@ -169,6 +171,11 @@ class ModelBundle:
             pipeline = PipelineConfig(**meta["pipeline"])
         except (KeyError, TypeError) as exc:
             raise BundleError(f"{meta_path}: incomplete or unknown settings ({exc})") from exc
+        try:
+            training = TrainingRecord.from_json(meta.get("training", {}))
+            metrics = BundleMetrics.from_json(meta.get("metrics", {}))
+        except BundleError as exc:
+            raise BundleError(f"{meta_path}: {exc}") from exc
         if pipeline.quality_cut is not None and quality is None:
             raise BundleError(f"{meta_path}: a quality_cut but no quality network")
         loaded = {"embedding": embedding, "filter": filter_, "gnn": gnn}
@@ -189,8 +196,8 @@ class ModelBundle:
             filter=filter_,
             gnn=gnn,
             pipeline=pipeline,
-            training=meta.get("training", {}),
-            metrics=meta.get("metrics", {}),
+            training=training,
+            metrics=metrics,
             path=directory,
             quality=quality,
         )

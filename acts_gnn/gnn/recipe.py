@@ -20,7 +20,8 @@ from acts_gnn.event import Event
 from acts_gnn.gnn.bundle import ModelBundle
 from acts_gnn.gnn.pipeline import Pipeline
 from acts_gnn.gnn.quality import QualityConfig, candidate_inputs, train_quality
-from acts_gnn.gnn.train import EpochReport, TrainingConfig, train_pipeline
+from acts_gnn.gnn.records import CutScanRow, EpochReport, QualityRecord, QualityScanRow
+from acts_gnn.gnn.train import TrainingConfig, train_pipeline
 from acts_gnn.metrics.matching import MatchingConfig, match_event
 from acts_gnn.metrics.performance import PerformanceAccumulator
 
@@ -76,7 +77,7 @@ def score_bundle(
 
 def choose_cuts(
     bundle: ModelBundle, events: Sequence[Event], device: str = "cpu"
-) -> tuple[float, float | None, list[dict[str, Any]]]:
+) -> tuple[float, float | None, tuple[CutScanRow, ...]]:
     """The GNN cut and stitching cut maximising efficiency − fake rate on ``events``.
 
     Every pair of :data:`GNN_CUTS` × :data:`STITCH_CUTS` is tried with the bundle's track
@@ -85,7 +86,7 @@ def choose_cuts(
     """
     pipeline = Pipeline(bundle, device=device)
     outputs = [(event, pipeline.run_scores(event.features())) for event in events]
-    table: list[dict[str, Any]] = []
+    table: list[CutScanRow] = []
     best: tuple[float, float | None] = (0.5, None)
     best_value = -np.inf
     for cut in GNN_CUTS:
@@ -95,18 +96,10 @@ def choose_cuts(
                 settings = replace(scored.config, stitch_cut=stitch)
                 accumulator.add(event, replace(scored, config=settings).labels_at(cut))
             s = accumulator.report().selections[0]
-            table.append(
-                {
-                    "gnn_cut": cut,
-                    "stitch_cut": stitch,
-                    "efficiency": s.efficiency,
-                    "fake_rate": s.fake_rate,
-                    "duplicate_rate": s.duplicate_rate,
-                }
-            )
+            table.append(CutScanRow(cut, stitch, s.efficiency, s.fake_rate, s.duplicate_rate))
             if s.efficiency - s.fake_rate > best_value:
                 best, best_value = (cut, stitch), s.efficiency - s.fake_rate
-    return best[0], best[1], table
+    return best[0], best[1], tuple(table)
 
 
 def add_quality(
@@ -125,7 +118,7 @@ def add_quality(
     fitted to them. On ``val_events`` every cut of :data:`QUALITY_CUTS` is scored, and the
     loosest whose fake rate is at most :data:`QUALITY_FAKE_GOAL` is kept (none reaching it: the
     best efficiency − fake rate). With fewer than :data:`MIN_QUALITY_FAKES` fakes to learn from,
-    the bundle comes back without one, and ``training["quality"]`` says why.
+    the bundle comes back without one, and ``training.quality.skipped`` says why.
     """
     pipeline = Pipeline(replace(bundle, quality=None), device=device)
     cfg = pipeline.config
@@ -149,45 +142,34 @@ def add_quality(
         if on_event is not None:
             on_event()
     inputs, fake = np.concatenate(rows), np.concatenate(fakes)
-    record: dict[str, Any] = {
-        "config": config.as_dict(),
-        "seed": seed,
-        "train_candidates": int(fake.size),
-        "train_fakes": int(fake.sum()),
-    }
+    record = QualityRecord(
+        config=config.as_dict(),
+        seed=seed,
+        train_candidates=int(fake.size),
+        train_fakes=int(fake.sum()),
+    )
     if fake.sum() < MIN_QUALITY_FAKES:
-        record["skipped"] = f"{int(fake.sum())} fakes among the training candidates"
-        return replace(bundle, training={**bundle.training, "quality": record})
+        record = replace(record, skipped=f"{int(fake.sum())} fakes among the training candidates")
+        return replace(bundle, training=replace(bundle.training, quality=record))
     model = train_quality(inputs, fake, config, seed)
 
     outputs = [(event, pipeline.run_scores(event.features())) for event in val_events]
-    table: list[dict[str, Any]] = []
+    table: list[QualityScanRow] = []
     for cut in QUALITY_CUTS:
         accumulator = PerformanceAccumulator(min_track_sizes=(3,))
         for event, scored in outputs:
             chosen = replace(scored, config=replace(cfg, quality_cut=cut), quality=model)
             accumulator.add(event, chosen.labels_at())
         s = accumulator.report().selections[0]
-        table.append(
-            {
-                "quality_cut": cut,
-                "efficiency": s.efficiency,
-                "fake_rate": s.fake_rate,
-                "duplicate_rate": s.duplicate_rate,
-            }
-        )
-    reaching = [row for row in table if row["fake_rate"] <= QUALITY_FAKE_GOAL]
-    best = (
-        reaching[0]
-        if reaching
-        else max(table, key=lambda row: row["efficiency"] - row["fake_rate"])
-    )
+        table.append(QualityScanRow(cut, s.efficiency, s.fake_rate, s.duplicate_rate))
+    reaching = [row for row in table if row.fake_rate <= QUALITY_FAKE_GOAL]
+    best = reaching[0] if reaching else max(table, key=lambda row: row.efficiency - row.fake_rate)
     return replace(
         bundle,
-        quality=model if best["quality_cut"] is not None else None,
-        pipeline=replace(bundle.pipeline, quality_cut=best["quality_cut"]),
-        training={**bundle.training, "quality": record},
-        metrics={**bundle.metrics, "quality_scan": table},
+        quality=model if best.quality_cut is not None else None,
+        pipeline=replace(bundle.pipeline, quality_cut=best.quality_cut),
+        training=replace(bundle.training, quality=record),
+        metrics=replace(bundle.metrics, quality_scan=tuple(table)),
     )
 
 
@@ -214,7 +196,6 @@ def train_recipe(
     if quality_only:
         if reuse is None:
             raise ValueError("quality_only needs a bundle to reuse")
-        previous = {k: v for k, v in reuse.training.items() if k != "quality"}
         bundle = replace(
             reuse,
             quality=None,
@@ -223,8 +204,8 @@ def train_recipe(
                 quality_cut=None,
                 filter_max_inverse_pt=config.filter_max_inverse_pt,
             ),
-            training={**previous, "quality_only_from": str(reuse.path)},
-            metrics={k: v for k, v in reuse.metrics.items() if not k.startswith("test_")},
+            training=replace(reuse.training, quality=None, quality_only_from=str(reuse.path)),
+            metrics=replace(reuse.metrics, tests={}),
         )
     else:
         bundle = train_pipeline(
@@ -235,7 +216,7 @@ def train_recipe(
         bundle = replace(
             bundle,
             pipeline=replace(bundle.pipeline, gnn_cut=cut, stitch_cut=stitch),
-            metrics={**bundle.metrics, "cut_scan": table},
+            metrics=replace(bundle.metrics, cut_scan=table),
         )
     status("training the candidate-quality selection")
     bundle = add_quality(bundle, train_events, val_events, seed=config.seed, device=device)
@@ -243,5 +224,5 @@ def train_recipe(
         for builder in ("components", "walkthrough"):
             status(f"scoring {len(test_events)} test events ({builder})")
             scores = score_bundle(bundle, test_events, builder, device=device)
-            bundle = replace(bundle, metrics={**bundle.metrics, f"test_{builder}": scores})
+            bundle = replace(bundle, metrics=bundle.metrics.with_test(builder, scores))
     return bundle

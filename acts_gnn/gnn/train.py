@@ -48,7 +48,7 @@ from __future__ import annotations
 import copy
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -67,9 +67,10 @@ from acts_gnn.gnn.models import (
     GNNConfig,
     InteractionGNN,
 )
+from acts_gnn.gnn.records import BundleMetrics, EpochReport, ReuseRecord, TrainingRecord
 from acts_gnn.gnn.truth_graph import edge_truth, same_particle, spacepoint_pt, true_edges
 
-__all__ = ["REUSABLE_STAGES", "SOFT_EDGE_MODES", "EpochReport", "TrainingConfig", "train_pipeline"]
+__all__ = ["REUSABLE_STAGES", "SOFT_EDGE_MODES", "TrainingConfig", "train_pipeline"]
 
 #: what a run with ``reuse`` may take from the earlier bundle, the stages in pipeline order
 REUSABLE_STAGES = (("embedding",), ("embedding", "filter"))
@@ -124,19 +125,6 @@ class TrainingConfig:
     def as_dict(self) -> dict[str, Any]:
         """For the bundle's record."""
         return asdict(self)
-
-
-@dataclass(frozen=True)
-class EpochReport:
-    """One line of the training log."""
-
-    stage: str
-    epoch: int
-    train_loss: float
-    val_loss: float
-    val_efficiency: float
-    val_purity: float
-    seconds: float
 
 
 @dataclass
@@ -643,41 +631,37 @@ def train_pipeline(
     )
     if reuse is not None:
         # the reused stages' own training log stays in the record
-        history[:0] = [
-            EpochReport(**h)
-            for h in reuse.metrics.get("history", [])
-            if h.get("stage") in reuse_stages
-        ]
-    metrics = {
-        "validation_events": len(val_events),
-        "graph_edges_per_event": float(np.mean([g.edges.shape[1] for g in val_graphs])),
-        "graph_true_pairs_inside": graph_eff,
-        "filtered_edges_per_event": float(np.mean([g.edges.shape[1] for g in val_filtered])),
-        "filtered_graph_purity": float(
+        history[:0] = [h for h in reuse.metrics.history or () if h.stage in reuse_stages]
+    metrics = BundleMetrics(
+        validation_events=len(val_events),
+        graph_edges_per_event=float(np.mean([g.edges.shape[1] for g in val_graphs])),
+        graph_true_pairs_inside=graph_eff,
+        filtered_edges_per_event=float(np.mean([g.edges.shape[1] for g in val_filtered])),
+        filtered_graph_purity=float(
             torch.cat([g.truth for g in val_filtered]).float().mean().item()
         ),
-        "history": [asdict(h) for h in history],
-    }
+        history=tuple(history),
+    )
     return ModelBundle(
         embedding=embedding.cpu(),
         filter=filter_model.cpu(),
         gnn=gnn.cpu(),
         pipeline=pipeline,
-        training={
-            "config": config.as_dict(),
-            "train_events": len(train_events),
-            **({"reused_stages": _reuse_record(reuse, reuse_stages)} if reuse is not None else {}),
-        },
+        training=TrainingRecord(
+            config=config.as_dict(),
+            train_events=len(train_events),
+            reused_stages=None if reuse is None else _reuse_record(reuse, reuse_stages),
+        ),
         metrics=metrics,
     )
 
 
-def _reuse_record(bundle: ModelBundle, stages: Sequence[str]) -> dict[str, Any]:
+def _reuse_record(bundle: ModelBundle, stages: Sequence[str]) -> ReuseRecord:
     """What a run took from an earlier bundle: its stages and how they were trained."""
-    earlier = {k: v for k, v in bundle.training.items() if k != "reused_stages"}
-    return {
-        "stages": list(stages),
-        "radius": bundle.pipeline.radius,
-        **({"filter_cut": bundle.pipeline.filter_cut} if "filter" in stages else {}),
-        "training": earlier,
-    }
+    return ReuseRecord(
+        stages=tuple(stages),
+        radius=bundle.pipeline.radius,
+        filter_cut=bundle.pipeline.filter_cut if "filter" in stages else None,
+        # how the earlier bundle was made, without what it took from one before it
+        training=replace(bundle.training, reused_stages=None),
+    )

@@ -20,6 +20,7 @@ from acts_gnn.gnn.models import (
     edge_inputs,
     node_inputs,
 )
+from acts_gnn.gnn.records import TrainingRecord
 
 
 def _features(n: int, seed: int = 0) -> torch.Tensor:
@@ -70,7 +71,7 @@ def test_bundle_round_trip_and_weights_only(tmp_path, monkeypatch):
         filter=FilterMLP(FilterConfig(hidden=8)),
         gnn=InteractionGNN(GNNConfig(hidden=8, iterations=2)),
         pipeline=PipelineConfig(radius=0.7, gnn_cut=0.6),
-        training={"seed": 3},
+        training=TrainingRecord(config={"seed": 3}),
     )
     bundle.save(tmp_path / "b")
     meta = json.loads((tmp_path / "b" / "bundle.json").read_text())

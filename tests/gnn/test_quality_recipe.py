@@ -17,6 +17,7 @@ from acts_gnn.gnn.models import (
     GNNConfig,
     InteractionGNN,
 )
+from acts_gnn.gnn.records import TrainingRecord
 from tests.conftest import make_event
 from tests.gnn.scored import scored_pipeline
 
@@ -50,7 +51,7 @@ def bundle(monkeypatch):
         filter=FilterMLP(FilterConfig(hidden=4)),
         gnn=InteractionGNN(GNNConfig(hidden=4, iterations=1)),
         pipeline=PipelineConfig(gnn_cut=0.9),
-        training={"seed": 0},
+        training=TrainingRecord(config={"seed": 0}),
     )
     return made, seen
 
@@ -61,16 +62,16 @@ def test_the_loosest_cut_reaching_the_goal_is_chosen(bundle, monkeypatch):
     out = recipe.add_quality(made, [EVENT], [EVENT])
     # the training labels: the three targets matched, the two soft pieces fakes
     assert seen["fake"] == [False, False, False, True, True]
-    table = out.metrics["quality_scan"]
-    assert [row["quality_cut"] for row in table] == list(recipe.QUALITY_CUTS)
-    rows = {row["quality_cut"]: row for row in table}
-    assert rows[None]["fake_rate"] == pytest.approx(2 / 5)
-    assert rows[0.97]["fake_rate"] == pytest.approx(2 / 5)  # 0.96 is not above 0.97
-    assert rows[0.95]["fake_rate"] == 0.0 and rows[0.95]["efficiency"] == 1.0
+    table = out.metrics.quality_scan
+    assert [row.quality_cut for row in table] == list(recipe.QUALITY_CUTS)
+    rows = {row.quality_cut: row for row in table}
+    assert rows[None].fake_rate == pytest.approx(2 / 5)
+    assert rows[0.97].fake_rate == pytest.approx(2 / 5)  # 0.96 is not above 0.97
+    assert rows[0.95].fake_rate == 0.0 and rows[0.95].efficiency == 1.0
     assert out.pipeline.quality_cut == 0.95
     assert isinstance(out.quality, _ThreePointsAreFakes)
-    assert out.training["quality"]["train_fakes"] == 2
-    assert out.training["seed"] == 0  # the rest of the record is kept
+    assert out.training.quality.train_fakes == 2
+    assert out.training.config == {"seed": 0}  # the rest of the record is kept
     # the bundle passed in is left as it was
     assert made.quality is None and made.pipeline.quality_cut is None
 
@@ -80,5 +81,5 @@ def test_too_few_fakes_to_learn_from_leaves_the_bundle_without(bundle):
     out = recipe.add_quality(made, [EVENT], [EVENT])
     assert seen == {}
     assert out.quality is None and out.pipeline.quality_cut is None
-    assert out.training["quality"]["skipped"] == "2 fakes among the training candidates"
-    assert "quality_scan" not in out.metrics
+    assert out.training.quality.skipped == "2 fakes among the training candidates"
+    assert out.metrics.quality_scan is None

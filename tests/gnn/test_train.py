@@ -18,6 +18,7 @@ from acts_gnn.gnn.models import (
     InteractionGNN,
 )
 from acts_gnn.gnn.pipeline import Pipeline
+from acts_gnn.gnn.records import BundleMetrics, EpochReport, TrainingRecord
 from acts_gnn.gnn.truth_graph import same_particle
 from tests.conftest import make_event
 
@@ -154,26 +155,22 @@ def _events(seed: int) -> list:
     return [make_event(particles, {p: 0.5 + p for p in range(1, 9)}, event_id=i) for i in range(2)]
 
 
-def _earlier(training: dict, stages: tuple[str, ...]) -> ModelBundle:
+def _earlier(training: TrainingRecord, stages: tuple[str, ...]) -> ModelBundle:
     """A bundle of tiny models to reuse, with one logged epoch per stage of ``stages``."""
-    history = [
-        {"stage": s, "epoch": 0, "train_loss": 1.0, "val_loss": 1.0, "val_efficiency": 0.5,
-         "val_purity": 0.5, "seconds": 1.0}
-        for s in stages
-    ]  # fmt: skip
+    history = tuple(EpochReport(s, 0, 1.0, 1.0, 0.5, 0.5, 1.0) for s in stages)
     return ModelBundle(
         embedding=EmbeddingMLP(EmbeddingConfig(hidden=8, latent_dim=3)),
         filter=FilterMLP(FilterConfig(hidden=8)),
         gnn=InteractionGNN(GNNConfig(hidden=8, iterations=1)),
         pipeline=PipelineConfig(radius=5.0, filter_cut=0.2),
         training=training,
-        metrics={"history": history},
+        metrics=BundleMetrics(history=history),
     )
 
 
 def test_reuse_keeps_embedding_and_filter_and_trains_the_gnn():
     events = _events(3)
-    earlier = _earlier({"seed": 7, "data": "earlier run"}, ("filter",))
+    earlier = _earlier(TrainingRecord(config={"seed": 7}, how="earlier run"), ("filter",))
     before = {
         stage: {k: v.clone() for k, v in getattr(earlier, stage).state_dict().items()}
         for stage in ("embedding", "filter")
@@ -192,15 +189,16 @@ def test_reuse_keeps_embedding_and_filter_and_trains_the_gnn():
             assert all(torch.equal(v, state[k]) for k, v in weights.items())
     assert (bundle.pipeline.radius, bundle.pipeline.filter_cut) == (5.0, 0.2)
     assert bundle.gnn.config == GNNConfig(hidden=8, iterations=2)
-    record = bundle.training["reused_stages"]
-    assert record["stages"] == ["embedding", "filter"]
-    assert record["training"] == {"seed": 7, "data": "earlier run"}
-    assert [h["stage"] for h in bundle.metrics["history"]] == ["filter", "gnn"]
+    record = bundle.training.reused_stages
+    assert record.stages == ("embedding", "filter")
+    assert (record.radius, record.filter_cut) == (5.0, 0.2)
+    assert record.training == TrainingRecord(config={"seed": 7}, how="earlier run")
+    assert [h.stage for h in bundle.metrics.history] == ["filter", "gnn"]
 
 
 def test_reuse_of_the_embedding_alone_trains_the_filter_and_the_gnn():
     events = _events(4)
-    earlier = _earlier({"seed": 7}, ("embedding", "filter"))
+    earlier = _earlier(TrainingRecord(config={"seed": 7}), ("embedding", "filter"))
     before = {k: v.clone() for k, v in earlier.embedding.state_dict().items()}
     filter_before = {k: v.clone() for k, v in earlier.filter.state_dict().items()}
     cfg = training.TrainingConfig(
@@ -222,9 +220,10 @@ def test_reuse_of_the_embedding_alone_trains_the_filter_and_the_gnn():
     assert bundle.filter is not earlier.filter
     assert all(torch.equal(v, earlier.filter.state_dict()[k]) for k, v in filter_before.items())
     assert bundle.pipeline.radius == 5.0
-    record = bundle.training["reused_stages"]
-    assert record["stages"] == ["embedding"] and "filter_cut" not in record
-    assert [h["stage"] for h in bundle.metrics["history"]] == ["embedding", "filter", "gnn"]
+    record = bundle.training.reused_stages
+    assert record.stages == ("embedding",) and record.filter_cut is None
+    assert "filter_cut" not in record.to_json()
+    assert [h.stage for h in bundle.metrics.history] == ["embedding", "filter", "gnn"]
     with pytest.raises(ConfigError, match="reused stages 'filter': expected 'embedding' or"):
         training.train_pipeline(
             events[:1], events[1:], cfg, reuse=earlier, reuse_stages=("filter",)

@@ -1,0 +1,101 @@
+"""The bundle's typed training and metrics records: same JSON as before, nothing lost."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import shutil
+
+import pytest
+
+from acts_gnn.errors import BundleError
+from acts_gnn.gnn.bundle import ModelBundle, default_bundle_dir
+from acts_gnn.gnn.records import (
+    BundleMetrics,
+    CutScanRow,
+    EpochReport,
+    QualityRecord,
+    RunInputs,
+    TrainingRecord,
+)
+
+RUN = RunInputs(("t",), ("v",), (0, 1), (0,), (), "made by hand", "cpu")
+QUALITY = QualityRecord(config={"hidden": 4}, seed=0, train_candidates=10, train_fakes=3)
+
+
+def test_the_shipped_bundle_is_written_back_byte_for_byte(tmp_path):
+    bundle = ModelBundle.load()
+    assert bundle.training.run.device == "cuda"
+    assert bundle.training.quality.train_fakes == 1320
+    assert bundle.training.quality.run.device == "cpu"
+    assert bundle.training.quality_only_from.startswith("acts_gnn/data/default_model")
+    assert isinstance(bundle.metrics.history[0], EpochReport)
+    assert bundle.metrics.history[0].stage == "embedding"
+    assert math.isnan(bundle.metrics.history[0].val_purity)
+    assert isinstance(bundle.metrics.cut_scan[0], CutScanRow)
+    assert set(bundle.metrics.tests) == {"components", "walkthrough"}
+    assert bundle.training.extra == {} and bundle.metrics.extra == {}
+    bundle.save(tmp_path)
+    shipped = (default_bundle_dir() / "bundle.json").read_text()
+    assert (tmp_path / "bundle.json").read_text() == shipped
+
+
+def test_the_records_are_frozen():
+    record = TrainingRecord(config={"seed": 1})
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        record.train_events = 3  # type: ignore[misc]
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        BundleMetrics().history = ()  # type: ignore[misc]
+
+
+def test_the_quality_record_sits_where_its_run_wrote_it():
+    full = TrainingRecord(config={}, train_events=2, run=RUN, quality=QUALITY)
+    assert list(full.to_json())[:3] == ["config", "train_events", "quality"]
+    only = dataclasses.replace(full, quality_only_from="earlier")
+    assert list(only.to_json())[-2:] == ["quality_only_from", "quality"]
+    for record in (full, only):
+        assert TrainingRecord.from_json(json.loads(json.dumps(record.to_json()))) == record
+    assert TrainingRecord().to_json() == {} and BundleMetrics().to_json() == {}
+
+
+def test_keys_this_version_does_not_know_are_kept(tmp_path):
+    directory = tmp_path / "b"
+    shutil.copytree(default_bundle_dir(), directory)
+    meta = json.loads((directory / "bundle.json").read_text())
+    meta["training"]["operator"] = {"name": "a physicist"}
+    meta["training"]["quality"]["note"] = "kept too"
+    meta["metrics"]["extra_scan"] = [1, 2]
+    del meta["metrics"]["cut_scan"]  # an older bundle without one
+    (directory / "bundle.json").write_text(json.dumps(meta, indent=2) + "\n")
+    bundle = ModelBundle.load(directory)
+    assert bundle.training.extra == {"operator": {"name": "a physicist"}}
+    assert bundle.training.quality.extra == {"note": "kept too"}
+    assert bundle.metrics.extra == {"extra_scan": [1, 2]}
+    assert bundle.metrics.cut_scan is None
+    bundle.save(tmp_path / "again")
+    assert json.loads((tmp_path / "again" / "bundle.json").read_text()) == meta
+
+
+def test_a_row_with_unknown_fields_is_a_bundle_error(tmp_path):
+    directory = tmp_path / "b"
+    shutil.copytree(default_bundle_dir(), directory)
+    meta = json.loads((directory / "bundle.json").read_text())
+    meta["metrics"]["cut_scan"][0]["speed"] = 3
+    (directory / "bundle.json").write_text(json.dumps(meta))
+    with pytest.raises(BundleError, match=r"bundle\.json: metrics\.cut_scan: a row with unknown"):
+        ModelBundle.load(directory)
+    meta["metrics"]["cut_scan"] = {"gnn_cut": 0.5}
+    (directory / "bundle.json").write_text(json.dumps(meta))
+    with pytest.raises(BundleError, match=r"metrics\.cut_scan: expected a list, got dict"):
+        ModelBundle.load(directory)
+
+
+def test_held_out_scores_are_added_by_builder():
+    metrics = BundleMetrics(validation_events=2).with_test("components", {"n_events": 1})
+    metrics = metrics.with_test("walkthrough", {"n_events": 2})
+    assert metrics.to_json() == {
+        "validation_events": 2,
+        "test_components": {"n_events": 1},
+        "test_walkthrough": {"n_events": 2},
+    }
