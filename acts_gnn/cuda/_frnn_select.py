@@ -1,0 +1,128 @@
+"""K1 on the CPU after the tree query: choose each point's neighbours, then orient, sort and
+de-duplicate the pairs — compiled loops (Numba, parallel over points), O(E) work.
+
+Layer: cuda. Private to :mod:`acts_gnn.cuda.frnn`, whose docstring states the contract. The
+arrays of the tree query are rewritten in place (the caller owns them).
+
+Each row of the tree query holds a point's nearest neighbours by distance (index ``n``: none).
+:func:`kept_neighbours` moves each row's candidates (not the point itself, closer than the
+radius) to its front, ordered by (distance, index), and counts the kept ones (at most
+``max_neighbours``). :func:`directed_pairs` lists every kept pair once where it can tell that
+the other end keeps it too (the copy in the larger index's row is left out), oriented inner →
+outer. :func:`sorted_unique` sorts them by (source, target) with a counting sort on the source
+and a sort of each source's few targets, dropping the doubles that remain.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit, prange
+
+__all__ = ["directed_pairs", "kept_neighbours", "sorted_unique"]
+
+
+@njit(cache=True, parallel=True)
+def kept_neighbours(distance, index, radius, max_neighbours):
+    """Rows reordered in place; per point: kept count, (distance, index) of the last kept one,
+    and whether ties at that distance filled the rest of what the tree returned."""
+    n, k = index.shape
+    kept = np.zeros(n, np.int64)
+    last_d = np.full(n, np.inf)
+    last_i = np.full(n, n, np.int64)
+    cut_ties = np.zeros(n, np.bool_)
+    for i in prange(n):
+        farthest = distance[i, k - 1]
+        m = 0
+        for c in range(k):
+            j, d = index[i, c], distance[i, c]
+            if j < n and j != i and d < radius:
+                # insertion by (distance, index); columns ≤ m ≤ c were read already
+                p = m
+                while p > 0 and (
+                    distance[i, p - 1] > d or (distance[i, p - 1] == d and index[i, p - 1] > j)
+                ):
+                    distance[i, p] = distance[i, p - 1]
+                    index[i, p] = index[i, p - 1]
+                    p -= 1
+                distance[i, p] = d
+                index[i, p] = j
+                m += 1
+        count = min(m, max_neighbours)
+        kept[i] = count
+        if count > 0:
+            last_d[i] = distance[i, count - 1]
+            last_i[i] = index[i, count - 1]
+            cut_ties[i] = farthest == last_d[i]
+    return kept, last_d, last_i, cut_ties
+
+
+@njit(cache=True)
+def _listed_here(i, j, d, kept, last_d, last_i, cut_ties, max_neighbours):
+    """Whether i's row lists the pair i–j: always when i < j; when i > j, only if j's row may
+    not hold it (j keeps fewer than it could, or i is beyond j's last kept one, or ties cut
+    j's row short — then both copies stay and :func:`sorted_unique` drops one)."""
+    if i < j or cut_ties[j]:
+        return True
+    if kept[j] < max_neighbours:
+        return False  # j keeps every candidate, i among them (distances are symmetric)
+    return d > last_d[j] or (d == last_d[j] and i > last_i[j])
+
+
+@njit(cache=True, parallel=True)
+def directed_pairs(distance, index, kept, last_d, last_i, cut_ties, max_neighbours, r):
+    """(source, target) of the pairs listed, inner → outer by ``r`` (equal: smaller index)."""
+    n = index.shape[0]
+    counts = np.zeros(n + 1, np.int64)
+    for i in prange(n):
+        c = 0
+        for col in range(kept[i]):
+            if _listed_here(
+                i, index[i, col], distance[i, col], kept, last_d, last_i, cut_ties, max_neighbours
+            ):
+                c += 1
+        counts[i + 1] = c
+    offsets = np.cumsum(counts)
+    source = np.empty(offsets[n], np.int64)
+    target = np.empty(offsets[n], np.int64)
+    for i in prange(n):
+        at = offsets[i]
+        for col in range(kept[i]):
+            j = index[i, col]
+            if _listed_here(i, j, distance[i, col], kept, last_d, last_i, cut_ties, max_neighbours):
+                if r[i] < r[j] or (r[i] == r[j] and i < j):
+                    source[at], target[at] = i, j
+                else:
+                    source[at], target[at] = j, i
+                at += 1
+    return source, target
+
+
+@njit(cache=True, parallel=True)
+def sorted_unique(source, target, n):
+    """[2, E] int64: the pairs sorted by (source, target), each once."""
+    starts = np.zeros(n + 1, np.int64)
+    for e in range(source.size):
+        starts[source[e] + 1] += 1
+    starts = np.cumsum(starts)
+    fill = starts[:-1].copy()
+    targets = np.empty(source.size, np.int64)
+    for e in range(source.size):
+        targets[fill[source[e]]] = target[e]
+        fill[source[e]] += 1
+    unique = np.zeros(n + 1, np.int64)
+    for s in prange(n):
+        row = targets[starts[s] : starts[s + 1]]
+        row.sort()
+        c = 0
+        for t in range(row.size):
+            if t == 0 or row[t] != row[t - 1]:
+                row[c] = row[t]
+                c += 1
+        unique[s + 1] = c
+    offsets = np.cumsum(unique)
+    out = np.empty((2, offsets[n]), np.int64)
+    for s in prange(n):
+        for t in range(unique[s + 1]):
+            out[0, offsets[s] + t] = s
+            out[1, offsets[s] + t] = targets[starts[s] + t]
+    return out
