@@ -1,11 +1,25 @@
-"""K1 on the CPU against a brute-force reference: exact edge sets, ties and direction."""
+"""K1 on the CPU against a brute-force reference: exact edge sets, ties and direction.
+
+Every case runs both ways of choosing and sorting the pairs after the tree query: numpy (small
+events) and the compiled loops (large ones), forced with ``compiled``.
+"""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from acts_gnn.cuda.frnn import radius_graph_cpu
+from acts_gnn.cuda import frnn
+
+
+@pytest.fixture(params=[False, True], ids=["numpy", "compiled"])
+def radius_graph_cpu(request):
+    """:func:`frnn.radius_graph_cpu` with the pairs chosen by numpy or by the compiled loops."""
+
+    def run(*args, **kwargs):
+        return frnn.radius_graph_cpu(*args, compiled=request.param, **kwargs)
+
+    return run
 
 
 def brute_force(latent: np.ndarray, r: np.ndarray, radius: float, k: int) -> np.ndarray:
@@ -33,7 +47,7 @@ def brute_force(latent: np.ndarray, r: np.ndarray, radius: float, k: int) -> np.
         (400, 2, 0.15, 3, 3),
     ],
 )
-def test_random_points_equal_brute_force(n, dim, radius, k, seed):
+def test_random_points_equal_brute_force(n, dim, radius, k, seed, radius_graph_cpu):
     rng = np.random.default_rng(seed)
     latent = rng.normal(size=(n, dim)).astype(np.float32)
     r = rng.uniform(30, 1000, n).astype(np.float32)
@@ -43,7 +57,7 @@ def test_random_points_equal_brute_force(n, dim, radius, k, seed):
     np.testing.assert_array_equal(got, expected)
 
 
-def test_ties_go_to_the_smaller_index_and_direction_is_inner_to_outer():
+def test_ties_go_to_the_smaller_index_and_direction_is_inner_to_outer(radius_graph_cpu):
     # point 0 at the origin; points 1..4 all at distance 1 (a tie); k = 2 keeps 1 and 2
     latent = np.array([[0, 0], [1, 0], [0, 1], [-1, 0], [0, -1]], dtype=np.float32)
     r = np.array([500, 100, 600, 700, 800], dtype=np.float32)
@@ -54,7 +68,7 @@ def test_ties_go_to_the_smaller_index_and_direction_is_inner_to_outer():
     assert all(r[a] <= r[b] for a, b in edges.T)
 
 
-def test_duplicates_and_edge_cases():
+def test_duplicates_and_edge_cases(radius_graph_cpu):
     latent = np.zeros((6, 4), dtype=np.float32)  # every pair at distance 0
     r = np.arange(6, dtype=np.float32)
     np.testing.assert_array_equal(
@@ -74,7 +88,7 @@ def test_duplicates_and_edge_cases():
 
 
 @pytest.mark.parametrize("k", [1, 3, 6])
-def test_points_on_a_lattice_equal_brute_force(k):
+def test_points_on_a_lattice_equal_brute_force(k, radius_graph_cpu):
     # a 2-D lattice: every point has 4 neighbours at one distance, 4 at the next (ties that
     # decide which pairs each point keeps, and whether a pair is kept from one side or both)
     rng = np.random.default_rng(k)
@@ -83,3 +97,16 @@ def test_points_on_a_lattice_equal_brute_force(k):
     np.testing.assert_array_equal(
         radius_graph_cpu(latent, r, 1.2, k), brute_force(latent, r, 1.2, k)
     )
+
+
+def test_numpy_and_compiled_agree_on_a_crowded_graph():
+    # 20,000 points in 4-D with the k cap hit almost everywhere, and a quantised copy full of
+    # exact ties at the cap (the cases where one end keeps the pair and the other does not)
+    rng = np.random.default_rng(7)
+    smooth = rng.normal(size=(20_000, 4)).astype(np.float32)
+    for latent in (smooth, np.round(smooth * 4) / 4):
+        r = rng.integers(1, 50, len(latent)).astype(np.float32)
+        numpy_edges = frnn.radius_graph_cpu(latent, r, 0.6, 12, compiled=False)
+        compiled_edges = frnn.radius_graph_cpu(latent, r, 0.6, 12, compiled=True)
+        assert numpy_edges.shape[1] > 100_000
+        np.testing.assert_array_equal(numpy_edges, compiled_edges)
