@@ -10,7 +10,7 @@ EXTRAS ?= dev,acts,cuda,server
 DEMO_OUT ?= demo-output
 STAMP  := $(VENV)/.installed
 
-.PHONY: system-deps demo test test-all test-root lint venv clean example train train-quality dense gpu-prepare gpu-check gpu-train bench soak perf-analyzer fuzz wheel-check
+.PHONY: system-deps demo test test-all test-slurm test-root lint venv clean example train train-quality dense gpu-prepare gpu-check gpu-train bench soak perf-analyzer fuzz wheel-check
 
 venv: $(STAMP)
 
@@ -49,7 +49,7 @@ system-deps:
 	  else echo "note: nginx missing (apt install nginx-light); the balancer test will skip"; fi; }
 
 test: $(STAMP) system-deps
-	$(PY) -m pytest -q -m "not slow and not gpu and not root"
+	$(PY) -m pytest -q -m "not slow and not gpu and not root and not slurm"
 
 # Property tests of the readers, exploring: new random examples each run, FUZZ_EXAMPLES per test
 # and reader (2,500 by default). `make test` runs the same tests derandomised (profile "ci").
@@ -73,6 +73,17 @@ wheel-check: $(STAMP)
 
 test-all: $(STAMP)
 	$(PY) -m pytest -q
+
+# The Slurm recipes of examples/slurm on a real single-node Slurm (Debian's slurm-wlm and munge,
+# installed here as root when missing), brought up in a temporary directory and torn down after.
+test-slurm: $(STAMP)
+	@command -v slurmctld >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    export DEBIAN_FRONTEND=noninteractive; \
+	    apt-get install -y -q slurm-wlm munge >/dev/null 2>&1 || \
+	    { apt-get update -q >/dev/null 2>&1 && apt-get install -y -q slurm-wlm munge >/dev/null 2>&1; }; \
+	  fi; }
+	$(PY) -m pytest -q -m slurm tests/slurm
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check acts_gnn tests

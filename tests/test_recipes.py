@@ -1,7 +1,8 @@
 """The deployment recipes in ``examples/``: Slurm scripts and the Kubernetes values file.
 
-They cannot run here (no Slurm, no cluster); the tests check what can be checked: the shell is
-valid, every acts-gnn option they use exists, and the values file is YAML that fits SuperSONIC.
+Here: the shell is valid, every acts-gnn option they use exists, and the values file is YAML
+that fits SuperSONIC. The Slurm scripts also run for real on a single-node Slurm in
+``tests/slurm`` (``make test-slurm``).
 """
 
 from __future__ import annotations
