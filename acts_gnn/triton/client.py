@@ -31,6 +31,8 @@ Layer: triton. Needs only ``tritonclient`` (and numpy) — no torch on the clien
 
 from __future__ import annotations
 
+import collections
+
 import re
 import threading
 import time
@@ -222,6 +224,11 @@ class RemotePipeline:
         self._clients: dict[str, Any] = {}
         self._lock = threading.Lock()
         self._preferred = 0
+        #: what the requests met so far: ``answered``; ``failed`` (attempts that got a retriable
+        #: failure: a timeout, an unreachable or unavailable server); ``failover`` (answers from
+        #: another URL than the request tried first); ``retry_rounds``; ``fallback`` (events run
+        #: by the fallback finder)
+        self.attempts: collections.Counter[str] = collections.Counter()
         # Import the client library now, not at the first request: importing it initialises
         # ml_dtypes, whose float limits underflow on purpose. Inside an ACTS Sequencer's event
         # loop (floating-point-exception tracking on by default) that is one unmasked FPE and
@@ -254,6 +261,10 @@ class RemotePipeline:
                     )
             return self._clients[url]
 
+    def _count(self, what: str) -> None:
+        with self._lock:
+            self.attempts[what] += 1
+
     def _translate(self, url: str, exc: Exception) -> RemoteInferenceError:
         return classify_failure(exc, url, self.model, self.timeout_s)[0]
 
@@ -285,6 +296,7 @@ class RemotePipeline:
         for attempt in range(self.retry.retries + 1):
             if attempt:
                 time.sleep(self.retry.pause_before(attempt))
+                self._count("retry_rounds")
             start = self._preferred
             for k in range(len(self.urls)):
                 index = (start + k) % len(self.urls)
@@ -292,8 +304,12 @@ class RemotePipeline:
                     outputs = self._infer_once(self.urls[index], features)
                 except _Retriable as retriable:
                     last = retriable.error
+                    self._count("failed")
                     continue
                 self._preferred = index
+                self._count("answered")
+                if k:
+                    self._count("failover")
                 return outputs
         assert last is not None
         raise last
@@ -309,6 +325,7 @@ class RemotePipeline:
         except RemoteInferenceError:
             if self.fallback is None:
                 raise
+            self._count("fallback")
             return self.fallback.reconstruct(event)
         stages: dict[str, float] = {}
         edges = (0, 0)

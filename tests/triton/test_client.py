@@ -47,6 +47,7 @@ def test_failover_to_the_second_server_and_stickiness(event, monkeypatch):
     np.testing.assert_array_equal(result.labels, np.arange(len(event)))
     remote.reconstruct(event)
     assert calls == ["a:1", "b:2", "b:2"]  # the answering server is tried first afterwards
+    assert remote.attempts == {"answered": 2, "failed": 1, "failover": 1}
 
 
 def test_bounded_retries_with_backoff_then_the_error(event, monkeypatch):
@@ -58,6 +59,7 @@ def test_bounded_retries_with_backoff_then_the_error(event, monkeypatch):
     with pytest.raises(RemoteTimeoutError, match="a:1 \\(model 'gnn_tracking'\\): no answer"):
         remote.reconstruct(event)
     assert len(calls) == 6 and sleeps == [0.5, 1.0]
+    assert remote.attempts == {"failed": 6, "retry_rounds": 2}
 
 
 def test_non_retriable_errors_are_raised_at_once(event):
@@ -73,6 +75,7 @@ def test_local_fallback(event, monkeypatch):
     remote = RemotePipeline(["a:1"], retries=1, fallback=TruthTrackFinder())
     _fake(remote, lambda url, n: _Retriable(RemoteInferenceError(url, "m", "refused")))
     assert remote.reconstruct(event).timing.backend == "truth"
+    assert remote.attempts == {"failed": 2, "retry_rounds": 1, "fallback": 1}
 
 
 def test_error_text_is_one_line():
