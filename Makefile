@@ -167,7 +167,7 @@ train-quality: $(DATA)/train/.done $(DATA)/val/.done $(DATA)/test/.done
 # GPU work (kernel checks and training on a GPU). Here: `make gpu-prepare` writes .gpu/, the training recipe's
 # μ = 200 events ($(DATA)/train, val, the first GPU_TEST_EVENTS of test) as .npz caches (~1.5 MB
 # each; the GPU machine has no pyacts to simulate them). There (device tool, carry .gpu; its image
-# has torch, numba-cuda, scipy, pytest and torch-geometric): `make gpu-check GPU_OUT=$$OUT` runs
+# has torch, numba-cuda, scipy and pytest): `make gpu-check GPU_OUT=$$OUT` runs
 # every CUDA kernel test on the real GPU and times K1, K2 and the pipeline; `make gpu-train
 # GPU_OUT=$$OUT` runs the training recipe there.
 # numba-cuda still calls np.row_stack, which numpy 2.5 removed: the image's numpy 2.5.2 is then

@@ -31,14 +31,14 @@ sys.path.insert(0, str(REPO))
 
 from acts_gnn.bench.harness import Served, run_point  # noqa: E402
 from acts_gnn.bench.report import machine, markdown_table, served_to_local_ratio  # noqa: E402
-from acts_gnn.triton.spawn import SpawnedServer  # noqa: E402
 from acts_gnn.bench.sweep import SweepConfig, run_sweep  # noqa: E402
+from acts_gnn.finders import make_finder  # noqa: E402
 from acts_gnn.io.source import open_events  # noqa: E402
 from acts_gnn.metrics.matching import MatchingConfig  # noqa: E402
 from acts_gnn.metrics.performance import PerformanceAccumulator  # noqa: E402
-from acts_gnn.finders import make_finder  # noqa: E402
 from acts_gnn.result import STAGES  # noqa: E402
 from acts_gnn.triton.client import RemotePipeline  # noqa: E402
+from acts_gnn.triton.spawn import SpawnedServer  # noqa: E402
 
 #: μ → (events, seed). μ = 200 uses the seed of ``make train``'s held-out test set.
 SAMPLES = {20: (2, 4020), 50: (2, 4050), 100: (2, 4100), 200: (4, 3000)}

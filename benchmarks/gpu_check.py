@@ -27,7 +27,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 
-def _timed(fn, repeat: int = 3) -> float:  # noqa: ANN001
+def _timed(fn, repeat: int = 3) -> float:
     """Best wall time of ``repeat`` calls (the first call is a warm-up, not counted)."""
     import torch
 
@@ -44,7 +44,7 @@ def _timed(fn, repeat: int = 3) -> float:  # noqa: ANN001
     return best
 
 
-def _torch_all_pairs(latent, radius: float, k: int):  # noqa: ANN001, ANN202
+def _torch_all_pairs(latent, radius: float, k: int):
     """Reference K1: blockwise torch.cdist + topk on the GPU (no exact tie rule)."""
     import torch
 

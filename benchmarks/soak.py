@@ -23,9 +23,9 @@ sys.path.insert(0, str(REPO))
 
 from acts_gnn.bench.report import machine  # noqa: E402
 from acts_gnn.bench.soak import run_soak  # noqa: E402
-from acts_gnn.triton.spawn import SpawnedServer  # noqa: E402
 from acts_gnn.io.example import example_dir  # noqa: E402
 from acts_gnn.io.source import open_events  # noqa: E402
+from acts_gnn.triton.spawn import SpawnedServer  # noqa: E402
 
 BEGIN, END = "<!-- soak -->", "<!-- /soak -->"
 CAP = 2_000

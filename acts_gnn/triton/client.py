@@ -32,7 +32,6 @@ Layer: triton. Needs only ``tritonclient`` (and numpy) — no torch on the clien
 from __future__ import annotations
 
 import collections
-
 import re
 import threading
 import time

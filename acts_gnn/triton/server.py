@@ -137,8 +137,8 @@ def infer_function(backend: Backend, max_spacepoints: int) -> Callable:
 def _prepare_environment(workspace: Path) -> Path:
     """Library path for Triton's Python stub, a writable TMPDIR; returns the resolved workspace.
 
-    The temporary files of this process go there too (``tempfile.tempdir``): torch_geometric
-    writes a module file per message-passing class and never removes it.
+    The temporary files of this process go there too (``tempfile.tempdir``), so that whatever a
+    library leaves there goes with the workspace.
     """
     libdir = sysconfig.get_config_var("LIBDIR") or ""
     paths = [p for p in os.environ.get("LD_LIBRARY_PATH", "").split(":") if p]

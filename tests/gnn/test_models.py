@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -136,3 +139,29 @@ def test_gnn_equals_its_concatenated_form(chunk):
     empty = torch.zeros((2, 0), dtype=torch.long)
     with torch.no_grad():
         assert model(features, empty, chunk_edges=chunk).shape == (0,)
+
+
+def test_the_models_load_and_run_without_torch_geometric_or_temporary_files(tmp_path):
+    # torch_geometric's message passing wrote a generated module into the temporary directory in
+    # every process that built the GNN and never removed it; the models are plain torch now
+    script = (
+        "import sys, torch\n"
+        "from acts_gnn.gnn.bundle import ModelBundle\n"
+        "b = ModelBundle.load()\n"
+        "x = torch.rand(50, 3) * torch.tensor([1.0, 2.0, 2.0]) - torch.tensor([0.0, 1.0, 1.0])\n"
+        "with torch.no_grad():\n"
+        "    assert b.gnn(x, torch.randint(0, 50, (2, 200))).shape == (200,)\n"
+        "print(sorted(m for m in sys.modules if m.startswith('torch_geometric')))\n"
+    )
+    temporary = tmp_path / "tmp"
+    temporary.mkdir()
+    done = subprocess.run(
+        [sys.executable, "-c", script],
+        env={**os.environ, "TMPDIR": str(temporary)},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]"
+    assert list(temporary.iterdir()) == []
