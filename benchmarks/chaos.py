@@ -186,9 +186,11 @@ def chaos(engine: str, args: argparse.Namespace, root: Path, expected: str) -> d
             print(f"[{engine}] chaos run …", flush=True)
             chaos_thread = threading.Thread(target=loop, daemon=True)
             chaos_thread.start()
-            finder, wall = _reconstruct(events, url, root / engine / "chaos", args.concurrency)
-            stop.set()
-            chaos_thread.join()
+            try:
+                finder, wall = _reconstruct(events, url, root / engine / "chaos", args.concurrency)
+            finally:
+                stop.set()
+                chaos_thread.join()
             latency = _latencies(root / engine / "chaos")
             written, equal = _check(root / engine / "chaos", args.events, expected)
     finally:
@@ -279,12 +281,13 @@ def main() -> None:
         expected_dir = root / "expected"
         _reconstruct_local(expected_dir)
         expected = (expected_dir / "event000000000-prototracks.csv").read_text()
-        results = [chaos(engine, args, root, expected) for engine in args.engines]
-        leftovers = {engine: parent_killed(engine, root) for engine in args.engines}
-        text = markdown(results, leftovers)
+        results, leftovers = [], {}
         args.output.parent.mkdir(parents=True, exist_ok=True)
-        args.output.write_text(text)
-        print(text)
+        for engine in args.engines:
+            results.append(chaos(engine, args, root, expected))
+            leftovers[engine] = parent_killed(engine, root)
+            args.output.write_text(markdown(results, leftovers))  # each engine as it ends
+        print(args.output.read_text())
     finally:
         shutil.rmtree(root, ignore_errors=True)
 
