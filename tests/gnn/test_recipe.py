@@ -34,28 +34,28 @@ def scan(monkeypatch):
 
 def test_choose_cuts_scans_every_pair(scan):
     _, _, table = scan
-    assert [(row["gnn_cut"], row["stitch_cut"]) for row in table] == [
+    assert [(row.gnn_cut, row.stitch_cut) for row in table] == [
         (c, s) for c in recipe.GNN_CUTS for s in recipe.STITCH_CUTS
     ]
-    rows = {(row["gnn_cut"], row["stitch_cut"]): row for row in table}
+    rows = {(row.gnn_cut, row.stitch_cut): row for row in table}
     # 0.99: only particle 1 survives; stitching hangs particle 2's first point on it (a piece of
     # four may take a loose point) but cannot join two loose points or the two halves of 3
-    assert rows[(0.99, None)]["efficiency"] == pytest.approx(1 / 3)
-    assert rows[(0.99, None)]["fake_rate"] == 0.0
-    assert rows[(0.99, 0.02)]["efficiency"] == pytest.approx(1 / 3)
-    assert rows[(0.99, 0.02)]["fake_rate"] == 0.0
+    assert rows[(0.99, None)].efficiency == pytest.approx(1 / 3)
+    assert rows[(0.99, None)].fake_rate == 0.0
+    assert rows[(0.99, 0.02)].efficiency == pytest.approx(1 / 3)
+    assert rows[(0.99, 0.02)].fake_rate == 0.0
     # 0.95: particles 1 and 2 whole; stitching then follows the wrong edges into one merger
-    assert rows[(0.95, None)]["efficiency"] == pytest.approx(2 / 3)
-    assert rows[(0.95, 0.02)]["efficiency"] == 0.0
-    assert rows[(0.95, 0.02)]["fake_rate"] == 1.0
+    assert rows[(0.95, None)].efficiency == pytest.approx(2 / 3)
+    assert rows[(0.95, 0.02)].efficiency == 0.0
+    assert rows[(0.95, 0.02)].fake_rate == 1.0
     # 0.5: particle 3 whole, 1 and 2 merged by the 0.85 edge
-    assert rows[(0.5, None)]["efficiency"] == pytest.approx(1 / 3)
-    assert rows[(0.5, None)]["fake_rate"] == pytest.approx(1 / 2)
+    assert rows[(0.5, None)].efficiency == pytest.approx(1 / 3)
+    assert rows[(0.5, None)].fake_rate == pytest.approx(1 / 2)
 
 
 def test_choose_cuts_takes_the_best_efficiency_minus_fake_rate(scan):
     cut, stitch, table = scan
     # 0.9 and 0.95 tie (particles 1 and 2 found, no fakes): the earlier cut wins
     assert (cut, stitch) == (0.9, None)
-    best = max(row["efficiency"] - row["fake_rate"] for row in table)
+    best = max(row.efficiency - row.fake_rate for row in table)
     assert best == pytest.approx(2 / 3)
