@@ -48,8 +48,11 @@ from acts_gnn.reco.job import ReconstructionOutputs  # noqa: E402
 from acts_gnn.triton.balancer import EnvoyBalancer, NginxBalancer  # noqa: E402
 from acts_gnn.triton.client import RetryPolicy  # noqa: E402
 from acts_gnn.triton.spawn import free_ports  # noqa: E402
-from tests.triton.serving import ServeProcess  # noqa: E402
-from tests.triton.test_orphans import _descendants, _running  # noqa: E402
+from tests.triton.serving import (  # noqa: E402
+    ServeProcess,
+    descendants,
+    running_command,
+)
 
 MODEL = "gnn_tracking"
 SERVE_OPTIONS = ("--model", MODEL, "--instances", "1", "--threads", "1")
@@ -221,11 +224,11 @@ def parent_killed(engine: str, root: Path) -> tuple[float, list[str]]:
     workspace.mkdir(parents=True)
     served = ServeProcess(workspace, "--balancer", "4", "--balancer-engine", engine, *SERVE_OPTIONS)
     served.wait_ready(timeout_s=600)
-    family = _descendants(served.process.pid)
+    family = descendants(served.process.pid)
     os.kill(served.process.pid, signal.SIGKILL)
     served.process.wait()
     start = time.perf_counter()
-    while (left := [f"{pid}: {c}" for pid in family if (c := _running(pid))]) and (
+    while (left := [f"{pid}: {c}" for pid in family if (c := running_command(pid))]) and (
         time.perf_counter() - start < 60
     ):
         time.sleep(0.2)

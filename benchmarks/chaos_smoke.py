@@ -22,8 +22,7 @@ from acts_gnn.finders import make_finder
 from acts_gnn.io.example import example_dir
 from acts_gnn.io.source import open_events
 from acts_gnn.triton.client import RemotePipeline
-from tests.triton.serving import ServeProcess
-from tests.triton.test_orphans import _descendants, _running
+from tests.triton.serving import ServeProcess, descendants, running_command
 
 engine = sys.argv[1]
 ws = Path(tempfile.mkdtemp(prefix=f"acts-gnn-chaos-{engine}-"))
@@ -42,11 +41,11 @@ try:
     served.wait_ready(timeout_s=300)
     (event,) = open_events([example_dir()])
     expected = make_finder("unrolling").reconstruct(event).labels
-    fam = _descendants(served.process.pid)
+    fam = descendants(served.process.pid)
     servers = [
         p
         for p in fam
-        if "acts_gnn.cli.main serve" in (_running(p) or "") and p != served.process.pid
+        if "acts_gnn.cli.main serve" in (running_command(p) or "") and p != served.process.pid
     ]
     print("backend serve pids", servers, flush=True)
     remote = RemotePipeline([served.grpc_url], "unrolling_tracking", retries=3, timeout_s=30)
@@ -100,7 +99,7 @@ try:
     )
 finally:
     served.terminate()
-    for pid in _descendants(served.process.pid):
+    for pid in descendants(served.process.pid):
         try:
             os.kill(pid, signal.SIGKILL)
         except OSError:

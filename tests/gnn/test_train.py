@@ -280,3 +280,70 @@ def test_pairs_inside_counts_true_pairs_found_in_either_direction():
     assert training._pairs_inside([edges], [pairs], [6]) == 0.5
     empty = torch.zeros((2, 0), dtype=torch.long)
     assert training._pairs_inside([edges, edges], [pairs, empty], [6, 6]) == 0.5
+
+
+class _FixedLatents(torch.nn.Module):
+    """An 'embedding' that puts point i at ``points[i]`` whatever its features."""
+
+    def __init__(self, points: list[list[float]]) -> None:
+        super().__init__()
+        self.points = torch.tensor(points)
+
+    def forward(self, features: torch.Tensor) -> torch.Tensor:
+        return self.points[: len(features)]
+
+
+def test_latent_negatives_are_the_nearest_other_particles_inside_the_margin():
+    # latent positions on a line; particles 0, 0, 1, noise, 2
+    event = make_event([1, 1, 2, 0, 3], {1: 2.0, 2: 2.0, 3: 2.0})
+    data = training._Prepared(
+        features=torch.from_numpy(event.features()),
+        particle=torch.tensor([0, 0, 1, -1, 2]),
+        true=torch.zeros((2, 0), dtype=torch.long),
+        negatives=torch.zeros((2, 0), dtype=torch.long),
+        event=event,
+    )
+    model = _FixedLatents([[0.0], [0.1], [0.25], [5.0], [5.05]])
+
+    def pairs(k: int, radius: float) -> set[tuple[int, int]]:
+        found = training._latent_negatives(model, data, k, radius)
+        return set(map(tuple, found.t().tolist()))
+
+    # 0–1 share a particle; 3–4 are beyond the margin of 0–2; noise pairs with anyone
+    assert pairs(2, 0.5) == {(0, 2), (1, 2), (2, 1), (2, 0), (3, 4), (4, 3)}
+    # k = 1: each point's nearest only, dropped when it is of its own particle
+    assert pairs(1, 0.5) == {(2, 1), (3, 4), (4, 3)}
+    assert pairs(2, 0.2) == {(1, 2), (2, 1), (3, 4), (4, 3)}  # 0–2 is 0.25 apart
+    assert pairs(4, 0.01) == set()
+
+
+def test_latent_negatives_join_the_hard_pairs_of_every_epoch(monkeypatch):
+    events = _events(3)
+    mined: list[tuple[int, float, int]] = []
+    real = training._latent_negatives
+
+    def spy(model, data, k, radius):
+        out = real(model, data, k, radius)
+        mined.append((k, radius, out.shape[1]))
+        return out
+
+    monkeypatch.setattr(training, "_latent_negatives", spy)
+    cfg = training.TrainingConfig(
+        embedding=EmbeddingConfig(hidden=8, latent_dim=3),
+        filter=FilterConfig(hidden=8),
+        gnn=GNNConfig(hidden=8, iterations=1),
+        embedding_epochs=2,
+        embedding_steps_per_event=2,
+        latent_negatives=3,
+        filter_epochs=1,
+        gnn_epochs=1,
+        gnn_sectors=2,
+        max_neighbours=8,
+        patience=5,
+    )
+    training.train_pipeline(events[:1], events[1:], cfg)
+    # once per training event per epoch, with the configured k and the margin as radius
+    assert [(k, r) for k, r, _ in mined] == [(3, 1.0)] * 2
+    assert all(n > 0 for _, _, n in mined)
+    with pytest.raises(ConfigError, match="latent_negatives must be 0 or more, got -1"):
+        training.TrainingConfig(latent_negatives=-1)

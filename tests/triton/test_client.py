@@ -191,6 +191,10 @@ def test_retry_policy_is_frozen_checked_and_used(event, monkeypatch):
     monkeypatch.setattr(client_module.time, "sleep", sleeps.append)
     policy = client_module.RetryPolicy(retries=3, backoff_s=0.25)
     assert [policy.pause_before(a) for a in range(4)] == [0.0, 0.25, 0.5, 1.0]
+    capped = client_module.RetryPolicy(retries=40, backoff_s=0.5, max_backoff_s=3.0)
+    assert [capped.pause_before(a) for a in (0, 1, 2, 3, 4, 40)] == [0.0, 0.5, 1.0, 2.0, 3.0, 3.0]
+    # a first pause longer than the cap is kept: the cap never shortens what was asked
+    assert [client_module.RetryPolicy(backoff_s=20).pause_before(a) for a in (1, 2)] == [20, 20]
     with pytest.raises(AttributeError):
         policy.retries = 1  # type: ignore[misc]
     with pytest.raises(ConfigError, match="--retries must be 0 or more, got -1"):

@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import signal
 import time
-from pathlib import Path
 
 import pytest
 
@@ -14,40 +13,7 @@ pytest.importorskip("pytriton", reason="nvidia-pytriton is not installed (acts-g
 
 from acts_gnn.errors import ActsGnnError  # noqa: E402
 from acts_gnn.triton.balancer import find_nginx  # noqa: E402
-from tests.triton.serving import ServeProcess  # noqa: E402
-
-
-def _children() -> dict[int, list[int]]:
-    """parent pid → child pids, from /proc."""
-    tree: dict[int, list[int]] = {}
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-            except OSError:
-                continue
-            tree.setdefault(int(fields[1]), []).append(int(entry.name))
-    return tree
-
-
-def _descendants(pid: int) -> set[int]:
-    tree, found, todo = _children(), set(), [pid]
-    while todo:
-        for child in tree.get(todo.pop(), []):
-            if child not in found:
-                found.add(child)
-                todo.append(child)
-    return found
-
-
-def _running(pid: int) -> str | None:
-    """The command line of ``pid`` while it runs (a zombie has finished), else None."""
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-        command = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
-    except OSError:
-        return None
-    return None if state == "Z" else command.strip()
+from tests.triton.serving import ServeProcess, descendants, running_command  # noqa: E402
 
 
 def test_a_killed_balancer_parent_takes_its_servers_and_nginx_along(tmp_path):
@@ -60,8 +26,8 @@ def test_a_killed_balancer_parent_takes_its_servers_and_nginx_along(tmp_path):
     )
     try:
         served.wait_ready()
-        family = _descendants(served.process.pid)
-        commands = {pid: _running(pid) or "" for pid in family}
+        family = descendants(served.process.pid)
+        commands = {pid: running_command(pid) or "" for pid in family}
         # two serve children, each with its tritonserver, and the balancer
         assert sum("tritonserver" in c for c in commands.values()) >= 2, commands
         assert sum("nginx" in c for c in commands.values()) >= 1, commands
@@ -69,13 +35,13 @@ def test_a_killed_balancer_parent_takes_its_servers_and_nginx_along(tmp_path):
         served.process.wait()
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
-            left = {pid: c for pid in family if (c := _running(pid))}
+            left = {pid: c for pid in family if (c := running_command(pid))}
             if not left:
                 break
             time.sleep(0.5)
         assert left == {}, f"still running after the parent was killed: {left}"
     finally:
-        for pid in _descendants(served.process.pid) | locals().get("family", set()):
+        for pid in descendants(served.process.pid) | locals().get("family", set()):
             try:
                 os.kill(pid, signal.SIGKILL)
             except OSError:
