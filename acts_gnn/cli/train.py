@@ -64,6 +64,16 @@ def command(
             "epoch; 0 (the shipped model's recipe): only neighbours in (η, φ).",
         ),
     ] = 0,
+    embedding_lr: Annotated[
+        float, typer.Option(help="Embedding: peak learning rate (one-cycle schedule).")
+    ] = 3e-3,
+    fine_tune_embedding: Annotated[
+        bool,
+        typer.Option(
+            help="With --reuse B --reuse-stages embedding: train B's embedding further for "
+            "--embedding-epochs (its radius chosen again) before the filter and the GNN.",
+        ),
+    ] = False,
     reuse: Annotated[
         Path | None,
         typer.Option(
@@ -131,6 +141,8 @@ def command(
         soft_edges=soft_edges,
         true_edge_pt_power=true_edge_pt_power,
         latent_negatives=latent_negatives,
+        embedding_lr=embedding_lr,
+        fine_tune_embedding=fine_tune_embedding,
         filter_max_inverse_pt=api.pre_selection(filter_max_inverse_pt),
     )
     request = api.TrainRequest(
@@ -146,6 +158,11 @@ def command(
         data_description=data_description,
         force=force,
     )
+    _train(api, request)
+
+
+def _train(api, request) -> None:
+    """Run ``request`` with its epochs and stages on stderr."""
     console = make_console(stderr=True)
     with console.status("checking") as status:
         bundle = api.train(
@@ -153,7 +170,7 @@ def command(
             report=lambda entry: console.print(_epoch_line(entry)),
             status=_stage_printer(console, status),
         )
-    console.print(f"wrote {output}: {bundle.pipeline}")
+    console.print(f"wrote {request.output}: {bundle.pipeline}")
 
 
 def _stage_printer(console, status):

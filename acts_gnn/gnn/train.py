@@ -39,7 +39,8 @@ generator either way, so the sequence of batches does not depend on the device.
 
 ``reuse`` takes the embedding and the filter (with their radius and cut) from an existing bundle
 and trains the GNN only; with ``reuse_stages=("embedding",)`` it takes the embedding and its
-radius only and trains the filter and the GNN.
+radius only and trains the filter and the GNN — and with ``fine_tune_embedding`` it trains that
+embedding further first (and chooses its radius again).
 
 Each stage reports validation edge efficiency and purity per epoch and stops early when the
 validation loss has not improved for ``patience`` epochs (the best weights are kept). Seeds fix
@@ -100,6 +101,9 @@ class TrainingConfig:
     #: margin) added to the hard negatives each epoch; 0 (the shipped model's recipe): none
     latent_negatives: int = 0
     embedding_lr: float = 3e-3
+    #: with ``reuse_stages=("embedding",)``: train the reused embedding further for
+    #: ``embedding_epochs`` (its radius chosen again) instead of keeping it as it is
+    fine_tune_embedding: bool = False
     radius_efficiency: float = 0.985
     max_neighbours: int = 48
     filter_epochs: int = 8
@@ -312,8 +316,11 @@ def _embedding_loss(
     return positive.mean() + hard.mean() + rand.mean()
 
 
-def _train_embedding(train, val, cfg, report, gen, device) -> tuple[EmbeddingMLP, float]:
-    model = EmbeddingMLP(cfg.embedding).to(device)
+def _train_embedding(
+    train, val, cfg, report, gen, device, start: EmbeddingMLP | None = None
+) -> tuple[EmbeddingMLP, float]:
+    """A new embedding, or ``start`` trained further (a copy: ``start`` is left as it is)."""
+    model = (EmbeddingMLP(cfg.embedding) if start is None else copy.deepcopy(start)).to(device)
     optimiser = torch.optim.AdamW(model.parameters(), lr=cfg.embedding_lr)
     steps = cfg.embedding_epochs * len(train) * cfg.embedding_steps_per_event
     schedule = torch.optim.lr_scheduler.OneCycleLR(optimiser, cfg.embedding_lr, total_steps=steps)
@@ -624,6 +631,12 @@ def train_pipeline(
             + " or ".join(repr(",".join(s)) for s in REUSABLE_STAGES)
         )
     reuse_filter = reuse is not None and "filter" in reuse_stages
+    if config.fine_tune_embedding and (reuse is None or tuple(reuse_stages) != ("embedding",)):
+        raise ConfigError(
+            "fine-tuning the embedding needs a reused bundle whose embedding alone is taken "
+            "(--reuse BUNDLE --reuse-stages embedding): its filter would not fit the new one"
+        )
+    train_embedding = reuse is None or config.fine_tune_embedding
     torch.manual_seed(config.seed)
     np.random.seed(config.seed)
     gen = torch.Generator().manual_seed(config.seed)
@@ -634,13 +647,14 @@ def train_pipeline(
         report(entry)
 
     status("preparing events")
-    # hard negatives are for the embedding only: a reused embedding needs none
-    train = [_prepare(e, config, reuse is None, device) for e in train_events]
-    val = [_prepare(e, config, reuse is None, device) for e in val_events]
+    # hard negatives are for the embedding only: a reused embedding kept as it is needs none
+    train = [_prepare(e, config, train_embedding, device) for e in train_events]
+    val = [_prepare(e, config, train_embedding, device) for e in val_events]
 
-    if reuse is None:
-        status("training the embedding")
-        embedding, radius = _train_embedding(train, val, config, log, gen, device)
+    if train_embedding:
+        status("training the embedding" if reuse is None else "fine-tuning the embedding")
+        start = None if reuse is None else reuse.embedding
+        embedding, radius = _train_embedding(train, val, config, log, gen, device, start)
     else:
         # copies: the reused bundle's own models stay where they are
         embedding, radius = copy.deepcopy(reuse.embedding).to(device), reuse.pipeline.radius

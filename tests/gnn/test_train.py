@@ -347,3 +347,40 @@ def test_latent_negatives_join_the_hard_pairs_of_every_epoch(monkeypatch):
     assert all(n > 0 for _, _, n in mined)
     with pytest.raises(ConfigError, match="latent_negatives must be 0 or more, got -1"):
         training.TrainingConfig(latent_negatives=-1)
+
+
+def test_fine_tuning_trains_a_copy_of_the_reused_embedding_and_chooses_its_radius_again():
+    events = _events(5)
+    earlier = _earlier(TrainingRecord(config={"seed": 7}), ("embedding", "filter"))
+    before = {k: v.clone() for k, v in earlier.embedding.state_dict().items()}
+    cfg = training.TrainingConfig(
+        embedding=EmbeddingConfig(hidden=8, latent_dim=3),
+        filter=FilterConfig(hidden=8),
+        gnn=GNNConfig(hidden=8, iterations=1),
+        embedding_epochs=2,
+        embedding_steps_per_event=2,
+        filter_epochs=1,
+        gnn_epochs=1,
+        gnn_sectors=2,
+        max_neighbours=8,
+        patience=5,
+        fine_tune_embedding=True,
+    )
+    seen = []
+    bundle = training.train_pipeline(
+        events[:1], events[1:], cfg, report=seen.append, reuse=earlier, reuse_stages=("embedding",)
+    )
+    assert [r.stage for r in seen] == ["embedding", "embedding", "filter", "gnn"]
+    tuned = bundle.embedding.state_dict()
+    assert tuned.keys() == before.keys()
+    assert any(not torch.equal(v, tuned[k]) for k, v in before.items())  # trained further
+    assert all(torch.equal(v, earlier.embedding.state_dict()[k]) for k, v in before.items())
+    assert bundle.pipeline.radius != 5.0  # chosen again on the tuned embedding
+    assert bundle.training.config["fine_tune_embedding"] is True
+    # the earlier embedding's log, then the fine-tuning's epochs
+    assert [h.stage for h in bundle.metrics.history] == ["embedding"] * 3 + ["filter", "gnn"]
+    for stages in (("embedding", "filter"),):
+        with pytest.raises(ConfigError, match="fine-tuning the embedding needs a reused bundle"):
+            training.train_pipeline(events[:1], events[1:], cfg, reuse=earlier, reuse_stages=stages)
+    with pytest.raises(ConfigError, match="fine-tuning the embedding needs a reused bundle"):
+        training.train_pipeline(events[:1], events[1:], cfg)
