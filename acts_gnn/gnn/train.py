@@ -328,9 +328,10 @@ def _train_embedding(
     def mined(data: _Prepared) -> _Prepared:
         if not cfg.latent_negatives:
             return data
+        training = model.training
         model.eval()
         pool = _latent_negatives(model, data, cfg.latent_negatives, cfg.margin)
-        model.train()
+        model.train(training)
         return replace(data, negatives=torch.cat([data.negatives, pool], dim=1))
 
     def train_epoch() -> list[float]:
@@ -344,11 +345,15 @@ def _train_embedding(
         return losses
 
     def validate(epoch: int, losses: list[float], start: float) -> float:
+        # with latent negatives the validation loss counts them too (mined in this epoch's
+        # embedding): the best epoch is the one whose radius graph holds the fewest close pairs
         val_loss = float(
             np.mean(
                 [
                     float(
-                        _embedding_loss(model, v, cfg, torch.Generator().manual_seed(cfg.seed + i))
+                        _embedding_loss(
+                            model, mined(v), cfg, torch.Generator().manual_seed(cfg.seed + i)
+                        )
                     )
                     for i, v in enumerate(val)
                 ]

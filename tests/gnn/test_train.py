@@ -342,8 +342,9 @@ def test_latent_negatives_join_the_hard_pairs_of_every_epoch(monkeypatch):
         patience=5,
     )
     training.train_pipeline(events[:1], events[1:], cfg)
-    # once per training event per epoch, with the configured k and the margin as radius
-    assert [(k, r) for k, r, _ in mined] == [(3, 1.0)] * 2
+    # per epoch: once per training event, then once per validation event (its loss counts them
+    # too), with the configured k and the margin as radius
+    assert [(k, r) for k, r, _ in mined] == [(3, 1.0)] * 4
     assert all(n > 0 for _, _, n in mined)
     with pytest.raises(ConfigError, match="latent_negatives must be 0 or more, got -1"):
         training.TrainingConfig(latent_negatives=-1)
