@@ -82,7 +82,7 @@ def command(
         typer.Option(
             help="With --balancer: inference requests admitted at once over all servers; one "
             "more is refused at once with UNAVAILABLE, which clients retry after a backoff "
-            "(Triton alone would queue every request). Default: 2 per instance of each server; "
+            "(Triton alone would queue every request). Default: 8 per instance of each server; "
             "0: no limit."
         ),
     ] = None,

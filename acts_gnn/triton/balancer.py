@@ -54,8 +54,11 @@ ENGINES = ("nginx", "envoy")
 INFER_PATH = "/inference.GRPCInferenceService/ModelInfer"
 
 #: ``serve --balancer``'s default limit: inference calls admitted per model instance of each
-#: server (one running, one waiting for it)
-QUEUE_PER_INSTANCE = 2
+#: server (one running, seven waiting). Generous on purpose: a refused client retries after its
+#: backoff and often loses its turn to a client that asks again the moment its answer came, so
+#: refusals give a long latency tail (benchmarks/results/overload.md); the limit is there to
+#: bound what piles up when clients outnumber the servers, not to shape the queue
+QUEUE_PER_INSTANCE = 8
 
 
 def find_nginx() -> str:

@@ -194,22 +194,23 @@ SLOW_PLUGIN = """
 def test_the_balancer_refuses_what_exceeds_its_limit_and_clients_retry(
     tmp_path, engine, find, install
 ):
-    """``--max-in-flight 1``: of three simultaneous requests one is served and two refused at
-    once with UNAVAILABLE; with retries, all three are answered (one after the other)."""
+    """``--max-in-flight 4`` over two one-instance servers: of six simultaneous requests four are
+    admitted (two run, two wait in the servers' queues) and two refused at once with
+    UNAVAILABLE; with retries, all six are answered."""
     if not _installed(find):
         pytest.skip(f"{engine} is not installed ({install})")
     (tmp_path / "slow_plugin.py").write_text(textwrap.dedent(SLOW_PLUGIN))
     env = {PLUGINS_VARIABLE: "slow_plugin", "PYTHONPATH": str(tmp_path)}
     served = ServeProcess(
         tmp_path, "--balancer", "2", "--balancer-engine", engine, "--model", "slow",
-        "--max-in-flight", "1", env=env,
+        "--max-in-flight", "4", env=env,
     )  # fmt: skip
     (event,) = open_events([example_dir()])
     try:
         served.wait_ready()
-        assert "at most 1 in flight" in served.log()
+        assert "at most 4 in flight" in served.log()
 
-        def three_at_once(remote: RemotePipeline) -> tuple[list, list[str]]:
+        def six_at_once(remote: RemotePipeline) -> tuple[list, list[str]]:
             answers, refusals = [], []
 
             def client() -> None:
@@ -218,7 +219,7 @@ def test_the_balancer_refuses_what_exceeds_its_limit_and_clients_retry(
                 except RemoteInferenceError as exc:
                     refusals.append(str(exc))
 
-            threads = [threading.Thread(target=client) for _ in range(3)]
+            threads = [threading.Thread(target=client) for _ in range(6)]
             for thread in threads:
                 thread.start()
             for thread in threads:
@@ -226,16 +227,19 @@ def test_the_balancer_refuses_what_exceeds_its_limit_and_clients_retry(
             return answers, refusals
 
         once = RemotePipeline([served.grpc_url], "slow", retries=0, timeout_s=60)
-        answers, refusals = three_at_once(once)
-        assert len(answers) == 1 and len(refusals) == 2, refusals
+        # one request to each server first: the burst meets open connections, as in steady use
+        for _ in range(2):
+            once.reconstruct(event)
+        answers, refusals = six_at_once(once)
+        assert len(answers) == 4 and len(refusals) == 2, refusals
         assert all("UNAVAILABLE" in text or "503" in text for text in refusals), refusals
-        assert once.attempts["answered"] == 1 and once.attempts["failed"] == 2
+        assert once.attempts["answered"] == 6 and once.attempts["failed"] == 2
         patient = RemotePipeline([served.grpc_url], "slow", retries=6, backoff_s=0.5, timeout_s=60)
-        answers, refusals = three_at_once(patient)
-        assert refusals == [] and len(answers) == 3
+        answers, refusals = six_at_once(patient)
+        assert refusals == [] and len(answers) == 6
         for labels in answers:
             np.testing.assert_array_equal(labels, np.full(len(event), 7))
-        assert patient.attempts["answered"] == 3 and patient.attempts["failed"] >= 2
+        assert patient.attempts["answered"] == 6 and patient.attempts["failed"] >= 2
     finally:
         code = served.terminate()
     assert code == 0
