@@ -102,7 +102,7 @@ class RetryPolicy:
 
     retries: int = 2
     backoff_s: float = 0.5
-    max_backoff_s: float = 8.0
+    max_backoff_s: float = 30.0
 
     def __post_init__(self) -> None:
         if self.retries < 0:

@@ -193,8 +193,14 @@ def test_retry_policy_is_frozen_checked_and_used(event, monkeypatch):
     assert [policy.pause_before(a) for a in range(4)] == [0.0, 0.25, 0.5, 1.0]
     capped = client_module.RetryPolicy(retries=40, backoff_s=0.5, max_backoff_s=3.0)
     assert [capped.pause_before(a) for a in (0, 1, 2, 3, 4, 40)] == [0.0, 0.5, 1.0, 2.0, 3.0, 3.0]
-    # a first pause longer than the cap is kept: the cap never shortens what was asked
-    assert [client_module.RetryPolicy(backoff_s=20).pause_before(a) for a in (1, 2)] == [20, 20]
+    # the default cap (30 s) leaves the default policies' pauses as they were; a first pause
+    # longer than a cap is kept: the cap never shortens what was asked
+    assert [client_module.RetryPolicy(6, 0.5).pause_before(a) for a in range(1, 7)] == [
+        0.5, 1, 2, 4, 8, 16
+    ]  # fmt: skip
+    assert [client_module.RetryPolicy(backoff_s=20).pause_before(a) for a in (1, 2)] == [20, 30]
+    late = client_module.RetryPolicy(backoff_s=40, max_backoff_s=30)
+    assert [late.pause_before(a) for a in (1, 2)] == [40, 40]
     with pytest.raises(AttributeError):
         policy.retries = 1  # type: ignore[misc]
     with pytest.raises(ConfigError, match="--retries must be 0 or more, got -1"):
