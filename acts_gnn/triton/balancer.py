@@ -82,7 +82,12 @@ def nginx_config(
 
     ``max_in_flight`` > 0 admits at most that many inference calls at once (see the module).
     """
-    servers = "\n".join(f"        server {u} max_fails=1 fail_timeout=5s;" for u in upstreams)
+    # no passive "down" marking (max_fails=0): nginx marked a server down for 5 s after one
+    # failure, so a server restarted after a crash stayed unused for up to 5 s after it was
+    # ready — with the only other live one killed meanwhile, every server was "down" and a
+    # chaos run lost a request to seven rounds of 502. Now each attempt tries the servers in
+    # turn; a dead one costs a refused connection, or at most the 2 s connect timeout.
+    servers = "\n".join(f"        server {u} max_fails=0;" for u in upstreams)
     temp = {name: prefix / name for name in ("body", "proxy", "fastcgi", "uwsgi", "scgi")}
     proxy = """grpc_pass grpc://acts_gnn_triton;
             grpc_next_upstream error timeout http_502 http_503 http_504 non_idempotent;"""
@@ -116,6 +121,7 @@ http {{
     server {{
         listen {host}:{port} http2;
         client_max_body_size 0;
+        grpc_connect_timeout 2s;
         grpc_read_timeout 600s;
         grpc_send_timeout 600s;{limited}
         location / {{

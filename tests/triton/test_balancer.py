@@ -47,8 +47,9 @@ def _successes(metrics_url: str) -> float:
 def test_nginx_config_names_every_upstream(tmp_path):
     text = nginx_config(["127.0.0.1:1", "127.0.0.1:2"], "127.0.0.1", 9000, tmp_path)
     assert "listen 127.0.0.1:9000 http2;" in text
-    assert "server 127.0.0.1:1 max_fails=1 fail_timeout=5s;" in text
-    assert "server 127.0.0.1:2 max_fails=1 fail_timeout=5s;" in text
+    assert "server 127.0.0.1:1 max_fails=0;" in text
+    assert "server 127.0.0.1:2 max_fails=0;" in text
+    assert "grpc_connect_timeout 2s;" in text
     assert "grpc_pass grpc://acts_gnn_triton;" in text
     assert "limit_conn" not in text  # no limit asked: none written
 
