@@ -317,6 +317,23 @@ def test_latent_negatives_are_the_nearest_other_particles_inside_the_margin():
     assert pairs(4, 0.01) == set()
 
 
+def _two_embedding_epochs(**options) -> training.TrainingConfig:
+    """Tiny models, two embedding epochs of two steps, one epoch of the filter and the GNN."""
+    return training.TrainingConfig(
+        embedding=EmbeddingConfig(hidden=8, latent_dim=3),
+        filter=FilterConfig(hidden=8),
+        gnn=GNNConfig(hidden=8, iterations=1),
+        embedding_epochs=2,
+        embedding_steps_per_event=2,
+        filter_epochs=1,
+        gnn_epochs=1,
+        gnn_sectors=2,
+        max_neighbours=8,
+        patience=5,
+        **options,
+    )
+
+
 def test_latent_negatives_join_the_hard_pairs_of_every_epoch(monkeypatch):
     events = _events(3)
     mined: list[tuple[int, float, int]] = []
@@ -328,19 +345,7 @@ def test_latent_negatives_join_the_hard_pairs_of_every_epoch(monkeypatch):
         return out
 
     monkeypatch.setattr(training, "_latent_negatives", spy)
-    cfg = training.TrainingConfig(
-        embedding=EmbeddingConfig(hidden=8, latent_dim=3),
-        filter=FilterConfig(hidden=8),
-        gnn=GNNConfig(hidden=8, iterations=1),
-        embedding_epochs=2,
-        embedding_steps_per_event=2,
-        latent_negatives=3,
-        filter_epochs=1,
-        gnn_epochs=1,
-        gnn_sectors=2,
-        max_neighbours=8,
-        patience=5,
-    )
+    cfg = _two_embedding_epochs(latent_negatives=3)
     training.train_pipeline(events[:1], events[1:], cfg)
     # per epoch: once per training event, then once per validation event (its loss counts them
     # too), with the configured k and the margin as radius
@@ -354,19 +359,7 @@ def test_fine_tuning_trains_a_copy_of_the_reused_embedding_and_chooses_its_radiu
     events = _events(5)
     earlier = _earlier(TrainingRecord(config={"seed": 7}), ("embedding", "filter"))
     before = {k: v.clone() for k, v in earlier.embedding.state_dict().items()}
-    cfg = training.TrainingConfig(
-        embedding=EmbeddingConfig(hidden=8, latent_dim=3),
-        filter=FilterConfig(hidden=8),
-        gnn=GNNConfig(hidden=8, iterations=1),
-        embedding_epochs=2,
-        embedding_steps_per_event=2,
-        filter_epochs=1,
-        gnn_epochs=1,
-        gnn_sectors=2,
-        max_neighbours=8,
-        patience=5,
-        fine_tune_embedding=True,
-    )
+    cfg = _two_embedding_epochs(fine_tune_embedding=True)
     seen = []
     bundle = training.train_pipeline(
         events[:1], events[1:], cfg, report=seen.append, reuse=earlier, reuse_stages=("embedding",)
