@@ -166,3 +166,14 @@ def test_evaluate_and_train_refuse_an_output_under_a_file(run_cli, tmp_path):
         2,
         f"acts-gnn: error: {blocker / 'bundle' / 'bundle.json'}: {blocker} is not a directory\n",
     )
+
+
+def test_a_request_limit_without_a_balancer_is_2(run_cli):
+    result = run_cli("serve", "--max-in-flight", "4")
+    assert result.exit_code == 2
+    assert result.stderr.strip().splitlines() == [
+        "acts-gnn: error: --max-in-flight needs --balancer: the balancer refuses the excess"
+    ]
+    negative = run_cli("serve", "--balancer", "2", "--max-in-flight", "-1")
+    assert negative.exit_code == 2
+    assert "--max-in-flight must be 0 (no limit) or more, got -1" in negative.stderr
