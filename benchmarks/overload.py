@@ -33,6 +33,7 @@ import numpy as np
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from acts_gnn.bench.soak import rss_bytes  # noqa: E402
 from acts_gnn.finders import make_finder  # noqa: E402
 from acts_gnn.io.example import example_dir  # noqa: E402
 from acts_gnn.io.source import open_events  # noqa: E402
@@ -40,19 +41,6 @@ from acts_gnn.triton.client import RemotePipeline, RetryPolicy  # noqa: E402
 from tests.triton.serving import ServeProcess, descendants  # noqa: E402
 
 MODEL = "gnn_tracking"
-
-
-def _rss_bytes(pids: set[int]) -> int:
-    total = 0
-    for pid in pids:
-        try:
-            status = Path(f"/proc/{pid}/status").read_text()
-        except OSError:
-            continue
-        for line in status.splitlines():
-            if line.startswith("VmRSS:"):
-                total += int(line.split()[1]) * 1024
-    return total
 
 
 def run(engine: str, limit: int, args: argparse.Namespace, root: Path, expected) -> dict:
@@ -95,11 +83,11 @@ def run(engine: str, limit: int, args: argparse.Namespace, root: Path, expected)
         start = time.perf_counter()
         while not stop.wait(0.5):
             family = descendants(served.process.pid) | {served.process.pid}
-            memory.append((time.perf_counter() - start, _rss_bytes(family)))
+            memory.append((time.perf_counter() - start, rss_bytes(family)))
 
     sampler = threading.Thread(target=sample, daemon=True)
     sampler.start()
-    idle = _rss_bytes(descendants(served.process.pid) | {served.process.pid})
+    idle = rss_bytes(descendants(served.process.pid) | {served.process.pid})
     threads = [threading.Thread(target=client, args=(r,)) for r in remotes]
     start = time.perf_counter()
     try:

@@ -12,7 +12,7 @@ from ``/proc`` at the checkpoints, so growth between them can be judged.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -20,7 +20,7 @@ import numpy as np
 
 from acts_gnn._extras import require
 
-__all__ = ["SoakResult", "group_rss_bytes", "run_soak"]
+__all__ = ["SoakResult", "group_rss_bytes", "rss_bytes", "run_soak"]
 
 
 @dataclass(frozen=True)
@@ -47,22 +47,32 @@ class SoakResult:
         return self.rss_bytes[end] / self.rss_bytes[start] - 1.0
 
 
-def group_rss_bytes(pgid: int) -> int:
-    """Resident memory of every process in process group ``pgid`` (Linux ``/proc``)."""
+def rss_bytes(pids: Iterable[int]) -> int:
+    """Resident memory of the processes ``pids`` together (Linux ``/proc``; ended ones count 0)."""
     total = 0
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
+    for pid in pids:
         try:
-            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-            if int(fields[2]) != pgid:  # fields after the command: state, ppid, pgrp, ...
-                continue
-            for line in (entry / "status").read_text().splitlines():
+            for line in Path(f"/proc/{pid}/status").read_text().splitlines():
                 if line.startswith("VmRSS:"):
                     total += int(line.split()[1]) * 1024
         except (OSError, IndexError, ValueError):
             continue  # the process ended meanwhile
     return total
+
+
+def group_rss_bytes(pgid: int) -> int:
+    """Resident memory of every process in process group ``pgid`` (Linux ``/proc``)."""
+    members = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            if int(fields[2]) == pgid:  # fields after the command: state, ppid, pgrp, ...
+                members.append(int(entry.name))
+        except (OSError, IndexError, ValueError):
+            continue  # the process ended meanwhile
+    return rss_bytes(members)
 
 
 def _malformed(kind: int, cap: int) -> tuple[np.ndarray, str]:
