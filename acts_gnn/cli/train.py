@@ -74,6 +74,13 @@ def command(
             "--embedding-epochs (its radius chosen again) before the filter and the GNN.",
         ),
     ] = False,
+    warm_start: Annotated[
+        bool,
+        typer.Option(
+            help="With --reuse B: the filter and the GNN trained again start from B's weights "
+            "(same sizes required), e.g. after --fine-tune-embedding.",
+        ),
+    ] = False,
     reuse: Annotated[
         Path | None,
         typer.Option(
@@ -143,6 +150,7 @@ def command(
         latent_negatives=latent_negatives,
         embedding_lr=embedding_lr,
         fine_tune_embedding=fine_tune_embedding,
+        warm_start=warm_start,
         filter_max_inverse_pt=api.pre_selection(filter_max_inverse_pt),
     )
     request = api.TrainRequest(

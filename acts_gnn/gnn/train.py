@@ -40,7 +40,9 @@ generator either way, so the sequence of batches does not depend on the device.
 ``reuse`` takes the embedding and the filter (with their radius and cut) from an existing bundle
 and trains the GNN only; with ``reuse_stages=("embedding",)`` it takes the embedding and its
 radius only and trains the filter and the GNN — and with ``fine_tune_embedding`` it trains that
-embedding further first (and chooses its radius again).
+embedding further first (and chooses its radius again). ``warm_start`` starts the filter and the
+GNN trained again from the reused bundle's weights: after a fine-tuned embedding they need
+adapting to its graphs, not learning anew.
 
 Each stage reports validation edge efficiency and purity per epoch and stops early when the
 validation loss has not improved for ``patience`` epochs (the best weights are kept). Seeds fix
@@ -104,6 +106,10 @@ class TrainingConfig:
     #: with ``reuse_stages=("embedding",)``: train the reused embedding further for
     #: ``embedding_epochs`` (its radius chosen again) instead of keeping it as it is
     fine_tune_embedding: bool = False
+    #: with ``reuse``: the filter and the GNN trained again start from that bundle's weights
+    #: (same sizes required) instead of new ones — a new embedding's graphs need them adapted,
+    #: not learnt anew
+    warm_start: bool = False
     radius_efficiency: float = 0.985
     max_neighbours: int = 48
     filter_epochs: int = 8
@@ -509,8 +515,11 @@ def _bce(logits: torch.Tensor, truth: torch.Tensor, weight: torch.Tensor) -> tor
     return losses.sum() / counted
 
 
-def _train_filter(train, val, cfg, report, gen, device) -> tuple[FilterMLP, float]:
-    model = FilterMLP(cfg.filter).to(device)
+def _train_filter(
+    train, val, cfg, report, gen, device, start: FilterMLP | None = None
+) -> tuple[FilterMLP, float]:
+    """A new filter, or ``start`` trained further (a copy), and its cut."""
+    model = (FilterMLP(cfg.filter) if start is None else copy.deepcopy(start)).to(device)
     optimiser = torch.optim.AdamW(model.parameters(), lr=cfg.filter_lr)
 
     def scores(graph: _Graph) -> torch.Tensor:
@@ -579,8 +588,11 @@ def _sectors(graph: _Graph, sectors: int) -> list[_Sector]:
     return [_sector(graph, index == s) for s in range(sectors)]
 
 
-def _train_gnn(train, val, cfg, report, gen, device) -> InteractionGNN:
-    model = InteractionGNN(cfg.gnn).to(device)
+def _train_gnn(
+    train, val, cfg, report, gen, device, start: InteractionGNN | None = None
+) -> InteractionGNN:
+    """A new GNN, or ``start`` trained further (a copy: ``start`` is left as it is)."""
+    model = (InteractionGNN(cfg.gnn) if start is None else copy.deepcopy(start)).to(device)
     optimiser = torch.optim.AdamW(model.parameters(), lr=cfg.gnn_lr)
     # each event's sectors once; a sector without edges is no step
     sectors = [[s for s in _sectors(g, cfg.gnn_sectors) if s.edges.shape[1]] for g in train]
@@ -641,6 +653,7 @@ def train_pipeline(
             "fine-tuning the embedding needs a reused bundle whose embedding alone is taken "
             "(--reuse BUNDLE --reuse-stages embedding): its filter would not fit the new one"
         )
+    _check_warm_start(config, reuse)
     train_embedding = reuse is None or config.fine_tune_embedding
     torch.manual_seed(config.seed)
     np.random.seed(config.seed)
@@ -672,7 +685,10 @@ def train_pipeline(
     )
     if not reuse_filter:
         status("training the filter")
-        filter_model, filter_cut = _train_filter(train_graphs, val_graphs, config, log, gen, device)
+        start = reuse.filter if config.warm_start and reuse is not None else None
+        filter_model, filter_cut = _train_filter(
+            train_graphs, val_graphs, config, log, gen, device, start
+        )
     else:
         assert reuse is not None
         filter_model = copy.deepcopy(reuse.filter).to(device)
@@ -682,7 +698,8 @@ def train_pipeline(
     train_filtered = [_filtered(filter_model, g, filter_cut, precut) for g in train_graphs]
     val_filtered = [_filtered(filter_model, g, filter_cut, precut) for g in val_graphs]
     status("training the GNN")
-    gnn = _train_gnn(train_filtered, val_filtered, config, log, gen, device)
+    start = reuse.gnn if config.warm_start and reuse is not None else None
+    gnn = _train_gnn(train_filtered, val_filtered, config, log, gen, device, start)
 
     pipeline = PipelineConfig(
         radius=radius,
@@ -715,6 +732,23 @@ def train_pipeline(
         ),
         metrics=metrics,
     )
+
+
+def _check_warm_start(config: TrainingConfig, reuse: ModelBundle | None) -> None:
+    """A warm start needs a reused bundle whose filter and GNN have the sizes asked for."""
+    if not config.warm_start:
+        return
+    if reuse is None:
+        raise ConfigError("a warm start needs a bundle to start from (--reuse BUNDLE)")
+    for name, asked, found in (
+        ("filter", config.filter, reuse.filter.config),
+        ("GNN", config.gnn, reuse.gnn.config),
+    ):
+        if asked != found:
+            raise ConfigError(
+                f"warm start from {reuse.path}: its {name} is {found.as_dict()}, "
+                f"this run asks for {asked.as_dict()}"
+            )
 
 
 def _reuse_record(bundle: ModelBundle, stages: Sequence[str]) -> ReuseRecord:
