@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
@@ -378,3 +381,57 @@ def test_fine_tuning_trains_a_copy_of_the_reused_embedding_and_chooses_its_radiu
             training.train_pipeline(events[:1], events[1:], cfg, reuse=earlier, reuse_stages=stages)
     with pytest.raises(ConfigError, match="fine-tuning the embedding needs a reused bundle"):
         training.train_pipeline(events[:1], events[1:], cfg)
+
+
+def test_warm_start_trains_copies_of_the_reused_filter_and_gnn():
+    events = _events(6)
+    earlier = _earlier(TrainingRecord(config={"seed": 7}), ("embedding", "filter"))
+    before = {
+        stage: {k: v.clone() for k, v in getattr(earlier, stage).state_dict().items()}
+        for stage in ("filter", "gnn")
+    }
+
+    def run(**options) -> ModelBundle:
+        cfg = _two_embedding_epochs(**options)
+        return training.train_pipeline(
+            events[:1], events[1:], cfg, reuse=earlier, reuse_stages=("embedding",)
+        )
+
+    def same(model: torch.nn.Module, weights: dict[str, torch.Tensor]) -> bool:
+        state = model.state_dict()
+        return state.keys() == weights.keys() and all(
+            torch.equal(v, state[k]) for k, v in weights.items()
+        )
+
+    # with a learning rate of 0 the trained stages are exactly where they started
+    still = run(warm_start=True, filter_lr=0.0, gnn_lr=0.0)
+    fresh = run(warm_start=False, filter_lr=0.0, gnn_lr=0.0)
+    for stage, weights in before.items():
+        assert same(getattr(still, stage), weights)
+        assert not same(getattr(fresh, stage), weights)
+    assert still.training.config["warm_start"] is True
+    # trained for real, they move away from the start; the earlier bundle stays as it was
+    moved = run(warm_start=True)
+    for stage, weights in before.items():
+        assert not same(getattr(moved, stage), weights)
+        assert same(getattr(earlier, stage), weights)
+
+
+def test_warm_start_needs_a_reused_bundle_of_the_same_sizes():
+    events = _events(7)
+    earlier = _earlier(TrainingRecord(config={"seed": 7}), ("embedding", "filter"))
+    with pytest.raises(ConfigError, match=r"a warm start needs a bundle to start from \(--reuse"):
+        training.train_pipeline(events[:1], events[1:], _two_embedding_epochs(warm_start=True))
+    wider = dataclasses.replace(
+        _two_embedding_epochs(warm_start=True), gnn=GNNConfig(hidden=16, iterations=1)
+    )
+    earlier = dataclasses.replace(earlier, path=Path("earlier"))
+    with pytest.raises(
+        ConfigError,
+        match=r"warm start from earlier: its GNN is "
+        r"\{'hidden': 8, 'iterations': 1, 'mlp_layers': 2\}, "
+        r"this run asks for \{'hidden': 16, 'iterations': 1, 'mlp_layers': 2\}",
+    ):
+        training.train_pipeline(
+            events[:1], events[1:], wider, reuse=earlier, reuse_stages=("embedding",)
+        )
