@@ -171,8 +171,16 @@ def _geometric_negatives(
         return np.zeros((2, 0), np.int64)
     _, index = cKDTree(points).query(points[anchors], k=min(k + 1, len(points)))
     source = np.repeat(anchors, index.shape[1]).reshape(index.shape)
-    different = (particle[index] != particle[source]) | (particle[source] < 0)
-    return np.stack([source[different], index[different]]).astype(np.int64)
+    return _other_particle_pairs(source.ravel(), index.ravel(), particle)
+
+
+def _other_particle_pairs(
+    source: np.ndarray, other: np.ndarray, particle: np.ndarray
+) -> np.ndarray:
+    """[2, M] int64: the pairs (source, other) of two different particles (noise, -1, belongs
+    to none, so a noise point differs from every point, itself and other noise included)."""
+    different = (particle[source] != particle[other]) | (particle[source] < 0)
+    return np.stack([source[different], other[different]]).astype(np.int64)
 
 
 def _prepare(
@@ -286,9 +294,7 @@ def _latent_negatives(model: EmbeddingMLP, data: _Prepared, k: int, radius: floa
     source = np.broadcast_to(np.arange(n)[:, None], index.shape)
     found = (index < n) & (index != source)  # the tree marks "none inside the radius" with n
     source, other = source[found], index[found]
-    particle = data.particle.cpu().numpy()
-    different = (particle[source] != particle[other]) | (particle[source] < 0)
-    pairs = np.stack([source[different], other[different]]).astype(np.int64)
+    pairs = _other_particle_pairs(source, other, data.particle.cpu().numpy())
     return torch.from_numpy(pairs).to(data.features.device)
 
 
