@@ -5,6 +5,7 @@ Layer: cli.
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 from typing import Annotated
 
@@ -111,7 +112,7 @@ def command(
         tls_key=tls_key,
         max_neighbours=max_neighbours,
     )
-    announce = lambda message: console.print(message, soft_wrap=True)  # noqa: E731
+    announce = functools.partial(console.print, soft_wrap=True)
     if balancer or max_in_flight is not None:
         _serve_balanced(config, balancer, balancer_engine, max_in_flight, announce)
     else:
