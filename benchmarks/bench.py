@@ -3,7 +3,7 @@
     python benchmarks/bench.py [--work .bench] [--output BENCHMARKS.md] [--gpu-json FILE]
 
 Sections: (a) per-stage CPU time vs pile-up μ = 20, 50, 100, 200 with the fitted scaling
-exponent; (b) K1 and K2 against SciPy (on CPU they *are* SciPy; the GPU ratios come from
+exponent; (a′) the previous default model (taken out of git) against the shipped one; (b) K1 and K2 against SciPy (on CPU they *are* SciPy; the GPU ratios come from
 ``make gpu-check``); (c) local vs served throughput, concurrency 1, 2, 4 with 1 and 2 instances;
 (d) the service's own overhead per event size (``null_tracking`` served vs the pipeline);
 (e) the physics of the default model on the held-out μ = 200 events; (f) ACTS's own seeding +
@@ -101,17 +101,45 @@ def stages_vs_pileup(events: dict[int, list]) -> tuple[dict, dict]:
     return rows, labels
 
 
-def before_after(events: list) -> dict:
-    """(a′): the previous default (no filter pre-selection, no quality selection) against the
-    default, on the same events, alternating which runs first."""
+#: the default model before this one: the git commit that shipped it, and what it was
+BEFORE_MODEL = (
+    "a4a549f",
+    "the previous default model (git a4a549f: the H200-trained embedding, filter and GNN with "
+    "the pre-selection and the quality selection)",
+)
+
+
+def previous_model(work: Path) -> Path | None:
+    """The previous default model's bundle, taken out of git into ``work`` (None without git)."""
+    rev = BEFORE_MODEL[0]
+    directory = work / f"model-{rev}"
+    if (directory / "bundle.json").exists():
+        return directory
+    archive = subprocess.run(
+        ["git", "-C", str(REPO), "archive", rev, "acts_gnn/data/default_model"],
+        capture_output=True,
+    )
+    if archive.returncode != 0:
+        log(f"(a′) skipped: git cannot give {rev} ({archive.stderr.decode().strip()})")
+        return None
+    partial = work / f".model-{rev}.partial"
+    subprocess.run(["rm", "-rf", str(partial)], check=True)
+    partial.mkdir(parents=True)
+    subprocess.run(["tar", "-x", "-C", str(partial)], input=archive.stdout, check=True)
+    (partial / "acts_gnn/data/default_model").rename(directory)
+    subprocess.run(["rm", "-rf", str(partial)], check=True)
+    return directory
+
+
+def before_after(events: list, before_bundle: Path) -> dict:
+    """(a′): the previous default model against the shipped one, on the same events,
+    alternating which runs first."""
     from acts_gnn.gnn.pipeline import Pipeline
 
-    pipelines = {
-        "before": Pipeline(device="cpu", filter_max_inverse_pt=None, quality_cut=None),
-        "after": Pipeline(device="cpu"),
-    }
+    pipelines = {"before": Pipeline(before_bundle, device="cpu"), "after": Pipeline(device="cpu")}
     times: dict[str, list] = {name: [] for name in pipelines}
     labels: dict[str, dict] = {name: {} for name in pipelines}
+    edges: dict[str, list] = {name: [] for name in pipelines}
     for i, event in enumerate(events):
         order = list(pipelines) if i % 2 == 0 else list(pipelines)[::-1]
         for name in order:
@@ -120,11 +148,13 @@ def before_after(events: list) -> dict:
             out = pipelines[name].run(event.features())
             times[name].append({**out.stages_s, "total": time.perf_counter() - start})
             labels[name][event.event_id] = out.labels
+            edges[name].append((out.n_edges_graph, out.n_edges_filtered))
     rows = {
         name: {key: float(np.mean([t[key] for t in runs])) for key in runs[0]}
         for name, runs in times.items()
     }
-    return {"rows": rows, "physics": physics_of(events, labels)}
+    counts = {name: np.mean(pairs, axis=0).tolist() for name, pairs in edges.items()}
+    return {"rows": rows, "edges": counts, "physics": physics_of(events, labels)}
 
 
 def physics_of(events: list, labels: dict) -> dict:
@@ -294,7 +324,7 @@ def render(results: dict) -> str:
         + ", ".join(f"{s} k = {a['exponent_stages'][s]:.2f}" for s in STAGES)
         + ".",
         "",
-        *render_before_after(a["before_after"]),
+        *(render_before_after(a["before_after"]) if a["before_after"] else []),
         "## (b) K1 and K2 against SciPy",
         "",
         "On CPU, K1 (fixed-radius neighbours) is built on SciPy's `cKDTree.query` and K2 (connected",
@@ -403,17 +433,29 @@ def render_before_after(ba: dict) -> list[str]:
     keys = [*STAGES, "total"]
     before, after = ba["rows"]["before"], ba["rows"]["after"]
     lines = [
-        "### (a′) Before and after the filter pre-selection and the quality selection",
+        "### (a′) Before and after: the previous default model against the shipped one",
         "",
-        "The same bundle on the μ = 200 events, run alternately in one process: *before* with",
-        "`filter_max_inverse_pt` and `quality_cut` off (the previous default), *after* as shipped.",
-        "Mean seconds per event.",
+        f"*Before*: {BEFORE_MODEL[1]}; *after*: the shipped default model. The same μ = 200",
+        "events, run alternately in one process. Mean seconds (and edges) per event.",
         "",
-        "| | " + " | ".join(keys) + " |",
-        "| --- |" + " --- |" * len(keys),
-        "| before | " + " | ".join(_s(before[k]) for k in keys) + " |",
-        "| after | " + " | ".join(_s(after[k]) for k in keys) + " |",
+        "| | K1 edges | edges after filter | " + " | ".join(keys) + " |",
+        "| --- | --- | --- |" + " --- |" * len(keys),
+    ]
+    for name, row in ba["rows"].items():
+        graph, filtered = ba["edges"][name]
+        lines.append(
+            f"| {name} | {graph:,.0f} | {filtered:,.0f} | "
+            + " | ".join(_s(row[k]) for k in keys)
+            + " |"
+        )
+    graph_ratio = [
+        a / b if b else math.nan
+        for a, b in zip(*(ba["edges"][n] for n in ("after", "before")), strict=True)
+    ]
+    lines += [
         "| after / before | "
+        + " | ".join(f"{r:.2f}" for r in graph_ratio)
+        + " | "
         + " | ".join(f"{after[k] / before[k]:.2f}" if before[k] > 0 else "–" for k in keys)
         + " |",
         "",
@@ -490,7 +532,8 @@ def main() -> None:
         "exponent_stages": {s: exponent(rows, lambda r, s=s: r["stages_s"][s]) for s in STAGES},
     }
     mu200 = events[200]
-    a["before_after"] = before_after(mu200)
+    before_bundle = previous_model(args.work)
+    a["before_after"] = None if before_bundle is None else before_after(mu200, before_bundle)
     walk = make_finder("gnn_walk")
     walk_labels = {}
     for event in mu200:
