@@ -74,6 +74,19 @@ def command(
             "--embedding-epochs (its radius chosen again) before the filter and the GNN.",
         ),
     ] = False,
+    filter_efficiency: Annotated[
+        float,
+        typer.Option(
+            help="The filter's cut keeps this fraction of the true validation edges.",
+        ),
+    ] = 0.97,
+    recut_filter: Annotated[
+        bool,
+        typer.Option(
+            help="With --reuse B --reuse-stages embedding,filter: choose B's filter cut again "
+            "at --filter-efficiency instead of keeping it.",
+        ),
+    ] = False,
     warm_start: Annotated[
         bool,
         typer.Option(
@@ -151,6 +164,8 @@ def command(
         embedding_lr=embedding_lr,
         fine_tune_embedding=fine_tune_embedding,
         warm_start=warm_start,
+        filter_efficiency=filter_efficiency,
+        recut_filter=recut_filter,
         filter_max_inverse_pt=api.pre_selection(filter_max_inverse_pt),
     )
     request = api.TrainRequest(

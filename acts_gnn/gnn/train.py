@@ -116,6 +116,9 @@ class TrainingConfig:
     filter_batch: int = 65536
     filter_lr: float = 2e-3
     filter_efficiency: float = 0.97
+    #: with the filter reused: its cut chosen again at ``filter_efficiency`` on the validation
+    #: graphs instead of kept
+    recut_filter: bool = False
     #: the pipeline's geometric pre-selection before the filter network (the curvature of an
     #: edge's circle through the beam line, geometry.inverse_pt: 0.36 · |q/pT| [1/GeV]; None:
     #: off). 5 ≈ a 0.07 GeV circle; the true pairs of
@@ -132,6 +135,10 @@ class TrainingConfig:
         if self.soft_edges not in SOFT_EDGE_MODES:
             raise ConfigError(
                 f"soft_edges {self.soft_edges!r}: expected one of {', '.join(SOFT_EDGE_MODES)}"
+            )
+        if not 0.0 < self.filter_efficiency <= 1.0:
+            raise ConfigError(
+                f"filter_efficiency must be in (0, 1], got {self.filter_efficiency:g}"
             )
         if self.latent_negatives < 0:
             raise ConfigError(f"latent_negatives must be 0 or more, got {self.latent_negatives}")
@@ -551,11 +558,17 @@ def _train_filter(
         return _edge_epoch("filter", epoch, losses, [scores(g) for g in val], val, start, report)
 
     _fit(model, cfg.filter_epochs, cfg.patience, train_epoch, validate)
+    return model, _filter_cut(model, val, cfg.filter_efficiency)
+
+
+def _filter_cut(model: FilterMLP, val: Sequence[_Graph], efficiency: float) -> float:
+    """The score above which ``efficiency`` of the true validation edges lie (in [0.01, 0.5])."""
     with torch.no_grad():
-        all_scores = torch.sigmoid(torch.cat([scores(g) for g in val])).cpu().numpy()
+        logits = [model.logits_in_chunks(g.features, g.edges, g.latent, _SCORE_CHUNK) for g in val]
+        all_scores = torch.sigmoid(torch.cat(logits)).cpu().numpy()
     all_truth = torch.cat([g.truth for g in val]).cpu().numpy()
-    cut = float(np.quantile(all_scores[all_truth], 1.0 - cfg.filter_efficiency))
-    return model, max(min(cut, 0.5), 0.01)
+    cut = float(np.quantile(all_scores[all_truth], 1.0 - efficiency))
+    return max(min(cut, 0.5), 0.01)
 
 
 def _filtered(model: FilterMLP, graph: _Graph, cut: float, max_inverse_pt: float | None) -> _Graph:
@@ -660,6 +673,12 @@ def train_pipeline(
             "(--reuse BUNDLE --reuse-stages embedding): its filter would not fit the new one"
         )
     _check_warm_start(config, reuse)
+    if config.recut_filter and not reuse_filter:
+        raise ConfigError(
+            "choosing a filter's cut again needs a reused filter "
+            "(--reuse BUNDLE --reuse-stages embedding,filter): a trained filter's cut is chosen "
+            "at --filter-efficiency anyway"
+        )
     train_embedding = reuse is None or config.fine_tune_embedding
     torch.manual_seed(config.seed)
     np.random.seed(config.seed)
@@ -698,8 +717,12 @@ def train_pipeline(
     else:
         assert reuse is not None
         filter_model = copy.deepcopy(reuse.filter).to(device)
-        filter_cut = reuse.pipeline.filter_cut
         filter_model.eval()
+        if config.recut_filter:
+            status(f"choosing the reused filter's cut again ({config.filter_efficiency:.1%})")
+            filter_cut = _filter_cut(filter_model, val_graphs, config.filter_efficiency)
+        else:
+            filter_cut = reuse.pipeline.filter_cut
     precut = config.filter_max_inverse_pt
     train_filtered = [_filtered(filter_model, g, filter_cut, precut) for g in train_graphs]
     val_filtered = [_filtered(filter_model, g, filter_cut, precut) for g in val_graphs]
