@@ -435,3 +435,58 @@ def test_warm_start_needs_a_reused_bundle_of_the_same_sizes():
         training.train_pipeline(
             events[:1], events[1:], wider, reuse=earlier, reuse_stages=("embedding",)
         )
+
+
+class _FixedScores(FilterMLP):
+    """A filter whose logits are given: edge i of a graph scores ``sigmoid(logits[i])``."""
+
+    def __init__(self, scores: list[float]) -> None:
+        super().__init__(FilterConfig(hidden=4))
+        self.fixed = torch.logit(torch.tensor(scores))
+
+    def logits_in_chunks(self, features, edges, latent, chunk_edges):
+        return self.fixed[: edges.shape[1]]
+
+
+def _scored_graph(truth: list[bool]) -> training._Graph:
+    n = len(truth)
+    return training._Graph(
+        edges=torch.zeros((2, n), dtype=torch.long),
+        truth=torch.tensor(truth),
+        weight=torch.ones(n),
+        latent=torch.zeros((1, 3)),
+        features=torch.zeros((1, 3)),
+        event=None,
+    )
+
+
+def test_filter_cut_keeps_the_asked_fraction_of_true_edges_within_its_bounds():
+    scores = [0.2, 0.9, 0.4, 0.05, 0.6, 0.8]
+    graph = _scored_graph([True, False, True, False, True, True])  # true: 0.2 0.4 0.6 0.8
+    model = _FixedScores(scores)
+    # numpy's linear quantile of the true scores at 1 − efficiency
+    assert training._filter_cut(model, [graph], 0.75) == pytest.approx(0.35)
+    assert training._filter_cut(model, [graph], 1.0) == pytest.approx(0.2)
+    assert training._filter_cut(model, [graph], 0.25) == 0.5  # at most 0.5
+    low = _FixedScores([0.001, 0.002])
+    assert training._filter_cut(low, [_scored_graph([True, True])], 0.5) == 0.01  # at least 0.01
+
+
+def test_a_reused_filter_keeps_its_cut_unless_it_is_chosen_again():
+    events = _events(8)
+    earlier = _earlier(TrainingRecord(config={"seed": 7}), ("embedding", "filter"))
+    cfg = _two_embedding_epochs()
+    kept = training.train_pipeline(events[:1], events[1:], cfg, reuse=earlier)
+    assert kept.pipeline.filter_cut == 0.2
+    again = dataclasses.replace(cfg, recut_filter=True, filter_efficiency=1.0)
+    recut = training.train_pipeline(events[:1], events[1:], again, reuse=earlier)
+    assert recut.pipeline.filter_cut != 0.2
+    assert 0.01 <= recut.pipeline.filter_cut <= 0.5
+    assert recut.training.config["recut_filter"] is True
+    assert recut.training.reused_stages.filter_cut == 0.2  # the reused bundle's, as it was
+    with pytest.raises(ConfigError, match="choosing a filter's cut again needs a reused filter"):
+        training.train_pipeline(
+            events[:1], events[1:], again, reuse=earlier, reuse_stages=("embedding",)
+        )
+    with pytest.raises(ConfigError, match=r"filter_efficiency must be in \(0, 1\], got 1.5"):
+        training.TrainingConfig(filter_efficiency=1.5)
