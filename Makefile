@@ -10,7 +10,7 @@ EXTRAS ?= dev,acts,cuda,server
 DEMO_OUT ?= demo-output
 STAMP  := $(VENV)/.installed
 
-.PHONY: system-deps demo test test-all test-slurm test-root lint venv clean example train train-quality dense gpu-prepare gpu-check gpu-train bench soak perf-analyzer fuzz wheel-check
+.PHONY: system-deps demo test test-all test-slurm test-root lint venv clean example train train-quality train-latent dense gpu-prepare gpu-check gpu-train bench soak perf-analyzer fuzz wheel-check
 
 venv: $(STAMP)
 
@@ -163,6 +163,26 @@ train-quality: $(DATA)/train/.done $(DATA)/val/.done $(DATA)/test/.done
 	$(VENV)/bin/acts-gnn train --train $(DATA)/train --val $(DATA)/val --test $(DATA)/test \
 		--reuse $(QUALITY_FROM) --quality-only -o $(BUNDLE) --force --seed 0 --data-description \
 		"acts-gnn simulate --pileup 200: quality selection trained on $(TRAIN_EVENTS) events seed 1000 (the edge models' own training events), cut chosen on 2 events seed 2000, test $(TEST_EVENTS) events seed 3000"
+
+# The shipped model's recipe: two fine-tuning steps on this CPU from the model before it (git
+# $(LATENT_FROM), taken out of git). (1) Its embedding trained further with hard negatives mined
+# in the embedding itself, then the filter and the GNN warm-started on the new, smaller graphs;
+# (2) the filter's cut chosen again to keep 99% of the true validation edges, and the GNN
+# trained 3 more epochs on the looser filtered graphs, then the cuts and the quality selection.
+# About 80 minutes here.
+LATENT_FROM ?= a4a549f
+train-latent: $(DATA)/train/.done $(DATA)/val/.done $(DATA)/test/.done
+	rm -rf $(DATA)/model-$(LATENT_FROM) && mkdir -p $(DATA)/model-$(LATENT_FROM)
+	git archive $(LATENT_FROM) acts_gnn/data/default_model | tar -x --strip-components=3 -C $(DATA)/model-$(LATENT_FROM)
+	$(VENV)/bin/acts-gnn train --train $(DATA)/train --val $(DATA)/val -o $(BUNDLE)-step1 --force \
+		--reuse $(DATA)/model-$(LATENT_FROM) --reuse-stages embedding --fine-tune-embedding \
+		--embedding-epochs 4 --embedding-lr 1e-3 --latent-negatives 16 --warm-start \
+		--filter-epochs 3 --gnn-epochs 6 --seed 0 --data-description \
+		"acts-gnn simulate --pileup 200: train $(TRAIN_EVENTS) events seed 1000, val 2 events seed 2000; step 1 of 2 from git $(LATENT_FROM)"
+	$(VENV)/bin/acts-gnn train --train $(DATA)/train --val $(DATA)/val --test $(DATA)/test \
+		-o $(BUNDLE) --force --reuse $(BUNDLE)-step1 --reuse-stages embedding,filter \
+		--recut-filter --filter-efficiency 0.99 --warm-start --gnn-epochs 3 --seed 0 --data-description \
+		"acts-gnn simulate --pileup 200: train $(TRAIN_EVENTS) events seed 1000, val 2 events seed 2000, test $(TEST_EVENTS) events seed 3000; step 2 of 2 (make train-latent from git $(LATENT_FROM))"
 
 # GPU work (kernel checks and training on a GPU). Here: `make gpu-prepare` writes .gpu/, the training recipe's
 # μ = 200 events ($(DATA)/train, val, the first GPU_TEST_EVENTS of test) as .npz caches (~1.5 MB
