@@ -26,10 +26,15 @@ QUALITY = QualityRecord(config={"hidden": 4}, seed=0, train_candidates=10, train
 
 def test_the_shipped_bundle_is_written_back_byte_for_byte(tmp_path):
     bundle = ModelBundle.load()
-    assert bundle.training.run.device == "cuda"
-    assert bundle.training.quality.train_fakes == 1320
-    assert bundle.training.quality.run.device == "cpu"
-    assert bundle.training.quality_only_from.startswith("acts_gnn/data/default_model")
+    # make train-latent's second step, on the CPU, from its first (itself from git a4a549f)
+    assert bundle.training.run.device == "cpu"
+    assert bundle.training.how.startswith("make train-latent")
+    assert bundle.training.quality.train_fakes == 755
+    assert bundle.training.quality_only_from is None
+    reused = bundle.training.reused_stages
+    assert reused.stages == ("embedding", "filter")
+    assert reused.training.config["latent_negatives"] == 16
+    assert reused.training.reused_stages is None
     assert isinstance(bundle.metrics.history[0], EpochReport)
     assert bundle.metrics.history[0].stage == "embedding"
     assert math.isnan(bundle.metrics.history[0].val_purity)
