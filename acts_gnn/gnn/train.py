@@ -535,9 +535,6 @@ def _train_filter(
     model = (FilterMLP(cfg.filter) if start is None else copy.deepcopy(start)).to(device)
     optimiser = torch.optim.AdamW(model.parameters(), lr=cfg.filter_lr)
 
-    def scores(graph: _Graph) -> torch.Tensor:
-        return model.logits_in_chunks(graph.features, graph.edges, graph.latent, _SCORE_CHUNK)
-
     def train_epoch() -> list[float]:
         losses = []
         for index in torch.randperm(len(train), generator=gen).tolist():
@@ -555,17 +552,22 @@ def _train_filter(
         return losses
 
     def validate(epoch: int, losses: list[float], start: float) -> float:
-        return _edge_epoch("filter", epoch, losses, [scores(g) for g in val], val, start, report)
+        logits = [_filter_logits(model, g) for g in val]
+        return _edge_epoch("filter", epoch, losses, logits, val, start, report)
 
     _fit(model, cfg.filter_epochs, cfg.patience, train_epoch, validate)
     return model, _filter_cut(model, val, cfg.filter_efficiency)
 
 
+def _filter_logits(model: FilterMLP, graph: _Graph) -> torch.Tensor:
+    """The filter's logits of every edge of ``graph`` (in chunks, with its latent distances)."""
+    return model.logits_in_chunks(graph.features, graph.edges, graph.latent, _SCORE_CHUNK)
+
+
 def _filter_cut(model: FilterMLP, val: Sequence[_Graph], efficiency: float) -> float:
     """The score above which ``efficiency`` of the true validation edges lie (in [0.01, 0.5])."""
     with torch.no_grad():
-        logits = [model.logits_in_chunks(g.features, g.edges, g.latent, _SCORE_CHUNK) for g in val]
-        all_scores = torch.sigmoid(torch.cat(logits)).cpu().numpy()
+        all_scores = torch.sigmoid(torch.cat([_filter_logits(model, g) for g in val])).cpu().numpy()
     all_truth = torch.cat([g.truth for g in val]).cpu().numpy()
     cut = float(np.quantile(all_scores[all_truth], 1.0 - efficiency))
     return max(min(cut, 0.5), 0.01)
