@@ -3,8 +3,8 @@
     python benchmarks/bench.py [--work .bench] [--output BENCHMARKS.md] [--gpu-json FILE]
 
 Sections: (a) per-stage CPU time vs pile-up μ = 20, 50, 100, 200 with the fitted scaling
-exponent; (a′) the previous default model (taken out of git) against the shipped one; (b) K1 and K2 against SciPy (on CPU they *are* SciPy; the GPU ratios come from
-``make gpu-check``); (c) local vs served throughput, concurrency 1, 2, 4 with 1 and 2 instances;
+exponent; (a′) the previous default model (taken out of git) against the shipped one; (b) K1
+and K2 against SciPy (on CPU they *are* SciPy; the GPU ratios come from ``make gpu-check``); (c) local vs served throughput, concurrency 1, 2, 4 with 1 and 2 instances;
 (d) the service's own overhead per event size (``null_tracking`` served vs the pipeline);
 (e) the physics of the default model on the held-out μ = 200 events; (f) ACTS's own seeding +
 CKF (``acts_gnn.acts.ckf``, pyacts) on the same μ = 200 events, scored the same way, both finders
@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import shutil
 import subprocess
 import sys
 import time
@@ -101,17 +102,17 @@ def stages_vs_pileup(events: dict[int, list]) -> tuple[dict, dict]:
     return rows, labels
 
 
-#: the default model before this one: the git commit that shipped it, and what it was
+#: the git commit that shipped the default model before this one, and what that model was
+BEFORE_MODEL_REV = "a4a549f"
 BEFORE_MODEL = (
-    "a4a549f",
-    "the previous default model (git a4a549f: the H200-trained embedding, filter and GNN with "
-    "the pre-selection and the quality selection)",
+    f"the previous default model (git {BEFORE_MODEL_REV}: the H200-trained embedding, filter "
+    "and GNN with the pre-selection and the quality selection)"
 )
 
 
 def previous_model(work: Path) -> Path | None:
     """The previous default model's bundle, taken out of git into ``work`` (None without git)."""
-    rev = BEFORE_MODEL[0]
+    rev = BEFORE_MODEL_REV
     directory = work / f"model-{rev}"
     if (directory / "bundle.json").exists():
         return directory
@@ -123,11 +124,11 @@ def previous_model(work: Path) -> Path | None:
         log(f"(a′) skipped: git cannot give {rev} ({archive.stderr.decode().strip()})")
         return None
     partial = work / f".model-{rev}.partial"
-    subprocess.run(["rm", "-rf", str(partial)], check=True)
+    shutil.rmtree(partial, ignore_errors=True)
     partial.mkdir(parents=True)
     subprocess.run(["tar", "-x", "-C", str(partial)], input=archive.stdout, check=True)
     (partial / "acts_gnn/data/default_model").rename(directory)
-    subprocess.run(["rm", "-rf", str(partial)], check=True)
+    shutil.rmtree(partial)
     return directory
 
 
@@ -435,7 +436,7 @@ def render_before_after(ba: dict) -> list[str]:
     lines = [
         "### (a′) Before and after: the previous default model against the shipped one",
         "",
-        f"*Before*: {BEFORE_MODEL[1]}; *after*: the shipped default model. The same μ = 200",
+        f"*Before*: {BEFORE_MODEL}; *after*: the shipped default model. The same μ = 200",
         "events, run alternately in one process. Mean seconds (and edges) per event.",
         "",
         "| | K1 edges | edges after filter | " + " | ".join(keys) + " |",
@@ -450,7 +451,7 @@ def render_before_after(ba: dict) -> list[str]:
         )
     graph_ratio = [
         a / b if b else math.nan
-        for a, b in zip(*(ba["edges"][n] for n in ("after", "before")), strict=True)
+        for a, b in zip(ba["edges"]["after"], ba["edges"]["before"], strict=True)
     ]
     lines += [
         "| after / before | "
