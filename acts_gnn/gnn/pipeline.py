@@ -2,10 +2,11 @@
 
 Layer: gnn.
 
-:class:`Pipeline` runs in inference mode on the device from the one resolver, runs the per-edge
-networks of the filter and the GNN in chunks of ``filter_chunk_edges`` (memory stays bounded at
-any event size, and on a CPU the activations stay in cache), and reports each stage's wall time
-and the graph sizes.
+:class:`Pipeline` runs in inference mode on the device from the one resolver and reports each
+stage's wall time and the graph sizes. On the CPU the per-edge networks of the filter and the GNN
+run as the compiled kernels of :mod:`acts_gnn.gnn.compiled` (tiles of edges that stay in cache);
+with the ``torch`` engine (and on a GPU) they run as the modules, ``filter_chunk_edges`` edges at
+a time (memory stays bounded at any event size).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from acts_gnn.errors import ConfigError
 from acts_gnn.event import Event
 from acts_gnn.gnn.bundle import ModelBundle, PipelineConfig
 from acts_gnn.result import EventTiming, TrackingResult
@@ -28,7 +30,10 @@ if TYPE_CHECKING:
 
     from acts_gnn.gnn.quality import QualityMLP
 
-__all__ = ["Pipeline", "ScoredGraph", "StageOutput"]
+__all__ = ["ENGINES", "Pipeline", "ScoredGraph", "StageOutput"]
+
+#: how the filter and the GNN can run (see :class:`Pipeline`)
+ENGINES = ("compiled", "torch")
 
 
 def _torch_device(name: str) -> torch.device:
@@ -133,6 +138,9 @@ class Pipeline:
     Args:
         bundle: a loaded :class:`ModelBundle`, a bundle directory, or None for the shipped one.
         device: torch device (resolved by :func:`acts_gnn.cuda.device.resolve_device`).
+        engine: how the filter and the GNN run — ``"compiled"`` (the default on the CPU: the
+            Numba kernels of :mod:`acts_gnn.gnn.compiled`) or ``"torch"`` (the modules
+            themselves; the only engine on a GPU).
         **overrides: replace pipeline settings of the bundle (``radius``, ``gnn_cut``,
             ``track_builder``, …).
     """
@@ -143,11 +151,19 @@ class Pipeline:
         self,
         bundle: ModelBundle | str | Path | None = None,
         device: str | None = None,
+        engine: str | None = None,
         **overrides: object,
     ) -> None:
         from acts_gnn.cuda.device import resolve_device
 
         self.device = resolve_device(device)
+        on_cpu = _torch_device(self.device).type == "cpu"
+        self.engine = engine or ("compiled" if on_cpu else "torch")
+        if self.engine not in ENGINES:
+            names = " or ".join(repr(name) for name in ENGINES)
+            raise ConfigError(f"engine must be {names}, got {self.engine!r}")
+        if self.engine == "compiled" and not on_cpu:
+            raise ConfigError(f"the compiled engine runs on the CPU only, not on {self.device}")
         if not isinstance(bundle, ModelBundle):
             bundle = ModelBundle.load(bundle, device=self.device)
         elif _device_of(bundle) != _torch_device(self.device):
@@ -165,7 +181,7 @@ class Pipeline:
         self.name = "gnn" if self.config.track_builder == "components" else "gnn_walk"
 
     def __repr__(self) -> str:
-        return f"Pipeline(device={self.device!r}, config={self.config!r})"
+        return f"Pipeline(device={self.device!r}, engine={self.engine!r}, config={self.config!r})"
 
     def run_scores(self, features: np.ndarray, keep_graph: bool = False) -> ScoredGraph:
         """Embedding, graph, filter and GNN on contract features ``[N, 3]`` (no track building).
@@ -175,6 +191,7 @@ class Pipeline:
         import torch
 
         from acts_gnn.cuda.dispatch import radius_graph
+        from acts_gnn.gnn.compiled import filter_scores, gnn_logits
         from acts_gnn.gnn.stages import EMBEDDING, FILTER, GNN, GRAPH_BUILDING
 
         cfg = self.config
@@ -202,9 +219,14 @@ class Pipeline:
 
             t0 = time.perf_counter()
             with stage(FILTER):
-                scores = self.bundle.filter.scores_in_chunks(
-                    x, edges, latent, cfg.filter_chunk_edges, cfg.filter_max_inverse_pt
-                )
+                if self.engine == "compiled":
+                    scores = filter_scores(
+                        self.bundle.filter, x, edges, latent, cfg.filter_max_inverse_pt
+                    )
+                else:
+                    scores = self.bundle.filter.scores_in_chunks(
+                        x, edges, latent, cfg.filter_chunk_edges, cfg.filter_max_inverse_pt
+                    )
                 keep = scores > cfg.filter_cut
                 filtered = edges[:, keep.to(edges.device)]
                 _synchronise(self.device)
@@ -212,7 +234,9 @@ class Pipeline:
 
             t0 = time.perf_counter()
             with stage(GNN):
-                if filtered.shape[1]:
+                if filtered.shape[1] and self.engine == "compiled":
+                    gnn_scores = torch.sigmoid(gnn_logits(self.bundle.gnn, x, filtered)).numpy()
+                elif filtered.shape[1]:
                     logits = self.bundle.gnn(x, filtered, chunk_edges=cfg.filter_chunk_edges)
                     gnn_scores = torch.sigmoid(logits).cpu().numpy()
                 else:

@@ -1,0 +1,149 @@
+"""The compiled CPU engine: the same logits as the torch modules, and the same labels."""
+
+from __future__ import annotations
+
+import numba
+import numpy as np
+import pytest
+import torch
+
+from acts_gnn.errors import ConfigError
+from acts_gnn.gnn.compiled import TILE, EdgeNetwork, filter_scores, gnn_logits, silu
+from acts_gnn.gnn.models import (
+    FilterConfig,
+    FilterMLP,
+    GNNConfig,
+    InteractionGNN,
+    mlp,
+)
+from acts_gnn.gnn.pipeline import Pipeline
+from acts_gnn.io.example import example_dir
+from acts_gnn.io.source import open_events
+
+
+def _features(n: int, seed: int = 0) -> torch.Tensor:
+    g = torch.Generator().manual_seed(seed)
+    return torch.stack(
+        [
+            torch.rand(n, generator=g) + 0.03,
+            torch.rand(n, generator=g) * 2 - 1,
+            torch.rand(n, generator=g) * 6 - 3,
+        ],
+        dim=1,
+    )
+
+
+def _randomised(module: torch.nn.Module, seed: int) -> torch.nn.Module:
+    """Every parameter drawn at random (LayerNorms too, which start at exactly 1 and 0)."""
+    g = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for p in module.parameters():
+            p.copy_(torch.randn(p.shape, generator=g) * 0.5)
+    return module.eval()
+
+
+def test_silu_matches_torch_on_the_whole_line():
+    t = np.concatenate([np.linspace(-40, 40, 200_001), [-1e30, -1e4, 0.0, 1e4, 1e30]])
+    t = t.astype(np.float32)
+    expected = torch.nn.functional.silu(torch.from_numpy(t).double()).numpy()
+    error = np.abs(silu(t) - expected) / np.maximum(1.0, np.abs(expected))
+    assert error.max() < 3e-6  # float32: 2.0e-6 measured
+
+
+@pytest.mark.parametrize("n_edges", [0, 1, 3, 4, TILE - 1, TILE + 5, 1000])
+@pytest.mark.parametrize("sizes", [[16 + 2 * 5, 16, 16], [2 * 5 + 7, 12, 12, 12, 1], [22, 8, 1]])
+def test_an_edge_network_equals_its_module(n_edges, sizes):
+    head = sizes[-1] == 1
+    net = _randomised(mlp(sizes, output_activation=not head), seed=n_edges)
+    g = torch.Generator().manual_seed(1)
+    nodes = torch.randn(40, 5, generator=g)
+    edges = torch.randint(0, 40, (2, n_edges), generator=g)
+    rest = torch.randn(n_edges, sizes[0] - 10, generator=g)
+    expected = net(torch.cat([nodes[edges[0]], nodes[edges[1]], rest], dim=1)).detach()
+    got = EdgeNetwork.of(net, 5).run(nodes, edges[0].numpy(), edges[1].numpy(), rest.numpy())
+    if head:
+        expected = expected.squeeze(1)
+    assert got.shape == tuple(expected.shape)
+    np.testing.assert_allclose(got, expected.numpy(), rtol=1e-5, atol=2e-5)
+
+
+def test_a_residual_network_updates_its_input_in_place():
+    net = _randomised(mlp([3 * 8, 8, 8], output_activation=True), seed=3)
+    g = torch.Generator().manual_seed(2)
+    nodes, state = torch.randn(10, 8, generator=g), torch.randn(50, 8, generator=g)
+    edges = torch.randint(0, 10, (2, 50), generator=g)
+    expected = state + net(torch.cat([nodes[edges[0]], nodes[edges[1]], state], dim=1)).detach()
+    e = state.numpy().copy()
+    out = EdgeNetwork.of(net, 8).run(nodes, edges[0].numpy(), edges[1].numpy(), e, e, True)
+    assert out is e
+    np.testing.assert_allclose(e, expected.numpy(), rtol=1e-5, atol=2e-5)
+
+
+def test_other_network_shapes_are_refused():
+    with pytest.raises(ValueError, match="compiled inference needs"):
+        EdgeNetwork.of(mlp([20, 1]), 5)  # no hidden layer
+    with pytest.raises(ValueError, match="one hidden width"):
+        EdgeNetwork.of(mlp([20, 8, 4], output_activation=True), 5)
+    with pytest.raises(ValueError, match="compiled inference needs"):
+        EdgeNetwork.of(torch.nn.Sequential(torch.nn.Linear(20, 8), torch.nn.ReLU()), 5)
+
+
+@pytest.mark.parametrize("config", [GNNConfig(16, 2, 2), GNNConfig(12, 3, 3)])
+def test_the_gnn_logits_equal_the_modules(config):
+    torch.manual_seed(0)
+    gnn = _randomised(InteractionGNN(config), seed=config.hidden)
+    x = _features(300)
+    edges = torch.randint(0, 300, (2, 2000))
+    edges = edges[:, torch.argsort(edges[0] * 300 + edges[1])]  # as K1 gives them
+    with torch.inference_mode():
+        expected = gnn(x, edges)
+        got = gnn_logits(gnn, x, edges)
+        assert gnn_logits(gnn, x, torch.zeros((2, 0), dtype=torch.long)).shape == (0,)
+    np.testing.assert_allclose(got.numpy(), expected.numpy(), rtol=1e-4, atol=1e-4)
+
+
+def test_the_gnn_logits_do_not_depend_on_the_thread_count():
+    gnn = _randomised(InteractionGNN(GNNConfig(16, 2, 2)), seed=5)
+    x, edges = _features(500), torch.randint(0, 500, (2, 5000))
+    threads = torch.get_num_threads()
+    try:
+        with torch.inference_mode():
+            torch.set_num_threads(1)
+            one = gnn_logits(gnn, x, edges)
+            torch.set_num_threads(min(2, numba.config.NUMBA_NUM_THREADS))
+            two = gnn_logits(gnn, x, edges)
+    finally:
+        torch.set_num_threads(threads)
+    assert torch.equal(one, two)
+
+
+@pytest.mark.parametrize("max_inverse_pt", [None, 1.0])
+@pytest.mark.parametrize("latent_distance", [True, False])
+def test_the_filter_scores_equal_the_modules(max_inverse_pt, latent_distance):
+    net = _randomised(FilterMLP(FilterConfig(hidden=16, use_latent_distance=latent_distance)), 7)
+    x = _features(400)
+    latent = torch.randn(400, 4)
+    edges = torch.randint(0, 400, (2, 3000))
+    with torch.inference_mode():
+        expected = net.scores_in_chunks(x, edges, latent, 1000, max_inverse_pt)
+        got = filter_scores(net, x, edges, latent, max_inverse_pt)
+    if max_inverse_pt is not None:
+        assert 0 < int((expected == 0).sum()) < 3000  # the pre-selection did drop some
+        assert torch.equal(got == 0, expected == 0)
+    np.testing.assert_allclose(got.numpy(), expected.numpy(), rtol=1e-5, atol=1e-6)
+
+
+def test_both_engines_give_the_example_event_the_same_labels():
+    (event,) = list(open_events([example_dir()]))
+    features = event.features()
+    compiled, modules = Pipeline(device="cpu"), Pipeline(device="cpu", engine="torch")
+    assert (compiled.engine, modules.engine) == ("compiled", "torch")
+    a, b = compiled.run_scores(features), modules.run_scores(features)
+    assert np.array_equal(a.edges, b.edges)
+    np.testing.assert_allclose(a.scores, b.scores, atol=1e-5)
+    assert np.array_equal(a.labels_at(), b.labels_at())
+
+
+def test_an_unknown_engine_is_a_config_error():
+    with pytest.raises(ConfigError, match="engine must be 'compiled' or 'torch', got 'onnx'"):
+        Pipeline(device="cpu", engine="onnx")
