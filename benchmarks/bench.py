@@ -3,8 +3,10 @@
     python benchmarks/bench.py [--work .bench] [--output BENCHMARKS.md] [--gpu-json FILE]
 
 Sections: (a) per-stage CPU time vs pile-up μ = 20, 50, 100, 200 with the fitted scaling
-exponent; (a′) the previous default model (taken out of git) against the shipped one; (b) K1
-and K2 against SciPy (on CPU they *are* SciPy; the GPU ratios come from ``make gpu-check``); (c) local vs served throughput, concurrency 1, 2, 4 with 1 and 2 instances;
+exponent; (a′) the shipped model's filter and GNN as torch modules against the compiled
+kernels (the CPU default); (b) K1 and K2 against SciPy (on CPU they *are* SciPy; the GPU ratios
+come from ``make gpu-check``); (c) local vs served throughput, concurrency 1, 2, 4 with 1 and 2
+instances;
 (d) the service's own overhead per event size (``null_tracking`` served vs the pipeline);
 (e) the physics of the default model on the held-out μ = 200 events; (f) ACTS's own seeding +
 CKF (``acts_gnn.acts.ckf``, pyacts) on the same μ = 200 events, scored the same way, both finders
@@ -18,7 +20,6 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import shutil
 import subprocess
 import sys
 import time
@@ -102,42 +103,18 @@ def stages_vs_pileup(events: dict[int, list]) -> tuple[dict, dict]:
     return rows, labels
 
 
-#: the git commit that shipped the default model before this one, and what that model was
-BEFORE_MODEL_REV = "a4a549f"
-BEFORE_MODEL = (
-    f"the previous default model (git {BEFORE_MODEL_REV}: the H200-trained embedding, filter "
-    "and GNN with the pre-selection and the quality selection)"
-)
+#: what (a′) compares: the engine before this one, and the default one
+BEFORE_AFTER = {"before": "torch", "after": "compiled"}
 
 
-def previous_model(work: Path) -> Path | None:
-    """The previous default model's bundle, taken out of git into ``work`` (None without git)."""
-    rev = BEFORE_MODEL_REV
-    directory = work / f"model-{rev}"
-    if (directory / "bundle.json").exists():
-        return directory
-    archive = subprocess.run(
-        ["git", "-C", str(REPO), "archive", rev, "acts_gnn/data/default_model"],
-        capture_output=True,
-    )
-    if archive.returncode != 0:
-        log(f"(a′) skipped: git cannot give {rev} ({archive.stderr.decode().strip()})")
-        return None
-    partial = work / f".model-{rev}.partial"
-    shutil.rmtree(partial, ignore_errors=True)
-    partial.mkdir(parents=True)
-    subprocess.run(["tar", "-x", "-C", str(partial)], input=archive.stdout, check=True)
-    (partial / "acts_gnn/data/default_model").rename(directory)
-    shutil.rmtree(partial)
-    return directory
-
-
-def before_after(events: list, before_bundle: Path) -> dict:
-    """(a′): the previous default model against the shipped one, on the same events,
-    alternating which runs first."""
+def before_after(events: list) -> dict:
+    """(a′): the shipped model with the torch engine against the compiled one, on the same
+    events, alternating which runs first."""
     from acts_gnn.gnn.pipeline import Pipeline
 
-    pipelines = {"before": Pipeline(before_bundle, device="cpu"), "after": Pipeline(device="cpu")}
+    pipelines = {
+        name: Pipeline(device="cpu", engine=engine) for name, engine in BEFORE_AFTER.items()
+    }
     times: dict[str, list] = {name: [] for name in pipelines}
     labels: dict[str, dict] = {name: {} for name in pipelines}
     edges: dict[str, list] = {name: [] for name in pipelines}
@@ -434,10 +411,12 @@ def render_before_after(ba: dict) -> list[str]:
     keys = [*STAGES, "total"]
     before, after = ba["rows"]["before"], ba["rows"]["after"]
     lines = [
-        "### (a′) Before and after: the previous default model against the shipped one",
+        "### (a′) Before and after: the torch engine against the compiled one",
         "",
-        f"*Before*: {BEFORE_MODEL}; *after*: the shipped default model. The same μ = 200",
-        "events, run alternately in one process. Mean seconds (and edges) per event.",
+        "The shipped default model; *before*: its filter and GNN run as the torch modules",
+        "(`Pipeline(engine=\"torch\")`, the CPU engine until now); *after*: the compiled kernels",
+        "of `acts_gnn.gnn.compiled` (the default on the CPU). The same μ = 200 events, run",
+        "alternately in one process. Mean seconds (and edges) per event.",
         "",
         "| | K1 edges | edges after filter | " + " | ".join(keys) + " |",
         "| --- | --- | --- |" + " --- |" * len(keys),
@@ -533,8 +512,7 @@ def main() -> None:
         "exponent_stages": {s: exponent(rows, lambda r, s=s: r["stages_s"][s]) for s in STAGES},
     }
     mu200 = events[200]
-    before_bundle = previous_model(args.work)
-    a["before_after"] = None if before_bundle is None else before_after(mu200, before_bundle)
+    a["before_after"] = before_after(mu200)
     walk = make_finder("gnn_walk")
     walk_labels = {}
     for event in mu200:

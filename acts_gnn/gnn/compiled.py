@@ -31,7 +31,14 @@ from typing import TYPE_CHECKING
 import numpy as np
 from numba import njit, prange
 
-from acts_gnn.gnn.geometry import edge_inputs, inverse_pt, node_inputs, point_eta
+from acts_gnn.gnn.geometry import (
+    EDGE_INPUTS,
+    INVERSE_PT_SCALE,
+    NODE_INPUTS,
+    edge_inputs,
+    node_inputs,
+    point_eta,
+)
 
 if TYPE_CHECKING:
     import torch
@@ -352,6 +359,47 @@ def gnn_logits(gnn: InteractionGNN, features: torch.Tensor, edges: torch.Tensor)
     return torch.from_numpy(decoder.run(x, src, dst, e))
 
 
+@njit(cache=True, parallel=True)
+def _filter_inputs(features, eta, latent, src, dst, max_inverse_pt, use_distance, rest):
+    """Each edge's own filter inputs, as :func:`~acts_gnn.gnn.geometry.edge_inputs` (and the
+    latent distance), in float32 and the same order of operations; rows of edges outside the
+    pre-selection (circle tighter than ``max_inverse_pt``; negative: none) are not filled.
+
+    Returns whether each edge is kept.
+    """
+    n_edges = src.shape[0]
+    kept = np.empty(n_edges, np.bool_)
+    pi, one, two = _F(np.pi), _F(1.0), _F(2.0)
+    tiny, curvature = _F(1e-3), _F(INVERSE_PT_SCALE * 2.0)
+    for e in prange(n_edges):
+        s, d = src[e], dst[e]
+        dr = features[d, 0] - features[s, 0]
+        turned = np.fmod((features[d, 1] - features[s, 1]) + one, two)
+        if turned < 0:
+            turned += two
+        dphi = (turned - one) * pi
+        safe_dr = dr if abs(dr) >= tiny else (tiny if dr >= 0 else -tiny)
+        inverse = curvature * dphi / safe_dr
+        kept[e] = max_inverse_pt < 0 or abs(inverse) <= max_inverse_pt
+        if not kept[e]:
+            continue
+        dz = features[d, 2] - features[s, 2]
+        z0 = features[s, 2] - features[s, 0] * dz / safe_dr
+        rest[e, 0] = dr * _F(5.0)
+        rest[e, 1] = dphi * _F(5.0)
+        rest[e, 2] = eta[d] - eta[s]
+        rest[e, 3] = np.tanh(inverse)
+        rest[e, 4] = np.tanh(z0 / _F(0.3))
+        rest[e, 5] = dz * two
+        if use_distance:
+            total = _F(0.0)
+            for j in range(latent.shape[1]):
+                diff = latent[s, j] - latent[d, j]
+                total += diff * diff
+            rest[e, 6] = np.sqrt(total)
+    return kept
+
+
 def filter_scores(
     net: FilterMLP,
     features: torch.Tensor,
@@ -363,28 +411,17 @@ def filter_scores(
     compiled: the same pre-selection (an edge tighter than ``max_inverse_pt`` gets 0)."""
     import torch
 
-    from acts_gnn.gnn.geometry import NODE_INPUTS
-
     _use_torch_threads()
     network = EdgeNetwork.of(net.net, NODE_INPUTS)
-    scores = torch.zeros(edges.shape[1], dtype=torch.float32)
-    if max_inverse_pt is None:
-        wanted = None
-        kept = edges
-    else:
-        wanted = inverse_pt(features, edges).abs() <= max_inverse_pt
-        kept = edges[:, wanted]
-    rest = [edge_inputs(features, kept, point_eta(features))]
-    if net.config.use_latent_distance:
-        rest.append((latent[kept[0]] - latent[kept[1]]).norm(dim=1).unsqueeze(1))
-    logits = network.run(
-        node_inputs(features),
-        np.ascontiguousarray(kept[0].numpy()),
-        np.ascontiguousarray(kept[1].numpy()),
-        _numpy(torch.cat(rest, dim=1)),
-    )
-    kept_scores = torch.sigmoid(torch.from_numpy(logits))
-    if wanted is None:
-        return kept_scores
-    scores[wanted] = kept_scores
-    return scores
+    use_distance = net.config.use_latent_distance
+    src = np.ascontiguousarray(edges[0].numpy())
+    dst = np.ascontiguousarray(edges[1].numpy())
+    rest = np.empty((src.shape[0], EDGE_INPUTS + int(use_distance)), np.float32)
+    kept = _filter_inputs(
+        _numpy(features), _numpy(point_eta(features)), _numpy(latent), src, dst,
+        -1.0 if max_inverse_pt is None else max_inverse_pt, use_distance, rest,
+    )  # fmt: skip
+    scores = np.zeros(src.shape[0], np.float32)
+    logits = network.run(node_inputs(features), src[kept], dst[kept], rest[kept])
+    scores[kept] = torch.sigmoid(torch.from_numpy(logits)).numpy()
+    return torch.from_numpy(scores)
