@@ -46,7 +46,7 @@ if TYPE_CHECKING:
 
     from acts_gnn.gnn.models import FilterMLP, InteractionGNN
 
-__all__ = ["TILE", "EdgeNetwork", "filter_scores", "gnn_logits", "silu"]
+__all__ = ["TILE", "EdgeNetwork", "filter_inputs", "filter_scores", "gnn_logits", "silu"]
 
 #: nodes per parallel task of the GNN's sums into its nodes
 _NODE_BLOCK = 256
@@ -360,7 +360,7 @@ def gnn_logits(gnn: InteractionGNN, features: torch.Tensor, edges: torch.Tensor)
 
 
 @njit(cache=True, parallel=True)
-def _filter_inputs(features, eta, latent, src, dst, max_inverse_pt, use_distance, rest):
+def filter_inputs(features, eta, latent, src, dst, max_inverse_pt, use_distance, rest):
     """Each edge's own filter inputs, as :func:`~acts_gnn.gnn.geometry.edge_inputs` (and the
     latent distance), in float32 and the same order of operations; rows of edges outside the
     pre-selection (circle tighter than ``max_inverse_pt``; negative: none) are not filled.
@@ -417,7 +417,7 @@ def filter_scores(
     src = np.ascontiguousarray(edges[0].numpy())
     dst = np.ascontiguousarray(edges[1].numpy())
     rest = np.empty((src.shape[0], EDGE_INPUTS + int(use_distance)), np.float32)
-    kept = _filter_inputs(
+    kept = filter_inputs(
         _numpy(features), _numpy(point_eta(features)), _numpy(latent), src, dst,
         -1.0 if max_inverse_pt is None else max_inverse_pt, use_distance, rest,
     )  # fmt: skip

@@ -8,7 +8,15 @@ import pytest
 import torch
 
 from acts_gnn.errors import ConfigError
-from acts_gnn.gnn.compiled import TILE, EdgeNetwork, filter_scores, gnn_logits, silu
+from acts_gnn.gnn.compiled import (
+    TILE,
+    EdgeNetwork,
+    filter_inputs,
+    filter_scores,
+    gnn_logits,
+    silu,
+)
+from acts_gnn.gnn.geometry import edge_inputs, inverse_pt, point_eta
 from acts_gnn.gnn.models import (
     FilterConfig,
     FilterMLP,
@@ -119,6 +127,23 @@ def test_the_gnn_logits_do_not_depend_on_the_thread_count():
 
 @pytest.mark.parametrize("max_inverse_pt", [None, 1.0])
 @pytest.mark.parametrize("latent_distance", [True, False])
+def test_thefilter_inputs_equal_the_geometry_module():
+    x = _features(300)
+    x[:20, 0] = x[20:40, 0]  # Δr = 0 on some edges: the ±1 mm guard
+    x[:10, 1], x[20:30, 1] = 0.999, -0.999  # φ across ±π
+    latent = torch.randn(300, 4)
+    edges = torch.cat([torch.stack([torch.arange(20), torch.arange(20, 40)])] * 2, dim=1)
+    edges = torch.cat([edges, torch.randint(0, 300, (2, 2000))], dim=1)
+    src, dst = edges[0].numpy(), edges[1].numpy()
+    rest = np.full((edges.shape[1], 7), np.nan, np.float32)
+    kept = filter_inputs(x.numpy(), point_eta(x).numpy(), latent.numpy(), src, dst, 1.0, True, rest)
+    assert np.array_equal(kept, (inverse_pt(x, edges).abs() <= 1.0).numpy())
+    distance = (latent[edges[0]] - latent[edges[1]]).norm(dim=1, keepdim=True)
+    expected = torch.cat([edge_inputs(x, edges), distance], dim=1).numpy()
+    np.testing.assert_allclose(rest[kept], expected[kept], rtol=1e-5, atol=1e-6)
+    assert np.isnan(rest[~kept]).all()  # not computed for the edges the pre-selection drops
+
+
 def test_the_filter_scores_equal_the_modules(max_inverse_pt, latent_distance):
     net = _randomised(FilterMLP(FilterConfig(hidden=16, use_latent_distance=latent_distance)), 7)
     x = _features(400)
