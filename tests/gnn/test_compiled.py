@@ -125,9 +125,7 @@ def test_the_gnn_logits_do_not_depend_on_the_thread_count():
     assert torch.equal(one, two)
 
 
-@pytest.mark.parametrize("max_inverse_pt", [None, 1.0])
-@pytest.mark.parametrize("latent_distance", [True, False])
-def test_thefilter_inputs_equal_the_geometry_module():
+def test_the_filter_inputs_equal_the_geometry_module():
     x = _features(300)
     x[:20, 0] = x[20:40, 0]  # Δr = 0 on some edges: the ±1 mm guard
     x[:10, 1], x[20:30, 1] = 0.999, -0.999  # φ across ±π
@@ -144,6 +142,8 @@ def test_thefilter_inputs_equal_the_geometry_module():
     assert np.isnan(rest[~kept]).all()  # not computed for the edges the pre-selection drops
 
 
+@pytest.mark.parametrize("max_inverse_pt", [None, 1.0])
+@pytest.mark.parametrize("latent_distance", [True, False])
 def test_the_filter_scores_equal_the_modules(max_inverse_pt, latent_distance):
     net = _randomised(FilterMLP(FilterConfig(hidden=16, use_latent_distance=latent_distance)), 7)
     x = _features(400)
