@@ -1,15 +1,17 @@
 """K1: fixed-radius nearest neighbours in the latent space → the candidate graph.
 
-Layer: cuda. CPU implementation with SciPy's k-d tree; the CUDA kernel (next to it) must give the
-same edges.
+Layer: cuda. Two CPU paths — large events: a grid on the latent's principal axes and compiled
+loops (:mod:`acts_gnn.cuda._frnn_grid`, :mod:`acts_gnn.cuda._frnn_select`); small events: SciPy's
+k-d tree and numpy — and the CUDA kernel (next to it) must give the same edges.
 
 Semantics (the contract both implementations keep):
 
 * a pair (i, j), i ≠ j, is a candidate when ``‖x_i − x_j‖ < radius`` (strictly less; distances
   in float64 from the float32 latent);
 * each point keeps at most ``max_neighbours`` of its candidates: the nearest ones, ties in
-  distance broken by the smaller point index (on the CPU, exact while at most 8 further points
-  tie at a point's last kept distance: the k-d tree is asked for ``max_neighbours + 9``);
+  distance broken by the smaller point index (the grid path exactly; the k-d tree path exactly
+  while at most 8 further points tie at a point's last kept distance: the tree is asked for
+  ``max_neighbours + 9``);
 * the graph is the **union** over points of the kept pairs, taken as undirected and listed once;
 * **direction**: each edge points from the point with the smaller transverse radius ``r`` to the
   larger (inner → outer, the direction tracks grow); equal ``r`` → smaller index first;
@@ -26,10 +28,11 @@ from acts_gnn.cpus import resolve_threads
 
 __all__ = ["COMPILED_ABOVE", "orient_and_sort", "radius_graph_cpu"]
 
-#: above this many entries of the tree query (points × neighbours asked), the pairs are chosen
-#: and sorted by compiled loops: on a μ = 200 event (14.6 M entries) they took 0.9–1.4 s against
-#: 2.0–2.7 s for numpy on one thread, but loading them costs ~0.5–1 s once per process, more than
-#: numpy spends on a small event (μ = 20: 1.1 M entries)
+#: above this many entries of the neighbour query (points × (max_neighbours + 9)), the compiled
+#: path runs: on a μ = 200 event (14.6 M entries) its choosing and sorting took 0.9–1.4 s against
+#: 2.0–2.7 s for numpy on one thread, and its grid query 1.0–1.5 s against 1.7–2.1 s for the
+#: tree's (2 threads); but loading the compiled code costs ~0.5–1 s once per process, more than
+#: a small event needs (μ = 20: 1.1 M entries)
 COMPILED_ABOVE = 4_000_000
 
 
@@ -62,13 +65,13 @@ def radius_graph_cpu(
         r: float32 [N] transverse radius of each space point (orients the edges).
         radius: latent-space radius.
         max_neighbours: most neighbours kept per point (k ≥ 1).
-        workers: threads of the tree queries (None: :func:`acts_gnn.cpus.resolve_threads`,
-            the CPUs this process may use — not SciPy's ``-1``, which counts every core of the
-            machine whatever the affinity mask says).
-        compiled: choose, orient and sort the pairs with the compiled loops of
-            :mod:`acts_gnn.cuda._frnn_select` (True) or with numpy (False); None: compiled when
-            the tree query returned more than :data:`COMPILED_ABOVE` entries. The same edges
-            either way.
+        workers: threads of the query and the compiled loops (None:
+            :func:`acts_gnn.cpus.resolve_threads`, the CPUs this process may use — not SciPy's
+            ``-1``, which counts every core of the machine whatever the affinity mask says).
+        compiled: the grid query and the compiled loops of :mod:`acts_gnn.cuda._frnn_select`
+            (True) or the k-d tree and numpy (False); None: compiled above
+            :data:`COMPILED_ABOVE` entries. The same edges either way, but for ties beyond the
+            tree's rows (see the contract).
 
     Returns:
         int64 [2, E] edges, inner → outer, sorted.
@@ -83,23 +86,25 @@ def radius_graph_cpu(
     k = min(max_neighbours + 9, n)
     if workers is None:
         workers = resolve_threads()
-    tree = cKDTree(latent.astype(np.float64))
-    distance, index = tree.query(
-        latent.astype(np.float64), k=k, distance_upper_bound=radius, workers=workers
-    )
-    distance = np.ascontiguousarray(np.atleast_2d(distance))
-    index = np.ascontiguousarray(np.atleast_2d(index), dtype=np.int64)
     r = np.asarray(r, dtype=np.float32)
     if compiled is None:
-        compiled = index.size > COMPILED_ABOVE
+        compiled = n * k > COMPILED_ABOVE
     if not compiled:
+        tree = cKDTree(latent.astype(np.float64))
+        distance, index = tree.query(
+            latent.astype(np.float64), k=k, distance_upper_bound=radius, workers=workers
+        )
+        distance = np.ascontiguousarray(np.atleast_2d(distance))
+        index = np.ascontiguousarray(np.atleast_2d(index), dtype=np.int64)
         return orient_and_sort(_pairs_numpy(distance, index, radius, max_neighbours), r)
     import numba
 
+    from acts_gnn.cuda._frnn_grid import grid_query
     from acts_gnn.cuda._frnn_select import directed_pairs, kept_neighbours, sorted_unique
 
-    # the compiled passes on as many threads as the tree query (this thread's Numba setting)
+    # the compiled passes on as many threads as asked (this thread's Numba setting)
     numba.set_num_threads(max(1, min(workers, numba.config.NUMBA_NUM_THREADS)))
+    distance, index = grid_query(latent, radius, k)
     kept, last_d, last_i, cut_ties = kept_neighbours(distance, index, radius, max_neighbours)
     source, target = directed_pairs(
         distance, index, kept, last_d, last_i, cut_ties, max_neighbours, r

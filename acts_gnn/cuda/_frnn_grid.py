@@ -1,0 +1,158 @@
+"""K1's neighbour query on the CPU by a grid on the latent's leading principal axes: rows in the
+format of SciPy's ``cKDTree.query(latent, k, distance_upper_bound=radius)``, but exact — the
+``k`` nearest by (distance, index) however many tie — in compiled loops (Numba, parallel over
+points).
+
+Layer: cuda. Private to :mod:`acts_gnn.cuda.frnn`, whose docstring states the contract.
+
+The points are binned on a grid over their first :data:`GRID_AXES` principal axes, with cells at
+least the radius wide (:data:`REACH` 1): two points closer than the radius lie in the same or in
+adjacent cells (a projection on orthonormal axes never lengthens a difference). Each point scans
+the 3^G cells around its own, skips the candidates whose difference on the first
+:data:`BOUND_AXES` principal axes already reaches the radius (a lower bound on their distance,
+with a margin far above the rounding of the projection), and measures the others exactly: in
+float64 from the float32 latent, as the contract says. Each row keeps the ``k`` nearest by
+(distance, index), the point itself included, and pads with distance ∞ and index ``n`` — the
+tree query's format, ready for :mod:`acts_gnn.cuda._frnn_select`.
+
+On a μ = 200 event (106 k points in 8 dimensions) a point scans ~1,900 candidates (measured on
+a 3-axis grid) for ~58 inside the radius.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit, prange
+
+__all__ = ["BOUND_AXES", "GRID_AXES", "grid_query"]
+
+#: principal axes the grid spans (3: ~45 k cells on a μ = 200 event)
+GRID_AXES = 3
+#: principal axes of the lower bound that skips a candidate before its exact distance (five:
+#: :func:`_scan` spells them out, so that its bound loop vectorises)
+BOUND_AXES = 5
+#: cells per radius along each axis: a point scans 2·REACH + 1 cells along each grid axis
+REACH = 1
+#: the grid has at most this many cells per point (beyond, wider cells: correct, more candidates)
+_CELLS_PER_POINT = 4
+#: points per parallel task
+_BLOCK = 64
+#: margin of the cell width and of the bound over the radius, relative to the radius and to the
+#: largest centred coordinate (the projections' rounding is ~1e-15 of the latter)
+_MARGIN = 1e-9
+
+
+def grid_query(latent: np.ndarray, radius: float, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """``(distance, index)`` [n, k]: each point's ``k`` nearest points closer than ``radius``
+    (itself first), by (distance, index); missing ones are (∞, n).
+
+    ``latent``: float32 [n, D]. Distances are float64 from the float32 coordinates.
+    """
+    x = np.ascontiguousarray(latent, dtype=np.float32).astype(np.float64)
+    n, dim = x.shape
+    centred = x - x.mean(axis=0)
+    # principal axes from the covariance (D × D); any orthonormal axes would be correct
+    _, vectors = np.linalg.eigh(centred.T @ centred)
+    axes = vectors[:, ::-1][:, : min(BOUND_AXES, dim)]  # BOUND_AXES is 5: see _scan
+    projected = np.ascontiguousarray(centred @ axes)
+    grid_axes = min(GRID_AXES, axes.shape[1])
+    low = projected[:, :grid_axes].min(axis=0)
+    extent = projected[:, :grid_axes].max(axis=0) - low
+    most = max(1, round((_CELLS_PER_POINT * n) ** (1.0 / grid_axes)))
+    reach = radius + _MARGIN * (radius + float(np.abs(centred).max(initial=0.0)))
+    width = max(reach / REACH, float(extent.max()) / most, 1e-300)
+    cells = np.minimum((projected[:, :grid_axes] - low) // width, most).astype(np.int64)
+    shape = cells.max(axis=0) + 1 if n else np.ones(grid_axes, np.int64)
+    key = np.ravel_multi_index(tuple(cells.T), tuple(shape)) if n else np.zeros(0, np.int64)
+    order = np.argsort(key, kind="stable")
+    starts = np.zeros(int(np.prod(shape)) + 1, np.int64)
+    np.cumsum(np.bincount(key, minlength=starts.size - 1), out=starts[1:])
+    bound_axes = np.zeros((BOUND_AXES, n))  # axes beyond D stay 0: no help, no harm
+    bound_axes[: projected.shape[1]] = projected[order].T
+    distance = np.empty((n, k))
+    index = np.empty((n, k), np.int64)
+    _scan(
+        np.ascontiguousarray(x[order]),
+        bound_axes,
+        np.ascontiguousarray(cells[order]),
+        order,
+        starts,
+        np.asarray(shape, np.int64),
+        int(np.diff(starts).max()) if n else 0,
+        float(radius),
+        reach**2,
+        distance,
+        index,
+    )
+    return distance, index
+
+
+@njit(cache=True, parallel=True)
+def _scan(x, bound_axes, cells, order, starts, shape, largest, radius, bound, distance, index):
+    """Fill each point's row (see :func:`grid_query`); ``x``, ``bound_axes`` [BOUND_AXES, n] and
+    ``cells`` are in grid order, ``order`` maps grid order → point index."""
+    n, dim = x.shape
+    g = cells.shape[1]
+    k = distance.shape[1]
+    span = 2 * REACH + 1
+    neighbours = span**g
+    p0, p1, p2, p3, p4 = bound_axes[0], bound_axes[1], bound_axes[2], bound_axes[3], bound_axes[4]
+    for block in prange((n + _BLOCK - 1) // _BLOCK):
+        lower = np.empty(largest)
+        for p in range(block * _BLOCK, min(n, (block + 1) * _BLOCK)):
+            i = order[p]
+            for c in range(k):
+                distance[i, c] = np.inf
+                index[i, c] = n
+            m = 0  # row entries filled
+            for code in range(neighbours):
+                key = 0
+                inside = True
+                rest = code
+                for a in range(g):
+                    c = cells[p, a] + rest % span - REACH
+                    rest //= span
+                    if c < 0 or c >= shape[a]:
+                        inside = False
+                        break
+                    key = key * shape[a] + c
+                if not inside:
+                    continue
+                first, last = starts[key], starts[key + 1]
+                # the lower bound of every candidate of the cell (a loop that vectorises)
+                for q in range(first, last):
+                    d0 = p0[q] - p0[p]
+                    d1 = p1[q] - p1[p]
+                    d2 = p2[q] - p2[p]
+                    d3 = p3[q] - p3[p]
+                    d4 = p4[q] - p4[p]
+                    lower[q - first] = d0 * d0 + d1 * d1 + d2 * d2 + d3 * d3 + d4 * d4
+                for q in range(first, last):
+                    if lower[q - first] >= bound:
+                        continue
+                    total = 0.0
+                    for a in range(dim):
+                        d = x[q, a] - x[p, a]
+                        total += d * d
+                    dq = np.sqrt(total)
+                    if not dq < radius:
+                        continue
+                    j = order[q]
+                    if m == k and (
+                        dq > distance[i, k - 1]
+                        or (dq == distance[i, k - 1] and j > index[i, k - 1])
+                    ):
+                        continue
+                    # insertion by (distance, index) into the first min(m + 1, k) columns
+                    at = min(m, k - 1)
+                    while at > 0 and (
+                        distance[i, at - 1] > dq
+                        or (distance[i, at - 1] == dq and index[i, at - 1] > j)
+                    ):
+                        distance[i, at] = distance[i, at - 1]
+                        index[i, at] = index[i, at - 1]
+                        at -= 1
+                    distance[i, at] = dq
+                    index[i, at] = j
+                    if m < k:
+                        m += 1
