@@ -5,9 +5,10 @@
 One event per μ (the first of ``make bench``'s samples, simulated into ``--work`` once), after a
 warm-up event, with the shipped model and the default thread count. Stage times come from the
 pipeline's own timing; within each stage torch's profiler gives the operations by self CPU time
-(the pipeline marks its stages as profiler ranges). K1 is SciPy and numpy, not torch: its line
-splits the k-d tree query (timed here with the same arguments) from the rest. The markdown
-table goes to ``--output`` and to stdout.
+(the pipeline marks its stages as profiler ranges; the compiled kernels of the filter and the
+GNN are ranges of their own). K1 is not torch: its line splits the neighbour query (the grid
+query of large events, timed here with the same arguments; small events use SciPy's k-d tree
+instead) from the rest. The markdown table goes to ``--output`` and to stdout.
 """
 
 from __future__ import annotations
@@ -46,22 +47,20 @@ def _ops_by_stage(prof) -> dict[str, dict[str, float]]:
     return found
 
 
-def _tree_query_s(pipeline, features: np.ndarray) -> float:
-    """Seconds of K1's k-d tree build and query alone, on this event's latents."""
+def _query_s(pipeline, features: np.ndarray) -> float:
+    """Seconds of K1's neighbour query alone (the grid query of large events), on this event's
+    latents."""
+    import numba
     import torch
-    from scipy.spatial import cKDTree
+
+    from acts_gnn.cuda.frnn import grid_rows
 
     with torch.inference_mode():
         latent = pipeline.bundle.embedding(torch.from_numpy(features)).numpy()
     cfg = pipeline.config
+    numba.set_num_threads(min(torch.get_num_threads(), numba.config.NUMBA_NUM_THREADS))
     start = time.perf_counter()
-    tree = cKDTree(latent.astype(np.float64))
-    tree.query(
-        latent.astype(np.float64),
-        k=min(cfg.max_neighbours + 9, len(latent)),
-        distance_upper_bound=cfg.radius,
-        workers=torch.get_num_threads(),
-    )
+    grid_rows(latent, cfg.radius, min(cfg.max_neighbours + 9, len(latent)))
     return time.perf_counter() - start
 
 
@@ -88,7 +87,7 @@ def profile(events: dict[int, list]) -> list[dict]:
                 "edges_filtered": output.n_edges_filtered,
                 "stages_s": output.stages_s,
                 "ops": {s: dict(ops.get(s, {})) for s in STAGES},
-                "tree_query_s": _tree_query_s(pipeline, features),
+                "query_s": _query_s(pipeline, features),
                 "threads": torch.get_num_threads(),
             }
         )
@@ -102,7 +101,7 @@ def markdown(rows: list[dict]) -> str:
         f"Machine: {machine()}; torch threads: {rows[0]['threads']}. One event per μ after a "
         "warm-up; `python benchmarks/profile_cpu.py`.",
         "",
-        "| μ | space points | K1 edges | filtered edges | embedding | K1 (tree query) | filter "
+        "| μ | space points | K1 edges | filtered edges | embedding | K1 (neighbour query) | filter "
         "| GNN | track building | total |",
         "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
@@ -112,7 +111,7 @@ def markdown(rows: list[dict]) -> str:
         lines.append(
             f"| {row['mu']} | {row['spacepoints']:,} | {row['edges_graph']:,} | "
             f"{row['edges_filtered']:,} | {s['embedding']:.2f} s | {s['graph_building']:.2f} s "
-            f"({row['tree_query_s']:.2f} s) | {s['filter']:.2f} s | {s['gnn']:.2f} s | "
+            f"({row['query_s']:.2f} s) | {s['filter']:.2f} s | {s['gnn']:.2f} s | "
             f"{s['track_building']:.2f} s | {total:.2f} s |"
         )
     x = np.log([r["spacepoints"] for r in rows])

@@ -26,7 +26,7 @@ import numpy as np
 
 from acts_gnn.cpus import resolve_threads
 
-__all__ = ["COMPILED_ABOVE", "orient_and_sort", "radius_graph_cpu"]
+__all__ = ["COMPILED_ABOVE", "grid_rows", "orient_and_sort", "radius_graph_cpu"]
 
 #: above this many entries of the neighbour query (points × (max_neighbours + 9)), the compiled
 #: path runs: on a μ = 200 event (14.6 M entries) its choosing and sorting took 0.9–1.4 s against
@@ -48,6 +48,15 @@ def orient_and_sort(pairs: np.ndarray, r: np.ndarray) -> np.ndarray:
     n = int(max(src.max(), dst.max())) + 1
     key = np.unique(src * n + dst)
     return np.stack([key // n, key % n]).astype(np.int64)
+
+
+def grid_rows(latent: np.ndarray, radius: float, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """The compiled path's neighbour query: ``(distance, index)`` [N, k], each point's k nearest
+    closer than ``radius`` (itself first) by (distance, index), padded with (∞, N) — see
+    :mod:`acts_gnn.cuda._frnn_grid`. Runs on this thread's Numba thread count."""
+    from acts_gnn.cuda._frnn_grid import grid_query
+
+    return grid_query(latent, radius, k)
 
 
 def radius_graph_cpu(
@@ -99,12 +108,11 @@ def radius_graph_cpu(
         return orient_and_sort(_pairs_numpy(distance, index, radius, max_neighbours), r)
     import numba
 
-    from acts_gnn.cuda._frnn_grid import grid_query
     from acts_gnn.cuda._frnn_select import directed_pairs, kept_neighbours, sorted_unique
 
     # the compiled passes on as many threads as asked (this thread's Numba setting)
     numba.set_num_threads(max(1, min(workers, numba.config.NUMBA_NUM_THREADS)))
-    distance, index = grid_query(latent, radius, k)
+    distance, index = grid_rows(latent, radius, k)
     kept, last_d, last_i, cut_ties = kept_neighbours(distance, index, radius, max_neighbours)
     source, target = directed_pairs(
         distance, index, kept, last_d, last_i, cut_ties, max_neighbours, r
