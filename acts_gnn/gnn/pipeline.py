@@ -164,6 +164,12 @@ class Pipeline:
             raise ConfigError(f"engine must be {names}, got {self.engine!r}")
         if self.engine == "compiled" and not on_cpu:
             raise ConfigError(f"the compiled engine runs on the CPU only, not on {self.device}")
+        if on_cpu:
+            # the compiled kernels (the engine's and K1's) need Numba, imported here and not at
+            # the first event: its import imports PyYAML, which overflows a float on purpose,
+            # and inside an ACTS sequencer (floating-point exceptions trapped in its threads)
+            # that is an unmasked FPE that ends the job
+            import numba  # noqa: F401
         if not isinstance(bundle, ModelBundle):
             bundle = ModelBundle.load(bundle, device=self.device)
         elif _device_of(bundle) != _torch_device(self.device):

@@ -89,3 +89,26 @@ def test_the_served_algorithm_in_a_default_sequencer_raises_no_fpe(tmp_path):
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
     assert "FPE" not in run.stdout + run.stderr
     assert int(run.stdout.split("PROTOTRACKS")[1]) > 0
+
+
+LOCAL_SCRIPT = """
+from acts_gnn.acts.chain import ChainConfig, run_chain
+# the local pipeline in ACTS's default sequencer (every core, floating-point-exception tracking
+# on) in a fresh interpreter; μ = 60 so that K1 takes its compiled path too
+result = run_chain(ChainConfig(events=1, pileup=60, signal=20, seed=7, threads=-1))
+print("PROTOTRACKS", result.n_prototracks)
+"""
+
+
+def test_the_local_algorithm_in_a_default_sequencer_raises_no_fpe():
+    """Numba is imported when the pipeline is made, not in the sequencer's trapping threads:
+    its import imports PyYAML, which overflows a float on purpose (2 unmasked FPEs before)."""
+    import subprocess
+    import sys
+
+    run = subprocess.run(
+        [sys.executable, "-c", LOCAL_SCRIPT], capture_output=True, text=True, timeout=600
+    )
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+    assert "FPE" not in run.stdout + run.stderr
+    assert int(run.stdout.split("PROTOTRACKS")[1]) > 0
