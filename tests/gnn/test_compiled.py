@@ -27,18 +27,7 @@ from acts_gnn.gnn.models import (
 from acts_gnn.gnn.pipeline import Pipeline
 from acts_gnn.io.example import example_dir
 from acts_gnn.io.source import open_events
-
-
-def _features(n: int, seed: int = 0) -> torch.Tensor:
-    g = torch.Generator().manual_seed(seed)
-    return torch.stack(
-        [
-            torch.rand(n, generator=g) + 0.03,
-            torch.rand(n, generator=g) * 2 - 1,
-            torch.rand(n, generator=g) * 6 - 3,
-        ],
-        dim=1,
-    )
+from tests.gnn.features import random_features
 
 
 def _randomised(module: torch.nn.Module, seed: int) -> torch.nn.Module:
@@ -113,7 +102,7 @@ def test_other_network_shapes_are_refused():
 def test_the_gnn_logits_equal_the_modules(config):
     torch.manual_seed(0)
     gnn = _randomised(InteractionGNN(config), seed=config.hidden)
-    x = _features(300)
+    x = random_features(300)
     edges = torch.randint(0, 300, (2, 2000))
     edges = edges[:, torch.argsort(edges[0] * 300 + edges[1])]  # as K1 gives them
     with torch.inference_mode():
@@ -125,7 +114,7 @@ def test_the_gnn_logits_equal_the_modules(config):
 
 def test_the_gnn_logits_do_not_depend_on_the_thread_count():
     gnn = _randomised(InteractionGNN(GNNConfig(16, 2, 2)), seed=5)
-    x, edges = _features(500), torch.randint(0, 500, (2, 5000))
+    x, edges = random_features(500), torch.randint(0, 500, (2, 5000))
     threads = torch.get_num_threads()
     try:
         with torch.inference_mode():
@@ -139,7 +128,7 @@ def test_the_gnn_logits_do_not_depend_on_the_thread_count():
 
 
 def test_the_filter_inputs_equal_the_geometry_module():
-    x = _features(300)
+    x = random_features(300)
     x[:20, 0] = x[20:40, 0]  # Δr = 0 on some edges: the ±1 mm guard
     x[:10, 1], x[20:30, 1] = 0.999, -0.999  # φ across ±π
     latent = torch.randn(300, 4)
@@ -159,7 +148,7 @@ def test_the_filter_inputs_equal_the_geometry_module():
 @pytest.mark.parametrize("latent_distance", [True, False])
 def test_the_filter_scores_equal_the_modules(max_inverse_pt, latent_distance):
     net = _randomised(FilterMLP(FilterConfig(hidden=16, use_latent_distance=latent_distance)), 7)
-    x = _features(400)
+    x = random_features(400)
     latent = torch.randn(400, 4)
     edges = torch.randint(0, 400, (2, 3000))
     with torch.inference_mode():

@@ -24,22 +24,11 @@ from acts_gnn.gnn.models import (
     node_inputs,
 )
 from acts_gnn.gnn.records import TrainingRecord
-
-
-def _features(n: int, seed: int = 0) -> torch.Tensor:
-    g = torch.Generator().manual_seed(seed)
-    return torch.stack(
-        [
-            torch.rand(n, generator=g) + 0.03,
-            torch.rand(n, generator=g) * 2 - 1,
-            torch.rand(n, generator=g) * 6 - 3,
-        ],
-        dim=1,
-    )
+from tests.gnn.features import random_features
 
 
 def test_shapes():
-    x = _features(50)
+    x = random_features(50)
     edges = torch.randint(0, 50, (2, 120))
     assert EmbeddingMLP(EmbeddingConfig(latent_dim=8)).forward(x).shape == (50, 8)
     assert FilterMLP().forward(x, edges, torch.rand(120)).shape == (120,)
@@ -52,7 +41,7 @@ def test_shapes():
 
 def test_one_training_step_lowers_the_loss():
     torch.manual_seed(0)
-    x = _features(200)
+    x = random_features(200)
     edges = torch.randint(0, 200, (2, 600))
     truth = (x[edges[0], 1] - x[edges[1], 1]).abs() < 0.3  # a learnable rule
     model = InteractionGNN(GNNConfig(hidden=16, iterations=2))
@@ -91,7 +80,7 @@ def test_bundle_round_trip_and_weights_only(tmp_path, monkeypatch):
     monkeypatch.setattr(torch, "load", spy)
     loaded = ModelBundle.load(tmp_path / "b")
     assert calls == [True, True, True]
-    x = _features(20)
+    x = random_features(20)
     with torch.no_grad():
         np.testing.assert_array_equal(loaded.embedding(x).numpy(), bundle.embedding(x).numpy())
     assert loaded.pipeline == bundle.pipeline
@@ -124,7 +113,7 @@ def _gnn_by_concatenation(model: InteractionGNN, features, edges) -> torch.Tenso
 def test_gnn_equals_its_concatenated_form(chunk):
     torch.manual_seed(3)
     n, m = 60, 250
-    features = _features(n)
+    features = random_features(n)
     edges = torch.randint(0, n, (2, m))
     for config in (
         GNNConfig(hidden=16, iterations=3),
