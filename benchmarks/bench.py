@@ -4,7 +4,7 @@
 
 Sections: (a) per-stage CPU time vs pile-up μ = 20, 50, 100, 200 with the fitted scaling
 exponent; (a′) the shipped model's filter and GNN as torch modules against the compiled
-kernels (the CPU default); (b) K1 and K2 against SciPy (on CPU they *are* SciPy; the GPU ratios
+kernels (the CPU default); (b) K1 and K2 on the CPU against their CUDA twins (the GPU ratios
 come from ``make gpu-check``); (c) local vs served throughput, concurrency 1, 2, 4 with 1 and 2
 instances;
 (d) the service's own overhead per event size (``null_tracking`` served vs the pipeline);
@@ -303,10 +303,11 @@ def render(results: dict) -> str:
         + ".",
         "",
         *(render_before_after(a["before_after"]) if a["before_after"] else []),
-        "## (b) K1 and K2 against SciPy",
+        "## (b) K1 and K2 on the CPU against their CUDA twins",
         "",
-        "On CPU, K1 (fixed-radius neighbours) is built on SciPy's `cKDTree.query` and K2 (connected",
-        "components) on `scipy.sparse.csgraph.connected_components`. Their Numba CUDA twins are",
+        "On CPU, K1 (fixed-radius neighbours) is a grid query with compiled loops on large events",
+        "and SciPy's `cKDTree.query` on small ones (the same edges), and K2 (connected components)",
+        "is `scipy.sparse.csgraph.connected_components`. Their Numba CUDA twins are",
         "compared with them on the same inputs by `make gpu-check` on a GPU machine; "
         + (
             "its last results follow."
