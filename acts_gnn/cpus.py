@@ -1,7 +1,7 @@
 """How many CPU threads this process should use: the cores it may really run on.
 
-Layer: bottom (beside ``errors``; the standard library only, torch imported inside
-:func:`use_threads`).
+Layer: bottom (beside ``errors``; the standard library only, torch and Numba imported inside
+:func:`use_threads` and :func:`numba_threads`).
 
 A batch system gives a job fewer cores than the machine has, by a CPU affinity mask (Slurm's
 cgroup cpuset, ``taskset``) or by a CFS quota (Kubernetes CPU limits, Slurm with cgroup v2). A
@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import math
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from acts_gnn.errors import ConfigError
@@ -22,6 +24,7 @@ from acts_gnn.errors import ConfigError
 __all__ = [
     "available_cpus",
     "cgroup_cpu_limit",
+    "numba_threads",
     "passive_openmp_waits",
     "resolve_threads",
     "use_threads",
@@ -93,6 +96,28 @@ def use_threads(threads: int) -> None:
 
     if torch.get_num_threads() != threads:
         torch.set_num_threads(threads)
+
+
+@contextmanager
+def numba_threads(threads: int) -> Iterator[None]:
+    """Run this thread's compiled (Numba) parallel loops inside the block on ``threads`` threads
+    (at most Numba's pool; the setting is per calling thread), and leave torch's thread count
+    as it was.
+
+    Numba's OpenMP pool and torch share libgomp, and the first parallel loop of a process sets
+    the calling thread's OpenMP thread count to the pool's size: without the restore, a
+    ``--threads 1`` run went on with torch on every core after its first compiled loop.
+    """
+    import numba
+    import torch
+
+    torch_threads = torch.get_num_threads()
+    numba.set_num_threads(max(1, min(threads, numba.config.NUMBA_NUM_THREADS)))
+    try:
+        yield
+    finally:
+        if torch.get_num_threads() != torch_threads:
+            torch.set_num_threads(torch_threads)
 
 
 def passive_openmp_waits() -> None:

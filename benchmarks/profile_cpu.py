@@ -50,18 +50,18 @@ def _ops_by_stage(prof) -> dict[str, dict[str, float]]:
 def _query_s(pipeline, features: np.ndarray) -> float:
     """Seconds of K1's neighbour query alone (the grid query of large events), on this event's
     latents."""
-    import numba
     import torch
 
+    from acts_gnn.cpus import numba_threads
     from acts_gnn.cuda.frnn import grid_rows
 
     with torch.inference_mode():
         latent = pipeline.bundle.embedding(torch.from_numpy(features)).numpy()
     cfg = pipeline.config
-    numba.set_num_threads(min(torch.get_num_threads(), numba.config.NUMBA_NUM_THREADS))
-    start = time.perf_counter()
-    grid_rows(latent, cfg.radius, min(cfg.max_neighbours + 9, len(latent)))
-    return time.perf_counter() - start
+    with numba_threads(torch.get_num_threads()):
+        start = time.perf_counter()
+        grid_rows(latent, cfg.radius, min(cfg.max_neighbours + 9, len(latent)))
+        return time.perf_counter() - start
 
 
 def profile(events: dict[int, list]) -> list[dict]:

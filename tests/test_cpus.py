@@ -105,3 +105,22 @@ def test_the_command_line_lets_openmp_threads_sleep_unless_told(given, expected)
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env
     )
     assert out.stdout.split("POLICY")[1].split() == [expected]
+
+
+def test_compiled_loops_leave_torchs_thread_count_as_it_was():
+    # a fresh process: the first parallel loop of Numba's OpenMP pool is the one that set the
+    # calling thread's OpenMP count (shared with torch) to the pool's size
+    code = (
+        "import torch\n"
+        "from acts_gnn.gnn.pipeline import Pipeline\n"
+        "from acts_gnn.io.example import example_dir\n"
+        "from acts_gnn.io.source import open_events\n"
+        "(event,) = list(open_events([example_dir()]))\n"
+        "torch.set_num_threads(1)\n"
+        "print('BEFORE', torch.get_num_threads())\n"
+        "Pipeline(device='cpu').run(event.features())\n"
+        "print('AFTER', torch.get_num_threads())\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert out.stdout.split() == ["BEFORE", "1", "AFTER", "1"], out.stderr[-3000:]

@@ -1,10 +1,11 @@
-"""K1 on the CPU after the tree query: choose each point's neighbours, then orient, sort and
+"""K1 on the CPU after the neighbour query: choose each point's neighbours, then orient, sort and
 de-duplicate the pairs — compiled loops (Numba, parallel over points), O(E) work.
 
 Layer: cuda. Private to :mod:`acts_gnn.cuda.frnn`, whose docstring states the contract. The
-arrays of the tree query are rewritten in place (the caller owns them).
+arrays of the query are rewritten in place (the caller owns them).
 
-Each row of the tree query holds a point's nearest neighbours by distance (index ``n``: none).
+Each row of the query (the grid query of :mod:`acts_gnn.cuda._frnn_grid`, in the k-d tree's
+format) holds a point's nearest neighbours by distance (index ``n``: none).
 :func:`kept_neighbours` moves each row's candidates (not the point itself, closer than the
 radius) to its front, ordered by (distance, index), and counts the kept ones (at most
 ``max_neighbours``). :func:`directed_pairs` lists every kept pair once where it can tell that

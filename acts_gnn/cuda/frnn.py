@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from acts_gnn.cpus import resolve_threads
+from acts_gnn.cpus import numba_threads, resolve_threads
 
 __all__ = ["COMPILED_ABOVE", "grid_rows", "orient_and_sort", "radius_graph_cpu"]
 
@@ -53,7 +53,8 @@ def orient_and_sort(pairs: np.ndarray, r: np.ndarray) -> np.ndarray:
 def grid_rows(latent: np.ndarray, radius: float, k: int) -> tuple[np.ndarray, np.ndarray]:
     """The compiled path's neighbour query: ``(distance, index)`` [N, k], each point's k nearest
     closer than ``radius`` (itself first) by (distance, index), padded with (∞, N) — see
-    :mod:`acts_gnn.cuda._frnn_grid`. Runs on this thread's Numba thread count."""
+    :mod:`acts_gnn.cuda._frnn_grid`. Runs on this thread's Numba thread count
+    (:func:`acts_gnn.cpus.numba_threads`)."""
     from acts_gnn.cuda._frnn_grid import grid_query
 
     return grid_query(latent, radius, k)
@@ -106,18 +107,15 @@ def radius_graph_cpu(
         distance = np.ascontiguousarray(np.atleast_2d(distance))
         index = np.ascontiguousarray(np.atleast_2d(index), dtype=np.int64)
         return orient_and_sort(_pairs_numpy(distance, index, radius, max_neighbours), r)
-    import numba
-
     from acts_gnn.cuda._frnn_select import directed_pairs, kept_neighbours, sorted_unique
 
-    # the compiled passes on as many threads as asked (this thread's Numba setting)
-    numba.set_num_threads(max(1, min(workers, numba.config.NUMBA_NUM_THREADS)))
-    distance, index = grid_rows(latent, radius, k)
-    kept, last_d, last_i, cut_ties = kept_neighbours(distance, index, radius, max_neighbours)
-    source, target = directed_pairs(
-        distance, index, kept, last_d, last_i, cut_ties, max_neighbours, r
-    )
-    return sorted_unique(source, target, n)
+    with numba_threads(workers):
+        distance, index = grid_rows(latent, radius, k)
+        kept, last_d, last_i, cut_ties = kept_neighbours(distance, index, radius, max_neighbours)
+        source, target = directed_pairs(
+            distance, index, kept, last_d, last_i, cut_ties, max_neighbours, r
+        )
+        return sorted_unique(source, target, n)
 
 
 def _pairs_numpy(

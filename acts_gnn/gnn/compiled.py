@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 from numba import njit, prange
 
+from acts_gnn.cpus import numba_threads
 from acts_gnn.gnn.geometry import (
     EDGE_INPUTS,
     INVERSE_PT_SCALE,
@@ -200,14 +201,6 @@ def _node_inputs(x, values, in_order, in_offsets, out_order, out_offsets, inputs
                 inputs[v, 2 * h + i] = outgoing[i]
 
 
-def _use_torch_threads() -> None:
-    """Run the kernels on as many threads as torch's intra-op work (what the caller set)."""
-    import numba
-    import torch
-
-    numba.set_num_threads(max(1, min(torch.get_num_threads(), numba.config.NUMBA_NUM_THREADS)))
-
-
 def _numpy(tensor: torch.Tensor) -> np.ndarray:
     return np.ascontiguousarray(tensor.detach().cpu().numpy(), dtype=np.float32)
 
@@ -338,25 +331,27 @@ def gnn_logits(gnn: InteractionGNN, features: torch.Tensor, edges: torch.Tensor)
     """
     import torch
 
-    _use_torch_threads()
-    n, h = features.shape[0], gnn.config.hidden
-    src = np.ascontiguousarray(edges[0].numpy())
-    dst = np.ascontiguousarray(edges[1].numpy())
-    encoder = EdgeNetwork.of(gnn.edge_encoder, h)
-    update = EdgeNetwork.of(gnn.edge_update, h)
-    node_update = EdgeNetwork.of(gnn.node_update, 0)
-    decoder = EdgeNetwork.of(gnn.decoder, h)
-    sorted_edges = (*_by_node(dst, n), *_by_node(src, n))
-    every_node = np.zeros(n, np.int64)  # the node network's "edges": one row each
-    inputs = np.empty((n, 3 * h), np.float32)
-    x = gnn.node_encoder(node_inputs(features))
-    e = encoder.run(x, src, dst, _numpy(edge_inputs(features, edges, point_eta(features))))
-    for _ in range(gnn.config.iterations):
-        update.run(x, src, dst, e, out=e, residual=True)
-        with torch.profiler.record_function("compiled node sums"):
-            _node_inputs(_numpy(x), e, *sorted_edges, inputs)
-        x = torch.from_numpy(node_update.run(None, every_node, every_node, inputs, residual=True))
-    return torch.from_numpy(decoder.run(x, src, dst, e))
+    with numba_threads(torch.get_num_threads()):  # as many as torch's intra-op work
+        n, h = features.shape[0], gnn.config.hidden
+        src = np.ascontiguousarray(edges[0].numpy())
+        dst = np.ascontiguousarray(edges[1].numpy())
+        encoder = EdgeNetwork.of(gnn.edge_encoder, h)
+        update = EdgeNetwork.of(gnn.edge_update, h)
+        node_update = EdgeNetwork.of(gnn.node_update, 0)
+        decoder = EdgeNetwork.of(gnn.decoder, h)
+        sorted_edges = (*_by_node(dst, n), *_by_node(src, n))
+        every_node = np.zeros(n, np.int64)  # the node network's "edges": one row each
+        inputs = np.empty((n, 3 * h), np.float32)
+        x = gnn.node_encoder(node_inputs(features))
+        e = encoder.run(x, src, dst, _numpy(edge_inputs(features, edges, point_eta(features))))
+        for _ in range(gnn.config.iterations):
+            update.run(x, src, dst, e, out=e, residual=True)
+            with torch.profiler.record_function("compiled node sums"):
+                _node_inputs(_numpy(x), e, *sorted_edges, inputs)
+            x = torch.from_numpy(
+                node_update.run(None, every_node, every_node, inputs, residual=True)
+            )
+        return torch.from_numpy(decoder.run(x, src, dst, e))
 
 
 @njit(cache=True, parallel=True)
@@ -411,17 +406,17 @@ def filter_scores(
     compiled: the same pre-selection (an edge tighter than ``max_inverse_pt`` gets 0)."""
     import torch
 
-    _use_torch_threads()
-    network = EdgeNetwork.of(net.net, NODE_INPUTS)
-    use_distance = net.config.use_latent_distance
-    src = np.ascontiguousarray(edges[0].numpy())
-    dst = np.ascontiguousarray(edges[1].numpy())
-    rest = np.empty((src.shape[0], EDGE_INPUTS + int(use_distance)), np.float32)
-    kept = filter_inputs(
-        _numpy(features), _numpy(point_eta(features)), _numpy(latent), src, dst,
-        -1.0 if max_inverse_pt is None else max_inverse_pt, use_distance, rest,
-    )  # fmt: skip
-    scores = np.zeros(src.shape[0], np.float32)
-    logits = network.run(node_inputs(features), src[kept], dst[kept], rest[kept])
-    scores[kept] = torch.sigmoid(torch.from_numpy(logits)).numpy()
-    return torch.from_numpy(scores)
+    with numba_threads(torch.get_num_threads()):  # as many as torch's intra-op work
+        network = EdgeNetwork.of(net.net, NODE_INPUTS)
+        use_distance = net.config.use_latent_distance
+        src = np.ascontiguousarray(edges[0].numpy())
+        dst = np.ascontiguousarray(edges[1].numpy())
+        rest = np.empty((src.shape[0], EDGE_INPUTS + int(use_distance)), np.float32)
+        kept = filter_inputs(
+            _numpy(features), _numpy(point_eta(features)), _numpy(latent), src, dst,
+            -1.0 if max_inverse_pt is None else max_inverse_pt, use_distance, rest,
+        )  # fmt: skip
+        scores = np.zeros(src.shape[0], np.float32)
+        logits = network.run(node_inputs(features), src[kept], dst[kept], rest[kept])
+        scores[kept] = torch.sigmoid(torch.from_numpy(logits)).numpy()
+        return torch.from_numpy(scores)
