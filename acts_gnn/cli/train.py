@@ -37,7 +37,13 @@ def command(
     patience: Annotated[int, typer.Option(help="Early stopping patience in epochs.")] = 3,
     max_neighbours: Annotated[int, typer.Option(help="K1: neighbours kept per point.")] = 128,
     gnn_hidden: Annotated[int, typer.Option(help="GNN width.")] = 48,
-    gnn_iterations: Annotated[int, typer.Option(help="GNN message-passing steps.")] = 6,
+    gnn_iterations: Annotated[
+        int,
+        typer.Option(
+            help="GNN message-passing steps (with --warm-start they may differ from the reused"
+            " GNN's: every step shares its weights)."
+        ),
+    ] = 6,
     gnn_sectors: Annotated[
         int, typer.Option(help="φ sectors per event in GNN training (more, smaller steps).")
     ] = 16,

@@ -612,8 +612,13 @@ def _sectors(graph: _Graph, sectors: int) -> list[_Sector]:
 def _train_gnn(
     train, val, cfg, report, gen, device, start: InteractionGNN | None = None
 ) -> InteractionGNN:
-    """A new GNN, or ``start`` trained further (a copy: ``start`` is left as it is)."""
-    model = (InteractionGNN(cfg.gnn) if start is None else copy.deepcopy(start)).to(device)
+    """A new GNN, or ``start`` trained further (a copy: ``start`` is left as it is) with
+    ``cfg.gnn``'s iterations: its iterations share their weights, so their number may change."""
+    if start is None:
+        model = InteractionGNN(cfg.gnn).to(device)
+    else:
+        model = copy.deepcopy(start).to(device)
+        model.config = cfg.gnn
     optimiser = torch.optim.AdamW(model.parameters(), lr=cfg.gnn_lr)
     # each event's sectors once; a sector without edges is no step
     sectors = [[s for s in _sectors(g, cfg.gnn_sectors) if s.edges.shape[1]] for g in train]
@@ -766,16 +771,22 @@ def train_pipeline(
 
 
 def _check_warm_start(config: TrainingConfig, reuse: ModelBundle | None) -> None:
-    """A warm start needs a reused bundle whose filter and GNN have the sizes asked for."""
+    """A warm start needs a reused bundle whose filter and GNN have the sizes asked for (the
+    GNN's number of iterations may differ: they share one set of weights)."""
     if not config.warm_start:
         return
     if reuse is None:
         raise ConfigError("a warm start needs a bundle to start from (--reuse BUNDLE)")
-    for name, asked, found in (
-        ("filter", config.filter, reuse.filter.config),
-        ("GNN", config.gnn, reuse.gnn.config),
+    for name, asked, found, same_sizes in (
+        ("filter", config.filter, reuse.filter.config, config.filter),
+        (
+            "GNN",
+            config.gnn,
+            reuse.gnn.config,
+            replace(config.gnn, iterations=reuse.gnn.config.iterations),
+        ),
     ):
-        if asked != found:
+        if same_sizes != found:
             raise ConfigError(
                 f"warm start from {reuse.path}: its {name} is {found.as_dict()}, "
                 f"this run asks for {asked.as_dict()}"

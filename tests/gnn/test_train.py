@@ -391,8 +391,10 @@ def test_warm_start_trains_copies_of_the_reused_filter_and_gnn():
         for stage in ("filter", "gnn")
     }
 
-    def run(**options) -> ModelBundle:
+    def run(gnn: GNNConfig | None = None, **options) -> ModelBundle:
         cfg = _two_embedding_epochs(**options)
+        if gnn is not None:
+            cfg = dataclasses.replace(cfg, gnn=gnn)
         return training.train_pipeline(
             events[:1], events[1:], cfg, reuse=earlier, reuse_stages=("embedding",)
         )
@@ -410,6 +412,11 @@ def test_warm_start_trains_copies_of_the_reused_filter_and_gnn():
         assert same(getattr(still, stage), weights)
         assert not same(getattr(fresh, stage), weights)
     assert still.training.config["warm_start"] is True
+    # the GNN's iterations share their weights: a warm start may change how many there are
+    deeper = run(warm_start=True, filter_lr=0.0, gnn_lr=0.0, gnn=GNNConfig(hidden=8, iterations=3))
+    assert same(deeper.gnn, before["gnn"])
+    assert deeper.gnn.config == GNNConfig(hidden=8, iterations=3)
+    assert earlier.gnn.config == GNNConfig(hidden=8, iterations=1)
     # trained for real, they move away from the start; the earlier bundle stays as it was
     moved = run(warm_start=True)
     for stage, weights in before.items():
