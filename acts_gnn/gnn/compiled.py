@@ -40,6 +40,7 @@ from acts_gnn.gnn.geometry import (
     node_inputs,
     point_eta,
 )
+from acts_gnn.gnn.simd import LANES, fma8, load8, splat8, store8
 
 if TYPE_CHECKING:
     import torch
@@ -53,6 +54,8 @@ __all__ = ["TILE", "EdgeNetwork", "filter_inputs", "filter_scores", "gnn_logits"
 _NODE_BLOCK = 256
 #: edges per tile: two [TILE, h] float32 buffers of a 64-wide network fit a 32 KiB L1 cache
 TILE = 32
+#: edges per parallel task of an edge network (each task makes its tile buffers once)
+_EDGE_BLOCK = 64 * TILE
 
 # tanh(x) ≈ x·P(x²)/Q(x²) on |x| ≤ 9 (beyond, tanh is 1 in float32 to 3·10⁻⁸); P and Q fitted
 # by iteratively reweighted least squares; all coefficients positive, so Q ≥ 1
@@ -66,8 +69,10 @@ _Q1, _Q2, _Q3, _Q4 = (_F(c) for c in _Q)
 _HALF, _ONE, _CLAMP = _F(0.5), _F(1.0), _F(9.0)
 
 
-@njit(fastmath=True, inline="always")
+@njit(fastmath=True, error_model="numpy")
 def _silu(t):
+    # compiled on its own with NumPy's error model (no check for a division by zero, which
+    # would keep LLVM from vectorising the loops it is inlined into)
     x = min(max(_HALF * t, -_CLAMP), _CLAMP)
     u = x * x
     p = _P0 + u * (_P1 + u * (_P2 + u * (_P3 + u * _P4)))
@@ -88,10 +93,11 @@ def silu(values: np.ndarray) -> np.ndarray:
     return _silu_array(np.ascontiguousarray(values, dtype=np.float32))
 
 
-@njit(fastmath=True, inline="always")
-def _norm_silu(y, rows, weight, bias, eps):
-    """LayerNorm then SiLU of the first ``rows`` rows of ``y``, in place."""
-    h = y.shape[1]
+@njit(fastmath=True, error_model="numpy")
+def _norm_silu(y, rows, h, weight, bias, eps):
+    """LayerNorm over the first ``h`` columns, then SiLU, of the first ``rows`` rows of ``y``,
+    in place (the padding columns, zeros, stay zeros). SiLU runs over the rows as one flat
+    loop, which LLVM vectorises to its end; a loop over one 48-wide row left 16 to scalar code."""
     inverse_h = _ONE / _F(h)  # float32 throughout: a float32 divided by an integer is a float64
     for t in range(rows):
         mean = _F(0.0)
@@ -104,60 +110,81 @@ def _norm_silu(y, rows, weight, bias, eps):
             var += d * d
         scale = _ONE / np.sqrt(var * inverse_h + eps)
         for i in range(h):
-            y[t, i] = _silu((y[t, i] - mean) * scale * weight[i] + bias[i])
+            y[t, i] = (y[t, i] - mean) * scale * weight[i] + bias[i]
+    flat = y.reshape(y.size)
+    for k in range(rows * y.shape[1]):
+        flat[k] = _silu(flat[k])
 
 
-@njit(fastmath=True, inline="always")
+@njit(fastmath=True, error_model="numpy")
 def _times(x, rows, w, b, y):
-    """``y[t] = b + w @ x[t]`` for the first ``rows`` rows (a multiple of four) of ``x``."""
-    h_out, h_in = w.shape
+    """``y[t] = b + x[t] @ w`` for the first ``rows`` rows (a multiple of four) of ``x``.
+
+    ``w`` [h_in, h_out] and ``b`` [1, h_out] with h_out a multiple of 16: each block of four
+    rows and 16 outputs is eight vectors held in registers while the inputs stream by.
+    """
+    h_in, h_out = w.shape
     for t in range(0, rows, 4):
-        for i in range(h_out):
-            a0 = _F(0.0)
-            a1 = _F(0.0)
-            a2 = _F(0.0)
-            a3 = _F(0.0)
+        for i in range(0, h_out, 2 * LANES):
+            a00 = a10 = a20 = a30 = load8(b, 0, i)
+            a01 = a11 = a21 = a31 = load8(b, 0, i + LANES)
             for j in range(h_in):
-                wij = w[i, j]
-                a0 += wij * x[t, j]
-                a1 += wij * x[t + 1, j]
-                a2 += wij * x[t + 2, j]
-                a3 += wij * x[t + 3, j]
-            y[t, i] = b[i] + a0
-            y[t + 1, i] = b[i] + a1
-            y[t + 2, i] = b[i] + a2
-            y[t + 3, i] = b[i] + a3
+                w0 = load8(w, j, i)
+                w1 = load8(w, j, i + LANES)
+                x0 = splat8(x[t, j])
+                a00 = fma8(x0, w0, a00)
+                a01 = fma8(x0, w1, a01)
+                x1 = splat8(x[t + 1, j])
+                a10 = fma8(x1, w0, a10)
+                a11 = fma8(x1, w1, a11)
+                x2 = splat8(x[t + 2, j])
+                a20 = fma8(x2, w0, a20)
+                a21 = fma8(x2, w1, a21)
+                x3 = splat8(x[t + 3, j])
+                a30 = fma8(x3, w0, a30)
+                a31 = fma8(x3, w1, a31)
+            store8(y, t, i, a00)
+            store8(y, t, i + LANES, a01)
+            store8(y, t + 1, i, a10)
+            store8(y, t + 1, i + LANES, a11)
+            store8(y, t + 2, i, a20)
+            store8(y, t + 2, i + LANES, a21)
+            store8(y, t + 3, i, a30)
+            store8(y, t + 3, i + LANES, a31)
 
 
-@njit(cache=True, parallel=True, fastmath=True)
-def _edge_network(
-    from_src, from_dst, src, dst, rest, w_rest, bias, norm_w, norm_b, eps, w_tail, b_tail,
-    head_w, head_b, head, residual, out, logits,
+@njit(fastmath=True, error_model="numpy")
+def _edges_through(
+    first, last, from_src, from_dst, src, dst, rest, w_rest, bias, norm_w, norm_b, eps, w_tail,
+    b_tail, head_w, head_b, head, residual, out, logits,
 ):  # fmt: skip
-    """Every edge through one network; see :meth:`EdgeNetwork.run` for the arguments."""
-    n_edges = src.shape[0]
-    h = bias.shape[0]
+    """Edges ``first`` to ``last`` through the network, a tile at a time (one thread)."""
+    h = norm_w.shape[1]
+    padded = bias.shape[1]
     n_rest = rest.shape[1]
-    for tile in prange((n_edges + TILE - 1) // TILE):
-        x_in = np.zeros((TILE, n_rest), np.float32)
-        y = np.empty((TILE, h), np.float32)
-        z = np.empty((TILE, h), np.float32)
-        start = tile * TILE
-        count = min(n_edges, start + TILE) - start
+    n_tail = w_tail.shape[0]
+    x_in = np.empty((TILE, n_rest), np.float32)
+    y = np.empty((TILE, padded), np.float32)
+    z = np.empty((TILE, padded), np.float32)
+    for start in range(first, last, TILE):
+        count = min(last, start + TILE) - start
         rows = (count + 3) // 4 * 4
         for t in range(count):
             for j in range(n_rest):
                 x_in[t, j] = rest[start + t, j]
+        for t in range(count, rows):  # rows of zeros up to a multiple of four
+            for j in range(n_rest):
+                x_in[t, j] = 0.0
         _times(x_in, rows, w_rest, bias, y)
         for t in range(count):
             s, d = src[start + t], dst[start + t]
             for i in range(h):
                 y[t, i] += from_src[s, i] + from_dst[d, i]
-        for k in range(w_tail.shape[0]):
-            _norm_silu(y, rows, norm_w[k], norm_b[k], eps)
+        for k in range(n_tail):
+            _norm_silu(y, rows, h, norm_w[k], norm_b[k], eps)
             _times(y, rows, w_tail[k], b_tail[k], z)
             y, z = z, y
-        _norm_silu(y, rows, norm_w[w_tail.shape[0]], norm_b[w_tail.shape[0]], eps)
+        _norm_silu(y, rows, h, norm_w[n_tail], norm_b[n_tail], eps)
         if head:
             for t in range(count):
                 acc = head_b
@@ -172,6 +199,21 @@ def _edge_network(
             for t in range(count):
                 for i in range(h):
                     out[start + t, i] = y[t, i]
+
+
+@njit(cache=True, parallel=True)
+def _edge_network(
+    from_src, from_dst, src, dst, rest, w_rest, bias, norm_w, norm_b, eps, w_tail, b_tail,
+    head_w, head_b, head, residual, out, logits,
+):  # fmt: skip
+    """Every edge through one network; see :meth:`EdgeNetwork.run` for the arguments."""
+    n_edges = src.shape[0]
+    for block in prange((n_edges + _EDGE_BLOCK - 1) // _EDGE_BLOCK):
+        _edges_through(
+            block * _EDGE_BLOCK, min(n_edges, (block + 1) * _EDGE_BLOCK), from_src, from_dst,
+            src, dst, rest, w_rest, bias, norm_w, norm_b, eps, w_tail, b_tail, head_w, head_b,
+            head, residual, out, logits,
+        )  # fmt: skip
 
 
 @njit(cache=True, parallel=True)
@@ -205,6 +247,24 @@ def _numpy(tensor: torch.Tensor) -> np.ndarray:
     return np.ascontiguousarray(tensor.detach().cpu().numpy(), dtype=np.float32)
 
 
+def _padded(matrix: np.ndarray, columns: int) -> np.ndarray:
+    """``matrix`` with zero columns added up to ``columns``."""
+    out = np.zeros((matrix.shape[0], columns), np.float32)
+    out[:, : matrix.shape[1]] = matrix
+    return out
+
+
+def _transposed(weight: torch.Tensor, padded: int, padded_inputs: bool = True) -> np.ndarray:
+    """A linear layer's weight [outputs, inputs] as [inputs, padded]: zero columns for the
+    padding outputs and, with ``padded_inputs``, zero rows for the padding inputs."""
+    matrix = _padded(_numpy(weight).T, padded)
+    if not padded_inputs:
+        return matrix
+    out = np.zeros((padded, padded), np.float32)
+    out[: matrix.shape[0]] = matrix
+    return out
+
+
 @dataclass(frozen=True)
 class EdgeNetwork:
     """One per-edge network's weights, laid out for :func:`_edge_network`.
@@ -213,17 +273,20 @@ class EdgeNetwork:
     (``node_src``, ``node_dst``: torch [h, node_width], applied per node by the caller) and the
     rest. Then come LayerNorm + SiLU and an h → h layer, ``len(w_tail)`` times, and a last
     LayerNorm + SiLU; a network ending in an h → 1 layer (``head``) gives one logit per edge.
+    The matrices are stored transposed (inputs × outputs) and their outputs padded with zeros
+    to a multiple of 16 (``padded``), the width of the kernel's blocks; the padding columns of
+    the activations stay zero through every layer.
     """
 
     node_src: torch.Tensor
     node_dst: torch.Tensor
-    w_rest: np.ndarray  # [h, rest]
-    bias: np.ndarray  # [h]
+    w_rest: np.ndarray  # [rest, padded]
+    bias: np.ndarray  # [1, padded]
     norm_w: np.ndarray  # [len(w_tail) + 1, h]
     norm_b: np.ndarray
     eps: np.float32
-    w_tail: np.ndarray  # [T, h, h]
-    b_tail: np.ndarray  # [T, h]
+    w_tail: np.ndarray  # [T, padded, padded]
+    b_tail: np.ndarray  # [T, 1, padded]
     head_w: np.ndarray  # [h] (empty without a head)
     head_b: np.float32
     head: bool
@@ -256,23 +319,22 @@ class EdgeNetwork:
         h = first.shape[0]
         if any(m.weight.shape != (h, h) for m in linears[1:]) or len({m.eps for m in norms}) != 1:
             raise ValueError("compiled inference needs one hidden width and one LayerNorm eps")
+        padded = -(-h // (2 * LANES)) * 2 * LANES
         tail = linears[1:]
         return cls(
             node_src=first[:, :node_width].detach(),
             node_dst=first[:, node_width : 2 * node_width].detach(),
-            w_rest=_numpy(first[:, 2 * node_width :]),
-            bias=_numpy(linears[0].bias),
+            w_rest=_transposed(first[:, 2 * node_width :], padded, padded_inputs=False),
+            bias=_padded(_numpy(linears[0].bias)[None, :], padded),
             norm_w=np.stack([_numpy(m.weight) for m in norms]),
             norm_b=np.stack([_numpy(m.bias) for m in norms]),
             eps=np.float32(norms[0].eps),
-            w_tail=np.ascontiguousarray(
-                np.stack([_numpy(m.weight) for m in tail]) if tail else np.zeros((0, h, h)),
-                dtype=np.float32,
-            ),
-            b_tail=np.ascontiguousarray(
-                np.stack([_numpy(m.bias) for m in tail]) if tail else np.zeros((0, h)),
-                dtype=np.float32,
-            ),
+            w_tail=np.stack([_transposed(m.weight, padded) for m in tail])
+            if tail
+            else np.zeros((0, padded, padded), np.float32),
+            b_tail=np.stack([_padded(_numpy(m.bias)[None, :], padded) for m in tail])
+            if tail
+            else np.zeros((0, 1, padded), np.float32),
             head_w=_numpy(modules[-1].weight[0]) if head else np.zeros(0, np.float32),
             head_b=np.float32(modules[-1].bias.item()) if head else np.float32(0.0),
             head=head,
@@ -297,7 +359,7 @@ class EdgeNetwork:
         """
         import torch
 
-        h = self.bias.shape[0]
+        h = self.norm_w.shape[1]
         if nodes is None:
             from_src = from_dst = np.zeros((1, h), np.float32)
         else:
