@@ -40,15 +40,23 @@ from acts_gnn.gnn.geometry import (
     node_inputs,
     point_eta,
 )
-from acts_gnn.gnn.simd import LANES, fma8, load8, splat8, store8
+from acts_gnn.gnn.simd import LANES, add8, fma8, load8, splat8, store8, sum8
 
 if TYPE_CHECKING:
     import torch
     from torch import nn
 
-    from acts_gnn.gnn.models import FilterMLP, InteractionGNN
+    from acts_gnn.gnn.models import EmbeddingMLP, FilterMLP, InteractionGNN
 
-__all__ = ["TILE", "EdgeNetwork", "filter_inputs", "filter_scores", "gnn_logits", "silu"]
+__all__ = [
+    "TILE",
+    "EdgeNetwork",
+    "embed",
+    "filter_inputs",
+    "filter_scores",
+    "gnn_logits",
+    "silu",
+]
 
 #: nodes per parallel task of the GNN's sums into its nodes
 _NODE_BLOCK = 256
@@ -97,20 +105,41 @@ def silu(values: np.ndarray) -> np.ndarray:
 def _norm_silu(y, rows, h, weight, bias, eps):
     """LayerNorm over the first ``h`` columns, then SiLU, of the first ``rows`` rows of ``y``,
     in place (the padding columns, zeros, stay zeros). SiLU runs over the rows as one flat
-    loop, which LLVM vectorises to its end; a loop over one 48-wide row left 16 to scalar code."""
+    loop, which LLVM vectorises to its end; a loop over one 48-wide row left 16 to scalar code.
+
+    ``weight`` and ``bias``: [1, h]."""
     inverse_h = _ONE / _F(h)  # float32 throughout: a float32 divided by an integer is a float64
-    for t in range(rows):
-        mean = _F(0.0)
-        for i in range(h):
-            mean += y[t, i]
-        mean *= inverse_h
-        var = _F(0.0)
-        for i in range(h):
-            d = y[t, i] - mean
-            var += d * d
-        scale = _ONE / np.sqrt(var * inverse_h + eps)
-        for i in range(h):
-            y[t, i] = (y[t, i] - mean) * scale * weight[i] + bias[i]
+    if h % LANES == 0:
+        one = splat8(_ONE)
+        for t in range(rows):
+            total = load8(y, t, 0)
+            for i in range(LANES, h, LANES):
+                total = add8(total, load8(y, t, i))
+            mean = sum8(total) * inverse_h
+            minus_mean = splat8(-mean)
+            squares = splat8(_F(0.0))
+            for i in range(0, h, LANES):
+                d = fma8(one, load8(y, t, i), minus_mean)
+                squares = fma8(d, d, squares)
+            scale = _ONE / np.sqrt(sum8(squares) * inverse_h + eps)
+            lane_scale = splat8(scale)
+            shift = splat8(-mean * scale)
+            for i in range(0, h, LANES):
+                normed = fma8(load8(y, t, i), lane_scale, shift)
+                store8(y, t, i, fma8(normed, load8(weight, 0, i), load8(bias, 0, i)))
+    else:
+        for t in range(rows):
+            mean = _F(0.0)
+            for i in range(h):
+                mean += y[t, i]
+            mean *= inverse_h
+            var = _F(0.0)
+            for i in range(h):
+                d = y[t, i] - mean
+                var += d * d
+            scale = _ONE / np.sqrt(var * inverse_h + eps)
+            for i in range(h):
+                y[t, i] = (y[t, i] - mean) * scale * weight[0, i] + bias[0, i]
     flat = y.reshape(y.size)
     for k in range(rows * y.shape[1]):
         flat[k] = _silu(flat[k])
@@ -181,16 +210,17 @@ def _edges_through(
             for i in range(h):
                 y[t, i] += from_src[s, i] + from_dst[d, i]
         for k in range(n_tail):
-            _norm_silu(y, rows, h, norm_w[k], norm_b[k], eps)
+            _norm_silu(y, rows, h, norm_w[k : k + 1], norm_b[k : k + 1], eps)
             _times(y, rows, w_tail[k], b_tail[k], z)
             y, z = z, y
-        _norm_silu(y, rows, h, norm_w[n_tail], norm_b[n_tail], eps)
+        _norm_silu(y, rows, h, norm_w[n_tail : n_tail + 1], norm_b[n_tail : n_tail + 1], eps)
         if head:
             for t in range(count):
-                acc = head_b
-                for i in range(h):
-                    acc += head_w[i] * y[t, i]
-                logits[start + t] = acc
+                for o in range(head_w.shape[0]):
+                    acc = head_b[o]
+                    for i in range(h):
+                        acc += head_w[o, i] * y[t, i]
+                    logits[start + t, o] = acc
         elif residual:
             for t in range(count):
                 for i in range(h):
@@ -272,7 +302,8 @@ class EdgeNetwork:
     The first linear layer ``W·[a_src, a_dst, rest] + b`` is split into its node parts
     (``node_src``, ``node_dst``: torch [h, node_width], applied per node by the caller) and the
     rest. Then come LayerNorm + SiLU and an h → h layer, ``len(w_tail)`` times, and a last
-    LayerNorm + SiLU; a network ending in an h → 1 layer (``head``) gives one logit per edge.
+    LayerNorm + SiLU; a network ending in an h → d layer (``head``) gives d outputs per edge
+    (the filter's and the GNN's one logit, the embedding's latent position).
     The matrices are stored transposed (inputs × outputs) and their outputs padded with zeros
     to a multiple of 16 (``padded``), the width of the kernel's blocks; the padding columns of
     the activations stay zero through every layer.
@@ -287,8 +318,8 @@ class EdgeNetwork:
     eps: np.float32
     w_tail: np.ndarray  # [T, padded, padded]
     b_tail: np.ndarray  # [T, 1, padded]
-    head_w: np.ndarray  # [h] (empty without a head)
-    head_b: np.float32
+    head_w: np.ndarray  # [d, h] ([0, h] without a head)
+    head_b: np.ndarray  # [d]
     head: bool
 
     @classmethod
@@ -310,7 +341,6 @@ class EdgeNetwork:
             not body
             or shape != [nn.Linear] + [nn.LayerNorm, nn.SiLU, nn.Linear] * blocks
             + [nn.LayerNorm, nn.SiLU]
-            or (head and modules[-1].out_features != 1)
         ):  # fmt: skip
             raise ValueError("compiled inference needs Linear, (LayerNorm, SiLU, Linear)*, …")
         linears = [m for m in body if isinstance(m, nn.Linear)]
@@ -335,8 +365,8 @@ class EdgeNetwork:
             b_tail=np.stack([_padded(_numpy(m.bias)[None, :], padded) for m in tail])
             if tail
             else np.zeros((0, 1, padded), np.float32),
-            head_w=_numpy(modules[-1].weight[0]) if head else np.zeros(0, np.float32),
-            head_b=np.float32(modules[-1].bias.item()) if head else np.float32(0.0),
+            head_w=_numpy(modules[-1].weight) if head else np.zeros((0, h), np.float32),
+            head_b=_numpy(modules[-1].bias) if head else np.zeros(0, np.float32),
             head=head,
         )
 
@@ -351,7 +381,8 @@ class EdgeNetwork:
     ) -> np.ndarray:
         """The network on every edge ``(src, dst)`` [E] with node inputs ``nodes`` [N, w].
 
-        ``rest`` [E, r]: each edge's own inputs. Returns logits [E] for a network with a head;
+        ``rest`` [E, r]: each edge's own inputs. Returns, for a network with a head, its
+        outputs [E, d] (logits [E] when d is 1);
         otherwise ``out`` [E, h] (new when None) = the network's output, plus the first h
         columns of ``rest`` when ``residual`` (``out`` may be ``rest`` itself: updated in
         place). A network without node parts (``node_width`` 0) takes ``nodes`` None and
@@ -366,7 +397,7 @@ class EdgeNetwork:
             from_src = _numpy(nodes @ self.node_src.T)
             from_dst = _numpy(nodes @ self.node_dst.T)
         n_edges = src.shape[0]
-        logits = np.empty(n_edges if self.head else 0, np.float32)
+        logits = np.empty((n_edges if self.head else 0, self.head_w.shape[0]), np.float32)
         if out is None:
             out = np.empty((0 if self.head else n_edges, h), np.float32)
         with torch.profiler.record_function("compiled edge network"):
@@ -375,7 +406,9 @@ class EdgeNetwork:
                 self.w_rest, self.bias, self.norm_w, self.norm_b, self.eps, self.w_tail,
                 self.b_tail, self.head_w, self.head_b, self.head, residual, out, logits,
             )  # fmt: skip
-        return logits if self.head else out
+        if not self.head:
+            return out
+        return np.ascontiguousarray(logits[:, 0]) if logits.shape[1] == 1 else logits
 
 
 def _by_node(index: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
@@ -384,6 +417,18 @@ def _by_node(index: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
     offsets = np.zeros(n + 1, np.int64)
     np.cumsum(np.bincount(index, minlength=n), out=offsets[1:])
     return order, offsets
+
+
+def embed(net: EmbeddingMLP, features: torch.Tensor) -> torch.Tensor:
+    """:meth:`EmbeddingMLP.forward <acts_gnn.gnn.models.EmbeddingMLP.forward>`, compiled: each
+    point is one row through the network. ``features`` float32 [N, 3] on the CPU → [N, d]."""
+    import torch
+
+    with numba_threads(torch.get_num_threads()):  # as many as torch's intra-op work
+        rows = _numpy(node_inputs(features))
+        every_point = np.zeros(rows.shape[0], np.int64)  # no node parts: one row each
+        network = EdgeNetwork.of(net.net, 0)
+        return torch.from_numpy(network.run(None, every_point, every_point, rows))
 
 
 def gnn_logits(gnn: InteractionGNN, features: torch.Tensor, edges: torch.Tensor) -> torch.Tensor:

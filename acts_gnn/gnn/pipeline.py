@@ -3,10 +3,10 @@
 Layer: gnn.
 
 :class:`Pipeline` runs in inference mode on the device from the one resolver and reports each
-stage's wall time and the graph sizes. On the CPU the per-edge networks of the filter and the GNN
-run as the compiled kernels of :mod:`acts_gnn.gnn.compiled` (tiles of edges that stay in cache);
-with the ``torch`` engine (and on a GPU) they run as the modules, ``filter_chunk_edges`` edges at
-a time (memory stays bounded at any event size).
+stage's wall time and the graph sizes. On the CPU the embedding and the per-edge networks of the
+filter and the GNN run as the compiled kernels of :mod:`acts_gnn.gnn.compiled` (tiles of edges
+that stay in cache); with the ``torch`` engine (and on a GPU) they run as the modules,
+``filter_chunk_edges`` edges at a time (memory stays bounded at any event size).
 """
 
 from __future__ import annotations
@@ -138,7 +138,7 @@ class Pipeline:
     Args:
         bundle: a loaded :class:`ModelBundle`, a bundle directory, or None for the shipped one.
         device: torch device (resolved by :func:`acts_gnn.cuda.device.resolve_device`).
-        engine: how the filter and the GNN run — ``"compiled"`` (the default on the CPU: the
+        engine: how the models run — ``"compiled"`` (the default on the CPU: the
             Numba kernels of :mod:`acts_gnn.gnn.compiled`) or ``"torch"`` (the modules
             themselves; the only engine on a GPU).
         **overrides: replace pipeline settings of the bundle (``radius``, ``gnn_cut``,
@@ -197,7 +197,7 @@ class Pipeline:
         import torch
 
         from acts_gnn.cuda.dispatch import radius_graph
-        from acts_gnn.gnn.compiled import filter_scores, gnn_logits
+        from acts_gnn.gnn.compiled import embed, filter_scores, gnn_logits
         from acts_gnn.gnn.stages import EMBEDDING, FILTER, GNN, GRAPH_BUILDING
 
         cfg = self.config
@@ -210,7 +210,10 @@ class Pipeline:
             x = torch.from_numpy(features).to(self.device)
             t0 = time.perf_counter()
             with stage(EMBEDDING):
-                latent = self.bundle.embedding(x)
+                if self.engine == "compiled":
+                    latent = embed(self.bundle.embedding, x)
+                else:
+                    latent = self.bundle.embedding(x)
                 _synchronise(self.device)
             stages[EMBEDDING] = time.perf_counter() - t0
 

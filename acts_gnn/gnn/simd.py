@@ -20,7 +20,7 @@ from numba import types
 from numba.core import cgutils
 from numba.extending import intrinsic, models, register_model
 
-__all__ = ["LANES", "F32x8", "fma8", "load8", "splat8", "store8"]
+__all__ = ["LANES", "F32x8", "add8", "fma8", "load8", "splat8", "store8", "sum8"]
 
 #: floats per vector
 LANES = 8
@@ -125,3 +125,34 @@ def fma8(typingctx, a, b, c):
         return builder.call(function, list(args))
 
     return _f32x8(a, b, c), codegen
+
+
+@intrinsic
+def add8(typingctx, a, b):
+    """``a + b`` lane by lane."""
+    if not all(isinstance(v, F32x8) for v in (a, b)):
+        return None
+
+    def codegen(context, builder, signature, args):
+        return builder.fadd(args[0], args[1], flags=("fast",))
+
+    return _f32x8(a, b), codegen
+
+
+@intrinsic
+def sum8(typingctx, vector):
+    """The sum of the eight lanes (in any order: a float32 rounding apart)."""
+    if not isinstance(vector, F32x8):
+        return None
+
+    def codegen(context, builder, signature, args):
+        function = cgutils.get_or_insert_function(
+            builder.module,
+            ir.FunctionType(ir.FloatType(), [ir.FloatType(), _VECTOR]),
+            "llvm.vector.reduce.fadd.v8f32",
+        )
+        return builder.call(
+            function, [ir.Constant(ir.FloatType(), 0.0), args[0]], fastmath=("fast",)
+        )
+
+    return types.float32(vector), codegen

@@ -11,6 +11,7 @@ from acts_gnn.errors import ConfigError
 from acts_gnn.gnn.compiled import (
     TILE,
     EdgeNetwork,
+    embed,
     filter_inputs,
     filter_scores,
     gnn_logits,
@@ -18,6 +19,8 @@ from acts_gnn.gnn.compiled import (
 )
 from acts_gnn.gnn.geometry import edge_inputs, inverse_pt, point_eta
 from acts_gnn.gnn.models import (
+    EmbeddingConfig,
+    EmbeddingMLP,
     FilterConfig,
     FilterMLP,
     GNNConfig,
@@ -61,9 +64,11 @@ def test_silu_matches_the_definition_on_the_whole_line():
 
 
 @pytest.mark.parametrize("n_edges", [0, 1, 3, 4, TILE - 1, TILE + 5, 1000])
-@pytest.mark.parametrize("sizes", [[16 + 2 * 5, 16, 16], [2 * 5 + 7, 12, 12, 12, 1], [22, 8, 1]])
+@pytest.mark.parametrize(
+    "sizes", [[16 + 2 * 5, 16, 16], [2 * 5 + 7, 12, 12, 12, 1], [22, 8, 1], [13, 40, 40, 3]]
+)
 def test_an_edge_network_equals_its_module(n_edges, sizes):
-    head = sizes[-1] == 1
+    head = sizes[-1] != sizes[-2]
     net = _randomised(mlp(sizes, output_activation=not head), seed=n_edges)
     g = torch.Generator().manual_seed(1)
     nodes = torch.randn(40, 5, generator=g)
@@ -71,7 +76,7 @@ def test_an_edge_network_equals_its_module(n_edges, sizes):
     rest = torch.randn(n_edges, sizes[0] - 10, generator=g)
     expected = net(torch.cat([nodes[edges[0]], nodes[edges[1]], rest], dim=1)).detach()
     got = EdgeNetwork.of(net, 5).run(nodes, edges[0].numpy(), edges[1].numpy(), rest.numpy())
-    if head:
+    if sizes[-1] == 1:
         expected = expected.squeeze(1)
     assert got.shape == tuple(expected.shape)
     np.testing.assert_allclose(got, expected.numpy(), rtol=1e-5, atol=2e-5)
@@ -109,6 +114,18 @@ def test_the_gnn_logits_equal_the_modules(config):
         expected = gnn(x, edges)
         got = gnn_logits(gnn, x, edges)
         assert gnn_logits(gnn, x, torch.zeros((2, 0), dtype=torch.long)).shape == (0,)
+    np.testing.assert_allclose(got.numpy(), expected.numpy(), rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.parametrize("config", [EmbeddingConfig(24, 2, 5), EmbeddingConfig(128, 3, 8)])
+def test_the_embedding_equals_its_module(config):
+    net = _randomised(EmbeddingMLP(config), seed=config.hidden)
+    x = random_features(3001, seed=2)  # not a whole number of tiles
+    with torch.inference_mode():
+        expected = net(x)
+        got = embed(net, x)
+        assert embed(net, x[:0]).shape == (0, config.latent_dim)
+    assert got.shape == (3001, config.latent_dim)
     np.testing.assert_allclose(got.numpy(), expected.numpy(), rtol=1e-4, atol=1e-4)
 
 
