@@ -129,12 +129,12 @@ def fma8(typingctx, a, b, c):
 
 @intrinsic
 def add8(typingctx, a, b):
-    """``a + b`` lane by lane."""
+    """``a + b`` lane by lane (never reassociated: a chain of them sums in its order)."""
     if not all(isinstance(v, F32x8) for v in (a, b)):
         return None
 
     def codegen(context, builder, signature, args):
-        return builder.fadd(args[0], args[1], flags=("fast",))
+        return builder.fadd(args[0], args[1])
 
     return _f32x8(a, b), codegen
 
