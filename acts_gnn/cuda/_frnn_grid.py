@@ -29,7 +29,7 @@ __all__ = ["BOUND_AXES", "GRID_AXES", "grid_query"]
 #: principal axes the grid spans (3: ~45 k cells on a μ = 200 event)
 GRID_AXES = 3
 #: principal axes of the lower bound that skips a candidate before its exact distance (five:
-#: :func:`_scan` spells them out, so that its bound loop vectorises)
+#: :func:`_scan` spells them out)
 BOUND_AXES = 5
 #: cells per radius along each axis: a point scans 2·REACH + 1 cells along each grid axis
 REACH = 1
@@ -78,7 +78,6 @@ def grid_query(latent: np.ndarray, radius: float, k: int) -> tuple[np.ndarray, n
         order,
         starts,
         np.asarray(shape, np.int64),
-        int(np.diff(starts).max()) if n else 0,
         float(radius),
         reach**2,
         distance,
@@ -88,7 +87,7 @@ def grid_query(latent: np.ndarray, radius: float, k: int) -> tuple[np.ndarray, n
 
 
 @njit(cache=True, parallel=True)
-def _scan(x, bound_axes, cells, order, starts, shape, largest, radius, bound, distance, index):
+def _scan(x, bound_axes, cells, order, starts, shape, radius, bound, distance, index):
     """Fill each point's row (see :func:`grid_query`); ``x``, ``bound_axes`` [BOUND_AXES, n] and
     ``cells`` are in grid order, ``order`` maps grid order → point index."""
     n, dim = x.shape
@@ -96,22 +95,27 @@ def _scan(x, bound_axes, cells, order, starts, shape, largest, radius, bound, di
     k = distance.shape[1]
     span = 2 * REACH + 1
     neighbours = span**g
+    # each neighbour cell's offset along each grid axis (no division in the loop over points)
+    offsets = np.empty((neighbours, g), np.int64)
+    for code in range(neighbours):
+        rest = code
+        for a in range(g):
+            offsets[code, a] = rest % span - REACH
+            rest //= span
     p0, p1, p2, p3, p4 = bound_axes[0], bound_axes[1], bound_axes[2], bound_axes[3], bound_axes[4]
     for block in prange((n + _BLOCK - 1) // _BLOCK):
-        lower = np.empty(largest)
         for p in range(block * _BLOCK, min(n, (block + 1) * _BLOCK)):
             i = order[p]
             for c in range(k):
                 distance[i, c] = np.inf
                 index[i, c] = n
+            a0, a1, a2, a3, a4 = p0[p], p1[p], p2[p], p3[p], p4[p]
             m = 0  # row entries filled
             for code in range(neighbours):
                 key = 0
                 inside = True
-                rest = code
                 for a in range(g):
-                    c = cells[p, a] + rest % span - REACH
-                    rest //= span
+                    c = cells[p, a] + offsets[code, a]
                     if c < 0 or c >= shape[a]:
                         inside = False
                         break
@@ -119,16 +123,13 @@ def _scan(x, bound_axes, cells, order, starts, shape, largest, radius, bound, di
                 if not inside:
                     continue
                 first, last = starts[key], starts[key + 1]
-                # the lower bound of every candidate of the cell (a loop that vectorises)
                 for q in range(first, last):
-                    d0 = p0[q] - p0[p]
-                    d1 = p1[q] - p1[p]
-                    d2 = p2[q] - p2[p]
-                    d3 = p3[q] - p3[p]
-                    d4 = p4[q] - p4[p]
-                    lower[q - first] = d0 * d0 + d1 * d1 + d2 * d2 + d3 * d3 + d4 * d4
-                for q in range(first, last):
-                    if lower[q - first] >= bound:
+                    d0 = p0[q] - a0
+                    d1 = p1[q] - a1
+                    d2 = p2[q] - a2
+                    d3 = p3[q] - a3
+                    d4 = p4[q] - a4
+                    if d0 * d0 + d1 * d1 + d2 * d2 + d3 * d3 + d4 * d4 >= bound:
                         continue
                     total = 0.0
                     for a in range(dim):

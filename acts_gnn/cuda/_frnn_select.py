@@ -72,15 +72,19 @@ def _listed_here(i, j, d, kept, last_d, last_i, cut_ties, max_neighbours):
 @njit(cache=True, parallel=True)
 def directed_pairs(distance, index, kept, last_d, last_i, cut_ties, max_neighbours, r):
     """(source, target) of the pairs listed, inner → outer by ``r`` (equal: smaller index)."""
-    n = index.shape[0]
+    n, k = index.shape
     counts = np.zeros(n + 1, np.int64)
+    # whether each kept column is listed, decided once (it reads the other end's row summary,
+    # a random access per pair) and read again when the pairs are written
+    listed = np.empty((n, k), np.bool_)
     for i in prange(n):
         c = 0
         for col in range(kept[i]):
-            if _listed_here(
+            here = _listed_here(
                 i, index[i, col], distance[i, col], kept, last_d, last_i, cut_ties, max_neighbours
-            ):
-                c += 1
+            )
+            listed[i, col] = here
+            c += here
         counts[i + 1] = c
     offsets = np.cumsum(counts)
     source = np.empty(offsets[n], np.int64)
@@ -89,7 +93,7 @@ def directed_pairs(distance, index, kept, last_d, last_i, cut_ties, max_neighbou
         at = offsets[i]
         for col in range(kept[i]):
             j = index[i, col]
-            if _listed_here(i, j, distance[i, col], kept, last_d, last_i, cut_ties, max_neighbours):
+            if listed[i, col]:
                 if r[i] < r[j] or (r[i] == r[j] and i < j):
                     source[at], target[at] = i, j
                 else:
