@@ -1,4 +1,5 @@
-"""Compiled CPU inference of the per-edge networks of the filter and the GNN (Numba).
+"""Compiled CPU inference of the embedding and of the per-edge networks of the filter and the
+GNN (Numba).
 
 Layer: gnn.
 
@@ -10,10 +11,14 @@ passes, not the arithmetic, took most of the time. Here each tile of :data:`TILE
 through the whole network while its rows stay in the L1 cache:
 
 * the node parts of the first layer are applied once per node (N ≪ E) and gathered per edge;
-* the matrix products are blocked by four edges, so each weight loaded serves four edges;
+* the matrix products and LayerNorm use eight-float vectors (:mod:`acts_gnn.gnn.simd`): a block
+  of four edges × 16 outputs is held in registers while the inputs stream by, so each weight
+  loaded serves four edges and no output ends in a horizontal sum;
 * SiLU is ``t · (1 + tanh(t/2)) / 2`` with tanh as a rational function (largest error 4·10⁻⁷ in
   float32 on the whole line; SiLU within 2·10⁻⁶ relative), which vectorises where ``exp`` is one
   library call per element.
+
+The embedding is the same kind of network with no node parts: each point is one row.
 
 Every edge's arithmetic is the same whatever the thread count: edges never share a sum, and
 tiles are padded to a multiple of four with zero rows. The results equal PyTorch's to float32
