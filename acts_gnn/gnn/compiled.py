@@ -11,7 +11,7 @@ passes, not the arithmetic, took most of the time. Here each tile of :data:`TILE
 through the whole network while its rows stay in the L1 cache:
 
 * the node parts of the first layer are applied once per node (N ≪ E) and gathered per edge;
-* the matrix products and LayerNorm use eight-float vectors (:mod:`acts_gnn.gnn.simd`): a block
+* the matrix products and LayerNorm use eight-float vectors (:mod:`acts_gnn.simd`): a block
   of four edges × 16 outputs is held in registers while the inputs stream by, so each weight
   loaded serves four edges and no output ends in a horizontal sum;
 * SiLU is ``t · (1 + tanh(t/2)) / 2`` with tanh as a rational function (largest error 4·10⁻⁷ in
@@ -45,7 +45,7 @@ from acts_gnn.gnn.geometry import (
     node_inputs,
     point_eta,
 )
-from acts_gnn.gnn.simd import LANES, add8, fma8, load8, splat8, store8, sum8
+from acts_gnn.simd import LANES, add8, fma8, load8, splat8, store8, sum8
 
 if TYPE_CHECKING:
     import torch

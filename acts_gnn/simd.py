@@ -1,12 +1,13 @@
 """Eight float32 lanes as one value in Numba kernels: LLVM's ``<8 x float>`` (an AVX register).
 
-Layer: gnn.
+Layer: bottom (beside ``cpus``; Numba and llvmlite only).
 
 Numba vectorises a loop only when LLVM's loop vectoriser can, and that cannot keep a matrix
 product's accumulators in registers: over the inputs it ends each output with a horizontal sum,
 and over the outputs it loads and stores them at every step. With these intrinsics a kernel
 holds a block of outputs in vector values and adds one outer product per input, the way a BLAS
-kernel does (:func:`acts_gnn.gnn.compiled` uses them for its matrix products). On a CPU without
+kernel does (:mod:`acts_gnn.gnn.compiled` for its matrix products and LayerNorm;
+:mod:`acts_gnn.cuda._frnn_grid` for K1's lower bound, eight candidates at a time). On a CPU without
 256-bit registers LLVM splits each value into what the CPU has; the results are the same.
 
 Only for 2-D C-contiguous float32 arrays; a row's eight lanes from ``col`` must lie inside the
