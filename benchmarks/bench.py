@@ -3,10 +3,10 @@
     python benchmarks/bench.py [--work .bench] [--output BENCHMARKS.md] [--gpu-json FILE]
 
 Sections: (a) per-stage CPU time vs pile-up μ = 20, 50, 100, 200 with the fitted scaling
-exponent; (a′) the shipped model's filter and GNN as torch modules against the compiled
-kernels (the CPU default); (b) K1 and K2 on the CPU against their CUDA twins (the GPU ratios
-come from ``make gpu-check``); (c) local vs served throughput, concurrency 1, 2, 4 with 1 and 2
-instances;
+exponent; (a′) the shipped model's embedding, filter and GNN as torch modules against the
+compiled kernels (the CPU default); (b) K1 and K2 on the CPU against their CUDA twins (the GPU
+ratios come from ``make gpu-check``); (c) local vs served throughput, concurrency 1, 2, 4 with 1
+and 2 instances;
 (d) the service's own overhead per event size (``null_tracking`` served vs the pipeline);
 (e) the physics of the default model on the held-out μ = 200 events; (f) ACTS's own seeding +
 CKF (``acts_gnn.acts.ckf``, pyacts) on the same μ = 200 events, scored the same way, both finders
@@ -414,10 +414,10 @@ def render_before_after(ba: dict) -> list[str]:
     lines = [
         "### (a′) Before and after: the torch engine against the compiled one",
         "",
-        "The shipped default model; *before*: its filter and GNN run as the torch modules",
-        "(`Pipeline(engine=\"torch\")`, the CPU engine until now); *after*: the compiled kernels",
-        "of `acts_gnn.gnn.compiled` (the default on the CPU). The same μ = 200 events, run",
-        "alternately in one process. Mean seconds (and edges) per event.",
+        "The shipped default model; *before*: its embedding, filter and GNN run as the torch",
+        "modules (`Pipeline(engine=\"torch\")`, the CPU engine until now); *after*: the",
+        "compiled kernels of `acts_gnn.gnn.compiled` (the default on the CPU). The same μ = 200",
+        "events, run alternately in one process. Mean seconds (and edges) per event.",
         "",
         "| | K1 edges | edges after filter | " + " | ".join(keys) + " |",
         "| --- | --- | --- |" + " --- |" * len(keys),
