@@ -169,8 +169,14 @@ def command(
 def _report(request, job, quiet: bool) -> None:
     """Run the prepared job with a progress bar, then print its tables and what it wrote."""
     from acts_gnn.cli._progress import event_progress
+    from acts_gnn.gnn.pipeline import Pipeline
 
     console = make_console(stderr=True, quiet=quiet)
+    if isinstance(job.finder, Pipeline) and job.finder.compiles_first:
+        console.print(
+            "first use after installing: the first event compiles the CPU kernels once (about "
+            "40 s on 2 cores); later runs load them from Numba's cache"
+        )
     with event_progress(console, len(job.source), f"reconstruct ({job.finder.name})") as advance:
         summary = job.run(on_event=advance)
     if summary.resumed:

@@ -30,7 +30,9 @@ stable sort), in edge order: the order of ``scatter_add_``.
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -60,6 +62,7 @@ __all__ = [
     "filter_inputs",
     "filter_scores",
     "gnn_logits",
+    "kernels_cached",
     "silu",
 ]
 
@@ -538,3 +541,26 @@ def filter_scores(
         logits = network.run(node_inputs(features), src[kept], dst[kept], rest[kept])
         scores[kept] = torch.sigmoid(torch.from_numpy(logits)).numpy()
         return torch.from_numpy(scores)
+
+
+def kernels_cached() -> bool:
+    """Whether Numba's on-disk cache holds the engine's kernels: False on the first use after
+    installing (or after an upgrade), when the first event compiles them (about 30–40 s on 2
+    cores) before it runs.
+
+    Looks for each kernel's index file where Numba keeps it (``__pycache__`` beside this
+    module, or Numba's user cache directory when that is read-only). An index that exists but
+    no longer matches the source is not detected: Numba then compiles again, quietly.
+    """
+    version = f"py{sys.version_info.major}{sys.version_info.minor}"
+    for kernel in (_edge_network, _node_inputs, filter_inputs):
+        # the dispatcher's cache object is Numba's (no public accessor); without it, say cached
+        directory = getattr(getattr(kernel, "_cache", None), "cache_path", None)
+        if directory is None:
+            continue
+        code = kernel.py_func.__code__
+        index = f"{Path(code.co_filename).stem}.{kernel.py_func.__qualname__}-"
+        index += f"{code.co_firstlineno}.{version}.nbi"
+        if not (Path(directory) / index).is_file():
+            return False
+    return True

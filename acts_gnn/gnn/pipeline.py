@@ -186,6 +186,14 @@ class Pipeline:
         self.config: PipelineConfig = replace(bundle.pipeline, **overrides)  # type: ignore[arg-type]
         self.name = "gnn" if self.config.track_builder == "components" else "gnn_walk"
 
+    @property
+    def compiles_first(self) -> bool:
+        """Whether the first event will first compile the CPU kernels (the compiled engine, with
+        Numba's cache still empty: :func:`~acts_gnn.gnn.compiled.kernels_cached`)."""
+        from acts_gnn.gnn.compiled import kernels_cached
+
+        return self.engine == "compiled" and not kernels_cached()
+
     def __repr__(self) -> str:
         return f"Pipeline(device={self.device!r}, engine={self.engine!r}, config={self.config!r})"
 

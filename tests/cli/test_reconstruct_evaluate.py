@@ -139,6 +139,19 @@ def test_bad_csv_gives_one_line_exit_2_and_no_output(acts_reference_copy, tmp_pa
     assert sorted(p.name for p in out.rglob("*")) in ([], ["csv"])
 
 
+@pytest.mark.parametrize("cached", [False, True])
+def test_a_cold_kernel_cache_is_announced(cached, tmp_path, run_cli, monkeypatch):
+    from acts_gnn.gnn import compiled
+
+    monkeypatch.setattr(compiled, "kernels_cached", lambda: cached)
+    result = run_cli("reconstruct", "--example", "-o", tmp_path / "t.root")
+    assert result.exit_code == 0, result.stderr
+    notice = "first use after installing: the first event compiles the CPU kernels once"
+    assert (notice in result.stderr) is not cached
+    quiet = run_cli("reconstruct", "--example", "-o", tmp_path / "t.root", "--force", "-q")
+    assert (quiet.exit_code, quiet.stderr) == (0, "")
+
+
 def test_root_file_without_the_tree(tmp_path, run_cli):
     path = tmp_path / "other.root"
     with uproot.recreate(path) as handle:

@@ -15,6 +15,7 @@ from acts_gnn.gnn.compiled import (
     filter_inputs,
     filter_scores,
     gnn_logits,
+    kernels_cached,
     silu,
 )
 from acts_gnn.gnn.geometry import edge_inputs, inverse_pt, point_eta
@@ -186,6 +187,26 @@ def test_both_engines_give_the_example_event_the_same_labels():
     assert np.array_equal(a.edges, b.edges)
     np.testing.assert_allclose(a.scores, b.scores, atol=1e-5)
     assert np.array_equal(a.labels_at(), b.labels_at())
+    # the kernels have run, so Numba's cache holds them: no compiling next time
+    assert kernels_cached() and not compiled.compiles_first and not modules.compiles_first
+
+
+def test_an_empty_numba_cache_is_seen(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    code = (
+        "from acts_gnn.gnn.compiled import kernels_cached; "
+        "from acts_gnn.gnn.pipeline import Pipeline; "
+        "print(kernels_cached(), Pipeline(device='cpu').compiles_first, "
+        "Pipeline(device='cpu', engine='torch').compiles_first)"
+    )
+    env = {**os.environ, "NUMBA_CACHE_DIR": str(tmp_path / "empty")}
+    out = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True
+    )
+    assert out.stdout.split() == ["False", "True", "False"]
 
 
 def test_an_unknown_engine_is_a_config_error():
