@@ -289,8 +289,16 @@ class NullTrackFinder:
 register_finder(
     "gnn",
     "acts_gnn.gnn.pipeline:Pipeline",
-    summary="the GNN pipeline, connected components",
+    summary="the GNN pipeline, with its bundle's track building",
     aliases=("gnn_tracking",),
+    uses_bundle=True,
+    servable=True,
+)
+register_finder(
+    "gnn_components",
+    "acts_gnn.gnn.pipeline:Pipeline",
+    summary="the GNN pipeline, connected components",
+    aliases=("gnn_tracking_components",),
     uses_bundle=True,
     servable=True,
     options={"track_builder": "components"},

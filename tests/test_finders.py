@@ -27,9 +27,10 @@ def test_truth_finder_needs_truth():
 
 
 def test_one_list_with_the_names_of_every_earlier_list():
-    assert finders.finder_names() == ("gnn", "gnn_walk", "truth", "unrolling")
+    assert finders.finder_names() == ("gnn", "gnn_components", "gnn_walk", "truth", "unrolling")
     assert finders.finder_names(served=True) == (
         "gnn_tracking",
+        "gnn_tracking_components",
         "gnn_tracking_walk",
         "null_tracking",
         "unrolling_tracking",
@@ -38,12 +39,14 @@ def test_one_list_with_the_names_of_every_earlier_list():
     for alias, name in (
         ("gnn_tracking", "gnn"),
         ("gnn_tracking_walk", "gnn_walk"),
+        ("gnn_tracking_components", "gnn_components"),
         ("unrolling_tracking", "unrolling"),
         ("null_tracking", "null"),
     ):
         assert finders.finder_entry(alias, served=True).name == name
         assert finders.finder_entry(name, served=True).served_name == alias
-    with pytest.raises(ConfigError, match="unknown backend 'null'; choose one of gnn, gnn_walk"):
+    unknown = "unknown backend 'null'; choose one of gnn, gnn_components, gnn_walk"
+    with pytest.raises(ConfigError, match=unknown):
         make_finder("null")  # served only
     with pytest.raises(ConfigError, match="unknown model 'truth'; choose from gnn_tracking,"):
         finders.finder_entry("truth", served=True)  # needs truth: never served

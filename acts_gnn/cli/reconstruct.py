@@ -41,8 +41,9 @@ def command(
     backend: Annotated[
         str,
         typer.Option(
-            help="Track finder: 'gnn' (the pipeline, connected components), 'gnn_walk' "
-            "(walkthrough track building), 'unrolling' (classical baseline) or 'truth' (groups "
+            help="Track finder: 'gnn' (the pipeline with its bundle's track building: "
+            "walkthrough for the shipped model), 'gnn_walk' (walkthrough), 'gnn_components' "
+            "(connected components only), 'unrolling' (classical baseline) or 'truth' (groups "
             "space points by true particle)."
         ),
     ] = "gnn",

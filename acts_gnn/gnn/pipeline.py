@@ -143,6 +143,9 @@ class Pipeline:
             themselves; the only engine on a GPU).
         **overrides: replace pipeline settings of the bundle (``radius``, ``gnn_cut``,
             ``track_builder``, …).
+
+    Its :attr:`name` is ``"gnn"`` with the bundle's track builder, ``"gnn_components"`` or
+    ``"gnn_walk"`` when ``track_builder`` chooses one.
     """
 
     name = "gnn"
@@ -184,7 +187,11 @@ class Pipeline:
             )
         self.bundle = bundle
         self.config: PipelineConfig = replace(bundle.pipeline, **overrides)  # type: ignore[arg-type]
-        self.name = "gnn" if self.config.track_builder == "components" else "gnn_walk"
+        # the finder's name: "gnn" runs the bundle's track builder, the others choose one
+        builder = overrides.get("track_builder")
+        self.name = {"components": "gnn_components", "walkthrough": "gnn_walk"}.get(
+            str(builder), "gnn"
+        )
 
     @property
     def compiles_first(self) -> bool:

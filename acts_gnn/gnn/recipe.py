@@ -5,7 +5,8 @@ Layer: gnn (training, scored with ``metrics`` from the floor below).
 After the three edge models and the GNN and stitching cuts, the recipe trains the
 candidate-quality network (:mod:`acts_gnn.gnn.quality`) on the candidates the pipeline builds on
 the training events, each labelled fake or not by the evaluation's matching, and picks its cut on
-the validation events (:func:`add_quality`).
+the validation events (:func:`add_quality`); last it keeps the track builder (connected
+components or walkthrough) that does better on the validation tracks (:func:`choose_track_builder`).
 """
 
 from __future__ import annotations
@@ -20,7 +21,14 @@ from acts_gnn.event import Event
 from acts_gnn.gnn.bundle import ModelBundle
 from acts_gnn.gnn.pipeline import Pipeline
 from acts_gnn.gnn.quality import QualityConfig, candidate_inputs, train_quality
-from acts_gnn.gnn.records import CutScanRow, EpochReport, QualityRecord, QualityScanRow
+from acts_gnn.gnn.records import (
+    BuilderScanRow,
+    CutScanRow,
+    EpochReport,
+    QualityRecord,
+    QualityScanRow,
+)
+from acts_gnn.gnn.stages import TRACK_BUILDERS
 from acts_gnn.gnn.train import TrainingConfig, train_pipeline
 from acts_gnn.metrics.matching import MatchingConfig, match_event
 from acts_gnn.metrics.performance import PerformanceAccumulator
@@ -33,6 +41,7 @@ __all__ = [
     "STITCH_CUTS",
     "add_quality",
     "choose_cuts",
+    "choose_track_builder",
     "score_bundle",
     "train_recipe",
 ]
@@ -100,6 +109,31 @@ def choose_cuts(
             if s.efficiency - s.fake_rate > best_value:
                 best, best_value = (cut, stitch), s.efficiency - s.fake_rate
     return best[0], best[1], tuple(table)
+
+
+def choose_track_builder(
+    bundle: ModelBundle, events: Sequence[Event], device: str = "cpu"
+) -> ModelBundle:
+    """``bundle`` with the track builder that gives the higher efficiency − fake rate on
+    ``events`` (its cuts and quality selection as they are; a tie keeps the bundle's), and
+    both builders' figures in ``metrics.builder_scan``."""
+    pipeline = Pipeline(bundle, device=device)
+    outputs = [(event, pipeline.run_scores(event.features())) for event in events]
+    rows, values = [], {}
+    for builder in TRACK_BUILDERS:
+        accumulator = PerformanceAccumulator(min_track_sizes=(3,))
+        for event, scored in outputs:
+            settings = replace(scored.config, track_builder=builder)
+            accumulator.add(event, replace(scored, config=settings).labels_at())
+        s = accumulator.report().selections[0]
+        rows.append(BuilderScanRow(builder, s.efficiency, s.fake_rate, s.duplicate_rate))
+        values[builder] = s.efficiency - s.fake_rate
+    best = max(values, key=lambda b: (values[b], b == bundle.pipeline.track_builder))
+    return replace(
+        bundle,
+        pipeline=replace(bundle.pipeline, track_builder=best),
+        metrics=replace(bundle.metrics, builder_scan=tuple(rows)),
+    )
 
 
 def add_quality(
@@ -220,6 +254,8 @@ def train_recipe(
         )
     status("training the candidate-quality selection")
     bundle = add_quality(bundle, train_events, val_events, seed=config.seed, device=device)
+    status("choosing the track builder on tracks")
+    bundle = choose_track_builder(bundle, val_events, device)
     if test_events:
         for builder in ("components", "walkthrough"):
             status(f"scoring {len(test_events)} test events ({builder})")

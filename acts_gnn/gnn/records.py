@@ -27,6 +27,7 @@ from typing import Any
 from acts_gnn.errors import BundleError
 
 __all__ = [
+    "BuilderScanRow",
     "BundleMetrics",
     "CutScanRow",
     "EpochReport",
@@ -83,6 +84,17 @@ class QualityScanRow:
     """One candidate-quality cut tried on the validation events (None: every candidate kept)."""
 
     quality_cut: float | None
+    efficiency: float
+    fake_rate: float
+    duplicate_rate: float
+
+
+@dataclass(frozen=True)
+class BuilderScanRow:
+    """One track builder tried on the validation events, with the bundle's cuts and quality
+    selection (candidates ≥ 3 space points)."""
+
+    track_builder: str
     efficiency: float
     fake_rate: float
     duplicate_rate: float
@@ -266,12 +278,18 @@ class BundleMetrics:
     history: tuple[EpochReport, ...] | None = None
     cut_scan: tuple[CutScanRow, ...] | None = None
     quality_scan: tuple[QualityScanRow, ...] | None = None
+    builder_scan: tuple[BuilderScanRow, ...] | None = None
     #: held-out scores by track builder (written ``test_<builder>``): the performance summary of
     #: :func:`acts_gnn.gnn.recipe.score_bundle`
     tests: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     extra: Mapping[str, Any] = field(default_factory=dict)
 
-    _ROWS = (("history", EpochReport), ("cut_scan", CutScanRow), ("quality_scan", QualityScanRow))
+    _ROWS = (
+        ("history", EpochReport),
+        ("cut_scan", CutScanRow),
+        ("quality_scan", QualityScanRow),
+        ("builder_scan", BuilderScanRow),
+    )
 
     @classmethod
     def _figures(cls) -> tuple[str, ...]:

@@ -194,7 +194,8 @@ def test_missing_input_and_bad_options(tmp_path, run_cli):
     )
     result = run_cli("reconstruct", "--example", "--backend", "magic", "-o", tmp_path / "t.root")
     assert result.exit_code == 2
-    assert "unknown backend 'magic'; choose one of gnn, gnn_walk, truth" in result.stderr
+    choices = "choose one of gnn, gnn_components, gnn_walk, truth"
+    assert f"unknown backend 'magic'; {choices}" in result.stderr
     result = run_cli("reconstruct", "--example", "--backend", "truth")
     assert result.exit_code == 2 and "nothing to write" in result.stderr
 

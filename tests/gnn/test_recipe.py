@@ -59,3 +59,62 @@ def test_choose_cuts_takes_the_best_efficiency_minus_fake_rate(scan):
     assert (cut, stitch) == (0.9, None)
     best = max(row.efficiency - row.fake_rate for row in table)
     assert best == pytest.approx(2 / 3)
+
+
+# two particles (0–4 and 5–8, in order of r) joined by one wrong edge 1 → 6 as sure as theirs:
+# one branching component, which the walk splits (from 1 its nearest outward point is 2)
+BRANCHED = make_event([1] * 5 + [2] * 4, {1: 2.0, 2: 2.0})
+BRANCHED_EDGES = np.array([[0, 1, 2, 3, 5, 6, 7, 1], [1, 2, 3, 4, 6, 7, 8, 6]])
+
+
+@pytest.mark.parametrize("bundle_builder", ["components", "walkthrough"])
+def test_choose_track_builder_keeps_the_better_one(bundle_builder, monkeypatch):
+    from acts_gnn.gnn.bundle import ModelBundle
+    from acts_gnn.gnn.models import (
+        EmbeddingConfig,
+        EmbeddingMLP,
+        FilterConfig,
+        FilterMLP,
+        GNNConfig,
+        InteractionGNN,
+    )
+
+    scores = np.full(BRANCHED_EDGES.shape[1], 0.999)
+    monkeypatch.setattr(recipe, "Pipeline", scored_pipeline(BRANCHED_EDGES, scores))
+    made = ModelBundle(
+        embedding=EmbeddingMLP(EmbeddingConfig(hidden=4)),
+        filter=FilterMLP(FilterConfig(hidden=4)),
+        gnn=InteractionGNN(GNNConfig(hidden=4, iterations=1)),
+        pipeline=PipelineConfig(gnn_cut=0.9, track_builder=bundle_builder),
+    )
+    chosen = recipe.choose_track_builder(made, [BRANCHED])
+    assert chosen.pipeline.track_builder == "walkthrough"
+    rows = {row.track_builder: row for row in chosen.metrics.builder_scan}
+    # components: one candidate of 9 points, particle 1's majority (5 of 9, all 5 of its own)
+    assert (rows["components"].efficiency, rows["components"].fake_rate) == (0.5, 0.0)
+    assert (rows["walkthrough"].efficiency, rows["walkthrough"].fake_rate) == (1.0, 0.0)
+    assert chosen.pipeline.gnn_cut == 0.9 and made.pipeline.track_builder == bundle_builder
+
+
+def test_choose_track_builder_keeps_the_bundles_on_a_tie(monkeypatch):
+    from acts_gnn.gnn.bundle import ModelBundle
+    from acts_gnn.gnn.models import (
+        EmbeddingConfig,
+        EmbeddingMLP,
+        FilterConfig,
+        FilterMLP,
+        GNNConfig,
+        InteractionGNN,
+    )
+
+    # without the wrong edge both builders find both particles
+    edges, scores = BRANCHED_EDGES[:, :-1], np.full(BRANCHED_EDGES.shape[1] - 1, 0.999)
+    monkeypatch.setattr(recipe, "Pipeline", scored_pipeline(edges, scores))
+    for builder in ("components", "walkthrough"):
+        made = ModelBundle(
+            embedding=EmbeddingMLP(EmbeddingConfig(hidden=4)),
+            filter=FilterMLP(FilterConfig(hidden=4)),
+            gnn=InteractionGNN(GNNConfig(hidden=4, iterations=1)),
+            pipeline=PipelineConfig(gnn_cut=0.9, track_builder=builder),
+        )
+        assert recipe.choose_track_builder(made, [BRANCHED]).pipeline.track_builder == builder
