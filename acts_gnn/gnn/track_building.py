@@ -27,6 +27,7 @@ candidates smaller than ``min_size``.
 from __future__ import annotations
 
 import numpy as np
+from numba import njit
 
 from acts_gnn.cuda.components import connected_components_cpu
 from acts_gnn.result import canonical_labels
@@ -90,26 +91,8 @@ def stitch_pieces(
     from_piece, to_piece, score = from_piece[usable], to_piece[usable], score[usable]
     order = np.lexsort((to_piece, from_piece, -score))
 
-    parent = np.arange(n_pieces)
-
-    def root(x: int) -> int:
-        while parent[x] != x:
-            parent[x] = parent[parent[x]]
-            x = int(parent[x])
-        return x
-
-    linked_out = np.zeros(n_pieces, dtype=bool)
-    linked_in = np.zeros(n_pieces, dtype=bool)
-    for source, target in zip(from_piece[order].tolist(), to_piece[order].tolist(), strict=True):
-        if linked_out[source] or linked_in[target]:
-            continue
-        top_source, top_target = root(source), root(target)
-        if top_source == top_target or max(size[top_source], size[top_target]) < STITCH_ANCHOR_SIZE:
-            continue
-        linked_out[source] = linked_in[target] = True
-        parent[top_target] = top_source
-        size[top_source] += size[top_target]
-    tops = parent.astype(np.int64)
+    parent = _links(from_piece[order], to_piece[order], size.astype(np.int64), STITCH_ANCHOR_SIZE)
+    tops = parent
     while True:  # follow every piece to its root, all at once
         above = tops[tops]
         if np.array_equal(above, tops):
@@ -147,29 +130,67 @@ def build_walkthrough(
     order = np.lexsort((-w_scores, r[w_edges[1]], w_edges[0]))
     w_src, w_dst = w_edges[0][order], w_edges[1][order]
     start = np.searchsorted(w_src, np.arange(n + 1))
-    used = np.zeros(n, dtype=bool)
-    next_label = int(labels.max()) + 1
     nodes = np.flatnonzero(in_bad)
     nodes = nodes[np.lexsort((nodes, r[nodes]))]
     labels[nodes] = -1
-    for seed in nodes.tolist():
+    _walk(nodes, start, w_dst.astype(np.int64), labels, int(labels.max()) + 1)
+    return canonical_labels(labels, min_size)
+
+
+@njit(cache=True)
+def _walk(seeds, start, w_dst, labels, next_label):
+    """Walks from each unused seed in turn, always to the first unused point of its outward
+    edges (``w_dst[start[p]:start[p + 1]]``, in the order of preference); each walk is labelled
+    ``next_label``, ``next_label + 1``, … in ``labels`` (in place)."""
+    used = np.zeros(labels.shape[0], np.bool_)
+    for seed in seeds:
         if used[seed]:
             continue
-        path = [seed]
         used[seed] = True
+        labels[seed] = next_label
         current = seed
         while True:
             step = -1
             for k in range(start[current], start[current + 1]):
-                candidate = int(w_dst[k])
-                if not used[candidate]:
-                    step = candidate
+                if not used[w_dst[k]]:
+                    step = w_dst[k]
                     break
             if step < 0:
                 break
-            path.append(step)
             used[step] = True
+            labels[step] = next_label
             current = step
-        labels[path] = next_label
         next_label += 1
-    return canonical_labels(labels, min_size)
+
+
+@njit(cache=True)
+def _root(parent, x):
+    """The root of ``x`` in the union-find forest ``parent``, halving the path on the way."""
+    while parent[x] != x:
+        parent[x] = parent[parent[x]]
+        x = parent[x]
+    return x
+
+
+@njit(cache=True)
+def _links(sources, targets, size, anchor):
+    """Take the links (source piece → target piece) in order: each piece at most one outward
+    and one inward link, never a loop, one side holding at least ``anchor`` points with what is
+    already joined to it. Returns the union-find forest [pieces] (``size``: points per piece,
+    updated in place)."""
+    n_pieces = size.shape[0]
+    parent = np.arange(n_pieces)
+    linked_out = np.zeros(n_pieces, np.bool_)
+    linked_in = np.zeros(n_pieces, np.bool_)
+    for k in range(sources.shape[0]):
+        source, target = sources[k], targets[k]
+        if linked_out[source] or linked_in[target]:
+            continue
+        top_source, top_target = _root(parent, source), _root(parent, target)
+        if top_source == top_target or max(size[top_source], size[top_target]) < anchor:
+            continue
+        linked_out[source] = True
+        linked_in[target] = True
+        parent[top_target] = top_source
+        size[top_source] += size[top_target]
+    return parent
