@@ -102,18 +102,36 @@ def directed_pairs(distance, index, kept, last_d, last_i, cut_ties, max_neighbou
     return source, target
 
 
+#: pairs are bucketed by source in this many slices, in parallel (any number gives the same
+#: result: each source's targets are sorted afterwards)
+_SLICES = 16
+
+
 @njit(cache=True, parallel=True)
 def sorted_unique(source, target, n):
     """[2, E] int64: the pairs sorted by (source, target), each once."""
+    n_pairs = source.size
+    per_slice = (n_pairs + _SLICES - 1) // _SLICES
+    counts = np.zeros((_SLICES, n), np.int64)  # pairs per (slice, source)
+    for b in prange(_SLICES):
+        for e in range(b * per_slice, min(n_pairs, (b + 1) * per_slice)):
+            counts[b, source[e]] += 1
     starts = np.zeros(n + 1, np.int64)
-    for e in range(source.size):
-        starts[source[e] + 1] += 1
+    for s in prange(n):
+        for b in range(_SLICES):
+            starts[s + 1] += counts[b, s]
     starts = np.cumsum(starts)
-    fill = starts[:-1].copy()
-    targets = np.empty(source.size, np.int64)
-    for e in range(source.size):
-        targets[fill[source[e]]] = target[e]
-        fill[source[e]] += 1
+    for s in prange(n):  # each slice's first place in each source's bucket
+        at = starts[s]
+        for b in range(_SLICES):
+            c = counts[b, s]
+            counts[b, s] = at
+            at += c
+    targets = np.empty(n_pairs, np.int64)
+    for b in prange(_SLICES):
+        for e in range(b * per_slice, min(n_pairs, (b + 1) * per_slice)):
+            targets[counts[b, source[e]]] = target[e]
+            counts[b, source[e]] += 1
     unique = np.zeros(n + 1, np.int64)
     for s in prange(n):
         row = targets[starts[s] : starts[s + 1]]

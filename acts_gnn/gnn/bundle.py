@@ -64,6 +64,10 @@ class PipelineConfig:
     #: stitch the pieces of a track along edges above this GNN score (None: no stitching; see
     #: :mod:`acts_gnn.gnn.track_building`)
     stitch_cut: float | None = None
+    #: then group the points no candidate holds by the edges above this GNN score between them
+    #: (components, stitched as above) into further candidates (None: none; see
+    #: :func:`acts_gnn.gnn.track_building.rescue_leftovers`)
+    rescue_cut: float | None = None
     #: drop the candidates whose probability of being a fake, by the bundle's quality network,
     #: is above this (None: keep every candidate; see :mod:`acts_gnn.gnn.quality`)
     quality_cut: float | None = None
@@ -74,8 +78,10 @@ class PipelineConfig:
         if self.track_builder not in TRACK_BUILDERS:
             names = " or ".join(repr(name) for name in TRACK_BUILDERS)
             raise BundleError(f"track_builder must be {names}, got {self.track_builder!r}")
-        if self.quality_cut is not None and not 0.0 <= self.quality_cut <= 1.0:
-            raise BundleError(f"quality_cut must be in [0, 1], got {self.quality_cut}")
+        for name in ("quality_cut", "rescue_cut"):
+            value = getattr(self, name)
+            if value is not None and not 0.0 <= value <= 1.0:
+                raise BundleError(f"{name} must be in [0, 1], got {value}")
 
 
 @dataclass(frozen=True)

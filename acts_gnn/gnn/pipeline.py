@@ -88,10 +88,11 @@ class ScoredGraph:
         """Candidate labels at ``cut`` (default: the configured cut) by the configured builder.
 
         With ``stitch_cut`` set, the builder's pieces (of any size) are stitched afterwards; with
-        ``quality_cut`` set (and a quality network), the candidates it finds likely fakes are
-        dropped at the end.
+        ``rescue_cut`` set, the points left out are grouped into further candidates
+        (:func:`~acts_gnn.gnn.track_building.rescue_leftovers`); with ``quality_cut`` set (and
+        a quality network), the candidates it finds likely fakes are dropped at the end.
         """
-        from acts_gnn.gnn.track_building import stitch_pieces
+        from acts_gnn.gnn.track_building import rescue_leftovers, stitch_pieces
 
         cfg = self.config
         stitching = cfg.stitch_cut is not None
@@ -99,6 +100,16 @@ class ScoredGraph:
         if stitching:
             labels = stitch_pieces(
                 labels, self.edges, self.scores, self.r, cfg.stitch_cut, cfg.min_track_spacepoints
+            )
+        if cfg.rescue_cut is not None:
+            labels = rescue_leftovers(
+                labels,
+                self.edges,
+                self.scores,
+                self.r,
+                cfg.rescue_cut,
+                cfg.stitch_cut,
+                cfg.min_track_spacepoints,
             )
         if cfg.quality_cut is None or self.quality is None or self.features is None:
             return labels

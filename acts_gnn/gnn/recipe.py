@@ -6,7 +6,8 @@ After the three edge models and the GNN and stitching cuts, the recipe trains th
 candidate-quality network (:mod:`acts_gnn.gnn.quality`) on the candidates the pipeline builds on
 the training events, each labelled fake or not by the evaluation's matching, and picks its cut on
 the validation events (:func:`add_quality`); last it keeps the track builder (connected
-components or walkthrough) that does better on the validation tracks (:func:`choose_track_builder`).
+components or walkthrough) and the rescue cut that do best on the validation tracks
+(:func:`choose_track_building`).
 """
 
 from __future__ import annotations
@@ -38,10 +39,12 @@ __all__ = [
     "MIN_QUALITY_FAKES",
     "QUALITY_CUTS",
     "QUALITY_FAKE_GOAL",
+    "RESCUE_CUTS",
+    "RESCUE_TRAINING_CUT",
     "STITCH_CUTS",
     "add_quality",
     "choose_cuts",
-    "choose_track_builder",
+    "choose_track_building",
     "score_bundle",
     "train_recipe",
 ]
@@ -50,6 +53,10 @@ __all__ = [
 GNN_CUTS = (0.5, 0.7, 0.8, 0.9, 0.95, 0.97, 0.98, 0.99)
 #: stitching cuts tried with each of them (None: no stitching)
 STITCH_CUTS = (None, 0.02, 0.05, 0.1, 0.2, 0.3)
+#: rescue cuts tried with each track builder on the validation events (None: no rescue pass)
+RESCUE_CUTS = (None, 0.9, 0.7, 0.5)
+#: the rescue cut of the candidates the quality network learns from
+RESCUE_TRAINING_CUT = 0.7
 #: cuts on the quality network's fake probability tried on the validation events (None: off)
 QUALITY_CUTS = (None, 0.99, 0.98, 0.97, 0.95, 0.93, 0.9, 0.8, 0.7, 0.5)
 #: the quality cut chosen is the loosest whose validation fake rate is at most this
@@ -111,27 +118,34 @@ def choose_cuts(
     return best[0], best[1], tuple(table)
 
 
-def choose_track_builder(
+def choose_track_building(
     bundle: ModelBundle, events: Sequence[Event], device: str = "cpu"
 ) -> ModelBundle:
-    """``bundle`` with the track builder that gives the higher efficiency − fake rate on
-    ``events`` (its cuts and quality selection as they are; a tie keeps the bundle's), and
-    both builders' figures in ``metrics.builder_scan``."""
+    """``bundle`` with the track builder and rescue cut (:data:`RESCUE_CUTS`) that give the
+    highest efficiency − fake rate on ``events``, its other cuts and quality selection as they
+    are (ties keep the earlier pair in the scan, the bundle's own pairs first), and every
+    pair's figures in ``metrics.builder_scan``."""
     pipeline = Pipeline(bundle, device=device)
     outputs = [(event, pipeline.run_scores(event.features())) for event in events]
-    rows, values = [], {}
-    for builder in TRACK_BUILDERS:
-        accumulator = PerformanceAccumulator(min_track_sizes=(3,))
-        for event, scored in outputs:
-            settings = replace(scored.config, track_builder=builder)
-            accumulator.add(event, replace(scored, config=settings).labels_at())
-        s = accumulator.report().selections[0]
-        rows.append(BuilderScanRow(builder, s.efficiency, s.fake_rate, s.duplicate_rate))
-        values[builder] = s.efficiency - s.fake_rate
-    best = max(values, key=lambda b: (values[b], b == bundle.pipeline.track_builder))
+    own = bundle.pipeline.track_builder
+    builders = [own, *(b for b in TRACK_BUILDERS if b != own)]
+    rows, best, best_value = [], None, -np.inf
+    for builder in builders:
+        for rescue in RESCUE_CUTS:
+            accumulator = PerformanceAccumulator(min_track_sizes=(3,))
+            for event, scored in outputs:
+                settings = replace(scored.config, track_builder=builder, rescue_cut=rescue)
+                accumulator.add(event, replace(scored, config=settings).labels_at())
+            s = accumulator.report().selections[0]
+            rows.append(
+                BuilderScanRow(builder, rescue, s.efficiency, s.fake_rate, s.duplicate_rate)
+            )
+            if s.efficiency - s.fake_rate > best_value:
+                best, best_value = (builder, rescue), s.efficiency - s.fake_rate
+    assert best is not None
     return replace(
         bundle,
-        pipeline=replace(bundle.pipeline, track_builder=best),
+        pipeline=replace(bundle.pipeline, track_builder=best[0], rescue_cut=best[1]),
         metrics=replace(bundle.metrics, builder_scan=tuple(rows)),
     )
 
@@ -253,9 +267,12 @@ def train_recipe(
             metrics=replace(bundle.metrics, cut_scan=table),
         )
     status("training the candidate-quality selection")
+    # on candidates made with the rescue pass too, so that it learns the fakes that pass makes
+    training_rescue = replace(bundle.pipeline, rescue_cut=RESCUE_TRAINING_CUT)
+    bundle = replace(bundle, pipeline=training_rescue)
     bundle = add_quality(bundle, train_events, val_events, seed=config.seed, device=device)
-    status("choosing the track builder on tracks")
-    bundle = choose_track_builder(bundle, val_events, device)
+    status("choosing the track builder and the rescue cut on tracks")
+    bundle = choose_track_building(bundle, val_events, device)
     if test_events:
         for builder in ("components", "walkthrough"):
             status(f"scoring {len(test_events)} test events ({builder})")

@@ -91,10 +91,11 @@ class QualityScanRow:
 
 @dataclass(frozen=True)
 class BuilderScanRow:
-    """One track builder tried on the validation events, with the bundle's cuts and quality
-    selection (candidates ≥ 3 space points)."""
+    """One track builder and rescue cut (None: no rescue pass) tried on the validation events,
+    with the bundle's other cuts and quality selection (candidates ≥ 3 space points)."""
 
     track_builder: str
+    rescue_cut: float | None
     efficiency: float
     fake_rate: float
     duplicate_rate: float

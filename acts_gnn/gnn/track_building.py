@@ -20,6 +20,12 @@ of the other piece; links are taken best score first, and one of the two sides (
 already stitched to it) must have at least :data:`STITCH_ANCHOR_SIZE` points — loose points may
 join a track, but never form one among themselves.
 
+Last, **rescue** (:func:`rescue_leftovers`, ``rescue_cut``): a track whose edges all score
+between the rescue cut and the GNN cut — hard and central tracks among them — is in no
+candidate; the points no candidate holds are grouped by the edges above the rescue cut between
+them, and those groups (stitched the same way) become candidates too. The candidate-quality
+selection that follows drops the likely fakes among them.
+
 All return canonical labels (:func:`acts_gnn.result.canonical_labels`), -1 for points in
 candidates smaller than ``min_size``.
 """
@@ -37,6 +43,7 @@ __all__ = [
     "STITCH_R_TOLERANCE",
     "build_components",
     "build_walkthrough",
+    "rescue_leftovers",
     "stitch_pieces",
 ]
 
@@ -135,6 +142,36 @@ def build_walkthrough(
     labels[nodes] = -1
     _walk(nodes, start, w_dst.astype(np.int64), labels, int(labels.max()) + 1)
     return canonical_labels(labels, min_size)
+
+
+def rescue_leftovers(
+    labels: np.ndarray,
+    edges: np.ndarray,
+    scores: np.ndarray,
+    r: np.ndarray,
+    cut: float,
+    link_cut: float | None,
+    min_size: int,
+) -> np.ndarray:
+    """``labels`` plus candidates made of the points they leave out (label < 0): connected
+    components of the edges above ``cut`` that join two such points, stitched along those above
+    ``link_cut`` (None: not stitched). Canonical labels, candidates under ``min_size`` → -1."""
+    labels = np.asarray(labels, dtype=np.int64)
+    free = labels < 0
+    between = free[edges[0]] & free[edges[1]]
+    edges, scores = edges[:, between], scores[between]
+    n = labels.shape[0]
+    if link_cut is None:
+        extra = build_components(n, edges, scores, cut, min_size)
+    else:
+        extra = stitch_pieces(
+            build_components(n, edges, scores, cut, 1), edges, scores, r, link_cut, min_size
+        )
+    # every joined point was free: the edges join free points only
+    offset = int(labels.max()) + 1
+    return canonical_labels(
+        np.where(labels >= 0, labels, np.where(extra >= 0, extra + offset, -1)), min_size
+    )
 
 
 @njit(cache=True)

@@ -67,8 +67,7 @@ BRANCHED = make_event([1] * 5 + [2] * 4, {1: 2.0, 2: 2.0})
 BRANCHED_EDGES = np.array([[0, 1, 2, 3, 5, 6, 7, 1], [1, 2, 3, 4, 6, 7, 8, 6]])
 
 
-@pytest.mark.parametrize("bundle_builder", ["components", "walkthrough"])
-def test_choose_track_builder_keeps_the_better_one(bundle_builder, monkeypatch):
+def _bundle(builder: str):
     from acts_gnn.gnn.bundle import ModelBundle
     from acts_gnn.gnn.models import (
         EmbeddingConfig,
@@ -79,42 +78,44 @@ def test_choose_track_builder_keeps_the_better_one(bundle_builder, monkeypatch):
         InteractionGNN,
     )
 
-    scores = np.full(BRANCHED_EDGES.shape[1], 0.999)
-    monkeypatch.setattr(recipe, "Pipeline", scored_pipeline(BRANCHED_EDGES, scores))
-    made = ModelBundle(
+    return ModelBundle(
         embedding=EmbeddingMLP(EmbeddingConfig(hidden=4)),
         filter=FilterMLP(FilterConfig(hidden=4)),
         gnn=InteractionGNN(GNNConfig(hidden=4, iterations=1)),
-        pipeline=PipelineConfig(gnn_cut=0.9, track_builder=bundle_builder),
+        pipeline=PipelineConfig(gnn_cut=0.9, track_builder=builder),
     )
-    chosen = recipe.choose_track_builder(made, [BRANCHED])
-    assert chosen.pipeline.track_builder == "walkthrough"
-    rows = {row.track_builder: row for row in chosen.metrics.builder_scan}
-    # components: one candidate of 9 points, particle 1's majority (5 of 9, all 5 of its own)
-    assert (rows["components"].efficiency, rows["components"].fake_rate) == (0.5, 0.0)
-    assert (rows["walkthrough"].efficiency, rows["walkthrough"].fake_rate) == (1.0, 0.0)
+
+
+@pytest.mark.parametrize("bundle_builder", ["components", "walkthrough"])
+def test_choose_track_building_keeps_the_better_builder(bundle_builder, monkeypatch):
+    scores = np.full(BRANCHED_EDGES.shape[1], 0.999)
+    monkeypatch.setattr(recipe, "Pipeline", scored_pipeline(BRANCHED_EDGES, scores))
+    made = _bundle(bundle_builder)
+    chosen = recipe.choose_track_building(made, [BRANCHED])
+    assert (chosen.pipeline.track_builder, chosen.pipeline.rescue_cut) == ("walkthrough", None)
+    rows = {(row.track_builder, row.rescue_cut): row for row in chosen.metrics.builder_scan}
+    assert len(chosen.metrics.builder_scan) == len(rows) == 2 * len(recipe.RESCUE_CUTS)
+    # the bundle's own builder is scanned first
+    assert chosen.metrics.builder_scan[0].track_builder == bundle_builder
+    for rescue in recipe.RESCUE_CUTS:  # every point is in a candidate: nothing to rescue
+        # components: one candidate of 9 points, particle 1's majority (5 of 9, all 5 of its own)
+        components = rows[("components", rescue)]
+        assert (components.efficiency, components.fake_rate) == (0.5, 0.0)
+        walked = rows[("walkthrough", rescue)]
+        assert (walked.efficiency, walked.fake_rate) == (1.0, 0.0)
     assert chosen.pipeline.gnn_cut == 0.9 and made.pipeline.track_builder == bundle_builder
 
 
-def test_choose_track_builder_keeps_the_bundles_on_a_tie(monkeypatch):
-    from acts_gnn.gnn.bundle import ModelBundle
-    from acts_gnn.gnn.models import (
-        EmbeddingConfig,
-        EmbeddingMLP,
-        FilterConfig,
-        FilterMLP,
-        GNNConfig,
-        InteractionGNN,
-    )
-
-    # without the wrong edge both builders find both particles
-    edges, scores = BRANCHED_EDGES[:, :-1], np.full(BRANCHED_EDGES.shape[1] - 1, 0.999)
+def test_choose_track_building_rescues_a_track_below_the_gnn_cut(monkeypatch):
+    # particle 2's edges score 0.8: under the GNN cut (0.9), above the rescue cuts 0.7 and 0.5
+    edges = BRANCHED_EDGES[:, :-1]
+    scores = np.array([0.999] * 4 + [0.8] * 3)
     monkeypatch.setattr(recipe, "Pipeline", scored_pipeline(edges, scores))
+    chosen = recipe.choose_track_building(_bundle("components"), [BRANCHED])
+    rows = {
+        (row.track_builder, row.rescue_cut): row.efficiency for row in chosen.metrics.builder_scan
+    }
     for builder in ("components", "walkthrough"):
-        made = ModelBundle(
-            embedding=EmbeddingMLP(EmbeddingConfig(hidden=4)),
-            filter=FilterMLP(FilterConfig(hidden=4)),
-            gnn=InteractionGNN(GNNConfig(hidden=4, iterations=1)),
-            pipeline=PipelineConfig(gnn_cut=0.9, track_builder=builder),
-        )
-        assert recipe.choose_track_builder(made, [BRANCHED]).pipeline.track_builder == builder
+        assert [rows[(builder, r)] for r in recipe.RESCUE_CUTS] == [0.5, 0.5, 1.0, 1.0]
+    # 0.7 and 0.5 tie with both builders: the first in the scan (the bundle's builder, 0.7)
+    assert (chosen.pipeline.track_builder, chosen.pipeline.rescue_cut) == ("components", 0.7)

@@ -4,7 +4,12 @@ from __future__ import annotations
 
 import numpy as np
 
-from acts_gnn.gnn.track_building import build_components, build_walkthrough, stitch_pieces
+from acts_gnn.gnn.track_building import (
+    build_components,
+    build_walkthrough,
+    rescue_leftovers,
+    stitch_pieces,
+)
 
 R = np.array([10, 20, 30, 40, 50, 30, 40, 50, 60], dtype=np.float32)
 
@@ -98,3 +103,18 @@ def test_stitching_is_independent_of_edge_order_and_off_by_default():
         build_components(12, edges, scores, 0.8, 3),
     )
     np.testing.assert_array_equal(_stitched(edges, scores, 0.4, "walkthrough"), reference)
+
+
+def test_rescue_groups_only_the_points_left_out():
+    edges, scores = _stitch_graph()
+    stitched = _stitched(edges, scores, link_cut=0.4)  # 9, 10, 11 are left out (above)
+    # their two edges (0.7) above the rescue cut: one more candidate; every other label stays
+    rescued = rescue_leftovers(stitched, edges, scores, STITCH_R, 0.65, 0.4, 3)
+    np.testing.assert_array_equal(rescued, [0, 0, 0, 0, 0, 0, 1, 1, 1, 2, 2, 2])
+    # below them nothing joins, and stitching never makes a track of loose points alone
+    for link_cut in (None, 0.4):
+        kept = rescue_leftovers(stitched, edges, scores, STITCH_R, 0.75, link_cut, 3)
+        np.testing.assert_array_equal(kept, stitched)
+    # an edge from a taken point (4 → 5 at 0.5, 0 → 6 at 0.7) never pulls it into a rescue
+    everything = rescue_leftovers(stitched, edges, scores, STITCH_R, 0.0, None, 3)
+    np.testing.assert_array_equal(everything, rescued)
