@@ -122,7 +122,7 @@ def render(accounts: list[EventLosses], k1: np.ndarray, bundle: str, source: str
             )
     lines += [
         "",
-        f"Found although not reachable after the GNN cut (stitching took edges below it): "
+        f"Found although not reachable after the GNN cut (stitching or the rescue pass took edges below it): "
         f"{rescued} targets ({_pct(rescued, n)}).",
         "",
         f"K1 graph: of {k1[0]:,} consecutive space-point pairs of particles with pT > 1 GeV, "
