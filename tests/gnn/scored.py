@@ -26,6 +26,28 @@ def scored_graph(
     )
 
 
+def tiny_bundle(pipeline, **records):
+    """A model bundle of width-4 models (never run: the recipe tests replace the pipeline) with
+    these pipeline settings and ``records`` (``training``, ``metrics``)."""
+    from acts_gnn.gnn.bundle import ModelBundle
+    from acts_gnn.gnn.models import (
+        EmbeddingConfig,
+        EmbeddingMLP,
+        FilterConfig,
+        FilterMLP,
+        GNNConfig,
+        InteractionGNN,
+    )
+
+    return ModelBundle(
+        embedding=EmbeddingMLP(EmbeddingConfig(hidden=4)),
+        filter=FilterMLP(FilterConfig(hidden=4)),
+        gnn=InteractionGNN(GNNConfig(hidden=4, iterations=1)),
+        pipeline=pipeline,
+        **records,
+    )
+
+
 def scored_pipeline(edges: np.ndarray, scores: np.ndarray, keep_features: bool = False) -> type:
     """A class with :class:`~acts_gnn.gnn.pipeline.Pipeline`'s constructor and ``run_scores``
     whose scored graph is always ``edges`` [2, E] with ``scores`` [E] (``keep_features``: the

@@ -8,18 +8,10 @@ import numpy as np
 import pytest
 
 from acts_gnn.gnn import recipe
-from acts_gnn.gnn.bundle import ModelBundle, PipelineConfig
-from acts_gnn.gnn.models import (
-    EmbeddingConfig,
-    EmbeddingMLP,
-    FilterConfig,
-    FilterMLP,
-    GNNConfig,
-    InteractionGNN,
-)
+from acts_gnn.gnn.bundle import PipelineConfig
 from acts_gnn.gnn.records import TrainingRecord
 from tests.conftest import make_event
-from tests.gnn.scored import scored_pipeline
+from tests.gnn.scored import scored_pipeline, tiny_bundle
 
 # three targets of four points (0–11) and a soft particle of six (12–17) that the edges cut in
 # two pieces of three: each piece holds half of its particle, so both are fakes
@@ -46,13 +38,7 @@ def bundle(monkeypatch):
 
     monkeypatch.setattr(recipe, "Pipeline", scored_pipeline(EDGES, SCORES, keep_features=True))
     monkeypatch.setattr(recipe, "train_quality", fit)
-    made = ModelBundle(
-        embedding=EmbeddingMLP(EmbeddingConfig(hidden=4)),
-        filter=FilterMLP(FilterConfig(hidden=4)),
-        gnn=InteractionGNN(GNNConfig(hidden=4, iterations=1)),
-        pipeline=PipelineConfig(gnn_cut=0.9),
-        training=TrainingRecord(config={"seed": 0}),
-    )
+    made = tiny_bundle(PipelineConfig(gnn_cut=0.9), training=TrainingRecord(config={"seed": 0}))
     return made, seen
 
 

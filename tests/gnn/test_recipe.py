@@ -10,7 +10,7 @@ import pytest
 from acts_gnn.gnn import recipe
 from acts_gnn.gnn.bundle import PipelineConfig
 from tests.conftest import make_event
-from tests.gnn.scored import scored_pipeline
+from tests.gnn.scored import scored_pipeline, tiny_bundle
 
 # three particles of four points each, in order of r; scored edges inside and between them
 EVENT = make_event([1] * 4 + [2] * 4 + [3] * 4, {1: 2.0, 2: 2.0, 3: 2.0})
@@ -68,22 +68,7 @@ BRANCHED_EDGES = np.array([[0, 1, 2, 3, 5, 6, 7, 1], [1, 2, 3, 4, 6, 7, 8, 6]])
 
 
 def _bundle(builder: str):
-    from acts_gnn.gnn.bundle import ModelBundle
-    from acts_gnn.gnn.models import (
-        EmbeddingConfig,
-        EmbeddingMLP,
-        FilterConfig,
-        FilterMLP,
-        GNNConfig,
-        InteractionGNN,
-    )
-
-    return ModelBundle(
-        embedding=EmbeddingMLP(EmbeddingConfig(hidden=4)),
-        filter=FilterMLP(FilterConfig(hidden=4)),
-        gnn=InteractionGNN(GNNConfig(hidden=4, iterations=1)),
-        pipeline=PipelineConfig(gnn_cut=0.9, track_builder=builder),
-    )
+    return tiny_bundle(PipelineConfig(gnn_cut=0.9, track_builder=builder))
 
 
 @pytest.mark.parametrize("bundle_builder", ["components", "walkthrough"])
