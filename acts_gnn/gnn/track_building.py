@@ -168,7 +168,7 @@ def rescue_leftovers(
             build_components(n, edges, scores, cut, 1), edges, scores, r, link_cut, min_size
         )
     # every joined point was free: the edges join free points only
-    offset = int(labels.max()) + 1
+    offset = int(labels.max()) + 1 if labels.size else 0
     return canonical_labels(
         np.where(labels >= 0, labels, np.where(extra >= 0, extra + offset, -1)), min_size
     )
