@@ -5,9 +5,9 @@ Layer: gnn (training, scored with ``metrics`` from the floor below).
 After the three edge models and the GNN and stitching cuts, the recipe trains the
 candidate-quality network (:mod:`acts_gnn.gnn.quality`) on the candidates the pipeline builds on
 the training events, each labelled fake or not by the evaluation's matching, and picks its cut on
-the validation events (:func:`add_quality`); last it keeps the track builder (connected
-components or walkthrough) and the rescue cut that do best on the validation tracks
-(:func:`choose_track_building`).
+the validation events (:func:`add_quality`); last it keeps the filter cut
+(:func:`choose_filter_cut`), then the track builder (connected components or walkthrough) and the
+rescue cut (:func:`choose_track_building`) that do best on the validation tracks.
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ from acts_gnn.gnn.records import (
     BuilderScanRow,
     CutScanRow,
     EpochReport,
+    FilterScanRow,
     QualityRecord,
     QualityScanRow,
 )
@@ -35,6 +36,8 @@ from acts_gnn.metrics.matching import MatchingConfig, match_event
 from acts_gnn.metrics.performance import PerformanceAccumulator
 
 __all__ = [
+    "FILTER_CUT_SCALES",
+    "FILTER_CUT_TOLERANCE",
     "GNN_CUTS",
     "MIN_QUALITY_FAKES",
     "QUALITY_CUTS",
@@ -44,6 +47,7 @@ __all__ = [
     "STITCH_CUTS",
     "add_quality",
     "choose_cuts",
+    "choose_filter_cut",
     "choose_track_building",
     "score_bundle",
     "train_recipe",
@@ -53,6 +57,12 @@ __all__ = [
 GNN_CUTS = (0.5, 0.7, 0.8, 0.9, 0.95, 0.97, 0.98, 0.99)
 #: stitching cuts tried with each of them (None: no stitching)
 STITCH_CUTS = (None, 0.02, 0.05, 0.1, 0.2, 0.3)
+#: the filter cuts tried on the validation tracks, as multiples of the one chosen on edges (a
+#: bundle that was scanned before keeps that one as the first row of its scan)
+FILTER_CUT_SCALES = (1.0, 0.5, 0.25, 0.125)
+#: the highest filter cut whose efficiency − fake rate is within this of the best is kept: a
+#: lower cut gives the GNN more edges (more CPU time) for a gain within the validation noise
+FILTER_CUT_TOLERANCE = 0.001
 #: rescue cuts tried with each track builder on the validation events (None: no rescue pass)
 RESCUE_CUTS = (None, 0.9, 0.7, 0.5)
 #: the rescue cut of the candidates the quality network learns from
@@ -116,6 +126,44 @@ def choose_cuts(
             if s.efficiency - s.fake_rate > best_value:
                 best, best_value = (cut, stitch), s.efficiency - s.fake_rate
     return best[0], best[1], tuple(table)
+
+
+def choose_filter_cut(
+    bundle: ModelBundle, events: Sequence[Event], device: str = "cpu"
+) -> ModelBundle:
+    """``bundle`` with the highest filter cut (the one chosen on edges × :data:`FILTER_CUT_SCALES`;
+    a bundle scanned before is scanned over the same cuts again) whose
+    efficiency − fake rate on ``events``, through the whole pipeline with its other cuts and
+    quality selection as they are, is within :data:`FILTER_CUT_TOLERANCE` of the best, and
+    every cut's figures in ``metrics.filter_scan``.
+
+    The cut chosen on edges (a share of the true validation edges kept) weighs every edge
+    alike; the edges it drops lean to high pT, where a track has few points to spare.
+    """
+    scanned = bundle.metrics.filter_scan
+    on_edges = scanned[0].filter_cut if scanned else bundle.pipeline.filter_cut
+    rows, values = [], []
+    for scale in FILTER_CUT_SCALES:
+        cut = on_edges * scale
+        settings = replace(bundle.pipeline, filter_cut=cut)
+        pipeline = Pipeline(replace(bundle, pipeline=settings), device=device)
+        accumulator = PerformanceAccumulator(min_track_sizes=(3,))
+        edges = 0
+        for event in events:
+            scored = pipeline.run_scores(event.features())
+            edges += scored.edges.shape[1]
+            accumulator.add(event, scored.labels_at())
+        s = accumulator.report().selections[0]
+        per_event = edges / max(len(events), 1)
+        rows.append(FilterScanRow(cut, per_event, s.efficiency, s.fake_rate, s.duplicate_rate))
+        values.append(s.efficiency - s.fake_rate)
+    enough = max(values) - FILTER_CUT_TOLERANCE
+    best = next(row.filter_cut for row, value in zip(rows, values, strict=True) if value >= enough)
+    return replace(
+        bundle,
+        pipeline=replace(bundle.pipeline, filter_cut=best),
+        metrics=replace(bundle.metrics, filter_scan=tuple(rows)),
+    )
 
 
 def choose_track_building(
@@ -271,6 +319,8 @@ def train_recipe(
     training_rescue = replace(bundle.pipeline, rescue_cut=RESCUE_TRAINING_CUT)
     bundle = replace(bundle, pipeline=training_rescue)
     bundle = add_quality(bundle, train_events, val_events, seed=config.seed, device=device)
+    status("choosing the filter cut on tracks")
+    bundle = choose_filter_cut(bundle, val_events, device)
     status("choosing the track builder and the rescue cut on tracks")
     bundle = choose_track_building(bundle, val_events, device)
     if test_events:

@@ -31,6 +31,7 @@ __all__ = [
     "BundleMetrics",
     "CutScanRow",
     "EpochReport",
+    "FilterScanRow",
     "QualityRecord",
     "QualityScanRow",
     "ReuseRecord",
@@ -84,6 +85,18 @@ class QualityScanRow:
     """One candidate-quality cut tried on the validation events (None: every candidate kept)."""
 
     quality_cut: float | None
+    efficiency: float
+    fake_rate: float
+    duplicate_rate: float
+
+
+@dataclass(frozen=True)
+class FilterScanRow:
+    """One filter cut tried on the validation events with the bundle's other cuts and quality
+    selection (candidates ≥ 3 space points), and the edges per event it kept."""
+
+    filter_cut: float
+    filtered_edges_per_event: float
     efficiency: float
     fake_rate: float
     duplicate_rate: float
@@ -279,6 +292,7 @@ class BundleMetrics:
     history: tuple[EpochReport, ...] | None = None
     cut_scan: tuple[CutScanRow, ...] | None = None
     quality_scan: tuple[QualityScanRow, ...] | None = None
+    filter_scan: tuple[FilterScanRow, ...] | None = None
     builder_scan: tuple[BuilderScanRow, ...] | None = None
     #: held-out scores by track builder (written ``test_<builder>``): the performance summary of
     #: :func:`acts_gnn.gnn.recipe.score_bundle`
@@ -289,6 +303,7 @@ class BundleMetrics:
         ("history", EpochReport),
         ("cut_scan", CutScanRow),
         ("quality_scan", QualityScanRow),
+        ("filter_scan", FilterScanRow),
         ("builder_scan", BuilderScanRow),
     )
 

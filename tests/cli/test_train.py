@@ -88,10 +88,14 @@ def test_quality_only_keeps_every_model_and_records_why_it_trained_none(tmp_path
     assert quality["data"] == "acts-gnn simulate (the example event)"
     assert "quality" not in meta["models"] and not (out / "quality.pt").exists()
     assert meta["pipeline"]["quality_cut"] is None
-    # everything else is the reused bundle's
+    # the models and the cuts chosen before the quality selection are the reused bundle's; the
+    # filter cut is scanned again over the same cuts (the one chosen on edges × the scales)
     assert meta["training"]["data"] == shipped["training"]["data"]
-    for key in ("radius", "filter_cut", "gnn_cut", "stitch_cut", "max_neighbours"):
+    for key in ("radius", "gnn_cut", "stitch_cut", "max_neighbours"):
         assert meta["pipeline"][key] == shipped["pipeline"][key]
+    scanned = [row["filter_cut"] for row in meta["metrics"]["filter_scan"]]
+    assert scanned == [row["filter_cut"] for row in shipped["metrics"]["filter_scan"]]
+    assert meta["pipeline"]["filter_cut"] in scanned
     for name in ("embedding", "filter", "gnn"):
         ours = torch.load(out / f"{name}.pt", weights_only=True)
         theirs = torch.load(default_bundle_dir() / f"{name}.pt", weights_only=True)

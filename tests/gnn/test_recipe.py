@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from types import SimpleNamespace
 
 import numpy as np
@@ -10,7 +11,7 @@ import pytest
 from acts_gnn.gnn import recipe
 from acts_gnn.gnn.bundle import PipelineConfig
 from tests.conftest import make_event
-from tests.gnn.scored import scored_pipeline, tiny_bundle
+from tests.gnn.scored import scored_graph, scored_pipeline, tiny_bundle
 
 # three particles of four points each, in order of r; scored edges inside and between them
 EVENT = make_event([1] * 4 + [2] * 4 + [3] * 4, {1: 2.0, 2: 2.0, 3: 2.0})
@@ -104,3 +105,42 @@ def test_choose_track_building_rescues_a_track_below_the_gnn_cut(monkeypatch):
         assert [rows[(builder, r)] for r in recipe.RESCUE_CUTS] == [0.5, 0.5, 1.0, 1.0]
     # 0.7 and 0.5 tie with both builders: the first in the scan (the bundle's builder, 0.7)
     assert (chosen.pipeline.track_builder, chosen.pipeline.rescue_cut) == ("components", 0.7)
+
+
+def test_choose_filter_cut_takes_the_best_tracks_not_the_most_edges(monkeypatch):
+    # particle 1 (points 0–3) needs its edge 1 → 2, which the filter scores 0.006; a false edge
+    # 3 → 4 into particle 2 (4–7), scored 0.003, merges the two; the GNN is sure of every edge
+    event = make_event([1] * 4 + [2] * 4, {1: 2.0, 2: 2.0})
+    edges = np.array([[0, 1, 2, 4, 5, 6, 3], [1, 2, 3, 5, 6, 7, 4]])
+    filter_scores = np.array([0.9, 0.006, 0.9, 0.9, 0.9, 0.9, 0.003])
+
+    class FilteredPipeline:
+        def __init__(self, bundle, device: str = "cpu") -> None:
+            self.config = bundle.pipeline
+
+        def run_scores(self, features):
+            kept = filter_scores > self.config.filter_cut
+            graph = scored_graph(features, edges[:, kept], np.full(kept.sum(), 0.999), self.config)
+            return replace(graph, features=None)
+
+    monkeypatch.setattr(recipe, "Pipeline", FilteredPipeline)
+    made = tiny_bundle(PipelineConfig(filter_cut=0.02, gnn_cut=0.9))
+    chosen = recipe.choose_filter_cut(made, [event])
+    rows = chosen.metrics.filter_scan
+    assert [row.filter_cut for row in rows] == [0.02 * s for s in recipe.FILTER_CUT_SCALES]
+    assert [row.filtered_edges_per_event for row in rows] == [5, 5, 6, 7]
+    # 0.02, 0.01: particle 1 in two pieces of two; 0.005: both found; 0.0025: one merger
+    assert [(row.efficiency, row.fake_rate) for row in rows] == [
+        (0.5, 0.0),
+        (0.5, 0.0),
+        (1.0, 0.0),
+        (0.0, 1.0),
+    ]
+    assert chosen.pipeline.filter_cut == 0.005 and made.pipeline.filter_cut == 0.02
+    assert chosen.pipeline.gnn_cut == 0.9
+    # a higher cut within the tolerance of the best is kept (fewer edges for the GNN)
+    monkeypatch.setattr(recipe, "FILTER_CUT_TOLERANCE", 0.6)
+    assert recipe.choose_filter_cut(made, [event]).pipeline.filter_cut == 0.02
+    # scanned again (the quality selection retrained), the same cuts: no ratchet downwards
+    again = recipe.choose_filter_cut(chosen, [event])
+    assert again.metrics.filter_scan == rows and again.pipeline.filter_cut == 0.02

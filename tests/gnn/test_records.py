@@ -30,15 +30,16 @@ def test_the_shipped_bundle_is_written_back_byte_for_byte(tmp_path):
     # CPU, from its first (the GNN warm-started on the embedding and filter of train-latent)
     assert bundle.training.run.device == "cpu"
     assert bundle.training.how.startswith("make train-gnn32")
-    assert bundle.training.quality.train_fakes == 6862
-    assert bundle.training.quality_only_from.startswith("step 1 of make train-gnn32")
+    assert bundle.training.quality.train_fakes == 6918
+    assert bundle.training.quality_only_from.startswith("the first --quality-only step")
     assert bundle.training.config["true_edge_pt_power"] == 0.3
     reused = bundle.training.reused_stages
     assert reused.stages == ("embedding", "filter")
     assert reused.training.how.startswith("make train-latent")
     assert reused.training.config["filter_efficiency"] == 0.99  # train-latent step 2
     assert reused.training.reused_stages is None
-    assert (bundle.pipeline.track_builder, bundle.pipeline.rescue_cut) == ("walkthrough", 0.9)
+    assert (bundle.pipeline.track_builder, bundle.pipeline.rescue_cut) == ("walkthrough", 0.7)
+    assert len(bundle.metrics.filter_scan) == 4
     assert len(bundle.metrics.builder_scan) == 8
     assert isinstance(bundle.metrics.history[0], EpochReport)
     assert bundle.metrics.history[0].stage == "embedding"
