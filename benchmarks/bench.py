@@ -254,12 +254,10 @@ def overhead(events: dict[int, list], pipeline_rows: dict, example) -> list[dict
     return rows
 
 
-def physics(events: list, labels: dict, components_labels: dict) -> dict:
+def physics(events: list, labels: dict, components_labels: dict, pipeline) -> dict:
     """(e): efficiency, fake and duplicate rates, TrackML score on the μ = 200 events: the
-    default (the bundle's track building) and connected components only."""
-    from acts_gnn.gnn.bundle import ModelBundle
-
-    pipeline = ModelBundle.load().pipeline
+    default (the bundle's track building, ``pipeline`` its settings) and connected components
+    only."""
     default = pipeline.track_builder + (" + rescue" if pipeline.rescue_cut is not None else "")
     return physics_of(
         events,
@@ -423,7 +421,7 @@ def render_before_after(ba: dict) -> list[str]:
         "### (a′) Before and after: the torch engine against the compiled one",
         "",
         "The shipped default model; *before*: its embedding, filter and GNN run as the torch",
-        "modules (`Pipeline(engine=\"torch\")`, the CPU engine until now); *after*: the",
+        'modules (`Pipeline(engine="torch")`, the CPU engine until now); *after*: the',
         "compiled kernels of `acts_gnn.gnn.compiled` (the default on the CPU). The same μ = 200",
         "events, run alternately in one process. Mean seconds (and edges) per event.",
         "",
@@ -527,7 +525,12 @@ def main() -> None:
     for event in mu200:
         log(f"(e) components only on event {event.event_id}")
         components_labels[event.event_id] = components.reconstruct(event).labels
-    e = physics(mu200, {k[1]: v for k, v in labels.items() if k[0] == 200}, components_labels)
+    e = physics(
+        mu200,
+        {k[1]: v for k, v in labels.items() if k[0] == 200},
+        components_labels,
+        components.bundle.pipeline,
+    )
     f = ckf_side_by_side(mu200, args.work) if not args.no_ckf else None
     points = local_vs_served(mu200, args.served_events)
     c = {"points": points, "ratio": served_to_local_ratio(points)}

@@ -28,7 +28,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
-from acts_gnn.simd import LANES, fma8, load8, splat8, store8
+from acts_gnn.simd import LANES, add8, fma8, load8, splat8, store8
 
 __all__ = ["BOUND_AXES", "GRID_AXES", "grid_query"]
 
@@ -118,7 +118,6 @@ def _scan(x, bound_axes, cells, order, starts, shape, radius, bound, distance, i
         for a in range(g):
             offsets[code, a] = rest % span - REACH
             rest //= span
-    one = splat8(np.float32(1.0))
     zero = splat8(np.float32(0.0))
     for block in prange((n + _BLOCK - 1) // _BLOCK):
         lower = np.empty((1, LANES), np.float32)
@@ -148,15 +147,15 @@ def _scan(x, bound_axes, cells, order, starts, shape, radius, bound, distance, i
                 first, last = starts[key], starts[key + 1]
                 for q0 in range(first, last, LANES):
                     # the lower bound of eight candidates (beyond ``last``: not looked at)
-                    d = fma8(one, load8(bound_axes, 0, q0), m0)
+                    d = add8(load8(bound_axes, 0, q0), m0)
                     squares = fma8(d, d, zero)
-                    d = fma8(one, load8(bound_axes, 1, q0), m1)
+                    d = add8(load8(bound_axes, 1, q0), m1)
                     squares = fma8(d, d, squares)
-                    d = fma8(one, load8(bound_axes, 2, q0), m2)
+                    d = add8(load8(bound_axes, 2, q0), m2)
                     squares = fma8(d, d, squares)
-                    d = fma8(one, load8(bound_axes, 3, q0), m3)
+                    d = add8(load8(bound_axes, 3, q0), m3)
                     squares = fma8(d, d, squares)
-                    d = fma8(one, load8(bound_axes, 4, q0), m4)
+                    d = add8(load8(bound_axes, 4, q0), m4)
                     squares = fma8(d, d, squares)
                     store8(lower, 0, 0, squares)
                     for lane in range(min(LANES, last - q0)):

@@ -20,7 +20,7 @@ import numpy as np
 
 from acts_gnn.event import Event
 from acts_gnn.gnn.bundle import ModelBundle
-from acts_gnn.gnn.pipeline import Pipeline
+from acts_gnn.gnn.pipeline import Pipeline, ScoredGraph
 from acts_gnn.gnn.quality import QualityConfig, candidate_inputs, train_quality
 from acts_gnn.gnn.records import (
     BuilderScanRow,
@@ -33,7 +33,7 @@ from acts_gnn.gnn.records import (
 from acts_gnn.gnn.stages import TRACK_BUILDERS
 from acts_gnn.gnn.train import TrainingConfig, train_pipeline
 from acts_gnn.metrics.matching import MatchingConfig, match_event
-from acts_gnn.metrics.performance import PerformanceAccumulator
+from acts_gnn.metrics.performance import PerformanceAccumulator, SelectionSummary
 
 __all__ = [
     "FILTER_CUT_SCALES",
@@ -101,6 +101,25 @@ def score_bundle(
     return summary
 
 
+def _on_tracks(
+    outputs: Sequence[tuple[Event, ScoredGraph]], cut: float | None = None, **settings: Any
+) -> SelectionSummary:
+    """Efficiency, fake and duplicate rates (candidates ≥ 3 points) of the scored events, their
+    pipeline ``settings`` replaced, at GNN cut ``cut`` (None: the configured one)."""
+    accumulator = PerformanceAccumulator(min_track_sizes=(3,))
+    for event, scored in outputs:
+        chosen = replace(scored, config=replace(scored.config, **settings))
+        accumulator.add(event, chosen.labels_at(cut))
+    return accumulator.report().selections[0]
+
+
+def _best(rows: Sequence[Any]) -> Any:
+    """The first row with the highest efficiency − fake rate; a row where that is NaN (no
+    targets, or no candidates) never wins, and with only such rows the first is kept."""
+    values = np.array([row.efficiency - row.fake_rate for row in rows], dtype=float)
+    return rows[0] if np.isnan(values).all() else rows[int(np.nanargmax(values))]
+
+
 def choose_cuts(
     bundle: ModelBundle, events: Sequence[Event], device: str = "cpu"
 ) -> tuple[float, float | None, tuple[CutScanRow, ...]]:
@@ -113,19 +132,12 @@ def choose_cuts(
     pipeline = Pipeline(bundle, device=device)
     outputs = [(event, pipeline.run_scores(event.features())) for event in events]
     table: list[CutScanRow] = []
-    best: tuple[float, float | None] = (0.5, None)
-    best_value = -np.inf
     for cut in GNN_CUTS:
         for stitch in STITCH_CUTS:
-            accumulator = PerformanceAccumulator(min_track_sizes=(3,))
-            for event, scored in outputs:
-                settings = replace(scored.config, stitch_cut=stitch)
-                accumulator.add(event, replace(scored, config=settings).labels_at(cut))
-            s = accumulator.report().selections[0]
+            s = _on_tracks(outputs, cut, stitch_cut=stitch)
             table.append(CutScanRow(cut, stitch, s.efficiency, s.fake_rate, s.duplicate_rate))
-            if s.efficiency - s.fake_rate > best_value:
-                best, best_value = (cut, stitch), s.efficiency - s.fake_rate
-    return best[0], best[1], tuple(table)
+    best = _best(table)
+    return best.gnn_cut, best.stitch_cut, tuple(table)
 
 
 def choose_filter_cut(
@@ -142,26 +154,20 @@ def choose_filter_cut(
     """
     scanned = bundle.metrics.filter_scan
     on_edges = scanned[0].filter_cut if scanned else bundle.pipeline.filter_cut
-    rows, values = [], []
+    rows = []
     for scale in FILTER_CUT_SCALES:
         cut = on_edges * scale
         settings = replace(bundle.pipeline, filter_cut=cut)
         pipeline = Pipeline(replace(bundle, pipeline=settings), device=device)
-        accumulator = PerformanceAccumulator(min_track_sizes=(3,))
-        edges = 0
-        for event in events:
-            scored = pipeline.run_scores(event.features())
-            edges += scored.edges.shape[1]
-            accumulator.add(event, scored.labels_at())
-        s = accumulator.report().selections[0]
-        per_event = edges / max(len(events), 1)
+        outputs = [(event, pipeline.run_scores(event.features())) for event in events]
+        s = _on_tracks(outputs)
+        per_event = sum(scored.edges.shape[1] for _, scored in outputs) / max(len(events), 1)
         rows.append(FilterScanRow(cut, per_event, s.efficiency, s.fake_rate, s.duplicate_rate))
-        values.append(s.efficiency - s.fake_rate)
-    enough = max(values) - FILTER_CUT_TOLERANCE
-    best = next(row.filter_cut for row, value in zip(rows, values, strict=True) if value >= enough)
+    enough = max(row.efficiency - row.fake_rate for row in rows) - FILTER_CUT_TOLERANCE
+    best = next(row for row in rows if row.efficiency - row.fake_rate >= enough)
     return replace(
         bundle,
-        pipeline=replace(bundle.pipeline, filter_cut=best),
+        pipeline=replace(bundle.pipeline, filter_cut=best.filter_cut),
         metrics=replace(bundle.metrics, filter_scan=tuple(rows)),
     )
 
@@ -177,23 +183,19 @@ def choose_track_building(
     outputs = [(event, pipeline.run_scores(event.features())) for event in events]
     own = bundle.pipeline.track_builder
     builders = [own, *(b for b in TRACK_BUILDERS if b != own)]
-    rows, best, best_value = [], None, -np.inf
+    rows = []
     for builder in builders:
         for rescue in RESCUE_CUTS:
-            accumulator = PerformanceAccumulator(min_track_sizes=(3,))
-            for event, scored in outputs:
-                settings = replace(scored.config, track_builder=builder, rescue_cut=rescue)
-                accumulator.add(event, replace(scored, config=settings).labels_at())
-            s = accumulator.report().selections[0]
+            s = _on_tracks(outputs, track_builder=builder, rescue_cut=rescue)
             rows.append(
                 BuilderScanRow(builder, rescue, s.efficiency, s.fake_rate, s.duplicate_rate)
             )
-            if s.efficiency - s.fake_rate > best_value:
-                best, best_value = (builder, rescue), s.efficiency - s.fake_rate
-    assert best is not None
+    best = _best(rows)
     return replace(
         bundle,
-        pipeline=replace(bundle.pipeline, track_builder=best[0], rescue_cut=best[1]),
+        pipeline=replace(
+            bundle.pipeline, track_builder=best.track_builder, rescue_cut=best.rescue_cut
+        ),
         metrics=replace(bundle.metrics, builder_scan=tuple(rows)),
     )
 
@@ -249,14 +251,13 @@ def add_quality(
         return replace(bundle, training=replace(bundle.training, quality=record))
     model = train_quality(inputs, fake, config, seed)
 
-    outputs = [(event, pipeline.run_scores(event.features())) for event in val_events]
+    outputs = [
+        (event, replace(pipeline.run_scores(event.features()), quality=model))
+        for event in val_events
+    ]
     table: list[QualityScanRow] = []
     for cut in QUALITY_CUTS:
-        accumulator = PerformanceAccumulator(min_track_sizes=(3,))
-        for event, scored in outputs:
-            chosen = replace(scored, config=replace(cfg, quality_cut=cut), quality=model)
-            accumulator.add(event, chosen.labels_at())
-        s = accumulator.report().selections[0]
+        s = _on_tracks(outputs, quality_cut=cut)
         table.append(QualityScanRow(cut, s.efficiency, s.fake_rate, s.duplicate_rate))
     reaching = [row for row in table if row.fake_rate <= QUALITY_FAKE_GOAL]
     best = reaching[0] if reaching else max(table, key=lambda row: row.efficiency - row.fake_rate)

@@ -98,8 +98,7 @@ def stitch_pieces(
     from_piece, to_piece, score = from_piece[usable], to_piece[usable], score[usable]
     order = np.lexsort((to_piece, from_piece, -score))
 
-    parent = _links(from_piece[order], to_piece[order], size.astype(np.int64), STITCH_ANCHOR_SIZE)
-    tops = parent
+    tops = _links(from_piece[order], to_piece[order], size.astype(np.int64), STITCH_ANCHOR_SIZE)
     while True:  # follow every piece to its root, all at once
         above = tops[tops]
         if np.array_equal(above, tops):
@@ -140,7 +139,7 @@ def build_walkthrough(
     nodes = np.flatnonzero(in_bad)
     nodes = nodes[np.lexsort((nodes, r[nodes]))]
     labels[nodes] = -1
-    _walk(nodes, start, w_dst.astype(np.int64), labels, int(labels.max()) + 1)
+    _walk(nodes, start, np.asarray(w_dst, np.int64), labels, int(labels.max()) + 1)
     return canonical_labels(labels, min_size)
 
 
