@@ -1,4 +1,5 @@
-"""Eight float32 lanes as one value in Numba kernels: LLVM's ``<8 x float>`` (an AVX register).
+"""float32 vectors as one value in Numba kernels: LLVM's ``<LANES x float>``, one register
+wide — 16 lanes (512 bits) where the CPU Numba compiles for has AVX-512, else 8 (AVX).
 
 Layer: bottom (beside ``cpus``; Numba and llvmlite only).
 
@@ -7,46 +8,62 @@ product's accumulators in registers: over the inputs it ends each output with a 
 and over the outputs it loads and stores them at every step. With these intrinsics a kernel
 holds a block of outputs in vector values and adds one outer product per input, the way a BLAS
 kernel does (:mod:`acts_gnn.gnn.compiled` for its matrix products and LayerNorm;
-:mod:`acts_gnn.cuda._frnn_grid` for K1's lower bound, eight candidates at a time). On a CPU without
-256-bit registers LLVM splits each value into what the CPU has; the results are the same.
+:mod:`acts_gnn.cuda._frnn_grid` for K1's lower bound, :data:`LANES` candidates at a time). LLVM's
+loop vectoriser itself keeps to 256-bit registers on most AVX-512 CPUs; these values use the
+full width. On a CPU without registers that wide LLVM splits each value into what it has; the
+results are the same.
 
-Only for 2-D C-contiguous float32 arrays; a row's eight lanes from ``col`` must lie inside the
-row (the caller's widths are multiples of eight). Nothing is checked at run time.
+:data:`LANES` is fixed when this module is imported, from the CPU Numba compiles for (the host,
+or ``NUMBA_CPU_NAME``/``NUMBA_CPU_FEATURES``), which is also part of the key of Numba's on-disk
+cache: a kernel compiled for one width is never loaded for the other. Sums across lanes (LayerNorm's
+mean and variance, :func:`vsum`) group their terms by lanes, so results on the two widths differ
+by float32 rounding.
+
+Only for 2-D C-contiguous float32 arrays; a row's :data:`LANES` lanes from ``col`` must lie inside
+the row (the callers' widths are multiples of :data:`LANES`). Nothing is checked at run time.
 """
 
 from __future__ import annotations
 
-from llvmlite import ir
-from numba import types
+from llvmlite import binding, ir
+from numba import config, types
 from numba.core import cgutils
 from numba.extending import intrinsic, models, register_model
 
-__all__ = ["LANES", "F32x8", "add8", "fma8", "load8", "splat8", "store8", "sum8"]
+__all__ = ["LANES", "F32Vector", "vadd", "vfma", "vload", "vsplat", "vstore", "vsum"]
+
+
+def _lanes() -> int:
+    """16 where the CPU Numba compiles for has AVX-512 (512-bit registers), else 8."""
+    if config.CPU_FEATURES is not None:  # NUMBA_CPU_FEATURES: compiling for another CPU
+        return 16 if "+avx512f" in config.CPU_FEATURES else 8
+    return 16 if binding.get_host_cpu_features().get("avx512f", False) else 8
+
 
 #: floats per vector
-LANES = 8
+LANES = _lanes()
 
 _VECTOR = ir.VectorType(ir.FloatType(), LANES)
 
 
-class F32x8(types.Type):
-    """The Numba type of eight float32 lanes."""
+class F32Vector(types.Type):
+    """The Numba type of :data:`LANES` float32 lanes."""
 
     def __init__(self) -> None:
-        super().__init__(name="f32x8")
+        super().__init__(name=f"f32x{LANES}")
 
 
-_f32x8 = F32x8()
+_f32_vector = F32Vector()
 
 
-@register_model(F32x8)
+@register_model(F32Vector)
 class _Model(models.PrimitiveModel):
     def __init__(self, dmm, fe_type) -> None:
         super().__init__(dmm, fe_type, _VECTOR)
 
 
 def _lanes_at(context, builder, array_type, array, row, col):
-    """A ``<8 x float>*`` to ``array[row, col]``."""
+    """A ``<LANES x float>*`` to ``array[row, col]``."""
     view = context.make_array(array_type)(context, builder, array)
     pointer = cgutils.get_item_pointer2(
         context,
@@ -72,21 +89,21 @@ def _is_matrix(array) -> bool:
 
 
 @intrinsic
-def load8(typingctx, array, row, col):
-    """``array[row, col:col + 8]`` as one vector."""
+def vload(typingctx, array, row, col):
+    """``array[row, col:col + LANES]`` as one vector."""
     if not _is_matrix(array):
         return None
 
     def codegen(context, builder, signature, args):
         return builder.load(_lanes_at(context, builder, signature.args[0], *args), align=4)
 
-    return _f32x8(array, row, col), codegen
+    return _f32_vector(array, row, col), codegen
 
 
 @intrinsic
-def store8(typingctx, array, row, col, vector):
+def vstore(typingctx, array, row, col, vector):
     """``array[row, col:col + 8] = vector``."""
-    if not _is_matrix(array) or not isinstance(vector, F32x8):
+    if not _is_matrix(array) or not isinstance(vector, F32Vector):
         return None
 
     def codegen(context, builder, signature, args):
@@ -98,7 +115,7 @@ def store8(typingctx, array, row, col, vector):
 
 
 @intrinsic
-def splat8(typingctx, value):
+def vsplat(typingctx, value):
     """A float32 in every lane."""
     if value != types.float32:
         return None
@@ -110,47 +127,47 @@ def splat8(typingctx, value):
         lanes = ir.Constant(ir.VectorType(ir.IntType(32), LANES), [0] * LANES)
         return builder.shuffle_vector(one, ir.Constant(_VECTOR, ir.Undefined), lanes)
 
-    return _f32x8(value), codegen
+    return _f32_vector(value), codegen
 
 
 @intrinsic
-def fma8(typingctx, a, b, c):
+def vfma(typingctx, a, b, c):
     """``a · b + c`` lane by lane, with one rounding (LLVM's ``fma``)."""
-    if not all(isinstance(v, F32x8) for v in (a, b, c)):
+    if not all(isinstance(v, F32Vector) for v in (a, b, c)):
         return None
 
     def codegen(context, builder, signature, args):
         function = cgutils.get_or_insert_function(
-            builder.module, ir.FunctionType(_VECTOR, [_VECTOR] * 3), "llvm.fma.v8f32"
+            builder.module, ir.FunctionType(_VECTOR, [_VECTOR] * 3), f"llvm.fma.v{LANES}f32"
         )
         return builder.call(function, list(args))
 
-    return _f32x8(a, b, c), codegen
+    return _f32_vector(a, b, c), codegen
 
 
 @intrinsic
-def add8(typingctx, a, b):
+def vadd(typingctx, a, b):
     """``a + b`` lane by lane (never reassociated: a chain of them sums in its order)."""
-    if not all(isinstance(v, F32x8) for v in (a, b)):
+    if not all(isinstance(v, F32Vector) for v in (a, b)):
         return None
 
     def codegen(context, builder, signature, args):
         return builder.fadd(args[0], args[1])
 
-    return _f32x8(a, b), codegen
+    return _f32_vector(a, b), codegen
 
 
 @intrinsic
-def sum8(typingctx, vector):
-    """The sum of the eight lanes (in any order: a float32 rounding apart)."""
-    if not isinstance(vector, F32x8):
+def vsum(typingctx, vector):
+    """The sum of the lanes (in any order: a float32 rounding apart)."""
+    if not isinstance(vector, F32Vector):
         return None
 
     def codegen(context, builder, signature, args):
         function = cgutils.get_or_insert_function(
             builder.module,
             ir.FunctionType(ir.FloatType(), [ir.FloatType(), _VECTOR]),
-            "llvm.vector.reduce.fadd.v8f32",
+            f"llvm.vector.reduce.fadd.v{LANES}f32",
         )
         return builder.call(
             function, [ir.Constant(ir.FloatType(), 0.0), args[0]], fastmath=("fast",)

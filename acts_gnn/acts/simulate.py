@@ -17,9 +17,17 @@ Chain (one ACTS ``Sequencer``, single-threaded so a seed gives byte-identical fi
 5. ACTS's CSV writers: particles, particles_simulated, hits, measurements, measurement-simhit-map,
    spacepoint.
 
-Optional noise (``noise_fraction``) is added afterwards: extra space points placed on the layers
-of real ones at a random azimuth, with measurement ids past the event's last one (so they have no
-simulated hit and read back as noise).
+Two options change the space points afterwards (the other files stay as Fatras wrote them):
+
+* ``stop_fraction``: that fraction of the particles stop early, as if they had interacted in the
+  material (Fatras makes no hadronic interactions; in real data ~10–20% of the pions do): each
+  keeps its space points up to one drawn uniformly along its trajectory (ordered by distance
+  from its production vertex), possibly none, and the rest are removed. A training-data knob:
+  a model that has only seen tracks run to the detector's edge refuses the ones that end early
+  (and those of a detector region read alone, such as TrackML's barrel subset).
+* ``noise_fraction``: extra space points placed on the layers of real ones at a random azimuth,
+  with measurement ids past the event's last one (so they have no simulated hit and read back
+  as noise).
 
 The Sequencer (:func:`simulation_sequencer`) and the finishing of its files (:func:`finish_events`)
 are public so that other chains run on exactly these events (:mod:`acts_gnn.acts.ckf` adds ACTS's
@@ -87,6 +95,7 @@ class SimulationConfig:
     model: PileupModel = field(default_factory=PileupModel)
     bfield_t: float = 2.0
     noise_fraction: float = 0.0
+    stop_fraction: float = 0.0
     fatras_pmin_gev: float = 0.05
 
     def check(self) -> None:
@@ -97,6 +106,8 @@ class SimulationConfig:
             raise ConfigError(f"--pileup must be non-negative, got {self.model.pileup}")
         if not 0.0 <= self.noise_fraction < 1.0:
             raise ConfigError(f"--noise must be in [0, 1), got {self.noise_fraction}")
+        if not 0.0 <= self.stop_fraction <= 1.0:
+            raise ConfigError(f"--stop must be in [0, 1], got {self.stop_fraction}")
         if self.model.jets < 0:
             raise ConfigError(f"--jets must be non-negative, got {self.model.jets}")
         if self.model.jets and self.model.jet_particles_mean < 1:
@@ -319,6 +330,55 @@ def _add_noise(path: Path, fraction: float, rng: np.random.Generator) -> int:
     return n_noise
 
 
+def stopped_rows(
+    distance: np.ndarray, particle: np.ndarray, fraction: float, rng: np.random.Generator
+) -> np.ndarray:
+    """The space points removed when ``fraction`` of the particles stop early: bool [N].
+
+    ``distance``: each point's distance from its particle's production vertex; ``particle``:
+    its particle id (0: noise, never removed). Each particle stops with probability
+    ``fraction`` (drawn in the order of the sorted ids) and then keeps its first ``j`` points
+    by distance, ``j`` uniform in 0 … n − 1.
+    """
+    removed = np.zeros(particle.shape[0], bool)
+    real = np.flatnonzero(particle != 0)
+    if fraction <= 0 or real.size == 0:
+        return removed
+    ids, counts = np.unique(particle[real], return_counts=True)
+    stops = rng.random(ids.size) < fraction
+    kept = np.floor(rng.random(ids.size) * counts).astype(np.int64)  # 0 … n − 1
+    order = real[np.lexsort((distance[real], particle[real]))]  # by particle, then distance
+    starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
+    for p in np.flatnonzero(stops):
+        removed[order[starts[p] + kept[p] : starts[p] + counts[p]]] = True
+    return removed
+
+
+def _stop_particles(prefix: Path, fraction: float, rng: np.random.Generator) -> int:
+    """Remove from ``prefix-spacepoint.csv`` the space points of the particles that stop early
+    (:func:`stopped_rows`); returns how many."""
+    from acts_gnn.io.source import open_events
+
+    (event,) = list(open_events([prefix]))
+    particles = event.truth.particles
+    at = np.maximum(particles.index_of(event.truth.particle_id), 0)  # noise: any row
+    sp = event.spacepoints
+    distance = np.sqrt(
+        (sp.x - particles.vx[at]) ** 2 + (sp.y - particles.vy[at]) ** 2
+        + (sp.z - particles.vz[at]) ** 2
+    )  # fmt: skip
+    removed = stopped_rows(distance, event.truth.particle_id, fraction, rng)
+    if not removed.any():
+        return 0
+    gone = set(sp.measurement_id[removed].tolist())
+    path = prefix.parent / f"{prefix.name}-spacepoint.csv"
+    lines = path.read_text().splitlines()
+    column = lines[0].split(",").index("measurement_id_1")
+    rows = [row for row in lines[1:] if int(row.split(",")[column]) not in gone]
+    path.write_text("\n".join([lines[0], *rows]) + "\n")
+    return int(removed.sum())
+
+
 @dataclass(frozen=True)
 class SimulationSequencer:
     """The Sequencer :func:`simulate` runs, not run yet, with what must outlive its run.
@@ -361,9 +421,14 @@ def simulation_sequencer(
 
 def finish_events(events_dir: Path, config: SimulationConfig) -> None:
     """What :func:`simulate` does to the CSV files after the run: drop the cells files (smearing
-    makes none: they hold only a header) and add ``config.noise_fraction`` noise space points."""
+    makes none: they hold only a header), stop ``config.stop_fraction`` of the particles early and
+    add ``config.noise_fraction`` noise space points."""
     for cells in events_dir.glob("event*-cells.csv"):
         cells.unlink()
+    if config.stop_fraction > 0:
+        for number in range(config.events):
+            rng = np.random.default_rng([config.seed, number, 2])
+            _stop_particles(events_dir / f"event{number:09d}", config.stop_fraction, rng)
     if config.noise_fraction > 0:
         for number in range(config.events):
             rng = np.random.default_rng([config.seed, number, 1])

@@ -44,6 +44,14 @@ def command(
     noise: Annotated[
         float, typer.Option(help="Fraction of noise space points to add (TrackML: ~0.17).")
     ] = 0.0,
+    stop: Annotated[
+        float,
+        typer.Option(
+            help="Fraction of the particles that stop early, as if they had interacted "
+            "(Fatras makes no hadronic interactions): each keeps its space points up to a "
+            "random one along its path. A training-data knob: tracks that end early.",
+        ),
+    ] = 0.0,
     compare_trackml: Annotated[
         Path | None,
         typer.Option(
@@ -72,6 +80,7 @@ def command(
             hard_vertices=hard_vertices,
         ),
         noise_fraction=noise,
+        stop_fraction=stop,
     )
     console = make_console(stderr=True)
     with event_progress(console, events, f"simulate μ={pileup:g}") as advance:

@@ -10,14 +10,14 @@ least the radius wide (:data:`REACH` 1): two points closer than the radius lie i
 adjacent cells (a projection on orthonormal axes never lengthens a difference). Each point scans
 the 3^G cells around its own, skips the candidates whose difference on the first
 :data:`BOUND_AXES` principal axes already reaches the radius (a lower bound on their distance,
-eight candidates at a time in float32 vectors, :mod:`acts_gnn.simd`), and measures the others
-exactly: in float64 from the float32 latent, as the contract says. The bound only decides which
-candidates are measured: its threshold carries margins far above the rounding of the projection
-(float64) and of the bound's own float32 arithmetic (each difference within 4·2⁻²⁴ of the
-largest projected coordinate, the sum of five squares within 3·10⁻⁷ relative), so it never skips
-a point inside the radius. Each row keeps the ``k`` nearest by
-(distance, index), the point itself included, and pads with distance ∞ and index ``n`` — the
-tree query's format, ready for :mod:`acts_gnn.cuda._frnn_select`.
+:data:`~acts_gnn.simd.LANES` candidates at a time in float32 vectors, :mod:`acts_gnn.simd`), and
+measures the others exactly: in float64 from the float32 latent, as the contract says. The bound
+only decides which candidates are measured: its threshold carries margins far above the rounding
+of the projection (float64) and of the bound's own float32 arithmetic (each difference within
+4·2⁻²⁴ of the largest projected coordinate, the sum of five squares within 3·10⁻⁷ relative), so
+it never skips a point inside the radius. Each row keeps the ``k`` nearest by (distance, index),
+the point itself included, and pads with distance ∞ and index ``n`` — the tree query's format,
+ready for :mod:`acts_gnn.cuda._frnn_select`.
 
 On a μ = 200 event (106 k points in 8 dimensions) a point scans ~1,870 candidates (measured on
 a 3-axis grid), ~98 pass the bound and ~58 are inside the radius.
@@ -28,7 +28,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
-from acts_gnn.simd import LANES, add8, fma8, load8, splat8, store8
+from acts_gnn.simd import LANES, vadd, vfma, vload, vsplat, vstore
 
 __all__ = ["BOUND_AXES", "GRID_AXES", "grid_query"]
 
@@ -118,7 +118,7 @@ def _scan(x, bound_axes, cells, order, starts, shape, radius, bound, distance, i
         for a in range(g):
             offsets[code, a] = rest % span - REACH
             rest //= span
-    zero = splat8(np.float32(0.0))
+    zero = vsplat(np.float32(0.0))
     for block in prange((n + _BLOCK - 1) // _BLOCK):
         lower = np.empty((1, LANES), np.float32)
         for p in range(block * _BLOCK, min(n, (block + 1) * _BLOCK)):
@@ -127,11 +127,11 @@ def _scan(x, bound_axes, cells, order, starts, shape, radius, bound, distance, i
                 distance[i, c] = np.inf
                 index[i, c] = n
             # minus this point's five coordinates, in every lane
-            m0 = splat8(-bound_axes[0, p])
-            m1 = splat8(-bound_axes[1, p])
-            m2 = splat8(-bound_axes[2, p])
-            m3 = splat8(-bound_axes[3, p])
-            m4 = splat8(-bound_axes[4, p])
+            m0 = vsplat(-bound_axes[0, p])
+            m1 = vsplat(-bound_axes[1, p])
+            m2 = vsplat(-bound_axes[2, p])
+            m3 = vsplat(-bound_axes[3, p])
+            m4 = vsplat(-bound_axes[4, p])
             m = 0  # row entries filled
             for code in range(neighbours):
                 key = 0
@@ -146,18 +146,18 @@ def _scan(x, bound_axes, cells, order, starts, shape, radius, bound, distance, i
                     continue
                 first, last = starts[key], starts[key + 1]
                 for q0 in range(first, last, LANES):
-                    # the lower bound of eight candidates (beyond ``last``: not looked at)
-                    d = add8(load8(bound_axes, 0, q0), m0)
-                    squares = fma8(d, d, zero)
-                    d = add8(load8(bound_axes, 1, q0), m1)
-                    squares = fma8(d, d, squares)
-                    d = add8(load8(bound_axes, 2, q0), m2)
-                    squares = fma8(d, d, squares)
-                    d = add8(load8(bound_axes, 3, q0), m3)
-                    squares = fma8(d, d, squares)
-                    d = add8(load8(bound_axes, 4, q0), m4)
-                    squares = fma8(d, d, squares)
-                    store8(lower, 0, 0, squares)
+                    # the lower bound of LANES candidates (beyond ``last``: not looked at)
+                    d = vadd(vload(bound_axes, 0, q0), m0)
+                    squares = vfma(d, d, zero)
+                    d = vadd(vload(bound_axes, 1, q0), m1)
+                    squares = vfma(d, d, squares)
+                    d = vadd(vload(bound_axes, 2, q0), m2)
+                    squares = vfma(d, d, squares)
+                    d = vadd(vload(bound_axes, 3, q0), m3)
+                    squares = vfma(d, d, squares)
+                    d = vadd(vload(bound_axes, 4, q0), m4)
+                    squares = vfma(d, d, squares)
+                    vstore(lower, 0, 0, squares)
                     for lane in range(min(LANES, last - q0)):
                         if lower[0, lane] >= bound:
                             continue

@@ -11,9 +11,11 @@ passes, not the arithmetic, took most of the time. Here each tile of :data:`TILE
 through the whole network while its rows stay in the L1 cache:
 
 * the node parts of the first layer are applied once per node (N ≪ E) and gathered per edge;
-* the matrix products and LayerNorm use eight-float vectors (:mod:`acts_gnn.simd`): a block
-  of four edges × 16 outputs is held in registers while the inputs stream by, so each weight
-  loaded serves four edges and no output ends in a horizontal sum;
+* the matrix products and LayerNorm use register-wide float vectors of :data:`~acts_gnn.simd.LANES`
+  floats (:mod:`acts_gnn.simd`: 16 with AVX-512, else 8): a block of four edges × two vectors
+  of outputs (× one vector for the last outputs of an odd count) is held in registers while the
+  inputs stream by, so each weight loaded serves four edges and no output ends in a horizontal
+  sum;
 * SiLU is ``t · (1 + tanh(t/2)) / 2`` with tanh as a rational function (largest error 4·10⁻⁷ in
   float32 on the whole line; SiLU within 2·10⁻⁶ relative), which vectorises where ``exp`` is one
   library call per element.
@@ -47,7 +49,7 @@ from acts_gnn.gnn.geometry import (
     node_inputs,
     point_eta,
 )
-from acts_gnn.simd import LANES, add8, fma8, load8, splat8, store8, sum8
+from acts_gnn.simd import LANES, vadd, vfma, vload, vsplat, vstore, vsum
 
 if TYPE_CHECKING:
     import torch
@@ -118,23 +120,23 @@ def _norm_silu(y, rows, h, weight, bias, eps):
     ``weight`` and ``bias``: [1, h]."""
     inverse_h = _ONE / _F(h)  # float32 throughout: a float32 divided by an integer is a float64
     if h % LANES == 0:
-        one = splat8(_ONE)
+        one = vsplat(_ONE)
         for t in range(rows):
-            total = load8(y, t, 0)
+            total = vload(y, t, 0)
             for i in range(LANES, h, LANES):
-                total = add8(total, load8(y, t, i))
-            mean = sum8(total) * inverse_h
-            minus_mean = splat8(-mean)
-            squares = splat8(_F(0.0))
+                total = vadd(total, vload(y, t, i))
+            mean = vsum(total) * inverse_h
+            minus_mean = vsplat(-mean)
+            squares = vsplat(_F(0.0))
             for i in range(0, h, LANES):
-                d = fma8(one, load8(y, t, i), minus_mean)
-                squares = fma8(d, d, squares)
-            scale = _ONE / np.sqrt(sum8(squares) * inverse_h + eps)
-            lane_scale = splat8(scale)
-            shift = splat8(-mean * scale)
+                d = vfma(one, vload(y, t, i), minus_mean)
+                squares = vfma(d, d, squares)
+            scale = _ONE / np.sqrt(vsum(squares) * inverse_h + eps)
+            lane_scale = vsplat(scale)
+            shift = vsplat(-mean * scale)
             for i in range(0, h, LANES):
-                normed = fma8(load8(y, t, i), lane_scale, shift)
-                store8(y, t, i, fma8(normed, load8(weight, 0, i), load8(bias, 0, i)))
+                normed = vfma(vload(y, t, i), lane_scale, shift)
+                vstore(y, t, i, vfma(normed, vload(weight, 0, i), vload(bias, 0, i)))
     else:
         for t in range(rows):
             mean = _F(0.0)
@@ -157,37 +159,51 @@ def _norm_silu(y, rows, h, weight, bias, eps):
 def _times(x, rows, w, b, y):
     """``y[t] = b + x[t] @ w`` for the first ``rows`` rows (a multiple of four) of ``x``.
 
-    ``w`` [h_in, h_out] and ``b`` [1, h_out] with h_out a multiple of 16: each block of four
-    rows and 16 outputs is eight vectors held in registers while the inputs stream by.
+    ``w`` [h_in, h_out] and ``b`` [1, h_out] with h_out a multiple of LANES: each block of four
+    rows and two vectors of outputs is eight vectors held in registers while the inputs stream
+    by; an odd last vector of outputs, four.
     """
     h_in, h_out = w.shape
     for t in range(0, rows, 4):
-        for i in range(0, h_out, 2 * LANES):
-            a00 = a10 = a20 = a30 = load8(b, 0, i)
-            a01 = a11 = a21 = a31 = load8(b, 0, i + LANES)
+        for i in range(0, h_out - 2 * LANES + 1, 2 * LANES):
+            a00 = a10 = a20 = a30 = vload(b, 0, i)
+            a01 = a11 = a21 = a31 = vload(b, 0, i + LANES)
             for j in range(h_in):
-                w0 = load8(w, j, i)
-                w1 = load8(w, j, i + LANES)
-                x0 = splat8(x[t, j])
-                a00 = fma8(x0, w0, a00)
-                a01 = fma8(x0, w1, a01)
-                x1 = splat8(x[t + 1, j])
-                a10 = fma8(x1, w0, a10)
-                a11 = fma8(x1, w1, a11)
-                x2 = splat8(x[t + 2, j])
-                a20 = fma8(x2, w0, a20)
-                a21 = fma8(x2, w1, a21)
-                x3 = splat8(x[t + 3, j])
-                a30 = fma8(x3, w0, a30)
-                a31 = fma8(x3, w1, a31)
-            store8(y, t, i, a00)
-            store8(y, t, i + LANES, a01)
-            store8(y, t + 1, i, a10)
-            store8(y, t + 1, i + LANES, a11)
-            store8(y, t + 2, i, a20)
-            store8(y, t + 2, i + LANES, a21)
-            store8(y, t + 3, i, a30)
-            store8(y, t + 3, i + LANES, a31)
+                w0 = vload(w, j, i)
+                w1 = vload(w, j, i + LANES)
+                x0 = vsplat(x[t, j])
+                a00 = vfma(x0, w0, a00)
+                a01 = vfma(x0, w1, a01)
+                x1 = vsplat(x[t + 1, j])
+                a10 = vfma(x1, w0, a10)
+                a11 = vfma(x1, w1, a11)
+                x2 = vsplat(x[t + 2, j])
+                a20 = vfma(x2, w0, a20)
+                a21 = vfma(x2, w1, a21)
+                x3 = vsplat(x[t + 3, j])
+                a30 = vfma(x3, w0, a30)
+                a31 = vfma(x3, w1, a31)
+            vstore(y, t, i, a00)
+            vstore(y, t, i + LANES, a01)
+            vstore(y, t + 1, i, a10)
+            vstore(y, t + 1, i + LANES, a11)
+            vstore(y, t + 2, i, a20)
+            vstore(y, t + 2, i + LANES, a21)
+            vstore(y, t + 3, i, a30)
+            vstore(y, t + 3, i + LANES, a31)
+        if h_out % (2 * LANES):  # the last LANES outputs: four vectors held in registers
+            i = h_out - LANES
+            a0 = a1 = a2 = a3 = vload(b, 0, i)
+            for j in range(h_in):
+                w0 = vload(w, j, i)
+                a0 = vfma(vsplat(x[t, j]), w0, a0)
+                a1 = vfma(vsplat(x[t + 1, j]), w0, a1)
+                a2 = vfma(vsplat(x[t + 2, j]), w0, a2)
+                a3 = vfma(vsplat(x[t + 3, j]), w0, a3)
+            vstore(y, t, i, a0)
+            vstore(y, t + 1, i, a1)
+            vstore(y, t + 2, i, a2)
+            vstore(y, t + 3, i, a3)
 
 
 @njit(fastmath=True, error_model="numpy")
@@ -258,7 +274,7 @@ def _edge_network(
 def _node_inputs(x, values, in_order, in_offsets, out_order, out_offsets, inputs):
     """``inputs[v]`` = [x[v], the sum of v's incoming edges' ``values``, of its outgoing ones].
 
-    The edges of node v are ``order[offsets[v]:offsets[v + 1]]``, summed in that order, eight
+    The edges of node v are ``order[offsets[v]:offsets[v + 1]]``, summed in that order, LANES
     columns at a time when the width allows (the same sums).
     """
     n, h = x.shape
@@ -268,14 +284,14 @@ def _node_inputs(x, values, in_order, in_offsets, out_order, out_offsets, inputs
                 inputs[v, i] = x[v, i]
             if h % LANES == 0:
                 for c in range(0, h, LANES):
-                    incoming = splat8(_F(0.0))
+                    incoming = vsplat(_F(0.0))
                     for k in range(in_offsets[v], in_offsets[v + 1]):
-                        incoming = add8(incoming, load8(values, in_order[k], c))
-                    store8(inputs, v, h + c, incoming)
-                    outgoing = splat8(_F(0.0))
+                        incoming = vadd(incoming, vload(values, in_order[k], c))
+                    vstore(inputs, v, h + c, incoming)
+                    outgoing = vsplat(_F(0.0))
                     for k in range(out_offsets[v], out_offsets[v + 1]):
-                        outgoing = add8(outgoing, load8(values, out_order[k], c))
-                    store8(inputs, v, 2 * h + c, outgoing)
+                        outgoing = vadd(outgoing, vload(values, out_order[k], c))
+                    vstore(inputs, v, 2 * h + c, outgoing)
             else:
                 for i in range(h, 3 * h):
                     inputs[v, i] = 0.0
@@ -319,8 +335,8 @@ class EdgeNetwork:
     LayerNorm + SiLU; a network ending in an h → d layer (``head``) gives d outputs per edge
     (the filter's and the GNN's one logit, the embedding's latent position).
     The matrices are stored transposed (inputs × outputs) and their outputs padded with zeros
-    to a multiple of 16 (``padded``), the width of the kernel's blocks; the padding columns of
-    the activations stay zero through every layer.
+    to a multiple of :data:`~acts_gnn.simd.LANES` (``padded``), the width of a vector; the
+    padding columns of the activations stay zero through every layer.
     """
 
     node_src: torch.Tensor
@@ -363,7 +379,7 @@ class EdgeNetwork:
         h = first.shape[0]
         if any(m.weight.shape != (h, h) for m in linears[1:]) or len({m.eps for m in norms}) != 1:
             raise ValueError("compiled inference needs one hidden width and one LayerNorm eps")
-        padded = -(-h // (2 * LANES)) * 2 * LANES
+        padded = -(-h // LANES) * LANES
         tail = linears[1:]
         return cls(
             node_src=first[:, :node_width].detach(),

@@ -118,6 +118,28 @@ def test_noise_fraction(tmp_path):
     assert np.mean([r in real_r for r in np.round(event.spacepoints.r[noise], 2)]) > 0.9
 
 
+def test_stopped_particles_lose_the_far_end_of_their_space_points(tmp_path):
+    model = PileupModel(pileup=2, signal_particles=10)
+    simulate(SimulationConfig(events=1, seed=5, model=model), tmp_path / "all")
+    simulate(SimulationConfig(events=1, seed=5, model=model, stop_fraction=0.5), tmp_path / "stop")
+    (full,) = list(open_events([tmp_path / "all"]))
+    (stopped,) = list(open_events([tmp_path / "stop"]))
+    kept = np.isin(full.spacepoints.measurement_id, stopped.spacepoints.measurement_id)
+    assert kept.sum() == len(stopped) < len(full)
+    particles = full.truth.particles
+    vertex = particles.index_of(full.truth.particle_id)
+    sp = full.spacepoints
+    distance = np.hypot(np.hypot(sp.x - particles.vx[vertex], sp.y - particles.vy[vertex]),
+                        sp.z - particles.vz[vertex])  # fmt: skip
+    shortened = 0
+    for p in np.unique(full.truth.particle_id):
+        rows = np.flatnonzero(full.truth.particle_id == p)
+        order = kept[rows[np.argsort(distance[rows])]]
+        assert order.tolist() == sorted(order.tolist(), reverse=True)  # a prefix by distance
+        shortened += not order.all()
+    assert 0 < shortened < np.unique(full.truth.particle_id).size
+
+
 def test_refuses_bad_settings_and_full_directories(tmp_path):
     with pytest.raises(ConfigError, match="--events must be at least 1"):
         simulate(SimulationConfig(events=0), tmp_path)
