@@ -19,6 +19,9 @@ cache: a kernel compiled for one width is never loaded for the other. Sums acros
 mean and variance, :func:`vsum`) group their terms by lanes, so results on the two widths differ
 by float32 rounding.
 
+Numba's on-disk cache does not see edits to this module: after changing it, clear the users'
+caches (``__pycache__/*.nbi``) or edit the users too. An installed upgrade rewrites every file.
+
 Only for 2-D C-contiguous float32 arrays; a row's :data:`LANES` lanes from ``col`` must lie inside
 the row (the callers' widths are multiples of :data:`LANES`). Nothing is checked at run time.
 """
@@ -30,18 +33,43 @@ from numba import config, types
 from numba.core import cgutils
 from numba.extending import intrinsic, models, register_model
 
-__all__ = ["LANES", "F32Vector", "vadd", "vfma", "vload", "vsplat", "vstore", "vsum"]
+__all__ = [
+    "LANES",
+    "F32Vector",
+    "vadd",
+    "vfma",
+    "vless",
+    "vload",
+    "vmax",
+    "vmin",
+    "vmul",
+    "vrecip",
+    "vsplat",
+    "vstore",
+    "vsum",
+]
 
 
-def _lanes() -> int:
-    """16 where the CPU Numba compiles for has AVX-512 (512-bit registers), else 8."""
+def _features() -> set[str]:
+    """The features of the CPU Numba compiles for (``+avx2`` → ``avx2``)."""
+    if not binding.get_process_triple().startswith(("x86_64", "i686", "i386")):
+        return set()
     if config.CPU_FEATURES is not None:  # NUMBA_CPU_FEATURES: compiling for another CPU
-        return 16 if "+avx512f" in config.CPU_FEATURES else 8
-    return 16 if binding.get_host_cpu_features().get("avx512f", False) else 8
+        return {f[1:] for f in config.CPU_FEATURES.split(",") if f.startswith("+")}
+    return {name for name, on in binding.get_host_cpu_features().items() if on}
 
 
-#: floats per vector
-LANES = _lanes()
+_CPU = _features()
+#: floats per vector: 16 where the CPU has AVX-512 (512-bit registers), else 8
+LANES = 16 if "avx512f" in _CPU else 8
+#: the CPU's reciprocal estimate for a vector (relative error below 2⁻¹⁴ and 1.5·2⁻¹²), if any
+_ESTIMATE = (
+    "llvm.x86.avx512.rcp14.ps.512"
+    if LANES == 16
+    else "llvm.x86.avx.rcp.ps.256"
+    if "avx" in _CPU
+    else None
+)
 
 _VECTOR = ir.VectorType(ir.FloatType(), LANES)
 
@@ -102,7 +130,7 @@ def vload(typingctx, array, row, col):
 
 @intrinsic
 def vstore(typingctx, array, row, col, vector):
-    """``array[row, col:col + 8] = vector``."""
+    """``array[row, col:col + LANES] = vector``."""
     if not _is_matrix(array) or not isinstance(vector, F32Vector):
         return None
 
@@ -174,3 +202,87 @@ def vsum(typingctx, vector):
         )
 
     return types.float32(vector), codegen
+
+
+@intrinsic
+def vmul(typingctx, a, b):
+    """``a · b`` lane by lane."""
+    if not all(isinstance(v, F32Vector) for v in (a, b)):
+        return None
+
+    def codegen(context, builder, signature, args):
+        return builder.fmul(args[0], args[1])
+
+    return _f32_vector(a, b), codegen
+
+
+def _pick(name: str, predicate: str, doc: str):
+    @intrinsic
+    def pick(typingctx, a, b):
+        if not all(isinstance(v, F32Vector) for v in (a, b)):
+            return None
+
+        def codegen(context, builder, signature, args):
+            return builder.select(builder.fcmp_ordered(predicate, *args), args[0], args[1])
+
+        return _f32_vector(a, b), codegen
+
+    pick.__name__ = pick.__qualname__ = name
+    pick.__doc__ = doc
+    return pick
+
+
+vmin = _pick("vmin", "<", "The smaller of ``a`` and ``b`` lane by lane (``b`` where one is NaN).")
+vmax = _pick("vmax", ">", "The larger of ``a`` and ``b`` lane by lane (``b`` where one is NaN).")
+
+
+@intrinsic
+def vrecip(typingctx, a):
+    """``1 / a`` lane by lane, fast: the CPU's estimate refined by Newton steps (to within a
+    few float32 roundings), or a division where the CPU has no estimate. For ``a`` of moderate
+    size: no zero, infinity or denormal."""
+    if not isinstance(a, F32Vector):
+        return None
+
+    def codegen(context, builder, signature, args):
+        (q,) = args
+        one = ir.Constant(_VECTOR, [1.0] * LANES)
+        if _ESTIMATE is None:
+            return builder.fdiv(one, q)
+        if LANES == 16:
+            estimate = cgutils.get_or_insert_function(
+                builder.module,
+                ir.FunctionType(_VECTOR, [_VECTOR, _VECTOR, ir.IntType(16)]),
+                _ESTIMATE,
+            )
+            r = builder.call(
+                estimate, [q, ir.Constant(_VECTOR, ir.Undefined), ir.Constant(ir.IntType(16), -1)]
+            )
+        else:
+            estimate = cgutils.get_or_insert_function(
+                builder.module, ir.FunctionType(_VECTOR, [_VECTOR]), _ESTIMATE
+            )
+            r = builder.call(estimate, [q])
+        fma = cgutils.get_or_insert_function(
+            builder.module, ir.FunctionType(_VECTOR, [_VECTOR] * 3), f"llvm.fma.v{LANES}f32"
+        )
+        # Newton: r + r·(1 − q·r), squaring the relative error: once after AVX-512's 14-bit
+        # estimate, twice after AVX's 12-bit one
+        for _ in range(1 if LANES == 16 else 2):
+            error = builder.call(fma, [builder.fneg(q), r, one])
+            r = builder.call(fma, [r, error, r])
+        return r
+
+    return _f32_vector(a), codegen
+
+
+@intrinsic
+def vless(typingctx, a, b, x, y):
+    """``x`` where ``a < b``, else ``y``, lane by lane."""
+    if not all(isinstance(v, F32Vector) for v in (a, b, x, y)):
+        return None
+
+    def codegen(context, builder, signature, args):
+        return builder.select(builder.fcmp_ordered("<", args[0], args[1]), args[2], args[3])
+
+    return _f32_vector(a, b, x, y), codegen

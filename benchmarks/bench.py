@@ -10,7 +10,8 @@ and 2 instances;
 (d) the service's own overhead per event size (``null_tracking`` served vs the pipeline);
 (e) the physics of the default model on the held-out μ = 200 events; (f) ACTS's own seeding +
 CKF (``acts_gnn.acts.ckf``, pyacts) on the same μ = 200 events, scored the same way, both finders
-on one thread. Events are simulated with
+on one thread; (g) a μ = 200 event beside one and two busy processes, against the fair share of
+the cores (``benchmarks/contention.py``, default settings only). Events are simulated with
 ``acts-gnn simulate`` into ``--work`` once and reused. Every number written is one this run
 measured; the raw results go to ``<work>/bench.json``.
 """
@@ -34,6 +35,7 @@ sys.path.insert(0, str(REPO))
 from acts_gnn.bench.harness import Served, run_point  # noqa: E402
 from acts_gnn.bench.report import machine, markdown_table, served_to_local_ratio  # noqa: E402
 from acts_gnn.bench.sweep import SweepConfig, run_sweep  # noqa: E402
+from acts_gnn.cpus import available_cpus  # noqa: E402
 from acts_gnn.finders import make_finder  # noqa: E402
 from acts_gnn.io.source import open_events  # noqa: E402
 from acts_gnn.metrics.matching import MatchingConfig  # noqa: E402
@@ -199,6 +201,18 @@ def ckf_side_by_side(events: list, work: Path) -> dict:
             "cpu_s": seconds,
         }
     return {"rows": rows, "ckf": summary}
+
+
+def beside_busy_processes(work: Path, n_events: int = 2) -> dict:
+    """(g): the first μ = 200 events in a fresh ``acts-gnn reconstruct``, alone and beside one
+    and two busy processes, with acts-gnn's default thread settings."""
+    from benchmarks.contention import SETTINGS, measure
+
+    _n, seed = SAMPLES[200]
+    inputs = sorted((work / f"mu200-seed{seed}").glob("event*-spacepoint.csv"))[:n_events]
+    log(f"(g) {len(inputs)} events beside 0, 1, 2 busy processes")
+    default = {name: env for name, env in SETTINGS.items() if not env}
+    return {"events": len(inputs), "cpus": available_cpus(), "rows": measure(inputs, default)}
 
 
 def exponent(rows: dict, key) -> float:
@@ -410,6 +424,29 @@ def render(results: dict) -> str:
             f"acts-gnn CPU seconds / CKF CPU seconds: **{gnn['cpu_s'] / ckf['cpu_s']:.2f}**.",
             "",
         ]
+    g = results.get("g")
+    if g:
+        lines += [
+            f"## (g) Beside busy processes ({g['events']} μ = 200 events per fresh process)",
+            "",
+            "`acts-gnn reconstruct` (its default threads and OpenMP waits) alone, then beside one "
+            "and two",
+            "busy single-threaded Python processes (`benchmarks/contention.py`). With C CPUs "
+            "(here "
+            f"{g['cpus']}) a fair",
+            "share beside B busy processes is C / (C + B) of the machine: the fair slowdown is "
+            "(C + B) / C.",
+            "Each run includes its first event (the compiled kernels load from the cache).",
+            "",
+            "| busy processes | s per event | slowdown | fair slowdown | slowdown ÷ fair |",
+            "| --- | --- | --- | --- | --- |",
+        ]
+        for r in g["rows"]:
+            lines.append(
+                f"| {r['busy']} | {r['seconds']:.2f} | ×{r['slowdown']:.2f} | ×{r['fair']:.2f} | "
+                f"**{r['vs_fair']:.2f}** |"
+            )
+        lines.append("")
     return "\n".join(lines)
 
 
@@ -532,6 +569,7 @@ def main() -> None:
         components.bundle.pipeline,
     )
     f = ckf_side_by_side(mu200, args.work) if not args.no_ckf else None
+    g = beside_busy_processes(args.work)
     points = local_vs_served(mu200, args.served_events)
     c = {"points": points, "ratio": served_to_local_ratio(points)}
     from acts_gnn.io.example import example_dir
@@ -546,6 +584,7 @@ def main() -> None:
         "d": d,
         "e": e,
         "f": f,
+        "g": g,
         "gpu": json.loads(args.gpu_json.read_text()) if args.gpu_json.exists() else None,
         "run_s": time.perf_counter() - start,
     }

@@ -61,10 +61,11 @@ def _event_seconds(inputs: list[Path], env: dict[str, str]) -> float:
         return json.loads(report.read_text())["summary"]["seconds"]["total_s"]["mean"]
 
 
-def measure(inputs: list[Path]) -> list[dict]:
+def measure(inputs: list[Path], settings: dict[str, dict[str, str]] = SETTINGS) -> list[dict]:
+    """Each setting alone and beside one and two busy processes (rows as :func:`markdown`)."""
     cores = available_cpus()
     rows = []
-    for policy, extra in SETTINGS.items():
+    for policy, extra in settings.items():
         drop = ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT")
         env = {k: v for k, v in os.environ.items() if k not in drop} | extra
         alone = None

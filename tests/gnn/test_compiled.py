@@ -11,6 +11,7 @@ from acts_gnn.errors import ConfigError
 from acts_gnn.gnn.compiled import (
     TILE,
     EdgeNetwork,
+    edges_by_node,
     embed,
     filter_inputs,
     filter_scores,
@@ -81,6 +82,14 @@ def test_an_edge_network_equals_its_module(n_edges, sizes):
         expected = expected.squeeze(1)
     assert got.shape == tuple(expected.shape)
     np.testing.assert_allclose(got, expected.numpy(), rtol=1e-5, atol=2e-5)
+
+
+@pytest.mark.parametrize("n_edges", [0, 1, 5000])
+def test_edges_by_node_are_a_stable_sort(n_edges):
+    index = np.random.default_rng(n_edges).integers(0, 40, n_edges)
+    order, offsets = edges_by_node(index, 50)  # nodes 40 … 49 have no edge
+    np.testing.assert_array_equal(order, np.argsort(index, kind="stable"))
+    np.testing.assert_array_equal(offsets, np.r_[0, np.cumsum(np.bincount(index, minlength=50))])
 
 
 def test_a_residual_network_updates_its_input_in_place():
