@@ -301,15 +301,18 @@ def run_ckf(
     ``threads``: the Sequencer's threads (-1: all cores); events come back in event order.
 
     Raises:
-        ConfigError: impossible settings, or stopped particles (``stop_fraction``: the CKF
-            would still see the measurements the files no longer hold).
+        ConfigError: impossible settings, or stopped particles or one region kept
+            (``stop_fraction``, ``region_fraction``: the CKF would still see the measurements
+            the files no longer hold).
         MissingExtraError: pyacts is not installed.
         ActsGnnError: the Sequencer's space points do not match the files it wrote.
     """
     config.check()
     settings.check()
-    if config.stop_fraction > 0:
-        raise ConfigError("the CKF runs on Fatras's own measurements: --stop is not supported")
+    if config.stop_fraction > 0 or config.region_fraction > 0:
+        raise ConfigError(
+            "the CKF runs on Fatras's own measurements: --stop and --regions are not supported"
+        )
     acts = require("acts", "acts")
     from acts_gnn.io.source import open_events
 

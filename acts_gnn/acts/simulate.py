@@ -25,6 +25,10 @@ Two options change the space points afterwards (the other files stay as Fatras w
   from its production vertex), possibly none, and the rest are removed. A training-data knob:
   a model that has only seen tracks run to the detector's edge refuses the ones that end early
   (and those of a detector region read alone, such as TrackML's barrel subset).
+* ``region_fraction``: that fraction of the events keep one detector region only — the barrel
+  volumes (8, 13, 17), or the endcaps of one side — as when a region is read out or selected
+  alone (TrackML's ``subset_barrel`` is one): tracks then start or end at the region's edge.
+  Another training-data knob.
 * ``noise_fraction``: extra space points placed on the layers of real ones at a random azimuth,
   with measurement ids past the event's last one (so they have no simulated hit and read back
   as noise).
@@ -96,6 +100,7 @@ class SimulationConfig:
     bfield_t: float = 2.0
     noise_fraction: float = 0.0
     stop_fraction: float = 0.0
+    region_fraction: float = 0.0
     fatras_pmin_gev: float = 0.05
 
     def check(self) -> None:
@@ -108,6 +113,8 @@ class SimulationConfig:
             raise ConfigError(f"--noise must be in [0, 1), got {self.noise_fraction}")
         if not 0.0 <= self.stop_fraction <= 1.0:
             raise ConfigError(f"--stop must be in [0, 1], got {self.stop_fraction}")
+        if not 0.0 <= self.region_fraction <= 1.0:
+            raise ConfigError(f"--regions must be in [0, 1], got {self.region_fraction}")
         if self.model.jets < 0:
             raise ConfigError(f"--jets must be non-negative, got {self.model.jets}")
         if self.model.jets and self.model.jet_particles_mean < 1:
@@ -312,7 +319,15 @@ def _add_noise(path: Path, fraction: float, rng: np.random.Generator) -> int:
     r = np.hypot(x, y)[template]
     # volume and layer of the template; the module (sensitive) bits cleared
     layer_id = geometry[template] & np.uint64(0xFFFF_FFF0_0000_0000)
+    # past every measurement of the event, not only those with a space point left (--stop and
+    # --regions remove some): a noise id must not name a simulated hit
+    measurements = path.with_name(path.name.replace("-spacepoint.csv", "-measurements.csv"))
     first_id = int(ids.max()) + 1
+    if measurements.is_file():
+        with measurements.open() as table:
+            column = table.readline().strip().split(",").index("measurement_id")
+            for line in table:
+                first_id = max(first_id, int(line.split(",", column + 1)[column]) + 1)
     noise = []
     for i in range(n_noise):
         values = dict.fromkeys(columns, "0")
@@ -379,6 +394,34 @@ def _stop_particles(prefix: Path, fraction: float, rng: np.random.Generator) -> 
     return int(removed.sum())
 
 
+#: the regions an event of ``region_fraction`` keeps (one drawn uniformly)
+REGIONS = ("barrel", "endcaps z < 0", "endcaps z > 0")
+BARREL_VOLUMES = (8, 13, 17)
+
+
+def region_rows(volume: np.ndarray, z: np.ndarray, region: str) -> np.ndarray:
+    """The space points of ``region`` (one of :data:`REGIONS`): bool [N]."""
+    barrel = np.isin(volume, BARREL_VOLUMES)
+    if region == "barrel":
+        return barrel
+    return ~barrel & ((z < 0) if region == "endcaps z < 0" else (z > 0))
+
+
+def _keep_region(path: Path, rng: np.random.Generator) -> str:
+    """Keep in the ``-spacepoint.csv`` at ``path`` the rows of one region drawn from
+    :data:`REGIONS`; returns it."""
+    region = REGIONS[int(rng.integers(len(REGIONS)))]
+    lines = path.read_text().splitlines()
+    columns = lines[0].split(",")
+    geometry, z = columns.index("geometry_id_1"), columns.index("z")
+    rows = [row.split(",") for row in lines[1:]]
+    volume = np.array([int(r[geometry]) >> 56 for r in rows], np.int64)  # GeometryIdentifier
+    keep = region_rows(volume, np.array([float(r[z]) for r in rows]), region)
+    kept = [line for line, k in zip(lines[1:], keep, strict=True) if k]
+    path.write_text("\n".join([lines[0], *kept]) + "\n")
+    return region
+
+
 @dataclass(frozen=True)
 class SimulationSequencer:
     """The Sequencer :func:`simulate` runs, not run yet, with what must outlive its run.
@@ -421,14 +464,20 @@ def simulation_sequencer(
 
 def finish_events(events_dir: Path, config: SimulationConfig) -> None:
     """What :func:`simulate` does to the CSV files after the run: drop the cells files (smearing
-    makes none: they hold only a header), stop ``config.stop_fraction`` of the particles early and
-    add ``config.noise_fraction`` noise space points."""
+    makes none: they hold only a header), stop ``config.stop_fraction`` of the particles early,
+    keep one region of ``config.region_fraction`` of the events and add
+    ``config.noise_fraction`` noise space points."""
     for cells in events_dir.glob("event*-cells.csv"):
         cells.unlink()
     if config.stop_fraction > 0:
         for number in range(config.events):
             rng = np.random.default_rng([config.seed, number, 2])
             _stop_particles(events_dir / f"event{number:09d}", config.stop_fraction, rng)
+    if config.region_fraction > 0:
+        for number in range(config.events):
+            rng = np.random.default_rng([config.seed, number, 3])
+            if rng.random() < config.region_fraction:
+                _keep_region(events_dir / f"event{number:09d}-spacepoint.csv", rng)
     if config.noise_fraction > 0:
         for number in range(config.events):
             rng = np.random.default_rng([config.seed, number, 1])

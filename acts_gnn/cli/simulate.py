@@ -52,6 +52,14 @@ def command(
             "random one along its path. A training-data knob: tracks that end early.",
         ),
     ] = 0.0,
+    regions: Annotated[
+        float,
+        typer.Option(
+            help="Fraction of the events that keep one detector region only (the barrel, or "
+            "one side's endcaps), as when a region is read out alone: tracks that start or "
+            "end at its edge. A training-data knob.",
+        ),
+    ] = 0.0,
     compare_trackml: Annotated[
         Path | None,
         typer.Option(
@@ -81,6 +89,7 @@ def command(
         ),
         noise_fraction=noise,
         stop_fraction=stop,
+        region_fraction=regions,
     )
     console = make_console(stderr=True)
     with event_progress(console, events, f"simulate μ={pileup:g}") as advance:

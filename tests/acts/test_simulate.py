@@ -140,6 +140,22 @@ def test_stopped_particles_lose_the_far_end_of_their_space_points(tmp_path):
     assert 0 < shortened < np.unique(full.truth.particle_id).size
 
 
+def test_an_event_of_one_region_keeps_its_noise_apart_from_the_removed_hits(tmp_path):
+    model = PileupModel(pileup=5, signal_particles=20)
+    config = SimulationConfig(
+        events=3, seed=6, model=model, region_fraction=1.0, noise_fraction=0.2
+    )
+    simulate(config, tmp_path)
+    regions = []
+    for event in open_events([tmp_path]):
+        volumes = set(np.unique(event.spacepoints.volume_id).tolist())
+        assert volumes <= {8, 13, 17} or volumes <= {7, 12, 16} or volumes <= {9, 14, 18}
+        regions.append(min(volumes))
+        # the noise ids come after every measurement of the event, kept or removed
+        assert (event.truth.particle_id == 0).mean() == pytest.approx(0.2, abs=0.01)
+    assert len(set(regions)) > 1
+
+
 def test_refuses_bad_settings_and_full_directories(tmp_path):
     with pytest.raises(ConfigError, match="--events must be at least 1"):
         simulate(SimulationConfig(events=0), tmp_path)

@@ -1,11 +1,11 @@
-"""``simulate --stop``: which space points a stopped particle loses (no pyacts needed)."""
+"""``simulate --stop`` and ``--regions``: which space points go (no pyacts needed)."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from acts_gnn.acts.simulate import SimulationConfig, stopped_rows
+from acts_gnn.acts.simulate import REGIONS, SimulationConfig, region_rows, stopped_rows
 from acts_gnn.errors import ConfigError
 
 
@@ -56,6 +56,19 @@ def test_about_the_fraction_of_particles_stop():
     assert 0.17 * 2000 < stopped < 0.23 * 2000
 
 
-def test_the_fraction_is_checked():
+def test_the_fractions_are_checked():
     with pytest.raises(ConfigError, match=r"--stop must be in \[0, 1\], got 1.5"):
         SimulationConfig(stop_fraction=1.5).check()
+    with pytest.raises(ConfigError, match=r"--regions must be in \[0, 1\], got -0.1"):
+        SimulationConfig(region_fraction=-0.1).check()
+
+
+def test_each_region_is_the_barrel_or_one_side_of_the_endcaps():
+    volume = np.array([7, 8, 9, 12, 13, 14, 16, 17, 18, 8, 9])
+    z = np.array([-900.0, -10.0, 900.0, -1500.0, 20.0, 1500.0, -2000.0, 0.0, 2000.0, 300.0, 700.0])
+    kept = {region: np.flatnonzero(region_rows(volume, z, region)).tolist() for region in REGIONS}
+    assert kept == {
+        "barrel": [1, 4, 7, 9],
+        "endcaps z < 0": [0, 3, 6],
+        "endcaps z > 0": [2, 5, 8, 10],
+    }
