@@ -22,14 +22,13 @@ import numpy as np
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from acts_gnn.acts.simulate import BARREL_VOLUMES  # noqa: E402
 from acts_gnn.bench.report import machine  # noqa: E402
 from acts_gnn.event import Event, count_spacepoints  # noqa: E402
 from acts_gnn.finders import make_finder  # noqa: E402
 from acts_gnn.io.source import open_events  # noqa: E402
 from acts_gnn.metrics.matching import match_event  # noqa: E402
 
-#: TrackML's (and the GenericDetector's) barrel volumes: pixel, short strips, long strips
-BARREL = (8, 13, 17)
 ETA_BINS = ((0, 1), (1, 2), (2, 3), (3, 4))
 
 
@@ -63,7 +62,7 @@ def main() -> None:
     for event in itertools.islice(open_events([args.events]), args.n_events):
         volume = event.spacepoints.volume_id
         for name, keep in zip(
-            found, (np.ones(len(event), bool), np.isin(volume, BARREL)), strict=True
+            found, (np.ones(len(event), bool), np.isin(volume, BARREL_VOLUMES)), strict=True
         ):
             cut = only(event, keep)
             match = match_event(

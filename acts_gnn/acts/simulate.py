@@ -17,7 +17,7 @@ Chain (one ACTS ``Sequencer``, single-threaded so a seed gives byte-identical fi
 5. ACTS's CSV writers: particles, particles_simulated, hits, measurements, measurement-simhit-map,
    spacepoint.
 
-Two options change the space points afterwards (the other files stay as Fatras wrote them):
+Three options change the space points afterwards (the other files stay as Fatras wrote them):
 
 * ``stop_fraction``: that fraction of the particles stop early, as if they had interacted in the
   material (Fatras makes no hadronic interactions; in real data ~10–20% of the pions do): each
@@ -54,11 +54,15 @@ from acts_gnn.acts.pileup import PileupModel
 from acts_gnn.errors import ConfigError, OutputRefusedError
 
 __all__ = [
+    "BARREL_VOLUMES",
+    "REGIONS",
     "SimulationConfig",
     "SimulationSequencer",
     "finish_events",
+    "region_rows",
     "simulate",
     "simulation_sequencer",
+    "stopped_rows",
 ]
 
 PIXEL_VOLUMES = (7, 8, 9)
@@ -396,7 +400,8 @@ def _stop_particles(prefix: Path, fraction: float, rng: np.random.Generator) -> 
 
 #: the regions an event of ``region_fraction`` keeps (one drawn uniformly)
 REGIONS = ("barrel", "endcaps z < 0", "endcaps z > 0")
-BARREL_VOLUMES = (8, 13, 17)
+#: the barrel volumes (8, 13, 17), the middle ones of each kind of sensor
+BARREL_VOLUMES = (PIXEL_VOLUMES[1], SHORT_STRIP_VOLUMES[1], LONG_STRIP_VOLUMES[1])
 
 
 def region_rows(volume: np.ndarray, z: np.ndarray, region: str) -> np.ndarray:
