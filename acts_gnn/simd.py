@@ -9,9 +9,9 @@ and over the outputs it loads and stores them at every step. With these intrinsi
 holds a block of outputs in vector values and adds one outer product per input, the way a BLAS
 kernel does (:mod:`acts_gnn.gnn.compiled` for its matrix products and LayerNorm;
 :mod:`acts_gnn.cuda._frnn_grid` for K1's lower bound, :data:`LANES` candidates at a time). LLVM's
-loop vectoriser itself keeps to 256-bit registers on most AVX-512 CPUs; these values use the
-full width. On a CPU without registers that wide LLVM splits each value into what it has; the
-results are the same.
+loop vectoriser may keep to 256-bit registers on AVX-512 CPUs (its tuning for most of them);
+these values use the full width. On a CPU without registers that wide LLVM splits each value
+into what it has; the results are the same.
 
 :data:`LANES` is fixed when this module is imported, from the CPU Numba compiles for (the host,
 or ``NUMBA_CPU_NAME``/``NUMBA_CPU_FEATURES``), which is also part of the key of Numba's on-disk

@@ -18,8 +18,9 @@ through the whole network while its rows stay in the L1 cache:
   sum;
 * SiLU is ``t · (1 + tanh(t/2)) / 2`` with tanh as a rational function (largest error 4·10⁻⁷ in
   float32 on the whole line; SiLU within 2·10⁻⁶ relative), in vectors where ``exp`` is one
-  library call per element, and its one division as the CPU's reciprocal estimate refined by a
-  Newton step (:func:`acts_gnn.simd.vrecip`): a vector division was a tenth of the GNN's time.
+  library call per element, and its one division as the CPU's reciprocal estimate refined by
+  Newton steps (:func:`acts_gnn.simd.vrecip`; on a μ = 200 event no faster than the division
+  measurably: the GNN's update waits on memory, not on arithmetic).
 
 The embedding is the same kind of network with no node parts: each point is one row.
 
@@ -104,8 +105,7 @@ _HALF, _ONE, _CLAMP, _TINY = _F(0.5), _F(1.0), _F(9.0), _F(2.0**-23)
 @njit(fastmath=True, error_model="numpy")
 def _vsilu(t):
     """SiLU of a vector: ``t/2 · (1 + x·P(x²)/Q(x²))``, x = t/2 clamped to ±9, with 1/Q from
-    :func:`~acts_gnn.simd.vrecip` (a vector division takes as long as eight multiplications
-    and no wider register speeds it)."""
+    :func:`~acts_gnn.simd.vrecip`."""
     half_t = vmul(vsplat(_HALF), t)
     x = vmin(vmax(half_t, vsplat(-_CLAMP)), vsplat(_CLAMP))
     u = vmul(x, x)
