@@ -39,8 +39,9 @@ def test_refuses_impossible_settings_before_starting_acts():
         run_ckf(SimulationConfig(events=0))
     with pytest.raises(ConfigError, match="min_measurements"):
         run_ckf(CONFIG, settings=CkfSettings(min_measurements=1))
-    with pytest.raises(ConfigError, match="--stop is not supported"):
-        run_ckf(SimulationConfig(stop_fraction=0.1))
+    for config in (SimulationConfig(stop_fraction=0.1), SimulationConfig(region_fraction=0.5)):
+        with pytest.raises(ConfigError, match="--stop and --regions are not supported"):
+            run_ckf(config)
 
 
 @pytest.mark.acts
