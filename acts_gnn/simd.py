@@ -158,6 +158,13 @@ def vsplat(typingctx, value):
     return _f32_vector(value), codegen
 
 
+def _fma(builder):
+    """LLVM's ``fma`` on vectors, declared in the builder's module."""
+    return cgutils.get_or_insert_function(
+        builder.module, ir.FunctionType(_VECTOR, [_VECTOR] * 3), f"llvm.fma.v{LANES}f32"
+    )
+
+
 @intrinsic
 def vfma(typingctx, a, b, c):
     """``a · b + c`` lane by lane, with one rounding (LLVM's ``fma``)."""
@@ -165,24 +172,9 @@ def vfma(typingctx, a, b, c):
         return None
 
     def codegen(context, builder, signature, args):
-        function = cgutils.get_or_insert_function(
-            builder.module, ir.FunctionType(_VECTOR, [_VECTOR] * 3), f"llvm.fma.v{LANES}f32"
-        )
-        return builder.call(function, list(args))
+        return builder.call(_fma(builder), list(args))
 
     return _f32_vector(a, b, c), codegen
-
-
-@intrinsic
-def vadd(typingctx, a, b):
-    """``a + b`` lane by lane (never reassociated: a chain of them sums in its order)."""
-    if not all(isinstance(v, F32Vector) for v in (a, b)):
-        return None
-
-    def codegen(context, builder, signature, args):
-        return builder.fadd(args[0], args[1])
-
-    return _f32_vector(a, b), codegen
 
 
 @intrinsic
@@ -204,36 +196,39 @@ def vsum(typingctx, vector):
     return types.float32(vector), codegen
 
 
-@intrinsic
-def vmul(typingctx, a, b):
-    """``a · b`` lane by lane."""
-    if not all(isinstance(v, F32Vector) for v in (a, b)):
-        return None
+def _binary(name: str, doc: str, build):
+    """An intrinsic of two vectors, lane by lane: ``build(builder, a, b)`` makes its LLVM value."""
 
-    def codegen(context, builder, signature, args):
-        return builder.fmul(args[0], args[1])
-
-    return _f32_vector(a, b), codegen
-
-
-def _pick(name: str, predicate: str, doc: str):
-    @intrinsic
-    def pick(typingctx, a, b):
+    def typer(typingctx, a, b):
         if not all(isinstance(v, F32Vector) for v in (a, b)):
             return None
 
         def codegen(context, builder, signature, args):
-            return builder.select(builder.fcmp_ordered(predicate, *args), args[0], args[1])
+            return build(builder, *args)
 
         return _f32_vector(a, b), codegen
 
-    pick.__name__ = pick.__qualname__ = name
-    pick.__doc__ = doc
-    return pick
+    typer.__name__ = typer.__qualname__ = name
+    typer.__doc__ = doc
+    return intrinsic(typer)
 
 
-vmin = _pick("vmin", "<", "The smaller of ``a`` and ``b`` lane by lane (``b`` where one is NaN).")
-vmax = _pick("vmax", ">", "The larger of ``a`` and ``b`` lane by lane (``b`` where one is NaN).")
+vadd = _binary(
+    "vadd",
+    "``a + b`` lane by lane (never reassociated: a chain of them sums in its order).",
+    lambda builder, a, b: builder.fadd(a, b),
+)
+vmul = _binary("vmul", "``a · b`` lane by lane.", lambda builder, a, b: builder.fmul(a, b))
+vmin = _binary(
+    "vmin",
+    "The smaller of ``a`` and ``b`` lane by lane (``b`` where one is NaN).",
+    lambda builder, a, b: builder.select(builder.fcmp_ordered("<", a, b), a, b),
+)
+vmax = _binary(
+    "vmax",
+    "The larger of ``a`` and ``b`` lane by lane (``b`` where one is NaN).",
+    lambda builder, a, b: builder.select(builder.fcmp_ordered(">", a, b), a, b),
+)
 
 
 @intrinsic
@@ -263,9 +258,7 @@ def vrecip(typingctx, a):
                 builder.module, ir.FunctionType(_VECTOR, [_VECTOR]), _ESTIMATE
             )
             r = builder.call(estimate, [q])
-        fma = cgutils.get_or_insert_function(
-            builder.module, ir.FunctionType(_VECTOR, [_VECTOR] * 3), f"llvm.fma.v{LANES}f32"
-        )
+        fma = _fma(builder)
         # Newton: r + r·(1 − q·r), squaring the relative error: once after AVX-512's 14-bit
         # estimate, twice after AVX's 12-bit one
         for _ in range(1 if LANES == 16 else 2):

@@ -206,13 +206,13 @@ def ckf_side_by_side(events: list, work: Path) -> dict:
 def beside_busy_processes(work: Path, n_events: int = 2) -> dict:
     """(g): the first μ = 200 events in a fresh ``acts-gnn reconstruct``, alone and beside one
     and two busy processes, with acts-gnn's default thread settings."""
-    from benchmarks.contention import SETTINGS, measure
+    from benchmarks.contention import DEFAULT, SETTINGS, measure
 
     _n, seed = SAMPLES[200]
     inputs = sorted((work / f"mu200-seed{seed}").glob("event*-spacepoint.csv"))[:n_events]
     log(f"(g) {len(inputs)} events beside 0, 1, 2 busy processes")
-    default = {name: env for name, env in SETTINGS.items() if not env}
-    return {"events": len(inputs), "cpus": available_cpus(), "rows": measure(inputs, default)}
+    rows = measure(inputs, {DEFAULT: SETTINGS[DEFAULT]})
+    return {"events": len(inputs), "cpus": available_cpus(), "rows": rows}
 
 
 def exponent(rows: dict, key) -> float:
@@ -429,14 +429,11 @@ def render(results: dict) -> str:
         lines += [
             f"## (g) Beside busy processes ({g['events']} μ = 200 events per fresh process)",
             "",
-            "`acts-gnn reconstruct` (its default threads and OpenMP waits) alone, then beside one "
-            "and two",
-            "busy single-threaded Python processes (`benchmarks/contention.py`). With C CPUs "
-            "(here "
-            f"{g['cpus']}) a fair",
-            "share beside B busy processes is C / (C + B) of the machine: the fair slowdown is "
-            "(C + B) / C.",
-            "Each run includes its first event (the compiled kernels load from the cache).",
+            "`acts-gnn reconstruct` (its default threads and OpenMP waits) alone, then beside",
+            "one and two busy single-threaded Python processes (`benchmarks/contention.py`).",
+            f"With C CPUs (here {g['cpus']}) a fair share beside B busy processes is C / (C + B)",
+            "of the machine: the fair slowdown is (C + B) / C. Each run includes its first event",
+            "(the compiled kernels load from the cache).",
             "",
             "| busy processes | s per event | slowdown | fair slowdown | slowdown ÷ fair |",
             "| --- | --- | --- | --- | --- |",

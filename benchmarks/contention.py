@@ -33,9 +33,11 @@ from benchmarks.bench import SAMPLES, simulate  # noqa: E402
 
 BUSY = "while True: pass"
 
+#: the setting acts-gnn runs with (nothing added to its environment)
+DEFAULT = "passive (acts-gnn's default)"
 #: setting → environment added to the command
 SETTINGS = {
-    "passive (acts-gnn's default)": {},
+    DEFAULT: {},
     "spin (libgomp's default, before)": {"GOMP_SPINCOUNT": "300000"},
 }
 

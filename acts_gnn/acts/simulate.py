@@ -52,6 +52,7 @@ import numpy as np
 from acts_gnn._extras import require
 from acts_gnn.acts.pileup import PileupModel
 from acts_gnn.errors import ConfigError, OutputRefusedError
+from acts_gnn.io.ids import geometry_volume_layer_module
 
 __all__ = [
     "BARREL_VOLUMES",
@@ -420,7 +421,9 @@ def _keep_region(path: Path, rng: np.random.Generator) -> str:
     columns = lines[0].split(",")
     geometry, z = columns.index("geometry_id_1"), columns.index("z")
     rows = [row.split(",") for row in lines[1:]]
-    volume = np.array([int(r[geometry]) >> 56 for r in rows], np.int64)  # GeometryIdentifier
+    volume, _layer, _module = geometry_volume_layer_module(
+        np.array([int(r[geometry]) for r in rows], np.uint64)
+    )
     keep = region_rows(volume, np.array([float(r[z]) for r in rows]), region)
     kept = [line for line, k in zip(lines[1:], keep, strict=True) if k]
     path.write_text("\n".join([lines[0], *kept]) + "\n")
