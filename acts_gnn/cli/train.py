@@ -62,6 +62,15 @@ def command(
             "recipe) weighs all alike.",
         ),
     ] = 0.0,
+    truncate: Annotated[
+        float,
+        typer.Option(
+            help="GNN: this fraction of the training steps sees its sub-graph cut to a random "
+            "region (central |z|, one side's forward z, or inner r), so that tracks ending "
+            "inside the detector — a barrel read alone, a track stopped early — are learnt; 0 "
+            "(the shipped model's recipe): none.",
+        ),
+    ] = 0.0,
     latent_negatives: Annotated[
         int,
         typer.Option(
@@ -166,6 +175,7 @@ def command(
         gnn_sectors=gnn_sectors,
         soft_edges=soft_edges,
         true_edge_pt_power=true_edge_pt_power,
+        truncate=truncate,
         latent_negatives=latent_negatives,
         embedding_lr=embedding_lr,
         fine_tune_embedding=fine_tune_embedding,

@@ -15,9 +15,10 @@ measures the others exactly: in float64 from the float32 latent, as the contract
 only decides which candidates are measured: its threshold carries margins far above the rounding
 of the projection (float64) and of the bound's own float32 arithmetic (each difference within
 4·2⁻²⁴ of the largest projected coordinate, the sum of five squares within 3·10⁻⁷ relative), so
-it never skips a point inside the radius. Each row keeps the ``k`` nearest by (distance, index),
-the point itself included, and pads with distance ∞ and index ``n`` — the tree query's format,
-ready for :mod:`acts_gnn.cuda._frnn_select`.
+it never skips a point inside the radius. A row takes every point inside the radius (the point
+itself included) in the order found until it holds ``k``; then it is sorted by (distance,
+index) and keeps the ``k`` nearest. It pads with distance ∞ and index ``n`` — the tree query's
+format but for the order of a row that never filled, ready for :mod:`acts_gnn.cuda._frnn_select`.
 
 On a μ = 200 event (106 k points in 8 dimensions) a point scans ~1,870 candidates (measured on
 a 3-axis grid), ~98 pass the bound and ~58 are inside the radius.
@@ -28,6 +29,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
+from acts_gnn.cuda._frnn_select import sort_row
 from acts_gnn.simd import LANES, vadd, vfma, vload, vsplat, vstore
 
 __all__ = ["BOUND_AXES", "GRID_AXES", "grid_query"]
@@ -55,7 +57,8 @@ _RELATIVE32 = 1e-4
 
 def grid_query(latent: np.ndarray, radius: float, k: int) -> tuple[np.ndarray, np.ndarray]:
     """``(distance, index)`` [n, k]: each point's ``k`` nearest points closer than ``radius``
-    (itself first), by (distance, index); missing ones are (∞, n).
+    (itself included): in the order found when fewer than ``k`` are inside, else the ``k``
+    nearest by (distance, index) in that order; missing ones are (∞, n).
 
     ``latent``: float32 [n, D]. Distances are float64 from the float32 coordinates.
     """
@@ -170,13 +173,19 @@ def _scan(x, bound_axes, cells, order, starts, shape, radius, bound, distance, i
                         if not dq < radius:
                             continue
                         j = order[q]
-                        if m == k and (
-                            dq > distance[i, k - 1]
-                            or (dq == distance[i, k - 1] and j > index[i, k - 1])
+                        if m < k:  # room left: append (the row is sorted once it fills)
+                            distance[i, m] = dq
+                            index[i, m] = j
+                            m += 1
+                            if m == k:
+                                sort_row(distance[i], index[i], k)
+                            continue
+                        if dq > distance[i, k - 1] or (
+                            dq == distance[i, k - 1] and j > index[i, k - 1]
                         ):
                             continue
-                        # insertion by (distance, index) into the first min(m + 1, k) columns
-                        at = min(m, k - 1)
+                        # a full row: insertion by (distance, index), the last one drops out
+                        at = k - 1
                         while at > 0 and (
                             distance[i, at - 1] > dq
                             or (distance[i, at - 1] == dq and index[i, at - 1] > j)
@@ -186,5 +195,3 @@ def _scan(x, bound_axes, cells, order, starts, shape, radius, bound, distance, i
                             at -= 1
                         distance[i, at] = dq
                         index[i, at] = j
-                        if m < k:
-                            m += 1

@@ -52,7 +52,8 @@ def orient_and_sort(pairs: np.ndarray, r: np.ndarray) -> np.ndarray:
 
 def grid_rows(latent: np.ndarray, radius: float, k: int) -> tuple[np.ndarray, np.ndarray]:
     """The compiled path's neighbour query: ``(distance, index)`` [N, k], each point's k nearest
-    closer than ``radius`` (itself first) by (distance, index), padded with (∞, N) — see
+    closer than ``radius`` (itself included; sorted by (distance, index) only in a row that
+    filled, else in the order found), padded with (∞, N) — see
     :mod:`acts_gnn.cuda._frnn_grid`. Runs on this thread's Numba thread count
     (:func:`acts_gnn.cpus.numba_threads`)."""
     from acts_gnn.cuda._frnn_grid import grid_query

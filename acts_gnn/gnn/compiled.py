@@ -80,6 +80,7 @@ __all__ = [
     "filter_scores",
     "gnn_logits",
     "kernels_cached",
+    "preselected",
     "silu",
 ]
 
@@ -520,7 +521,7 @@ def gnn_logits(gnn: InteractionGNN, features: torch.Tensor, edges: torch.Tensor)
         rest = np.empty((src.shape[0], EDGE_INPUTS), np.float32)
         eta = _numpy(point_eta(features))
         none = np.zeros((1, 1), np.float32)  # no latent: no distance column
-        filter_inputs(_numpy(features), eta, none, src, dst, -1.0, False, rest)
+        filter_inputs(_numpy(features), eta, none, src, dst, False, rest)
         e = encoder.run(x, src, dst, rest)
         for _ in range(gnn.config.iterations):
             update.run(x, src, dst, e, out=e, residual=True)
@@ -532,31 +533,42 @@ def gnn_logits(gnn: InteractionGNN, features: torch.Tensor, edges: torch.Tensor)
         return torch.from_numpy(decoder.run(x, src, dst, e))
 
 
-@njit(cache=True, parallel=True)
-def filter_inputs(features, eta, latent, src, dst, max_inverse_pt, use_distance, rest):
-    """Each edge's own filter inputs, as :func:`~acts_gnn.gnn.geometry.edge_inputs` (and the
-    latent distance), in float32 and the same order of operations; rows of edges outside the
-    pre-selection (circle tighter than ``max_inverse_pt``; negative: none) are not filled.
-    Without ``use_distance``, the GNN's edge inputs (``latent`` is not read).
-
-    Returns whether each edge is kept.
-    """
-    n_edges = src.shape[0]
-    kept = np.empty(n_edges, np.bool_)
+@njit(fastmath=False, error_model="numpy")
+def _turn(features, s, d):
+    """Edge ``s → d``: (Δr, Δφ wrapped to [−π, π), Δr kept ≥ 1 mm away from 0, curvature of
+    the circle through the beam line), as :func:`~acts_gnn.gnn.geometry.edge_inputs`."""
     pi, one, two = _F(np.pi), _F(1.0), _F(2.0)
     tiny, curvature = _F(1e-3), _F(INVERSE_PT_SCALE * 2.0)
-    for e in prange(n_edges):
+    dr = features[d, 0] - features[s, 0]
+    turned = np.fmod((features[d, 1] - features[s, 1]) + one, two)
+    if turned < 0:
+        turned += two
+    dphi = (turned - one) * pi
+    safe_dr = dr if abs(dr) >= tiny else (tiny if dr >= 0 else -tiny)
+    return dr, dphi, safe_dr, curvature * dphi / safe_dr
+
+
+@njit(cache=True, parallel=True)
+def preselected(features, src, dst, max_inverse_pt):
+    """bool [E]: the edges the filter's geometric pre-selection keeps (a circle through the
+    beam line no tighter than ``max_inverse_pt``, :func:`~acts_gnn.gnn.geometry.inverse_pt`)."""
+    kept = np.empty(src.shape[0], np.bool_)
+    for e in prange(src.shape[0]):
+        inverse = _turn(features, src[e], dst[e])[3]
+        kept[e] = abs(inverse) <= max_inverse_pt
+    return kept
+
+
+@njit(cache=True, parallel=True)
+def filter_inputs(features, eta, latent, src, dst, use_distance, rest):
+    """Each edge's own inputs into ``rest`` [E, 6 (+1)], as
+    :func:`~acts_gnn.gnn.geometry.edge_inputs` in float32 and the same order of operations
+    (the GNN's), and with ``use_distance`` the latent distance after them (the filter's;
+    otherwise ``latent`` is not read)."""
+    two = _F(2.0)
+    for e in prange(src.shape[0]):
         s, d = src[e], dst[e]
-        dr = features[d, 0] - features[s, 0]
-        turned = np.fmod((features[d, 1] - features[s, 1]) + one, two)
-        if turned < 0:
-            turned += two
-        dphi = (turned - one) * pi
-        safe_dr = dr if abs(dr) >= tiny else (tiny if dr >= 0 else -tiny)
-        inverse = curvature * dphi / safe_dr
-        kept[e] = max_inverse_pt < 0 or abs(inverse) <= max_inverse_pt
-        if not kept[e]:
-            continue
+        dr, dphi, safe_dr, inverse = _turn(features, s, d)
         dz = features[d, 2] - features[s, 2]
         z0 = features[s, 2] - features[s, 0] * dz / safe_dr
         rest[e, 0] = dr * _F(5.0)
@@ -571,7 +583,6 @@ def filter_inputs(features, eta, latent, src, dst, max_inverse_pt, use_distance,
                 diff = latent[s, j] - latent[d, j]
                 total += diff * diff
             rest[e, 6] = np.sqrt(total)
-    return kept
 
 
 def filter_scores(
@@ -582,22 +593,26 @@ def filter_scores(
     max_inverse_pt: float | None = None,
 ) -> torch.Tensor:
     """:meth:`FilterMLP.scores_in_chunks <acts_gnn.gnn.models.FilterMLP.scores_in_chunks>`,
-    compiled: the same pre-selection (an edge tighter than ``max_inverse_pt`` gets 0)."""
+    compiled: the same pre-selection (an edge tighter than ``max_inverse_pt`` gets 0). Only
+    the edges the pre-selection keeps get inputs and go through the network."""
     import torch
 
     with numba_threads(torch.get_num_threads()):  # as many as torch's intra-op work
         network = EdgeNetwork.of(net.net, NODE_INPUTS)
         use_distance = net.config.use_latent_distance
+        x = _numpy(features)
         src = np.ascontiguousarray(edges[0].numpy())
         dst = np.ascontiguousarray(edges[1].numpy())
-        rest = np.empty((src.shape[0], EDGE_INPUTS + int(use_distance)), np.float32)
-        kept = filter_inputs(
-            _numpy(features), _numpy(point_eta(features)), _numpy(latent), src, dst,
-            -1.0 if max_inverse_pt is None else max_inverse_pt, use_distance, rest,
-        )  # fmt: skip
         scores = np.zeros(src.shape[0], np.float32)
-        logits = network.run(node_inputs(features), src[kept], dst[kept], rest[kept])
-        scores[kept] = torch.sigmoid(torch.from_numpy(logits)).numpy()
+        if max_inverse_pt is not None:
+            where = np.flatnonzero(preselected(x, src, dst, np.float32(max_inverse_pt)))
+            src, dst = src[where], dst[where]
+        rest = np.empty((src.shape[0], EDGE_INPUTS + int(use_distance)), np.float32)
+        filter_inputs(x, _numpy(point_eta(features)), _numpy(latent), src, dst, use_distance, rest)
+        logits = torch.from_numpy(network.run(node_inputs(features), src, dst, rest))
+        if max_inverse_pt is None:
+            return torch.sigmoid(logits)
+        scores[where] = torch.sigmoid(logits).numpy()
         return torch.from_numpy(scores)
 
 
@@ -611,7 +626,7 @@ def kernels_cached() -> bool:
     no longer matches the source is not detected: Numba then compiles again, quietly.
     """
     version = f"py{sys.version_info.major}{sys.version_info.minor}"
-    for kernel in (_edge_network, _node_inputs, edges_by_node, filter_inputs):
+    for kernel in (_edge_network, _node_inputs, edges_by_node, filter_inputs, preselected):
         # the dispatcher's cache object is Numba's (no public accessor); without it, say cached
         directory = getattr(getattr(kernel, "_cache", None), "cache_path", None)
         if directory is None:

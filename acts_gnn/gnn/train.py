@@ -130,6 +130,10 @@ class TrainingConfig:
     patience: int = 3
     soft_edges: str = "ignore"
     true_edge_pt_power: float = 0.0
+    #: the fraction of the GNN's training steps whose sub-graph is cut to a random region of
+    #: the detector (:func:`_cut_to_region`), so that it sees tracks that end inside the
+    #: detector, as in data read by region; 0 (the shipped model's recipe): none
+    truncate: float = 0.0
 
     def __post_init__(self) -> None:
         if self.soft_edges not in SOFT_EDGE_MODES:
@@ -142,6 +146,8 @@ class TrainingConfig:
             )
         if self.latent_negatives < 0:
             raise ConfigError(f"latent_negatives must be 0 or more, got {self.latent_negatives}")
+        if not 0.0 <= self.truncate <= 1.0:
+            raise ConfigError(f"truncate must be in [0, 1], got {self.truncate:g}")
         if not 0.0 <= self.true_edge_pt_power <= 2.0:
             raise ConfigError(
                 f"true_edge_pt_power must be in [0, 2], got {self.true_edge_pt_power:g}"
@@ -609,6 +615,36 @@ def _sectors(graph: _Graph, sectors: int) -> list[_Sector]:
     return [_sector(graph, index == s) for s in range(sectors)]
 
 
+#: the kinds of region :func:`_cut_to_region` draws from
+_REGION_KINDS = ("central", "forward", "inner")
+
+
+def _cut_to_region(sector: _Sector, gen: torch.Generator) -> _Sector:
+    """The sub-graph of the edges whose two ends lie in a random region of the detector.
+
+    One of :data:`_REGION_KINDS`, drawn alike: *central*, |z| below the |z| of a random
+    quantile (30–80%) of the sector's points (a barrel read alone); *forward*, z beyond that
+    (20–70%) on one side (one side's endcaps); *inner*, r below that (30–80%) of r (tracks
+    stopped early). Quantiles of the points themselves, so any detector's size fits. A region
+    that keeps no edge leaves the sector as it is.
+    """
+    r, z = sector.features[:, 0], sector.features[:, 2]
+    kind = _REGION_KINDS[int(torch.randint(len(_REGION_KINDS), (1,), generator=gen))]
+    u = float(torch.rand(1, generator=gen))
+    if kind == "central":
+        inside = z.abs() < torch.quantile(z.abs(), 0.3 + 0.5 * u)
+    elif kind == "forward":
+        side = 1.0 if float(torch.rand(1, generator=gen)) < 0.5 else -1.0
+        inside = side * z > torch.quantile(z.abs(), 0.2 + 0.5 * u)
+    else:
+        inside = r < torch.quantile(r, 0.3 + 0.5 * u)
+    keep = inside[sector.edges[0]] & inside[sector.edges[1]]
+    if not bool(keep.any()):
+        return sector
+    nodes, renumbered = torch.unique(sector.edges[:, keep], return_inverse=True)
+    return _Sector(sector.features[nodes], renumbered, sector.truth[keep], sector.weight[keep])
+
+
 def _train_gnn(
     train, val, cfg, report, gen, device, start: InteractionGNN | None = None
 ) -> InteractionGNN:
@@ -625,15 +661,15 @@ def _train_gnn(
     steps = max(cfg.gnn_epochs * sum(len(s) for s in sectors), 1)
     schedule = torch.optim.lr_scheduler.OneCycleLR(optimiser, cfg.gnn_lr, total_steps=steps)
 
+    def step(sector: _Sector) -> float:
+        if cfg.truncate and float(torch.rand(1, generator=gen)) < cfg.truncate:
+            sector = _cut_to_region(sector, gen)
+        logits = model(_augment(sector.features, gen), sector.edges)
+        return _step(optimiser, _bce(logits, sector.truth, sector.weight), schedule)
+
     def train_epoch() -> list[float]:
         return [
-            _step(
-                optimiser,
-                _bce(
-                    model(_augment(sector.features, gen), sector.edges), sector.truth, sector.weight
-                ),
-                schedule,
-            )
+            step(sector)
             for index in torch.randperm(len(train), generator=gen).tolist()
             for sector in sectors[index]
         ]

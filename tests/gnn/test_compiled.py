@@ -17,6 +17,7 @@ from acts_gnn.gnn.compiled import (
     filter_scores,
     gnn_logits,
     kernels_cached,
+    preselected,
     silu,
 )
 from acts_gnn.gnn.geometry import edge_inputs, inverse_pt, point_eta
@@ -162,13 +163,17 @@ def test_the_filter_inputs_equal_the_geometry_module():
     edges = torch.cat([torch.stack([torch.arange(20), torch.arange(20, 40)])] * 2, dim=1)
     edges = torch.cat([edges, torch.randint(0, 300, (2, 2000))], dim=1)
     src, dst = edges[0].numpy(), edges[1].numpy()
-    rest = np.full((edges.shape[1], 7), np.nan, np.float32)
-    kept = filter_inputs(x.numpy(), point_eta(x).numpy(), latent.numpy(), src, dst, 1.0, True, rest)
+    kept = preselected(x.numpy(), src, dst, np.float32(1.0))
     assert np.array_equal(kept, (inverse_pt(x, edges).abs() <= 1.0).numpy())
+    assert 0 < kept.sum() < kept.size
+    rest = np.full((edges.shape[1], 7), np.nan, np.float32)
+    filter_inputs(x.numpy(), point_eta(x).numpy(), latent.numpy(), src, dst, True, rest)
     distance = (latent[edges[0]] - latent[edges[1]]).norm(dim=1, keepdim=True)
     expected = torch.cat([edge_inputs(x, edges), distance], dim=1).numpy()
-    np.testing.assert_allclose(rest[kept], expected[kept], rtol=1e-5, atol=1e-6)
-    assert np.isnan(rest[~kept]).all()  # not computed for the edges the pre-selection drops
+    np.testing.assert_allclose(rest, expected, rtol=1e-5, atol=1e-6)
+    gnn_rest = np.full((edges.shape[1], 6), np.nan, np.float32)  # the GNN's: no distance
+    filter_inputs(x.numpy(), point_eta(x).numpy(), latent.numpy(), src, dst, False, gnn_rest)
+    assert np.array_equal(gnn_rest, rest[:, :6])
 
 
 @pytest.mark.parametrize("max_inverse_pt", [None, 1.0])

@@ -151,6 +151,56 @@ def test_sector_subgraph_gives_the_logits_of_the_whole_graph():
         assert torch.equal(sector.truth, graph.truth[keep])
 
 
+def test_a_region_cut_keeps_the_edges_inside_one_region_renumbered():
+    torch.manual_seed(0)
+    n = 400
+    features = torch.stack(
+        [torch.rand(n) + 0.03, torch.rand(n) * 2 - 1, torch.rand(n) * 2 - 1], dim=1
+    )
+    edges = torch.randint(0, n, (2, 1200))
+    # each edge's weight is its number: a kept edge says which one it is
+    sector = training._Sector(features, edges, torch.rand(1200) < 0.3, torch.arange(1200.0))
+    gen = torch.Generator().manual_seed(3)
+    kinds = set()
+    for _ in range(30):
+        cut = training._cut_to_region(sector, gen)
+        assert 0 < cut.edges.shape[1] < 1200
+        assert int(cut.edges.max()) == cut.features.shape[0] - 1  # the points its edges touch
+        found = cut.weight.long()
+        assert bool((found[1:] > found[:-1]).all())  # in the sector's order
+        assert torch.equal(cut.features[cut.edges], features[edges[:, found]])
+        assert torch.equal(cut.truth, sector.truth[found])
+        # one region holds every kept point: a |z| band around 0, one side's |z| beyond a
+        # bound, or r below a bound — and every sector edge inside it is kept
+        r, z = cut.features[:, 0], cut.features[:, 2]
+        for kind, inside in (
+            ("central", features[:, 2].abs() <= z.abs().max()),
+            ("forward +", features[:, 2] >= z.min()),
+            ("forward -", features[:, 2] <= z.max()),
+            ("inner", features[:, 0] <= r.max()),
+        ):
+            if kind == "forward +" and bool((z <= 0).any()):
+                continue
+            if kind == "forward -" and bool((z >= 0).any()):
+                continue
+            if int((inside[edges[0]] & inside[edges[1]]).sum()) == cut.edges.shape[1]:
+                kinds.add(kind.split()[0])
+                break
+        else:
+            raise AssertionError("the kept edges are not those of one region")
+    assert kinds == {"central", "forward", "inner"}
+    # a region without edges leaves the sector as it is
+    lone = training._Sector(features, torch.tensor([[0], [1]]), torch.tensor([True]), torch.ones(1))
+    features[0, 2], features[1, 2] = -0.9, 0.9  # one end on each side
+    features[0, 0], features[1, 0] = 0.1, 0.99
+    assert training._cut_to_region(lone, torch.Generator().manual_seed(0)) is lone
+
+
+def test_truncate_outside_zero_to_one_is_a_config_error():
+    with pytest.raises(ConfigError, match="truncate must be in"):
+        training.TrainingConfig(truncate=1.5)
+
+
 def _events(seed: int) -> list:
     """Two small events of eight particles (0.5 + id GeV) for the reuse tests."""
     rng = np.random.default_rng(seed)
