@@ -62,6 +62,8 @@ class TrainRequest:
     device: str | None = None
     data_description: str = ""
     force: bool = False
+    #: events where the filter cut, track builder and rescue cut are chosen (none: ``val``)
+    tune: tuple[Path, ...] = ()
 
     def check(self) -> None:
         """Refuse, before any work, what cannot run (ConfigError, OutputRefusedError)."""
@@ -111,10 +113,12 @@ def train(
     reused = ModelBundle.load(request.reuse) if request.reuse is not None else None
     # every input is found before any is read
     sources = [open_events(request.train), open_events(request.val)]
-    sources += [open_events(request.test)] if request.test else []
+    test_source = open_events(request.test) if request.test else None
+    tune_source = open_events(request.tune) if request.tune else None
     train_events = _read("training", sources[0], status)
     val_events = _read("validation", sources[1], status)
-    test_events = _read("test", sources[2], status) if request.test else []
+    test_events = _read("test", test_source, status) if test_source is not None else []
+    tune_events = _read("tuning", tune_source, status) if tune_source is not None else []
     status("training")
     bundle = train_recipe(
         train_events,
@@ -127,6 +131,7 @@ def train(
         device=device,
         quality_only=request.quality_only,
         reuse_stages=request.reuse_stages,
+        tune_events=tune_events,
     )
     # --quality-only: the run's own record goes with the quality selection it trained; the rest
     # of the bundle keeps the record of how it was made

@@ -27,6 +27,15 @@ def command(
         list[Path] | None,
         typer.Option("--test", help="Held-out events scored at the end (recorded in the bundle)."),
     ] = None,
+    tune: Annotated[
+        list[Path] | None,
+        typer.Option(
+            "--tune",
+            help="Events (never trained on, not the held-out ones) where the filter cut, the "
+            "track builder and the rescue cut are chosen on tracks; default: the validation "
+            "events. More events than the validation's few make those choices less noisy.",
+        ),
+    ] = None,
     seed: Annotated[int, typer.Option(help="Seed of torch and numpy.")] = 0,
     target_pt: Annotated[
         float, typer.Option(help="Edges are true between points of one particle above this pT.")
@@ -190,6 +199,7 @@ def command(
         output=output,
         config=config,
         test=tuple(test or ()),
+        tune=tuple(tune or ()),
         reuse=reuse,
         reuse_stages=api.reuse_stages(reuse_stages),
         quality_only=quality_only,

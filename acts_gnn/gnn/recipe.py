@@ -281,8 +281,13 @@ def train_recipe(
     device: str = "cpu",
     quality_only: bool = False,
     reuse_stages: tuple[str, ...] = ("embedding", "filter"),
+    tune_events: Sequence[Event] = (),
 ) -> ModelBundle:
     """Train, tune the GNN cut on ``val_events``, and score ``test_events`` with both builders.
+
+    ``tune_events``: where the filter cut, the track builder and the rescue cut are chosen on
+    tracks (empty: ``val_events``) — more events than the few validation ones make those
+    choices less noisy.
 
     ``reuse``: keep that bundle's ``reuse_stages`` (the embedding and filter by default, or the
     embedding only) and train the rest; with
@@ -320,10 +325,13 @@ def train_recipe(
     training_rescue = replace(bundle.pipeline, rescue_cut=RESCUE_TRAINING_CUT)
     bundle = replace(bundle, pipeline=training_rescue)
     bundle = add_quality(bundle, train_events, val_events, seed=config.seed, device=device)
-    status("choosing the filter cut on tracks")
-    bundle = choose_filter_cut(bundle, val_events, device)
-    status("choosing the track builder and the rescue cut on tracks")
-    bundle = choose_track_building(bundle, val_events, device)
+    tune = tune_events or val_events
+    on = f"the tracks of {len(tune)} {'tuning' if tune_events else 'validation'} event"
+    on += "s" if len(tune) != 1 else ""
+    status(f"choosing the filter cut on {on}")
+    bundle = choose_filter_cut(bundle, tune, device)
+    status(f"choosing the track builder and the rescue cut on {on}")
+    bundle = choose_track_building(bundle, tune, device)
     if test_events:
         for builder in ("components", "walkthrough"):
             status(f"scoring {len(test_events)} test events ({builder})")

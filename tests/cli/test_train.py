@@ -75,11 +75,12 @@ def test_quality_only_keeps_every_model_and_records_why_it_trained_none(tmp_path
     out = tmp_path / "bundle"
     result = run_cli(
         "train", "--train", example_dir(), "--val", example_dir(), "-o", out,
-        "--reuse", default_bundle_dir(), "--quality-only",
+        "--reuse", default_bundle_dir(), "--quality-only", "--tune", example_dir(),
         "--data-description", "acts-gnn simulate (the example event)",
     )  # fmt: skip
     assert result.exit_code == 0, result.stderr
     assert "epoch" not in result.stderr
+    assert "choosing the filter cut on the tracks of 1 tuning event\n" in result.stderr
     meta = json.loads((out / "bundle.json").read_text())
     shipped = json.loads((default_bundle_dir() / "bundle.json").read_text())
     # the example event has too few fakes to learn from: no network, every candidate kept

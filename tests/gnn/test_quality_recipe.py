@@ -69,3 +69,26 @@ def test_too_few_fakes_to_learn_from_leaves_the_bundle_without(bundle):
     assert out.quality is None and out.pipeline.quality_cut is None
     assert out.training.quality.skipped == "2 fakes among the training candidates"
     assert out.metrics.quality_scan is None
+
+
+@pytest.mark.parametrize("tuned", [True, False])
+def test_the_track_level_cuts_are_chosen_on_the_tuning_events(tuned, monkeypatch):
+    made = tiny_bundle(PipelineConfig(gnn_cut=0.9), training=TrainingRecord(config={"seed": 0}))
+    val, tune = [EVENT], [EVENT, EVENT]
+    seen = {}
+
+    def chooser(name):
+        def choose(bundle, events, device="cpu"):
+            seen[name] = events
+            return bundle
+
+        return choose
+
+    monkeypatch.setattr(recipe, "add_quality", lambda bundle, *args, **kwargs: bundle)
+    monkeypatch.setattr(recipe, "choose_filter_cut", chooser("filter"))
+    monkeypatch.setattr(recipe, "choose_track_building", chooser("builder"))
+    recipe.train_recipe(
+        [EVENT], val, reuse=made, quality_only=True, tune_events=tune if tuned else ()
+    )
+    expected = tune if tuned else val
+    assert seen["filter"] is expected and seen["builder"] is expected
