@@ -8,7 +8,8 @@ Layer: cuda. Private to :mod:`acts_gnn.cuda.frnn`, whose docstring states the co
 The points are binned on a grid over their first :data:`GRID_AXES` principal axes, with cells at
 least the radius wide (:data:`REACH` 1): two points closer than the radius lie in the same or in
 adjacent cells (a projection on orthonormal axes never lengthens a difference). Each point scans
-the 3^G cells around its own, skips the candidates whose difference on the first
+the 3^G cells around its own (as 3^(G−1) runs of consecutive cells along the last axis: one
+range of candidates each), skips the candidates whose difference on the first
 :data:`BOUND_AXES` principal axes already reaches the radius (a lower bound on their distance,
 :data:`~acts_gnn.simd.LANES` candidates at a time in float32 vectors, :mod:`acts_gnn.simd`), and
 measures the others exactly: in float64 from the float32 latent, as the contract says. The bound
@@ -113,14 +114,16 @@ def _scan(x, bound_axes, cells, order, starts, shape, radius, bound, distance, i
     g = cells.shape[1]
     k = distance.shape[1]
     span = 2 * REACH + 1
-    neighbours = span**g
-    # each neighbour cell's offset along each grid axis (no division in the loop over points)
-    offsets = np.empty((neighbours, g), np.int64)
-    for code in range(neighbours):
+    # the cells along the last grid axis are consecutive in the grid order: each run of span
+    # cells there is one range of candidates, so only the first g - 1 axes are walked
+    runs = span ** (g - 1)
+    offsets = np.empty((runs, g), np.int64)  # the offset of each run's middle cell
+    for code in range(runs):
         rest = code
-        for a in range(g):
+        for a in range(g - 1):
             offsets[code, a] = rest % span - REACH
             rest //= span
+        offsets[code, g - 1] = 0
     zero = vsplat(np.float32(0.0))
     for block in prange((n + _BLOCK - 1) // _BLOCK):
         lower = np.empty((1, LANES), np.float32)
@@ -136,10 +139,10 @@ def _scan(x, bound_axes, cells, order, starts, shape, radius, bound, distance, i
             m3 = vsplat(-bound_axes[3, p])
             m4 = vsplat(-bound_axes[4, p])
             m = 0  # row entries filled
-            for code in range(neighbours):
+            for code in range(runs):
                 key = 0
                 inside = True
-                for a in range(g):
+                for a in range(g - 1):
                     c = cells[p, a] + offsets[code, a]
                     if c < 0 or c >= shape[a]:
                         inside = False
@@ -147,7 +150,10 @@ def _scan(x, bound_axes, cells, order, starts, shape, radius, bound, distance, i
                     key = key * shape[a] + c
                 if not inside:
                     continue
-                first, last = starts[key], starts[key + 1]
+                row = key * shape[g - 1]
+                along = cells[p, g - 1]
+                first = starts[row + max(along - REACH, 0)]
+                last = starts[row + min(along + REACH, shape[g - 1] - 1) + 1]
                 for q0 in range(first, last, LANES):
                     # the lower bound of LANES candidates (beyond ``last``: not looked at)
                     d = vadd(vload(bound_axes, 0, q0), m0)
