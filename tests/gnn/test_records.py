@@ -26,19 +26,22 @@ QUALITY = QualityRecord(config={"hidden": 4}, seed=0, train_candidates=10, train
 
 def test_the_shipped_bundle_is_written_back_byte_for_byte(tmp_path):
     bundle = ModelBundle.load()
-    # make train-gnn32's second step (the quality selection, builder and rescue cut), on the
-    # CPU, from its first (the GNN warm-started on the embedding and filter of train-latent)
+    # make train-jets's second step (the quality selection, then the filter cut, builder and
+    # rescue cut on the tuning events), on the CPU, from its first (the GNN warm-started on the
+    # embedding and filter of the model before, made by train-gnn32)
     assert bundle.training.run.device == "cpu"
-    assert bundle.training.how.startswith("make train-gnn32")
-    assert bundle.training.quality.train_fakes == 6918
-    assert bundle.training.quality_only_from.startswith("the first --quality-only step")
+    assert bundle.training.how.startswith("make train-jets")
+    assert bundle.training.quality.train_fakes == 11886
+    assert "tune 6 events seed 8100" in bundle.training.quality.run.data
+    assert bundle.training.quality_only_from.startswith("step 1 of make train-jets")
     assert bundle.training.config["true_edge_pt_power"] == 0.3
+    assert bundle.training.train_events == 64
     reused = bundle.training.reused_stages
     assert reused.stages == ("embedding", "filter")
-    assert reused.training.how.startswith("make train-latent")
-    assert reused.training.config["filter_efficiency"] == 0.99  # train-latent step 2
+    assert reused.training.how.startswith("make train-gnn32")
+    assert reused.training.config["true_edge_pt_power"] == 0.3
     assert reused.training.reused_stages is None
-    assert (bundle.pipeline.track_builder, bundle.pipeline.rescue_cut) == ("walkthrough", 0.7)
+    assert (bundle.pipeline.track_builder, bundle.pipeline.rescue_cut) == ("walkthrough", 0.9)
     assert len(bundle.metrics.filter_scan) == 4
     assert len(bundle.metrics.builder_scan) == 8
     assert isinstance(bundle.metrics.history[0], EpochReport)
