@@ -533,7 +533,7 @@ def gnn_logits(gnn: InteractionGNN, features: torch.Tensor, edges: torch.Tensor)
         return torch.from_numpy(decoder.run(x, src, dst, e))
 
 
-@njit(fastmath=False, error_model="numpy")
+@njit(error_model="numpy")
 def _turn(features, s, d):
     """Edge ``s → d``: (Δr, Δφ wrapped to [−π, π), Δr kept ≥ 1 mm away from 0, curvature of
     the circle through the beam line), as :func:`~acts_gnn.gnn.geometry.edge_inputs`."""
@@ -603,7 +603,7 @@ def filter_scores(
         x = _numpy(features)
         src = np.ascontiguousarray(edges[0].numpy())
         dst = np.ascontiguousarray(edges[1].numpy())
-        scores = np.zeros(src.shape[0], np.float32)
+        n_edges = src.shape[0]
         if max_inverse_pt is not None:
             where = np.flatnonzero(preselected(x, src, dst, np.float32(max_inverse_pt)))
             src, dst = src[where], dst[where]
@@ -612,6 +612,7 @@ def filter_scores(
         logits = torch.from_numpy(network.run(node_inputs(features), src, dst, rest))
         if max_inverse_pt is None:
             return torch.sigmoid(logits)
+        scores = np.zeros(n_edges, np.float32)  # 0: dropped by the pre-selection
         scores[where] = torch.sigmoid(logits).numpy()
         return torch.from_numpy(scores)
 

@@ -14,8 +14,9 @@ Layer: gnn.
    when both ends come from one particle with pT ≥ ``target_pt_gev``. Its cut keeps
    ``filter_efficiency`` of the true validation edges.
 3. **GNN** — binary cross-entropy on the filtered graphs, one event (or φ sector of it) per step;
-   a sector step runs on the sub-graph of the points its edges touch. Its cut is left at 0.5
-   here; :mod:`acts_gnn.gnn.recipe` tunes it on track-level metrics.
+   a sector step runs on the sub-graph of the points its edges touch (and with ``truncate`` > 0
+   that share of the steps on the part of it inside a random region of the detector). Its cut
+   is left at 0.5 here; :mod:`acts_gnn.gnn.recipe` tunes it on track-level metrics.
 
 An edge joining two points of one particle *below* ``target_pt_gev`` (a soft edge) is, by
 ``soft_edges``:

@@ -119,13 +119,18 @@ def test_unknown_soft_edge_mode_is_a_config_error():
         training.TrainingConfig(soft_edges="maybe")
 
 
-def test_sector_subgraph_gives_the_logits_of_the_whole_graph():
+def _random_graph(n: int, n_edges: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """``n`` points of random (r, φ, z) features and ``n_edges`` random edges (seed 0)."""
     torch.manual_seed(0)
-    n = 300
     features = torch.stack(
         [torch.rand(n) + 0.03, torch.rand(n) * 2 - 1, torch.rand(n) * 2 - 1], dim=1
     )
-    edges = torch.randint(0, n, (2, 900))
+    return features, torch.randint(0, n, (2, n_edges))
+
+
+def test_sector_subgraph_gives_the_logits_of_the_whole_graph():
+    n = 300
+    features, edges = _random_graph(n, 900)
     graph = training._Graph(
         edges=edges,
         truth=torch.rand(900) < 0.2,
@@ -152,12 +157,7 @@ def test_sector_subgraph_gives_the_logits_of_the_whole_graph():
 
 
 def test_a_region_cut_keeps_the_edges_inside_one_region_renumbered():
-    torch.manual_seed(0)
-    n = 400
-    features = torch.stack(
-        [torch.rand(n) + 0.03, torch.rand(n) * 2 - 1, torch.rand(n) * 2 - 1], dim=1
-    )
-    edges = torch.randint(0, n, (2, 1200))
+    features, edges = _random_graph(400, 1200)
     # each edge's weight is its number: a kept edge says which one it is
     sector = training._Sector(features, edges, torch.rand(1200) < 0.3, torch.arange(1200.0))
     gen = torch.Generator().manual_seed(3)
