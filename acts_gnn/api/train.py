@@ -112,11 +112,11 @@ def train(
 
     reused = ModelBundle.load(request.reuse) if request.reuse is not None else None
     # every input is found before any is read
-    sources = [open_events(request.train), open_events(request.val)]
+    train_source, val_source = open_events(request.train), open_events(request.val)
     test_source = open_events(request.test) if request.test else None
     tune_source = open_events(request.tune) if request.tune else None
-    train_events = _read("training", sources[0], status)
-    val_events = _read("validation", sources[1], status)
+    train_events = _read("training", train_source, status)
+    val_events = _read("validation", val_source, status)
     test_events = _read("test", test_source, status) if test_source is not None else []
     tune_events = _read("tuning", tune_source, status) if tune_source is not None else []
     status("training")

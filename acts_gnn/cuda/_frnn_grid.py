@@ -30,7 +30,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
-from acts_gnn.cuda._frnn_select import sort_row
+from acts_gnn.cuda._frnn_select import insert_down, sort_row
 from acts_gnn.simd import LANES, vadd, vfma, vload, vsplat, vstore
 
 __all__ = ["BOUND_AXES", "GRID_AXES", "grid_query"]
@@ -190,14 +190,7 @@ def _scan(x, bound_axes, cells, order, starts, shape, radius, bound, distance, i
                             dq == distance[i, k - 1] and j > index[i, k - 1]
                         ):
                             continue
-                        # a full row: insertion by (distance, index), the last one drops out
-                        at = k - 1
-                        while at > 0 and (
-                            distance[i, at - 1] > dq
-                            or (distance[i, at - 1] == dq and index[i, at - 1] > j)
-                        ):
-                            distance[i, at] = distance[i, at - 1]
-                            index[i, at] = index[i, at - 1]
-                            at -= 1
-                        distance[i, at] = dq
-                        index[i, at] = j
+                        # a full row: the last one drops out, the new one goes to its place
+                        distance[i, k - 1] = dq
+                        index[i, k - 1] = j
+                        insert_down(distance[i], index[i], k - 1)

@@ -22,21 +22,28 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
-__all__ = ["directed_pairs", "kept_neighbours", "sort_row", "sorted_unique"]
+__all__ = ["directed_pairs", "insert_down", "kept_neighbours", "sort_row", "sorted_unique"]
+
+
+@njit(cache=True)
+def insert_down(distance, index, c):
+    """Entry ``c`` of one row moved left past the entries after it by (distance, index), the
+    first ``c`` being sorted: one step of an insertion sort."""
+    d, j = distance[c], index[c]
+    at = c
+    while at > 0 and (distance[at - 1] > d or (distance[at - 1] == d and index[at - 1] > j)):
+        distance[at] = distance[at - 1]
+        index[at] = index[at - 1]
+        at -= 1
+    distance[at] = d
+    index[at] = j
 
 
 @njit(cache=True)
 def sort_row(distance, index, m):
     """The first ``m`` entries of one row sorted in place by (distance, index) (insertion)."""
     for c in range(1, m):
-        d, j = distance[c], index[c]
-        at = c
-        while at > 0 and (distance[at - 1] > d or (distance[at - 1] == d and index[at - 1] > j)):
-            distance[at] = distance[at - 1]
-            index[at] = index[at - 1]
-            at -= 1
-        distance[at] = d
-        index[at] = j
+        insert_down(distance, index, c)
 
 
 @njit(cache=True, parallel=True)

@@ -599,7 +599,7 @@ class _Sector:
     weight: torch.Tensor
 
 
-def _sector(graph: _Graph, keep: torch.Tensor) -> _Sector:
+def _sector(graph: _Graph | _Sector, keep: torch.Tensor) -> _Sector:
     """The sub-graph of the edges where ``keep`` is true (message passing never leaves it)."""
     edges = graph.edges[:, keep]
     nodes, renumbered = torch.unique(edges, return_inverse=True)
@@ -640,10 +640,7 @@ def _cut_to_region(sector: _Sector, gen: torch.Generator) -> _Sector:
     else:
         inside = r < torch.quantile(r, 0.3 + 0.5 * u)
     keep = inside[sector.edges[0]] & inside[sector.edges[1]]
-    if not bool(keep.any()):
-        return sector
-    nodes, renumbered = torch.unique(sector.edges[:, keep], return_inverse=True)
-    return _Sector(sector.features[nodes], renumbered, sector.truth[keep], sector.weight[keep])
+    return _sector(sector, keep) if bool(keep.any()) else sector
 
 
 def _train_gnn(
