@@ -56,6 +56,25 @@ def command(
     gnn_sectors: Annotated[
         int, typer.Option(help="φ sectors per event in GNN training (more, smaller steps).")
     ] = 16,
+    gnn_open_ends: Annotated[
+        bool,
+        typer.Option(
+            "--gnn-open-ends",
+            help="The GNN also sees, per point, whether the detector region beyond it holds any"
+            " points (the barrel read alone, one side's endcaps): it then keeps tracks that end"
+            " at a region's edge. A warm start from a GNN without it starts the new input at"
+            " zero weight.",
+        ),
+    ] = False,
+    quality_open_ends: Annotated[
+        bool,
+        typer.Option(
+            "--quality-open-ends",
+            help="The candidate-quality selection also sees the fraction of a candidate's points"
+            " whose detector region beyond holds no points (the barrel read alone, one side's"
+            " endcaps), so that a track cut short by the region is not dropped as a fragment.",
+        ),
+    ] = False,
     soft_edges: Annotated[
         str,
         typer.Option(
@@ -175,10 +194,11 @@ def command(
     config = TrainingConfig(
         seed=seed,
         target_pt_gev=target_pt,
-        gnn=GNNConfig(hidden=gnn_hidden, iterations=gnn_iterations),
+        gnn=GNNConfig(hidden=gnn_hidden, iterations=gnn_iterations, open_ends=gnn_open_ends),
         embedding_epochs=embedding_epochs,
         filter_epochs=filter_epochs,
         gnn_epochs=gnn_epochs,
+        quality_open_ends=quality_open_ends,
         patience=patience,
         max_neighbours=max_neighbours,
         gnn_sectors=gnn_sectors,

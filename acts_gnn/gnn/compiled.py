@@ -80,7 +80,6 @@ __all__ = [
     "filter_scores",
     "gnn_logits",
     "kernels_cached",
-    "preselected",
     "silu",
 ]
 
@@ -236,6 +235,41 @@ def _times(x, rows, w, b, y):
 
 
 @njit(fastmath=True, error_model="numpy")
+def _tile_through(
+    x_in, rows, count, ids, src, dst, from_src, from_dst, w_rest, bias, norm_w, norm_b, eps,
+    w_tail, b_tail, y, z,
+):  # fmt: skip
+    """One tile through the network up to its last LayerNorm + SiLU: ``x_in`` holds the own
+    inputs of the tile's ``count`` edges ``ids[:count]`` (``rows``, a multiple of four, with
+    rows of zeros). Returns the buffer (``y`` or ``z``) that holds the result."""
+    h = norm_w.shape[1]
+    n_tail = w_tail.shape[0]
+    _times(x_in, rows, w_rest, bias, y)
+    for t in range(count):
+        s, d = src[ids[t]], dst[ids[t]]
+        for i in range(h):
+            y[t, i] += from_src[s, i] + from_dst[d, i]
+    for k in range(n_tail):
+        _norm_silu(y, rows, h, norm_w[k : k + 1], norm_b[k : k + 1], eps)
+        _times(y, rows, w_tail[k], b_tail[k], z)
+        y, z = z, y
+    _norm_silu(y, rows, h, norm_w[n_tail : n_tail + 1], norm_b[n_tail : n_tail + 1], eps)
+    return y
+
+
+@njit(fastmath=True, error_model="numpy")
+def _head(y, count, ids, head_w, head_b, logits):
+    """The head's outputs of a tile's ``count`` edges ``ids[:count]`` into ``logits``."""
+    h = head_w.shape[1]
+    for t in range(count):
+        for o in range(head_w.shape[0]):
+            acc = head_b[o]
+            for i in range(h):
+                acc += head_w[o, i] * y[t, i]
+            logits[ids[t], o] = acc
+
+
+@njit(fastmath=True, error_model="numpy")
 def _edges_through(
     first, last, from_src, from_dst, src, dst, rest, w_rest, bias, norm_w, norm_b, eps, w_tail,
     b_tail, head_w, head_b, head, residual, out, logits,
@@ -244,44 +278,34 @@ def _edges_through(
     h = norm_w.shape[1]
     padded = bias.shape[1]
     n_rest = rest.shape[1]
-    n_tail = w_tail.shape[0]
     x_in = np.empty((TILE, n_rest), np.float32)
     y = np.empty((TILE, padded), np.float32)
     z = np.empty((TILE, padded), np.float32)
+    ids = np.empty(TILE, np.int64)
     for start in range(first, last, TILE):
         count = min(last, start + TILE) - start
         rows = (count + 3) // 4 * 4
         for t in range(count):
+            ids[t] = start + t
             for j in range(n_rest):
                 x_in[t, j] = rest[start + t, j]
         for t in range(count, rows):  # rows of zeros up to a multiple of four
             for j in range(n_rest):
                 x_in[t, j] = 0.0
-        _times(x_in, rows, w_rest, bias, y)
-        for t in range(count):
-            s, d = src[start + t], dst[start + t]
-            for i in range(h):
-                y[t, i] += from_src[s, i] + from_dst[d, i]
-        for k in range(n_tail):
-            _norm_silu(y, rows, h, norm_w[k : k + 1], norm_b[k : k + 1], eps)
-            _times(y, rows, w_tail[k], b_tail[k], z)
-            y, z = z, y
-        _norm_silu(y, rows, h, norm_w[n_tail : n_tail + 1], norm_b[n_tail : n_tail + 1], eps)
+        done = _tile_through(
+            x_in, rows, count, ids, src, dst, from_src, from_dst, w_rest, bias, norm_w, norm_b,
+            eps, w_tail, b_tail, y, z,
+        )  # fmt: skip
         if head:
-            for t in range(count):
-                for o in range(head_w.shape[0]):
-                    acc = head_b[o]
-                    for i in range(h):
-                        acc += head_w[o, i] * y[t, i]
-                    logits[start + t, o] = acc
+            _head(done, count, ids, head_w, head_b, logits)
         elif residual:
             for t in range(count):
                 for i in range(h):
-                    out[start + t, i] = x_in[t, i] + y[t, i]
+                    out[start + t, i] = x_in[t, i] + done[t, i]
         else:
             for t in range(count):
                 for i in range(h):
-                    out[start + t, i] = y[t, i]
+                    out[start + t, i] = done[t, i]
 
 
 @njit(cache=True, parallel=True)
@@ -429,6 +453,14 @@ class EdgeNetwork:
             head=head,
         )
 
+    def node_parts(self, nodes: torch.Tensor | None) -> tuple[np.ndarray, np.ndarray]:
+        """The first layer's node parts of every node [N, h]: as a source, as a target (one
+        row of zeros for ``nodes`` None)."""
+        if nodes is None:
+            zeros = np.zeros((1, self.norm_w.shape[1]), np.float32)
+            return zeros, zeros
+        return _numpy(nodes @ self.node_src.T), _numpy(nodes @ self.node_dst.T)
+
     def run(
         self,
         nodes: torch.Tensor | None,
@@ -450,11 +482,7 @@ class EdgeNetwork:
         import torch
 
         h = self.norm_w.shape[1]
-        if nodes is None:
-            from_src = from_dst = np.zeros((1, h), np.float32)
-        else:
-            from_src = _numpy(nodes @ self.node_src.T)
-            from_dst = _numpy(nodes @ self.node_dst.T)
+        from_src, from_dst = self.node_parts(nodes)
         n_edges = src.shape[0]
         logits = np.empty((n_edges if self.head else 0, self.head_w.shape[0]), np.float32)
         if out is None:
@@ -517,7 +545,7 @@ def gnn_logits(gnn: InteractionGNN, features: torch.Tensor, edges: torch.Tensor)
         sorted_edges = (*edges_by_node(dst, n), *edges_by_node(src, n))
         every_node = np.zeros(n, np.int64)  # the node network's "edges": one row each
         inputs = np.empty((n, 3 * h), np.float32)
-        x = gnn.node_encoder(node_inputs(features))
+        x = gnn.node_encoder(gnn.node_inputs(features))
         rest = np.empty((src.shape[0], EDGE_INPUTS), np.float32)
         eta = _numpy(point_eta(features))
         none = np.zeros((1, 1), np.float32)  # no latent: no distance column
@@ -548,15 +576,26 @@ def _turn(features, s, d):
     return dr, dphi, safe_dr, curvature * dphi / safe_dr
 
 
-@njit(cache=True, parallel=True)
-def preselected(features, src, dst, max_inverse_pt):
-    """bool [E]: the edges the filter's geometric pre-selection keeps (a circle through the
-    beam line no tighter than ``max_inverse_pt``, :func:`~acts_gnn.gnn.geometry.inverse_pt`)."""
-    kept = np.empty(src.shape[0], np.bool_)
-    for e in prange(src.shape[0]):
-        inverse = _turn(features, src[e], dst[e])[3]
-        kept[e] = abs(inverse) <= max_inverse_pt
-    return kept
+@njit(error_model="numpy")
+def _inputs_into(rest, row, features, eta, latent, s, d, turn, use_distance):
+    """Edge ``s → d``'s own inputs into ``rest[row]`` (see :func:`filter_inputs`), ``turn``
+    being its :func:`_turn`."""
+    two = _F(2.0)
+    dr, dphi, safe_dr, inverse = turn
+    dz = features[d, 2] - features[s, 2]
+    z0 = features[s, 2] - features[s, 0] * dz / safe_dr
+    rest[row, 0] = dr * _F(5.0)
+    rest[row, 1] = dphi * _F(5.0)
+    rest[row, 2] = eta[d] - eta[s]
+    rest[row, 3] = np.tanh(inverse)
+    rest[row, 4] = np.tanh(z0 / _F(0.3))
+    rest[row, 5] = dz * two
+    if use_distance:
+        total = _F(0.0)
+        for j in range(latent.shape[1]):
+            diff = latent[s, j] - latent[d, j]
+            total += diff * diff
+        rest[row, 6] = np.sqrt(total)
 
 
 @njit(cache=True, parallel=True)
@@ -565,24 +604,48 @@ def filter_inputs(features, eta, latent, src, dst, use_distance, rest):
     :func:`~acts_gnn.gnn.geometry.edge_inputs` in float32 and the same order of operations
     (the GNN's), and with ``use_distance`` the latent distance after them (the filter's;
     otherwise ``latent`` is not read)."""
-    two = _F(2.0)
     for e in prange(src.shape[0]):
         s, d = src[e], dst[e]
-        dr, dphi, safe_dr, inverse = _turn(features, s, d)
-        dz = features[d, 2] - features[s, 2]
-        z0 = features[s, 2] - features[s, 0] * dz / safe_dr
-        rest[e, 0] = dr * _F(5.0)
-        rest[e, 1] = dphi * _F(5.0)
-        rest[e, 2] = eta[d] - eta[s]
-        rest[e, 3] = np.tanh(inverse)
-        rest[e, 4] = np.tanh(z0 / _F(0.3))
-        rest[e, 5] = dz * two
-        if use_distance:
-            total = _F(0.0)
-            for j in range(latent.shape[1]):
-                diff = latent[s, j] - latent[d, j]
-                total += diff * diff
-            rest[e, 6] = np.sqrt(total)
+        _inputs_into(rest, e, features, eta, latent, s, d, _turn(features, s, d), use_distance)
+
+
+@njit(cache=True, parallel=True)
+def _filter_network(
+    features, eta, latent, use_distance, max_inverse_pt, src, dst, from_src, from_dst, w_rest,
+    bias, norm_w, norm_b, eps, w_tail, b_tail, head_w, head_b, logits,
+):  # fmt: skip
+    """The filter's logit of every edge into ``logits`` [E, 1], −∞ for the edges the
+    pre-selection drops (:func:`preselected`). The kept edges of a block are packed into tiles
+    whose inputs are made in the tile's buffer: none of them is stored for the whole graph."""
+    n_edges = src.shape[0]
+    padded = bias.shape[1]
+    for block in prange((n_edges + _EDGE_BLOCK - 1) // _EDGE_BLOCK):
+        x_in = np.zeros((TILE, w_rest.shape[0]), np.float32)
+        y = np.empty((TILE, padded), np.float32)
+        z = np.empty((TILE, padded), np.float32)
+        ids = np.empty(TILE, np.int64)
+        count = 0
+        last = min(n_edges, (block + 1) * _EDGE_BLOCK)
+        for e in range(block * _EDGE_BLOCK, last):
+            s, d = src[e], dst[e]
+            turn = _turn(features, s, d)
+            if abs(turn[3]) <= max_inverse_pt:
+                _inputs_into(x_in, count, features, eta, latent, s, d, turn, use_distance)
+                ids[count] = e
+                count += 1
+            else:
+                logits[e, 0] = -np.inf
+            if count == TILE or (e == last - 1 and count > 0):
+                rows = (count + 3) // 4 * 4
+                for t in range(count, rows):  # rows of zeros up to a multiple of four
+                    for j in range(x_in.shape[1]):
+                        x_in[t, j] = 0.0
+                done = _tile_through(
+                    x_in, rows, count, ids, src, dst, from_src, from_dst, w_rest, bias, norm_w,
+                    norm_b, eps, w_tail, b_tail, y, z,
+                )  # fmt: skip
+                _head(done, count, ids, head_w, head_b, logits)
+                count = 0
 
 
 def filter_scores(
@@ -594,27 +657,25 @@ def filter_scores(
 ) -> torch.Tensor:
     """:meth:`FilterMLP.scores_in_chunks <acts_gnn.gnn.models.FilterMLP.scores_in_chunks>`,
     compiled: the same pre-selection (an edge tighter than ``max_inverse_pt`` gets 0). Only
-    the edges the pre-selection keeps get inputs and go through the network."""
+    the edges the pre-selection keeps get inputs and go through the network, their inputs made
+    a tile at a time (:func:`_filter_network`)."""
     import torch
 
     with numba_threads(torch.get_num_threads()):  # as many as torch's intra-op work
         network = EdgeNetwork.of(net.net, NODE_INPUTS)
-        use_distance = net.config.use_latent_distance
-        x = _numpy(features)
-        src = np.ascontiguousarray(edges[0].numpy())
-        dst = np.ascontiguousarray(edges[1].numpy())
-        n_edges = src.shape[0]
-        if max_inverse_pt is not None:
-            where = np.flatnonzero(preselected(x, src, dst, np.float32(max_inverse_pt)))
-            src, dst = src[where], dst[where]
-        rest = np.empty((src.shape[0], EDGE_INPUTS + int(use_distance)), np.float32)
-        filter_inputs(x, _numpy(point_eta(features)), _numpy(latent), src, dst, use_distance, rest)
-        logits = torch.from_numpy(network.run(node_inputs(features), src, dst, rest))
-        if max_inverse_pt is None:
-            return torch.sigmoid(logits)
-        scores = np.zeros(n_edges, np.float32)  # 0: dropped by the pre-selection
-        scores[where] = torch.sigmoid(logits).numpy()
-        return torch.from_numpy(scores)
+        from_src, from_dst = network.node_parts(node_inputs(features))
+        logits = np.empty((edges.shape[1], 1), np.float32)
+        with torch.profiler.record_function("compiled edge network"):
+            _filter_network(
+                _numpy(features), _numpy(point_eta(features)), _numpy(latent),
+                net.config.use_latent_distance,
+                np.float32(np.inf if max_inverse_pt is None else max_inverse_pt),
+                np.ascontiguousarray(edges[0].numpy()), np.ascontiguousarray(edges[1].numpy()),
+                from_src, from_dst, network.w_rest, network.bias, network.norm_w,
+                network.norm_b, network.eps, network.w_tail, network.b_tail, network.head_w,
+                network.head_b, logits,
+            )  # fmt: skip
+        return torch.sigmoid(torch.from_numpy(logits[:, 0]))  # sigmoid(−∞) = 0: dropped
 
 
 def kernels_cached() -> bool:
@@ -627,7 +688,7 @@ def kernels_cached() -> bool:
     no longer matches the source is not detected: Numba then compiles again, quietly.
     """
     version = f"py{sys.version_info.major}{sys.version_info.minor}"
-    for kernel in (_edge_network, _node_inputs, edges_by_node, filter_inputs, preselected):
+    for kernel in (_edge_network, _filter_network, _node_inputs, edges_by_node, filter_inputs):
         # the dispatcher's cache object is Numba's (no public accessor); without it, say cached
         directory = getattr(getattr(kernel, "_cache", None), "cache_path", None)
         if directory is None:

@@ -7,6 +7,11 @@ sin φ (no wrap-around at ±π) and the point's pseudorapidity seen from the ori
 differences between its ends, the curvature implied by the two points and the beam line (scaled,
 see :data:`INVERSE_PT_SCALE`),
 and where their (r, z) line meets the beam line (z0).
+
+A GNN may also see, per point, whether the event holds the detector region a track through the
+point continues into (:func:`open_ends`): an event that holds only part of the detector (the
+barrel read alone, one side's endcaps) ends its tracks at the region's edge, and the GNN can
+tell such an end from a fake segment's only if it knows the region beyond is not there.
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ __all__ = [
     "edge_inputs",
     "inverse_pt",
     "node_inputs",
+    "open_ends",
     "point_eta",
 ]
 
@@ -29,6 +35,33 @@ EDGE_INPUTS = 6
 #: the beam line and both points. At 2 T q/pT [1/GeV] = κ / 0.6, so the input is 0.36 · q/pT: a
 #: scale the trained models carry (1 ↔ pT ≈ 0.36 GeV, 5 ↔ pT ≈ 0.07 GeV)
 INVERSE_PT_SCALE = 0.6
+
+
+#: the barrel's half-length in z [m], contract units: the pixel barrel (r < PIXEL_R) ends at
+#: |z| = 0.49 m and its endcap disks start at 0.60 m; the strip barrels end at 1.08 m and their
+#: endcaps start at 1.21 m (the generic detector and TrackML's)
+PIXEL_BARREL_Z, STRIP_BARREL_Z, PIXEL_R = 0.545, 1.15, 0.2
+#: a region holding less than this fraction of an event's points is taken as not read
+REGION_READ_FRACTION = 0.01
+
+
+def open_ends(features: torch.Tensor) -> torch.Tensor:
+    """[N, 3] contract features → [N] 1.0 where the region beyond the point is not read, else 0.
+
+    The regions are the barrel and the endcaps on either side (by r and z: :data:`PIXEL_R`,
+    :data:`PIXEL_BARREL_Z`, :data:`STRIP_BARREL_Z`). Beyond a barrel point lie the endcaps on
+    its side of z = 0, beyond an endcap point the barrel; a region is read when it holds at
+    least :data:`REGION_READ_FRACTION` of the event's points. Whole events: all zeros.
+    """
+    r, z = features[:, 0], features[:, 2]
+    half_length = torch.where(r < PIXEL_R, PIXEL_BARREL_Z, STRIP_BARREL_Z)
+    barrel = z.abs() < half_length
+    # the regions: 0 the barrel, 1 the endcaps at z ≥ 0, 2 those at z < 0
+    region = torch.where(barrel, 0, torch.where(z >= 0, 1, 2))
+    held = torch.bincount(region, minlength=3)
+    unread = held < REGION_READ_FRACTION * features.shape[0]
+    beyond = torch.where(barrel, region.new_tensor(1) + (z < 0).long(), 0)
+    return unread[beyond].to(features.dtype)
 
 
 def point_eta(features: torch.Tensor) -> torch.Tensor:

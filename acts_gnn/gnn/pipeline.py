@@ -122,6 +122,7 @@ class ScoredGraph:
             self.scores,
             cfg.gnn_cut if cut is None else cut,
             cfg.min_track_spacepoints,
+            self.quality.config.open_ends,
         )
         return drop_candidates(labels, ids, self.quality.fake_probability(inputs) > cfg.quality_cut)
 

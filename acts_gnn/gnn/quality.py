@@ -24,11 +24,13 @@ import numpy as np
 import torch
 from torch import nn
 
+from acts_gnn.gnn import geometry
 from acts_gnn.gnn.models import mlp
 from acts_gnn.result import canonical_labels
 
 __all__ = [
     "CANDIDATE_INPUTS",
+    "OPEN_ENDS_INPUT",
     "QualityConfig",
     "QualityMLP",
     "candidate_inputs",
@@ -51,6 +53,8 @@ CANDIDATE_INPUTS = (
     "best GNN score of an edge leaving the candidate",
     "log(1 + edges leaving it above 0.5)",
 )
+#: the input a network with ``QualityConfig.open_ends`` sees after :data:`CANDIDATE_INPUTS`
+OPEN_ENDS_INPUT = "fraction of the points whose region beyond is not read (geometry.open_ends)"
 
 #: 2 T field: pT [GeV] = 0.3 · B [T] · R [m]
 _PT_PER_METRE = 0.3 * 2.0
@@ -63,12 +67,13 @@ def candidate_inputs(
     scores: np.ndarray,
     cut: float,
     min_size: int,
+    open_ends: bool = False,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Inputs of every candidate with at least ``min_size`` points.
 
     Returns:
         ``(ids, inputs)``: the candidates' labels, ascending, int64 [C]; float32 [C, F] rows
-        of :data:`CANDIDATE_INPUTS`.
+        of :data:`CANDIDATE_INPUTS`, then with ``open_ends`` :data:`OPEN_ENDS_INPUT`.
     """
     labels = np.asarray(labels, dtype=np.int64)
     ids, dense, sizes = np.unique(labels[labels >= 0], return_inverse=True, return_counts=True)
@@ -78,7 +83,7 @@ def candidate_inputs(
     c = np.full(labels.shape, -1, np.int64)
     c[labels >= 0] = rank[dense]
     n_c = int(keep.sum())
-    out = np.zeros((n_c, len(CANDIDATE_INPUTS)), np.float64)
+    out = np.zeros((n_c, len(CANDIDATE_INPUTS) + int(open_ends)), np.float64)
     if n_c == 0:
         return ids[keep], out.astype(np.float32)
 
@@ -149,6 +154,9 @@ def candidate_inputs(
         many_out += np.bincount(side[leaving], weights=scores[leaving] > 0.5, minlength=n_c)
     out[:, 10] = best_out
     out[:, 11] = np.log1p(many_out)
+    if open_ends:
+        unread = geometry.open_ends(torch.from_numpy(np.ascontiguousarray(features))).numpy()
+        out[:, 12] = total(unread[member].astype(np.float64)) / n
     return ids[keep], np.nan_to_num(out).astype(np.float32)
 
 
@@ -161,12 +169,14 @@ def drop_candidates(labels: np.ndarray, ids: np.ndarray, drop: np.ndarray) -> np
 
 @dataclass(frozen=True)
 class QualityConfig:
-    """The quality network: ``layers`` hidden layers of ``hidden`` units."""
+    """The quality network: ``layers`` hidden layers of ``hidden`` units; with ``open_ends`` it
+    also sees :data:`OPEN_ENDS_INPUT`."""
 
     hidden: int = 32
     layers: int = 2
+    open_ends: bool = False
 
-    def as_dict(self) -> dict[str, int]:
+    def as_dict(self) -> dict[str, int | bool]:
         """For the bundle."""
         return asdict(self)
 
@@ -181,7 +191,7 @@ class QualityMLP(nn.Module):
     def __init__(self, config: QualityConfig = QualityConfig()) -> None:
         super().__init__()
         self.config = config
-        width = len(CANDIDATE_INPUTS)
+        width = len(CANDIDATE_INPUTS) + int(config.open_ends)
         self.register_buffer("mean", torch.zeros(width))
         self.register_buffer("spread", torch.ones(width))
         self.net = mlp([width] + [config.hidden] * config.layers + [1])

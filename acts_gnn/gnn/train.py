@@ -135,6 +135,10 @@ class TrainingConfig:
     #: the detector (:func:`_cut_to_region`), so that it sees tracks that end inside the
     #: detector, as in data read by region; 0 (the shipped model's recipe): none
     truncate: float = 0.0
+    #: the candidate-quality network also sees the fraction of a candidate's points whose
+    #: detector region beyond is not read (quality.OPEN_ENDS_INPUT): a track cut short by a
+    #: region read alone is then not taken for a fragment
+    quality_open_ends: bool = False
 
     def __post_init__(self) -> None:
         if self.soft_edges not in SOFT_EDGE_MODES:
@@ -651,6 +655,8 @@ def _train_gnn(
     if start is None:
         model = InteractionGNN(cfg.gnn).to(device)
     else:
+        if cfg.gnn.open_ends and not start.config.open_ends:
+            start = start.with_open_ends()  # its new input starts with zero weights
         model = copy.deepcopy(start).to(device)
         model.config = cfg.gnn
     optimiser = torch.optim.AdamW(model.parameters(), lr=cfg.gnn_lr)
@@ -806,7 +812,8 @@ def train_pipeline(
 
 def _check_warm_start(config: TrainingConfig, reuse: ModelBundle | None) -> None:
     """A warm start needs a reused bundle whose filter and GNN have the sizes asked for (the
-    GNN's number of iterations may differ: they share one set of weights)."""
+    GNN's number of iterations may differ: they share one set of weights; and a GNN without
+    ``open_ends`` may gain it)."""
     if not config.warm_start:
         return
     if reuse is None:
@@ -817,7 +824,12 @@ def _check_warm_start(config: TrainingConfig, reuse: ModelBundle | None) -> None
             "GNN",
             config.gnn,
             reuse.gnn.config,
-            replace(config.gnn, iterations=reuse.gnn.config.iterations),
+            # a GNN may learn open_ends on a warm start (not forget it)
+            replace(
+                config.gnn,
+                iterations=reuse.gnn.config.iterations,
+                open_ends=reuse.gnn.config.open_ends if config.gnn.open_ends else False,
+            ),
         ),
     ):
         if same_sizes != found:

@@ -17,10 +17,9 @@ from acts_gnn.gnn.compiled import (
     filter_scores,
     gnn_logits,
     kernels_cached,
-    preselected,
     silu,
 )
-from acts_gnn.gnn.geometry import edge_inputs, inverse_pt, point_eta
+from acts_gnn.gnn.geometry import edge_inputs, open_ends, point_eta
 from acts_gnn.gnn.models import (
     EmbeddingConfig,
     EmbeddingMLP,
@@ -114,13 +113,19 @@ def test_other_network_shapes_are_refused():
         EdgeNetwork.of(torch.nn.Sequential(torch.nn.Linear(20, 8), torch.nn.ReLU()), 5)
 
 
-@pytest.mark.parametrize("config", [GNNConfig(16, 2, 2), GNNConfig(12, 3, 3)])
+@pytest.mark.parametrize(
+    "config", [GNNConfig(16, 2, 2), GNNConfig(12, 3, 3), GNNConfig(16, 2, 2, open_ends=True)]
+)
 def test_the_gnn_logits_equal_the_modules(config):
     torch.manual_seed(0)
     gnn = _randomised(InteractionGNN(config), seed=config.hidden)
     x = random_features(300)
-    edges = torch.randint(0, 300, (2, 2000))
-    edges = edges[:, torch.argsort(edges[0] * 300 + edges[1])]  # as K1 gives them
+    if config.open_ends:  # no endcaps at z > 0: the barrel's points at z ≥ 0 end open
+        x = x[x[:, 2] < 0.4]
+        assert 0 < int(open_ends(x).sum()) < x.shape[0]
+    n = x.shape[0]
+    edges = torch.randint(0, n, (2, 2000))
+    edges = edges[:, torch.argsort(edges[0] * n + edges[1])]  # as K1 gives them
     with torch.inference_mode():
         expected = gnn(x, edges)
         got = gnn_logits(gnn, x, edges)
@@ -163,9 +168,6 @@ def test_the_filter_inputs_equal_the_geometry_module():
     edges = torch.cat([torch.stack([torch.arange(20), torch.arange(20, 40)])] * 2, dim=1)
     edges = torch.cat([edges, torch.randint(0, 300, (2, 2000))], dim=1)
     src, dst = edges[0].numpy(), edges[1].numpy()
-    kept = preselected(x.numpy(), src, dst, np.float32(1.0))
-    assert np.array_equal(kept, (inverse_pt(x, edges).abs() <= 1.0).numpy())
-    assert 0 < kept.sum() < kept.size
     rest = np.full((edges.shape[1], 7), np.nan, np.float32)
     filter_inputs(x.numpy(), point_eta(x).numpy(), latent.numpy(), src, dst, True, rest)
     distance = (latent[edges[0]] - latent[edges[1]]).norm(dim=1, keepdim=True)

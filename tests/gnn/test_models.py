@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import subprocess
@@ -23,6 +24,7 @@ from acts_gnn.gnn.models import (
     edge_inputs,
     node_inputs,
 )
+from acts_gnn.gnn.geometry import open_ends
 from acts_gnn.gnn.records import TrainingRecord
 from tests.gnn.features import random_features
 
@@ -69,7 +71,12 @@ def test_bundle_round_trip_and_weights_only(tmp_path, monkeypatch):
     meta = json.loads((tmp_path / "b" / "bundle.json").read_text())
     assert meta["schema_version"] == 1
     assert meta["pipeline"]["radius"] == 0.7
-    assert meta["models"]["gnn"] == {"hidden": 8, "iterations": 2, "mlp_layers": 2}
+    assert meta["models"]["gnn"] == {
+        "hidden": 8,
+        "iterations": 2,
+        "mlp_layers": 2,
+        "open_ends": False,
+    }
     calls = []
     original = torch.load
 
@@ -154,3 +161,69 @@ def test_the_models_load_and_run_without_torch_geometric_or_temporary_files(tmp_
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "[]"
     assert list(temporary.iterdir()) == []
+
+
+def _points(*rz: tuple[float, float]) -> torch.Tensor:
+    """Contract features of points at (r, z) [m], φ = 0."""
+    return torch.tensor([[r, 0.0, z] for r, z in rz])
+
+
+def test_open_ends_say_where_the_region_beyond_is_not_read():
+    # pixel barrel |z| < 0.545 m, strip barrels |z| < 1.15 m; endcaps beyond, on either side
+    barrel = [(0.1, 0.3), (0.1, -0.5), (0.5, 1.1), (0.9, -1.0)]
+    forward, backward = [(0.1, 0.6), (0.5, 1.2)], [(0.1, -0.6), (0.9, -2.0)]
+    whole = _points(*barrel, *forward, *backward)
+    assert open_ends(whole).tolist() == [0.0] * 8
+    # the barrel alone: every track ends at its edge
+    assert open_ends(_points(*barrel)).tolist() == [1.0] * 4
+    # the barrel and the endcaps at z > 0: barrel points at z < 0 lead nowhere read
+    assert open_ends(_points(*barrel, *forward)).tolist() == [0, 1, 0, 1, 0, 0]
+    # one side's endcaps alone: the barrel beyond them is not read
+    assert open_ends(_points(*backward)).tolist() == [1.0, 1.0]
+    # a region with under 1% of the points is not read: one stray point among 201, not three
+    # among 203
+    stray = _points(*barrel * 50, (0.1, 0.6))
+    assert open_ends(stray).tolist() == [1.0] * 200 + [0.0]
+    three = _points(*barrel * 50, *[(0.1, 0.6)] * 3)
+    assert open_ends(three).tolist() == [0, 1, 0, 1] * 50 + [0, 0, 0]
+
+
+def test_a_gnn_with_open_ends_sees_them_and_keeps_them_in_its_bundle(tmp_path):
+    torch.manual_seed(0)
+    plain = InteractionGNN(GNNConfig(hidden=8, iterations=2))
+    x = _points((0.1, 0.3), (0.1, -0.3), (0.5, 0.9), (0.5, -0.9), (0.9, 0.5))
+    edges = torch.tensor([[0, 1, 0, 2], [2, 3, 4, 4]])
+    knowing = plain.with_open_ends()
+    assert knowing.config == GNNConfig(hidden=8, iterations=2, open_ends=True)
+    inputs = knowing.node_inputs(x)
+    assert torch.equal(inputs[:, :5], node_inputs(x))
+    assert inputs[:, 5].tolist() == [1.0] * 5  # the barrel alone
+    with torch.no_grad():
+        assert torch.equal(knowing(x, edges), plain(x, edges))  # zero weights: the same GNN
+        knowing.node_encoder[0].weight[:, 5] = 1.0
+        told = knowing(x, edges)
+        assert not torch.equal(told, plain(x, edges))
+    bundle = ModelBundle(
+        embedding=EmbeddingMLP(EmbeddingConfig(hidden=8)),
+        filter=FilterMLP(FilterConfig(hidden=8)),
+        gnn=knowing,
+        pipeline=PipelineConfig(radius=0.7),
+        training=TrainingRecord(config={}),
+    )
+    bundle.save(tmp_path / "b")
+    loaded = ModelBundle.load(tmp_path / "b")
+    assert loaded.gnn.config.open_ends is True
+    with torch.no_grad():
+        assert torch.equal(loaded.gnn(x, edges), told)
+    # a bundle written before the option loads as a GNN without it
+    meta = json.loads((tmp_path / "b" / "bundle.json").read_text())
+    del meta["models"]["gnn"]["open_ends"]
+    (tmp_path / "b" / "bundle.json").write_text(json.dumps(meta))
+    with pytest.raises(BundleError, match=r"gnn\.pt: cannot load weights"):
+        ModelBundle.load(tmp_path / "b")  # its weights are those of a GNN with open ends
+    bundle = dataclasses.replace(bundle, gnn=plain)
+    bundle.save(tmp_path / "c")
+    meta = json.loads((tmp_path / "c" / "bundle.json").read_text())
+    del meta["models"]["gnn"]["open_ends"]
+    (tmp_path / "c" / "bundle.json").write_text(json.dumps(meta))
+    assert ModelBundle.load(tmp_path / "c").gnn.config == GNNConfig(hidden=8, iterations=2)

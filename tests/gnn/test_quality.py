@@ -79,6 +79,26 @@ def test_candidate_inputs_by_hand():
     assert second[11] == 0
 
 
+def test_candidate_inputs_with_open_ends():
+    plain = candidate_inputs(LABELS, FEATURES, EDGES, SCORES, cut=0.99, min_size=3)[1]
+    ids, rows = candidate_inputs(LABELS, FEATURES, EDGES, SCORES, 0.99, 3, open_ends=True)
+    assert ids.tolist() == [0, 5] and rows.shape == (2, len(CANDIDATE_INPUTS) + 1)
+    np.testing.assert_array_equal(rows[:, :-1], plain)
+    assert rows[:, -1].tolist() == [0.0, 0.0]  # every region holds points
+    # candidate 1 mirrored to z < 0: nothing at z > 0 beyond the barrel, where candidate 0 and
+    # the loose points lie; candidate 1 ends in the endcap at z = -1.5 m, which is read
+    mirrored = FEATURES.copy()
+    mirrored[5:8, 2] *= -1
+    ids, rows = candidate_inputs(LABELS, mirrored, EDGES, SCORES, 0.99, 3, open_ends=True)
+    assert rows[:, -1].tolist() == [1.0, 0.0]
+    # and with its last point at z = -1.0 m (in the barrel) no endcap is read at all
+    mirrored[7, 2] = -1.0
+    ids, rows = candidate_inputs(LABELS, mirrored, EDGES, SCORES, 0.99, 3, open_ends=True)
+    assert rows[:, -1].tolist() == [1.0, 1.0]
+    quality = QualityMLP(QualityConfig(hidden=4, open_ends=True))
+    assert quality.fake_probability(rows).shape == (2,)
+
+
 def test_candidate_inputs_of_no_candidates():
     ids, rows = candidate_inputs(np.full(4, -1), FEATURES[:4], EDGES[:, :0], SCORES[:0], 0.5, 3)
     assert ids.size == 0 and rows.shape == (0, len(CANDIDATE_INPUTS))
@@ -126,6 +146,29 @@ def test_labels_at_drops_what_the_network_calls_fakes():
     assert _scored(None, 0.5).labels_at().tolist() == kept.tolist()
 
 
+class _OpenEnds(QualityMLP):
+    """A quality network with the open-ends input that calls a fake every candidate whose
+    points all end open."""
+
+    def __init__(self) -> None:
+        super().__init__(QualityConfig(open_ends=True))
+
+    def fake_probability(self, inputs: np.ndarray) -> np.ndarray:
+        return inputs[:, len(CANDIDATE_INPUTS)]
+
+
+def test_labels_at_gives_the_network_its_open_ends_input():
+    from acts_gnn.gnn.bundle import PipelineConfig
+
+    config = PipelineConfig(gnn_cut=0.9, min_track_spacepoints=3, quality_cut=0.5)
+    kept = scored_graph(FEATURES, EDGES, SCORES, config, _OpenEnds()).labels_at()
+    assert kept.tolist() == [0, 0, 0, 0] + [-1] * 8
+    mirrored = FEATURES.copy()
+    mirrored[5:8, 2] *= -1  # nothing beyond the barrel at z > 0, where the candidate lies
+    dropped = scored_graph(mirrored, EDGES, SCORES, config, _OpenEnds()).labels_at()
+    assert dropped.tolist() == [-1] * 12
+
+
 def test_bundle_with_and_without_quality(tmp_path):
     shipped = ModelBundle.load()
     model = train_quality(
@@ -139,7 +182,7 @@ def test_bundle_with_and_without_quality(tmp_path):
     )
     with_quality.save(tmp_path / "q")
     meta = json.loads((tmp_path / "q" / "bundle.json").read_text())
-    assert meta["models"]["quality"] == {"hidden": 8, "layers": 2}
+    assert meta["models"]["quality"] == {"hidden": 8, "layers": 2, "open_ends": False}
     assert meta["weights"]["quality"] == "quality.pt"
     loaded = ModelBundle.load(tmp_path / "q")
     assert loaded.pipeline.quality_cut == 0.9
