@@ -261,29 +261,26 @@ train-jets: $(DATA)/train/.done $(DATA)/train2/.done $(DATA)/train4/.done $(DATA
 		--reuse $(BUNDLE)-step1b --quality-only --seed 0 --data-description \
 		"acts-gnn simulate --pileup 200: train $(TRAIN_EVENTS) events seed 1000 + $(TRAIN_EVENTS) events seed 1500 + $(TRAIN_EVENTS) events seed 1700 --regions 1.0 --noise 0.17 + $(TRAIN_EVENTS) events seed 1800 --jets 4 --jet-particles 30 --hard-vertices 16, val 2 events seed 2000, tune 6 events seed 8100 + 3 events seed 8200 --jets 4 --jet-particles 30, test $(TEST_EVENTS) events seed 3000; step 2 of make train-jets"
 
-# The shipped model's recipe since 2026-12-02 (session 12): make train-jets's two steps again, with
-# the GNN of git $(OPEN_ENDS_FROM) warm-started with --gnn-open-ends (each point also says whether
-# the detector region beyond it holds points: its new input starts at zero weight) on 96 events:
-# those of train-jets and 32 more that keep one detector region (seed 1900). About 50 minutes here.
+# The shipped model's recipe since 2026-12-02 (session 12): the model of git $(OPEN_ENDS_FROM) with its
+# candidate-quality selection trained again with --quality-open-ends (each candidate also says
+# what fraction of its points lie where the detector region beyond holds no points) on 96 events:
+# those of train-jets and 32 more that keep one detector region (seed 1900); the filter cut, the
+# track builder and the rescue cut chosen on 15 tuning events: those of train-jets and 6 that keep
+# one region (seed 8300). About 15 minutes here.
 OPEN_ENDS_FROM ?= f85f7cd
-OPEN_ENDS_DATA = "acts-gnn simulate --pileup 200: train $(TRAIN_EVENTS) events seed 1000 + $(TRAIN_EVENTS) events seed 1500 + $(TRAIN_EVENTS) events seed 1700 --regions 1.0 --noise 0.17 + $(TRAIN_EVENTS) events seed 1800 --jets 4 --jet-particles 30 --hard-vertices 16 + 32 events seed 1900 --regions 1.0 --noise 0.17, val 2 events seed 2000, tune 6 events seed 8100 + 3 events seed 8200 --jets 4 --jet-particles 30, test $(TEST_EVENTS) events seed 3000
-OPEN_ENDS_TRAIN = --train $(DATA)/train --train $(DATA)/train2 --train $(DATA)/train4 --train $(DATA)/train5 --train $(DATA)/train6
 $(DATA)/train6/.done: $(STAMP)
 	rm -rf $(DATA)/train6 && $(VENV)/bin/acts-gnn simulate -o $(DATA)/train6 --events 32 --pileup 200 --seed 1900 --regions 1.0 --noise 0.17
 	touch $@
-train-open-ends: $(DATA)/train/.done $(DATA)/train2/.done $(DATA)/train4/.done $(DATA)/train5/.done $(DATA)/train6/.done $(DATA)/val/.done $(DATA)/test/.done $(DATA)/sel/.done $(DATA)/seldense/.done
+$(DATA)/selregions/.done: $(STAMP)
+	rm -rf $(DATA)/selregions && $(VENV)/bin/acts-gnn simulate -o $(DATA)/selregions --events 6 --pileup 200 --seed 8300 --regions 1.0 --noise 0.17
+	touch $@
+train-open-ends: $(DATA)/train/.done $(DATA)/train2/.done $(DATA)/train4/.done $(DATA)/train5/.done $(DATA)/train6/.done $(DATA)/val/.done $(DATA)/test/.done $(DATA)/sel/.done $(DATA)/seldense/.done $(DATA)/selregions/.done
 	rm -rf $(DATA)/model-$(OPEN_ENDS_FROM) && mkdir -p $(DATA)/model-$(OPEN_ENDS_FROM)
 	git archive $(OPEN_ENDS_FROM) acts_gnn/data/default_model | tar -x --strip-components=3 -C $(DATA)/model-$(OPEN_ENDS_FROM)
-	$(VENV)/bin/acts-gnn train $(OPEN_ENDS_TRAIN) --val $(DATA)/val --test $(DATA)/test -o $(BUNDLE)-step1 --force \
-		--reuse $(DATA)/model-$(OPEN_ENDS_FROM) --reuse-stages embedding,filter --warm-start --gnn-open-ends \
-		--gnn-epochs 3 --true-edge-pt-power 0.3 --seed 0 --data-description $(OPEN_ENDS_DATA); step 1 of make train-open-ends"
-	$(VENV)/bin/python -c "import sys; from dataclasses import replace; from acts_gnn.gnn.bundle import ModelBundle; \
-		b = ModelBundle.load(sys.argv[1]); cut = ModelBundle.load(sys.argv[2]).pipeline.filter_cut; \
-		replace(b, pipeline=replace(b.pipeline, filter_cut=cut)).save(sys.argv[3])" \
-		$(BUNDLE)-step1 $(DATA)/model-$(OPEN_ENDS_FROM) $(BUNDLE)-step1b
-	$(VENV)/bin/acts-gnn train $(OPEN_ENDS_TRAIN) --val $(DATA)/val --test $(DATA)/test --tune $(DATA)/sel \
-		--tune $(DATA)/seldense -o $(BUNDLE) --force --reuse $(BUNDLE)-step1b --quality-only --seed 0 \
-		--data-description $(OPEN_ENDS_DATA); step 2 of make train-open-ends"
+	$(VENV)/bin/acts-gnn train --train $(DATA)/train --train $(DATA)/train2 --train $(DATA)/train4 --train $(DATA)/train5 \
+		--train $(DATA)/train6 --val $(DATA)/val --test $(DATA)/test --tune $(DATA)/sel --tune $(DATA)/seldense \
+		--tune $(DATA)/selregions -o $(BUNDLE) --force --reuse $(DATA)/model-$(OPEN_ENDS_FROM) --quality-only \
+		--quality-open-ends --seed 0 --data-description "acts-gnn simulate --pileup 200: train $(TRAIN_EVENTS) events seed 1000 + $(TRAIN_EVENTS) events seed 1500 + $(TRAIN_EVENTS) events seed 1700 --regions 1.0 --noise 0.17 + $(TRAIN_EVENTS) events seed 1800 --jets 4 --jet-particles 30 --hard-vertices 16 + 32 events seed 1900 --regions 1.0 --noise 0.17, val 2 events seed 2000, tune 6 events seed 8100 + 3 events seed 8200 --jets 4 --jet-particles 30 + 6 events seed 8300 --regions 1.0 --noise 0.17, test $(TEST_EVENTS) events seed 3000; make train-open-ends from git $(OPEN_ENDS_FROM)"
 
 # GPU work (kernel checks and training on a GPU). Here: `make gpu-prepare` writes .gpu/, the training recipe's
 # μ = 200 events ($(DATA)/train, val, the first GPU_TEST_EVENTS of test) as .npz caches (~1.5 MB

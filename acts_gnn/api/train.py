@@ -16,11 +16,20 @@ from pathlib import Path
 from acts_gnn.errors import ConfigError, OutputRefusedError
 from acts_gnn.event import Event
 from acts_gnn.gnn.bundle import ModelBundle
+from acts_gnn.gnn.models import GNNConfig
 from acts_gnn.gnn.records import EpochReport, RunInputs
 from acts_gnn.gnn.train import REUSABLE_STAGES, TrainingConfig
 from acts_gnn.io.source import EventSource
 
-__all__ = ["TrainRequest", "pre_selection", "reuse_stages", "train"]
+# the configuration a request carries, for its callers
+__all__ = [
+    "GNNConfig",
+    "TrainRequest",
+    "TrainingConfig",
+    "pre_selection",
+    "reuse_stages",
+    "train",
+]
 
 
 def pre_selection(max_inverse_pt: float) -> float | None:

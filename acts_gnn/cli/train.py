@@ -56,16 +56,6 @@ def command(
     gnn_sectors: Annotated[
         int, typer.Option(help="φ sectors per event in GNN training (more, smaller steps).")
     ] = 16,
-    gnn_open_ends: Annotated[
-        bool,
-        typer.Option(
-            "--gnn-open-ends",
-            help="The GNN also sees, per point, whether the detector region beyond it holds any"
-            " points (the barrel read alone, one side's endcaps): it then keeps tracks that end"
-            " at a region's edge. A warm start from a GNN without it starts the new input at"
-            " zero weight.",
-        ),
-    ] = False,
     quality_open_ends: Annotated[
         bool,
         typer.Option(
@@ -188,13 +178,11 @@ def command(
     on the training events' candidates, its cut chosen on the validation events).
     """
     from acts_gnn.api import train as api
-    from acts_gnn.gnn.models import GNNConfig
-    from acts_gnn.gnn.train import TrainingConfig
 
-    config = TrainingConfig(
+    config = api.TrainingConfig(
         seed=seed,
         target_pt_gev=target_pt,
-        gnn=GNNConfig(hidden=gnn_hidden, iterations=gnn_iterations, open_ends=gnn_open_ends),
+        gnn=api.GNNConfig(hidden=gnn_hidden, iterations=gnn_iterations),
         embedding_epochs=embedding_epochs,
         filter_epochs=filter_epochs,
         gnn_epochs=gnn_epochs,

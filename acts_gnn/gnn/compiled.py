@@ -545,7 +545,7 @@ def gnn_logits(gnn: InteractionGNN, features: torch.Tensor, edges: torch.Tensor)
         sorted_edges = (*edges_by_node(dst, n), *edges_by_node(src, n))
         every_node = np.zeros(n, np.int64)  # the node network's "edges": one row each
         inputs = np.empty((n, 3 * h), np.float32)
-        x = gnn.node_encoder(gnn.node_inputs(features))
+        x = gnn.node_encoder(node_inputs(features))
         rest = np.empty((src.shape[0], EDGE_INPUTS), np.float32)
         eta = _numpy(point_eta(features))
         none = np.zeros((1, 1), np.float32)  # no latent: no distance column
@@ -612,11 +612,12 @@ def filter_inputs(features, eta, latent, src, dst, use_distance, rest):
 @njit(cache=True, parallel=True)
 def _filter_network(
     features, eta, latent, use_distance, max_inverse_pt, src, dst, from_src, from_dst, w_rest,
-    bias, norm_w, norm_b, eps, w_tail, b_tail, head_w, head_b, logits,
+    bias, norm_w, norm_b, eps, w_tail, b_tail, head_w, head_b, logits, kept,
 ):  # fmt: skip
-    """The filter's logit of every edge into ``logits`` [E, 1], −∞ for the edges the
-    pre-selection drops (:func:`preselected`). The kept edges of a block are packed into tiles
-    whose inputs are made in the tile's buffer: none of them is stored for the whole graph."""
+    """The filter's logit of every edge into ``logits`` [E, 1] and whether the pre-selection
+    keeps it into ``kept`` [E] (a dropped edge's logit: 0). The kept edges of a block are
+    packed into tiles whose inputs are made in the tile's buffer: none of them is stored for
+    the whole graph."""
     n_edges = src.shape[0]
     padded = bias.shape[1]
     for block in prange((n_edges + _EDGE_BLOCK - 1) // _EDGE_BLOCK):
@@ -629,12 +630,13 @@ def _filter_network(
         for e in range(block * _EDGE_BLOCK, last):
             s, d = src[e], dst[e]
             turn = _turn(features, s, d)
-            if abs(turn[3]) <= max_inverse_pt:
+            kept[e] = abs(turn[3]) <= max_inverse_pt
+            if kept[e]:
                 _inputs_into(x_in, count, features, eta, latent, s, d, turn, use_distance)
                 ids[count] = e
                 count += 1
             else:
-                logits[e, 0] = -np.inf
+                logits[e, 0] = 0.0
             if count == TILE or (e == last - 1 and count > 0):
                 rows = (count + 3) // 4 * 4
                 for t in range(count, rows):  # rows of zeros up to a multiple of four
@@ -665,6 +667,7 @@ def filter_scores(
         network = EdgeNetwork.of(net.net, NODE_INPUTS)
         from_src, from_dst = network.node_parts(node_inputs(features))
         logits = np.empty((edges.shape[1], 1), np.float32)
+        kept = np.empty(edges.shape[1], np.bool_)
         with torch.profiler.record_function("compiled edge network"):
             _filter_network(
                 _numpy(features), _numpy(point_eta(features)), _numpy(latent),
@@ -673,9 +676,11 @@ def filter_scores(
                 np.ascontiguousarray(edges[0].numpy()), np.ascontiguousarray(edges[1].numpy()),
                 from_src, from_dst, network.w_rest, network.bias, network.norm_w,
                 network.norm_b, network.eps, network.w_tail, network.b_tail, network.head_w,
-                network.head_b, logits,
+                network.head_b, logits, kept,
             )  # fmt: skip
-        return torch.sigmoid(torch.from_numpy(logits[:, 0]))  # sigmoid(−∞) = 0: dropped
+        # no −∞ logits for the dropped edges: exp(∞) would raise an FPE in ACTS's trapping jobs
+        scores = torch.sigmoid(torch.from_numpy(logits[:, 0]))
+        return scores.masked_fill_(torch.from_numpy(~kept), 0.0)
 
 
 def kernels_cached() -> bool:

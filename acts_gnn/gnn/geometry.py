@@ -8,10 +8,11 @@ differences between its ends, the curvature implied by the two points and the be
 see :data:`INVERSE_PT_SCALE`),
 and where their (r, z) line meets the beam line (z0).
 
-A GNN may also see, per point, whether the event holds the detector region a track through the
-point continues into (:func:`open_ends`): an event that holds only part of the detector (the
-barrel read alone, one side's endcaps) ends its tracks at the region's edge, and the GNN can
-tell such an end from a fake segment's only if it knows the region beyond is not there.
+Per point, :func:`open_ends` says whether the event holds the detector region a track through
+the point continues into: an event that holds only part of the detector (the barrel read alone,
+one side's endcaps) ends its tracks at the region's edge, and such a track can be told from a
+fragment that stops where its particle goes on only by knowing that the region beyond is not
+there (the candidate-quality selection's input, :data:`acts_gnn.gnn.quality.OPEN_ENDS_INPUT`).
 """
 
 from __future__ import annotations

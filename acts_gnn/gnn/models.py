@@ -16,7 +16,7 @@ All three take the contract features ``[N, 3]`` (r/1000, φ/π, z/1000) and deri
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass
 
 import torch
 from torch import nn
@@ -27,7 +27,6 @@ from acts_gnn.gnn.geometry import (
     edge_inputs,
     inverse_pt,
     node_inputs,
-    open_ends,
     point_eta,
 )
 
@@ -187,16 +186,13 @@ class FilterMLP(nn.Module):
 
 @dataclass(frozen=True)
 class GNNConfig:
-    """Interaction GNN: ``hidden`` units, ``iterations`` message-passing steps; with
-    ``open_ends`` each point also tells whether the region beyond it is read
-    (:func:`~acts_gnn.gnn.geometry.open_ends`)."""
+    """Interaction GNN: ``hidden`` units, ``iterations`` message-passing steps."""
 
     hidden: int = 64
     iterations: int = 8
     mlp_layers: int = 2
-    open_ends: bool = False
 
-    def as_dict(self) -> dict[str, int | bool]:
+    def as_dict(self) -> dict[str, int]:
         """For the bundle."""
         return asdict(self)
 
@@ -227,32 +223,11 @@ class InteractionGNN(nn.Module):
         super().__init__()
         self.config = config
         h, depth = config.hidden, config.mlp_layers
-        width = NODE_INPUTS + int(config.open_ends)
-        self.node_encoder = mlp([width] + [h] * depth, output_activation=True)
+        self.node_encoder = mlp([NODE_INPUTS] + [h] * depth, output_activation=True)
         self.edge_encoder = mlp([2 * h + EDGE_INPUTS] + [h] * depth, output_activation=True)
         self.edge_update = mlp([3 * h] + [h] * depth, output_activation=True)
         self.node_update = mlp([3 * h] + [h] * depth, output_activation=True)
         self.decoder = mlp([3 * h] + [h] * (depth - 1) + [1])
-
-    def node_inputs(self, features: torch.Tensor) -> torch.Tensor:
-        """[N, 3] contract features → the node encoder's inputs [N, 5 (+1 with ``open_ends``)]."""
-        inputs = node_inputs(features)
-        if not self.config.open_ends:
-            return inputs
-        return torch.cat([inputs, open_ends(features)[:, None]], dim=1)
-
-    def with_open_ends(self) -> InteractionGNN:
-        """A copy that also sees :func:`~acts_gnn.gnn.geometry.open_ends`, giving the same
-        logits as this GNN: the new input's weights are zero (a warm start from a GNN without
-        it)."""
-        wider = InteractionGNN(replace(self.config, open_ends=True)).to(
-            self.node_encoder[0].weight.device
-        )
-        state = {k: v.clone() for k, v in self.state_dict().items()}
-        first = state["node_encoder.0.weight"]
-        state["node_encoder.0.weight"] = torch.cat([first, first.new_zeros(first.shape[0], 1)], 1)
-        wider.load_state_dict(state)
-        return wider
 
     def forward(
         self, features: torch.Tensor, edges: torch.Tensor, chunk_edges: int | None = None
@@ -284,7 +259,7 @@ class InteractionGNN(nn.Module):
                 pieces.append(tail(y))
             return torch.cat(pieces) if len(pieces) != 1 else pieces[0]
 
-        x = self.node_encoder(self.node_inputs(features))
+        x = self.node_encoder(node_inputs(features))
         eta = point_eta(features)
         e = per_edge(self.edge_encoder, x, lambda s: edge_inputs(features, edges[:, s], eta))
         for _ in range(self.config.iterations):

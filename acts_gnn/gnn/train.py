@@ -655,8 +655,6 @@ def _train_gnn(
     if start is None:
         model = InteractionGNN(cfg.gnn).to(device)
     else:
-        if cfg.gnn.open_ends and not start.config.open_ends:
-            start = start.with_open_ends()  # its new input starts with zero weights
         model = copy.deepcopy(start).to(device)
         model.config = cfg.gnn
     optimiser = torch.optim.AdamW(model.parameters(), lr=cfg.gnn_lr)
@@ -812,8 +810,7 @@ def train_pipeline(
 
 def _check_warm_start(config: TrainingConfig, reuse: ModelBundle | None) -> None:
     """A warm start needs a reused bundle whose filter and GNN have the sizes asked for (the
-    GNN's number of iterations may differ: they share one set of weights; and a GNN without
-    ``open_ends`` may gain it)."""
+    GNN's number of iterations may differ: they share one set of weights)."""
     if not config.warm_start:
         return
     if reuse is None:
@@ -824,12 +821,7 @@ def _check_warm_start(config: TrainingConfig, reuse: ModelBundle | None) -> None
             "GNN",
             config.gnn,
             reuse.gnn.config,
-            # a GNN may learn open_ends on a warm start (not forget it)
-            replace(
-                config.gnn,
-                iterations=reuse.gnn.config.iterations,
-                open_ends=reuse.gnn.config.open_ends if config.gnn.open_ends else False,
-            ),
+            replace(config.gnn, iterations=reuse.gnn.config.iterations),
         ),
     ):
         if same_sizes != found:

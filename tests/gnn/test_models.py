@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import os
 import subprocess
@@ -14,6 +13,7 @@ import torch
 
 from acts_gnn.errors import BundleError
 from acts_gnn.gnn.bundle import ModelBundle, PipelineConfig
+from acts_gnn.gnn.geometry import open_ends
 from acts_gnn.gnn.models import (
     EmbeddingConfig,
     EmbeddingMLP,
@@ -24,7 +24,6 @@ from acts_gnn.gnn.models import (
     edge_inputs,
     node_inputs,
 )
-from acts_gnn.gnn.geometry import open_ends
 from acts_gnn.gnn.records import TrainingRecord
 from tests.gnn.features import random_features
 
@@ -71,12 +70,7 @@ def test_bundle_round_trip_and_weights_only(tmp_path, monkeypatch):
     meta = json.loads((tmp_path / "b" / "bundle.json").read_text())
     assert meta["schema_version"] == 1
     assert meta["pipeline"]["radius"] == 0.7
-    assert meta["models"]["gnn"] == {
-        "hidden": 8,
-        "iterations": 2,
-        "mlp_layers": 2,
-        "open_ends": False,
-    }
+    assert meta["models"]["gnn"] == {"hidden": 8, "iterations": 2, "mlp_layers": 2}
     calls = []
     original = torch.load
 
@@ -186,44 +180,3 @@ def test_open_ends_say_where_the_region_beyond_is_not_read():
     assert open_ends(stray).tolist() == [1.0] * 200 + [0.0]
     three = _points(*barrel * 50, *[(0.1, 0.6)] * 3)
     assert open_ends(three).tolist() == [0, 1, 0, 1] * 50 + [0, 0, 0]
-
-
-def test_a_gnn_with_open_ends_sees_them_and_keeps_them_in_its_bundle(tmp_path):
-    torch.manual_seed(0)
-    plain = InteractionGNN(GNNConfig(hidden=8, iterations=2))
-    x = _points((0.1, 0.3), (0.1, -0.3), (0.5, 0.9), (0.5, -0.9), (0.9, 0.5))
-    edges = torch.tensor([[0, 1, 0, 2], [2, 3, 4, 4]])
-    knowing = plain.with_open_ends()
-    assert knowing.config == GNNConfig(hidden=8, iterations=2, open_ends=True)
-    inputs = knowing.node_inputs(x)
-    assert torch.equal(inputs[:, :5], node_inputs(x))
-    assert inputs[:, 5].tolist() == [1.0] * 5  # the barrel alone
-    with torch.no_grad():
-        assert torch.equal(knowing(x, edges), plain(x, edges))  # zero weights: the same GNN
-        knowing.node_encoder[0].weight[:, 5] = 1.0
-        told = knowing(x, edges)
-        assert not torch.equal(told, plain(x, edges))
-    bundle = ModelBundle(
-        embedding=EmbeddingMLP(EmbeddingConfig(hidden=8)),
-        filter=FilterMLP(FilterConfig(hidden=8)),
-        gnn=knowing,
-        pipeline=PipelineConfig(radius=0.7),
-        training=TrainingRecord(config={}),
-    )
-    bundle.save(tmp_path / "b")
-    loaded = ModelBundle.load(tmp_path / "b")
-    assert loaded.gnn.config.open_ends is True
-    with torch.no_grad():
-        assert torch.equal(loaded.gnn(x, edges), told)
-    # a bundle written before the option loads as a GNN without it
-    meta = json.loads((tmp_path / "b" / "bundle.json").read_text())
-    del meta["models"]["gnn"]["open_ends"]
-    (tmp_path / "b" / "bundle.json").write_text(json.dumps(meta))
-    with pytest.raises(BundleError, match=r"gnn\.pt: cannot load weights"):
-        ModelBundle.load(tmp_path / "b")  # its weights are those of a GNN with open ends
-    bundle = dataclasses.replace(bundle, gnn=plain)
-    bundle.save(tmp_path / "c")
-    meta = json.loads((tmp_path / "c" / "bundle.json").read_text())
-    del meta["models"]["gnn"]["open_ends"]
-    (tmp_path / "c" / "bundle.json").write_text(json.dumps(meta))
-    assert ModelBundle.load(tmp_path / "c").gnn.config == GNNConfig(hidden=8, iterations=2)

@@ -9,6 +9,7 @@ import pytest
 
 from acts_gnn.gnn import recipe
 from acts_gnn.gnn.bundle import PipelineConfig
+from acts_gnn.gnn.quality import QualityConfig
 from acts_gnn.gnn.records import TrainingRecord
 from tests.conftest import make_event
 from tests.gnn.scored import scored_pipeline, tiny_bundle
@@ -23,6 +24,8 @@ SCORES = np.full(EDGES.shape[1], 0.999)
 
 class _ThreePointsAreFakes:
     """Stands in for the trained network: P(fake) 0.96 for three-point candidates."""
+
+    config = QualityConfig()
 
     def fake_probability(self, inputs: np.ndarray) -> np.ndarray:
         return np.where(np.isclose(inputs[:, 0], math.log(3)), 0.96, 0.001)

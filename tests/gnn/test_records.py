@@ -26,14 +26,15 @@ QUALITY = QualityRecord(config={"hidden": 4}, seed=0, train_candidates=10, train
 
 def test_the_shipped_bundle_is_written_back_byte_for_byte(tmp_path):
     bundle = ModelBundle.load()
-    # make train-jets's second step (the quality selection, then the filter cut, builder and
-    # rescue cut on the tuning events), on the CPU, from its first (the GNN warm-started on the
-    # embedding and filter of the model before, made by train-gnn32)
+    # make train-open-ends: the quality selection of make train-jets's bundle trained again
+    # with the open-ends input, then the filter cut, builder and rescue cut on the tuning events
     assert bundle.training.run.device == "cpu"
-    assert bundle.training.how.startswith("make train-jets")
-    assert bundle.training.quality.train_fakes == 11886
-    assert "tune 6 events seed 8100" in bundle.training.quality.run.data
-    assert bundle.training.quality_only_from.startswith("step 1 of make train-jets")
+    assert bundle.training.how.startswith("make train-open-ends")
+    assert "The previous default: make train-jets" in bundle.training.how
+    assert bundle.training.quality.train_fakes == 14642
+    assert bundle.training.quality.config == {"hidden": 32, "layers": 2, "open_ends": True}
+    assert "6 events seed 8300 --regions 1.0" in bundle.training.quality.run.data
+    assert bundle.training.quality_only_from == "data/model-f85f7cd"
     assert bundle.training.config["true_edge_pt_power"] == 0.3
     assert bundle.training.train_events == 64
     reused = bundle.training.reused_stages
@@ -41,7 +42,7 @@ def test_the_shipped_bundle_is_written_back_byte_for_byte(tmp_path):
     assert reused.training.how.startswith("make train-gnn32")
     assert reused.training.config["true_edge_pt_power"] == 0.3
     assert reused.training.reused_stages is None
-    assert (bundle.pipeline.track_builder, bundle.pipeline.rescue_cut) == ("walkthrough", 0.9)
+    assert (bundle.pipeline.track_builder, bundle.pipeline.rescue_cut) == ("walkthrough", 0.7)
     assert len(bundle.metrics.filter_scan) == 4
     assert len(bundle.metrics.builder_scan) == 8
     assert isinstance(bundle.metrics.history[0], EpochReport)

@@ -467,14 +467,6 @@ def test_warm_start_trains_copies_of_the_reused_filter_and_gnn():
     assert same(deeper.gnn, before["gnn"])
     assert deeper.gnn.config == GNNConfig(hidden=8, iterations=3)
     assert earlier.gnn.config == GNNConfig(hidden=8, iterations=1)
-    # a GNN without the open-ends input gains it at zero weight: the same GNN until trained
-    knowing = run(warm_start=True, filter_lr=0.0, gnn_lr=0.0, gnn=GNNConfig(8, 1, open_ends=True))
-    assert knowing.gnn.config == GNNConfig(hidden=8, iterations=1, open_ends=True)
-    weights = knowing.gnn.state_dict()
-    first = weights.pop("node_encoder.0.weight")
-    assert torch.equal(first[:, :-1], before["gnn"]["node_encoder.0.weight"])
-    assert not first[:, -1].any()
-    assert all(torch.equal(v, before["gnn"][k]) for k, v in weights.items())
     # trained for real, they move away from the start; the earlier bundle stays as it was
     moved = run(warm_start=True)
     for stage, weights in before.items():
@@ -494,21 +486,11 @@ def test_warm_start_needs_a_reused_bundle_of_the_same_sizes():
     with pytest.raises(
         ConfigError,
         match=r"warm start from earlier: its GNN is "
-        r"\{'hidden': 8, 'iterations': 1, 'mlp_layers': 2, 'open_ends': False\}, "
-        r"this run asks for \{'hidden': 16, 'iterations': 1, 'mlp_layers': 2, 'open_ends': "
-        r"False\}",
+        r"\{'hidden': 8, 'iterations': 1, 'mlp_layers': 2\}, "
+        r"this run asks for \{'hidden': 16, 'iterations': 1, 'mlp_layers': 2\}",
     ):
         training.train_pipeline(
             events[:1], events[1:], wider, reuse=earlier, reuse_stages=("embedding",)
-        )
-    # a GNN may gain the open-ends input on a warm start, never lose it
-    knowing = dataclasses.replace(earlier, gnn=earlier.gnn.with_open_ends())
-    forgetting = dataclasses.replace(
-        _two_embedding_epochs(warm_start=True), gnn=GNNConfig(hidden=8, iterations=1)
-    )
-    with pytest.raises(ConfigError, match=r"its GNN is .*'open_ends': True\}, this run asks"):
-        training.train_pipeline(
-            events[:1], events[1:], forgetting, reuse=knowing, reuse_stages=("embedding",)
         )
 
 
