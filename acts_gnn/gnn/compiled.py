@@ -236,14 +236,18 @@ def _times(x, rows, w, b, y):
 
 @njit(fastmath=True, error_model="numpy")
 def _tile_through(
-    x_in, rows, count, ids, src, dst, from_src, from_dst, w_rest, bias, norm_w, norm_b, eps,
-    w_tail, b_tail, y, z,
+    x_in, count, ids, src, dst, from_src, from_dst, w_rest, bias, norm_w, norm_b, eps, w_tail,
+    b_tail, y, z,
 ):  # fmt: skip
     """One tile through the network up to its last LayerNorm + SiLU: ``x_in`` holds the own
-    inputs of the tile's ``count`` edges ``ids[:count]`` (``rows``, a multiple of four, with
-    rows of zeros). Returns the buffer (``y`` or ``z``) that holds the result."""
+    inputs of the tile's ``count`` edges ``ids[:count]``, padded here with rows of zeros up to
+    a multiple of four. Returns the buffer (``y`` or ``z``) that holds the result."""
     h = norm_w.shape[1]
     n_tail = w_tail.shape[0]
+    rows = (count + 3) // 4 * 4
+    for t in range(count, rows):
+        for j in range(x_in.shape[1]):
+            x_in[t, j] = 0.0
     _times(x_in, rows, w_rest, bias, y)
     for t in range(count):
         s, d = src[ids[t]], dst[ids[t]]
@@ -284,17 +288,13 @@ def _edges_through(
     ids = np.empty(TILE, np.int64)
     for start in range(first, last, TILE):
         count = min(last, start + TILE) - start
-        rows = (count + 3) // 4 * 4
         for t in range(count):
             ids[t] = start + t
             for j in range(n_rest):
                 x_in[t, j] = rest[start + t, j]
-        for t in range(count, rows):  # rows of zeros up to a multiple of four
-            for j in range(n_rest):
-                x_in[t, j] = 0.0
         done = _tile_through(
-            x_in, rows, count, ids, src, dst, from_src, from_dst, w_rest, bias, norm_w, norm_b,
-            eps, w_tail, b_tail, y, z,
+            x_in, count, ids, src, dst, from_src, from_dst, w_rest, bias, norm_w, norm_b, eps,
+            w_tail, b_tail, y, z,
         )  # fmt: skip
         if head:
             _head(done, count, ids, head_w, head_b, logits)
@@ -602,8 +602,8 @@ def _inputs_into(rest, row, features, eta, latent, s, d, turn, use_distance):
 def filter_inputs(features, eta, latent, src, dst, use_distance, rest):
     """Each edge's own inputs into ``rest`` [E, 6 (+1)], as
     :func:`~acts_gnn.gnn.geometry.edge_inputs` in float32 and the same order of operations
-    (the GNN's), and with ``use_distance`` the latent distance after them (the filter's;
-    otherwise ``latent`` is not read)."""
+    (the GNN's), and with ``use_distance`` the latent distance after them (the filter's, which
+    :func:`_filter_network` makes a tile at a time; otherwise ``latent`` is not read)."""
     for e in prange(src.shape[0]):
         s, d = src[e], dst[e]
         _inputs_into(rest, e, features, eta, latent, s, d, _turn(features, s, d), use_distance)
@@ -621,7 +621,7 @@ def _filter_network(
     n_edges = src.shape[0]
     padded = bias.shape[1]
     for block in prange((n_edges + _EDGE_BLOCK - 1) // _EDGE_BLOCK):
-        x_in = np.zeros((TILE, w_rest.shape[0]), np.float32)
+        x_in = np.empty((TILE, w_rest.shape[0]), np.float32)
         y = np.empty((TILE, padded), np.float32)
         z = np.empty((TILE, padded), np.float32)
         ids = np.empty(TILE, np.int64)
@@ -638,12 +638,8 @@ def _filter_network(
             else:
                 logits[e, 0] = 0.0
             if count == TILE or (e == last - 1 and count > 0):
-                rows = (count + 3) // 4 * 4
-                for t in range(count, rows):  # rows of zeros up to a multiple of four
-                    for j in range(x_in.shape[1]):
-                        x_in[t, j] = 0.0
                 done = _tile_through(
-                    x_in, rows, count, ids, src, dst, from_src, from_dst, w_rest, bias, norm_w,
+                    x_in, count, ids, src, dst, from_src, from_dst, w_rest, bias, norm_w,
                     norm_b, eps, w_tail, b_tail, y, z,
                 )  # fmt: skip
                 _head(done, count, ids, head_w, head_b, logits)

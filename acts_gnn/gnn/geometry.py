@@ -58,11 +58,10 @@ def open_ends(features: torch.Tensor) -> torch.Tensor:
     half_length = torch.where(r < PIXEL_R, PIXEL_BARREL_Z, STRIP_BARREL_Z)
     barrel = z.abs() < half_length
     # the regions: 0 the barrel, 1 the endcaps at z ≥ 0, 2 those at z < 0
-    region = torch.where(barrel, 0, torch.where(z >= 0, 1, 2))
-    held = torch.bincount(region, minlength=3)
+    side = torch.where(z >= 0, 1, 2)  # the endcaps on a point's side
+    held = torch.bincount(torch.where(barrel, 0, side), minlength=3)
     unread = held < REGION_READ_FRACTION * features.shape[0]
-    beyond = torch.where(barrel, region.new_tensor(1) + (z < 0).long(), 0)
-    return unread[beyond].to(features.dtype)
+    return unread[torch.where(barrel, side, 0)].to(features.dtype)  # the region beyond
 
 
 def point_eta(features: torch.Tensor) -> torch.Tensor:
