@@ -89,6 +89,14 @@ def command(
             "(the shipped model's recipe): none.",
         ),
     ] = 0.0,
+    stop_tracks: Annotated[
+        float,
+        typer.Option(
+            help="GNN: in each training step this fraction of the particles keeps only a run "
+            "of its points, as tracks that stop (hadronic interactions), start late "
+            "(secondaries) or miss modules; 0: none.",
+        ),
+    ] = 0.0,
     latent_negatives: Annotated[
         int,
         typer.Option(
@@ -193,6 +201,7 @@ def command(
         soft_edges=soft_edges,
         true_edge_pt_power=true_edge_pt_power,
         truncate=truncate,
+        stop_tracks=stop_tracks,
         latent_negatives=latent_negatives,
         embedding_lr=embedding_lr,
         fine_tune_embedding=fine_tune_embedding,

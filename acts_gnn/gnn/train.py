@@ -15,7 +15,9 @@ Layer: gnn.
    ``filter_efficiency`` of the true validation edges.
 3. **GNN** — binary cross-entropy on the filtered graphs, one event (or φ sector of it) per step;
    a sector step runs on the sub-graph of the points its edges touch (and with ``truncate`` > 0
-   that share of the steps on the part of it inside a random region of the detector). Its cut
+   that share of the steps on the part of it inside a random region of the detector; with
+   ``stop_tracks`` > 0 that share of its particles cut short, as tracks that stop or start
+   inside the detector). Its cut
    is left at 0.5 here; :mod:`acts_gnn.gnn.recipe` tunes it on track-level metrics.
 
 An edge joining two points of one particle *below* ``target_pt_gev`` (a soft edge) is, by
@@ -64,7 +66,7 @@ from torch import nn
 
 from acts_gnn.cuda.dispatch import radius_graph
 from acts_gnn.errors import ConfigError
-from acts_gnn.event import Event
+from acts_gnn.event import NOISE_PARTICLE_ID, Event
 from acts_gnn.gnn.bundle import ModelBundle, PipelineConfig
 from acts_gnn.gnn.models import (
     EmbeddingConfig,
@@ -135,6 +137,10 @@ class TrainingConfig:
     #: the detector (:func:`_cut_to_region`), so that it sees tracks that end inside the
     #: detector, as in data read by region; 0 (the shipped model's recipe): none
     truncate: float = 0.0
+    #: the fraction of the particles cut short in each of the GNN's training steps
+    #: (:func:`_stop_tracks`): each keeps only a run of its points, as a track that stops in a
+    #: hadronic interaction, starts at a secondary vertex or crosses a dead module; 0: none
+    stop_tracks: float = 0.0
     #: the candidate-quality network also sees the fraction of a candidate's points whose
     #: detector region beyond is not read (quality.OPEN_ENDS_INPUT): a track cut short by a
     #: region read alone is then not taken for a fragment
@@ -153,6 +159,8 @@ class TrainingConfig:
             raise ConfigError(f"latent_negatives must be 0 or more, got {self.latent_negatives}")
         if not 0.0 <= self.truncate <= 1.0:
             raise ConfigError(f"truncate must be in [0, 1], got {self.truncate:g}")
+        if not 0.0 <= self.stop_tracks <= 1.0:
+            raise ConfigError(f"stop_tracks must be in [0, 1], got {self.stop_tracks:g}")
         if not 0.0 <= self.true_edge_pt_power <= 2.0:
             raise ConfigError(
                 f"true_edge_pt_power must be in [0, 2], got {self.true_edge_pt_power:g}"
@@ -432,6 +440,8 @@ class _Graph:
     latent: torch.Tensor
     features: torch.Tensor
     event: Event
+    #: int64 [N]: each point's particle as an index (-1: noise)
+    particle: torch.Tensor
 
     def subset(self, keep: torch.Tensor) -> _Graph:
         """The same graph with only the edges where ``keep`` is true."""
@@ -442,6 +452,7 @@ class _Graph:
             self.latent,
             self.features,
             self.event,
+            self.particle,
         )
 
 
@@ -469,7 +480,16 @@ def _graph(model: EmbeddingMLP, data: _Prepared, radius: float, cfg: TrainingCon
         latent=z,
         features=data.features,
         event=data.event,
+        particle=_particle_index(data.event, device),
     )
+
+
+def _particle_index(event: Event, device: torch.device) -> torch.Tensor:
+    """int64 [N]: each point's particle as an index 0…P−1 (-1: noise)."""
+    ids = np.asarray(event.truth.particle_id)
+    _, index = np.unique(ids, return_inverse=True)
+    index = np.where(ids == NOISE_PARTICLE_ID, -1, index.reshape(-1))
+    return torch.from_numpy(index.astype(np.int64)).to(device)
 
 
 def _pairs_inside(
@@ -601,13 +621,21 @@ class _Sector:
     edges: torch.Tensor
     truth: torch.Tensor
     weight: torch.Tensor
+    #: int64 [points]: each point's particle as an index (-1: noise)
+    particle: torch.Tensor
 
 
 def _sector(graph: _Graph | _Sector, keep: torch.Tensor) -> _Sector:
     """The sub-graph of the edges where ``keep`` is true (message passing never leaves it)."""
     edges = graph.edges[:, keep]
     nodes, renumbered = torch.unique(edges, return_inverse=True)
-    return _Sector(graph.features[nodes], renumbered, graph.truth[keep], graph.weight[keep])
+    return _Sector(
+        graph.features[nodes],
+        renumbered,
+        graph.truth[keep],
+        graph.weight[keep],
+        graph.particle[nodes],
+    )
 
 
 def _sectors(graph: _Graph, sectors: int) -> list[_Sector]:
@@ -647,6 +675,50 @@ def _cut_to_region(sector: _Sector, gen: torch.Generator) -> _Sector:
     return _sector(sector, keep) if bool(keep.any()) else sector
 
 
+#: of the particles :func:`_stop_tracks` cuts short, the share whose run starts at their first
+#: point (a track that stops); the others start later (a secondary, or a module missed)
+_STOPPED_SHARE = 0.75
+
+
+def _stop_tracks(sector: _Sector, fraction: float, gen: torch.Generator) -> _Sector:
+    """The sub-graph without the points ``fraction`` of the sector's particles lose.
+
+    Each particle drawn (noise never is) keeps one run of its points in order of r, of at least
+    2 points and at most all but one; the run starts at its innermost point for
+    :data:`_STOPPED_SHARE` of them, else at a random later point. A particle of under 3 points
+    keeps them all. The edges of kept points keep their truth and weight.
+    """
+    particle = sector.particle
+    n_particles = int(particle.max()) + 1 if particle.numel() else 0
+    if n_particles == 0:
+        return sector
+    device = particle.device
+    draws = torch.rand(4, n_particles, generator=gen).to(device)
+    real = particle >= 0
+    index = torch.where(real, particle, n_particles)  # noise: one bin past the particles
+    counts = torch.bincount(index, minlength=n_particles + 1)[:n_particles]
+    # each point's rank among its particle's points by r
+    order = torch.argsort(sector.features[:, 0], stable=True)
+    order = order[torch.argsort(index[order], stable=True)]
+    first = torch.cumsum(counts, 0) - counts
+    rank = torch.empty_like(index)
+    grouped = index[order]
+    rank[order] = torch.arange(order.numel(), device=device) - torch.where(
+        grouped < n_particles, first[grouped.clamp(max=n_particles - 1)], 0
+    )
+    cut = (draws[0] < fraction) & (counts >= 3)
+    length = 2 + (draws[1] * (counts - 2).clamp(min=0)).long()  # 2 … counts − 1
+    late = draws[2] >= _STOPPED_SHARE
+    start = torch.where(late, (draws[3] * (counts - length + 1)).long().clamp(min=0), 0)
+    start = torch.minimum(start, counts - length)
+    p = particle.clamp(min=0)
+    dropped = real & cut[p] & ((rank < start[p]) | (rank >= start[p] + length[p]))
+    if not bool(dropped.any()):
+        return sector
+    keep = ~dropped[sector.edges[0]] & ~dropped[sector.edges[1]]
+    return _sector(sector, keep) if bool(keep.any()) else sector
+
+
 def _train_gnn(
     train, val, cfg, report, gen, device, start: InteractionGNN | None = None
 ) -> InteractionGNN:
@@ -666,6 +738,8 @@ def _train_gnn(
     def step(sector: _Sector) -> float:
         if cfg.truncate and float(torch.rand(1, generator=gen)) < cfg.truncate:
             sector = _cut_to_region(sector, gen)
+        if cfg.stop_tracks:
+            sector = _stop_tracks(sector, cfg.stop_tracks, gen)
         logits = model(_augment(sector.features, gen), sector.edges)
         return _step(optimiser, _bce(logits, sector.truth, sector.weight), schedule)
 

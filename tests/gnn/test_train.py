@@ -138,6 +138,7 @@ def test_sector_subgraph_gives_the_logits_of_the_whole_graph():
         latent=torch.zeros(n, 2),
         features=features,
         event=None,  # type: ignore[arg-type]
+        particle=torch.arange(n) % 7 - 1,
     )
     model = InteractionGNN(GNNConfig(hidden=8, iterations=3)).eval()
     sectors = training._sectors(graph, 4)
@@ -159,7 +160,9 @@ def test_sector_subgraph_gives_the_logits_of_the_whole_graph():
 def test_a_region_cut_keeps_the_edges_inside_one_region_renumbered():
     features, edges = _random_graph(400, 1200)
     # each edge's weight is its number: a kept edge says which one it is
-    sector = training._Sector(features, edges, torch.rand(1200) < 0.3, torch.arange(1200.0))
+    sector = training._Sector(
+        features, edges, torch.rand(1200) < 0.3, torch.arange(1200.0), torch.arange(400)
+    )
     gen = torch.Generator().manual_seed(3)
     kinds = set()
     for _ in range(30):
@@ -190,10 +193,78 @@ def test_a_region_cut_keeps_the_edges_inside_one_region_renumbered():
             raise AssertionError("the kept edges are not those of one region")
     assert kinds == {"central", "forward", "inner"}
     # a region without edges leaves the sector as it is
-    lone = training._Sector(features, torch.tensor([[0], [1]]), torch.tensor([True]), torch.ones(1))
+    lone = training._Sector(
+        features, torch.tensor([[0], [1]]), torch.tensor([True]), torch.ones(1), torch.arange(400)
+    )
     features[0, 2], features[1, 2] = -0.9, 0.9  # one end on each side
     features[0, 0], features[1, 0] = 0.1, 0.99
     assert training._cut_to_region(lone, torch.Generator().manual_seed(0)) is lone
+
+
+def _chains(lengths: list[int]) -> training._Sector:
+    """Particles of ``lengths`` points each (r = 0.1, 0.2, … in a shuffled order), each point
+    joined to its next in r; one noise point joined to every particle's first point. Each edge's
+    weight is its number."""
+    gen = torch.Generator().manual_seed(1)
+    particle = torch.cat(
+        [torch.full((n,), p) for p, n in enumerate(lengths)] + [torch.tensor([-1])]
+    )
+    rank = torch.cat([torch.arange(n) for n in lengths] + [torch.tensor([0])])
+    shuffle = torch.randperm(particle.numel(), generator=gen)
+    particle, rank = particle[shuffle], rank[shuffle]
+    features = torch.stack(
+        [0.1 * (rank + 1.0), torch.zeros(rank.shape), torch.zeros(rank.shape)], 1
+    )
+    position = {(int(p), int(k)): i for i, (p, k) in enumerate(zip(particle, rank, strict=True))}
+    pairs = [
+        (position[p, k], position[p, k + 1]) for p, n in enumerate(lengths) for k in range(n - 1)
+    ]
+    noise = position[-1, 0]
+    pairs += [(noise, position[p, 0]) for p in range(len(lengths))]
+    edges = torch.tensor(pairs).T
+    return training._Sector(
+        features,
+        edges,
+        torch.ones(len(pairs), dtype=torch.bool),
+        torch.arange(len(pairs) * 1.0),
+        particle,
+    )
+
+
+def test_stopped_tracks_keep_one_run_of_their_points_in_r():
+    lengths = [2, 3, 5, 8, 12] * 8
+    sector = _chains(lengths)
+    gen = torch.Generator().manual_seed(5)
+    assert training._stop_tracks(sector, 0.0, gen) is sector
+    starts, kept_lengths = set(), set()
+    for _ in range(20):
+        cut = training._stop_tracks(sector, 1.0, gen)
+        found = cut.weight.long()
+        # the kept edges are the sector's edges between kept points, truth and order kept
+        assert torch.equal(cut.features[cut.edges], sector.features[sector.edges[:, found]])
+        assert torch.equal(cut.truth, sector.truth[found])
+        assert bool((found[1:] > found[:-1]).all())
+        for p, n in enumerate(lengths):
+            ranks = torch.sort((cut.features[cut.particle == p, 0] / 0.1).round().long() - 1).values
+            if n < 3:  # too short to cut: kept whole
+                assert ranks.tolist() == list(range(n))
+                continue
+            # one run of at least 2 and at most n - 1 points, every edge inside it kept
+            assert 2 <= ranks.numel() <= n - 1
+            assert ranks.tolist() == list(range(int(ranks[0]), int(ranks[0]) + ranks.numel()))
+            starts.add(int(ranks[0]) > 0)
+            kept_lengths.add(ranks.numel() - n)
+        # the noise point stays, on the edges to the particles' first points still kept
+        assert int((cut.particle == -1).sum()) == 1
+    # tracks that stop (start at their first point) and tracks that start later both occur;
+    # every length from 2 to n - 1 of the 12-point particles occurs
+    assert starts == {False, True}
+    assert set(range(-10, 0)) <= kept_lengths
+
+
+def test_stop_tracks_outside_zero_to_one_is_a_config_error():
+    with pytest.raises(ConfigError, match="stop_tracks must be in"):
+        training.TrainingConfig(stop_tracks=-0.1)
 
 
 def test_truncate_outside_zero_to_one_is_a_config_error():
@@ -514,6 +585,7 @@ def _scored_graph(truth: list[bool]) -> training._Graph:
         latent=torch.zeros((1, 3)),
         features=torch.zeros((1, 3)),
         event=None,
+        particle=torch.zeros(1, dtype=torch.long),
     )
 
 
