@@ -10,7 +10,7 @@ EXTRAS ?= dev,acts,cuda,server
 DEMO_OUT ?= demo-output
 STAMP  := $(VENV)/.installed
 
-.PHONY: system-deps demo test test-all test-slurm test-root lint venv clean example train train-quality train-latent train-gnn32 train-regions train-jets train-open-ends train-stopped dense gpu-prepare gpu-check gpu-train bench soak perf-analyzer fuzz wheel-check
+.PHONY: system-deps demo test test-all test-slurm test-root lint venv clean example train train-quality train-latent train-gnn32 train-regions train-jets train-open-ends train-stopped train-steps dense gpu-prepare gpu-check gpu-train bench soak perf-analyzer fuzz wheel-check
 
 venv: $(STAMP)
 
@@ -305,6 +305,29 @@ train-stopped: $(DATA)/train/.done $(DATA)/train2/.done $(DATA)/train4/.done $(D
 	$(VENV)/bin/acts-gnn train $(STOPPED_TRAIN) --test $(DATA)/test --tune $(DATA)/sel --tune $(DATA)/seldense \
 		--tune $(DATA)/selregions -o $(BUNDLE) --force --reuse $(BUNDLE)-step1b --quality-only --quality-open-ends \
 		--seed 0 --data-description "$(STOPPED_DATA); make train-stopped from git $(STOPPED_FROM)"
+
+# Tried and not shipped (2026-12-03, session 14; README, "Where CPU time goes"): the model of git
+# $(STEPS_FROM) with its GNN warm-started for 2 epochs on the 64 events of train-jets with
+# $(STEPS) message-passing steps instead of 6 (the steps share their weights: fewer cost less CPU
+# per edge), the filter cut set back to that model's; then its candidate-quality selection trained
+# again (--quality-open-ends) and the cuts chosen on the 15 tuning events, as train-open-ends.
+# About 35 minutes here.
+STEPS_FROM ?= b61ffed
+STEPS ?= 5
+train-steps: $(DATA)/train/.done $(DATA)/train2/.done $(DATA)/train4/.done $(DATA)/train5/.done $(DATA)/train6/.done $(DATA)/val/.done $(DATA)/test/.done $(DATA)/sel/.done $(DATA)/seldense/.done $(DATA)/selregions/.done
+	rm -rf $(DATA)/model-$(STEPS_FROM) && mkdir -p $(DATA)/model-$(STEPS_FROM)
+	git archive $(STEPS_FROM) acts_gnn/data/default_model | tar -x --strip-components=3 -C $(DATA)/model-$(STEPS_FROM)
+	$(VENV)/bin/acts-gnn train --train $(DATA)/train --train $(DATA)/train2 --train $(DATA)/train4 --train $(DATA)/train5 \
+		--val $(DATA)/val -o $(BUNDLE)-step1 --force --reuse $(DATA)/model-$(STEPS_FROM) --reuse-stages embedding,filter \
+		--warm-start --gnn-iterations $(STEPS) --gnn-epochs 2 --true-edge-pt-power 0.3 --seed 0 \
+		--data-description "$(STOPPED_DATA); step 1 of make train-steps from git $(STEPS_FROM)"
+	$(VENV)/bin/python -c "import sys; from dataclasses import replace; from acts_gnn.gnn.bundle import ModelBundle; \
+		b = ModelBundle.load(sys.argv[1]); cut = ModelBundle.load(sys.argv[2]).pipeline.filter_cut; \
+		replace(b, pipeline=replace(b.pipeline, filter_cut=cut)).save(sys.argv[3])" \
+		$(BUNDLE)-step1 $(DATA)/model-$(STEPS_FROM) $(BUNDLE)-step1b
+	$(VENV)/bin/acts-gnn train $(STOPPED_TRAIN) --test $(DATA)/test --tune $(DATA)/sel --tune $(DATA)/seldense \
+		--tune $(DATA)/selregions -o $(BUNDLE) --force --reuse $(BUNDLE)-step1b --quality-only --quality-open-ends \
+		--seed 0 --data-description "$(STOPPED_DATA); make train-steps from git $(STEPS_FROM)"
 
 # GPU work (kernel checks and training on a GPU). Here: `make gpu-prepare` writes .gpu/, the training recipe's
 # μ = 200 events ($(DATA)/train, val, the first GPU_TEST_EVENTS of test) as .npz caches (~1.5 MB
