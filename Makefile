@@ -121,6 +121,16 @@ test-root: $(STAMP)
 
 # The whole training recipe (simulate → train → score held-out μ = 200 events); see README.
 DATA ?= data
+# $(call model_from,REV): the shipped bundle of git REV unpacked into $(DATA)/model-REV
+define model_from
+rm -rf $(DATA)/model-$(1) && mkdir -p $(DATA)/model-$(1)
+git archive $(1) acts_gnn/data/default_model | tar -x --strip-components=3 -C $(DATA)/model-$(1)
+endef
+# $(FILTER_CUT_BACK) BUNDLE MODEL OUT: BUNDLE with the filter cut of MODEL, saved as OUT
+FILTER_CUT_BACK = $(VENV)/bin/python -c "import sys; from dataclasses import replace; from acts_gnn.gnn.bundle import ModelBundle; \
+	b = ModelBundle.load(sys.argv[1]); cut = ModelBundle.load(sys.argv[2]).pipeline.filter_cut; \
+	replace(b, pipeline=replace(b.pipeline, filter_cut=cut)).save(sys.argv[3])"
+
 TRAIN_EVENTS ?= 16
 TEST_EVENTS ?= 10
 BUNDLE ?= $(DATA)/bundle
@@ -172,8 +182,7 @@ train-quality: $(DATA)/train/.done $(DATA)/val/.done $(DATA)/test/.done
 # About 80 minutes here.
 LATENT_FROM ?= a4a549f
 train-latent: $(DATA)/train/.done $(DATA)/val/.done $(DATA)/test/.done
-	rm -rf $(DATA)/model-$(LATENT_FROM) && mkdir -p $(DATA)/model-$(LATENT_FROM)
-	git archive $(LATENT_FROM) acts_gnn/data/default_model | tar -x --strip-components=3 -C $(DATA)/model-$(LATENT_FROM)
+	$(call model_from,$(LATENT_FROM))
 	$(VENV)/bin/acts-gnn train --train $(DATA)/train --val $(DATA)/val -o $(BUNDLE)-step1 --force \
 		--reuse $(DATA)/model-$(LATENT_FROM) --reuse-stages embedding --fine-tune-embedding \
 		--embedding-epochs 4 --embedding-lr 1e-3 --latent-negatives 16 --warm-start \
@@ -196,8 +205,7 @@ $(DATA)/train2/.done: $(STAMP)
 	rm -rf $(DATA)/train2 && $(VENV)/bin/acts-gnn simulate -o $(DATA)/train2 --events $(TRAIN_EVENTS) --pileup 200 --seed 1500
 	touch $@
 train-gnn32: $(DATA)/train/.done $(DATA)/train2/.done $(DATA)/val/.done $(DATA)/test/.done
-	rm -rf $(DATA)/model-$(GNN32_FROM) && mkdir -p $(DATA)/model-$(GNN32_FROM)
-	git archive $(GNN32_FROM) acts_gnn/data/default_model | tar -x --strip-components=3 -C $(DATA)/model-$(GNN32_FROM)
+	$(call model_from,$(GNN32_FROM))
 	$(VENV)/bin/acts-gnn train --train $(DATA)/train --train $(DATA)/train2 --val $(DATA)/val \
 		-o $(BUNDLE)-step1 --force --reuse $(DATA)/model-$(GNN32_FROM) --reuse-stages embedding,filter --warm-start \
 		--gnn-epochs 4 --true-edge-pt-power 0.3 --seed 0 --data-description \
@@ -219,8 +227,7 @@ $(DATA)/train4/.done: $(STAMP)
 	rm -rf $(DATA)/train4 && $(VENV)/bin/acts-gnn simulate -o $(DATA)/train4 --events $(TRAIN_EVENTS) --pileup 200 --seed 1700 --regions 1.0 --noise 0.17
 	touch $@
 train-regions: $(DATA)/train/.done $(DATA)/train2/.done $(DATA)/train3/.done $(DATA)/train4/.done $(DATA)/val/.done $(DATA)/test/.done
-	rm -rf $(DATA)/model-$(REGIONS_FROM) && mkdir -p $(DATA)/model-$(REGIONS_FROM)
-	git archive $(REGIONS_FROM) acts_gnn/data/default_model | tar -x --strip-components=3 -C $(DATA)/model-$(REGIONS_FROM)
+	$(call model_from,$(REGIONS_FROM))
 	$(VENV)/bin/acts-gnn train --train $(DATA)/train --train $(DATA)/train2 --train $(DATA)/train3 --train $(DATA)/train4 \
 		--val $(DATA)/val --test $(DATA)/test -o $(BUNDLE) --force --reuse $(DATA)/model-$(REGIONS_FROM) \
 		--reuse-stages embedding,filter --warm-start --gnn-epochs 3 --true-edge-pt-power 0.3 --seed 0 --data-description \
@@ -246,15 +253,12 @@ $(DATA)/seldense/.done: $(STAMP)
 	rm -rf $(DATA)/seldense && $(VENV)/bin/acts-gnn simulate -o $(DATA)/seldense --events 3 --pileup 200 --jets 4 --jet-particles 30 --seed 8200
 	touch $@
 train-jets: $(DATA)/train/.done $(DATA)/train2/.done $(DATA)/train4/.done $(DATA)/train5/.done $(DATA)/val/.done $(DATA)/test/.done $(DATA)/sel/.done $(DATA)/seldense/.done
-	rm -rf $(DATA)/model-$(JETS_FROM) && mkdir -p $(DATA)/model-$(JETS_FROM)
-	git archive $(JETS_FROM) acts_gnn/data/default_model | tar -x --strip-components=3 -C $(DATA)/model-$(JETS_FROM)
+	$(call model_from,$(JETS_FROM))
 	$(VENV)/bin/acts-gnn train --train $(DATA)/train --train $(DATA)/train2 --train $(DATA)/train4 --train $(DATA)/train5 \
 		--val $(DATA)/val --test $(DATA)/test -o $(BUNDLE)-step1 --force --reuse $(DATA)/model-$(JETS_FROM) \
 		--reuse-stages embedding,filter --warm-start --gnn-epochs 3 --true-edge-pt-power 0.3 --seed 0 --data-description \
 		"acts-gnn simulate --pileup 200: train $(TRAIN_EVENTS) events seed 1000 + $(TRAIN_EVENTS) events seed 1500 + $(TRAIN_EVENTS) events seed 1700 --regions 1.0 --noise 0.17 + $(TRAIN_EVENTS) events seed 1800 --jets 4 --jet-particles 30 --hard-vertices 16, val 2 events seed 2000, test $(TEST_EVENTS) events seed 3000; GNN warm-started from git $(JETS_FROM)"
-	$(VENV)/bin/python -c "import sys; from dataclasses import replace; from acts_gnn.gnn.bundle import ModelBundle; \
-		b = ModelBundle.load(sys.argv[1]); cut = ModelBundle.load(sys.argv[2]).pipeline.filter_cut; \
-		replace(b, pipeline=replace(b.pipeline, filter_cut=cut)).save(sys.argv[3])" \
+	$(FILTER_CUT_BACK) \
 		$(BUNDLE)-step1 $(DATA)/model-$(JETS_FROM) $(BUNDLE)-step1b
 	$(VENV)/bin/acts-gnn train --train $(DATA)/train --train $(DATA)/train2 --train $(DATA)/train4 --train $(DATA)/train5 \
 		--val $(DATA)/val --test $(DATA)/test --tune $(DATA)/sel --tune $(DATA)/seldense -o $(BUNDLE) --force \
@@ -275,8 +279,7 @@ $(DATA)/selregions/.done: $(STAMP)
 	rm -rf $(DATA)/selregions && $(VENV)/bin/acts-gnn simulate -o $(DATA)/selregions --events 6 --pileup 200 --seed 8300 --regions 1.0 --noise 0.17
 	touch $@
 train-open-ends: $(DATA)/train/.done $(DATA)/train2/.done $(DATA)/train4/.done $(DATA)/train5/.done $(DATA)/train6/.done $(DATA)/val/.done $(DATA)/test/.done $(DATA)/sel/.done $(DATA)/seldense/.done $(DATA)/selregions/.done
-	rm -rf $(DATA)/model-$(OPEN_ENDS_FROM) && mkdir -p $(DATA)/model-$(OPEN_ENDS_FROM)
-	git archive $(OPEN_ENDS_FROM) acts_gnn/data/default_model | tar -x --strip-components=3 -C $(DATA)/model-$(OPEN_ENDS_FROM)
+	$(call model_from,$(OPEN_ENDS_FROM))
 	$(VENV)/bin/acts-gnn train --train $(DATA)/train --train $(DATA)/train2 --train $(DATA)/train4 --train $(DATA)/train5 \
 		--train $(DATA)/train6 --val $(DATA)/val --test $(DATA)/test --tune $(DATA)/sel --tune $(DATA)/seldense \
 		--tune $(DATA)/selregions -o $(BUNDLE) --force --reuse $(DATA)/model-$(OPEN_ENDS_FROM) --quality-only \
@@ -293,14 +296,11 @@ STOP_TRACKS ?= 0.2
 STOPPED_DATA = acts-gnn simulate --pileup 200: train $(TRAIN_EVENTS) events seed 1000 + $(TRAIN_EVENTS) events seed 1500 + $(TRAIN_EVENTS) events seed 1700 --regions 1.0 --noise 0.17 + $(TRAIN_EVENTS) events seed 1800 --jets 4 --jet-particles 30 --hard-vertices 16 + 32 events seed 1900 --regions 1.0 --noise 0.17, val 2 events seed 2000, tune 6 events seed 8100 + 3 events seed 8200 --jets 4 --jet-particles 30 + 6 events seed 8300 --regions 1.0 --noise 0.17, test $(TEST_EVENTS) events seed 3000
 STOPPED_TRAIN = --train $(DATA)/train --train $(DATA)/train2 --train $(DATA)/train4 --train $(DATA)/train5 --train $(DATA)/train6 --val $(DATA)/val
 train-stopped: $(DATA)/train/.done $(DATA)/train2/.done $(DATA)/train4/.done $(DATA)/train5/.done $(DATA)/train6/.done $(DATA)/val/.done $(DATA)/test/.done $(DATA)/sel/.done $(DATA)/seldense/.done $(DATA)/selregions/.done
-	rm -rf $(DATA)/model-$(STOPPED_FROM) && mkdir -p $(DATA)/model-$(STOPPED_FROM)
-	git archive $(STOPPED_FROM) acts_gnn/data/default_model | tar -x --strip-components=3 -C $(DATA)/model-$(STOPPED_FROM)
+	$(call model_from,$(STOPPED_FROM))
 	$(VENV)/bin/acts-gnn train $(STOPPED_TRAIN) -o $(BUNDLE)-step1 --force --reuse $(DATA)/model-$(STOPPED_FROM) \
 		--reuse-stages embedding,filter --warm-start --gnn-epochs 2 --true-edge-pt-power 0.3 --stop-tracks $(STOP_TRACKS) \
 		--seed 0 --data-description "$(STOPPED_DATA); step 1 of make train-stopped from git $(STOPPED_FROM)"
-	$(VENV)/bin/python -c "import sys; from dataclasses import replace; from acts_gnn.gnn.bundle import ModelBundle; \
-		b = ModelBundle.load(sys.argv[1]); cut = ModelBundle.load(sys.argv[2]).pipeline.filter_cut; \
-		replace(b, pipeline=replace(b.pipeline, filter_cut=cut)).save(sys.argv[3])" \
+	$(FILTER_CUT_BACK) \
 		$(BUNDLE)-step1 $(DATA)/model-$(STOPPED_FROM) $(BUNDLE)-step1b
 	$(VENV)/bin/acts-gnn train $(STOPPED_TRAIN) --test $(DATA)/test --tune $(DATA)/sel --tune $(DATA)/seldense \
 		--tune $(DATA)/selregions -o $(BUNDLE) --force --reuse $(BUNDLE)-step1b --quality-only --quality-open-ends \
@@ -315,15 +315,12 @@ train-stopped: $(DATA)/train/.done $(DATA)/train2/.done $(DATA)/train4/.done $(D
 STEPS_FROM ?= b61ffed
 STEPS ?= 5
 train-steps: $(DATA)/train/.done $(DATA)/train2/.done $(DATA)/train4/.done $(DATA)/train5/.done $(DATA)/train6/.done $(DATA)/val/.done $(DATA)/test/.done $(DATA)/sel/.done $(DATA)/seldense/.done $(DATA)/selregions/.done
-	rm -rf $(DATA)/model-$(STEPS_FROM) && mkdir -p $(DATA)/model-$(STEPS_FROM)
-	git archive $(STEPS_FROM) acts_gnn/data/default_model | tar -x --strip-components=3 -C $(DATA)/model-$(STEPS_FROM)
+	$(call model_from,$(STEPS_FROM))
 	$(VENV)/bin/acts-gnn train --train $(DATA)/train --train $(DATA)/train2 --train $(DATA)/train4 --train $(DATA)/train5 \
 		--val $(DATA)/val -o $(BUNDLE)-step1 --force --reuse $(DATA)/model-$(STEPS_FROM) --reuse-stages embedding,filter \
 		--warm-start --gnn-iterations $(STEPS) --gnn-epochs 2 --true-edge-pt-power 0.3 --seed 0 \
 		--data-description "$(STOPPED_DATA); step 1 of make train-steps from git $(STEPS_FROM)"
-	$(VENV)/bin/python -c "import sys; from dataclasses import replace; from acts_gnn.gnn.bundle import ModelBundle; \
-		b = ModelBundle.load(sys.argv[1]); cut = ModelBundle.load(sys.argv[2]).pipeline.filter_cut; \
-		replace(b, pipeline=replace(b.pipeline, filter_cut=cut)).save(sys.argv[3])" \
+	$(FILTER_CUT_BACK) \
 		$(BUNDLE)-step1 $(DATA)/model-$(STEPS_FROM) $(BUNDLE)-step1b
 	$(VENV)/bin/acts-gnn train $(STOPPED_TRAIN) --test $(DATA)/test --tune $(DATA)/sel --tune $(DATA)/seldense \
 		--tune $(DATA)/selregions -o $(BUNDLE) --force --reuse $(BUNDLE)-step1b --quality-only --quality-open-ends \
