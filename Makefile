@@ -272,6 +272,16 @@ train-jets: $(DATA)/train/.done $(DATA)/train2/.done $(DATA)/train4/.done $(DATA
 # track builder and the rescue cut chosen on 15 tuning events: those of train-jets and 6 that keep
 # one region (seed 8300). About 15 minutes here.
 OPEN_ENDS_FROM ?= f85f7cd
+OPEN_ENDS_DATA = acts-gnn simulate --pileup 200: train $(TRAIN_EVENTS) events seed 1000 + $(TRAIN_EVENTS) events seed 1500 + $(TRAIN_EVENTS) events seed 1700 --regions 1.0 --noise 0.17 + $(TRAIN_EVENTS) events seed 1800 --jets 4 --jet-particles 30 --hard-vertices 16 + 32 events seed 1900 --regions 1.0 --noise 0.17, val 2 events seed 2000, tune 6 events seed 8100 + 3 events seed 8200 --jets 4 --jet-particles 30 + 6 events seed 8300 --regions 1.0 --noise 0.17, test $(TEST_EVENTS) events seed 3000
+OPEN_ENDS_TRAIN = --train $(DATA)/train --train $(DATA)/train2 --train $(DATA)/train4 --train $(DATA)/train5 --train $(DATA)/train6 --val $(DATA)/val
+# $(call open_ends_quality,BUNDLE,NOTE): train-open-ends' step on BUNDLE — its candidate-quality
+# selection trained again with --quality-open-ends on the 96 events, the filter cut, the track
+# builder and the rescue cut chosen on the 15 tuning events — written to $(BUNDLE)
+define open_ends_quality
+$(VENV)/bin/acts-gnn train $(OPEN_ENDS_TRAIN) --test $(DATA)/test --tune $(DATA)/sel --tune $(DATA)/seldense \
+	--tune $(DATA)/selregions -o $(BUNDLE) --force --reuse $(1) --quality-only --quality-open-ends \
+	--seed 0 --data-description "$(OPEN_ENDS_DATA); $(2)"
+endef
 $(DATA)/train6/.done: $(STAMP)
 	rm -rf $(DATA)/train6 && $(VENV)/bin/acts-gnn simulate -o $(DATA)/train6 --events 32 --pileup 200 --seed 1900 --regions 1.0 --noise 0.17
 	touch $@
@@ -280,10 +290,7 @@ $(DATA)/selregions/.done: $(STAMP)
 	touch $@
 train-open-ends: $(DATA)/train/.done $(DATA)/train2/.done $(DATA)/train4/.done $(DATA)/train5/.done $(DATA)/train6/.done $(DATA)/val/.done $(DATA)/test/.done $(DATA)/sel/.done $(DATA)/seldense/.done $(DATA)/selregions/.done
 	$(call model_from,$(OPEN_ENDS_FROM))
-	$(VENV)/bin/acts-gnn train --train $(DATA)/train --train $(DATA)/train2 --train $(DATA)/train4 --train $(DATA)/train5 \
-		--train $(DATA)/train6 --val $(DATA)/val --test $(DATA)/test --tune $(DATA)/sel --tune $(DATA)/seldense \
-		--tune $(DATA)/selregions -o $(BUNDLE) --force --reuse $(DATA)/model-$(OPEN_ENDS_FROM) --quality-only \
-		--quality-open-ends --seed 0 --data-description "acts-gnn simulate --pileup 200: train $(TRAIN_EVENTS) events seed 1000 + $(TRAIN_EVENTS) events seed 1500 + $(TRAIN_EVENTS) events seed 1700 --regions 1.0 --noise 0.17 + $(TRAIN_EVENTS) events seed 1800 --jets 4 --jet-particles 30 --hard-vertices 16 + 32 events seed 1900 --regions 1.0 --noise 0.17, val 2 events seed 2000, tune 6 events seed 8100 + 3 events seed 8200 --jets 4 --jet-particles 30 + 6 events seed 8300 --regions 1.0 --noise 0.17, test $(TEST_EVENTS) events seed 3000; make train-open-ends from git $(OPEN_ENDS_FROM)"
+	$(call open_ends_quality,$(DATA)/model-$(OPEN_ENDS_FROM),make train-open-ends from git $(OPEN_ENDS_FROM))
 
 # Tried and not shipped (2026-12-02, session 13; README, "What the default model reaches"): the
 # model of git $(STOPPED_FROM) with its GNN warm-started for 2 epochs on the 96 events of
@@ -293,18 +300,14 @@ train-open-ends: $(DATA)/train/.done $(DATA)/train2/.done $(DATA)/train4/.done $
 # 15 tuning events. About 50 minutes here.
 STOPPED_FROM ?= b61ffed
 STOP_TRACKS ?= 0.2
-STOPPED_DATA = acts-gnn simulate --pileup 200: train $(TRAIN_EVENTS) events seed 1000 + $(TRAIN_EVENTS) events seed 1500 + $(TRAIN_EVENTS) events seed 1700 --regions 1.0 --noise 0.17 + $(TRAIN_EVENTS) events seed 1800 --jets 4 --jet-particles 30 --hard-vertices 16 + 32 events seed 1900 --regions 1.0 --noise 0.17, val 2 events seed 2000, tune 6 events seed 8100 + 3 events seed 8200 --jets 4 --jet-particles 30 + 6 events seed 8300 --regions 1.0 --noise 0.17, test $(TEST_EVENTS) events seed 3000
-STOPPED_TRAIN = --train $(DATA)/train --train $(DATA)/train2 --train $(DATA)/train4 --train $(DATA)/train5 --train $(DATA)/train6 --val $(DATA)/val
 train-stopped: $(DATA)/train/.done $(DATA)/train2/.done $(DATA)/train4/.done $(DATA)/train5/.done $(DATA)/train6/.done $(DATA)/val/.done $(DATA)/test/.done $(DATA)/sel/.done $(DATA)/seldense/.done $(DATA)/selregions/.done
 	$(call model_from,$(STOPPED_FROM))
-	$(VENV)/bin/acts-gnn train $(STOPPED_TRAIN) -o $(BUNDLE)-step1 --force --reuse $(DATA)/model-$(STOPPED_FROM) \
+	$(VENV)/bin/acts-gnn train $(OPEN_ENDS_TRAIN) -o $(BUNDLE)-step1 --force --reuse $(DATA)/model-$(STOPPED_FROM) \
 		--reuse-stages embedding,filter --warm-start --gnn-epochs 2 --true-edge-pt-power 0.3 --stop-tracks $(STOP_TRACKS) \
-		--seed 0 --data-description "$(STOPPED_DATA); step 1 of make train-stopped from git $(STOPPED_FROM)"
+		--seed 0 --data-description "$(OPEN_ENDS_DATA); step 1 of make train-stopped from git $(STOPPED_FROM)"
 	$(FILTER_CUT_BACK) \
 		$(BUNDLE)-step1 $(DATA)/model-$(STOPPED_FROM) $(BUNDLE)-step1b
-	$(VENV)/bin/acts-gnn train $(STOPPED_TRAIN) --test $(DATA)/test --tune $(DATA)/sel --tune $(DATA)/seldense \
-		--tune $(DATA)/selregions -o $(BUNDLE) --force --reuse $(BUNDLE)-step1b --quality-only --quality-open-ends \
-		--seed 0 --data-description "$(STOPPED_DATA); make train-stopped from git $(STOPPED_FROM)"
+	$(call open_ends_quality,$(BUNDLE)-step1b,make train-stopped from git $(STOPPED_FROM))
 
 # Tried and not shipped (2026-12-03, session 14; README, "Where CPU time goes"): the model of git
 # $(STEPS_FROM) with its GNN warm-started for 2 epochs on the 64 events of train-jets with
@@ -319,12 +322,10 @@ train-steps: $(DATA)/train/.done $(DATA)/train2/.done $(DATA)/train4/.done $(DAT
 	$(VENV)/bin/acts-gnn train --train $(DATA)/train --train $(DATA)/train2 --train $(DATA)/train4 --train $(DATA)/train5 \
 		--val $(DATA)/val -o $(BUNDLE)-step1 --force --reuse $(DATA)/model-$(STEPS_FROM) --reuse-stages embedding,filter \
 		--warm-start --gnn-iterations $(STEPS) --gnn-epochs 2 --true-edge-pt-power 0.3 --seed 0 \
-		--data-description "$(STOPPED_DATA); step 1 of make train-steps from git $(STEPS_FROM)"
+		--data-description "$(OPEN_ENDS_DATA); step 1 of make train-steps from git $(STEPS_FROM)"
 	$(FILTER_CUT_BACK) \
 		$(BUNDLE)-step1 $(DATA)/model-$(STEPS_FROM) $(BUNDLE)-step1b
-	$(VENV)/bin/acts-gnn train $(STOPPED_TRAIN) --test $(DATA)/test --tune $(DATA)/sel --tune $(DATA)/seldense \
-		--tune $(DATA)/selregions -o $(BUNDLE) --force --reuse $(BUNDLE)-step1b --quality-only --quality-open-ends \
-		--seed 0 --data-description "$(STOPPED_DATA); make train-steps from git $(STEPS_FROM)"
+	$(call open_ends_quality,$(BUNDLE)-step1b,make train-steps from git $(STEPS_FROM))
 
 # GPU work (kernel checks and training on a GPU). Here: `make gpu-prepare` writes .gpu/, the training recipe's
 # μ = 200 events ($(DATA)/train, val, the first GPU_TEST_EVENTS of test) as .npz caches (~1.5 MB
