@@ -71,7 +71,7 @@ class TrainRequest:
     device: str | None = None
     data_description: str = ""
     force: bool = False
-    #: events where the filter cut, track builder and rescue cut are chosen (none: ``val``)
+    #: events where the filter cut, track builder and rescue cuts are chosen (none: ``val``)
     tune: tuple[Path, ...] = ()
 
     def check(self) -> None:

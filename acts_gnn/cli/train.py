@@ -32,7 +32,7 @@ def command(
         typer.Option(
             "--tune",
             help="Events (never trained on, not the held-out ones) where the filter cut, the "
-            "track builder and the rescue cut are chosen on tracks; default: the validation "
+            "track builder and the rescue cuts are chosen on tracks; default: the validation "
             "events. More events than the validation's few make those choices less noisy.",
         ),
     ] = None,

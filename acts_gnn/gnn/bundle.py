@@ -68,6 +68,9 @@ class PipelineConfig:
     #: (components, stitched as above) into further candidates (None: none; see
     #: :func:`acts_gnn.gnn.track_building.rescue_leftovers`)
     rescue_cut: float | None = None
+    #: a rescued group that branches is walked along its edges above this GNN score instead of
+    #: kept whole (None: kept whole; see :func:`acts_gnn.gnn.track_building.rescue_leftovers`)
+    rescue_walk_cut: float | None = None
     #: drop the candidates whose probability of being a fake, by the bundle's quality network,
     #: is above this (None: keep every candidate; see :mod:`acts_gnn.gnn.quality`)
     quality_cut: float | None = None
@@ -78,7 +81,7 @@ class PipelineConfig:
         if self.track_builder not in TRACK_BUILDERS:
             names = " or ".join(repr(name) for name in TRACK_BUILDERS)
             raise BundleError(f"track_builder must be {names}, got {self.track_builder!r}")
-        for name in ("quality_cut", "rescue_cut"):
+        for name in ("quality_cut", "rescue_cut", "rescue_walk_cut"):
             value = getattr(self, name)
             if value is not None and not 0.0 <= value <= 1.0:
                 raise BundleError(f"{name} must be in [0, 1], got {value}")

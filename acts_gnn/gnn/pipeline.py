@@ -89,7 +89,8 @@ class ScoredGraph:
 
         With ``stitch_cut`` set, the builder's pieces (of any size) are stitched afterwards; with
         ``rescue_cut`` set, the points left out are grouped into further candidates
-        (:func:`~acts_gnn.gnn.track_building.rescue_leftovers`); with ``quality_cut`` set (and
+        (:func:`~acts_gnn.gnn.track_building.rescue_leftovers`; with ``rescue_walk_cut``,
+        branching groups walked); with ``quality_cut`` set (and
         a quality network), the candidates it finds likely fakes are dropped at the end.
         """
         from acts_gnn.gnn.track_building import rescue_leftovers, stitch_pieces
@@ -110,6 +111,7 @@ class ScoredGraph:
                 cfg.rescue_cut,
                 cfg.stitch_cut,
                 cfg.min_track_spacepoints,
+                cfg.rescue_walk_cut,
             )
         if cfg.quality_cut is None or self.quality is None or self.features is None:
             return labels

@@ -7,7 +7,7 @@ candidate-quality network (:mod:`acts_gnn.gnn.quality`) on the candidates the pi
 the training events, each labelled fake or not by the evaluation's matching, and picks its cut on
 the validation events (:func:`add_quality`); last it keeps the filter cut
 (:func:`choose_filter_cut`), then the track builder (connected components or walkthrough) and the
-rescue cut (:func:`choose_track_building`) that do best on the validation tracks.
+rescue cuts (:func:`choose_track_building`) that do best on the validation tracks.
 """
 
 from __future__ import annotations
@@ -65,6 +65,8 @@ FILTER_CUT_SCALES = (1.0, 0.5, 0.25, 0.125)
 FILTER_CUT_TOLERANCE = 0.001
 #: rescue cuts tried with each track builder on the validation events (None: no rescue pass)
 RESCUE_CUTS = (None, 0.9, 0.7, 0.5)
+#: with each rescue cut, the cuts tried for walking its branching groups (None: kept whole)
+RESCUE_WALK_CUTS = (None, 0.5, 0.3)
 #: the rescue cut of the candidates the quality network learns from
 RESCUE_TRAINING_CUT = 0.7
 #: cuts on the quality network's fake probability tried on the validation events (None: off)
@@ -175,10 +177,10 @@ def choose_filter_cut(
 def choose_track_building(
     bundle: ModelBundle, events: Sequence[Event], device: str = "cpu"
 ) -> ModelBundle:
-    """``bundle`` with the track builder and rescue cut (:data:`RESCUE_CUTS`) that give the
-    highest efficiency − fake rate on ``events``, its other cuts and quality selection as they
-    are (ties keep the earlier pair in the scan, the bundle's own pairs first), and every
-    pair's figures in ``metrics.builder_scan``."""
+    """``bundle`` with the track builder, rescue cut (:data:`RESCUE_CUTS`) and rescue walk cut
+    (:data:`RESCUE_WALK_CUTS`) that give the highest efficiency − fake rate on ``events``, its
+    other cuts and quality selection as they are (ties keep the earlier setting in the scan, the
+    bundle's own builder first), and every setting's figures in ``metrics.builder_scan``."""
     pipeline = Pipeline(bundle, device=device)
     outputs = [(event, pipeline.run_scores(event.features())) for event in events]
     own = bundle.pipeline.track_builder
@@ -186,15 +188,23 @@ def choose_track_building(
     rows = []
     for builder in builders:
         for rescue in RESCUE_CUTS:
-            s = _on_tracks(outputs, track_builder=builder, rescue_cut=rescue)
-            rows.append(
-                BuilderScanRow(builder, rescue, s.efficiency, s.fake_rate, s.duplicate_rate)
-            )
+            for walk in RESCUE_WALK_CUTS if rescue is not None else (None,):
+                s = _on_tracks(
+                    outputs, track_builder=builder, rescue_cut=rescue, rescue_walk_cut=walk
+                )
+                rows.append(
+                    BuilderScanRow(
+                        builder, rescue, s.efficiency, s.fake_rate, s.duplicate_rate, walk
+                    )
+                )
     best = _best(rows)
     return replace(
         bundle,
         pipeline=replace(
-            bundle.pipeline, track_builder=best.track_builder, rescue_cut=best.rescue_cut
+            bundle.pipeline,
+            track_builder=best.track_builder,
+            rescue_cut=best.rescue_cut,
+            rescue_walk_cut=best.rescue_walk_cut,
         ),
         metrics=replace(bundle.metrics, builder_scan=tuple(rows)),
     )
@@ -286,7 +296,7 @@ def train_recipe(
 ) -> ModelBundle:
     """Train, tune the GNN cut on ``val_events``, and score ``test_events`` with both builders.
 
-    ``tune_events``: where the filter cut, the track builder and the rescue cut are chosen on
+    ``tune_events``: where the filter cut, the track builder and the rescue cuts are chosen on
     tracks (empty: ``val_events``) — more events than the few validation ones make those
     choices less noisy.
 
@@ -332,7 +342,7 @@ def train_recipe(
     on += "s" if len(tune) != 1 else ""
     status(f"choosing the filter cut on {on}")
     bundle = choose_filter_cut(bundle, tune, device)
-    status(f"choosing the track builder and the rescue cut on {on}")
+    status(f"choosing the track builder and the rescue cuts on {on}")
     bundle = choose_track_building(bundle, tune, device)
     if test_events:
         for builder in ("components", "walkthrough"):

@@ -104,14 +104,17 @@ class FilterScanRow:
 
 @dataclass(frozen=True)
 class BuilderScanRow:
-    """One track builder and rescue cut (None: no rescue pass) tried on the validation events,
-    with the bundle's other cuts and quality selection (candidates ≥ 3 space points)."""
+    """One track builder, rescue cut (None: no rescue pass) and rescue walk cut (None: rescued
+    groups kept whole) tried on the validation events, with the bundle's other cuts and quality
+    selection (candidates ≥ 3 space points)."""
 
     track_builder: str
     rescue_cut: float | None
     efficiency: float
     fake_rate: float
     duplicate_rate: float
+    #: last, with a default: bundles scanned before it was tried read as "kept whole"
+    rescue_walk_cut: float | None = None
 
 
 @dataclass(frozen=True)

@@ -23,8 +23,14 @@ join a track, but never form one among themselves.
 Last, **rescue** (:func:`rescue_leftovers`, ``rescue_cut``): a track whose edges all score
 between the rescue cut and the GNN cut — hard and central tracks among them — is in no
 candidate; the points no candidate holds are grouped by the edges above the rescue cut between
-them, and those groups (stitched the same way) become candidates too. The candidate-quality
-selection that follows drops the likely fakes among them.
+them, and those groups (stitched the same way) become candidates too. With ``rescue_walk_cut``
+set, a group that branches is walked as the walkthrough walks (along the free points' edges
+above that cut, nearest outward point first) instead of kept whole: two close tracks that one
+edge above the rescue cut joins — on the real TrackML barrel subset, two 1 GeV particles 12 mm
+apart in z, each lost in their common candidate — become two candidates. The walk's cut lies
+below the rescue cut for the reason the walkthrough's lies below the GNN cut: a walk along the
+consecutive edges alone stops where one of them scores below it, and strands the rest. The
+candidate-quality selection that follows drops the likely fakes among the rescued candidates.
 
 All return canonical labels (:func:`acts_gnn.result.canonical_labels`), -1 for points in
 candidates smaller than ``min_size``.
@@ -151,21 +157,26 @@ def rescue_leftovers(
     cut: float,
     link_cut: float | None,
     min_size: int,
+    walk_cut: float | None = None,
 ) -> np.ndarray:
     """``labels`` plus candidates made of the points they leave out (label < 0): connected
-    components of the edges above ``cut`` that join two such points, stitched along those above
-    ``link_cut`` (None: not stitched). Canonical labels, candidates under ``min_size`` → -1."""
+    components of the edges above ``cut`` that join two such points — those that branch walked
+    along such edges above ``walk_cut`` (:func:`build_walkthrough`; None: kept whole) —,
+    stitched along those above ``link_cut`` (None: not stitched). Canonical labels, candidates
+    under ``min_size`` → -1."""
     labels = np.asarray(labels, dtype=np.int64)
     free = labels < 0
     between = free[edges[0]] & free[edges[1]]
     edges, scores = edges[:, between], scores[between]
     n = labels.shape[0]
-    if link_cut is None:
-        extra = build_components(n, edges, scores, cut, min_size)
+    size = min_size if link_cut is None else 1
+    if walk_cut is None:
+        groups = build_components(n, edges, scores, cut, size)
     else:
-        extra = stitch_pieces(
-            build_components(n, edges, scores, cut, 1), edges, scores, r, link_cut, min_size
-        )
+        groups = build_walkthrough(n, edges, scores, r, cut, walk_cut, size)
+    extra = (
+        groups if link_cut is None else stitch_pieces(groups, edges, scores, r, link_cut, min_size)
+    )
     # every joined point was free: the edges join free points only
     offset = int(labels.max()) + 1 if labels.size else 0
     return canonical_labels(

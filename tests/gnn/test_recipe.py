@@ -79,16 +79,18 @@ def test_choose_track_building_keeps_the_better_builder(bundle_builder, monkeypa
     made = _bundle(bundle_builder)
     chosen = recipe.choose_track_building(made, [BRANCHED])
     assert (chosen.pipeline.track_builder, chosen.pipeline.rescue_cut) == ("walkthrough", None)
-    rows = {(row.track_builder, row.rescue_cut): row for row in chosen.metrics.builder_scan}
-    assert len(chosen.metrics.builder_scan) == len(rows) == 2 * len(recipe.RESCUE_CUTS)
+    scan = chosen.metrics.builder_scan
+    rows = {(row.track_builder, row.rescue_cut, row.rescue_walk_cut): row for row in scan}
+    # each builder: no rescue, and each rescue cut with each rescue walk cut
+    per_builder = 1 + (len(recipe.RESCUE_CUTS) - 1) * len(recipe.RESCUE_WALK_CUTS)
+    assert len(scan) == len(rows) == 2 * per_builder
     # the bundle's own builder is scanned first
-    assert chosen.metrics.builder_scan[0].track_builder == bundle_builder
-    for rescue in recipe.RESCUE_CUTS:  # every point is in a candidate: nothing to rescue
+    assert scan[0].track_builder == bundle_builder
+    for (builder, _, _), row in rows.items():  # every point is in a candidate: nothing to rescue
         # components: one candidate of 9 points, particle 1's majority (5 of 9, all 5 of its own)
-        components = rows[("components", rescue)]
-        assert (components.efficiency, components.fake_rate) == (0.5, 0.0)
-        walked = rows[("walkthrough", rescue)]
-        assert (walked.efficiency, walked.fake_rate) == (1.0, 0.0)
+        expected = (0.5, 0.0) if builder == "components" else (1.0, 0.0)
+        assert (row.efficiency, row.fake_rate) == expected
+    assert chosen.pipeline.rescue_walk_cut is None
     assert chosen.pipeline.gnn_cut == 0.9 and made.pipeline.track_builder == bundle_builder
 
 
@@ -99,12 +101,37 @@ def test_choose_track_building_rescues_a_track_below_the_gnn_cut(monkeypatch):
     monkeypatch.setattr(recipe, "Pipeline", scored_pipeline(edges, scores))
     chosen = recipe.choose_track_building(_bundle("components"), [BRANCHED])
     rows = {
-        (row.track_builder, row.rescue_cut): row.efficiency for row in chosen.metrics.builder_scan
+        (row.track_builder, row.rescue_cut): row.efficiency
+        for row in chosen.metrics.builder_scan
+        if row.rescue_walk_cut is None
     }
     for builder in ("components", "walkthrough"):
         assert [rows[(builder, r)] for r in recipe.RESCUE_CUTS] == [0.5, 0.5, 1.0, 1.0]
-    # 0.7 and 0.5 tie with both builders: the first in the scan (the bundle's builder, 0.7)
-    assert (chosen.pipeline.track_builder, chosen.pipeline.rescue_cut) == ("components", 0.7)
+    # 0.7 and 0.5 tie with both builders: the first in the scan (the bundle's builder, 0.7,
+    # its group kept whole)
+    chosen_pipeline = chosen.pipeline
+    assert (chosen_pipeline.track_builder, chosen_pipeline.rescue_cut) == ("components", 0.7)
+    assert chosen_pipeline.rescue_walk_cut is None
+
+
+def test_choose_track_building_walks_a_rescued_group_of_two_tracks(monkeypatch):
+    # both particles below the GNN cut (0.9), and the wrong edge 1 → 6 as sure as theirs: the
+    # rescue pass makes one group of 9 points, which only a walk splits
+    scores = np.full(BRANCHED_EDGES.shape[1], 0.8)
+    monkeypatch.setattr(recipe, "Pipeline", scored_pipeline(BRANCHED_EDGES, scores))
+    chosen = recipe.choose_track_building(_bundle("components"), [BRANCHED])
+    rows = {
+        (row.track_builder, row.rescue_cut, row.rescue_walk_cut): row.efficiency
+        for row in chosen.metrics.builder_scan
+    }
+    assert rows[("components", 0.7, None)] == rows[("walkthrough", 0.7, None)] == 0.5
+    for builder in ("components", "walkthrough"):
+        for walk in (0.5, 0.3):
+            assert rows[(builder, 0.7, walk)] == rows[(builder, 0.5, walk)] == 1.0
+    # the first of the ties: the bundle's builder, rescue cut 0.7, walked at 0.5
+    chosen_pipeline = chosen.pipeline
+    assert (chosen_pipeline.track_builder, chosen_pipeline.rescue_cut) == ("components", 0.7)
+    assert chosen_pipeline.rescue_walk_cut == 0.5
 
 
 def test_choose_filter_cut_takes_the_best_tracks_not_the_most_edges(monkeypatch):

@@ -27,7 +27,7 @@ QUALITY = QualityRecord(config={"hidden": 4}, seed=0, train_candidates=10, train
 def test_the_shipped_bundle_is_written_back_byte_for_byte(tmp_path):
     bundle = ModelBundle.load()
     # make train-open-ends: the quality selection of make train-jets's bundle trained again
-    # with the open-ends input, then the filter cut, builder and rescue cut on the tuning events
+    # with the open-ends input, then the filter cut, builder and rescue cuts on the tuning events
     assert bundle.training.run.device == "cpu"
     assert bundle.training.how.startswith("make train-open-ends")
     assert "The previous default: make train-jets" in bundle.training.how
@@ -42,9 +42,16 @@ def test_the_shipped_bundle_is_written_back_byte_for_byte(tmp_path):
     assert reused.training.how.startswith("make train-gnn32")
     assert reused.training.config["true_edge_pt_power"] == 0.3
     assert reused.training.reused_stages is None
-    assert (bundle.pipeline.track_builder, bundle.pipeline.rescue_cut) == ("walkthrough", 0.7)
+    # then the builder scan again, with the rescue walk in it
+    assert "rescue walk cut 0.3" in bundle.training.how
+    pipeline = bundle.pipeline
+    assert (pipeline.track_builder, pipeline.rescue_cut, pipeline.rescue_walk_cut) == (
+        "walkthrough",
+        0.7,
+        0.3,
+    )
     assert len(bundle.metrics.filter_scan) == 4
-    assert len(bundle.metrics.builder_scan) == 8
+    assert len(bundle.metrics.builder_scan) == 2 * (1 + 3 * 3)
     assert isinstance(bundle.metrics.history[0], EpochReport)
     assert bundle.metrics.history[0].stage == "embedding"
     assert math.isnan(bundle.metrics.history[0].val_purity)

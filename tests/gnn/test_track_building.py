@@ -126,3 +126,31 @@ def test_rescue_groups_only_the_points_left_out():
     # join A, B and D; 4 → 5 (0.5) stays out
     free = rescue_leftovers(np.full(12, -1), edges, scores, STITCH_R, 0.65, None, 3)
     np.testing.assert_array_equal(free, [0, 0, 0, 0, 0, -1, 0, 0, 0, 1, 1, 1])
+
+
+def test_rescue_walk_splits_two_close_tracks_and_strands_nothing():
+    # two particles, 0–3 and 4–7, both below the GNN cut (every point free), 12 mm apart: one
+    # wrong edge 0 → 6 above the rescue cut joins them in one group (as on the real TrackML
+    # barrel subset, where neither was then found)
+    r = np.array([32, 71, 115, 260, 32, 71, 117, 260], dtype=np.float32) / 1000
+    edges = np.array([[0, 0, 1, 2, 4, 4, 5, 6, 0], [1, 2, 2, 3, 5, 6, 6, 7, 6]])
+    scores = np.array([0.978, 0.923, 0.94, 0.99, 0.957, 0.874, 0.897, 0.975, 0.952])
+    free = np.full(8, -1)
+    merged = rescue_leftovers(free, edges, scores, r, 0.7, 0.02, 3)
+    np.testing.assert_array_equal(merged, [0] * 8)
+    for walk_cut in (0.7, 0.5, 0.3):  # from 0 the nearest outward point is 1, then 2, 3
+        walked = rescue_leftovers(free, edges, scores, r, 0.7, 0.02, 3, walk_cut)
+        np.testing.assert_array_equal(walked, [0, 0, 0, 0, 1, 1, 1, 1])
+    # one particle whose consecutive edge 1 → 2 scores below the rescue cut, the edge 0 → 2 that
+    # skips a layer above it: a walk at the rescue cut stops at 1 and strands 2 (two pieces too
+    # small to anchor a stitch); a walk below it keeps the track, stitched on to 3
+    r = np.array([32, 71, 115, 264], dtype=np.float32) / 1000
+    edges = np.array([[0, 0, 1, 2], [1, 2, 2, 3]])
+    scores = np.array([0.907, 0.762, 0.639, 0.541])
+    free = np.full(4, -1)
+    whole = [0, 0, 0, 0]
+    np.testing.assert_array_equal(rescue_leftovers(free, edges, scores, r, 0.7, 0.02, 3), whole)
+    stranded = rescue_leftovers(free, edges, scores, r, 0.7, 0.02, 3, walk_cut=0.7)
+    np.testing.assert_array_equal(stranded, [-1, -1, -1, -1])
+    kept = rescue_leftovers(free, edges, scores, r, 0.7, 0.02, 3, walk_cut=0.5)
+    np.testing.assert_array_equal(kept, whole)
