@@ -27,15 +27,21 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-import numpy as np
-
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
+
+from acts_gnn.cpus import available_cpus, avoid_numpy_huge_pages, passive_openmp_waits  # noqa: E402
+
+# what the command line sets for every command, before numpy and torch are imported: the
+# in-process measurements below are of the pipeline as `acts-gnn reconstruct` runs it
+passive_openmp_waits()
+avoid_numpy_huge_pages()
+
+import numpy as np  # noqa: E402
 
 from acts_gnn.bench.harness import Served, run_point  # noqa: E402
 from acts_gnn.bench.report import machine, markdown_table, served_to_local_ratio  # noqa: E402
 from acts_gnn.bench.sweep import SweepConfig, run_sweep  # noqa: E402
-from acts_gnn.cpus import available_cpus  # noqa: E402
 from acts_gnn.finders import make_finder  # noqa: E402
 from acts_gnn.io.source import open_events  # noqa: E402
 from acts_gnn.metrics.matching import MatchingConfig  # noqa: E402

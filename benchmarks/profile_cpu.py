@@ -19,10 +19,15 @@ import time
 from collections import defaultdict
 from pathlib import Path
 
-import numpy as np
-
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
+
+from acts_gnn.cpus import avoid_numpy_huge_pages, passive_openmp_waits  # noqa: E402
+
+passive_openmp_waits()  # as the command line runs, before numpy and torch are imported
+avoid_numpy_huge_pages()
+
+import numpy as np  # noqa: E402
 
 from acts_gnn.bench.report import machine  # noqa: E402
 from acts_gnn.event import model_features  # noqa: E402

@@ -107,6 +107,42 @@ def test_the_command_line_lets_openmp_threads_sleep_unless_told(given, expected)
     assert out.stdout.split("POLICY")[1].split() == [expected]
 
 
+@pytest.mark.parametrize(("given", "expected"), [(None, "0"), ("1", "1")])
+def test_the_command_line_keeps_numpy_off_huge_pages_unless_told(given, expected):
+    code = (
+        "import os\n"
+        "from acts_gnn.cli.main import main\n"
+        "main(['--version'])\n"
+        "print('ADVICE', os.environ['NUMPY_MADVISE_HUGEPAGE'])\n"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "NUMPY_MADVISE_HUGEPAGE"}
+    if given:
+        env["NUMPY_MADVISE_HUGEPAGE"] = given
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env
+    )
+    assert out.stdout.split("ADVICE")[1].split() == [expected]
+
+
+@pytest.mark.parametrize(("given", "advice_after"), [(None, "False"), ("1", "True")])
+def test_a_numpy_imported_before_stops_advising_huge_pages(given, advice_after):
+    # _set_madvise_hugepage returns the setting it replaces: what avoid_numpy_huge_pages left
+    code = (
+        "import numpy\n"
+        "from acts_gnn.cpus import avoid_numpy_huge_pages\n"
+        "avoid_numpy_huge_pages()\n"
+        "core = getattr(numpy, '_core', None) or numpy.core\n"
+        "print('ADVICE', core.multiarray._set_madvise_hugepage(False))\n"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "NUMPY_MADVISE_HUGEPAGE"}
+    if given:
+        env["NUMPY_MADVISE_HUGEPAGE"] = given
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env
+    )
+    assert out.stdout.split("ADVICE")[1].split() == [advice_after]
+
+
 def test_compiled_loops_leave_torchs_thread_count_as_it_was():
     # a fresh process: the first parallel loop of Numba's OpenMP pool is the one that set the
     # calling thread's OpenMP count (shared with torch) to the pool's size

@@ -83,10 +83,11 @@ def main(argv: list[str] | None = None) -> int:
     Exit codes: 0 done, 1 failed while running, 2 usage or input error (nothing done), 3 a
     server could not be reached, 130 interrupted (see :mod:`acts_gnn.errors`).
     """
-    from acts_gnn.cpus import passive_openmp_waits
+    from acts_gnn.cpus import avoid_numpy_huge_pages, passive_openmp_waits
     from acts_gnn.errors import ActsGnnError
 
     passive_openmp_waits()  # before any command imports torch
+    avoid_numpy_huge_pages()  # and numpy
     try:
         app(args=argv, prog_name="acts-gnn")
     except SystemExit as exc:
