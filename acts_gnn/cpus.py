@@ -1,6 +1,6 @@
-"""How many CPU threads this process should use: the cores it may really run on; and the two
+"""How many CPU threads this process should use: the cores it may really run on; and the
 process-wide settings the command line makes before any work (:func:`passive_openmp_waits`,
-:func:`avoid_numpy_huge_pages`).
+:func:`avoid_numpy_huge_pages`, :func:`keep_freed_memory`).
 
 Layer: bottom (beside ``errors``; the standard library only, torch and Numba imported inside
 :func:`use_threads` and :func:`numba_threads`).
@@ -28,6 +28,7 @@ __all__ = [
     "available_cpus",
     "avoid_numpy_huge_pages",
     "cgroup_cpu_limit",
+    "keep_freed_memory",
     "numba_threads",
     "passive_openmp_waits",
     "resolve_threads",
@@ -162,3 +163,36 @@ def avoid_numpy_huge_pages() -> None:
     turn = getattr(getattr(core, "multiarray", None), "_set_madvise_hugepage", None)
     if turn is not None:
         turn(False)
+
+
+#: glibc's ``mallopt`` parameters (malloc.h)
+_M_TRIM_THRESHOLD, _M_MMAP_MAX = -1, -4
+#: the C allocator's settings a user may have chosen by environment
+_MALLOC_SETTINGS = ("MALLOC_MMAP_MAX_", "MALLOC_TRIM_THRESHOLD_", "MALLOC_MMAP_THRESHOLD_")
+
+
+def keep_freed_memory() -> bool:
+    """Let the C allocator keep what an event freed for the next event (glibc; unless the user
+    chose its settings). Returns whether it did.
+
+    glibc serves every block above a threshold (at most 32 MiB) with a fresh ``mmap`` and gives
+    it back to the kernel when freed, so each event's large arrays — the K1 rows, the GNN's
+    edges — come back as new pages, zeroed by the kernel at their first touch. Here no block is
+    mapped on its own and the heap is never trimmed: the memory of one event is reused by the
+    next. Measured with ``acts-gnn reconstruct`` on the 10 held-out μ = 200 events (2 cores,
+    NumPy off huge pages, twice each): 4.9 M → 0.31 M page faults, 7.4 → 0.85 s of kernel time,
+    2.48 → 2.06 s per event; the price is that the process keeps its largest event's memory
+    (peak resident memory 1.05 → 1.42 GB). Not in effect for the environment's
+    ``MALLOC_MMAP_MAX_``, ``MALLOC_TRIM_THRESHOLD_`` or ``MALLOC_MMAP_THRESHOLD_``, nor with
+    another C library.
+    """
+    if any(name in os.environ for name in _MALLOC_SETTINGS):
+        return False
+    import ctypes
+
+    try:
+        mallopt = ctypes.CDLL(None).mallopt
+    except (OSError, AttributeError):  # not glibc
+        return False
+    mallopt.argtypes, mallopt.restype = [ctypes.c_int, ctypes.c_int], ctypes.c_int
+    return bool(mallopt(_M_MMAP_MAX, 0)) and bool(mallopt(_M_TRIM_THRESHOLD, 2**31 - 1))

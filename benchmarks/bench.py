@@ -30,12 +30,18 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from acts_gnn.cpus import available_cpus, avoid_numpy_huge_pages, passive_openmp_waits  # noqa: E402
+from acts_gnn.cpus import (  # noqa: E402
+    available_cpus,
+    avoid_numpy_huge_pages,
+    keep_freed_memory,
+    passive_openmp_waits,
+)
 
 # what the command line sets for every command, before numpy and torch are imported: the
 # in-process measurements below are of the pipeline as `acts-gnn reconstruct` runs it
 passive_openmp_waits()
 avoid_numpy_huge_pages()
+keep_freed_memory()  # as `acts-gnn reconstruct` (and `serve`) run
 
 import numpy as np  # noqa: E402
 

@@ -22,10 +22,15 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from acts_gnn.cpus import avoid_numpy_huge_pages, passive_openmp_waits  # noqa: E402
+from acts_gnn.cpus import (  # noqa: E402
+    avoid_numpy_huge_pages,
+    keep_freed_memory,
+    passive_openmp_waits,
+)
 
 passive_openmp_waits()  # as the command line runs, before numpy and torch are imported
 avoid_numpy_huge_pages()
+keep_freed_memory()
 
 import numpy as np  # noqa: E402
 

@@ -143,6 +143,42 @@ def test_a_numpy_imported_before_stops_advising_huge_pages(given, advice_after):
     assert out.stdout.split("ADVICE")[1].split() == [advice_after]
 
 
+_REFAULTS = (
+    "import resource, sys\n"
+    "import numpy\n"
+    "from acts_gnn.cpus import keep_freed_memory\n"
+    "kept = keep_freed_memory() if sys.argv[1] == 'keep' else None\n"
+    "a = numpy.ones(25_000_000)  # 200 MB, freed: an event's arrays\n"
+    "del a\n"
+    "before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt\n"
+    "b = numpy.ones(25_000_000)  # the next event's\n"
+    "print('KEPT', kept, 'FAULTS', resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before)\n"
+)
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="glibc's allocator on Linux")
+def test_freed_memory_is_kept_for_the_next_event():
+    def run(mode: str, **env: str) -> tuple[str, int]:
+        clean = {k: v for k, v in os.environ.items() if not k.startswith("MALLOC_")}
+        clean["NUMPY_MADVISE_HUGEPAGE"] = "0"  # as the command line runs: pages of 4 KiB
+        out = subprocess.run(
+            [sys.executable, "-c", _REFAULTS, mode],
+            capture_output=True,
+            text=True,
+            check=True,
+            env=clean | env,
+        ).stdout.split()
+        return out[1], int(out[3])
+
+    # 200 MB is 48,828 pages of 4 KiB: each touched anew unless the freed ones are reused
+    kept, faults = run("keep")
+    assert kept == "True" and faults < 1_000
+    assert run("default")[1] > 40_000
+    # the user's own allocator settings win: nothing changed
+    kept, faults = run("keep", MALLOC_TRIM_THRESHOLD_="131072")
+    assert kept == "False" and faults > 40_000
+
+
 def test_compiled_loops_leave_torchs_thread_count_as_it_was():
     # a fresh process: the first parallel loop of Numba's OpenMP pool is the one that set the
     # calling thread's OpenMP count (shared with torch) to the pool's size

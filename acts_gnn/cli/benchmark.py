@@ -85,7 +85,10 @@ def command(
     from acts_gnn.bench.report import markdown_table, write_perf_data, write_reports
     from acts_gnn.bench.sweep import SweepConfig, load_sweep_events, run_sweep
     from acts_gnn.cli._progress import point_progress
+    from acts_gnn.cpus import keep_freed_memory
 
+    if local:  # its local point runs event after event in this process
+        keep_freed_memory()
     config = SweepConfig(
         model=model,
         local=local,

@@ -131,6 +131,9 @@ def command(
     With truth in the input, the tracking-performance table is printed as well.
     """
     from acts_gnn.api import reconstruct as api
+    from acts_gnn.cpus import keep_freed_memory
+
+    keep_freed_memory()  # event after event: each reuses the memory of the one before
 
     request = api.ReconstructRequest(
         inputs=api.InputRequest(

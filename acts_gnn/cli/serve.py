@@ -89,8 +89,11 @@ def command(
     ] = None,
 ) -> None:
     """Serve FEATURES (FP32 [N,3]) → LABELS (INT64 [N]) on Triton until SIGTERM / Ctrl-C."""
+    from acts_gnn.cpus import keep_freed_memory
     from acts_gnn.triton.contract import DEFAULT_MAX_SPACEPOINTS
     from acts_gnn.triton.server import ServerConfig, serve
+
+    keep_freed_memory()  # request after request: each reuses the memory of the one before
 
     console = make_console(stderr=True)
     if host not in ("127.0.0.1", "localhost", "::1"):

@@ -120,8 +120,11 @@ def test_rescue_groups_only_the_points_left_out():
     np.testing.assert_array_equal(everything, rescued)
     # an event without points, and one without candidates
     nothing = np.zeros((2, 0), np.int64)
-    empty = rescue_leftovers(np.zeros(0, np.int64), nothing, np.zeros(0), np.zeros(0), 0.5, 0.4, 3)
-    assert empty.shape == (0,)
+    for walk_cut in (None, 0.3):
+        empty = rescue_leftovers(
+            np.zeros(0, np.int64), nothing, np.zeros(0), np.zeros(0), 0.5, 0.4, 3, walk_cut
+        )
+        assert empty.shape == (0,)
     # with every point free it is components at the rescue cut: 1 → 3 (0.75) and 0 → 6 (0.7)
     # join A, B and D; 4 → 5 (0.5) stays out
     free = rescue_leftovers(np.full(12, -1), edges, scores, STITCH_R, 0.65, None, 3)
