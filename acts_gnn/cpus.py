@@ -166,9 +166,14 @@ def avoid_numpy_huge_pages() -> None:
 
 
 #: glibc's ``mallopt`` parameters (malloc.h)
-_M_TRIM_THRESHOLD, _M_MMAP_MAX = -1, -4
+_M_TRIM_THRESHOLD, _M_MMAP_MAX, _M_ARENA_MAX = -1, -4, -8
 #: the C allocator's settings a user may have chosen by environment
-_MALLOC_SETTINGS = ("MALLOC_MMAP_MAX_", "MALLOC_TRIM_THRESHOLD_", "MALLOC_MMAP_THRESHOLD_")
+_MALLOC_SETTINGS = (
+    "MALLOC_MMAP_MAX_",
+    "MALLOC_TRIM_THRESHOLD_",
+    "MALLOC_MMAP_THRESHOLD_",
+    "MALLOC_ARENA_MAX",
+)
 
 
 def keep_freed_memory() -> bool:
@@ -179,12 +184,14 @@ def keep_freed_memory() -> bool:
     it back to the kernel when freed, so each event's large arrays — the K1 rows, the GNN's
     edges — come back as new pages, zeroed by the kernel at their first touch. Here no block is
     mapped on its own and the heap is never trimmed: the memory of one event is reused by the
-    next. Measured with ``acts-gnn reconstruct`` on the 10 held-out μ = 200 events (2 cores,
-    NumPy off huge pages, twice each): 4.9 M → 0.31 M page faults, 7.4 → 0.85 s of kernel time,
+    next. All threads share one arena: a thread's own arena cannot hold such blocks and maps
+    them afresh whatever the settings (``serve`` runs each request in a thread of its own).
+    Measured with ``acts-gnn reconstruct`` on the 10 held-out μ = 200 events (2 cores, NumPy
+    off huge pages, twice each): 4.9 M → 0.31 M page faults, 7.4 → 0.85 s of kernel time,
     2.48 → 2.06 s per event; the price is that the process keeps its largest event's memory
-    (peak resident memory 1.05 → 1.42 GB). Not in effect for the environment's
-    ``MALLOC_MMAP_MAX_``, ``MALLOC_TRIM_THRESHOLD_`` or ``MALLOC_MMAP_THRESHOLD_``, nor with
-    another C library.
+    (peak resident memory 1.05 → 1.42 GB). Call it before the threads start. Not in effect for
+    the environment's ``MALLOC_MMAP_MAX_``, ``MALLOC_TRIM_THRESHOLD_``,
+    ``MALLOC_MMAP_THRESHOLD_`` or ``MALLOC_ARENA_MAX``, nor with another C library.
     """
     if any(name in os.environ for name in _MALLOC_SETTINGS):
         return False
@@ -195,4 +202,5 @@ def keep_freed_memory() -> bool:
     except (OSError, AttributeError):  # not glibc
         return False
     mallopt.argtypes, mallopt.restype = [ctypes.c_int, ctypes.c_int], ctypes.c_int
-    return bool(mallopt(_M_MMAP_MAX, 0)) and bool(mallopt(_M_TRIM_THRESHOLD, 2**31 - 1))
+    settings = ((_M_ARENA_MAX, 1), (_M_MMAP_MAX, 0), (_M_TRIM_THRESHOLD, 2**31 - 1))
+    return all([bool(mallopt(parameter, value)) for parameter, value in settings])
