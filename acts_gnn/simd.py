@@ -8,7 +8,8 @@ product's accumulators in registers: over the inputs it ends each output with a 
 and over the outputs it loads and stores them at every step. With these intrinsics a kernel
 holds a block of outputs in vector values and adds one outer product per input, the way a BLAS
 kernel does (:mod:`acts_gnn.gnn.compiled` for its matrix products and LayerNorm;
-:mod:`acts_gnn.cuda._frnn_grid` for K1's lower bound, :data:`LANES` candidates at a time). LLVM's
+:mod:`acts_gnn.cuda._frnn_grid` for K1's lower bound, :data:`LANES` candidates at a time, the
+ones it keeps as a bit mask: :func:`vbelow`, :func:`lowest_lane`). LLVM's
 loop vectoriser may keep to 256-bit registers on AVX-512 CPUs (its tuning for most of them);
 these values use the full width. On a CPU without registers that wide LLVM splits each value
 into what it has; the results are the same.
@@ -36,7 +37,9 @@ from numba.extending import intrinsic, models, register_model
 __all__ = [
     "LANES",
     "F32Vector",
+    "lowest_lane",
     "vadd",
+    "vbelow",
     "vfma",
     "vless",
     "vload",
@@ -279,3 +282,35 @@ def vless(typingctx, a, b, x, y):
         return builder.select(builder.fcmp_ordered("<", args[0], args[1]), args[2], args[3])
 
     return _f32_vector(a, b, x, y), codegen
+
+
+@intrinsic
+def vbelow(typingctx, a, b):
+    """The lanes where ``a < b`` (or either is NaN: where ``a >= b`` is false), as the bits of
+    an int64 (lane 0: the lowest bit) — a vector comparison and one mask move, where a loop
+    over the lanes would branch on each."""
+    if not all(isinstance(v, F32Vector) for v in (a, b)):
+        return None
+
+    def codegen(context, builder, signature, args):
+        bits = builder.fcmp_unordered("<", args[0], args[1])
+        mask = builder.bitcast(bits, ir.IntType(LANES))
+        return builder.zext(mask, ir.IntType(64))
+
+    return types.int64(a, b), codegen
+
+
+@intrinsic
+def lowest_lane(typingctx, mask):
+    """The index of the lowest set bit of a non-zero int64 ``mask`` (one instruction)."""
+    if mask != types.int64:
+        return None
+
+    def codegen(context, builder, signature, args):
+        i64 = ir.IntType(64)
+        cttz = cgutils.get_or_insert_function(
+            builder.module, ir.FunctionType(i64, [i64, ir.IntType(1)]), "llvm.cttz.i64"
+        )
+        return builder.call(cttz, [args[0], ir.Constant(ir.IntType(1), 1)])
+
+    return types.int64(mask), codegen

@@ -11,8 +11,10 @@ adjacent cells (a projection on orthonormal axes never lengthens a difference). 
 the 3^G cells around its own (as 3^(G−1) runs of consecutive cells along the last axis: one
 range of candidates each), skips the candidates whose difference on the first
 :data:`BOUND_AXES` principal axes already reaches the radius (a lower bound on their distance,
-:data:`~acts_gnn.simd.LANES` candidates at a time in float32 vectors, :mod:`acts_gnn.simd`), and
-measures the others exactly: in float64 from the float32 latent, as the contract says. The bound
+:data:`~acts_gnn.simd.LANES` candidates at a time in float32 vectors, :mod:`acts_gnn.simd`; the
+ones it keeps come out of one comparison as a bit mask, :func:`~acts_gnn.simd.vbelow`, and are
+taken lowest lane first — a loop over the lanes branched on each: 0.27 → 0.21 s on a μ = 200
+event, the same rows), and measures the others exactly: in float64 from the float32 latent, as the contract says. The bound
 only decides which candidates are measured: its threshold carries margins far above the rounding
 of the projection (float64) and of the bound's own float32 arithmetic (each difference within
 4·2⁻²⁴ of the largest projected coordinate, the sum of five squares within 3·10⁻⁷ relative), so
@@ -31,7 +33,7 @@ import numpy as np
 from numba import njit, prange
 
 from acts_gnn.cuda._frnn_select import insert_down, sort_row
-from acts_gnn.simd import LANES, vadd, vfma, vload, vsplat, vstore
+from acts_gnn.simd import LANES, lowest_lane, vadd, vbelow, vfma, vload, vsplat
 
 __all__ = ["BOUND_AXES", "GRID_AXES", "grid_query"]
 
@@ -125,8 +127,8 @@ def _scan(x, bound_axes, cells, order, starts, shape, radius, bound, distance, i
             rest //= span
         offsets[code, g - 1] = 0
     zero = vsplat(np.float32(0.0))
+    threshold = vsplat(bound)
     for block in prange((n + _BLOCK - 1) // _BLOCK):
-        lower = np.empty((1, LANES), np.float32)
         for p in range(block * _BLOCK, min(n, (block + 1) * _BLOCK)):
             i = order[p]
             for c in range(k):
@@ -166,10 +168,12 @@ def _scan(x, bound_axes, cells, order, starts, shape, radius, bound, distance, i
                     squares = vfma(d, d, squares)
                     d = vadd(vload(bound_axes, 4, q0), m4)
                     squares = vfma(d, d, squares)
-                    vstore(lower, 0, 0, squares)
-                    for lane in range(min(LANES, last - q0)):
-                        if lower[0, lane] >= bound:
-                            continue
+                    near = vbelow(squares, threshold)
+                    if last - q0 < LANES:  # lanes beyond ``last``: not looked at
+                        near &= (1 << (last - q0)) - 1
+                    while near:  # the candidates the bound keeps, in order
+                        lane = lowest_lane(near)
+                        near &= near - 1
                         q = q0 + lane
                         total = 0.0
                         for a in range(dim):
