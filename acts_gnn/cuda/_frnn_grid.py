@@ -15,10 +15,10 @@ range of candidates each), skips the candidates whose difference on the first
 ones it keeps come out of one comparison as a bit mask, :func:`~acts_gnn.simd.vbelow`, and are
 taken lowest lane first — a loop over the lanes branched on each: 0.27 → 0.21 s on a μ = 200
 event, the same rows), and measures the others exactly: in float64 from the float32 latent, as
-the contract says. The bound only decides which candidates are measured: its threshold carries margins far above the rounding
-of the projection (float64) and of the bound's own float32 arithmetic (each difference within
-4·2⁻²⁴ of the largest projected coordinate, the sum of five squares within 3·10⁻⁷ relative), so
-it never skips a point inside the radius. A row takes every point inside the radius (the point
+the contract says. The bound only decides which candidates are measured: its threshold carries
+margins far above the rounding of the projection (float64) and of the bound's own float32
+arithmetic (each difference within 4·2⁻²⁴ of the largest projected coordinate, the sum of five
+squares within 3·10⁻⁷ relative), so it never skips a point inside the radius. A row takes every point inside the radius (the point
 itself included) in the order found until it holds ``k``; then it is sorted by (distance,
 index) and keeps the ``k`` nearest. It pads with distance ∞ and index ``n`` — the tree query's
 format but for the order of a row that never filled, ready for :mod:`acts_gnn.cuda._frnn_select`.
