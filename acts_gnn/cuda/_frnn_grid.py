@@ -8,20 +8,21 @@ Layer: cuda. Private to :mod:`acts_gnn.cuda.frnn`, whose docstring states the co
 The points are binned on a grid over their first :data:`GRID_AXES` principal axes, with cells at
 least the radius wide (:data:`REACH` 1): two points closer than the radius lie in the same or in
 adjacent cells (a projection on orthonormal axes never lengthens a difference). Each point scans
-the 3^G cells around its own (as 3^(G−1) runs of consecutive cells along the last axis: one
-range of candidates each), skips the candidates whose difference on the first
-:data:`BOUND_AXES` principal axes already reaches the radius (a lower bound on their distance,
+the 3^G cells around its own (as 3^(G−1) runs of consecutive cells along the last axis: one range
+of candidates each), skips the candidates whose difference on the first :data:`BOUND_AXES`
+principal axes already reaches the radius (a lower bound on their distance,
 :data:`~acts_gnn.simd.LANES` candidates at a time in float32 vectors, :mod:`acts_gnn.simd`; the
 ones it keeps come out of one comparison as a bit mask, :func:`~acts_gnn.simd.vbelow`, and are
-taken lowest lane first — a loop over the lanes branched on each: 0.27 → 0.21 s on a μ = 200
-event, the same rows), and measures the others exactly: in float64 from the float32 latent, as
-the contract says. The bound only decides which candidates are measured: its threshold carries
-margins far above the rounding of the projection (float64) and of the bound's own float32
-arithmetic (each difference within 4·2⁻²⁴ of the largest projected coordinate, the sum of five
-squares within 3·10⁻⁷ relative), so it never skips a point inside the radius. A row takes every point inside the radius (the point
-itself included) in the order found until it holds ``k``; then it is sorted by (distance,
-index) and keeps the ``k`` nearest. It pads with distance ∞ and index ``n`` — the tree query's
-format but for the order of a row that never filled, ready for :mod:`acts_gnn.cuda._frnn_select`.
+taken lowest lane first — a loop over the lanes branched on each: 0.27 → 0.21 s on a μ = 200 event,
+the same rows), and measures the others exactly: in float64 from the float32 latent, as the
+contract says. The bound only decides which candidates are measured: its threshold carries margins
+far above the rounding of the projection (float64) and of the bound's own float32 arithmetic (each
+difference within 4·2⁻²⁴ of the largest projected coordinate, the sum of five squares within 3·10⁻⁷
+relative), so it never skips a point inside the radius. A row takes every point inside the radius
+(the point itself included) in the order found until it holds ``k``; then it is sorted by
+(distance, index) and keeps the ``k`` nearest. It pads with distance ∞ and index ``n`` — the tree
+query's format but for the order of a row that never filled, ready for
+:mod:`acts_gnn.cuda._frnn_select`.
 
 On a μ = 200 event (106 k points in 8 dimensions) a point scans ~1,870 candidates (measured on
 a 3-axis grid), ~98 pass the bound and ~58 are inside the radius.
