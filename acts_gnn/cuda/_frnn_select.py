@@ -128,6 +128,22 @@ def directed_pairs(distance, index, kept, last_d, last_i, cut_ties, max_neighbou
     return source, target
 
 
+@njit(cache=True)
+def _sort_small(values):
+    """``values`` sorted in place: by insertion while short (a source's targets: ~28 on a μ = 200
+    event), else by NumPy's sort."""
+    if values.size > 64:
+        values.sort()
+        return
+    for c in range(1, values.size):
+        v = values[c]
+        at = c
+        while at > 0 and values[at - 1] > v:
+            values[at] = values[at - 1]
+            at -= 1
+        values[at] = v
+
+
 #: pairs are bucketed by source in this many slices, in parallel (any number gives the same
 #: result: each source's targets are sorted afterwards)
 _SLICES = 16
@@ -161,7 +177,7 @@ def sorted_unique(source, target, n):
     unique = np.zeros(n + 1, np.int64)
     for s in prange(n):
         row = targets[starts[s] : starts[s + 1]]
-        row.sort()
+        _sort_small(row)
         c = 0
         for t in range(row.size):
             if t == 0 or row[t] != row[t - 1]:

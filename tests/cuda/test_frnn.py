@@ -137,3 +137,19 @@ def test_a_crowded_graph_full_of_ties_at_the_cap():
         else:
             np.testing.assert_array_equal(compiled_edges, _kept_pairs_by_rows(latent, r, 0.6, 12))
             assert not np.array_equal(numpy_edges, compiled_edges)
+
+
+@pytest.mark.parametrize("most_targets", [3, 40, 300])
+def test_sorted_unique_sorts_short_and_long_rows_and_drops_doubles(most_targets):
+    """Each source's targets are sorted by insertion while few, by NumPy's sort beyond 64."""
+    from acts_gnn.cuda._frnn_select import sorted_unique
+
+    rng = np.random.default_rng(most_targets)
+    n = 500
+    source = rng.integers(0, n, 20_000)
+    source[:most_targets] = 7  # one source with many targets (a hub)
+    target = rng.integers(0, most_targets, source.size) * 3 % n
+    expected = np.unique(np.stack([source, target]), axis=1)
+    got = sorted_unique(source.astype(np.int64), target.astype(np.int64), n)
+    np.testing.assert_array_equal(got, expected)
+    assert np.count_nonzero(got[0] == 7) == np.unique(target[source == 7]).size
