@@ -12,11 +12,11 @@ through the whole network while its rows stay in the L1 cache:
 
 * the node parts of the first layer are applied once per node (N ≪ E) and gathered per edge;
 * the matrix products and LayerNorm use register-wide float vectors of :data:`~acts_gnn.simd.LANES`
-  floats (:mod:`acts_gnn.simd`: 16 with AVX-512, else 8): a block of :data:`ROW_BLOCK` edges
-  (eight with AVX-512's 32 vector registers, four with AVX2's 16) × two vectors of outputs (×
-  one for the last outputs of an odd count; × three at once for the GNN's 48 with AVX-512) is
-  held in registers while the inputs stream by, so each weight loaded serves every edge of the
-  block and no output ends in a horizontal sum;
+  floats (:mod:`acts_gnn.simd`: 16 with AVX-512, else 8): a block of four edges × two vectors
+  of outputs (× one for the last outputs of an odd count; eight edges × three vectors for the
+  GNN's 48 with AVX-512's 32 vector registers) is held in registers while the inputs stream
+  by, so each weight loaded serves every edge of the block and no output ends in a horizontal
+  sum;
 * SiLU is ``t · (1 + tanh(t/2)) / 2`` with tanh as a rational function (largest error 4·10⁻⁷ in
   float32 on the whole line; SiLU within 2·10⁻⁶ relative), in vectors where ``exp`` is one
   library call per element, and its one division as the CPU's reciprocal estimate refined by
@@ -90,8 +90,9 @@ __all__ = [
 _NODE_BLOCK = 256
 #: edges per tile: two [TILE, h] float32 buffers of a 64-wide network fit a 32 KiB L1 cache
 TILE = 32
-#: rows of a block of the matrix products (:func:`_times`): with 32 vector registers (AVX-512)
-#: eight rows × up to three vectors of outputs, 24 accumulators; with 16 (AVX2), four × two
+#: rows the tiles are padded to a multiple of: the matrix products' blocks (:func:`_times`); with
+#: 32 vector registers (AVX-512) the GNN's 48 outputs take eight rows × three vectors at once
+#: (24 accumulators), with 16 (AVX2) blocks stay four rows × two vectors
 ROW_BLOCK = 8 if LANES == 16 else 4
 #: edges per parallel task of an edge network (each task makes its tile buffers once)
 _EDGE_BLOCK = 64 * TILE
@@ -194,10 +195,11 @@ def _times(x, rows, w, b, y):
     """``y[t] = b + x[t] @ w`` for the first ``rows`` rows (a multiple of :data:`ROW_BLOCK`)
     of ``x``.
 
-    ``w`` [h_in, h_out] and ``b`` [1, h_out] with h_out a multiple of LANES. A block of
-    :data:`ROW_BLOCK` rows × one to three vectors of outputs is held in registers while the
-    inputs stream by, so each weight loaded serves every row of the block and no output ends
-    in a horizontal sum. Every output is the same sum in the same order whatever the blocks.
+    ``w`` [h_in, h_out] and ``b`` [1, h_out] with h_out a multiple of LANES. A block of rows ×
+    vectors of outputs — eight × three for the GNN's 48 with AVX-512, else four × two (× one
+    for the last vector of an odd count) — is held in registers while the inputs stream by, so
+    each weight loaded serves every row of the block and no output ends in a horizontal sum.
+    Every output is the same sum in the same order whatever the blocks.
     """
     h_out = w.shape[1]
     vectors = h_out // LANES
@@ -205,16 +207,12 @@ def _times(x, rows, w, b, y):
         if ROW_BLOCK == 8 and vectors == 3:  # the GNN's 48 with AVX-512
             _block8x3(x, t, w, b, y)
             continue
-        for i in range(0, h_out - 2 * LANES + 1, 2 * LANES):
-            if ROW_BLOCK == 8:
-                _block8x2(x, t, w, b, y, i)
-            else:
-                _block4x2(x, t, w, b, y, i)
-        if vectors % 2:
-            if ROW_BLOCK == 8:
-                _block8x1(x, t, w, b, y, h_out - LANES)
-            else:
-                _block4x1(x, t, w, b, y, h_out - LANES)
+        # other widths: four rows at a time (eight gave the filter's 64 nothing measurable)
+        for u in range(t, t + ROW_BLOCK, 4):
+            for i in range(0, h_out - 2 * LANES + 1, 2 * LANES):
+                _block4x2(x, u, w, b, y, i)
+            if vectors % 2:
+                _block4x1(x, u, w, b, y, h_out - LANES)
 
 
 @njit(fastmath=True, error_model="numpy")
@@ -225,22 +223,14 @@ def _block8x3(x, t, w, b, y):
     a02 = a12 = a22 = a32 = a42 = a52 = a62 = a72 = vload(b, 0, 2 * LANES)
     for j in range(w.shape[0]):
         w0, w1, w2 = vload(w, j, 0), vload(w, j, LANES), vload(w, j, 2 * LANES)
-        x0 = vsplat(x[t, j])
-        a00, a01, a02 = vfma(x0, w0, a00), vfma(x0, w1, a01), vfma(x0, w2, a02)
-        x1 = vsplat(x[t + 1, j])
-        a10, a11, a12 = vfma(x1, w0, a10), vfma(x1, w1, a11), vfma(x1, w2, a12)
-        x2 = vsplat(x[t + 2, j])
-        a20, a21, a22 = vfma(x2, w0, a20), vfma(x2, w1, a21), vfma(x2, w2, a22)
-        x3 = vsplat(x[t + 3, j])
-        a30, a31, a32 = vfma(x3, w0, a30), vfma(x3, w1, a31), vfma(x3, w2, a32)
-        x4 = vsplat(x[t + 4, j])
-        a40, a41, a42 = vfma(x4, w0, a40), vfma(x4, w1, a41), vfma(x4, w2, a42)
-        x5 = vsplat(x[t + 5, j])
-        a50, a51, a52 = vfma(x5, w0, a50), vfma(x5, w1, a51), vfma(x5, w2, a52)
-        x6 = vsplat(x[t + 6, j])
-        a60, a61, a62 = vfma(x6, w0, a60), vfma(x6, w1, a61), vfma(x6, w2, a62)
-        x7 = vsplat(x[t + 7, j])
-        a70, a71, a72 = vfma(x7, w0, a70), vfma(x7, w1, a71), vfma(x7, w2, a72)
+        a00, a01, a02 = _outer3(x[t, j], w0, w1, w2, a00, a01, a02)
+        a10, a11, a12 = _outer3(x[t + 1, j], w0, w1, w2, a10, a11, a12)
+        a20, a21, a22 = _outer3(x[t + 2, j], w0, w1, w2, a20, a21, a22)
+        a30, a31, a32 = _outer3(x[t + 3, j], w0, w1, w2, a30, a31, a32)
+        a40, a41, a42 = _outer3(x[t + 4, j], w0, w1, w2, a40, a41, a42)
+        a50, a51, a52 = _outer3(x[t + 5, j], w0, w1, w2, a50, a51, a52)
+        a60, a61, a62 = _outer3(x[t + 6, j], w0, w1, w2, a60, a61, a62)
+        a70, a71, a72 = _outer3(x[t + 7, j], w0, w1, w2, a70, a71, a72)
     _store(y, t, 0, a00, a01, a02)
     _store(y, t + 1, 0, a10, a11, a12)
     _store(y, t + 2, 0, a20, a21, a22)
@@ -251,57 +241,11 @@ def _block8x3(x, t, w, b, y):
     _store(y, t + 7, 0, a70, a71, a72)
 
 
-@njit(fastmath=True, error_model="numpy")
-def _block8x2(x, t, w, b, y, i):
-    """Rows t … t + 7, outputs i … i + 2·LANES − 1: 16 accumulators."""
-    a00 = a10 = a20 = a30 = a40 = a50 = a60 = a70 = vload(b, 0, i)
-    a01 = a11 = a21 = a31 = a41 = a51 = a61 = a71 = vload(b, 0, i + LANES)
-    for j in range(w.shape[0]):
-        w0, w1 = vload(w, j, i), vload(w, j, i + LANES)
-        x0 = vsplat(x[t, j])
-        a00, a01 = vfma(x0, w0, a00), vfma(x0, w1, a01)
-        x1 = vsplat(x[t + 1, j])
-        a10, a11 = vfma(x1, w0, a10), vfma(x1, w1, a11)
-        x2 = vsplat(x[t + 2, j])
-        a20, a21 = vfma(x2, w0, a20), vfma(x2, w1, a21)
-        x3 = vsplat(x[t + 3, j])
-        a30, a31 = vfma(x3, w0, a30), vfma(x3, w1, a31)
-        x4 = vsplat(x[t + 4, j])
-        a40, a41 = vfma(x4, w0, a40), vfma(x4, w1, a41)
-        x5 = vsplat(x[t + 5, j])
-        a50, a51 = vfma(x5, w0, a50), vfma(x5, w1, a51)
-        x6 = vsplat(x[t + 6, j])
-        a60, a61 = vfma(x6, w0, a60), vfma(x6, w1, a61)
-        x7 = vsplat(x[t + 7, j])
-        a70, a71 = vfma(x7, w0, a70), vfma(x7, w1, a71)
-    _store(y, t, i, a00, a01)
-    _store(y, t + 1, i, a10, a11)
-    _store(y, t + 2, i, a20, a21)
-    _store(y, t + 3, i, a30, a31)
-    _store(y, t + 4, i, a40, a41)
-    _store(y, t + 5, i, a50, a51)
-    _store(y, t + 6, i, a60, a61)
-    _store(y, t + 7, i, a70, a71)
-
-
-@njit(fastmath=True, error_model="numpy")
-def _block8x1(x, t, w, b, y, i):
-    """Rows t … t + 7, outputs i … i + LANES − 1: 8 accumulators."""
-    a0 = a1 = a2 = a3 = a4 = a5 = a6 = a7 = vload(b, 0, i)
-    for j in range(w.shape[0]):
-        w0 = vload(w, j, i)
-        a0, a1 = vfma(vsplat(x[t, j]), w0, a0), vfma(vsplat(x[t + 1, j]), w0, a1)
-        a2, a3 = vfma(vsplat(x[t + 2, j]), w0, a2), vfma(vsplat(x[t + 3, j]), w0, a3)
-        a4, a5 = vfma(vsplat(x[t + 4, j]), w0, a4), vfma(vsplat(x[t + 5, j]), w0, a5)
-        a6, a7 = vfma(vsplat(x[t + 6, j]), w0, a6), vfma(vsplat(x[t + 7, j]), w0, a7)
-    _store(y, t, i, a0)
-    _store(y, t + 1, i, a1)
-    _store(y, t + 2, i, a2)
-    _store(y, t + 3, i, a3)
-    _store(y, t + 4, i, a4)
-    _store(y, t + 5, i, a5)
-    _store(y, t + 6, i, a6)
-    _store(y, t + 7, i, a7)
+@njit(fastmath=True, error_model="numpy", inline="always")
+def _outer3(xj, w0, w1, w2, a0, a1, a2):
+    """One row's three accumulators plus ``xj`` times one input's three vectors of weights."""
+    xs = vsplat(xj)
+    return vfma(xs, w0, a0), vfma(xs, w1, a1), vfma(xs, w2, a2)
 
 
 @njit(fastmath=True, error_model="numpy")
