@@ -68,13 +68,21 @@ def canonical_labels(labels: np.ndarray, min_size: int = 1) -> np.ndarray:
     assigned = np.flatnonzero(raw >= 0)
     if assigned.size == 0:
         return out
-    values, first, inverse, counts = np.unique(
-        raw[assigned], return_index=True, return_inverse=True, return_counts=True
-    )
-    keep = counts >= min_size
-    order = np.argsort(first, kind="stable")
-    rank = np.full(values.shape, -1, dtype=np.int64)
-    kept_in_order = order[keep[order]]
-    rank[kept_in_order] = np.arange(kept_in_order.size)
-    out[assigned] = rank[inverse]
+    values = raw[assigned]
+    top = int(values.max()) + 1
+    if top > 4 * raw.size + 1024:  # sparse label values: number them by sorting
+        _, first, values, counts = np.unique(
+            values, return_index=True, return_inverse=True, return_counts=True
+        )
+        first = assigned[first]
+        top = counts.size
+    else:  # the label values as indices (a finder's usual labels): O(N), no sort of the points
+        counts = np.bincount(values, minlength=top)
+        first = np.full(top, raw.size, dtype=np.int64)
+        np.minimum.at(first, values, assigned)
+    kept = np.flatnonzero(counts >= min_size)
+    kept = kept[np.argsort(first[kept], kind="stable")]
+    rank = np.full(top, -1, dtype=np.int64)
+    rank[kept] = np.arange(kept.size)
+    out[assigned] = rank[values]
     return out
