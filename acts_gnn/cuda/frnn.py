@@ -76,7 +76,7 @@ def radius_graph_cpu(
         compiled: the grid query and the compiled loops of :mod:`acts_gnn.cuda._frnn_select`
             (True) or the k-d tree and numpy (False). The same edges either way, but for ties
             beyond the tree's rows (see the contract). The compiled path is the faster at every
-            size (μ = 20: 0.011 against 0.036 s; μ = 50: 0.052 against 0.21 s; μ = 200: 0.48
+            size (μ = 20: 0.011 against 0.036 s; μ = 50: 0.052 against 0.21 s; μ = 200: 0.37
             against 1.58 s, 2 threads); loading it costs a process ~0.03 s beyond the Numba
             start-up that the compiled engine pays anyway.
 
