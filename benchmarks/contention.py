@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import subprocess
 import sys
 import tempfile
@@ -41,6 +42,10 @@ SETTINGS = {
     DEFAULT: {},
     "spin (libgomp's default, before)": {"GOMP_SPINCOUNT": "300000"},
 }
+
+
+def _cpu_s(usage: resource.struct_rusage) -> float:
+    return usage.ru_utime + usage.ru_stime
 
 
 def _event_seconds(inputs: list[Path], env: dict[str, str]) -> list[float]:
@@ -74,6 +79,8 @@ def measure(inputs: list[Path], settings: dict[str, dict[str, str]] = SETTINGS) 
         alone = None
         for busy in (0, 1, 2):
             hogs = [subprocess.Popen([sys.executable, "-c", BUSY]) for _ in range(busy)]
+            # what this process itself burns meanwhile: it only waits, so ~0 (a diagnostic)
+            own = resource.getrusage(resource.RUSAGE_SELF)
             try:
                 time.sleep(0.5 if busy else 0)
                 events = _event_seconds(inputs, env)
@@ -91,6 +98,7 @@ def measure(inputs: list[Path], settings: dict[str, dict[str, str]] = SETTINGS) 
                     "busy": busy,
                     "seconds": seconds,
                     "first_s": events[0],
+                    "own_cpu_s": _cpu_s(resource.getrusage(resource.RUSAGE_SELF)) - _cpu_s(own),
                     "slowdown": seconds / alone,
                     "fair": fair,
                     "vs_fair": seconds / alone / fair,
