@@ -69,20 +69,20 @@ def canonical_labels(labels: np.ndarray, min_size: int = 1) -> np.ndarray:
     if assigned.size == 0:
         return out
     values = raw[assigned]
-    top = int(values.max()) + 1
-    if top > 4 * raw.size + 1024:  # sparse label values: number them by sorting
-        _, first, values, counts = np.unique(
+    # slot: each assigned point's candidate as an index 0 … C−1; first: each slot's first point
+    if int(values.max()) >= 4 * raw.size + 1024:  # sparse label values: number them by sorting
+        _, first_at, slot, counts = np.unique(
             values, return_index=True, return_inverse=True, return_counts=True
         )
-        first = assigned[first]
-        top = counts.size
-    else:  # the label values as indices (a finder's usual labels): O(N), no sort of the points
-        counts = np.bincount(values, minlength=top)
-        first = np.full(top, raw.size, dtype=np.int64)
-        np.minimum.at(first, values, assigned)
+        first = assigned[first_at]
+    else:  # the label values as slots (a finder's usual labels): O(N), no sort of the points
+        slot = values
+        counts = np.bincount(slot)
+        first = np.full(counts.size, raw.size, dtype=np.int64)
+        np.minimum.at(first, slot, assigned)
     kept = np.flatnonzero(counts >= min_size)
     kept = kept[np.argsort(first[kept], kind="stable")]
-    rank = np.full(top, -1, dtype=np.int64)
+    rank = np.full(counts.size, -1, dtype=np.int64)
     rank[kept] = np.arange(kept.size)
-    out[assigned] = rank[values]
+    out[assigned] = rank[slot]
     return out
