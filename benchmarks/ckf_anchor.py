@@ -93,6 +93,7 @@ def main() -> None:
     parser.add_argument("--jets", type=int, default=0)
     parser.add_argument("--jet-particles", type=float, default=20.0)
     parser.add_argument("--noise", type=float, default=0.0)
+    parser.add_argument("--displaced", type=float, default=0.0)
     parser.add_argument("--json", type=Path, help="also write the summary here")
     args = parser.parse_args()
     config = SimulationConfig(
@@ -103,6 +104,7 @@ def main() -> None:
             signal_particles=args.signal,
             jets=args.jets,
             jet_particles_mean=args.jet_particles,
+            displaced_fraction=args.displaced,
         ),
         noise_fraction=args.noise,
     )

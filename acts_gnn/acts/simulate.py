@@ -126,6 +126,10 @@ class SimulationConfig:
             raise ConfigError(
                 f"--jet-particles must be at least 1, got {self.model.jet_particles_mean:g}"
             )
+        if not 0.0 <= self.model.displaced_fraction <= 1.0:
+            raise ConfigError(
+                f"--displaced must be in [0, 1], got {self.model.displaced_fraction:g}"
+            )
         if self.model.hard_vertices < 1:
             raise ConfigError(f"--hard-vertices must be at least 1, got {self.model.hard_vertices}")
         if self.model.pileup == 0 and self.model.signal_particles == 0 and self.model.jets == 0:
@@ -177,11 +181,13 @@ def _particle_reader(config: SimulationConfig, on_event: Callable[[int], None] |
             generated = config.model.sample(rng)
             momentum = generated.momentum()
             p = np.linalg.norm(momentum, axis=1)
+            start = generated.start_mm()
+            displaced = generated.displaced
             container = examples.SimParticleContainer()
             for i in range(len(generated)):
                 barcode = examples.SimBarcode()
                 barcode.vertexPrimary = int(generated.vertex_index[i]) + 1
-                barcode.vertexSecondary = 0
+                barcode.vertexSecondary = int(displaced[i])  # its own vertex: secondary
                 barcode.particle = int(generated.particle_number[i])
                 barcode.generation = 0
                 barcode.subParticle = 0
@@ -191,7 +197,7 @@ def _particle_reader(config: SimulationConfig, on_event: Callable[[int], None] |
                     float(generated.charge[i]) * u.e,
                     float(generated.mass_gev[i]) * u.GeV,
                 )
-                vx, vy, vz = generated.vertex_mm[generated.vertex_index[i]]
+                vx, vy, vz = start[i]
                 particle.fourPosition = acts.Vector4(
                     float(vx) * u.mm, float(vy) * u.mm, float(vz) * u.mm, 0.0
                 )

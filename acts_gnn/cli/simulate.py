@@ -41,6 +41,14 @@ def command(
             "z of the luminous region.",
         ),
     ] = 1,
+    displaced: Annotated[
+        float,
+        typer.Option(
+            help="Fraction of the particles that start 1–260 mm away from their vertex in r, "
+            "as decay products in flight and conversions do (TrackML: 0.07 of the pT > 1 GeV "
+            "particles): displaced tracks, which the pile-up model alone never makes.",
+        ),
+    ] = 0.0,
     noise: Annotated[
         float, typer.Option(help="Fraction of noise space points to add (TrackML: ~0.17).")
     ] = 0.0,
@@ -86,6 +94,7 @@ def command(
             jets=jets,
             jet_particles_mean=jet_particles,
             hard_vertices=hard_vertices,
+            displaced_fraction=displaced,
         ),
         noise_fraction=noise,
         stop_fraction=stop,

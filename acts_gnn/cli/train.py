@@ -108,6 +108,13 @@ def command(
     embedding_lr: Annotated[
         float, typer.Option(help="Embedding: peak learning rate (one-cycle schedule).")
     ] = 3e-3,
+    gnn_lr: Annotated[
+        float,
+        typer.Option(
+            help="GNN: peak learning rate (one-cycle schedule); with --warm-start a lower one "
+            "fine-tunes the reused GNN without first unlearning it.",
+        ),
+    ] = 3e-3,
     fine_tune_embedding: Annotated[
         bool,
         typer.Option(
@@ -204,6 +211,7 @@ def command(
         stop_tracks=stop_tracks,
         latent_negatives=latent_negatives,
         embedding_lr=embedding_lr,
+        gnn_lr=gnn_lr,
         fine_tune_embedding=fine_tune_embedding,
         warm_start=warm_start,
         filter_efficiency=filter_efficiency,

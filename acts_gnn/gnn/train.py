@@ -165,6 +165,9 @@ class TrainingConfig:
             raise ConfigError(
                 f"true_edge_pt_power must be in [0, 2], got {self.true_edge_pt_power:g}"
             )
+        for name in ("embedding_lr", "filter_lr", "gnn_lr"):  # 0 keeps a warm start's weights
+            if not getattr(self, name) >= 0.0:  # NaN too
+                raise ConfigError(f"{name} must be 0 or more, got {getattr(self, name):g}")
 
     def as_dict(self) -> dict[str, Any]:
         """For the bundle's record."""

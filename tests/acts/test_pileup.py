@@ -110,3 +110,35 @@ def test_hard_vertices_spread_the_hard_objects_and_change_nothing_else():
         np.random.default_rng(1)
     )
     assert (alone.vertex_index == 0).all() and alone.vertex_mm.shape == (1, 3)
+
+
+def test_displaced_particles_start_on_a_line_of_flight_and_change_nothing_else():
+    plain = PileupModel(pileup=50, jets=2).sample(np.random.default_rng(4))
+    moved = PileupModel(pileup=50, jets=2, displaced_fraction=0.3).sample(np.random.default_rng(4))
+    # the same particles, vertices and jets: the displacement draws from its own stream
+    for field in ("pt_gev", "eta", "phi", "pdg", "charge", "vertex_index", "particle_number"):
+        np.testing.assert_array_equal(getattr(plain, field), getattr(moved, field))
+    np.testing.assert_array_equal(plain.vertex_mm, moved.vertex_mm)
+    assert not plain.offset_mm.any() and not plain.displaced.any()
+    np.testing.assert_array_equal(plain.start_mm(), plain.vertex_mm[plain.vertex_index])
+    assert moved.displaced.mean() == pytest.approx(0.3, abs=0.04)
+    np.testing.assert_array_equal(
+        moved.start_mm(), moved.vertex_mm[moved.vertex_index] + moved.offset_mm
+    )
+    offset = moved.offset_mm[moved.displaced]
+    radius = np.hypot(offset[:, 0], offset[:, 1])
+    # transverse radius from TrackML's histogram: 1–260 mm, median ≈ 43 mm
+    assert radius.min() >= 1.0 and radius.max() <= 260.0
+    assert 35.0 < np.median(radius) < 55.0
+    assert np.mean(radius < 10.0) == pytest.approx((172 + 189) / 1695, abs=0.05)
+    # on the line of flight: z follows the particle's own η ...
+    eta = moved.eta[moved.displaced]
+    np.testing.assert_allclose(offset[:, 2], radius * np.sinh(eta), rtol=1e-9, atol=1e-9)
+    # ... and the momentum leaves the flight azimuth by at most 1 rad, either way
+    flight = np.arctan2(offset[:, 1], offset[:, 0])
+    turn = np.angle(np.exp(1j * (moved.phi[moved.displaced] - flight)))
+    assert np.abs(turn).max() <= 1.0 + 1e-9
+    assert 0.04 < np.median(np.abs(turn)) < 0.08
+    assert 0.3 < np.mean(turn > 0) < 0.7
+    every = PileupModel(pileup=5, displaced_fraction=1.0).sample(np.random.default_rng(2))
+    assert every.displaced.all()

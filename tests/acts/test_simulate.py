@@ -156,11 +156,33 @@ def test_an_event_of_one_region_keeps_its_noise_apart_from_the_removed_hits(tmp_
     assert len(set(regions)) > 1
 
 
+def test_displaced_particles_are_secondaries_whose_hits_start_where_they_do(tmp_path):
+    model = PileupModel(pileup=2, signal_particles=20, displaced_fraction=0.5)
+    simulate(SimulationConfig(events=1, seed=7, model=model), tmp_path)
+    (event,) = list(open_events([tmp_path]))
+    particles = event.truth.particles
+    start_r = np.hypot(particles.vx, particles.vy)
+    # ACTS wrote each displaced particle with a secondary vertex: read back as not primary
+    secondary = ~particles.primary
+    assert 0 < secondary.sum() < secondary.size
+    assert (start_r[secondary] > 0.9).all() and (start_r[~secondary] < 0.1).all()
+    # the hits of a displaced particle above 1 GeV (a 1.7 m circle: it cannot turn back) lie
+    # beyond where it starts
+    row = particles.index_of(event.truth.particle_id)
+    on = row >= 0
+    moved = np.zeros(on.size, bool)
+    moved[on] = secondary[row[on]] & (particles.pt[row[on]] > 1.0)
+    assert moved.sum() > 20
+    assert (event.spacepoints.r[moved] > start_r[row[moved]]).all()
+
+
 def test_refuses_bad_settings_and_full_directories(tmp_path):
     with pytest.raises(ConfigError, match="--events must be at least 1"):
         simulate(SimulationConfig(events=0), tmp_path)
     with pytest.raises(ConfigError, match="--noise must be in"):
         simulate(SimulationConfig(noise_fraction=1.5), tmp_path)
+    with pytest.raises(ConfigError, match=r"--displaced must be in \[0, 1\], got 1\.5"):
+        simulate(SimulationConfig(model=PileupModel(displaced_fraction=1.5)), tmp_path)
     with pytest.raises(ConfigError, match="--jets must be non-negative, got -1"):
         simulate(SimulationConfig(model=PileupModel(jets=-1)), tmp_path)
     with pytest.raises(ConfigError, match=r"--jet-particles must be at least 1, got 0\.5"):

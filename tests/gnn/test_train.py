@@ -267,6 +267,14 @@ def test_stop_tracks_outside_zero_to_one_is_a_config_error():
         training.TrainingConfig(stop_tracks=-0.1)
 
 
+@pytest.mark.parametrize("name", ["embedding_lr", "filter_lr", "gnn_lr"])
+@pytest.mark.parametrize("value", [-1e-3, float("nan")])
+def test_a_negative_learning_rate_is_a_config_error(name, value):
+    with pytest.raises(ConfigError, match=f"{name} must be 0 or more, got {value:g}"):
+        training.TrainingConfig(**{name: value})
+    assert getattr(training.TrainingConfig(**{name: 0.0}), name) == 0.0  # frozen weights
+
+
 def test_truncate_outside_zero_to_one_is_a_config_error():
     with pytest.raises(ConfigError, match="truncate must be in"):
         training.TrainingConfig(truncate=1.5)
