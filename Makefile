@@ -152,6 +152,15 @@ train: $(DATA)/train/.done $(DATA)/val/.done $(DATA)/test/.done
 	$(VENV)/bin/acts-gnn evaluate $(DATA)/test-tracks.root --truth $(DATA)/test \
 		--json $(DATA)/test-performance.json --plots $(DATA)/plots --force
 
+# $(call score_sample,NAME,BUNDLE): $(DATA)/NAME reconstructed with BUNDLE and scored, the
+# tracks, timing and performance beside it
+define score_sample
+$(VENV)/bin/acts-gnn reconstruct $(DATA)/$(1) --bundle $(2) --force \
+	-o $(DATA)/$(1)-tracks.root --timing $(DATA)/$(1)-timing.json
+$(VENV)/bin/acts-gnn evaluate $(DATA)/$(1)-tracks.root --truth $(DATA)/$(1) \
+	--json $(DATA)/$(1)-performance.json --force
+endef
+
 # The dense sample: μ = 200 pile-up with four collimated jets per event (seeds never used in
 # training), reconstructed and scored with the shipped (or $(BUNDLE_DENSE)) bundle
 DENSE_EVENTS ?= 3
@@ -161,10 +170,7 @@ $(DATA)/dense/.done: $(STAMP)
 		--pileup 200 --jets 4 --jet-particles 30 --seed 5000
 	touch $@
 dense: $(DATA)/dense/.done
-	$(VENV)/bin/acts-gnn reconstruct $(DATA)/dense --bundle $(BUNDLE_DENSE) --force \
-		-o $(DATA)/dense-tracks.root --timing $(DATA)/dense-timing.json
-	$(VENV)/bin/acts-gnn evaluate $(DATA)/dense-tracks.root --truth $(DATA)/dense \
-		--json $(DATA)/dense-performance.json --force
+	$(call score_sample,dense,$(BUNDLE_DENSE))
 
 # The displaced sample: μ = 200 pile-up where 7% of the particles start 1–260 mm from their
 # vertex (--displaced 0.07: TrackML's share among its pT > 1 GeV particles; seed never used in
@@ -176,10 +182,7 @@ $(DATA)/displaced/.done: $(STAMP)
 		--events $(DISPLACED_EVENTS) --pileup 200 --displaced 0.07 --seed 5100
 	touch $@
 displaced: $(DATA)/displaced/.done
-	$(VENV)/bin/acts-gnn reconstruct $(DATA)/displaced --bundle $(BUNDLE_DISPLACED) --force \
-		-o $(DATA)/displaced-tracks.root --timing $(DATA)/displaced-timing.json
-	$(VENV)/bin/acts-gnn evaluate $(DATA)/displaced-tracks.root --truth $(DATA)/displaced \
-		--json $(DATA)/displaced-performance.json --force
+	$(call score_sample,displaced,$(BUNDLE_DISPLACED))
 
 # The candidate-quality selection alone, on top of an existing bundle (its edge models and cuts
 # kept): how the shipped bundle got its quality network (see README).
