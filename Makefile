@@ -270,15 +270,17 @@ $(DATA)/sel/.done: $(STAMP)
 $(DATA)/seldense/.done: $(STAMP)
 	rm -rf $(DATA)/seldense && $(VENV)/bin/acts-gnn simulate -o $(DATA)/seldense --events 3 --pileup 200 --jets 4 --jet-particles 30 --seed 8200
 	touch $@
+# the 64 training events of train-jets (seeds 1000, 1500, 1700 with --regions, 1800 with --jets)
+JETS_TRAIN = --train $(DATA)/train --train $(DATA)/train2 --train $(DATA)/train4 --train $(DATA)/train5
 train-jets: $(DATA)/train/.done $(DATA)/train2/.done $(DATA)/train4/.done $(DATA)/train5/.done $(DATA)/val/.done $(DATA)/test/.done $(DATA)/sel/.done $(DATA)/seldense/.done
 	$(call model_from,$(JETS_FROM))
-	$(VENV)/bin/acts-gnn train --train $(DATA)/train --train $(DATA)/train2 --train $(DATA)/train4 --train $(DATA)/train5 \
+	$(VENV)/bin/acts-gnn train $(JETS_TRAIN) \
 		--val $(DATA)/val --test $(DATA)/test -o $(BUNDLE)-step1 --force --reuse $(DATA)/model-$(JETS_FROM) \
 		--reuse-stages embedding,filter --warm-start --gnn-epochs 3 --true-edge-pt-power 0.3 --seed 0 --data-description \
 		"acts-gnn simulate --pileup 200: train $(TRAIN_EVENTS) events seed 1000 + $(TRAIN_EVENTS) events seed 1500 + $(TRAIN_EVENTS) events seed 1700 --regions 1.0 --noise 0.17 + $(TRAIN_EVENTS) events seed 1800 --jets 4 --jet-particles 30 --hard-vertices 16, val 2 events seed 2000, test $(TEST_EVENTS) events seed 3000; GNN warm-started from git $(JETS_FROM)"
 	$(FILTER_CUT_BACK) \
 		$(BUNDLE)-step1 $(DATA)/model-$(JETS_FROM) $(BUNDLE)-step1b
-	$(VENV)/bin/acts-gnn train --train $(DATA)/train --train $(DATA)/train2 --train $(DATA)/train4 --train $(DATA)/train5 \
+	$(VENV)/bin/acts-gnn train $(JETS_TRAIN) \
 		--val $(DATA)/val --test $(DATA)/test --tune $(DATA)/sel --tune $(DATA)/seldense -o $(BUNDLE) --force \
 		--reuse $(BUNDLE)-step1b --quality-only --seed 0 --data-description \
 		"acts-gnn simulate --pileup 200: train $(TRAIN_EVENTS) events seed 1000 + $(TRAIN_EVENTS) events seed 1500 + $(TRAIN_EVENTS) events seed 1700 --regions 1.0 --noise 0.17 + $(TRAIN_EVENTS) events seed 1800 --jets 4 --jet-particles 30 --hard-vertices 16, val 2 events seed 2000, tune 6 events seed 8100 + 3 events seed 8200 --jets 4 --jet-particles 30, test $(TEST_EVENTS) events seed 3000; step 2 of make train-jets"
@@ -291,7 +293,7 @@ train-jets: $(DATA)/train/.done $(DATA)/train2/.done $(DATA)/train4/.done $(DATA
 # one region (seed 8300). About 15 minutes here.
 OPEN_ENDS_FROM ?= f85f7cd
 OPEN_ENDS_DATA = acts-gnn simulate --pileup 200: train $(TRAIN_EVENTS) events seed 1000 + $(TRAIN_EVENTS) events seed 1500 + $(TRAIN_EVENTS) events seed 1700 --regions 1.0 --noise 0.17 + $(TRAIN_EVENTS) events seed 1800 --jets 4 --jet-particles 30 --hard-vertices 16 + 32 events seed 1900 --regions 1.0 --noise 0.17, val 2 events seed 2000, tune 6 events seed 8100 + 3 events seed 8200 --jets 4 --jet-particles 30 + 6 events seed 8300 --regions 1.0 --noise 0.17, test $(TEST_EVENTS) events seed 3000
-OPEN_ENDS_TRAIN = --train $(DATA)/train --train $(DATA)/train2 --train $(DATA)/train4 --train $(DATA)/train5 --train $(DATA)/train6 --val $(DATA)/val
+OPEN_ENDS_TRAIN = $(JETS_TRAIN) --train $(DATA)/train6 --val $(DATA)/val
 # $(call open_ends_quality,BUNDLE,NOTE): train-open-ends' step on BUNDLE — its candidate-quality
 # selection trained again with --quality-open-ends on the 96 events, the filter cut, the track
 # builder and the rescue cut chosen on the 15 tuning events — written to $(BUNDLE)
@@ -337,7 +339,7 @@ STEPS_FROM ?= b61ffed
 STEPS ?= 5
 train-steps: $(DATA)/train/.done $(DATA)/train2/.done $(DATA)/train4/.done $(DATA)/train5/.done $(DATA)/train6/.done $(DATA)/val/.done $(DATA)/test/.done $(DATA)/sel/.done $(DATA)/seldense/.done $(DATA)/selregions/.done
 	$(call model_from,$(STEPS_FROM))
-	$(VENV)/bin/acts-gnn train --train $(DATA)/train --train $(DATA)/train2 --train $(DATA)/train4 --train $(DATA)/train5 \
+	$(VENV)/bin/acts-gnn train $(JETS_TRAIN) \
 		--val $(DATA)/val -o $(BUNDLE)-step1 --force --reuse $(DATA)/model-$(STEPS_FROM) --reuse-stages embedding,filter \
 		--warm-start --gnn-iterations $(STEPS) --gnn-epochs 2 --true-edge-pt-power 0.3 --seed 0 \
 		--data-description "$(OPEN_ENDS_DATA); step 1 of make train-steps from git $(STEPS_FROM)"
@@ -362,7 +364,7 @@ $(DATA)/seldisp/.done: $(STAMP)
 	touch $@
 train-displaced: $(DATA)/train/.done $(DATA)/train2/.done $(DATA)/train4/.done $(DATA)/train5/.done $(DATA)/train6/.done $(DATA)/train7/.done $(DATA)/val/.done $(DATA)/test/.done $(DATA)/sel/.done $(DATA)/seldense/.done $(DATA)/selregions/.done $(DATA)/seldisp/.done
 	$(call model_from,$(DISPLACED_FROM))
-	$(VENV)/bin/acts-gnn train --train $(DATA)/train --train $(DATA)/train2 --train $(DATA)/train4 --train $(DATA)/train5 \
+	$(VENV)/bin/acts-gnn train $(JETS_TRAIN) \
 		--train $(DATA)/train7 --val $(DATA)/val -o $(BUNDLE)-step1 --force --reuse $(DATA)/model-$(DISPLACED_FROM) \
 		--reuse-stages embedding,filter --warm-start --gnn-epochs 1 --gnn-lr $(DISPLACED_LR) --true-edge-pt-power 0.3 \
 		--seed 0 --data-description "$(OPEN_ENDS_DATA) + train 16 events seed 1950 --displaced 0.3; step 1 of make train-displaced from git $(DISPLACED_FROM)"

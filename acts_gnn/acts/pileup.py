@@ -173,9 +173,11 @@ class PileupModel:
         number_in_vertex = np.arange(n) - first[vertex_index]
         # PDG charge convention: pi+, K+, p, mu- are the positive PDG ids; mu- has charge -1
         charge = np.where(pdg == 13, -sign, sign).astype(np.float64)
-        offset = np.zeros((n, 3))
-        if displaced_rng is not None:
-            offset = self._displacements(displaced_rng, eta, phi)
+        offset = (
+            np.zeros((n, 3))
+            if displaced_rng is None
+            else self._displacements(displaced_rng, eta, phi)
+        )
         return GeneratedParticles(
             vertex_index=vertex_index,
             particle_number=number_in_vertex + 1,

@@ -116,19 +116,18 @@ class SimulationConfig:
             raise ConfigError(f"--pileup must be non-negative, got {self.model.pileup}")
         if not 0.0 <= self.noise_fraction < 1.0:
             raise ConfigError(f"--noise must be in [0, 1), got {self.noise_fraction}")
-        if not 0.0 <= self.stop_fraction <= 1.0:
-            raise ConfigError(f"--stop must be in [0, 1], got {self.stop_fraction}")
-        if not 0.0 <= self.region_fraction <= 1.0:
-            raise ConfigError(f"--regions must be in [0, 1], got {self.region_fraction}")
+        for flag, fraction in (
+            ("--stop", self.stop_fraction),
+            ("--regions", self.region_fraction),
+            ("--displaced", self.model.displaced_fraction),
+        ):
+            if not 0.0 <= fraction <= 1.0:
+                raise ConfigError(f"{flag} must be in [0, 1], got {fraction}")
         if self.model.jets < 0:
             raise ConfigError(f"--jets must be non-negative, got {self.model.jets}")
         if self.model.jets and self.model.jet_particles_mean < 1:
             raise ConfigError(
                 f"--jet-particles must be at least 1, got {self.model.jet_particles_mean:g}"
-            )
-        if not 0.0 <= self.model.displaced_fraction <= 1.0:
-            raise ConfigError(
-                f"--displaced must be in [0, 1], got {self.model.displaced_fraction:g}"
             )
         if self.model.hard_vertices < 1:
             raise ConfigError(f"--hard-vertices must be at least 1, got {self.model.hard_vertices}")
