@@ -10,7 +10,7 @@ EXTRAS ?= dev,acts,cuda,server
 DEMO_OUT ?= demo-output
 STAMP  := $(VENV)/.installed
 
-.PHONY: system-deps demo test test-all test-slurm test-root lint venv clean example train train-quality train-latent train-gnn32 train-regions train-jets train-open-ends train-stopped train-steps train-displaced dense displaced gpu-prepare gpu-check gpu-train bench soak perf-analyzer fuzz wheel-check
+.PHONY: system-deps demo test test-all test-slurm test-root lint venv clean example train train-quality train-latent train-gnn32 train-regions train-jets train-open-ends train-stopped train-steps train-displaced train-quality-displaced dense displaced gpu-prepare gpu-check gpu-train bench soak perf-analyzer fuzz wheel-check
 
 venv: $(STAMP)
 
@@ -285,7 +285,7 @@ train-jets: $(DATA)/train/.done $(DATA)/train2/.done $(DATA)/train4/.done $(DATA
 		--reuse $(BUNDLE)-step1b --quality-only --seed 0 --data-description \
 		"acts-gnn simulate --pileup 200: train $(TRAIN_EVENTS) events seed 1000 + $(TRAIN_EVENTS) events seed 1500 + $(TRAIN_EVENTS) events seed 1700 --regions 1.0 --noise 0.17 + $(TRAIN_EVENTS) events seed 1800 --jets 4 --jet-particles 30 --hard-vertices 16, val 2 events seed 2000, tune 6 events seed 8100 + 3 events seed 8200 --jets 4 --jet-particles 30, test $(TEST_EVENTS) events seed 3000; step 2 of make train-jets"
 
-# The shipped model's recipe since 2026-12-02 (session 12): the model of git $(OPEN_ENDS_FROM) with its
+# The recipe of the model before the shipped one (2026-12-02, session 12): the model of git $(OPEN_ENDS_FROM) with its
 # candidate-quality selection trained again with --quality-open-ends (each candidate also says
 # what fraction of its points lie where the detector region beyond holds no points) on 96 events:
 # those of train-jets and 32 more that keep one detector region (seed 1900); the filter cut, the
@@ -356,6 +356,16 @@ train-steps: $(DATA)/train/.done $(DATA)/train2/.done $(DATA)/train4/.done $(DAT
 # 8400). About 35 minutes here.
 DISPLACED_FROM ?= 33144c9
 DISPLACED_LR ?= 3e-4
+# $(call displaced_quality,BUNDLE,NOTE): BUNDLE's candidate-quality selection trained again
+# (--quality-open-ends) on the 96 events of train-open-ends and the 16 of seed 1950 (30%
+# displaced), the cuts chosen on the 15 tuning events and the 3 of seed 8400 (7% displaced),
+# written to $(BUNDLE)
+define displaced_quality
+$(VENV)/bin/acts-gnn train $(OPEN_ENDS_TRAIN) --train $(DATA)/train7 --test $(DATA)/test --tune $(DATA)/sel \
+	--tune $(DATA)/seldense --tune $(DATA)/selregions --tune $(DATA)/seldisp -o $(BUNDLE) --force \
+	--reuse $(1) --quality-only --quality-open-ends --seed 0 --data-description \
+	"$(OPEN_ENDS_DATA) + train 16 events seed 1950 --displaced 0.3 + tune 3 events seed 8400 --displaced 0.07; $(2)"
+endef
 $(DATA)/train7/.done: $(STAMP)
 	rm -rf $(DATA)/train7 && $(VENV)/bin/acts-gnn simulate -o $(DATA)/train7 --events 16 --pileup 200 --seed 1950 --displaced 0.3
 	touch $@
@@ -370,10 +380,19 @@ train-displaced: $(DATA)/train/.done $(DATA)/train2/.done $(DATA)/train4/.done $
 		--seed 0 --data-description "$(OPEN_ENDS_DATA) + train 16 events seed 1950 --displaced 0.3; step 1 of make train-displaced from git $(DISPLACED_FROM)"
 	$(FILTER_CUT_BACK) \
 		$(BUNDLE)-step1 $(DATA)/model-$(DISPLACED_FROM) $(BUNDLE)-step1b
-	$(VENV)/bin/acts-gnn train $(OPEN_ENDS_TRAIN) --train $(DATA)/train7 --test $(DATA)/test --tune $(DATA)/sel \
-		--tune $(DATA)/seldense --tune $(DATA)/selregions --tune $(DATA)/seldisp -o $(BUNDLE) --force \
-		--reuse $(BUNDLE)-step1b --quality-only --quality-open-ends --seed 0 --data-description \
-		"$(OPEN_ENDS_DATA) + train 16 events seed 1950 --displaced 0.3 + tune 3 events seed 8400 --displaced 0.07; make train-displaced from git $(DISPLACED_FROM)"
+	$(call displaced_quality,$(BUNDLE)-step1b,make train-displaced from git $(DISPLACED_FROM))
+
+# The shipped model's recipe since 2026-12-03 (session 18): the model of git
+# $(QUALITY_DISPLACED_FROM) (made by train-open-ends) with its candidate-quality selection trained
+# again with displaced tracks among its training candidates: its edge models and cuts kept, the quality
+# network trained (--quality-open-ends) on the 96 events of train-open-ends and the 16 of seed
+# 1950 (30% of the particles displaced), its cut, the filter cut, the track builder and the
+# rescue cut chosen on the 15 tuning events and 3 with 7% displaced particles (seed 8400).
+# About 20 minutes here.
+QUALITY_DISPLACED_FROM ?= a59985a
+train-quality-displaced: $(DATA)/train/.done $(DATA)/train2/.done $(DATA)/train4/.done $(DATA)/train5/.done $(DATA)/train6/.done $(DATA)/train7/.done $(DATA)/val/.done $(DATA)/test/.done $(DATA)/sel/.done $(DATA)/seldense/.done $(DATA)/selregions/.done $(DATA)/seldisp/.done
+	$(call model_from,$(QUALITY_DISPLACED_FROM))
+	$(call displaced_quality,$(DATA)/model-$(QUALITY_DISPLACED_FROM),make train-quality-displaced from git $(QUALITY_DISPLACED_FROM))
 
 # GPU work (kernel checks and training on a GPU). Here: `make gpu-prepare` writes .gpu/, the training recipe's
 # μ = 200 events ($(DATA)/train, val, the first GPU_TEST_EVENTS of test) as .npz caches (~1.5 MB

@@ -16,6 +16,7 @@ import itertools
 import json
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -39,6 +40,7 @@ STAGE_TEXT = {
     "gnn_cut": "GNN cut",
     "merged": "track building: merged",
     "stitching": "stitching",
+    "quality": "quality selection",
 }
 FAKE_TEXT = {
     "fragment": "a fragment (pure, ≤ half of its particle)",
@@ -101,7 +103,8 @@ def render(accounts: list[EventLosses], k1: np.ndarray, bundle: str, source: str
         "Targets: pT > 1 GeV, |η| < 4, vertex within 260 mm, ≥ 3 space points; candidates ≥ 3 "
         "space points, double majority (as `acts-gnn evaluate`). A missed target is charged to "
         "the first stage after which the edges joining its own points no longer make a matched "
-        "candidate (see acts_gnn/metrics/breakdown.py).",
+        "candidate, or to the candidate-quality selection when the candidates before it matched "
+        "it (see acts_gnn/metrics/breakdown.py).",
         "",
         "| | targets | found | " + " | ".join(f"lost: {STAGE_TEXT[c]}" for c in causes) + " |",
         "| --- | --- | --- | " + " | ".join("---" for _ in causes) + " |",
@@ -133,8 +136,11 @@ def render(accounts: list[EventLosses], k1: np.ndarray, bundle: str, source: str
     cause = np.concatenate([a.fake_cause for a in accounts])
     major = np.concatenate([a.fake_majority for a in accounts])
     candidates = sum(a.n_candidates for a in accounts)
+    dropped = sum(a.fakes_dropped for a in accounts)
     lines += [
-        f"Fakes: {cause.size:,} of {candidates:,} candidates ({_pct(cause.size, candidates)}).",
+        f"Fakes: {cause.size:,} of {candidates:,} candidates ({_pct(cause.size, candidates)}); "
+        f"the candidate-quality selection dropped {dropped:,} more "
+        f"({_pct(dropped, cause.size + dropped)} of the fakes before it).",
         "",
         "| made by | " + " | ".join(f"largest share: {m}" for m in FAKE_MAJORITY) + " | all |",
         "| --- | " + " | ".join("---" for _ in FAKE_MAJORITY) + " | --- |",
@@ -172,7 +178,15 @@ def main() -> None:
             latent = pipeline.bundle.embedding(torch.from_numpy(features)).numpy()
         above = scored.edges[:, scored.scores > cfg.gnn_cut]
         stage_edges = {"graph": scored.graph_edges, "filter": scored.edges, "gnn_cut": above}
-        accounts.append(account_event(event, stage_edges, scored.pieces_at(), scored.labels_at()))
+        # the candidates before the quality selection: a target they matched and the final
+        # ones do not is charged to the selection
+        unselected = None
+        if scored.quality is not None:
+            unselected = replace(scored, quality=None).labels_at()
+        final = scored.labels_at()
+        accounts.append(
+            account_event(event, stage_edges, scored.pieces_at(), final, before_quality=unselected)
+        )
         k1 += k1_misses(event, scored.graph_edges, latent, cfg.radius)
         print(f"event {event.event_id}: {time.perf_counter() - t0:.1f} s", file=sys.stderr)
     bundle = args.bundle or "shipped default"
@@ -187,6 +201,10 @@ def main() -> None:
                 "targets": {
                     c: int(sum((a.lost_at == c).sum() for a in accounts))
                     for c in ("found", *STAGES, *LOSS_CAUSES)
+                },
+                "fakes": {
+                    "final": int(sum(a.fake_cause.size for a in accounts)),
+                    "dropped_by_quality": int(sum(a.fakes_dropped for a in accounts)),
                 },
                 "k1_pairs": {"pairs": int(k1[0]), "beyond_radius": int(k1[1]), "k_cap": int(k1[2])},
             },

@@ -9,7 +9,10 @@ matched to it (the same double-majority matching as ``evaluate``): a perfect tra
 still find it. Each missed target is charged to the first stage after which it is no longer
 reachable; a target reachable after every stage but not found was lost by track building — by
 edges above the cut that merged it with other points (``merged``), or by stitching, when the
-builder's pieces matched it before stitching (``stitching``).
+builder's pieces matched it before stitching (``stitching``). A target that the candidates
+before the candidate-quality selection matched and the final ones do not was dropped by that
+selection (``quality``), whatever the stages before it did (a rescued track dropped by the
+quality selection is charged to it, not to the GNN cut).
 
 A fake is either a **fragment** (more than half of its points are one particle's, but not more
 than half of that particle's points: a track cut in pieces) or **impure**; an impure fake is
@@ -45,7 +48,7 @@ __all__ = [
 #: the cone of the local-density count
 DENSITY_DELTA_R = 0.05
 #: what a missed target is charged to, besides a stage name; "found" for a matched target
-LOSS_CAUSES = ("merged", "stitching")
+LOSS_CAUSES = ("merged", "stitching", "quality")
 #: what a fake is charged to
 FAKE_CAUSES = ("fragment", "gnn_edges", "stitching")
 #: the largest particle of a fake
@@ -80,7 +83,8 @@ class EventLosses:
     ``pt``, ``eta``, ``vertex_r_mm``, ``density`` and ``lost_at`` ("found", a stage name, or one
     of :data:`LOSS_CAUSES`); ``rescued``: not reachable after the last stage, found all the same
     (stitching takes edges below the cut). Per fake: ``fake_cause`` (:data:`FAKE_CAUSES`) and
-    ``fake_majority`` (:data:`FAKE_MAJORITY`).
+    ``fake_majority`` (:data:`FAKE_MAJORITY`). ``fakes_dropped``: fakes among the candidates
+    before the quality selection that it dropped (0 without one).
     """
 
     event_id: int
@@ -94,6 +98,7 @@ class EventLosses:
     n_candidates: int
     fake_cause: np.ndarray
     fake_majority: np.ndarray
+    fakes_dropped: int = 0
 
 
 def _target_ids(event: Event, config: MatchingConfig) -> np.ndarray:
@@ -180,6 +185,7 @@ def account_event(
     unstitched: np.ndarray,
     final: np.ndarray,
     config: MatchingConfig = MatchingConfig(),
+    before_quality: np.ndarray | None = None,
 ) -> EventLosses:
     """Charge every missed target and every fake of one event to a stage (see the module).
 
@@ -190,6 +196,8 @@ def account_event(
         unstitched: the track builder's labels before stitching (pieces of any size).
         final: the candidate labels.
         config: the matching cuts.
+        before_quality: the candidate labels before the candidate-quality selection (None: the
+            pipeline had none, or it is not to be told apart).
     """
     if event.truth is None:
         raise ValueError(f"event {event.event_id} has no truth")
@@ -198,6 +206,12 @@ def account_event(
     found = _matched_targets(event, final, config)
     lost_at = np.full(found.size, "found", dtype=object)
     open_ = ~found
+    fakes_dropped = 0
+    if before_quality is not None:
+        match = match_event(event.event_id, event.spacepoints, event.truth, before_quality, config)
+        lost_at[open_ & match.target_matched] = "quality"
+        open_ &= ~match.target_matched
+        fakes_dropped = match.n_tracks - match.n_matched_tracks
     reachable = np.ones(found.size, bool)
     for name, edges in stage_edges.items():
         reachable &= _matched_targets(event, same_particle_labels(n, edges, particle), config)
@@ -211,6 +225,8 @@ def account_event(
     target_ids = _target_ids(event, config)
     rows = table.index_of(target_ids)
     fake_cause, fake_majority, n_candidates = _fakes(event, final, unstitched, config)
+    if before_quality is not None:
+        fakes_dropped -= fake_cause.size
     return EventLosses(
         event_id=event.event_id,
         stages=tuple(stage_edges),
@@ -223,4 +239,5 @@ def account_event(
         n_candidates=int(n_candidates),
         fake_cause=fake_cause,
         fake_majority=fake_majority,
+        fakes_dropped=int(fakes_dropped),
     )

@@ -112,3 +112,29 @@ def test_a_fragment_fake_is_told_from_an_impure_one():
     account = account_event(EVENT, stages, pieces, pieces)
     assert account.fake_cause.tolist() == ["fragment", "fragment"]
     assert account.fake_majority.tolist() == ["other, pT below it"] * 2
+
+
+def test_a_target_the_quality_selection_dropped_is_charged_to_it():
+    # before the quality selection: FINAL and a fake of the two noise points with particle 1's
+    # first point; the selection drops that fake and particle 3's three-point candidate
+    kept = [[11, 12, 13, 14, 15], [16, 17, 18, 19, 20, 21, 22, 23], [24, 25, 26, 27]]
+    before = labels_of([[8, 9, 10], *kept, [28, 29, 0]])
+    final = labels_of(kept)
+    stages = {"graph": edges(GRAPH), "filter": edges(FILTERED), "gnn_cut": edges(ABOVE)}
+    account = account_event(EVENT, stages, PIECES, final, before_quality=before)
+    assert account.lost_at.tolist() == [
+        "graph",
+        "filter",
+        "quality",
+        "found",
+        "stitching",
+        "stitching",
+    ]
+    # the merger of 5 and 6 stays; the noise candidate was a fake the selection dropped
+    assert account.fake_cause.tolist() == ["stitching"]
+    assert account.fakes_dropped == 1
+
+
+def test_without_the_labels_before_it_no_target_is_charged_to_the_quality_selection(account):
+    assert "quality" not in account.lost_at.tolist()
+    assert account.fakes_dropped == 0
