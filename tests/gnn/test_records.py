@@ -26,15 +26,19 @@ QUALITY = QualityRecord(config={"hidden": 4}, seed=0, train_candidates=10, train
 
 def test_the_shipped_bundle_is_written_back_byte_for_byte(tmp_path):
     bundle = ModelBundle.load()
-    # make train-open-ends: the quality selection of make train-jets's bundle trained again
-    # with the open-ends input, then the filter cut, builder and rescue cuts on the tuning events
+    # make train-quality-displaced: the quality selection of make train-open-ends's bundle trained
+    # again with displaced tracks among its candidates, then its cut, the filter cut, builder and
+    # rescue cuts on the tuning events (the 15 before and 3 with displaced tracks)
     assert bundle.training.run.device == "cpu"
-    assert bundle.training.how.startswith("make train-open-ends")
+    assert bundle.training.how.startswith("make train-quality-displaced")
+    assert "The previous default: make train-open-ends" in bundle.training.how
     assert "The previous default: make train-jets" in bundle.training.how
-    assert bundle.training.quality.train_fakes == 14642
+    assert bundle.training.quality.train_fakes == 18152
     assert bundle.training.quality.config == {"hidden": 32, "layers": 2, "open_ends": True}
-    assert "6 events seed 8300 --regions 1.0" in bundle.training.quality.run.data
-    assert bundle.training.quality_only_from == "data/model-f85f7cd"
+    data = bundle.training.quality.run.data
+    assert "6 events seed 8300 --regions 1.0" in data
+    assert "16 events seed 1950 --displaced 0.3" in data and "seed 8400 --displaced 0.07" in data
+    assert bundle.training.quality_only_from == "data/model-a59985a"
     assert bundle.training.config["true_edge_pt_power"] == 0.3
     assert bundle.training.train_events == 64
     reused = bundle.training.reused_stages
@@ -42,14 +46,15 @@ def test_the_shipped_bundle_is_written_back_byte_for_byte(tmp_path):
     assert reused.training.how.startswith("make train-gnn32")
     assert reused.training.config["true_edge_pt_power"] == 0.3
     assert reused.training.reused_stages is None
-    # then the builder scan again, with the rescue walk in it
+    # the builder scan of the model before, with the rescue walk in it; this one chose again
     assert "rescue walk cut 0.3" in bundle.training.how
     pipeline = bundle.pipeline
     assert (pipeline.track_builder, pipeline.rescue_cut, pipeline.rescue_walk_cut) == (
         "walkthrough",
-        0.7,
+        0.5,
         0.3,
     )
+    assert pipeline.quality_cut == 0.8
     assert len(bundle.metrics.filter_scan) == 4
     assert len(bundle.metrics.builder_scan) == 2 * (1 + 3 * 3)
     assert isinstance(bundle.metrics.history[0], EpochReport)
