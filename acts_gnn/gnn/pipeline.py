@@ -125,7 +125,6 @@ class ScoredGraph:
             cfg.gnn_cut if cut is None else cut,
             cfg.min_track_spacepoints,
             self.quality.config.open_ends,
-            self.quality.config.free_circle,
         )
         return drop_candidates(labels, ids, self.quality.fake_probability(inputs) > cfg.quality_cut)
 

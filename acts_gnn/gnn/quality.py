@@ -30,7 +30,6 @@ from acts_gnn.result import canonical_labels
 
 __all__ = [
     "CANDIDATE_INPUTS",
-    "FREE_CIRCLE_INPUTS",
     "OPEN_ENDS_INPUT",
     "QualityConfig",
     "QualityMLP",
@@ -56,12 +55,6 @@ CANDIDATE_INPUTS = (
 )
 #: the input a network with ``QualityConfig.open_ends`` sees after :data:`CANDIDATE_INPUTS`
 OPEN_ENDS_INPUT = "fraction of the points whose region beyond is not read (geometry.open_ends)"
-#: what a network with ``QualityConfig.free_circle`` sees last: the transverse circle fitted
-#: freely (not through the beam line), which a track that starts away from the beam line follows
-FREE_CIRCLE_INPUTS = (
-    "log10 rms distance to the free circle [mm]",
-    "log10 distance of the free circle from the beam line [mm]",
-)
 
 #: 2 T field: pT [GeV] = 0.3 · B [T] · R [m]
 _PT_PER_METRE = 0.3 * 2.0
@@ -75,14 +68,12 @@ def candidate_inputs(
     cut: float,
     min_size: int,
     open_ends: bool = False,
-    free_circle: bool = False,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Inputs of every candidate with at least ``min_size`` points.
 
     Returns:
         ``(ids, inputs)``: the candidates' labels, ascending, int64 [C]; float32 [C, F] rows
-        of :data:`CANDIDATE_INPUTS`, then with ``open_ends`` :data:`OPEN_ENDS_INPUT`, then
-        with ``free_circle`` :data:`FREE_CIRCLE_INPUTS`.
+        of :data:`CANDIDATE_INPUTS`, then with ``open_ends`` :data:`OPEN_ENDS_INPUT`.
     """
     labels = np.asarray(labels, dtype=np.int64)
     ids, dense, sizes = np.unique(labels[labels >= 0], return_inverse=True, return_counts=True)
@@ -92,8 +83,7 @@ def candidate_inputs(
     c = np.full(labels.shape, -1, np.int64)
     c[labels >= 0] = rank[dense]
     n_c = int(keep.sum())
-    width = len(CANDIDATE_INPUTS) + int(open_ends) + len(FREE_CIRCLE_INPUTS) * int(free_circle)
-    out = np.zeros((n_c, width), np.float64)
+    out = np.zeros((n_c, len(CANDIDATE_INPUTS) + int(open_ends)), np.float64)
     if n_c == 0:
         return ids[keep], out.astype(np.float32)
 
@@ -164,43 +154,10 @@ def candidate_inputs(
         many_out += np.bincount(side[leaving], weights=scores[leaving] > 0.5, minlength=n_c)
     out[:, 10] = best_out
     out[:, 11] = np.log1p(many_out)
-    column = len(CANDIDATE_INPUTS)
     if open_ends:
         unread = geometry.open_ends(torch.from_numpy(np.ascontiguousarray(features))).numpy()
-        out[:, column] = total(unread[member].astype(np.float64)) / n
-        column += 1
-    if free_circle:
-        rms, d0 = _free_circle(x, y, k, n, total)
-        out[:, column] = np.log10(rms * 1e3 + 1e-3)
-        out[:, column + 1] = np.log10(d0 * 1e3 + 1e-3)
+        out[:, 12] = total(unread[member].astype(np.float64)) / n
     return ids[keep], np.nan_to_num(out).astype(np.float32)
-
-
-def _free_circle(
-    x: np.ndarray, y: np.ndarray, k: np.ndarray, n: np.ndarray, total
-) -> tuple[np.ndarray, np.ndarray]:
-    """Per candidate: rms distance of its points to the circle fitted to them, and that circle's
-    distance from the beam line (both in metres).
-
-    The algebraic fit x² + y² + Dx + Ey + F = 0 in least squares, on coordinates taken from the
-    candidate's centroid (so the 2 × 2 system stays well conditioned); points on one line (a
-    singular system) count as a circle through them with no distance either way.
-    """
-    mx, my = total(x) / n, total(y) / n
-    u, v = x - mx[k], y - my[k]
-    w = u * u + v * v
-    suu, suv, svv = total(u * u), total(u * v), total(v * v)
-    suw, svw, sw = total(u * w), total(v * w), total(w)
-    det = suu * svv - suv * suv
-    curved = det > 1e-12 * np.maximum(suu * svv, 1e-30)
-    # centre (a, b) and radius² from D = -2a, E = -2b, F = a² + b² - R² (centred coordinates)
-    a = np.divide(suw * svv - svw * suv, 2 * det, out=np.zeros_like(det), where=curved)
-    b = np.divide(svw * suu - suw * suv, 2 * det, out=np.zeros_like(det), where=curved)
-    radius = np.sqrt(np.maximum(a * a + b * b + sw / n, 0.0))
-    to_circle = np.where(curved[k], np.hypot(u - a[k], v - b[k]) - radius[k], 0.0)
-    rms = np.sqrt(total(to_circle**2) / n)
-    d0 = np.where(curved, np.abs(np.hypot(a + mx, b + my) - radius), 0.0)
-    return rms, d0
 
 
 def drop_candidates(labels: np.ndarray, ids: np.ndarray, drop: np.ndarray) -> np.ndarray:
@@ -213,20 +170,15 @@ def drop_candidates(labels: np.ndarray, ids: np.ndarray, drop: np.ndarray) -> np
 @dataclass(frozen=True)
 class QualityConfig:
     """The quality network: ``layers`` hidden layers of ``hidden`` units; with ``open_ends`` it
-    also sees :data:`OPEN_ENDS_INPUT`, with ``free_circle`` :data:`FREE_CIRCLE_INPUTS`."""
+    also sees :data:`OPEN_ENDS_INPUT`."""
 
     hidden: int = 32
     layers: int = 2
     open_ends: bool = False
-    free_circle: bool = False
 
     def as_dict(self) -> dict[str, int | bool]:
-        """For the bundle (``free_circle`` only when set: bundles from before it stay as
-        they were written)."""
-        out = asdict(self)
-        if not self.free_circle:
-            del out["free_circle"]
-        return out
+        """For the bundle."""
+        return asdict(self)
 
 
 class QualityMLP(nn.Module):
@@ -240,7 +192,6 @@ class QualityMLP(nn.Module):
         super().__init__()
         self.config = config
         width = len(CANDIDATE_INPUTS) + int(config.open_ends)
-        width += len(FREE_CIRCLE_INPUTS) * int(config.free_circle)
         self.register_buffer("mean", torch.zeros(width))
         self.register_buffer("spread", torch.ones(width))
         self.net = mlp([width] + [config.hidden] * config.layers + [1])

@@ -242,7 +242,6 @@ def add_quality(
             cfg.gnn_cut,
             cfg.min_track_spacepoints,
             config.open_ends,
-            config.free_circle,
         )
         assert event.truth is not None
         matching = MatchingConfig(min_track_spacepoints=cfg.min_track_spacepoints)
@@ -336,9 +335,7 @@ def train_recipe(
     # on candidates made with the rescue pass too, so that it learns the fakes that pass makes
     training_rescue = replace(bundle.pipeline, rescue_cut=RESCUE_TRAINING_CUT)
     bundle = replace(bundle, pipeline=training_rescue)
-    quality = QualityConfig(
-        open_ends=config.quality_open_ends, free_circle=config.quality_free_circle
-    )
+    quality = QualityConfig(open_ends=config.quality_open_ends)
     bundle = add_quality(bundle, train_events, val_events, quality, config.seed, device)
     tune = tune_events or val_events
     on = f"the tracks of {len(tune)} {'tuning' if tune_events else 'validation'} event"

@@ -145,9 +145,6 @@ class TrainingConfig:
     #: detector region beyond is not read (quality.OPEN_ENDS_INPUT): a track cut short by a
     #: region read alone is then not taken for a fragment
     quality_open_ends: bool = False
-    #: the candidate-quality network also sees the circle fitted freely to a candidate's points
-    #: (quality.FREE_CIRCLE_INPUTS): a track that starts away from the beam line follows one
-    quality_free_circle: bool = False
 
     def __post_init__(self) -> None:
         if self.soft_edges not in SOFT_EDGE_MODES:

@@ -17,7 +17,6 @@ from acts_gnn.gnn.models import FilterConfig, FilterMLP
 from acts_gnn.gnn.pipeline import ScoredGraph
 from acts_gnn.gnn.quality import (
     CANDIDATE_INPUTS,
-    FREE_CIRCLE_INPUTS,
     QualityConfig,
     QualityMLP,
     candidate_inputs,
@@ -98,40 +97,6 @@ def test_candidate_inputs_with_open_ends():
     assert rows[:, -1].tolist() == [1.0, 1.0]
     quality = QualityMLP(QualityConfig(hidden=4, open_ends=True))
     assert quality.fake_probability(rows).shape == (2,)
-
-
-def test_candidate_inputs_with_the_free_circle():
-    plain = candidate_inputs(LABELS, FEATURES, EDGES, SCORES, cut=0.99, min_size=3)[1]
-    ids, rows = candidate_inputs(LABELS, FEATURES, EDGES, SCORES, 0.99, 3, free_circle=True)
-    assert ids.tolist() == [0, 5] and rows.shape == (2, len(CANDIDATE_INPUTS) + 2)
-    np.testing.assert_array_equal(rows[:, : len(CANDIDATE_INPUTS)], plain)
-    # candidate 0 lies on a circle through the beam line: on it, and it passes the beam line
-    # (to float32 rounding: both well below a micrometre, log10 of 10⁻³ mm is −3)
-    assert rows[0, -2] < -2.5 and rows[0, -1] < -2.5
-    # candidate 1, three points on one line: no circle, both inputs at the floor
-    assert rows[1, -2:].tolist() == pytest.approx([-3.0, -3.0])
-    # a track that starts away from the beam line: four points on the circle of radius 0.4 m
-    # about (0.5, 0) m, which passes 0.1 m = 100 mm from the beam line; and a fake: four
-    # points off any one circle (a kink)
-    turn = np.array([2.0, 2.2, 2.4, 2.6])
-    x, y = 0.5 + 0.4 * np.cos(turn), 0.4 * np.sin(turn)
-    kink_x, kink_y = np.array([0.1, 0.2, 0.3, 0.4]), np.array([0.0, 0.0, 0.05, 0.0])
-    features = np.concatenate(
-        [
-            _contract(np.hypot(x, y), np.arctan2(y, x), 0.1 * np.hypot(x, y)),
-            _contract(np.hypot(kink_x, kink_y), np.arctan2(kink_y, kink_x), [0.0] * 4),
-        ]
-    ).astype(np.float32)
-    labels = np.array([0] * 4 + [1] * 4)
-    no_edges = np.zeros((2, 0), np.int64)
-    _, rows = candidate_inputs(labels, features, no_edges, np.zeros(0), 0.99, 3, free_circle=True)
-    assert rows[0, -2] < -2.5
-    assert rows[0, -1] == pytest.approx(math.log10(100.0), abs=1e-3)
-    assert rows[1, -2] > 1.0  # more than 10 mm off the circle that fits it best
-    quality = QualityMLP(QualityConfig(hidden=4, open_ends=True, free_circle=True))
-    both = candidate_inputs(LABELS, FEATURES, EDGES, SCORES, 0.99, 3, True, True)[1]
-    assert both.shape == (2, len(CANDIDATE_INPUTS) + 1 + len(FREE_CIRCLE_INPUTS))
-    assert quality.fake_probability(both).shape == (2,)
 
 
 def test_candidate_inputs_of_no_candidates():
