@@ -356,6 +356,8 @@ train-steps: $(DATA)/train/.done $(DATA)/train2/.done $(DATA)/train4/.done $(DAT
 # 8400). About 35 minutes here.
 DISPLACED_FROM ?= 33144c9
 DISPLACED_LR ?= 3e-4
+# the events both recipes read: those of train-open-ends, seed 1950 and seed 8400
+DISPLACED_DATA = $(DATA)/train/.done $(DATA)/train2/.done $(DATA)/train4/.done $(DATA)/train5/.done $(DATA)/train6/.done $(DATA)/train7/.done $(DATA)/val/.done $(DATA)/test/.done $(DATA)/sel/.done $(DATA)/seldense/.done $(DATA)/selregions/.done $(DATA)/seldisp/.done
 # $(call displaced_quality,BUNDLE,NOTE): BUNDLE's candidate-quality selection trained again
 # (--quality-open-ends) on the 96 events of train-open-ends and the 16 of seed 1950 (30%
 # displaced), the cuts chosen on the 15 tuning events and the 3 of seed 8400 (7% displaced),
@@ -372,7 +374,7 @@ $(DATA)/train7/.done: $(STAMP)
 $(DATA)/seldisp/.done: $(STAMP)
 	rm -rf $(DATA)/seldisp && $(VENV)/bin/acts-gnn simulate -o $(DATA)/seldisp --events 3 --pileup 200 --seed 8400 --displaced 0.07
 	touch $@
-train-displaced: $(DATA)/train/.done $(DATA)/train2/.done $(DATA)/train4/.done $(DATA)/train5/.done $(DATA)/train6/.done $(DATA)/train7/.done $(DATA)/val/.done $(DATA)/test/.done $(DATA)/sel/.done $(DATA)/seldense/.done $(DATA)/selregions/.done $(DATA)/seldisp/.done
+train-displaced: $(DISPLACED_DATA)
 	$(call model_from,$(DISPLACED_FROM))
 	$(VENV)/bin/acts-gnn train $(JETS_TRAIN) \
 		--train $(DATA)/train7 --val $(DATA)/val -o $(BUNDLE)-step1 --force --reuse $(DATA)/model-$(DISPLACED_FROM) \
@@ -390,7 +392,7 @@ train-displaced: $(DATA)/train/.done $(DATA)/train2/.done $(DATA)/train4/.done $
 # rescue cut chosen on the 15 tuning events and 3 with 7% displaced particles (seed 8400).
 # About 20 minutes here.
 QUALITY_DISPLACED_FROM ?= a59985a
-train-quality-displaced: $(DATA)/train/.done $(DATA)/train2/.done $(DATA)/train4/.done $(DATA)/train5/.done $(DATA)/train6/.done $(DATA)/train7/.done $(DATA)/val/.done $(DATA)/test/.done $(DATA)/sel/.done $(DATA)/seldense/.done $(DATA)/selregions/.done $(DATA)/seldisp/.done
+train-quality-displaced: $(DISPLACED_DATA)
 	$(call model_from,$(QUALITY_DISPLACED_FROM))
 	$(call displaced_quality,$(DATA)/model-$(QUALITY_DISPLACED_FROM),make train-quality-displaced from git $(QUALITY_DISPLACED_FROM))
 

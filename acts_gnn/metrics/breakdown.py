@@ -206,12 +206,11 @@ def account_event(
     found = _matched_targets(event, final, config)
     lost_at = np.full(found.size, "found", dtype=object)
     open_ = ~found
-    fakes_dropped = 0
+    before = None
     if before_quality is not None:
-        match = match_event(event.event_id, event.spacepoints, event.truth, before_quality, config)
-        lost_at[open_ & match.target_matched] = "quality"
-        open_ &= ~match.target_matched
-        fakes_dropped = match.n_tracks - match.n_matched_tracks
+        before = match_event(event.event_id, event.spacepoints, event.truth, before_quality, config)
+        lost_at[open_ & before.target_matched] = "quality"
+        open_ &= ~before.target_matched
     reachable = np.ones(found.size, bool)
     for name, edges in stage_edges.items():
         reachable &= _matched_targets(event, same_particle_labels(n, edges, particle), config)
@@ -225,8 +224,9 @@ def account_event(
     target_ids = _target_ids(event, config)
     rows = table.index_of(target_ids)
     fake_cause, fake_majority, n_candidates = _fakes(event, final, unstitched, config)
-    if before_quality is not None:
-        fakes_dropped -= fake_cause.size
+    fakes_dropped = 0
+    if before is not None:  # it only drops candidates: the fakes before it less those left
+        fakes_dropped = before.n_tracks - before.n_matched_tracks - fake_cause.size
     return EventLosses(
         event_id=event.event_id,
         stages=tuple(stage_edges),
