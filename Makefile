@@ -10,7 +10,7 @@ EXTRAS ?= dev,acts,cuda,server
 DEMO_OUT ?= demo-output
 STAMP  := $(VENV)/.installed
 
-.PHONY: system-deps demo test test-all test-slurm test-root lint venv clean example train train-quality train-latent train-gnn32 train-regions train-jets train-open-ends train-stopped train-steps train-displaced train-quality-displaced dense displaced gpu-prepare gpu-check gpu-train bench soak perf-analyzer fuzz wheel-check
+.PHONY: system-deps demo test test-all test-slurm test-root lint venv clean example train train-quality train-latent train-gnn32 train-regions train-jets train-open-ends train-stopped train-steps train-displaced train-quality-displaced dense displaced tables gpu-prepare gpu-check gpu-train bench soak perf-analyzer fuzz wheel-check
 
 venv: $(STAMP)
 
@@ -183,6 +183,20 @@ $(DATA)/displaced/.done: $(STAMP)
 	touch $@
 displaced: $(DATA)/displaced/.done
 	$(call score_sample,displaced,$(BUNDLE_DISPLACED))
+
+# The other generator's sample: the particles of TrackML's first 10 events (Pythia8 ttbar +
+# ⟨μ⟩ = 200, with Geant4's secondaries: ../shared/data/trackml/particles, validation only, never
+# trained on) through this project's simulation (seed 9100), reconstructed and scored with the
+# shipped (or $(BUNDLE_TABLES)) bundle
+TABLES_EVENTS ?= 10
+TRACKML_PARTICLES ?= ../shared/data/trackml/particles
+BUNDLE_TABLES ?= acts_gnn/data/default_model
+$(DATA)/tables/.done: $(STAMP)
+	rm -rf $(DATA)/tables && $(VENV)/bin/acts-gnn simulate -o $(DATA)/tables \
+		--events $(TABLES_EVENTS) --particles-from $(TRACKML_PARTICLES) --seed 9100
+	touch $@
+tables: $(DATA)/tables/.done
+	$(call score_sample,tables,$(BUNDLE_TABLES))
 
 # The candidate-quality selection alone, on top of an existing bundle (its edge models and cuts
 # kept): how the shipped bundle got its quality network (see README).

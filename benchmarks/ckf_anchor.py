@@ -3,14 +3,14 @@
     python benchmarks/ckf_anchor.py EVENTS_DIR --pileup 200 --seed 3000 --events 4 [--json FILE]
 
 EVENTS_DIR holds events written by ``acts-gnn simulate -o EVENTS_DIR --pileup P --seed S
---events N`` (give the same options, and ``--signal``/``--jets``/``--jet-particles``/``--noise``
-where they were not the defaults). The events are simulated again with those settings in one ACTS
-Sequencer that then runs ACTS's reconstruction (:mod:`acts_gnn.acts.ckf`), single-threaded; the
-space points of every event are checked against EVENTS_DIR (count, order, positions) before the
-tracks are scored with acts-gnn's own definitions (``PerformanceAccumulator``, ``MatchingConfig``
-defaults, minimum candidate sizes 3 and 5). Prints the efficiency, fake and duplicate rates and
-the CPU seconds per event of the reconstruction algorithms. ``ckf_anchor`` is the same for
-``bench.py``.
+--events N`` (give the same options, and ``--signal``/``--jets``/``--jet-particles``/``--noise``/
+``--particles-from`` where they were not the defaults). The events are simulated again with
+those settings in one ACTS Sequencer that then runs ACTS's reconstruction
+(:mod:`acts_gnn.acts.ckf`), single-threaded; the space points of every event are checked against
+EVENTS_DIR (count, order, positions) before the tracks are scored with acts-gnn's own
+definitions (``PerformanceAccumulator``, ``MatchingConfig`` defaults, minimum candidate sizes 3
+and 5). Prints the efficiency, fake and duplicate rates and the CPU seconds per event of the
+reconstruction algorithms. ``ckf_anchor`` is the same for ``bench.py``.
 """
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ sys.path.insert(0, str(REPO))
 from acts_gnn.acts.ckf import run_ckf  # noqa: E402
 from acts_gnn.acts.pileup import PileupModel  # noqa: E402
 from acts_gnn.acts.simulate import SimulationConfig  # noqa: E402
+from acts_gnn.acts.tables import table_paths  # noqa: E402
 from acts_gnn.errors import ActsGnnError, ConfigError  # noqa: E402
 from acts_gnn.io.source import open_events  # noqa: E402
 from acts_gnn.metrics.matching import MatchingConfig  # noqa: E402
@@ -82,11 +83,10 @@ def ckf_anchor(
     return summary, report, {ckf.event_id: ckf.labels for ckf in found}
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def add_simulation_options(parser: argparse.ArgumentParser) -> None:
+    """The options of ``acts-gnn simulate`` that made the events, with its defaults."""
     parser.add_argument("events_dir", type=Path, help="events written by acts-gnn simulate")
-    # the options of acts-gnn simulate, with its defaults where it has sensible ones
-    parser.add_argument("--pileup", type=float, required=True)
+    parser.add_argument("--pileup", type=float, default=200.0)
     parser.add_argument("--seed", type=int, required=True)
     parser.add_argument("--events", type=int, required=True)
     parser.add_argument("--signal", type=int, default=25)
@@ -94,9 +94,16 @@ def main() -> None:
     parser.add_argument("--jet-particles", type=float, default=20.0)
     parser.add_argument("--noise", type=float, default=0.0)
     parser.add_argument("--displaced", type=float, default=0.0)
-    parser.add_argument("--json", type=Path, help="also write the summary here")
-    args = parser.parse_args()
-    config = SimulationConfig(
+    parser.add_argument("--particles-from", type=Path, help="particle tables, as simulate's")
+
+
+def simulation_config(args: argparse.Namespace) -> SimulationConfig:
+    """The :class:`SimulationConfig` of :func:`add_simulation_options`' options.
+
+    Raises:
+        InputFormatError: ``--particles-from`` holds no particle table.
+    """
+    return SimulationConfig(
         events=args.events,
         seed=args.seed,
         model=PileupModel(
@@ -107,12 +114,20 @@ def main() -> None:
             displaced_fraction=args.displaced,
         ),
         noise_fraction=args.noise,
+        particle_tables=tuple(table_paths(args.particles_from)) if args.particles_from else (),
     )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    add_simulation_options(parser)
+    parser.add_argument("--json", type=Path, help="also write the summary here")
+    args = parser.parse_args()
     from rich.console import Console
 
     console = Console()
     try:
-        summary, report, _labels = ckf_anchor(args.events_dir, config)
+        summary, report, _labels = ckf_anchor(args.events_dir, simulation_config(args))
     except ActsGnnError as exc:
         console.print(f"ckf_anchor: {exc}", markup=False, style="red")
         raise SystemExit(exc.exit_code) from None

@@ -4,8 +4,9 @@ Layer: acts.
 
 Chain (one ACTS ``Sequencer``, single-threaded so a seed gives byte-identical files):
 
-1. :class:`~acts_gnn.acts.pileup.PileupModel` draws the particles; a Python ``IReader`` hands
-   them to ACTS as a ``SimParticleContainer``.
+1. :class:`~acts_gnn.acts.pileup.PileupModel` draws the particles (or they come from another
+   generator's particle tables: :mod:`acts_gnn.acts.tables`); a Python ``IReader`` hands them
+   to ACTS as a ``SimParticleContainer``.
 2. Fatras propagates them through ``GenericDetector`` (the TrackML geometry, module for module) in
    a 2 T solenoid field, with multiple scattering, ionisation and radiation energy loss and photon
    conversions (secondaries); hits on sensitive surfaces.
@@ -50,7 +51,8 @@ from pathlib import Path
 import numpy as np
 
 from acts_gnn._extras import require
-from acts_gnn.acts.pileup import PileupModel
+from acts_gnn.acts.pileup import GeneratedParticles, PileupModel
+from acts_gnn.acts.tables import read_generated
 from acts_gnn.errors import ConfigError, OutputRefusedError
 from acts_gnn.io.ids import geometry_volume_layer_module
 
@@ -107,11 +109,16 @@ class SimulationConfig:
     stop_fraction: float = 0.0
     region_fraction: float = 0.0
     fatras_pmin_gev: float = 0.05
+    #: particle tables (:mod:`acts_gnn.acts.tables`), one per event in order: they replace
+    #: ``model`` (the pile-up model is not drawn)
+    particle_tables: tuple[Path, ...] = ()
 
     def check(self) -> None:
         """Raise :class:`ConfigError` for values that cannot be simulated."""
         if self.events < 1:
             raise ConfigError(f"--events must be at least 1, got {self.events}")
+        if self.particle_tables:
+            self._check_tables()
         if self.model.pileup < 0:
             raise ConfigError(f"--pileup must be non-negative, got {self.model.pileup}")
         if not 0.0 <= self.noise_fraction < 1.0:
@@ -131,8 +138,34 @@ class SimulationConfig:
             )
         if self.model.hard_vertices < 1:
             raise ConfigError(f"--hard-vertices must be at least 1, got {self.model.hard_vertices}")
-        if self.model.pileup == 0 and self.model.signal_particles == 0 and self.model.jets == 0:
+        if (
+            not self.particle_tables
+            and self.model.pileup == 0
+            and self.model.signal_particles == 0
+            and self.model.jets == 0
+        ):
             raise ConfigError("nothing to simulate: --pileup 0, no --signal particles, no --jets")
+
+    def _check_tables(self) -> None:
+        if len(self.particle_tables) < self.events:
+            folder = self.particle_tables[0].parent
+            raise ConfigError(
+                f"--particles-from {folder}: {len(self.particle_tables)} particle tables for "
+                f"{self.events} --events"
+            )
+        model = self.model
+        if model.jets or model.displaced_fraction or model.hard_vertices != 1:
+            raise ConfigError(
+                "--jets, --displaced and --hard-vertices change the pile-up model, which "
+                "--particles-from replaces"
+            )
+
+    def particles(self, number: int) -> GeneratedParticles:
+        """The generated particles of event ``number``: its particle table, or the pile-up
+        model's draw from the seed and the event number."""
+        if self.particle_tables:
+            return read_generated(self.particle_tables[number])
+        return self.model.sample(np.random.default_rng([self.seed, number]))
 
 
 def _smearing_config() -> dict:
@@ -176,8 +209,7 @@ def _particle_reader(config: SimulationConfig, on_event: Callable[[int], None] |
 
         def read(self, context):
             number = int(context.eventNumber)
-            rng = np.random.default_rng([config.seed, number])
-            generated = config.model.sample(rng)
+            generated = config.particles(number)
             momentum = generated.momentum()
             p = np.linalg.norm(momentum, axis=1)
             start = generated.start_mm()

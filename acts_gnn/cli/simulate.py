@@ -68,6 +68,15 @@ def command(
             "end at its edge. A training-data knob.",
         ),
     ] = 0.0,
+    particles_from: Annotated[
+        Path | None,
+        typer.Option(
+            help="Simulate another generator's particles instead of the pile-up model: a "
+            "folder of TrackML particle tables (eventNNN-particles.csv[.gz]), one per event in "
+            "file-name order — e.g. ../shared/data/trackml/particles (Pythia8 ttbar + μ = 200 "
+            "with Geant4's secondaries). --pileup and --signal are then not used.",
+        ),
+    ] = None,
     compare_trackml: Annotated[
         Path | None,
         typer.Option(
@@ -76,13 +85,15 @@ def command(
         ),
     ] = None,
 ) -> None:
-    """Simulate pile-up events: minimum-bias model → Fatras in 2 T → smeared hits → space points.
+    """Simulate pile-up events: minimum-bias model (or --particles-from another generator's
+    particle tables) → Fatras in 2 T → smeared hits → space points.
 
     Writes the current ACTS CSV layout (particles, hits, measurements, measurement-simhit map,
     space points), readable by every acts-gnn command. Needs the ``acts`` extra (pyacts).
     """
     from acts_gnn.acts.pileup import PileupModel
     from acts_gnn.acts.simulate import SimulationConfig, simulate
+    from acts_gnn.acts.tables import table_paths
     from acts_gnn.cli._progress import event_progress
 
     config = SimulationConfig(
@@ -99,9 +110,11 @@ def command(
         noise_fraction=noise,
         stop_fraction=stop,
         region_fraction=regions,
+        particle_tables=tuple(table_paths(particles_from)) if particles_from else (),
     )
     console = make_console(stderr=True)
-    with event_progress(console, events, f"simulate μ={pileup:g}") as advance:
+    what = f"simulate {particles_from.name}" if particles_from else f"simulate μ={pileup:g}"
+    with event_progress(console, events, what) as advance:
         written = simulate(config, output, on_event=advance)
     console.print(f"wrote {len(written)} files ({events} events) to {output}")
     if compare_trackml is not None:
