@@ -94,6 +94,7 @@ def add_simulation_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--jet-particles", type=float, default=20.0)
     parser.add_argument("--noise", type=float, default=0.0)
     parser.add_argument("--displaced", type=float, default=0.0)
+    parser.add_argument("--jet-decays", type=float, default=0.0)
     parser.add_argument("--particles-from", type=Path, help="particle tables, as simulate's")
 
 
@@ -112,6 +113,7 @@ def simulation_config(args: argparse.Namespace) -> SimulationConfig:
             jets=args.jets,
             jet_particles_mean=args.jet_particles,
             displaced_fraction=args.displaced,
+            jet_decay_fraction=args.jet_decays,
         ),
         noise_fraction=args.noise,
         particle_tables=tuple(table_paths(args.particles_from)) if args.particles_from else (),

@@ -127,6 +127,7 @@ class SimulationConfig:
             ("--stop", self.stop_fraction),
             ("--regions", self.region_fraction),
             ("--displaced", self.model.displaced_fraction),
+            ("--jet-decays", self.model.jet_decay_fraction),
         ):
             if not 0.0 <= fraction <= 1.0:
                 raise ConfigError(f"{flag} must be in [0, 1], got {fraction}")
@@ -136,6 +137,8 @@ class SimulationConfig:
             raise ConfigError(
                 f"--jet-particles must be at least 1, got {self.model.jet_particles_mean:g}"
             )
+        if self.model.jet_decay_fraction > 0 and not self.model.jets:
+            raise ConfigError("--jet-decays needs --jets: there is no jet to decay")
         if self.model.hard_vertices < 1:
             raise ConfigError(f"--hard-vertices must be at least 1, got {self.model.hard_vertices}")
         if (

@@ -33,6 +33,14 @@ def command(
     jet_particles: Annotated[
         float, typer.Option(help="Mean number of charged particles per jet.")
     ] = 20.0,
+    jet_decays: Annotated[
+        float,
+        typer.Option(
+            help="Fraction of the jets whose hardest 2 + Poisson(2) constituents start together "
+            "from a b hadron's decay point on the jet axis (flight βγ·cτ, cτ = 0.47 mm): the "
+            "collinear displaced tracks of b-jet cores.",
+        ),
+    ] = 0.0,
     hard_vertices: Annotated[
         int,
         typer.Option(
@@ -106,6 +114,7 @@ def command(
             jet_particles_mean=jet_particles,
             hard_vertices=hard_vertices,
             displaced_fraction=displaced,
+            jet_decay_fraction=jet_decays,
         ),
         noise_fraction=noise,
         stop_fraction=stop,

@@ -257,8 +257,8 @@ def _outer3(xj, w0, w1, w2, a0, a1, a2):
 @njit(fastmath=True, error_model="numpy")
 def _block4x3(x, t, w, b, y, i):
     """Rows t … t + 3, outputs i … i + 3·LANES − 1: 12 accumulators, three vectors of weights
-    and one of the row's input in AVX2's 16 registers (four × two left a third of the fused
-    multiply-adds waiting on loads: the GNN's 48 × 48 layer 60 → 76–80 GFLOP/s on one AMD EPYC
+    and one of the row's input in AVX2's 16 registers (four × two use each input broadcast for
+    two multiply-adds only: the GNN's 48 × 48 layer 50–61 → 71–80 GFLOP/s on one AMD EPYC
     core)."""
     a00 = a10 = a20 = a30 = vload(b, 0, i)
     a01 = a11 = a21 = a31 = vload(b, 0, i + LANES)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
@@ -142,3 +144,38 @@ def test_displaced_particles_start_on_a_line_of_flight_and_change_nothing_else()
     assert 0.3 < np.mean(turn > 0) < 0.7
     every = PileupModel(pileup=5, displaced_fraction=1.0).sample(np.random.default_rng(2))
     assert every.displaced.all()
+
+
+def test_jet_decays_start_the_hardest_constituents_from_one_point_on_the_jet_axis():
+    model = PileupModel(pileup=5, jets=3, jet_particles_mean=15)
+    plain = model.sample(np.random.default_rng(4))
+    decayed = replace(model, jet_decay_fraction=1.0).sample(np.random.default_rng(4))
+    # the decays draw from their own stream: the same particles, only where some start differs
+    for name in ("pt_gev", "eta", "phi", "pdg", "vertex_index", "particle_number", "vertex_mm"):
+        np.testing.assert_array_equal(getattr(plain, name), getattr(decayed, name))
+    assert not plain.displaced.any()
+    points = np.unique(decayed.offset_mm[decayed.displaced], axis=0)
+    assert len(points) == 3  # one decay point per jet
+    for point in points:
+        products = np.flatnonzero((decayed.offset_mm == point).all(axis=1))
+        assert len(products) >= 2
+        # on the jet's axis: the products fly along the line from the vertex to the point
+        point_eta = np.arcsinh(point[2] / np.hypot(point[0], point[1]))
+        point_phi = np.arctan2(point[1], point[0])
+        assert np.abs(decayed.eta[products] - point_eta).max() < 0.3
+        assert np.abs(np.angle(np.exp(1j * (decayed.phi[products] - point_phi)))).max() < 0.3
+        # the jet's hardest: pT of tens of GeV, so βγ·cτ is millimetres
+        assert decayed.pt_gev[products].max() > 5.0
+        assert 0.0 < np.linalg.norm(point) < 300.0
+    none = replace(model, jet_decay_fraction=0.0).sample(np.random.default_rng(4))
+    np.testing.assert_array_equal(none.offset_mm, plain.offset_mm)
+
+
+def test_jet_decays_without_jets_are_refused():
+    from acts_gnn.acts.simulate import SimulationConfig
+    from acts_gnn.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="--jet-decays needs --jets"):
+        SimulationConfig(model=PileupModel(jet_decay_fraction=0.5)).check()
+    with pytest.raises(ConfigError, match=r"--jet-decays must be in \[0, 1\], got 1\.5"):
+        SimulationConfig(model=PileupModel(jets=2, jet_decay_fraction=1.5)).check()
