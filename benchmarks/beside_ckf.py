@@ -28,7 +28,7 @@ from acts_gnn.bench.report import machine  # noqa: E402
 from acts_gnn.errors import ActsGnnError  # noqa: E402
 from acts_gnn.gnn.pipeline import Pipeline  # noqa: E402
 from acts_gnn.io.source import open_events  # noqa: E402
-from acts_gnn.metrics.matching import match_event, target_mask  # noqa: E402
+from acts_gnn.metrics.matching import match_event  # noqa: E402
 from benchmarks.ckf_anchor import add_simulation_options, ckf_anchor, simulation_config  # noqa: E402
 
 #: (row name, which targets: f(pt, |η|, production radius))
@@ -54,8 +54,7 @@ def score(events: list, labels: dict[int, np.ndarray]) -> dict:
     for event in events:
         match = match_event(event.event_id, event.spacepoints, event.truth, labels[event.event_id])
         particles = event.truth.particles
-        # match_event's targets are in particle-id order
-        rows = particles.index_of(np.sort(particles.particle_id[target_mask(event.truth)]))
+        rows = particles.index_of(match.target_ids)
         radius = np.hypot(particles.vx[rows], particles.vy[rows])
         for name, keep in BINS:
             chosen = keep(match.target_pt, np.abs(match.target_eta), radius)

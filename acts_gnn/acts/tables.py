@@ -87,7 +87,7 @@ def generated_from_table(particles: Particles) -> GeneratedParticles:
         particle_number=_numbers_within(vertex_index, len(vertices)),
         pdg=pdg,
         charge=charge,
-        mass_gev=np.array([MASS_GEV[abs(int(p))] for p in pdg], np.float64),
+        mass_gev=np.array([MASS_GEV[int(s)] for s in species], np.float64),
         pt_gev=particles.pt[charged].astype(np.float64),
         eta=particles.eta[charged].astype(np.float64),
         phi=particles.phi[charged].astype(np.float64),
@@ -105,9 +105,8 @@ def _nearest_in_z(vertex_z: np.ndarray, z: np.ndarray) -> np.ndarray:
     """For each ``z``, the index of the nearest of ``vertex_z`` (the lower one on a tie)."""
     order = np.argsort(vertex_z, kind="stable")
     ordered = vertex_z[order]
-    above = np.searchsorted(ordered, z).clip(1, max(len(ordered) - 1, 1))
-    below = above - 1
-    above = above.clip(0, len(ordered) - 1)
+    above = np.searchsorted(ordered, z).clip(0, len(ordered) - 1)
+    below = (above - 1).clip(0)
     lower = np.abs(z - ordered[below]) <= np.abs(ordered[above] - z)
     return order[np.where(lower, below, above)]
 

@@ -42,12 +42,14 @@ class MatchingConfig:
 class EventMatch:
     """Matching result of one event.
 
-    Per target: ``target_pt``, ``target_eta`` (float [T]), ``target_matched`` (bool [T]).
+    Per target, in particle-id order: ``target_ids`` (uint64 [T]), ``target_pt``, ``target_eta``
+    (float [T]), ``target_matched`` (bool [T]).
     Per candidate: ``track_size`` (int [C]), ``track_eta`` (float [C]), ``track_matched`` and
     ``track_duplicate`` (bool [C]).
     """
 
     event_id: int
+    target_ids: np.ndarray
     target_pt: np.ndarray
     target_eta: np.ndarray
     target_matched: np.ndarray
@@ -202,6 +204,7 @@ def match_event(
 
     return EventMatch(
         event_id=event_id,
+        target_ids=target_ids,
         target_pt=target_pt.astype(np.float64),
         target_eta=target_eta.astype(np.float64),
         target_matched=target_matched_found,

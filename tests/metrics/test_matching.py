@@ -70,6 +70,7 @@ def test_noise_only_candidate_is_a_fake(event):
 def test_below_threshold_particle_is_no_target_but_no_fake(event):
     match = match_event(0, event.spacepoints, event.truth, np.array(PERFECT))
     assert match.n_targets == 2  # particle 3 (0.5 GeV) is not a target
+    np.testing.assert_array_equal(match.target_ids, [1, 2])
     np.testing.assert_array_equal(match.target_pt, [2.0, 3.0])
     np.testing.assert_array_equal(match.track_matched, [True, True, True])
     lowered = match_event(
