@@ -117,6 +117,7 @@ def render(accounts: list[EventLosses], k1: np.ndarray, bundle: str, source: str
         for low, high in itertools.pairwise(edges):
             sel = (v >= low) & (v < high)
             label = f"{title} {low:g}–{high:g}" if np.isfinite(high) else f"{title} ≥ {low:g}"
+            label = label.replace("|", "\\|")  # a bare | would split the Markdown cell
             m = int(sel.sum())
             lines.append(
                 f"| {label} | {m:,} | {_pct((lost[sel] == 'found').sum(), m)} | "

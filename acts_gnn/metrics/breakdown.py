@@ -33,7 +33,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from acts_gnn.event import NOISE_PARTICLE_ID, Event, count_spacepoints
-from acts_gnn.metrics.matching import MatchingConfig, match_event, target_mask
+from acts_gnn.metrics.matching import EventMatch, MatchingConfig, match_event
 
 __all__ = [
     "DENSITY_DELTA_R",
@@ -101,13 +101,6 @@ class EventLosses:
     fakes_dropped: int = 0
 
 
-def _target_ids(event: Event, config: MatchingConfig) -> np.ndarray:
-    """Target particle ids, sorted (the rule of ``match_event``)."""
-    assert event.truth is not None
-    table = event.truth.particles
-    return np.sort(table.particle_id[target_mask(event.truth, config)])
-
-
 def _density(event: Event, target_rows: np.ndarray, config: MatchingConfig) -> np.ndarray:
     """Other particles within ΔR < DENSITY_DELTA_R of each target (see the module)."""
     assert event.truth is not None
@@ -128,21 +121,27 @@ def _density(event: Event, target_rows: np.ndarray, config: MatchingConfig) -> n
     return np.maximum(out, 0)
 
 
-def _matched_targets(event: Event, labels: np.ndarray, config: MatchingConfig) -> np.ndarray:
+def _match(event: Event, labels: np.ndarray, config: MatchingConfig) -> EventMatch:
     assert event.truth is not None
-    return match_event(
-        event.event_id, event.spacepoints, event.truth, labels, config
-    ).target_matched
+    return match_event(event.event_id, event.spacepoints, event.truth, labels, config)
+
+
+def _matched_targets(event: Event, labels: np.ndarray, config: MatchingConfig) -> np.ndarray:
+    return _match(event, labels, config).target_matched
 
 
 def _fakes(
-    event: Event, final: np.ndarray, unstitched: np.ndarray, config: MatchingConfig
+    event: Event,
+    final: np.ndarray,
+    unstitched: np.ndarray,
+    targets: np.ndarray,
+    config: MatchingConfig,
 ) -> tuple[np.ndarray, np.ndarray, int]:
-    """Cause and largest particle of each fake candidate of ``final``; number of candidates."""
+    """Cause and largest particle of each fake candidate of ``final`` (``targets``: the target
+    particle ids, sorted); number of candidates."""
     assert event.truth is not None
     particle = event.truth.particle_id
     ids, counts = np.unique(particle, return_counts=True)
-    targets = _target_ids(event, config)
     table = event.truth.particles
     causes: list[str] = []
     majorities: list[str] = []
@@ -203,7 +202,8 @@ def account_event(
         raise ValueError(f"event {event.event_id} has no truth")
     n = len(event)
     particle = event.truth.particle_id
-    found = _matched_targets(event, final, config)
+    final_match = _match(event, final, config)
+    found = final_match.target_matched
     lost_at = np.full(found.size, "found", dtype=object)
     open_ = ~found
     before = None
@@ -221,9 +221,9 @@ def account_event(
     lost_at[open_ & ~by_pieces] = "merged"
 
     table = event.truth.particles
-    target_ids = _target_ids(event, config)
+    target_ids = final_match.target_ids
     rows = table.index_of(target_ids)
-    fake_cause, fake_majority, n_candidates = _fakes(event, final, unstitched, config)
+    fake_cause, fake_majority, n_candidates = _fakes(event, final, unstitched, target_ids, config)
     fakes_dropped = 0
     if before is not None:  # it only drops candidates: the fakes before it less those left
         fakes_dropped = before.n_tracks - before.n_matched_tracks - fake_cause.size
