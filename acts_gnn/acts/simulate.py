@@ -41,6 +41,7 @@ own reconstruction to the same Sequencer).
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 import tempfile
@@ -53,7 +54,7 @@ import numpy as np
 from acts_gnn._extras import require
 from acts_gnn.acts.pileup import GeneratedParticles, PileupModel
 from acts_gnn.acts.tables import read_generated
-from acts_gnn.errors import ConfigError, OutputRefusedError
+from acts_gnn.errors import ActsGnnError, ConfigError, OutputRefusedError
 from acts_gnn.io.ids import geometry_volume_layer_module
 
 __all__ = [
@@ -246,8 +247,16 @@ def _particle_reader(config: SimulationConfig, on_event: Callable[[int], None] |
     return PileupReader()
 
 
-def _sequencer(config: SimulationConfig, output: Path, digi_path: Path, on_event, threads: int = 1):
-    """The simulation's Sequencer, with ACTS's defaults but for ``threads`` (-1: all cores);
+def _sequencer(
+    config: SimulationConfig,
+    output: Path,
+    digi_path: Path,
+    on_event,
+    threads: int = 1,
+    events: range | None = None,
+):
+    """The simulation's Sequencer, with ACTS's defaults but for ``threads`` (-1: all cores) and
+    the event numbers it runs (``events``, default all of ``config.events``);
     floating-point-exception tracking stays on, as in any ACTS job."""
     acts = require("acts", "acts")
     examples = require("acts.examples", "acts")
@@ -260,8 +269,9 @@ def _sequencer(config: SimulationConfig, output: Path, digi_path: Path, on_event
     geometry = detector.trackingGeometry()
     bfield = acts.ConstantBField(acts.Vector3(0.0, 0.0, config.bfield_t * u.T))
     rnd = examples.RandomNumbers(seed=config.seed)
+    events = range(config.events) if events is None else events
     sequencer = examples.Sequencer(
-        events=config.events, numThreads=threads, logLevel=level, outputDir=""
+        events=len(events), skip=events.start, numThreads=threads, logLevel=level, outputDir=""
     )
     reader = _particle_reader(config, on_event)
     sequencer.addReader(reader)
@@ -495,55 +505,166 @@ def simulation_sequencer(
     scratch: Path,
     on_event: Callable[[int], None] | None = None,
     threads: int = 1,
+    events: range | None = None,
 ) -> SimulationSequencer:
     """The Sequencer of :func:`simulate` for ``config``, writing into ``scratch / "events"``.
 
     ``threads``: the Sequencer's threads (1, the default, gives byte-identical files per seed;
-    -1: all cores). ``scratch`` must exist; the digitisation configuration is written there.
+    -1: all cores). ``events``: the event numbers to run (a contiguous range; default all of
+    ``config.events``): each event's files are the same whichever range it is run in. ``scratch``
+    must exist; the digitisation configuration is written there.
     """
     digi_path = scratch / "digi-smearing.json"
     digi_path.write_text(json.dumps(_smearing_config(), indent=1))
     events_dir = scratch / "events"
     events_dir.mkdir()
-    sequencer, keepalive = _sequencer(config, events_dir, digi_path, on_event, threads)
+    sequencer, keepalive = _sequencer(config, events_dir, digi_path, on_event, threads, events)
     _detector, geometry, bfield, _rnd, _reader = keepalive
     return SimulationSequencer(sequencer, events_dir, geometry, bfield, keepalive)
 
 
-def finish_events(events_dir: Path, config: SimulationConfig) -> None:
+def finish_events(events_dir: Path, config: SimulationConfig, events: range | None = None) -> None:
     """What :func:`simulate` does to the CSV files after the run: drop the cells files (smearing
     makes none: they hold only a header), stop ``config.stop_fraction`` of the particles early,
     keep one region of ``config.region_fraction`` of the events and add
-    ``config.noise_fraction`` noise space points."""
+    ``config.noise_fraction`` noise space points (``events``: the event numbers in
+    ``events_dir``, default all of ``config.events``)."""
+    events = range(config.events) if events is None else events
     for cells in events_dir.glob("event*-cells.csv"):
         cells.unlink()
     if config.stop_fraction > 0:
-        for number in range(config.events):
+        for number in events:
             rng = np.random.default_rng([config.seed, number, 2])
             _stop_particles(events_dir / f"event{number:09d}", config.stop_fraction, rng)
     if config.region_fraction > 0:
-        for number in range(config.events):
+        for number in events:
             rng = np.random.default_rng([config.seed, number, 3])
             if rng.random() < config.region_fraction:
                 _keep_region(events_dir / f"event{number:09d}-spacepoint.csv", rng)
     if config.noise_fraction > 0:
-        for number in range(config.events):
+        for number in events:
             rng = np.random.default_rng([config.seed, number, 1])
             _add_noise(events_dir / f"event{number:09d}-spacepoint.csv", config.noise_fraction, rng)
 
 
+#: the lines a worker of :func:`simulate` writes to its parent (any other line is ACTS's own)
+_DONE, _FAILED = "acts-gnn-simulated-event ", "acts-gnn-simulation-failed "
+
+
+def _run_part(scratch: Path) -> int:
+    """A worker process of :func:`simulate` (``python -m acts_gnn.acts.simulate SCRATCH``): the
+    event numbers of ``SCRATCH/part.pickle`` simulated and finished into ``SCRATCH/events``, a
+    line on stdout per event started and one for an error."""
+    import pickle
+
+    config, events = pickle.loads((scratch / "part.pickle").read_bytes())
+
+    def started(number: int) -> None:
+        print(f"{_DONE}{number}", flush=True)
+
+    try:
+        run = simulation_sequencer(config, scratch, started, events=events)
+        run.sequencer.run()
+        del run
+        finish_events(scratch / "events", config, events)
+    except Exception as exc:  # the parent raises it again as one line, with its exit code
+        text = str(exc) if isinstance(exc, ActsGnnError) else f"{type(exc).__name__}: {exc}"
+        code = getattr(exc, "exit_code", 1)
+        print(f"{_FAILED}{code} {text}".replace("\n", " "), flush=True)
+        return 1
+    return 0
+
+
+def _run_in_parts(
+    config: SimulationConfig, scratch: Path, on_event: Callable[[int], None] | None, jobs: int
+) -> Path:
+    """The events of ``config`` simulated and finished by ``jobs`` processes, each a contiguous
+    range of event numbers in a Sequencer of its own; their files gathered into
+    ``scratch / "events"``.
+
+    Raises:
+        ActsGnnError: a worker failed (its error) or died (its exit code).
+    """
+    import pickle
+    import selectors
+    import subprocess
+    import sys
+
+    bounds = np.linspace(0, config.events, jobs + 1).round().astype(int)
+    parts = [range(a, b) for a, b in itertools.pairwise(bounds) if b > a]
+    workers = []
+    selector = selectors.DefaultSelector()
+    try:
+        for k, events in enumerate(parts):
+            part = scratch / f"part{k}"
+            part.mkdir()
+            (part / "part.pickle").write_bytes(pickle.dumps((config, events)))
+            worker = subprocess.Popen(
+                [sys.executable, "-m", "acts_gnn.acts.simulate", str(part)],
+                stdout=subprocess.PIPE,
+                text=True,
+            )
+            workers.append(worker)
+            selector.register(worker.stdout, selectors.EVENT_READ)
+        open_pipes = len(workers)
+        while open_pipes:
+            for key, _ in selector.select():
+                line = key.fileobj.readline()
+                if not line:
+                    selector.unregister(key.fileobj)
+                    open_pipes -= 1
+                elif line.startswith(_FAILED):
+                    code, text = line[len(_FAILED) :].strip().split(" ", 1)
+                    error = ActsGnnError(text)
+                    error.exit_code = int(code)  # as the worker's error would have exited
+                    raise error
+                elif line.startswith(_DONE):
+                    if on_event is not None:
+                        on_event(int(line[len(_DONE) :]))
+                else:  # ACTS's own output, as a run in this process would print it
+                    sys.stdout.write(line)
+        for worker in workers:
+            if worker.wait() != 0:
+                raise ActsGnnError(f"a simulation worker died (exit code {worker.returncode})")
+    finally:
+        selector.close()
+        for worker in workers:
+            if worker.poll() is None:
+                worker.kill()
+            worker.wait()
+            worker.stdout.close()
+    events_dir = scratch / "events"
+    events_dir.mkdir()
+    for k in range(len(parts)):
+        for path in (scratch / f"part{k}" / "events").iterdir():
+            path.replace(events_dir / path.name)
+    return events_dir
+
+
 def simulate(
-    config: SimulationConfig, output: str | Path, on_event: Callable[[int], None] | None = None
+    config: SimulationConfig,
+    output: str | Path,
+    on_event: Callable[[int], None] | None = None,
+    jobs: int = 1,
 ) -> list[Path]:
     """Simulate ``config.events`` events into ``output`` (ACTS CSV layout); returns the files.
+
+    ``jobs``: processes that simulate at once, each a contiguous range of the event numbers
+    (one Sequencer thread each); the files are the same, byte for byte, for any ``jobs``.
 
     Raises:
         ConfigError: impossible settings.
         OutputRefusedError: ``output`` holds event files already, or cannot be created.
         MissingExtraError: pyacts is not installed.
+        InputFormatError: a particle table of ``config.particle_tables`` is malformed.
+        ActsGnnError: a simulation worker failed.
     """
     config.check()
+    if jobs < 1:
+        raise ConfigError(f"--jobs must be at least 1, got {jobs}")
     require("acts", "acts")
+    for table in config.particle_tables[: config.events]:
+        read_generated(table)  # a malformed table stops here, with its one line, not in ACTS
     output = Path(output)
     if output.exists() and any(output.glob("event*-*.csv")):
         raise OutputRefusedError(f"{output}: already holds event files; choose an empty directory")
@@ -553,14 +674,23 @@ def simulate(
         raise OutputRefusedError(f"{output}: cannot create directory ({exc.strerror})") from exc
     # simulate into a scratch folder inside output, then move: nothing half-written is left
     with tempfile.TemporaryDirectory(prefix=".simulate-", dir=output) as scratch:
-        run = simulation_sequencer(config, Path(scratch), on_event)
-        run.sequencer.run()
-        events_dir = run.events_dir
-        del run
-        finish_events(events_dir, config)
+        if min(jobs, config.events) > 1:
+            events_dir = _run_in_parts(config, Path(scratch), on_event, min(jobs, config.events))
+        else:
+            run = simulation_sequencer(config, Path(scratch), on_event)
+            run.sequencer.run()
+            events_dir = run.events_dir
+            del run
+            finish_events(events_dir, config)
         written = []
         for path in sorted(events_dir.iterdir()):
             target = output / path.name
             path.replace(target)
             written.append(target)
     return written
+
+
+if __name__ == "__main__":  # a worker of simulate(jobs > 1)
+    import sys
+
+    sys.exit(_run_part(Path(sys.argv[1])))

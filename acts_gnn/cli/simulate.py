@@ -85,6 +85,15 @@ def command(
             "with Geant4's secondaries). --pileup and --signal are then not used.",
         ),
     ] = None,
+    jobs: Annotated[
+        int | None,
+        typer.Option(
+            help="Processes simulating at once, each a run of consecutive events (the files "
+            "are the same for any number). Default: one per CPU this process may use, at most "
+            "one per event.",
+            show_default=False,
+        ),
+    ] = None,
     compare_trackml: Annotated[
         Path | None,
         typer.Option(
@@ -103,6 +112,7 @@ def command(
     from acts_gnn.acts.simulate import SimulationConfig, simulate
     from acts_gnn.acts.tables import table_paths
     from acts_gnn.cli._progress import event_progress
+    from acts_gnn.cpus import available_cpus
 
     config = SimulationConfig(
         events=events,
@@ -124,7 +134,9 @@ def command(
     console = make_console(stderr=True)
     what = f"simulate {particles_from.name}" if particles_from else f"simulate μ={pileup:g}"
     with event_progress(console, events, what) as advance:
-        written = simulate(config, output, on_event=advance)
+        written = simulate(
+            config, output, on_event=advance, jobs=available_cpus() if jobs is None else jobs
+        )
     console.print(f"wrote {len(written)} files ({events} events) to {output}")
     if compare_trackml is not None:
         from acts_gnn.acts.compare import compare_with_trackml

@@ -192,3 +192,51 @@ def test_refuses_bad_settings_and_full_directories(tmp_path):
     (tmp_path / "event000000000-hits.csv").write_text("x\n")
     with pytest.raises(OutputError, match="already holds event files"):
         simulate(SimulationConfig(model=PileupModel(pileup=1)), tmp_path)
+
+
+def test_jobs_give_the_same_bytes_and_report_every_event_once(tmp_path):
+    config = SimulationConfig(
+        events=3,
+        seed=11,
+        model=PileupModel(pileup=2, signal_particles=3),
+        noise_fraction=0.1,
+        stop_fraction=0.2,
+        region_fraction=0.5,
+    )
+    simulate(config, tmp_path / "one")
+    started: list[int] = []
+    written = simulate(config, tmp_path / "two", on_event=started.append, jobs=2)
+    assert sorted(started) == [0, 1, 2]
+    assert sorted(p.name for p in written) == sorted(_files(tmp_path / "one"))
+    assert _files(tmp_path / "two") == _files(tmp_path / "one")
+    assert [p.name for p in (tmp_path / "two").iterdir() if not p.name.startswith("event")] == []
+    with pytest.raises(ConfigError, match="--jobs must be at least 1, got 0"):
+        simulate(config, tmp_path / "zero", jobs=0)
+
+
+def _fake_python(tmp_path, body: str):
+    """An executable that stands in for the workers' Python."""
+    script = tmp_path / "fake-python"
+    script.write_text(f"#!/bin/sh\n{body}\n")
+    script.chmod(0o755)
+    return str(script)
+
+
+def test_a_failed_worker_is_one_error_with_its_exit_code_and_nothing_written(tmp_path, monkeypatch):
+    import sys
+
+    from acts_gnn.errors import ActsGnnError
+
+    config = SimulationConfig(events=2, model=PileupModel(pileup=1))
+    failing = (
+        "echo acts-gnn-simulated-event 0; echo acts-gnn-simulation-failed 2 table: bad; exit 1"
+    )
+    monkeypatch.setattr(sys, "executable", _fake_python(tmp_path, failing))
+    with pytest.raises(ActsGnnError, match=r"^table: bad$") as raised:
+        simulate(config, tmp_path / "out", jobs=2)
+    assert raised.value.exit_code == 2
+    assert list((tmp_path / "out").iterdir()) == []
+    monkeypatch.setattr(sys, "executable", _fake_python(tmp_path, "exit 3"))
+    with pytest.raises(ActsGnnError, match=r"a simulation worker died \(exit code 3\)"):
+        simulate(config, tmp_path / "out", jobs=2)
+    assert list((tmp_path / "out").iterdir()) == []

@@ -126,3 +126,16 @@ def test_a_table_is_simulated_through_the_detector(tmp_path):
     counts = np.bincount(row[row >= 0], minlength=6)
     assert (counts >= 8).all()  # |η| < 0.2 from the beam line: every barrel layer
     assert (event.spacepoints.r[row == np.flatnonzero(secondary)[0]] > 30.0).all()
+
+
+def test_a_malformed_table_stops_the_run_before_any_event(tmp_path):
+    pytest.importorskip("acts", reason="pyacts is not installed (pip install 'acts-gnn[acts]')")
+    from acts_gnn.acts.simulate import simulate
+
+    good = _write(tmp_path / "event000000001-particles.csv")
+    bad = tmp_path / "event000000002-particles.csv"
+    bad.write_text(HEADER + "\n1,2,3\n")
+    config = SimulationConfig(events=2, particle_tables=(good, bad))
+    with pytest.raises(InputFormatError, match=r"event000000002-particles.csv: line 2: expected"):
+        simulate(config, tmp_path / "sim", jobs=2)
+    assert not (tmp_path / "sim").exists()
