@@ -422,34 +422,42 @@ train-quality-displaced: $(DISPLACED_DATA)
 	$(call model_from,$(QUALITY_DISPLACED_FROM))
 	$(call displaced_quality,$(DATA)/model-$(QUALITY_DISPLACED_FROM),make train-quality-displaced from git $(QUALITY_DISPLACED_FROM))
 
-# GPU work (kernel checks and training on a GPU). Here: `make gpu-prepare` writes .gpu/, the training recipe's
-# μ = 200 events ($(DATA)/train, val, the first GPU_TEST_EVENTS of test) as .npz caches (~1.5 MB
-# each; the GPU machine has no pyacts to simulate them). There (device tool, carry .gpu; its image
-# has torch, numba-cuda, scipy and pytest): `make gpu-check GPU_OUT=$$OUT` runs
+# GPU work (kernel checks and training on a GPU). Here: `make gpu-prepare` writes .gpu/: the
+# numpy 2.4 wheel (.gpu/wheels: numba-cuda still calls np.row_stack, which the image's numpy 2.5
+# removed), the pyacts wheel for the GPU machine's Python 3.12 (.gpu/acts, 27 MB: the training
+# events are simulated there) and the first GPU_TEST_EVENTS held-out μ = 200 events of
+# $(DATA)/test as .npz caches (~1.5 MB each). There (device tool; a call carries 64 MiB, so name
+# only what it needs): `make gpu-check GPU_OUT=$$OUT` (carry .gpu/wheels and .gpu/test) runs
 # every CUDA kernel test on the real GPU and times K1, K2 and the pipeline; `make gpu-train
-# GPU_OUT=$$OUT` runs the training recipe there.
-# numba-cuda still calls np.row_stack, which numpy 2.5 removed: the image's numpy 2.5.2 is then
-# shadowed by the numpy 2.4 wheel that gpu-prepare put in .gpu/wheels.
+# GPU_OUT=$$OUT` (carry .gpu/wheels and .gpu/acts; once gpu-check has shown the kernels right)
+# simulates the training mix of benchmarks/gpu_train.py on all the machine's cores and trains
+# from scratch on it.
 GPU_OUT ?= gpu-results
-GPU_TRAIN_ARGS ?=
+# training events of gpu-train's mix and its epochs: sized from the one GPU training measured (16
+# events: embedding 3 s, filter 8 s, GNN 5 s per epoch) to about 6 minutes; not run yet
+GPU_TRAIN_EVENTS ?= 64
+GPU_TRAIN_ARGS ?= --embedding-epochs 5 --filter-epochs 3 --gnn-epochs 8
 # test events carried (a device call carries 64 MiB; an event is ~1.5 MB, the numpy wheel 16 MB)
 GPU_TEST_EVENTS ?= 3
-GPU_ENV = python3 -c "import numpy; numpy.row_stack" 2>/dev/null || \
+GPU_ENV = export PYTHONPATH=$(CURDIR)/.gpu/site; \
+	python3 -c "import numpy; numpy.row_stack" 2>/dev/null || \
 	python3 -m pip install --quiet --no-index --no-deps --upgrade --target .gpu/site \
-		.gpu/wheels/numpy-*.whl; \
-	export PYTHONPATH=$(CURDIR)/.gpu/site;
-gpu-prepare: $(STAMP) $(DATA)/train/.done $(DATA)/val/.done $(DATA)/test/.done
-	rm -rf .gpu && mkdir -p .gpu/wheels
+		.gpu/wheels/numpy-*.whl;
+gpu-prepare: $(STAMP) $(DATA)/test/.done
+	rm -rf .gpu && mkdir -p .gpu/wheels .gpu/acts
 	$(PIP) download --quiet --only-binary=:all: --no-deps --python-version 3.12 \
 		--platform manylinux_2_28_x86_64 -d .gpu/wheels "numpy==2.4.*"
+	$(PIP) download --quiet --only-binary=:all: --no-deps --python-version 3.12 \
+		--platform manylinux_2_34_x86_64 -d .gpu/acts "pyacts==48.1.0"
 	$(PY) -c "from acts_gnn.io.cache import build_cache; from acts_gnn.io.source import open_events; \
-		[build_cache(open_events(['$(DATA)/' + s]), '.gpu/' + s) for s in ('train', 'val', 'test')]"
+		build_cache(open_events(['$(DATA)/test']), '.gpu/test')"
 	ls .gpu/test/event*.npz | tail -n +$$(($(GPU_TEST_EVENTS) + 1)) | xargs rm -f
 
 gpu-check:
 	$(GPU_ENV) timeout 480 python3 benchmarks/gpu_check.py $(GPU_OUT) --events .gpu/test --max-events 3
 
 gpu-train:
-	$(GPU_ENV) python3 -m acts_gnn.cli.main train --device cuda --train .gpu/train --val .gpu/val \
-		--test .gpu/test -o $(GPU_OUT)/bundle --force --seed 0 $(GPU_TRAIN_ARGS) --data-description \
-		"acts-gnn simulate --pileup 200: train $(TRAIN_EVENTS) events seed 1000, val 2 events seed 2000, test: the first $(GPU_TEST_EVENTS) of $(TEST_EVENTS) events seed 3000 (.npz caches)"
+	$(GPU_ENV) python3 -c "import acts" 2>/dev/null || python3 -m pip install --quiet \
+		--no-index --no-deps --target .gpu/site .gpu/acts/pyacts-*.whl; \
+	python3 benchmarks/gpu_train.py $(GPU_OUT) --data .gpu/sim --device cuda \
+		--train-events $(GPU_TRAIN_EVENTS) $(GPU_TRAIN_ARGS)
