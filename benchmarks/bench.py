@@ -530,19 +530,32 @@ def render_gpu(gpu: dict) -> list[str]:
     if gpu.get("pipeline"):
         lines += [
             "",
-            "The pipeline on μ = 200 events on the GPU (seconds):",
+            "The pipeline on μ = 200 events on the GPU (seconds; efficiency and fake rate of its "
+            "tracks, the CPU's in brackets, where the run scored them):",
             "",
-            "| event | space points | K1 edges | filtered | " + " | ".join(STAGES) + " | total |",
-            "| --- | --- | --- | --- | " + " | ".join("---" for _ in STAGES) + " | --- |",
+            "| event | precision | space points | K1 edges | filtered | "
+            + " | ".join(STAGES)
+            + " | total | efficiency | fake rate | labels = CPU |",
+            "| --- | --- | --- | --- | --- | "
+            + " | ".join("---" for _ in STAGES)
+            + " | --- | --- | --- | --- |",
         ]
         for row in gpu["pipeline"]:
             lines.append(
-                f"| {row['event']} | {row['n_spacepoints']:,} | {row['n_edges_graph']:,} | "
-                f"{row['n_edges_filtered']:,} | "
+                f"| {row['event']} | {row.get('precision', 'fp32')} | {row['n_spacepoints']:,} | "
+                f"{row['n_edges_graph']:,} | {row['n_edges_filtered']:,} | "
                 + " | ".join(f"{row.get(s, float('nan')):.3f}" for s in STAGES)
-                + f" | **{row['total_s']:.3f}** |"
+                + f" | **{row['total_s']:.3f}** | {_versus(row, 'efficiency')} | "
+                f"{_versus(row, 'fake_rate')} | {row.get('labels_equal_cpu', '–')} |"
             )
     return [*lines, ""]
+
+
+def _versus(row: dict, key: str) -> str:
+    """``row[key]`` (the CPU's ``cpu_<key>`` in brackets) as percentages, or – if not scored."""
+    if key not in row:
+        return "–"
+    return f"{100 * row[key]:.2f}% ({100 * row['cpu_' + key]:.2f}%)"
 
 
 def main() -> None:

@@ -30,10 +30,15 @@ if TYPE_CHECKING:
 
     from acts_gnn.gnn.quality import QualityMLP
 
-__all__ = ["ENGINES", "Pipeline", "ScoredGraph", "StageOutput"]
+__all__ = ["ENGINES", "PRECISIONS", "Pipeline", "ScoredGraph", "StageOutput"]
 
 #: how the filter and the GNN can run (see :class:`Pipeline`)
 ENGINES = ("compiled", "torch")
+#: the arithmetic of the filter and the GNN on a GPU (see :class:`Pipeline`)
+PRECISIONS = ("fp32", "tf32", "bf16")
+#: on a GPU the per-edge networks take as many edges at once as this share of the device's free
+#: memory holds (at :func:`_edge_bytes` each), not the CPU's cache-sized ``filter_chunk_edges``
+_GPU_MEMORY_SHARE = 0.25
 
 
 def _torch_device(name: str) -> torch.device:
@@ -48,6 +53,31 @@ def _torch_device(name: str) -> torch.device:
 def _device_of(bundle: ModelBundle) -> torch.device:
     """The device of the bundle's first embedding weight."""
     return next(bundle.embedding.parameters()).device
+
+
+def _edge_bytes(net: torch.nn.Module) -> int:
+    """Bytes a per-edge network needs per edge in one piece: its inputs and every layer's
+    output, three times over for the temporaries of LayerNorm and SiLU (float32)."""
+    widths = [m.in_features for m in net.modules() if hasattr(m, "in_features")]
+    widths += [m.out_features for m in net.modules() if hasattr(m, "out_features")]
+    return 4 * 3 * sum(widths)
+
+
+def _precision(name: str, device: str):
+    """The context the filter and the GNN run in: float32 as they were trained (``fp32``),
+    TF32 matrix products (``tf32``) or bf16 autocast (``bf16``) on a GPU."""
+    import contextlib
+
+    import torch
+
+    if name == "bf16":
+        return torch.autocast("cuda", dtype=torch.bfloat16)
+    stack = contextlib.ExitStack()
+    if name == "tf32":
+        before = torch.backends.cuda.matmul.allow_tf32
+        torch.backends.cuda.matmul.allow_tf32 = True
+        stack.callback(setattr, torch.backends.cuda.matmul, "allow_tf32", before)
+    return stack
 
 
 def _synchronise(device: str) -> None:
@@ -154,7 +184,11 @@ class Pipeline:
         device: torch device (resolved by :func:`acts_gnn.cuda.device.resolve_device`).
         engine: how the models run — ``"compiled"`` (the default on the CPU: the
             Numba kernels of :mod:`acts_gnn.gnn.compiled`) or ``"torch"`` (the modules
-            themselves; the only engine on a GPU).
+            themselves; the only engine on a GPU, where the per-edge networks take as many edges
+            at once as a quarter of the free device memory holds).
+        precision: the filter's and the GNN's arithmetic on a GPU — ``"fp32"`` (the default, as
+            trained), ``"tf32"`` (TF32 matrix products) or ``"bf16"`` (bf16 autocast); on the
+            CPU only ``"fp32"``.
         **overrides: replace pipeline settings of the bundle (``radius``, ``gnn_cut``,
             ``track_builder``, …).
 
@@ -169,12 +203,19 @@ class Pipeline:
         bundle: ModelBundle | str | Path | None = None,
         device: str | None = None,
         engine: str | None = None,
+        precision: str = "fp32",
         **overrides: object,
     ) -> None:
         from acts_gnn.cuda.device import resolve_device
 
         self.device = resolve_device(device)
         on_cpu = _torch_device(self.device).type == "cpu"
+        if precision not in PRECISIONS:
+            names = ", ".join(repr(name) for name in PRECISIONS)
+            raise ConfigError(f"precision must be one of {names}, got {precision!r}")
+        if precision != "fp32" and on_cpu:
+            raise ConfigError(f"precision {precision!r} needs a GPU (the CPU runs fp32 only)")
+        self.precision = precision
         self.engine = engine or ("compiled" if on_cpu else "torch")
         if self.engine not in ENGINES:
             names = " or ".join(repr(name) for name in ENGINES)
@@ -216,7 +257,22 @@ class Pipeline:
         return self.engine == "compiled" and not kernels_cached()
 
     def __repr__(self) -> str:
-        return f"Pipeline(device={self.device!r}, engine={self.engine!r}, config={self.config!r})"
+        return (
+            f"Pipeline(device={self.device!r}, engine={self.engine!r}, "
+            f"precision={self.precision!r}, config={self.config!r})"
+        )
+
+    def edges_per_chunk(self, net: torch.nn.Module) -> int:
+        """Edges the torch engine gives the per-edge network ``net`` (the filter or the GNN) at
+        once: the bundle's ``filter_chunk_edges`` on the CPU (cache-sized); on a GPU as many as
+        a quarter of its free memory holds, at least that (one piece on a large GPU)."""
+        chunk = self.config.filter_chunk_edges
+        if not self.device.startswith("cuda"):
+            return chunk
+        import torch
+
+        free, _total = torch.cuda.mem_get_info(_torch_device(self.device))
+        return max(chunk, int(free * _GPU_MEMORY_SHARE) // _edge_bytes(net))
 
     def run_scores(self, features: np.ndarray, keep_graph: bool = False) -> ScoredGraph:
         """Embedding, graph, filter and GNN on contract features ``[N, 3]`` (no track building).
@@ -262,9 +318,11 @@ class Pipeline:
                         self.bundle.filter, x, edges, latent, cfg.filter_max_inverse_pt
                     )
                 else:
-                    scores = self.bundle.filter.scores_in_chunks(
-                        x, edges, latent, cfg.filter_chunk_edges, cfg.filter_max_inverse_pt
-                    )
+                    chunk = self.edges_per_chunk(self.bundle.filter)
+                    with _precision(self.precision, self.device):
+                        scores = self.bundle.filter.scores_in_chunks(
+                            x, edges, latent, chunk, cfg.filter_max_inverse_pt
+                        ).float()
                 keep = scores > cfg.filter_cut
                 filtered = edges[:, keep.to(edges.device)]
                 _synchronise(self.device)
@@ -275,8 +333,10 @@ class Pipeline:
                 if filtered.shape[1] and self.engine == "compiled":
                     gnn_scores = torch.sigmoid(gnn_logits(self.bundle.gnn, x, filtered)).numpy()
                 elif filtered.shape[1]:
-                    logits = self.bundle.gnn(x, filtered, chunk_edges=cfg.filter_chunk_edges)
-                    gnn_scores = torch.sigmoid(logits).cpu().numpy()
+                    chunk = self.edges_per_chunk(self.bundle.gnn)
+                    with _precision(self.precision, self.device):
+                        logits = self.bundle.gnn(x, filtered, chunk_edges=chunk)
+                    gnn_scores = torch.sigmoid(logits.float()).cpu().numpy()
                 else:
                     gnn_scores = np.zeros(0, dtype=np.float32)
             stages[GNN] = time.perf_counter() - t0

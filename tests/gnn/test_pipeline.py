@@ -72,3 +72,17 @@ def test_walkthrough_backend_and_cli(example, tmp_path, run_cli):
     assert timing["events"][0]["n_edges_graph"] > 0
     perf = json.loads((tmp_path / "p.json").read_text())
     assert 0.0 < perf["selections"][0]["efficiency"] <= 1.0
+
+
+def test_reduced_precision_is_refused_on_the_cpu_and_unknown_ones_anywhere():
+    from acts_gnn.errors import ConfigError
+
+    with pytest.raises(ConfigError, match=r"^precision 'bf16' needs a GPU \(the CPU runs fp32"):
+        Pipeline(device="cpu", precision="bf16")
+    with pytest.raises(ConfigError, match=r"^precision must be one of 'fp32', 'tf32', 'bf16', "):
+        Pipeline(device="cpu", precision="fp16")
+
+
+def test_the_torch_engine_on_the_cpu_keeps_its_cache_sized_chunks(pipeline):
+    torch_engine = Pipeline(pipeline.bundle, device="cpu", engine="torch")
+    assert torch_engine.edges_per_chunk(torch_engine.bundle.filter) == 65_536
