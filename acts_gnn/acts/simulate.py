@@ -614,8 +614,8 @@ def _run_in_parts(
                     selector.unregister(key.fileobj)
                     open_pipes -= 1
                 elif line.startswith(_FAILED):
-                    code, text = line[len(_FAILED) :].strip().split(" ", 1)
-                    error = ActsGnnError(text)
+                    code, _, text = line[len(_FAILED) :].strip().partition(" ")
+                    error = ActsGnnError(text or "a simulation worker failed")
                     error.exit_code = int(code)  # as the worker's error would have exited
                     raise error
                 elif line.startswith(_DONE):

@@ -63,7 +63,7 @@ def _edge_bytes(net: torch.nn.Module) -> int:
     return 4 * 3 * sum(widths)
 
 
-def _precision(name: str, device: str):
+def _precision(name: str):
     """The context the filter and the GNN run in: float32 as they were trained (``fp32``),
     TF32 matrix products (``tf32``) or bf16 autocast (``bf16``) on a GPU."""
     import contextlib
@@ -319,7 +319,7 @@ class Pipeline:
                     )
                 else:
                     chunk = self.edges_per_chunk(self.bundle.filter)
-                    with _precision(self.precision, self.device):
+                    with _precision(self.precision):
                         scores = self.bundle.filter.scores_in_chunks(
                             x, edges, latent, chunk, cfg.filter_max_inverse_pt
                         ).float()
@@ -334,7 +334,7 @@ class Pipeline:
                     gnn_scores = torch.sigmoid(gnn_logits(self.bundle.gnn, x, filtered)).numpy()
                 elif filtered.shape[1]:
                     chunk = self.edges_per_chunk(self.bundle.gnn)
-                    with _precision(self.precision, self.device):
+                    with _precision(self.precision):
                         logits = self.bundle.gnn(x, filtered, chunk_edges=chunk)
                     gnn_scores = torch.sigmoid(logits.float()).cpu().numpy()
                 else:
