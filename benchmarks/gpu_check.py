@@ -107,6 +107,17 @@ def kernel_timings(sizes: list[int], radius: float, k: int) -> list[dict]:
     return rows
 
 
+def _scores(event, labels, prefix: str) -> dict:
+    """``{prefix}efficiency`` and ``{prefix}fake_rate`` of ``labels`` (none without truth)."""
+    from acts_gnn.metrics.matching import match_event
+
+    if event.truth is None:
+        return {}
+    m = match_event(event.event_id, event.spacepoints, event.truth, labels)
+    return {f"{prefix}efficiency": m.n_matched_targets / max(m.n_targets, 1),
+            f"{prefix}fake_rate": (m.n_tracks - m.n_matched_tracks) / max(m.n_tracks, 1)}
+
+
 def pipeline_timings(events: Path | None, max_events: int) -> list[dict]:
     """Each carried event through the pipeline on the GPU in every precision (fp32 as trained,
     TF32, bf16), timed after a warm-up, its tracks scored and compared with the CPU's (the
@@ -116,7 +127,6 @@ def pipeline_timings(events: Path | None, max_events: int) -> list[dict]:
 
     from acts_gnn.gnn.pipeline import PRECISIONS, Pipeline
     from acts_gnn.io.cache import load_event_npz
-    from acts_gnn.metrics.matching import match_event
 
     if events is None or not torch.cuda.is_available():
         return []
@@ -126,6 +136,7 @@ def pipeline_timings(events: Path | None, max_events: int) -> list[dict]:
     for path in sorted(events.glob("event*.npz"))[:max_events]:
         event = load_event_npz(path)
         cpu_labels = cpu.reconstruct(event).labels
+        cpu_scores = _scores(event, cpu_labels, "cpu_")
         for precision, pipeline in on_gpu.items():
             pipeline.reconstruct(event)  # warm-up: compiles the kernels
             result = pipeline.reconstruct(event)
@@ -134,11 +145,7 @@ def pipeline_timings(events: Path | None, max_events: int) -> list[dict]:
                    "n_edges_graph": result.timing.n_edges_graph,
                    "n_edges_filtered": result.timing.n_edges_filtered,
                    "labels_equal_cpu": bool(np.array_equal(result.labels, cpu_labels))}
-            if event.truth is not None:
-                for name, labels in (("", result.labels), ("cpu_", cpu_labels)):
-                    m = match_event(event.event_id, event.spacepoints, event.truth, labels)
-                    row[f"{name}efficiency"] = m.n_matched_targets / max(m.n_targets, 1)
-                    row[f"{name}fake_rate"] = (m.n_tracks - m.n_matched_tracks) / max(m.n_tracks, 1)
+            row.update(_scores(event, result.labels, ""), **cpu_scores)
             rows.append(row)
             print(f"  {path.name} {precision}: {1e3 * row['total_s']:.1f} ms, labels "
                   f"{'equal to' if row['labels_equal_cpu'] else 'differ from'} the CPU's",

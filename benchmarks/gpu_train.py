@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import json
 import shlex
+import shutil
 import subprocess
 import sys
 import time
@@ -91,9 +92,9 @@ def description(train_events: int, smoke: bool) -> str:
     parts = []
     for sample in MIX:
         events = 1 if smoke else sample.count(train_events)
-        pileup = "10" if smoke else "200"
         options = f" {sample.options}" if sample.options else ""
         parts.append(f"{sample.role} {events} events seed {sample.seed}{options}")
+    pileup = "10" if smoke else "200"
     return f"acts-gnn simulate --pileup {pileup} (unless given): " + ", ".join(parts)
 
 
@@ -138,7 +139,7 @@ def main() -> int:
     for sample in MIX:
         folder = folders[sample.name] = args.data / sample.name
         if not (folder / ".done").exists():
-            subprocess.run(["rm", "-rf", str(folder)], check=True)
+            shutil.rmtree(folder, ignore_errors=True)  # a sample left half-simulated
             events = 1 if args.smoke else sample.count(args.train_events)
             step(f"simulate {sample.name}", simulate_command(sample, folder, events, args.smoke))
             (folder / ".done").touch()
