@@ -10,7 +10,7 @@ EXTRAS ?= dev,acts,cuda,server
 DEMO_OUT ?= demo-output
 STAMP  := $(VENV)/.installed
 
-.PHONY: system-deps demo test test-all test-slurm test-root lint venv clean example train train-quality train-latent train-gnn32 train-regions train-jets train-open-ends train-stopped train-steps train-displaced train-quality-displaced dense displaced bjets tables gpu-prepare gpu-check gpu-train bench soak perf-analyzer fuzz wheel-check
+.PHONY: system-deps demo test test-all test-slurm test-root lint venv clean example train train-quality train-latent train-gnn32 train-regions train-jets train-open-ends train-stopped train-steps train-displaced train-quality-displaced dense displaced bjets tables gpu-prepare gpu-prepare-serve gpu-check gpu-serve gpu-train bench soak perf-analyzer fuzz wheel-check
 
 venv: $(STAMP)
 
@@ -431,7 +431,17 @@ train-quality-displaced: $(DISPLACED_DATA)
 # every CUDA kernel test on the real GPU and times K1, K2 and the pipeline; `make gpu-train
 # GPU_OUT=$$OUT` (carry .gpu/wheels and .gpu/acts; once gpu-check has shown the kernels right)
 # simulates the training mix of benchmarks/gpu_train.py on all the machine's cores and trains
-# from scratch on it.
+# from scratch on it; `make gpu-serve GPU_OUT=$$OUT` (carry .gpu/serve and .gpu/test) runs the
+# served sweep of benchmarks/gpu_serve.py.
+#
+# The served sweep needs what that machine lacks: nvidia-pytriton, tritonclient and their needs
+# (`make gpu-prepare` packs them in .gpu/serve/serve.tar.xz, ~53 MB, with the versions this
+# venv tests). Triton's Python stub embeds the interpreter in isolated mode: it imports from the
+# interpreter's own site-packages (never PYTHONPATH) and needs NumPy 1 there, while the image's
+# packages (ml_dtypes, scipy, pyarrow) need NumPy 2. So gpu-serve makes a venv outside the
+# repository (GPU_SERVE_VENV; kept while the machine stays warm) whose site-packages hold the
+# packed packages with NumPy 1.26 for the stub, then the image's site-packages; this process runs
+# NumPy 2.4 through PYTHONPATH. Only Python 3.12's stub is packed.
 GPU_OUT ?= gpu-results
 # training events of gpu-train's mix and its epochs: sized from the one GPU training measured (16
 # events: embedding 3 s, filter 8 s, GNN 5 s per epoch) to about 6 minutes; not run yet
@@ -452,9 +462,42 @@ gpu-prepare: $(STAMP) $(DATA)/test/.done
 	$(PY) -c "from acts_gnn.io.cache import build_cache; from acts_gnn.io.source import open_events; \
 		build_cache(open_events(['$(DATA)/test']), '.gpu/test')"
 	ls .gpu/test/event*.npz | tail -n +$$(($(GPU_TEST_EVENTS) + 1)) | xargs rm -f
+	$(MAKE) gpu-prepare-serve
+
+GPU_SERVE_DISTS = nvidia-pytriton tritonclient numpy pyzmq sh python-rapidjson importlib_metadata \
+	gevent geventhttpclient greenlet zope.event zope.interface brotli grpcio protobuf
+GPU_PIP_312 = $(PIP) install --quiet --no-deps --only-binary=:all: --python-version 3.12 \
+	--implementation cp --platform manylinux_2_35_x86_64 --platform manylinux_2_28_x86_64 \
+	--platform manylinux_2_24_x86_64 --platform manylinux_2_17_x86_64 --platform manylinux2014_x86_64
+GPU_SERVE_VENV ?= /tmp/acts-gnn-serve
+GPU_SERVE_ARGS ?=
+gpu-prepare-serve: $(STAMP)
+	rm -rf .gpu/serve .gpu/serve-build && mkdir -p .gpu/serve
+	$(GPU_PIP_312) --target .gpu/serve-build/lib/python3.12/site-packages $$($(PY) -c \
+		"import sys; from importlib.metadata import version; \
+		print(' '.join(f'{n}=={version(n)}' for n in sys.argv[1:]))" $(GPU_SERVE_DISTS))
+	$(GPU_PIP_312) --target .gpu/serve-build/np2 "numpy==2.4.*"
+	cd .gpu/serve-build && rm -rf np2/bin lib/python3.12/site-packages/bin \
+		lib/python3.12/site-packages/nvidia_pytriton.libs/libpython3-*.13.so.* && \
+		find lib/python3.12/site-packages/pytriton/tritonserver/python_backend_stubs \
+			-mindepth 1 -maxdepth 1 ! -name 3.12 -exec rm -rf {} + && \
+		find . -name __pycache__ -prune -exec rm -rf {} + && \
+		find . -type d -name tests -prune -exec rm -rf {} + && \
+		tar -cf - lib np2 | xz -9 -T2 > ../serve/serve.tar.xz
+	rm -rf .gpu/serve-build
+	ls -l .gpu/serve/serve.tar.xz
 
 gpu-check:
 	$(GPU_ENV) timeout 480 python3 benchmarks/gpu_check.py $(GPU_OUT) --events .gpu/test --max-events 3
+
+gpu-serve:
+	test -x $(GPU_SERVE_VENV)/bin/python || { python3 -m venv --without-pip $(GPU_SERVE_VENV) && \
+		tar -C $(GPU_SERVE_VENV) -xJf .gpu/serve/serve.tar.xz && \
+		python3 -c "import site; print(''.join(f'import site; site.addsitedir({d!r})\\n' \
+			for d in site.getsitepackages()), end='')" \
+			> $(GPU_SERVE_VENV)/lib/python3.12/site-packages/zz-image.pth; }
+	PYTHONPATH=$(GPU_SERVE_VENV)/np2:$(CURDIR) timeout 540 $(GPU_SERVE_VENV)/bin/python \
+		benchmarks/gpu_serve.py $(GPU_OUT) --events .gpu/test $(GPU_SERVE_ARGS)
 
 gpu-train:
 	$(GPU_ENV) python3 -c "import acts" 2>/dev/null || python3 -m pip install --quiet \

@@ -208,19 +208,25 @@ def make_finder(
     device: str | None = None,
     *,
     max_neighbours: int | None = None,
+    precision: str | None = None,
 ) -> TrackFinder:
     """The track finder registered as ``name`` (or an alias of it).
 
     The GNN finders use ``bundle`` (default: the model shipped in the package), with
-    ``max_neighbours`` (K1's cap per space point) replacing the bundle's when given.
+    ``max_neighbours`` (K1's cap per space point) replacing the bundle's when given, and run
+    their filter and GNN in ``precision`` on a GPU (see :class:`~acts_gnn.gnn.pipeline.Pipeline`;
+    default fp32, as trained).
 
     Raises:
-        ConfigError: unknown name, or ``max_neighbours`` below one.
+        ConfigError: unknown name, ``max_neighbours`` below one, or a precision the pipeline
+            cannot run (unknown, or reduced on a CPU).
         BundleError: the bundle cannot be loaded.
     """
     if max_neighbours is not None and max_neighbours < 1:
         raise ConfigError(f"--max-neighbours must be at least 1, got {max_neighbours}")
-    settings = {} if max_neighbours is None else {"max_neighbours": max_neighbours}
+    settings: dict[str, Any] = {} if max_neighbours is None else {"max_neighbours": max_neighbours}
+    if precision is not None:
+        settings["precision"] = precision
     return finder_entry(name).make(bundle, device, **settings)
 
 

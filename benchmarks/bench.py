@@ -1,12 +1,14 @@
 """``make bench``: measure and regenerate BENCHMARKS.md.
 
     python benchmarks/bench.py [--work .bench] [--output BENCHMARKS.md] [--gpu-json FILE]
+                               [--gpu-serve-json FILE]
 
 Sections: (a) per-stage CPU time vs pile-up μ = 20, 50, 100, 200 with the fitted scaling
 exponent; (a′) the shipped model's embedding, filter and GNN as torch modules against the
 compiled kernels (the CPU default); (b) K1 and K2 on the CPU against their CUDA twins (the GPU
 ratios come from ``make gpu-check``); (c) local vs served throughput, concurrency 1, 2, 4 with 1
-and 2 instances;
+and 2 instances; (c′) the same served on a GPU, from ``make gpu-serve``'s results file, beside the
+published anchors;
 (d) the service's own overhead per event size (``null_tracking`` served vs the pipeline);
 (e) the physics of the default model on the held-out μ = 200 events; (f) ACTS's own seeding +
 CKF (``acts_gnn.acts.ckf``, pyacts) on the same μ = 200 events, scored the same way, both finders
@@ -55,6 +57,7 @@ from acts_gnn.metrics.performance import PerformanceAccumulator  # noqa: E402
 from acts_gnn.result import STAGES  # noqa: E402
 from acts_gnn.triton.client import RemotePipeline  # noqa: E402
 from acts_gnn.triton.spawn import SpawnedServer  # noqa: E402
+from benchmarks.gpu_serve import render as render_gpu_serve  # noqa: E402
 
 #: μ → (events, seed). μ = 200 uses the seed of ``make train``'s held-out test set.
 SAMPLES = {20: (2, 4020), 50: (2, 4050), 100: (2, 4100), 200: (4, 3000)}
@@ -362,6 +365,7 @@ def render(results: dict) -> str:
         "Goal for that ratio: ≥ 0.97. Points with more requests in flight than",
         "instances wait in the server's queue (its column); serialisation is the client's share.",
         "",
+        *render_gpu_serve(results.get("gpu_serve")),
         "## (d) What serving costs per event (served `null_tracking` vs the pipeline)",
         "",
         "`null_tracking` answers every space point with -1 at once: its latency is the service",
@@ -565,6 +569,11 @@ def main() -> None:
     parser.add_argument(
         "--gpu-json", type=Path, default=REPO / "benchmarks" / "results" / "gpu_check_h200.json"
     )
+    parser.add_argument(
+        "--gpu-serve-json",
+        type=Path,
+        default=REPO / "benchmarks" / "results" / "gpu_serve_h200.json",
+    )
     parser.add_argument("--served-events", type=int, default=3)
     parser.add_argument(
         "--no-ckf", action="store_true", help="leave out (f), ACTS's CKF (needs pyacts)"
@@ -610,6 +619,9 @@ def main() -> None:
         "f": f,
         "g": g,
         "gpu": json.loads(args.gpu_json.read_text()) if args.gpu_json.exists() else None,
+        "gpu_serve": (
+            json.loads(args.gpu_serve_json.read_text()) if args.gpu_serve_json.exists() else None
+        ),
         "run_s": time.perf_counter() - start,
     }
     raw = {**results, "c": {"points": [p.summary() for p in points], "ratio": c["ratio"]}}

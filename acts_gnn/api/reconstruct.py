@@ -66,6 +66,7 @@ class FinderRequest:
     bundle: Path | None = None
     device: str | None = None
     max_neighbours: int | None = None
+    precision: str | None = None
     urls: tuple[str, ...] = ()
     model: str = "gnn_tracking"
     protocol: str = "grpc"
@@ -92,7 +93,13 @@ class FinderRequest:
     def make(self) -> TrackFinder:
         """The finder (loads the model or connects the client)."""
         local = (
-            make_finder(self.backend, self.bundle, self.device, max_neighbours=self.max_neighbours)
+            make_finder(
+                self.backend,
+                self.bundle,
+                self.device,
+                max_neighbours=self.max_neighbours,
+                precision=self.precision,
+            )
             if self.runs_here
             else None
         )

@@ -2,12 +2,16 @@
 
 Layer: bench.
 
-A point first reconstructs ``warmup`` events (not counted), then ``n_events`` events with
-``concurrency`` requests in flight (threads; the events are cycled when fewer were loaded). It
-records every event's latency and stage times, the wall time, the client-side serialisation time
-of the request tensor, and — for a served finder — the server's own queue and compute time from
-Triton's statistics API and the utilisation from its metrics endpoint. For a local finder, CPU
-utilisation is this process's CPU time over wall time and cores.
+A point first reconstructs ``warmup`` events (not counted) — for a served finder ``warmup``
+rounds of one request per model instance sent at once, since each instance compiles its kernels
+on its first request and requests sent one by one may all reach one instance — then ``n_events``
+events with ``concurrency`` requests in flight (threads; the events are cycled when fewer were
+loaded). It records every event's latency and stage times, the wall time, the client-side
+serialisation time of the request tensor, and — for a served finder — the server's own queue and
+compute time from Triton's statistics API and the utilisation from its metrics endpoint. For a
+local finder, CPU utilisation is this process's CPU time over wall time and cores. GPU
+utilisation and memory come from NVML where Triton's metrics have none (and for local points),
+when this machine has a GPU and ``nvidia-ml-py``.
 """
 
 from __future__ import annotations
@@ -22,7 +26,7 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
-from acts_gnn.bench.probe import MetricsSampler, ServerStatistics
+from acts_gnn.bench.probe import MetricsSampler, NvmlSampler, ServerStatistics
 from acts_gnn.errors import ConfigError
 from acts_gnn.event import Event
 from acts_gnn.finders import TrackFinder
@@ -94,6 +98,17 @@ def serialise_seconds(events: Sequence[Event], protocol: str = "grpc") -> float:
     return float(np.mean(times)) if times else math.nan
 
 
+def _warm_up(finder: TrackFinder, events: Sequence[Event], rounds: int, instances: int) -> None:
+    """``rounds`` rounds of ``instances`` events sent at once (one per model instance)."""
+    if instances == 1:
+        for i in range(rounds):
+            finder.reconstruct(events[i % len(events)])
+        return
+    with ThreadPoolExecutor(instances, thread_name_prefix="acts-gnn-warm-up") as pool:
+        for _ in range(rounds):
+            list(pool.map(finder.reconstruct, [events[i % len(events)] for i in range(instances)]))
+
+
 def run_point(
     finder: TrackFinder,
     events: Sequence[Event],
@@ -115,16 +130,17 @@ def run_point(
         raise ConfigError(
             f"concurrency and events must be at least 1, got {concurrency} and {n_events}"
         )
-    for i in range(warmup):
-        finder.reconstruct(events[i % len(events)])
+    _warm_up(finder, events, warmup, served.instances if served and served.instances else 1)
 
     statistics = (
         ServerStatistics(served.grpc_url, served.model, served.access_token) if served else None
     )
     sampler = MetricsSampler(served.metrics_url) if served and served.metrics_url else None
+    gpus = NvmlSampler.open()
     before = statistics.read() if statistics else None
-    if sampler:
-        sampler.start()
+    for running in (sampler, gpus):
+        if running:
+            running.start()
     latencies: list[float] = []
     stage_sums = dict.fromkeys(STAGES, 0.0)
     stage_counts = dict.fromkeys(STAGES, 0)
@@ -160,6 +176,10 @@ def run_point(
     if served is None:
         cpu = (cpu_end.user - cpu_start.user) + (cpu_end.system - cpu_start.system)
         utilisation = {"cpu_utilisation": cpu / wall / (os.cpu_count() or 1)}
+    if gpus:
+        for key, value in gpus.stop().items():
+            if math.isnan(utilisation.get(key, math.nan)):
+                utilisation[key] = value
     server = (
         statistics.settled(before, n_events).per_request_since(before)
         if statistics and before

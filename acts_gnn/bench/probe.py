@@ -6,7 +6,9 @@ Layer: bench.
   and compute nanoseconds) so a point can report the server's own queue and compute time per
   request as the difference of two readings;
 * :class:`MetricsSampler` scrapes the Prometheus endpoint in a background thread while a point
-  runs and averages CPU and GPU utilisation and GPU memory (absent on a machine without a GPU).
+  runs and averages CPU and GPU utilisation and GPU memory (absent on a machine without a GPU);
+* :class:`NvmlSampler` reads the GPUs' utilisation and memory through NVML, where Triton's metrics
+  carry no GPU figures and for local points.
 """
 
 from __future__ import annotations
@@ -18,7 +20,13 @@ from dataclasses import dataclass
 
 from acts_gnn._extras import require
 
-__all__ = ["MetricsSampler", "ServerStatistics", "StatisticsReading", "parse_metrics"]
+__all__ = [
+    "MetricsSampler",
+    "NvmlSampler",
+    "ServerStatistics",
+    "StatisticsReading",
+    "parse_metrics",
+]
 
 
 @dataclass(frozen=True)
@@ -130,22 +138,24 @@ def parse_metrics(text: str) -> dict[str, float]:
     }
 
 
-class MetricsSampler:
-    """Samples a metrics endpoint every ``period_s`` between ``start()`` and ``stop()``."""
+class _Sampler:
+    """Reads every ``period_s`` in a background thread between ``start()`` and ``stop()``."""
 
-    def __init__(self, metrics_url: str, period_s: float = 0.5) -> None:
-        self.url = f"http://{metrics_url.removeprefix('http://')}/metrics"
+    keys: tuple[str, ...] = ()
+
+    def __init__(self, period_s: float = 0.5) -> None:
         self.period_s = period_s
         self.samples: list[dict[str, float]] = []
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
+    def _read(self) -> dict[str, float] | None:
+        raise NotImplementedError
+
     def _sample(self) -> None:
-        try:
-            with urllib.request.urlopen(self.url, timeout=5) as response:
-                self.samples.append(parse_metrics(response.read().decode()))
-        except OSError:
-            pass  # a missed sample is not an error of the benchmark
+        reading = self._read()
+        if reading is not None:
+            self.samples.append(reading)
 
     def _loop(self) -> None:
         while not self._stop.wait(self.period_s):
@@ -162,7 +172,66 @@ class MetricsSampler:
             self._thread.join()
         self._sample()
         result = {}
-        for key in ("cpu_utilisation", "gpu_utilisation", "gpu_memory_bytes"):
+        for key in self.keys:
             xs = [s[key] for s in self.samples if not math.isnan(s[key])]
             result[key] = sum(xs) / len(xs) if xs else math.nan
         return result
+
+
+class MetricsSampler(_Sampler):
+    """Samples a metrics endpoint every ``period_s`` between ``start()`` and ``stop()``."""
+
+    keys = ("cpu_utilisation", "gpu_utilisation", "gpu_memory_bytes")
+
+    def __init__(self, metrics_url: str, period_s: float = 0.5) -> None:
+        super().__init__(period_s)
+        self.url = f"http://{metrics_url.removeprefix('http://')}/metrics"
+
+    def _read(self) -> dict[str, float] | None:
+        try:
+            with urllib.request.urlopen(self.url, timeout=5) as response:
+                return parse_metrics(response.read().decode())
+        except OSError:
+            return None  # a missed sample is not an error of the benchmark
+
+
+class NvmlSampler(_Sampler):
+    """Samples every GPU's utilisation and used memory through NVML (``nvidia-ml-py``).
+
+    The GPU figures of a point where Triton's metrics carry none (its DCGM could not start, as
+    in a sandboxed container) and of a local point. NVML's utilisation is the fraction of the
+    last sample period in which a kernel ran — the quantity Triton's ``nv_gpu_utilization``
+    reports. :func:`open` returns None without NVML or without a GPU.
+    """
+
+    keys = ("gpu_utilisation", "gpu_memory_bytes")
+
+    def __init__(self, nvml, handles, period_s: float = 0.2) -> None:
+        super().__init__(period_s)
+        self._nvml = nvml
+        self._handles = handles
+
+    @classmethod
+    def open(cls, period_s: float = 0.2) -> NvmlSampler | None:
+        try:
+            import pynvml
+        except ImportError:  # nvidia-ml-py is not installed: nothing to sample
+            return None
+        try:
+            pynvml.nvmlInit()
+            count = pynvml.nvmlDeviceGetCount()
+            handles = [pynvml.nvmlDeviceGetHandleByIndex(i) for i in range(count)]
+        except pynvml.NVMLError:  # no driver or no GPU: nothing to sample
+            return None
+        return cls(pynvml, handles, period_s) if handles else None
+
+    def _read(self) -> dict[str, float] | None:
+        try:
+            busy = [self._nvml.nvmlDeviceGetUtilizationRates(h).gpu for h in self._handles]
+            used = [self._nvml.nvmlDeviceGetMemoryInfo(h).used for h in self._handles]
+        except self._nvml.NVMLError:  # a missed sample is not an error of the benchmark
+            return None
+        return {
+            "gpu_utilisation": sum(busy) / len(busy) / 100.0,
+            "gpu_memory_bytes": float(sum(used)),
+        }

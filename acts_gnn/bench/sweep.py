@@ -37,6 +37,7 @@ class SweepConfig:
     n_events: int = 10
     warmup: int = 1
     device: str = "cpu"
+    precision: str | None = None
     bundle: Path | None = None
     timeout_s: float = 600.0
     access_token: str | None = None
@@ -110,7 +111,7 @@ def run_sweep(
         on_point(point)
 
     if config.local:
-        finder = make_finder(config.model, config.bundle, config.device)
+        finder = make_finder(config.model, config.bundle, config.device, precision=config.precision)
         measure(f"local {finder.name}", finder, 1, None)
 
     for index, url in enumerate(config.urls):
@@ -124,8 +125,13 @@ def run_sweep(
         from acts_gnn.triton.spawn import SpawnedServer
 
         for instances in config.instances:
+            precision = () if config.precision is None else ("--precision", config.precision)
             with SpawnedServer(
-                [config.model], instances, device=config.device, bundle=config.bundle
+                [config.model],
+                instances,
+                device=config.device,
+                bundle=config.bundle,
+                extra_options=precision,
             ) as server:
                 remote = RemotePipeline(
                     [server.grpc_url], config.model, timeout_s=config.timeout_s, retries=0

@@ -65,6 +65,13 @@ def command(
     events: Annotated[int, typer.Option(help="Events measured per point.")] = 10,
     warmup: Annotated[int, typer.Option(help="Events run first and not counted.")] = 1,
     device: Annotated[str, typer.Option(help="cpu or cuda (local and spawned).")] = "cpu",
+    precision: Annotated[
+        str | None,
+        typer.Option(
+            help="Local and spawned GNN models on a GPU: the filter's and the GNN's arithmetic — "
+            "fp32 (default, as trained), tf32 or bf16 (the CPU runs fp32 only)."
+        ),
+    ] = None,
     bundle: Annotated[Path | None, typer.Option(help="Model bundle (default: shipped).")] = None,
     output_dir: Annotated[
         Path,
@@ -100,6 +107,7 @@ def command(
         n_events=events,
         warmup=warmup,
         device=device,
+        precision=precision,
         bundle=bundle,
         access_token=access_token or None,
     )

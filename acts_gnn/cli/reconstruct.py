@@ -58,6 +58,13 @@ def command(
             "tracks at μ = 200)."
         ),
     ] = None,
+    precision: Annotated[
+        str | None,
+        typer.Option(
+            help="GNN backends on a GPU: the filter's and the GNN's arithmetic — fp32 (default, "
+            "as trained), tf32 or bf16 (the CPU runs fp32 only; make gpu-check compares them)."
+        ),
+    ] = None,
     url: Annotated[
         list[str] | None,
         typer.Option(help="Triton server HOST:PORT (repeatable: failover); runs remotely."),
@@ -156,6 +163,7 @@ def command(
             bundle=bundle,
             device=device,
             max_neighbours=max_neighbours,
+            precision=precision,
             urls=tuple(url or ()),
             model=model,
             protocol=protocol,

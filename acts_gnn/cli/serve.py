@@ -68,6 +68,13 @@ def command(
             "shipped model; fewer is faster and finds fewer tracks, see the README)."
         ),
     ] = None,
+    precision: Annotated[
+        str | None,
+        typer.Option(
+            help="GNN backends on a GPU: the filter's and the GNN's arithmetic — fp32 (default, "
+            "as trained), tf32 or bf16 (the CPU runs fp32 only; make gpu-check compares them)."
+        ),
+    ] = None,
     balancer: Annotated[
         int,
         typer.Option(
@@ -114,6 +121,7 @@ def command(
         tls_cert=tls_cert,
         tls_key=tls_key,
         max_neighbours=max_neighbours,
+        precision=precision,
     )
     announce = functools.partial(console.print, soft_wrap=True)
     if balancer or max_in_flight is not None:

@@ -435,6 +435,8 @@ def serve_balanced(
     options = ["--max-spacepoints", str(config.max_spacepoints), "--threads", str(per_instance)]
     if config.max_neighbours is not None:
         options += ["--max-neighbours", str(config.max_neighbours)]
+    if config.precision is not None:
+        options += ["--precision", config.precision]
     try:
         with contextlib.ExitStack() as stack:
             prefix = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="acts-gnn-lb-")))

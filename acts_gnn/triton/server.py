@@ -6,8 +6,11 @@ Each served model is one backend of :mod:`acts_gnn.triton.backends` bound with `
 (one event per request) and ``instances`` model instances, each with its own backend object —
 kernels and buffers are per instance, nothing global is shared. The command prepares what the
 bundled ``tritonserver`` needs: the running Python's library directory on ``LD_LIBRARY_PATH`` for
-its Python stub, a writable workspace and ``TMPDIR``. It listens on 127.0.0.1 unless told
-otherwise, announces readiness on stderr, and shuts the server down cleanly on SIGTERM or SIGINT.
+its Python stub, a writable workspace and ``TMPDIR``. The stub embeds this interpreter in isolated
+mode — it imports from the interpreter's own site-packages, never ``PYTHONPATH`` — and needs
+NumPy 1 there (:func:`_check_numpy`); this process may run NumPy 2 through ``PYTHONPATH``. It
+listens on 127.0.0.1 unless told otherwise, announces readiness on stderr, and shuts the server
+down cleanly on SIGTERM or SIGINT.
 
 Readiness a probe can trust: the models are written into Triton's model repository *before*
 ``tritonserver`` starts, and Triton loads every model of its repository before it opens its ports.
@@ -31,6 +34,8 @@ import contextlib
 import os
 import shutil
 import signal
+import site
+import sys
 import sysconfig
 import tempfile
 import threading
@@ -87,10 +92,17 @@ class ServerConfig:
     tls_key: Path | None = None
     #: K1's neighbour cap for the GNN backends (None: the bundle's)
     max_neighbours: int | None = None
+    #: the GNN backends' filter and GNN arithmetic on a GPU (None: fp32, as trained)
+    precision: str | None = None
 
     def pipeline_settings(self) -> dict[str, object]:
         """Overrides of the bundle's pipeline settings for the GNN backends."""
-        return {} if self.max_neighbours is None else {"max_neighbours": self.max_neighbours}
+        settings: dict[str, object] = {}
+        if self.max_neighbours is not None:
+            settings["max_neighbours"] = self.max_neighbours
+        if self.precision is not None:
+            settings["precision"] = self.precision
+        return settings
 
     def check(self) -> None:
         """Raise :class:`ConfigError` for settings that cannot work."""
@@ -140,7 +152,7 @@ def _prepare_environment(workspace: Path) -> Path:
     The temporary files of this process go there too (``tempfile.tempdir``), so that whatever a
     library leaves there goes with the workspace.
     """
-    libdir = sysconfig.get_config_var("LIBDIR") or ""
+    libdir = _libpython_dir()
     paths = [p for p in os.environ.get("LD_LIBRARY_PATH", "").split(":") if p]
     if libdir and libdir not in paths:
         os.environ["LD_LIBRARY_PATH"] = ":".join([libdir, *paths])
@@ -159,13 +171,46 @@ def _restore_env(name: str, value: str | None) -> None:
         os.environ[name] = value
 
 
+def _libpython_dir() -> str:
+    """The folder of this interpreter's shared libpython, which Triton's Python stub links.
+
+    sysconfig's ``LIBDIR`` where it holds the library, else the base installation's ``lib``
+    (a relocated Python's ``LIBDIR`` can name the folder it was built in); ``LIBDIR`` when
+    neither does (the dynamic loader may still find it).
+    """
+    name = sysconfig.get_config_var("INSTSONAME") or ""
+    libdir = sysconfig.get_config_var("LIBDIR") or ""
+    for folder in (libdir, os.path.join(sys.base_prefix, "lib")):
+        if folder and name and os.path.isfile(os.path.join(folder, name)):
+            return folder
+    return libdir
+
+
+def _stub_numpy() -> tuple[str, str]:
+    """The NumPy version Triton's Python stub will import, and where from.
+
+    The stub embeds this interpreter in isolated mode: it reads this interpreter's own
+    site-packages and never ``PYTHONPATH``, so this process may run a NumPy (through
+    ``PYTHONPATH``) other than the stub's. Falls back to this process's NumPy.
+    """
+    from importlib.metadata import distributions
+
+    for folder in site.getsitepackages():
+        for dist in distributions(name="numpy", path=[folder]):
+            return dist.version, folder
+    return np.__version__, os.path.dirname(os.path.dirname(np.__file__))
+
+
 def _check_numpy() -> None:
-    """Refuse NumPy 2: nvidia-pytriton 0.7.0 (which requires numpy<2) then answers every request
-    with empty tensors and no error (seen with NumPy 2.5 on Python 3.12)."""
-    if int(np.__version__.split(".")[0]) >= 2:
+    """Refuse NumPy 2 where Triton's Python stub imports it: nvidia-pytriton 0.7.0's stub (it
+    requires numpy<2) then answers every request with empty tensors and no error (seen with
+    NumPy 2.4 and 2.5 on Python 3.12). This process may use NumPy 2 through ``PYTHONPATH``."""
+    version, folder = _stub_numpy()
+    if int(version.split(".")[0]) >= 2:
         raise ConfigError(
-            f"acts-gnn serve needs numpy<2 (nvidia-pytriton's requirement; with NumPy "
-            f"{np.__version__} it answers with empty tensors): pip install 'numpy<2'"
+            f"acts-gnn serve needs numpy<2 where Triton's Python stub imports it ({folder}; "
+            f"nvidia-pytriton's requirement: with NumPy {version} it answers with empty tensors):"
+            f" pip install 'numpy<2' there"
         )
 
 

@@ -4,19 +4,24 @@ from __future__ import annotations
 
 import json
 import math
+import sys
+import threading
+import time
+import types
 
 import numpy as np
 import pytest
 
+from acts_gnn.bench import harness
 from acts_gnn.bench.harness import PointResult, run_point
-from acts_gnn.bench.probe import StatisticsReading, parse_metrics
+from acts_gnn.bench.probe import NvmlSampler, StatisticsReading, parse_metrics
 from acts_gnn.bench.report import (
     markdown_table,
     served_to_local_ratio,
     write_perf_data,
     write_reports,
 )
-from acts_gnn.bench.sweep import SweepConfig
+from acts_gnn.bench.sweep import SweepConfig, run_sweep
 from acts_gnn.errors import ConfigError
 from acts_gnn.finders import TruthTrackFinder
 from tests.conftest import make_event
@@ -46,6 +51,106 @@ def test_a_local_point_counts_every_event(events, concurrency):
     assert set(point.stages_s) == {"track_building"}
     assert point.mode == "local" and math.isnan(point.serialise_s) and point.server == {}
     assert 0 <= point.utilisation["cpu_utilisation"]
+
+
+class _Finder:
+    """Counts its calls and, for a served warm-up, meets the other instances' calls."""
+
+    name = "counting"
+
+    def __init__(self, barrier=None):
+        self.calls = 0
+        self.barrier = barrier
+        self.lock = threading.Lock()
+
+    def reconstruct(self, event):
+        with self.lock:
+            self.calls += 1
+        if self.barrier is not None:
+            self.barrier.wait(timeout=10)  # raises unless `parties` calls are in flight at once
+        return TruthTrackFinder().reconstruct(event)
+
+
+def test_a_served_warm_up_sends_one_request_per_instance_at_once(events):
+    finder = _Finder(threading.Barrier(3))
+    harness._warm_up(finder, events, rounds=2, instances=3)
+    assert finder.calls == 6
+    finder = _Finder()
+    harness._warm_up(finder, events, rounds=2, instances=1)
+    assert finder.calls == 2
+
+
+class _FakeNvml:
+    """pynvml's calls used by NvmlSampler, over two GPUs."""
+
+    class NVMLError(Exception):
+        pass
+
+    def __init__(self, gpus=2):
+        self.gpus = gpus
+
+    def nvmlInit(self):
+        if self.gpus is None:
+            raise self.NVMLError("Driver Not Loaded")
+
+    def nvmlDeviceGetCount(self):
+        return self.gpus
+
+    def nvmlDeviceGetHandleByIndex(self, index):
+        return index
+
+    def nvmlDeviceGetUtilizationRates(self, handle):
+        return types.SimpleNamespace(gpu=(50, 70)[handle])
+
+    def nvmlDeviceGetMemoryInfo(self, handle):
+        return types.SimpleNamespace(used=(1_000, 2_000)[handle])
+
+
+def test_nvml_sampler_means_the_gpus(monkeypatch):
+    monkeypatch.setitem(sys.modules, "pynvml", _FakeNvml())
+    sampler = NvmlSampler.open(period_s=0.01)
+    sampler.start()
+    time.sleep(0.05)
+    assert sampler.stop() == {"gpu_utilisation": 0.6, "gpu_memory_bytes": 3_000.0}
+    assert len(sampler.samples) >= 2
+    for missing in (_FakeNvml(gpus=None), _FakeNvml(gpus=0)):
+        monkeypatch.setitem(sys.modules, "pynvml", missing)
+        assert NvmlSampler.open() is None
+    monkeypatch.setitem(sys.modules, "pynvml", None)  # not installed
+    assert NvmlSampler.open() is None
+
+
+def test_a_local_point_reports_the_gpus_through_nvml(events, monkeypatch):
+    monkeypatch.setitem(sys.modules, "pynvml", _FakeNvml())
+    point = run_point(TruthTrackFinder(), events, concurrency=1, n_events=3, warmup=0)
+    assert point.utilisation["gpu_utilisation"] == pytest.approx(0.6)
+    assert point.utilisation["gpu_memory_bytes"] == 3_000.0
+    assert 0 <= point.utilisation["cpu_utilisation"]
+
+
+def test_the_sweep_hands_its_precision_to_the_spawned_servers(events, monkeypatch):
+    from acts_gnn.triton import spawn
+
+    seen = {}
+
+    class Stop(Exception):
+        pass
+
+    def fake_server(models, instances, **options):
+        seen.update(options, models=models, instances=instances)
+        raise Stop
+
+    monkeypatch.setattr(spawn, "SpawnedServer", fake_server)
+    config = SweepConfig(spawn=True, instances=(2,), device="cuda", precision="tf32")
+    with pytest.raises(Stop):
+        run_sweep(config, events)
+    assert seen == {
+        "models": ["gnn_tracking"],
+        "instances": 2,
+        "device": "cuda",
+        "bundle": None,
+        "extra_options": ("--precision", "tf32"),
+    }
 
 
 def test_refusals(events):

@@ -242,3 +242,20 @@ def test_max_neighbours_changes_the_graph(tmp_path, run_cli):
     )
     assert bad.exit_code == 2
     assert bad.stderr == "acts-gnn: error: --max-neighbours must be at least 1, got 0\n"
+
+
+def test_precision_reaches_the_pipeline_and_reduced_ones_need_a_gpu(tmp_path, run_cli):
+    from acts_gnn.api.reconstruct import FinderRequest
+
+    assert FinderRequest(device="cpu", precision="fp32").make().precision == "fp32"
+    for precision, message in (
+        ("bf16", "precision 'bf16' needs a GPU (the CPU runs fp32 only)"),
+        ("fp16", "precision must be one of 'fp32', 'tf32', 'bf16', got 'fp16'"),
+    ):
+        bad = run_cli(
+            "reconstruct", "--example", "--device", "cpu", "--precision", precision,
+            "--timing", tmp_path / "t.json",
+        )  # fmt: skip
+        assert bad.exit_code == 2
+        assert bad.stderr == f"acts-gnn: error: {message}\n"
+        assert not (tmp_path / "t.json").exists()

@@ -215,11 +215,50 @@ def test_a_port_in_use_is_a_config_error_before_triton_starts(fake_triton):
 
 
 def test_numpy_2_is_refused_before_triton_starts(fake_triton, monkeypatch):
-    monkeypatch.setattr(server.np, "__version__", "2.5.2")
-    expected = r"needs numpy<2 .* with NumPy 2\.5\.2 it answers with empty"
-    with pytest.raises(ConfigError, match=expected):
+    monkeypatch.setattr(server, "_stub_numpy", lambda: ("2.5.2", "/opt/py/site-packages"))
+    with pytest.raises(ConfigError) as info:
         server.serve(fake_triton)
+    assert str(info.value) == (
+        "acts-gnn serve needs numpy<2 where Triton's Python stub imports it "
+        "(/opt/py/site-packages; nvidia-pytriton's requirement: with NumPy 2.5.2 it answers "
+        "with empty tensors): pip install 'numpy<2' there"
+    )
     assert FakeTriton.workspaces == []
+
+
+def _fake_numpy_dist(folder, version):
+    info = folder / f"numpy-{version}.dist-info"
+    info.mkdir(parents=True)
+    (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: numpy\nVersion: {version}\n")
+
+
+def test_the_stubs_numpy_is_the_one_in_site_packages_not_pythonpath(tmp_path, monkeypatch):
+    # the stub reads the interpreter's site-packages in order; PYTHONPATH (this process's
+    # sys.path) plays no part
+    first, second = tmp_path / "venv-site", tmp_path / "base-site"
+    _fake_numpy_dist(first, "1.26.4")
+    _fake_numpy_dist(second, "2.4.6")
+    monkeypatch.setattr(server.site, "getsitepackages", lambda: [str(first), str(second)])
+    assert server._stub_numpy() == ("1.26.4", str(first))
+    monkeypatch.setattr(server.site, "getsitepackages", lambda: [str(second), str(first)])
+    assert server._stub_numpy() == ("2.4.6", str(second))
+    # none in site-packages: this process's own NumPy
+    monkeypatch.setattr(server.site, "getsitepackages", lambda: [str(tmp_path / "empty")])
+    assert server._stub_numpy()[0] == server.np.__version__
+
+
+def test_libpython_is_looked_for_beside_a_relocated_python(tmp_path, monkeypatch):
+    (tmp_path / "lib").mkdir()
+    (tmp_path / "lib" / "libpython3.99.so.1.0").write_bytes(b"")
+    values = {"INSTSONAME": "libpython3.99.so.1.0", "LIBDIR": "/install/lib"}
+    monkeypatch.setattr(server.sysconfig, "get_config_var", values.get)
+    monkeypatch.setattr(server.sys, "base_prefix", str(tmp_path))
+    assert server._libpython_dir() == str(tmp_path / "lib")
+    values["LIBDIR"] = str(tmp_path / "lib")  # LIBDIR first where it holds the library
+    monkeypatch.setattr(server.sys, "base_prefix", "/elsewhere")
+    assert server._libpython_dir() == str(tmp_path / "lib")
+    values["LIBDIR"] = "/install/lib"  # neither: LIBDIR, for the dynamic loader to try
+    assert server._libpython_dir() == "/install/lib"
 
 
 def test_max_neighbours_reaches_the_backends():
@@ -236,6 +275,18 @@ def test_max_neighbours_reaches_the_backends():
     assert 0 < graph_edges <= 4 * 300
     with pytest.raises(ConfigError, match="--max-neighbours must be at least 1, got 0"):
         server.ServerConfig(max_neighbours=0).check()
+
+
+def test_precision_reaches_the_backends():
+    from acts_gnn.triton.backends import make_backend
+
+    config = server.ServerConfig(max_neighbours=4, precision="bf16")
+    assert config.pipeline_settings() == {"max_neighbours": 4, "precision": "bf16"}
+    with pytest.raises(ConfigError) as info:  # the CPU runs fp32 only
+        make_backend("gnn_tracking", None, "cpu", **config.pipeline_settings())
+    assert str(info.value) == "precision 'bf16' needs a GPU (the CPU runs fp32 only)"
+    backend = make_backend("gnn_tracking", None, "cpu", precision="fp32")
+    assert backend.precision == "fp32"
 
 
 def test_the_instances_share_the_cpus(fake_triton, monkeypatch):
