@@ -516,7 +516,7 @@ def render_gpu(gpu: dict) -> list[str]:
     lines = [
         f"GPU check of {gpu.get('date', '?')}: {info['device']}, Python {info['python']}, torch "
         f"{info['torch']}, numpy {gpu.get('numpy', '?')}. CPU columns: the same machine's CPU. "
-        f"Kernel tests: {gpu['gpu_tests']['summary']}.",
+        f"Kernel tests: {(gpu.get('gpu_tests') or {}).get('summary', 'not run')}.",
         "",
     ]
     if gpu.get("note"):

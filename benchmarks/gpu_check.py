@@ -5,7 +5,8 @@ Run on a machine with a CUDA GPU (see ../.library/device/README.md for how it is
     python benchmarks/gpu_check.py OUTDIR [--events DIR_OF_NPZ] [--max-events 3]
                                           [--sizes 10000,100000,300000]
 
-Writes ``OUTDIR/gpu_check.json`` (everything measured) and prints a short table last. With
+Writes ``OUTDIR/gpu_check.json`` (everything measured, rewritten after every step: a run stopped
+by its time limit still returns what it measured) and prints a short table last. With
 ``NUMBA_ENABLE_CUDASIM=1`` it runs in Numba's simulator on tiny sizes — a smoke test of the script
 itself, not a measurement.
 """
@@ -56,7 +57,9 @@ def _torch_all_pairs(latent, radius: float, k: int):
     return out
 
 
-def kernel_timings(sizes: list[int], radius: float, k: int) -> list[dict]:
+def kernel_timings(sizes: list[int], radius: float, k: int, rows: list[dict], save) -> None:
+    """K1 and K2 against their references per size, a row each into ``rows`` (``save()`` after
+    each)."""
     import torch
 
     from acts_gnn.cuda.components import connected_components_cpu
@@ -65,7 +68,6 @@ def kernel_timings(sizes: list[int], radius: float, k: int) -> list[dict]:
     from acts_gnn.cuda.frnn_cuda import radius_graph_cuda
 
     device = "cuda" if torch.cuda.is_available() else "cpu"
-    rows = []
     for n in sizes:
         rng = np.random.default_rng(n)
         # clustered points, like an embedding: 8-D, tracks of ~10 points
@@ -102,9 +104,9 @@ def kernel_timings(sizes: list[int], radius: float, k: int) -> list[dict]:
             row["k2_cupy_s"] = None
             row["k2_cupy_note"] = str(exc)[:120]
         rows.append(row)
+        save()
         print(f"  {n:>7d} points: K1 cpu {row['k1_cpu_s']:.3f} s cuda {row['k1_cuda_s']:.4f} s; "
               f"K2 cpu {row['k2_cpu_s']:.4f} s cuda {row['k2_cuda_s']:.4f} s", flush=True)
-    return rows
 
 
 def _scores(event, labels, prefix: str) -> dict:
@@ -118,21 +120,20 @@ def _scores(event, labels, prefix: str) -> dict:
             f"{prefix}fake_rate": (m.n_tracks - m.n_matched_tracks) / max(m.n_tracks, 1)}
 
 
-def pipeline_timings(events: Path | None, max_events: int) -> list[dict]:
+def pipeline_timings(events: Path | None, max_events: int, rows: list[dict], save) -> None:
     """Each carried event through the pipeline on the GPU in every precision (fp32 as trained,
     TF32, bf16), timed after a warm-up, its tracks scored and compared with the CPU's (the
     compiled engine): the GPU path may use a reduced precision only where efficiency and fake
-    rate stay within 0.1 point of fp32."""
+    rate stay within 0.1 point of fp32. A row each into ``rows`` (``save()`` after each)."""
     import torch
 
     from acts_gnn.gnn.pipeline import PRECISIONS, Pipeline
     from acts_gnn.io.cache import load_event_npz
 
     if events is None or not torch.cuda.is_available():
-        return []
+        return
     cpu = Pipeline(device="cpu")
     on_gpu = {precision: Pipeline(device="cuda", precision=precision) for precision in PRECISIONS}
-    rows = []
     for path in sorted(events.glob("event*.npz"))[:max_events]:
         event = load_event_npz(path)
         cpu_labels = cpu.reconstruct(event).labels
@@ -147,10 +148,10 @@ def pipeline_timings(events: Path | None, max_events: int) -> list[dict]:
                    "labels_equal_cpu": bool(np.array_equal(result.labels, cpu_labels))}
             row.update(_scores(event, result.labels, ""), **cpu_scores)
             rows.append(row)
+            save()
             print(f"  {path.name} {precision}: {1e3 * row['total_s']:.1f} ms, labels "
                   f"{'equal to' if row['labels_equal_cpu'] else 'differ from'} the CPU's",
                   flush=True)
-    return rows
 
 
 def main() -> int:
@@ -170,6 +171,15 @@ def main() -> int:
             "device": torch.cuda.get_device_name() if torch.cuda.is_available() else "cpu",
             "simulator": os.environ.get("NUMBA_ENABLE_CUDASIM") == "1"}
     print(f"device: {info['device']}", flush=True)
+    result: dict = {"info": info, "gpu_tests": None, "kernels": [], "pipeline": []}
+
+    def save() -> None:
+        """Rewrite the results file: a run stopped by its time limit returns what it measured."""
+        partial = args.outdir / "gpu_check.json.partial"
+        partial.write_text(json.dumps(result, indent=2) + "\n")
+        os.replace(partial, args.outdir / "gpu_check.json")
+
+    save()
     env = {**os.environ, "ACTS_GNN_REAL_CUDA": "0" if info["simulator"] else "1"}
     # every kernel test on the real CUDA target (the CPU CI runs them in the simulator), and the
     # gpu-marked tests; warnings are shown, not errors (numba warns of small grids on tiny tests)
@@ -179,14 +189,13 @@ def main() -> int:
                            capture_output=True, text=True)
     summary_line = (tests.stdout.strip().splitlines() or ["(no output)"])[-1]
     print(f"gpu tests: {summary_line}", flush=True)
+    result["gpu_tests"] = {"returncode": tests.returncode, "summary": summary_line,
+                           "output": tests.stdout[-4000:]}
+    save()
     sizes = [int(s) for s in args.sizes.split(",")]
-    kernels = kernel_timings(sizes, args.radius, args.k)
-    pipeline = pipeline_timings(args.events, args.max_events)
-    result = {"info": info, "gpu_tests": {"returncode": tests.returncode,
-                                          "summary": summary_line,
-                                          "output": tests.stdout[-4000:]},
-              "kernels": kernels, "pipeline": pipeline}
-    (args.outdir / "gpu_check.json").write_text(json.dumps(result, indent=2) + "\n")
+    kernels, pipeline = result["kernels"], result["pipeline"]
+    kernel_timings(sizes, args.radius, args.k, kernels, save)
+    pipeline_timings(args.events, args.max_events, pipeline, save)
 
     print(f"\n{'points':>8} {'K1 cpu':>9} {'K1 cuda':>9} {'×':>6} {'K2 cpu':>9} {'K2 cuda':>9} {'×':>6}")
     for row in kernels:

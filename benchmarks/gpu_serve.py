@@ -18,9 +18,11 @@ Steps, each printed as it ends:
    track), then every concurrency is measured: events/s, p50/p99 latency, the server's queue and
    compute time, GPU utilisation and memory (Triton's metrics, else NVML).
 
-Writes ``OUTDIR/gpu_serve.json`` (everything) and ``OUTDIR/serve/`` (``benchmark.json``, the
-Markdown table and the throughput, latency and stage plots); prints a short table last. A failed
-server start is recorded with its message and the sweep goes on with the next instance count.
+Writes ``OUTDIR/gpu_serve.json`` (everything; rewritten after every step, so a run stopped by
+its time limit still returns what it measured), ``OUTDIR/servers.log`` (every server's output)
+and ``OUTDIR/serve/`` (``benchmark.json``, the Markdown table and the throughput, latency and
+stage plots); prints a short table last. A failed server start is recorded with its message and
+the sweep goes on with the next instance count.
 """
 
 from __future__ import annotations
@@ -76,8 +78,37 @@ def load_events(folder: Path, limit: int) -> list:
     return [load_event_npz(path) for path in paths]
 
 
-def sweep(events: list, args: argparse.Namespace) -> tuple[list, dict, list[dict]]:
-    """The points (in-process first), the served-labels check and the failed server starts."""
+class Record:
+    """What the run has measured so far, rewritten to ``path`` after every step: a run stopped
+    by its time limit still returns what it measured."""
+
+    def __init__(self, path: Path, head: dict) -> None:
+        self.path, self.head = path, head
+        self.points: list = []
+        self.labels: dict = {}
+        self.failures: list[dict] = []
+        self.start = time.perf_counter()
+
+    def save(self) -> None:
+        from acts_gnn.bench.report import served_to_local_ratio
+
+        result = {
+            **self.head,
+            "labels": self.labels,
+            "failures": self.failures,
+            "points": [point.summary() for point in self.points],
+            "served_to_local_ratio": served_to_local_ratio(self.points),
+            "run_s": time.perf_counter() - self.start,
+        }
+        text = json.dumps(result, indent=1, default=float).replace("NaN", "null")
+        partial = self.path.with_name(self.path.name + ".partial")
+        partial.write_text(text + "\n")
+        os.replace(partial, self.path)
+
+
+def sweep(events: list, args: argparse.Namespace, record: Record) -> None:
+    """The points (in-process first), the served-labels check and the failed server starts,
+    into ``record``."""
     from acts_gnn.bench.harness import Served, run_point
     from acts_gnn.errors import ActsGnnError
     from acts_gnn.finders import make_finder
@@ -85,11 +116,11 @@ def sweep(events: list, args: argparse.Namespace) -> tuple[list, dict, list[dict
     from acts_gnn.triton.spawn import SpawnedServer
 
     local = make_finder(args.model, None, args.device, precision=args.precision)
-    points = [run_point(local, events, concurrency=1, n_events=args.events_per_point)]
-    print(f"in process: {points[0].events_per_s:.2f} events/s", flush=True)
+    point = run_point(local, events, concurrency=1, n_events=args.events_per_point)
+    record.points.append(point)
+    record.save()
+    print(f"in process: {point.events_per_s:.2f} events/s", flush=True)
     local_labels = [local.reconstruct(event).labels for event in events]
-    labels: dict = {}
-    failures: list[dict] = []
     for instances in args.instances:
         start = time.perf_counter()
         try:
@@ -98,16 +129,18 @@ def sweep(events: list, args: argparse.Namespace) -> tuple[list, dict, list[dict
                 instances,
                 device=args.device,
                 extra_options=("--precision", args.precision),
+                keep_log=args.outdir / "servers.log",
             ) as server:
                 started_s = time.perf_counter() - start
                 print(f"served ×{instances}: started in {started_s:.0f} s", flush=True)
                 remote = RemotePipeline([server.grpc_url], args.model, timeout_s=600.0, retries=0)
-                if not labels:
+                if not record.labels:
                     equal = [
                         bool(np.array_equal(remote.reconstruct(event).labels, expected))
                         for event, expected in zip(events, local_labels, strict=True)
                     ]
-                    labels = {"events": len(equal), "equal": sum(equal)}
+                    record.labels = {"events": len(equal), "equal": sum(equal)}
+                    record.save()
                     print(
                         f"served labels equal the in-process ones on {sum(equal)} of "
                         f"{len(equal)} events",
@@ -124,16 +157,17 @@ def sweep(events: list, args: argparse.Namespace) -> tuple[list, dict, list[dict
                         n_events=args.events_per_point,
                         served=served,
                     )
-                    points.append(point)
+                    record.points.append(point)
+                    record.save()
                     print(
                         f"served ×{instances} c={concurrency}: {point.events_per_s:.2f} "
                         f"events/s, GPU {point.utilisation.get('gpu_utilisation', np.nan):.0%}",
                         flush=True,
                     )
         except ActsGnnError as exc:
-            failures.append({"instances": instances, "error": str(exc)[:2000]})
+            record.failures.append({"instances": instances, "error": str(exc)[:2000]})
+            record.save()
             print(f"served ×{instances}: failed: {exc}", flush=True)
-    return points, labels, failures
 
 
 #: published throughput of GNN tracking pipelines, in process and served (the GPU issue's anchors)
@@ -253,33 +287,28 @@ def main() -> int:
     args = parser.parse_args()
     args.instances = [int(v) for v in args.instances.split(",")]
     args.concurrency = [int(v) for v in args.concurrency.split(",")]
-    from acts_gnn.bench.report import machine, markdown_table, served_to_local_ratio, write_reports
+    from acts_gnn.bench.report import machine, markdown_table, write_reports
 
     args.outdir.mkdir(parents=True, exist_ok=True)
-    start = time.perf_counter()
     info = environment()
     print(f"environment: {json.dumps(info)}", flush=True)
     events = load_events(args.events, args.max_events)
-    points, labels, failures = sweep(events, args)
-    reports = write_reports(points, args.outdir / "serve")
-    result = {
+    head = {
         "date": time.strftime("%Y-%m-%d", time.gmtime()),
         "machine": machine(),
         "info": info,
         "events": [len(event) for event in events],
         "events_per_point": args.events_per_point,
         "precision": args.precision,
-        "labels": labels,
-        "failures": failures,
-        "points": [point.summary() for point in points],
-        "served_to_local_ratio": served_to_local_ratio(points),
-        "run_s": time.perf_counter() - start,
     }
-    text = json.dumps(result, indent=1, default=float).replace("NaN", "null")
-    (args.outdir / "gpu_serve.json").write_text(text + "\n")
-    print(markdown_table(points))
-    print(f"wrote {args.outdir / 'gpu_serve.json'} and {', '.join(p.name for p in reports)}")
-    served_all = not failures and labels.get("equal") == labels.get("events")
+    record = Record(args.outdir / "gpu_serve.json", head)
+    record.save()
+    sweep(events, args, record)
+    reports = write_reports(record.points, args.outdir / "serve")
+    print(markdown_table(record.points))
+    print(f"wrote {record.path} and {', '.join(p.name for p in reports)}")
+    labels = record.labels
+    served_all = not record.failures and labels.get("equal") == labels.get("events")
     return 0 if served_all else 1
 
 

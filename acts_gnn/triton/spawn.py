@@ -121,7 +121,8 @@ class SpawnedServer:
     """A child ``acts-gnn serve`` on free local ports, in its own process group.
 
     Use it as a context manager: entering waits for ``ready:``; leaving sends SIGTERM (SIGKILL to
-    the group after ``stop_timeout_s``) and removes its workspace.
+    the group after ``stop_timeout_s``) and removes its workspace, after appending the server's
+    output to ``keep_log`` when given (also when it did not start).
     """
 
     def __init__(
@@ -135,6 +136,7 @@ class SpawnedServer:
         stop_timeout_s: float = 60,
         extra_options: Sequence[str] = (),
         access_token: str | None = None,
+        keep_log: Path | None = None,
     ) -> None:
         self.models = tuple(models)
         self.instances = instances
@@ -143,6 +145,7 @@ class SpawnedServer:
         self.start_timeout_s = start_timeout_s
         self.stop_timeout_s = stop_timeout_s
         self.extra_options = tuple(extra_options)
+        self.keep_log = keep_log
         self.grpc_port, self.http_port, self.metrics_port = free_ports(3)
         self.access_token = access_token or secrets.token_urlsafe(32)
         self._workspace: tempfile.TemporaryDirectory | None = None
@@ -197,5 +200,9 @@ class SpawnedServer:
                 os.killpg(process.pid, signal.SIGKILL)
                 process.wait()
         if self._workspace is not None:
+            if self.keep_log is not None and self._log_path.exists():
+                with open(self.keep_log, "a") as kept:
+                    kept.write(f"=== acts-gnn serve --instances {self.instances} ===\n")
+                    kept.write(self._log_path.read_text(errors="replace"))
             self._workspace.cleanup()
             self._workspace = None

@@ -162,3 +162,6 @@ def test_the_sweep_runs_end_to_end_on_the_cpu(tmp_path):
         "stages.png",
     }
     assert "served labels equal the in-process ones on 1 of 1 events" in run.stdout
+    log = (out / "servers.log").read_text()  # the server's own output, kept for diagnosis
+    assert log.startswith("=== acts-gnn serve --instances 1 ===\n") and "ready:" in log
+    assert {p.name for p in out.iterdir()} == {"gpu_serve.json", "servers.log", "serve"}
