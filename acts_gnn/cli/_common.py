@@ -6,10 +6,22 @@ Layer: cli.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Annotated
+
+import typer
 
 from acts_gnn.errors import ConfigError
 
-__all__ = ["inputs_or_example", "parse_mapping"]
+__all__ = ["PrecisionOption", "inputs_or_example", "parse_mapping"]
+
+#: ``--precision`` of the commands that run the GNN models (reconstruct, serve, benchmark)
+PrecisionOption = Annotated[
+    str | None,
+    typer.Option(
+        help="GNN models on a GPU: the filter's and the GNN's arithmetic — fp32 (default, as "
+        "trained), tf32 or bf16 (the CPU runs fp32 only; make gpu-check compares them)."
+    ),
+]
 
 
 def parse_mapping(items: list[str] | None, option: str) -> dict[str, str]:

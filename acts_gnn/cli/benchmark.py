@@ -10,7 +10,7 @@ from typing import Annotated
 
 import typer
 
-from acts_gnn.cli._common import inputs_or_example
+from acts_gnn.cli._common import PrecisionOption, inputs_or_example
 from acts_gnn.cli._console import make_console
 
 
@@ -65,13 +65,7 @@ def command(
     events: Annotated[int, typer.Option(help="Events measured per point.")] = 10,
     warmup: Annotated[int, typer.Option(help="Events run first and not counted.")] = 1,
     device: Annotated[str, typer.Option(help="cpu or cuda (local and spawned).")] = "cpu",
-    precision: Annotated[
-        str | None,
-        typer.Option(
-            help="Local and spawned GNN models on a GPU: the filter's and the GNN's arithmetic — "
-            "fp32 (default, as trained), tf32 or bf16 (the CPU runs fp32 only)."
-        ),
-    ] = None,
+    precision: PrecisionOption = None,
     bundle: Annotated[Path | None, typer.Option(help="Model bundle (default: shipped).")] = None,
     output_dir: Annotated[
         Path,

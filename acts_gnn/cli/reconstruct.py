@@ -10,7 +10,7 @@ from typing import Annotated
 
 import typer
 
-from acts_gnn.cli._common import inputs_or_example, parse_mapping
+from acts_gnn.cli._common import PrecisionOption, inputs_or_example, parse_mapping
 from acts_gnn.cli._console import make_console
 
 
@@ -58,13 +58,7 @@ def command(
             "tracks at μ = 200)."
         ),
     ] = None,
-    precision: Annotated[
-        str | None,
-        typer.Option(
-            help="GNN backends on a GPU: the filter's and the GNN's arithmetic — fp32 (default, "
-            "as trained), tf32 or bf16 (the CPU runs fp32 only; make gpu-check compares them)."
-        ),
-    ] = None,
+    precision: PrecisionOption = None,
     url: Annotated[
         list[str] | None,
         typer.Option(help="Triton server HOST:PORT (repeatable: failover); runs remotely."),

@@ -11,6 +11,7 @@ from typing import Annotated
 
 import typer
 
+from acts_gnn.cli._common import PrecisionOption
 from acts_gnn.cli._console import make_console
 
 
@@ -68,13 +69,7 @@ def command(
             "shipped model; fewer is faster and finds fewer tracks, see the README)."
         ),
     ] = None,
-    precision: Annotated[
-        str | None,
-        typer.Option(
-            help="GNN backends on a GPU: the filter's and the GNN's arithmetic — fp32 (default, "
-            "as trained), tf32 or bf16 (the CPU runs fp32 only; make gpu-check compares them)."
-        ),
-    ] = None,
+    precision: PrecisionOption = None,
     balancer: Annotated[
         int,
         typer.Option(
