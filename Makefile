@@ -485,7 +485,15 @@ gpu-prepare-serve: $(STAMP)
 		find . -type d -name tests -prune -exec rm -rf {} + && \
 		tar -cf - lib np2 | xz -9 -T2 > ../serve/serve.tar.xz
 	rm -rf .gpu/serve-build
-	ls -l .gpu/serve/serve.tar.xz
+	$(PY) -c "import os, subprocess; \
+		listed = subprocess.run(['git', 'ls-files', '-co', '--exclude-standard', '-z'], \
+			capture_output=True, text=True, check=True).stdout.split(chr(0)); \
+		tree = sum(os.path.getsize(f) for f in listed if f and os.path.isfile(f)); \
+		packed = sum(os.path.getsize(os.path.join(d, f)) for top in ('.gpu/serve', '.gpu/test') \
+			for d, _, files in os.walk(top) for f in files); \
+		print(f'make gpu-serve carries {(tree + packed) / 2**20:.1f} MiB of 64: the working tree ' \
+			f'{tree / 2**20:.1f}, .gpu/serve and .gpu/test {packed / 2**20:.1f}'); \
+		raise SystemExit(tree + packed > 64 * 2**20)"
 
 gpu-check:
 	$(GPU_ENV) timeout 480 python3 benchmarks/gpu_check.py $(GPU_OUT) --events .gpu/test --max-events 3
