@@ -499,11 +499,13 @@ gpu-check:
 	$(GPU_ENV) timeout 480 python3 benchmarks/gpu_check.py $(GPU_OUT) --events .gpu/test --max-events 3
 
 gpu-serve:
-	test -x $(GPU_SERVE_VENV)/bin/python || { python3 -m venv --without-pip $(GPU_SERVE_VENV) && \
+	test -f $(GPU_SERVE_VENV)/.ready || { rm -rf $(GPU_SERVE_VENV) && \
+		python3 -m venv --without-pip $(GPU_SERVE_VENV) && \
 		tar -C $(GPU_SERVE_VENV) -xJf .gpu/serve/serve.tar.xz && \
 		python3 -c "import site; print(''.join(f'import site; site.addsitedir({d!r})\\n' \
 			for d in site.getsitepackages()), end='')" \
-			> $(GPU_SERVE_VENV)/lib/python3.12/site-packages/zz-image.pth; }
+			> $(GPU_SERVE_VENV)/lib/python3.12/site-packages/zz-image.pth && \
+		touch $(GPU_SERVE_VENV)/.ready; }
 	PYTHONPATH=$(GPU_SERVE_VENV)/np2:$(CURDIR) timeout 540 $(GPU_SERVE_VENV)/bin/python \
 		benchmarks/gpu_serve.py $(GPU_OUT) --events .gpu/test $(GPU_SERVE_ARGS)
 
