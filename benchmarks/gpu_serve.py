@@ -161,7 +161,7 @@ def sweep(events: list, args: argparse.Namespace, record: Record) -> None:
                     record.save()
                     print(
                         f"served ×{instances} c={concurrency}: {point.events_per_s:.2f} "
-                        f"events/s, GPU {point.utilisation.get('gpu_utilisation', np.nan):.0%}",
+                        f"events/s, GPU {_pct(point.utilisation.get('gpu_utilisation'))}",
                         flush=True,
                     )
         except ActsGnnError as exc:
