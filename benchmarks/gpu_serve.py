@@ -32,6 +32,7 @@ import json
 import math
 import os
 import platform
+import shutil
 import site
 import sys
 import sysconfig
@@ -66,6 +67,10 @@ def environment() -> dict:
         "torch": torch.__version__,
         "device": torch.cuda.get_device_name() if torch.cuda.is_available() else "cpu",
         "cpus": os.cpu_count(),
+        # Triton's Python backend passes tensors through shared memory
+        "dev_shm_free_bytes": shutil.disk_usage("/dev/shm").free
+        if os.path.isdir("/dev/shm")
+        else None,
     }
 
 
