@@ -111,7 +111,8 @@ def test_nvml_sampler_means_the_gpus(monkeypatch):
     sampler = NvmlSampler.open(period_s=0.01)
     sampler.start()
     time.sleep(0.05)
-    assert sampler.stop() == {"gpu_utilisation": 0.6, "gpu_memory_bytes": 3_000.0}
+    # the mean of the samples, each (50% + 70%) / 2 and 1,000 + 2,000 bytes
+    assert sampler.stop() == pytest.approx({"gpu_utilisation": 0.6, "gpu_memory_bytes": 3_000.0})
     assert len(sampler.samples) >= 2
     for missing in (_FakeNvml(gpus=None), _FakeNvml(gpus=0)):
         monkeypatch.setitem(sys.modules, "pynvml", missing)
