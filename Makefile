@@ -438,7 +438,7 @@ train-quality-displaced: $(DISPLACED_DATA)
 # (`make gpu-prepare` packs them in .gpu/serve/serve.tar.xz, ~53 MB, with the versions this
 # venv tests). Triton's Python stub embeds the interpreter in isolated mode: it imports from the
 # interpreter's own site-packages (never PYTHONPATH) and needs NumPy 1 there, while the image's
-# packages (ml_dtypes, scipy, pyarrow) need NumPy 2. So gpu-serve makes a venv outside the
+# packages (ml_dtypes, pyarrow) need NumPy 2. So gpu-serve makes a venv outside the
 # repository (GPU_SERVE_VENV; kept while the machine stays warm) whose site-packages hold the
 # packed packages with NumPy 1.26 for the stub, then the image's site-packages; this process runs
 # NumPy 2.4 through PYTHONPATH. Only Python 3.12's stub is packed.
