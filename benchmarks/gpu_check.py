@@ -166,6 +166,8 @@ def main() -> int:
     args.outdir.mkdir(parents=True, exist_ok=True)
     import torch
 
+    from acts_gnn.io.atomic import write_text_atomic
+
     info = {"python": platform.python_version(), "torch": torch.__version__,
             "cuda": torch.cuda.is_available(),
             "device": torch.cuda.get_device_name() if torch.cuda.is_available() else "cpu",
@@ -175,9 +177,7 @@ def main() -> int:
 
     def save() -> None:
         """Rewrite the results file: a run stopped by its time limit returns what it measured."""
-        partial = args.outdir / "gpu_check.json.partial"
-        partial.write_text(json.dumps(result, indent=2) + "\n")
-        os.replace(partial, args.outdir / "gpu_check.json")
+        write_text_atomic(args.outdir / "gpu_check.json", json.dumps(result, indent=2) + "\n")
 
     save()
     env = {**os.environ, "ACTS_GNN_REAL_CUDA": "0" if info["simulator"] else "1"}

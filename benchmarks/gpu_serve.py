@@ -33,11 +33,9 @@ import math
 import os
 import platform
 import shutil
-import site
 import sys
 import sysconfig
 import time
-from importlib.metadata import distributions
 from pathlib import Path
 
 import numpy as np
@@ -50,19 +48,18 @@ def environment() -> dict:
     """What this run stands on, for the record and for diagnosing a failed server start."""
     import torch
 
-    stub_numpy = None
-    for folder in site.getsitepackages():  # the stub reads these, never PYTHONPATH
-        for dist in distributions(name="numpy", path=[folder]):
-            stub_numpy = stub_numpy or f"{dist.version} ({folder})"
-    libdir = sysconfig.get_config_var("LIBDIR") or ""
+    from acts_gnn.triton.server import libpython_dir, stub_numpy
+
+    version, folder = stub_numpy()  # what acts-gnn serve checks and sets up for the stub
+    libdir = libpython_dir()
     soname = sysconfig.get_config_var("INSTSONAME") or ""
     return {
         "python": platform.python_version(),
         "executable": sys.executable,
         "numpy": np.__version__,
-        "stub_numpy": stub_numpy,
+        "stub_numpy": f"{version} ({folder})",
         "libpython": soname,
-        "libpython_in_libdir": bool(soname) and os.path.isfile(os.path.join(libdir, soname)),
+        "libpython_found": bool(soname) and os.path.isfile(os.path.join(libdir, soname)),
         "libdir": libdir,
         "torch": torch.__version__,
         "device": torch.cuda.get_device_name() if torch.cuda.is_available() else "cpu",
@@ -96,6 +93,7 @@ class Record:
 
     def save(self) -> None:
         from acts_gnn.bench.report import served_to_local_ratio
+        from acts_gnn.io.atomic import write_text_atomic
 
         result = {
             **self.head,
@@ -106,9 +104,7 @@ class Record:
             "run_s": time.perf_counter() - self.start,
         }
         text = json.dumps(result, indent=1, default=float).replace("NaN", "null")
-        partial = self.path.with_name(self.path.name + ".partial")
-        partial.write_text(text + "\n")
-        os.replace(partial, self.path)
+        write_text_atomic(self.path, text + "\n")
 
 
 def sweep(events: list, args: argparse.Namespace, record: Record) -> None:

@@ -60,7 +60,15 @@ from acts_gnn.triton.contract import (
     ContractError,
 )
 
-__all__ = ["LOAD_ATTEMPTS", "ServerConfig", "infer_function", "patch_handshake", "serve"]
+__all__ = [
+    "LOAD_ATTEMPTS",
+    "ServerConfig",
+    "infer_function",
+    "libpython_dir",
+    "patch_handshake",
+    "serve",
+    "stub_numpy",
+]
 
 #: how many times ``serve`` starts Triton before a model that fails to load is an error
 LOAD_ATTEMPTS = 3
@@ -152,7 +160,7 @@ def _prepare_environment(workspace: Path) -> Path:
     The temporary files of this process go there too (``tempfile.tempdir``), so that whatever a
     library leaves there goes with the workspace.
     """
-    libdir = _libpython_dir()
+    libdir = libpython_dir()
     paths = [p for p in os.environ.get("LD_LIBRARY_PATH", "").split(":") if p]
     if libdir and libdir not in paths:
         os.environ["LD_LIBRARY_PATH"] = ":".join([libdir, *paths])
@@ -171,7 +179,7 @@ def _restore_env(name: str, value: str | None) -> None:
         os.environ[name] = value
 
 
-def _libpython_dir() -> str:
+def libpython_dir() -> str:
     """The folder of this interpreter's shared libpython, which Triton's Python stub links.
 
     sysconfig's ``LIBDIR`` where it holds the library, else the base installation's ``lib``
@@ -186,7 +194,7 @@ def _libpython_dir() -> str:
     return libdir
 
 
-def _stub_numpy() -> tuple[str, str]:
+def stub_numpy() -> tuple[str, str]:
     """The NumPy version Triton's Python stub will import, and where from.
 
     The stub embeds this interpreter in isolated mode: it reads this interpreter's own
@@ -205,7 +213,7 @@ def _check_numpy() -> None:
     """Refuse NumPy 2 where Triton's Python stub imports it: nvidia-pytriton 0.7.0's stub (it
     requires numpy<2) then answers every request with empty tensors and no error (seen with
     NumPy 2.4 and 2.5 on Python 3.12). This process may use NumPy 2 through ``PYTHONPATH``."""
-    version, folder = _stub_numpy()
+    version, folder = stub_numpy()
     if int(version.split(".")[0]) >= 2:
         raise ConfigError(
             f"acts-gnn serve needs numpy<2 where Triton's Python stub imports it ({folder}; "

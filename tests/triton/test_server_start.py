@@ -215,7 +215,7 @@ def test_a_port_in_use_is_a_config_error_before_triton_starts(fake_triton):
 
 
 def test_numpy_2_is_refused_before_triton_starts(fake_triton, monkeypatch):
-    monkeypatch.setattr(server, "_stub_numpy", lambda: ("2.5.2", "/opt/py/site-packages"))
+    monkeypatch.setattr(server, "stub_numpy", lambda: ("2.5.2", "/opt/py/site-packages"))
     with pytest.raises(ConfigError) as info:
         server.serve(fake_triton)
     assert str(info.value) == (
@@ -239,12 +239,12 @@ def test_the_stubs_numpy_is_the_one_in_site_packages_not_pythonpath(tmp_path, mo
     _fake_numpy_dist(first, "1.26.4")
     _fake_numpy_dist(second, "2.4.6")
     monkeypatch.setattr(server.site, "getsitepackages", lambda: [str(first), str(second)])
-    assert server._stub_numpy() == ("1.26.4", str(first))
+    assert server.stub_numpy() == ("1.26.4", str(first))
     monkeypatch.setattr(server.site, "getsitepackages", lambda: [str(second), str(first)])
-    assert server._stub_numpy() == ("2.4.6", str(second))
+    assert server.stub_numpy() == ("2.4.6", str(second))
     # none in site-packages: this process's own NumPy
     monkeypatch.setattr(server.site, "getsitepackages", lambda: [str(tmp_path / "empty")])
-    assert server._stub_numpy()[0] == server.np.__version__
+    assert server.stub_numpy()[0] == server.np.__version__
 
 
 def test_libpython_is_looked_for_beside_a_relocated_python(tmp_path, monkeypatch):
@@ -253,12 +253,12 @@ def test_libpython_is_looked_for_beside_a_relocated_python(tmp_path, monkeypatch
     values = {"INSTSONAME": "libpython3.99.so.1.0", "LIBDIR": "/install/lib"}
     monkeypatch.setattr(server.sysconfig, "get_config_var", values.get)
     monkeypatch.setattr(server.sys, "base_prefix", str(tmp_path))
-    assert server._libpython_dir() == str(tmp_path / "lib")
+    assert server.libpython_dir() == str(tmp_path / "lib")
     values["LIBDIR"] = str(tmp_path / "lib")  # LIBDIR first where it holds the library
     monkeypatch.setattr(server.sys, "base_prefix", "/elsewhere")
-    assert server._libpython_dir() == str(tmp_path / "lib")
+    assert server.libpython_dir() == str(tmp_path / "lib")
     values["LIBDIR"] = "/install/lib"  # neither: LIBDIR, for the dynamic loader to try
-    assert server._libpython_dir() == "/install/lib"
+    assert server.libpython_dir() == "/install/lib"
 
 
 def test_max_neighbours_reaches_the_backends():
