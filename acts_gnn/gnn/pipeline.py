@@ -30,7 +30,7 @@ if TYPE_CHECKING:
 
     from acts_gnn.gnn.quality import QualityMLP
 
-__all__ = ["ENGINES", "PRECISIONS", "Pipeline", "ScoredGraph", "StageOutput"]
+__all__ = ["ENGINES", "PRECISIONS", "Pipeline", "ScoredGraph", "StageOutput", "locality_order"]
 
 #: how the filter and the GNN can run (see :class:`Pipeline`)
 ENGINES = ("compiled", "torch")
@@ -39,6 +39,26 @@ PRECISIONS = ("fp32", "tf32", "bf16")
 #: on a GPU the per-edge networks take as many edges at once as this share of the device's free
 #: memory holds (at :func:`_edge_bytes` each), not the CPU's cache-sized ``filter_chunk_edges``
 _GPU_MEMORY_SHARE = 0.25
+#: the CPU's work order of the points (:func:`locality_order`): bins this wide in η, …
+_ORDER_ETA_BIN = 0.5
+#: … and this many bins in φ over 2π
+_ORDER_PHI_BINS = 512
+
+
+def locality_order(features: np.ndarray) -> np.ndarray:
+    """A permutation of the points [N] that puts neighbours in space near each other in memory:
+    by bins of η (:data:`_ORDER_ETA_BIN`), then of φ (:data:`_ORDER_PHI_BINS`), then by r.
+
+    Files list points by detector module, so the two ends of an edge are tens of thousands of
+    rows apart and every gather of a node row per edge (the filter's, the GNN's, K1's) misses
+    the cache. In this order an edge's ends are a few hundred rows apart. A deterministic
+    function of the features (ties keep the file's order).
+    """
+    r = np.maximum(features[:, 0].astype(np.float64), 1e-4)
+    eta = np.arcsinh(features[:, 2] / r)
+    eta_bin = np.floor(eta / _ORDER_ETA_BIN)
+    phi_bin = np.floor(features[:, 1].astype(np.float64) * (_ORDER_PHI_BINS / 2))
+    return np.lexsort((features[:, 0], phi_bin, eta_bin))
 
 
 def _torch_device(name: str) -> torch.device:
@@ -287,12 +307,16 @@ class Pipeline:
 
         cfg = self.config
         features = np.ascontiguousarray(features, dtype=np.float32)
+        # on the CPU the stages work on the points in locality order (their edges come back in
+        # the caller's numbering); on a GPU in the caller's order (no host sort between stages)
+        order = locality_order(features) if self.device == "cpu" else None
+        work = features if order is None else np.ascontiguousarray(features[order])
         stages: dict[str, float] = {}
         # each stage is a named range for torch's profiler (benchmarks/profile_cpu.py); without a
         # profiler running, a range costs about a microsecond
         stage = torch.profiler.record_function
         with torch.inference_mode():
-            x = torch.from_numpy(features).to(self.device)
+            x = torch.from_numpy(work).to(self.device)
             t0 = time.perf_counter()
             with stage(EMBEDDING):
                 if self.engine == "compiled":
@@ -303,7 +327,6 @@ class Pipeline:
             stages[EMBEDDING] = time.perf_counter() - t0
 
             t0 = time.perf_counter()
-            r = features[:, 0]
             with stage(GRAPH_BUILDING):
                 # K1 where the latent lives: numba.cuda on a GPU (zero-copy), SciPy on the CPU
                 edges = radius_graph(latent, x[:, 0], cfg.radius, cfg.max_neighbours)
@@ -340,15 +363,19 @@ class Pipeline:
                 else:
                     gnn_scores = np.zeros(0, dtype=np.float32)
             stages[GNN] = time.perf_counter() - t0
+        def numbered(pairs: torch.Tensor) -> np.ndarray:  # in the caller's numbering
+            pairs = pairs.cpu().numpy()
+            return pairs if order is None else order[pairs]
+
         return ScoredGraph(
             n=features.shape[0],
-            r=r,
-            edges=filtered.cpu().numpy(),
+            r=features[:, 0],
+            edges=numbered(filtered),
             scores=gnn_scores,
             stages_s=stages,
             n_edges_graph=int(n_graph),
             config=cfg,
-            graph_edges=edges.cpu().numpy() if keep_graph else None,
+            graph_edges=numbered(edges) if keep_graph else None,
             features=features,
             quality=self.bundle.quality,
         )

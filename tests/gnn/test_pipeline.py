@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from acts_gnn.gnn.bundle import ModelBundle, default_bundle_dir
-from acts_gnn.gnn.pipeline import Pipeline
+from acts_gnn.gnn.pipeline import Pipeline, locality_order
 from acts_gnn.io.example import example_dir
 from acts_gnn.io.source import open_events
 from acts_gnn.result import STAGES
@@ -49,6 +49,47 @@ def test_example_event_reproduces_committed_labels(example, pipeline):
 def test_filter_chunking_does_not_change_the_answer(example, pipeline):
     small_chunks = Pipeline(pipeline.bundle, device="cpu", filter_chunk_edges=1000)
     np.testing.assert_array_equal(small_chunks.reconstruct(example).labels, np.load(LABELS))
+
+
+def test_locality_order_sorts_by_eta_bin_then_phi_bin_then_r():
+    # contract features (r/1000, φ/π, z/1000); η bins 0.5 wide, φ bins 2π/512
+    features = np.array(
+        [
+            [0.30, 0.5, 0.0],  # η 0, φ bin 128
+            [0.10, 0.5, 0.0],  # η 0, φ bin 128, smaller r
+            [0.20, -0.5, 0.0],  # η 0, φ bin -128
+            [0.10, 0.0, 0.2],  # η 1.44: bin 2
+            [0.10, 0.0, -0.2],  # η -1.44: bin -3
+            [0.10, 0.5001, 0.0],  # φ a hair above the others' 0.5: the same bin
+        ],
+        dtype=np.float32,
+    )
+    np.testing.assert_array_equal(locality_order(features), [4, 2, 1, 5, 0, 3])
+
+
+def test_labels_follow_the_points_whatever_their_order_in_the_file(example, pipeline):
+    # the stages work in locality order, so a shuffled event is the same work: the same
+    # candidates (labels are numbered by first point, so compared as partitions) and edges
+    features = example.features()
+    shuffle = np.random.default_rng(7).permutation(len(features))
+    scored = pipeline.run_scores(features, keep_graph=True)
+    shuffled = pipeline.run_scores(features[shuffle], keep_graph=True)
+
+    def pairs(edges, scores):
+        return sorted(zip(*edges.tolist(), scores.tolist()))
+
+    assert pairs(shuffle[shuffled.edges], shuffled.scores) == pairs(scored.edges, scored.scores)
+    assert {tuple(p) for p in shuffle[shuffled.graph_edges].T} == {
+        tuple(p) for p in scored.graph_edges.T
+    }
+    labels = np.full(len(features), -2)
+    labels[shuffle] = shuffled.labels_at()
+    assert _partition(labels) == _partition(scored.labels_at())
+    np.testing.assert_array_equal(scored.labels_at(), np.load(LABELS))
+
+
+def _partition(labels: np.ndarray) -> set[frozenset[int]]:
+    return {frozenset(np.flatnonzero(labels == k).tolist()) for k in np.unique(labels[labels >= 0])}
 
 
 def test_walkthrough_backend_and_cli(example, tmp_path, run_cli):
