@@ -363,6 +363,7 @@ class Pipeline:
                 else:
                     gnn_scores = np.zeros(0, dtype=np.float32)
             stages[GNN] = time.perf_counter() - t0
+
         def numbered(pairs: torch.Tensor) -> np.ndarray:  # in the caller's numbering
             pairs = pairs.cpu().numpy()
             return pairs if order is None else order[pairs]

@@ -76,7 +76,7 @@ def test_labels_follow_the_points_whatever_their_order_in_the_file(example, pipe
     shuffled = pipeline.run_scores(features[shuffle], keep_graph=True)
 
     def pairs(edges, scores):
-        return sorted(zip(*edges.tolist(), scores.tolist()))
+        return sorted(zip(*edges.tolist(), scores.tolist(), strict=True))
 
     assert pairs(shuffle[shuffled.edges], shuffled.scores) == pairs(scored.edges, scored.scores)
     assert {tuple(p) for p in shuffle[shuffled.graph_edges].T} == {
