@@ -641,20 +641,29 @@ def _run_in_parts(
     return events_dir
 
 
+def _event_files(directory: Path) -> list[Path]:
+    """The event files (``event*-*.csv``, as readers find them) in ``directory``."""
+    return sorted(directory.glob("event*-*.csv")) + sorted(directory.glob("event*-*.csv.gz"))
+
+
 def simulate(
     config: SimulationConfig,
     output: str | Path,
     on_event: Callable[[int], None] | None = None,
     jobs: int = 1,
+    overwrite: bool = False,
 ) -> list[Path]:
     """Simulate ``config.events`` events into ``output`` (ACTS CSV layout); returns the files.
 
     ``jobs``: processes that simulate at once, each a contiguous range of the event numbers
     (one Sequencer thread each); the files are the same, byte for byte, for any ``jobs``.
+    ``overwrite``: the event files ``output`` holds already are removed once the new events are
+    simulated (before, a failed run leaves them as they were).
 
     Raises:
         ConfigError: impossible settings.
-        OutputRefusedError: ``output`` holds event files already, or cannot be created.
+        OutputRefusedError: ``output`` holds event files already (without ``overwrite``), or
+            cannot be created.
         MissingExtraError: pyacts is not installed.
         InputFormatError: a particle table of ``config.particle_tables`` is malformed.
         ActsGnnError: a simulation worker failed.
@@ -666,8 +675,11 @@ def simulate(
     for table in config.particle_tables[: config.events]:
         read_generated(table)  # a malformed table stops here, with its one line, not in ACTS
     output = Path(output)
-    if output.exists() and any(output.glob("event*-*.csv")):
-        raise OutputRefusedError(f"{output}: already holds event files; choose an empty directory")
+    if output.exists() and any(_event_files(output)) and not overwrite:
+        raise OutputRefusedError(
+            f"{output}: already holds event files (choose an empty directory, or --force to "
+            "replace them)"
+        )
     try:
         output.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
@@ -682,6 +694,8 @@ def simulate(
             events_dir = run.events_dir
             del run
             finish_events(events_dir, config)
+        for old in _event_files(output):
+            old.unlink()
         written = []
         for path in sorted(events_dir.iterdir()):
             target = output / path.name

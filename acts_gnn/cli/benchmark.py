@@ -29,7 +29,11 @@ def _integers(text: str, option: str) -> tuple[int, ...]:
 def command(
     inputs: Annotated[
         list[Path] | None,
-        typer.Argument(help="Event files or directories (as for reconstruct).", show_default=False),
+        typer.Argument(
+            metavar="INPUTS",
+            help="Event files or directories (as for reconstruct).",
+            show_default=False,
+        ),
     ] = None,
     example: Annotated[bool, typer.Option(help="Use the shipped example event.")] = False,
     local: Annotated[bool, typer.Option(help="Measure the local pipeline.")] = False,

@@ -18,7 +18,9 @@ def command(
     tracks: Annotated[
         Path,
         typer.Argument(
-            help="Tracks ROOT file or directory of proto-track CSV files.", show_default=False
+            metavar="TRACKS",
+            help="Tracks ROOT file or directory of proto-track CSV files.",
+            show_default=False,
         ),
     ],
     truth: Annotated[
@@ -39,7 +41,9 @@ def command(
     plots: Annotated[
         Path | None, typer.Option(help="Directory for efficiency / fake-rate PNG plots.")
     ] = None,
-    min_pt: Annotated[float, typer.Option(help="Target particles: minimum pT [GeV].")] = 1.0,
+    min_pt: Annotated[
+        float, typer.Option(min=0.0, help="Target particles: minimum pT [GeV].")
+    ] = 1.0,
     max_eta: Annotated[float, typer.Option(help="Target particles: maximum |η|.")] = 4.0,
     max_vertex_r: Annotated[
         float, typer.Option(help="Target particles: maximum production radius [mm].")
@@ -60,7 +64,9 @@ def command(
     branch: Annotated[
         list[str] | None, typer.Option(help="ROOT branch mapping KEY=BRANCH (repeatable).")
     ] = None,
-    force: Annotated[bool, typer.Option(help="Replace an existing JSON report.")] = False,
+    force: Annotated[
+        bool, typer.Option(help="Replace an existing JSON report and existing plots.")
+    ] = False,
     quiet: Annotated[
         bool, typer.Option("--quiet", "-q", help="No progress or table (files are still written).")
     ] = False,
@@ -74,8 +80,11 @@ def command(
 
     if json_out is not None:
         check_output(json_out, overwrite=force)
-    if plots is not None:  # a directory (made if missing) whose PNGs are replaced
-        check_output(plots / "efficiency_vs_pt.png", overwrite=True)
+    if plots is not None:  # a directory (made if missing)
+        from acts_gnn.metrics.plots import PLOT_FILES
+
+        for name in PLOT_FILES:
+            check_output(plots / name, overwrite=force)
     config = MatchingConfig(
         min_pt_gev=min_pt,
         max_abs_eta=max_eta,

@@ -15,7 +15,10 @@ from acts_gnn.cli._console import make_console
 
 def command(
     directory: Annotated[
-        Path, typer.Argument(help="Repository directory to write.", show_default=False)
+        Path,
+        typer.Argument(
+            metavar="DIRECTORY", help="Repository directory to write.", show_default=False
+        ),
     ],
     model: Annotated[
         list[str] | None,

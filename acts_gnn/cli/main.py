@@ -23,14 +23,48 @@ def _without_flag_metavars(params: list) -> list:
     return params
 
 
+def _one_line(error: Exception, ctx) -> Exception:
+    """A usage error of the command line's parser (an option's value that is not a number, an
+    unknown option, a missing argument) as the one-line :class:`~acts_gnn.errors.ConfigError`
+    every other refusal is, instead of the parser's usage block; other errors as they are.
+
+    Recognised by class name: typer vendors its parser in some versions and uses click's in
+    others. A command called with no arguments still prints its help.
+    """
+    from acts_gnn.errors import ConfigError
+
+    names = {kind.__name__ for kind in type(error).__mro__}
+    if "UsageError" not in names or "NoArgsIsHelpError" in names:
+        return error
+    return ConfigError(f"{error.format_message()} (see {ctx.command_path} --help)")
+
+
 class _Command(TyperCommand):
     def get_params(self, ctx):
         return _without_flag_metavars(super().get_params(ctx))
+
+    def parse_args(self, ctx, args):
+        try:
+            return super().parse_args(ctx, args)
+        except Exception as error:
+            raise _one_line(error, ctx) from error
 
 
 class _Group(TyperGroup):
     def get_params(self, ctx):
         return _without_flag_metavars(super().get_params(ctx))
+
+    def parse_args(self, ctx, args):
+        try:
+            return super().parse_args(ctx, args)
+        except Exception as error:
+            raise _one_line(error, ctx) from error
+
+    def resolve_command(self, ctx, args):
+        try:
+            return super().resolve_command(ctx, args)
+        except Exception as error:  # "No such command"
+            raise _one_line(error, ctx) from error
 
 
 def _version(show: bool) -> None:

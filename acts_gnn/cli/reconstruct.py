@@ -18,6 +18,7 @@ def command(
     inputs: Annotated[
         list[Path] | None,
         typer.Argument(
+            metavar="INPUTS",
             help="Event files, event prefixes (dir/event000001000), directories or ROOT files.",
             show_default=False,
         ),
@@ -107,7 +108,9 @@ def command(
     ] = None,
     input_format: Annotated[
         str | None,
-        typer.Option("--format", help="Input format: acts-csv, trackml or root (default: detect)."),
+        typer.Option(
+            "--format", help="Input format: acts-csv, trackml, root or npz (default: detect)."
+        ),
     ] = None,
     root_preset: Annotated[
         str, typer.Option(help="ROOT branch layout: spacepoints or hits (ACTS writers).")

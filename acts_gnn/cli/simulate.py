@@ -94,6 +94,13 @@ def command(
             show_default=False,
         ),
     ] = None,
+    force: Annotated[
+        bool,
+        typer.Option(
+            help="Replace the event files already in the output directory (removed only once "
+            "the new events are simulated)."
+        ),
+    ] = False,
     compare_trackml: Annotated[
         Path | None,
         typer.Option(
@@ -134,9 +141,8 @@ def command(
     console = make_console(stderr=True)
     what = f"simulate {particles_from.name}" if particles_from else f"simulate μ={pileup:g}"
     with event_progress(console, events, what) as advance:
-        written = simulate(
-            config, output, on_event=advance, jobs=available_cpus() if jobs is None else jobs
-        )
+        jobs = available_cpus() if jobs is None else jobs
+        written = simulate(config, output, on_event=advance, jobs=jobs, overwrite=force)
     console.print(f"wrote {len(written)} files ({events} events) to {output}")
     if compare_trackml is not None:
         from acts_gnn.acts.compare import compare_with_trackml

@@ -189,6 +189,14 @@ def _read_truth(files: dict[str, Path], measurement_id: np.ndarray) -> Truth | N
             f"line {row + 2}, column 'hit_id'",
             f"expected a row of {hits_path.name} (0…{len(hit_particle) - 1}), found {hit_id[row]}",
         )
+    last = _last_measurement_id(files.get("measurements"))
+    if last is not None and not (mapping["measurement_id"] >= last).any():
+        raise InputFormatError(
+            map_path,
+            "",
+            f"no row for measurement {last}, the last of {files['measurements'].name}; expected "
+            "rows for every measurement (is the file cut short?)",
+        )
     # first simulated hit of each measurement
     uniq, first = np.unique(mapping["measurement_id"], return_index=True)
     measurement_particle = hit_particle[hit_id[first]]
@@ -198,6 +206,22 @@ def _read_truth(files: dict[str, Path], measurement_id: np.ndarray) -> Truth | N
 
     particles = _read_particles(files, particle_id)
     return Truth(particle_id=particle_id, particles=particles)
+
+
+def _last_measurement_id(path: Path | None) -> int | None:
+    """The ``measurement_id`` of the last row of a plain ``-measurements.csv`` (ACTS writes them
+    in order, 0 … M − 1, each from at least one simulated hit), read from the file's end; None
+    when there is no such file or its end does not read as a row."""
+    if path is None or path.suffix != ".csv":
+        return None
+    try:
+        column = read_header(path).index("measurement_id")
+        with path.open("rb") as handle:
+            handle.seek(max(0, handle.seek(0, 2) - 4096))
+            rows = handle.read().splitlines()
+        return int(rows[-1].split(b",")[column]) if len(rows) > 1 else None
+    except (InputFormatError, OSError, ValueError, IndexError):
+        return None
 
 
 def _read_particles(files: dict[str, Path], spacepoint_particle: np.ndarray) -> Particles:

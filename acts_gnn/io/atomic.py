@@ -73,6 +73,14 @@ def check_output(path: str | Path, *, overwrite: bool) -> None:
         raise OutputRefusedError(f"{path}: {ancestor} is not a directory")
     if not os.access(ancestor, os.W_OK | os.X_OK):
         raise OutputRefusedError(f"{path}: cannot write in {ancestor} (permission denied)")
+    # the permission bits do not tell it all (root may write anywhere by them, but not in /sys
+    # or on a read-only mount): make a file there and remove it again
+    try:
+        fd, probe = tempfile.mkstemp(prefix=".acts-gnn-probe.", dir=ancestor)
+    except OSError as exc:
+        raise OutputRefusedError(f"{path}: cannot write in {ancestor} ({exc.strerror})") from exc
+    os.close(fd)
+    os.unlink(probe)
 
 
 def make_parents(path: str | Path) -> Path:

@@ -32,6 +32,7 @@ __all__ = [
     "ROOT_PRESETS",
     "RootLayout",
     "RootReader",
+    "damaged_root_is_input_error",
     "iter_root_events",
     "read_root_block",
     "root_event_ids",
@@ -96,7 +97,7 @@ ROOT_PRESETS: dict[str, RootLayout] = {
 
 
 @contextlib.contextmanager
-def _damaged_file_is_input_error(path: Path) -> Iterator[None]:
+def damaged_root_is_input_error(path: Path) -> Iterator[None]:
     """Turn whatever uproot raises for a file that is not ROOT, or damaged ROOT, into one line.
 
     uproot checks a damaged file with assertions and raises AssertionError, OSError, ValueError,
@@ -117,7 +118,7 @@ def _damaged_file_is_input_error(path: Path) -> Iterator[None]:
 def _open_tree(path: Path, layout: RootLayout):
     import uproot
 
-    with _damaged_file_is_input_error(path):
+    with damaged_root_is_input_error(path):
         handle = uproot.open(path)
         return _tree_of(path, handle, layout)
 
@@ -148,7 +149,7 @@ def root_event_ids(path: Path, layout: RootLayout) -> list[tuple[int, int, int]]
         InputFormatError: the tree is empty, or an event's entries are not contiguous.
     """
     tree = _open_tree(path, layout)
-    with _damaged_file_is_input_error(path):
+    with damaged_root_is_input_error(path):
         event_ids = np.asarray(tree[layout.event_id].array(library="np")).astype(np.int64)
     if event_ids.size == 0:
         raise InputFormatError(path, f"tree {layout.tree!r}", "no entries (no space points)")
@@ -170,7 +171,7 @@ def root_event_ids(path: Path, layout: RootLayout) -> list[tuple[int, int, int]]
 
 def read_root_block(path: Path, layout: RootLayout, event_id: int, start: int, stop: int) -> Event:
     """The event in entries ``start:stop``; a branch that holds no numbers is the file's fault."""
-    with _damaged_file_is_input_error(path):
+    with damaged_root_is_input_error(path):
         return _event_of_block(path, layout, event_id, start, stop)
 
 

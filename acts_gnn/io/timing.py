@@ -65,9 +65,13 @@ class TimingReport:
         """Per-event rows and the summary."""
         return {"events": [t.row() for t in self.timings], "summary": self.summary()}
 
+    def json_text(self) -> str:
+        """The report as JSON text (NaN written as null)."""
+        return json_text(self.as_dict())
+
     def write_json(self, path: str | Path) -> None:
         """Write the report as JSON (atomically; NaN written as null)."""
-        write_text_atomic(path, json_text(self.as_dict()))
+        write_text_atomic(path, self.json_text())
 
     def table(self):
         """A rich table: one row per stage that ran, with mean / median / p95 in ms.

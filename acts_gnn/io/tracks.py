@@ -25,6 +25,7 @@ import numpy as np
 from acts_gnn.errors import InputFormatError, OutputError
 from acts_gnn.event import Event
 from acts_gnn.io.atomic import atomic_path
+from acts_gnn.io.root import damaged_root_is_input_error
 from acts_gnn.result import TrackingResult
 
 __all__ = [
@@ -34,6 +35,7 @@ __all__ = [
     "prototrack_csv_path",
     "read_prototracks_csv",
     "read_tracks",
+    "recorded_spacepoints",
 ]
 
 PROTOTRACK_COLUMNS = ("trackId", "measurementId", "x", "y", "z")
@@ -229,32 +231,29 @@ class TrackWriter:
 
 
 def _read_tracks_root(path: Path) -> Iterator[tuple[int, np.ndarray, np.ndarray]]:
+    import awkward as ak
     import uproot
 
-    try:
+    # a damaged or truncated file fails anywhere in uproot's reading, with any exception
+    with damaged_root_is_input_error(path):
         handle = uproot.open(path)
-    except Exception as exc:
-        raise InputFormatError(path, "", f"not a readable ROOT file ({exc})") from exc
-    if "tracks" not in handle:
-        raise InputFormatError(path, "tree 'tracks'", "missing; expected an acts-gnn tracks file")
-    tree = handle["tracks"]
-    for branch in ("event_id", "track_id", "measurement_id"):
-        if branch not in tree.keys():
-            raise InputFormatError(path, f"tree 'tracks', branch {branch!r}", "missing")
-    arrays = tree.arrays(["event_id", "track_id", "measurement_id"], library="ak")
-    import awkward as ak
-
+        if "tracks" not in handle:
+            raise InputFormatError(
+                path, "tree 'tracks'", "missing; expected an acts-gnn tracks file"
+            )
+        tree = handle["tracks"]
+        for branch in ("event_id", "track_id", "measurement_id"):
+            if branch not in tree.keys():
+                raise InputFormatError(path, f"tree 'tracks', branch {branch!r}", "missing")
+        arrays = tree.arrays(["event_id", "track_id", "measurement_id"], library="ak")
+        timing_ids = handle["timing"]["event_id"].array(library="np") if "timing" in handle else []
     event_id = ak.to_numpy(arrays["event_id"]).astype(np.int64)
     track_id = ak.to_numpy(arrays["track_id"]).astype(np.int64)
     counts = ak.to_numpy(ak.num(arrays["measurement_id"]))
     flat = ak.to_numpy(ak.flatten(arrays["measurement_id"])).astype(np.uint64)
     per_hit_track = np.repeat(track_id, counts)
     per_hit_event = np.repeat(event_id, counts)
-    events = [int(e) for e in np.unique(event_id)]
-    if "timing" in handle:
-        events = sorted(
-            set(events) | {int(e) for e in handle["timing"]["event_id"].array(library="np")}
-        )
+    events = sorted({int(e) for e in np.unique(event_id)} | {int(e) for e in timing_ids})
     for e in events:
         mask = per_hit_event == e
         yield e, per_hit_track[mask], flat[mask]
@@ -301,3 +300,19 @@ def read_tracks(path: str | Path) -> dict[int, tuple[np.ndarray, np.ndarray]]:
         raise InputFormatError(path, "", "file not found")
     reader = _read_tracks_csv(path) if path.is_dir() else _read_tracks_root(path)
     return {event_id: (track, measurement) for event_id, track, measurement in reader}
+
+
+def recorded_spacepoints(path: str | Path) -> dict[int, int]:
+    """Event id → the number of space points the event had when its tracks were made, as the
+    timing tree of a tracks ROOT file records it; empty for a CSV directory or a file without
+    that tree (read after :func:`read_tracks`, which checks the file)."""
+    import uproot
+
+    path = Path(path)
+    if path.is_dir():
+        return {}
+    with damaged_root_is_input_error(path), uproot.open(path) as handle:
+        if "timing" not in handle or "n_spacepoints" not in handle["timing"].keys():
+            return {}
+        rows = handle["timing"].arrays(["event_id", "n_spacepoints"], library="np")
+    return dict(zip(rows["event_id"].tolist(), rows["n_spacepoints"].tolist(), strict=True))

@@ -13,7 +13,7 @@ import numpy as np
 from acts_gnn.errors import InputFormatError
 from acts_gnn.event import Event, find_sorted
 from acts_gnn.io.source import EventSource
-from acts_gnn.io.tracks import read_tracks
+from acts_gnn.io.tracks import read_tracks, recorded_spacepoints
 from acts_gnn.metrics.matching import MatchingConfig
 from acts_gnn.metrics.performance import PerformanceAccumulator, PerformanceReport
 
@@ -62,10 +62,12 @@ def evaluate_tracks(
     """Match the candidates in ``tracks_path`` to the truth of ``source``'s events.
 
     Raises:
-        InputFormatError: a file is malformed, an event has no truth, or an event of ``source`` is
-            missing from the tracks file.
+        InputFormatError: a file is malformed, an event has no truth, an event of ``source`` is
+            missing from the tracks file, or its tracks were made from another event (the tracks
+            file's timing tree records each event's number of space points).
     """
     tracks = read_tracks(tracks_path)
+    recorded = recorded_spacepoints(tracks_path)
     accumulator = PerformanceAccumulator(config, min_track_sizes)
     for ref in source.refs:
         if ref.event_id not in tracks:
@@ -75,6 +77,14 @@ def evaluate_tracks(
         event = ref.load()
         if event.truth is None:
             raise InputFormatError(event.source, "", "no truth in this input; cannot evaluate")
+        made_from = recorded.get(ref.event_id, len(event))
+        if made_from != len(event):
+            raise InputFormatError(
+                tracks_path,
+                f"event {ref.event_id}",
+                f"its tracks were made from {made_from} space points, {event.source} has "
+                f"{len(event)}; the files do not belong together",
+            )
         track_id, measurement_id = tracks[ref.event_id]
         accumulator.add(event, labels_from_tracks(event, track_id, measurement_id, tracks_path))
         if on_event is not None:

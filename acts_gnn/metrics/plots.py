@@ -15,10 +15,12 @@ from acts_gnn.io.atomic import atomic_path
 if TYPE_CHECKING:
     from acts_gnn.metrics.performance import PerformanceReport
 
-__all__ = ["binned_rate", "plot_performance"]
+__all__ = ["PLOT_FILES", "binned_rate", "plot_performance"]
 
 PT_BINS_GEV = np.array([1.0, 1.5, 2.0, 3.0, 5.0, 10.0, 20.0, 50.0, 100.0])
 ETA_BINS = np.linspace(-4.0, 4.0, 17)
+#: the files :func:`plot_performance` writes in its directory
+PLOT_FILES = ("efficiency_vs_pt.png", "efficiency_vs_eta.png", "fake_rate_vs_eta.png")
 
 
 def binned_rate(
@@ -47,7 +49,7 @@ def _save(fig, path: Path) -> Path:
 
 
 def plot_performance(report: PerformanceReport, directory: Path) -> list[Path]:
-    """Write ``efficiency_vs_pt.png``, ``efficiency_vs_eta.png`` and ``fake_rate_vs_eta.png``."""
+    """Write :data:`PLOT_FILES` in ``directory``: efficiency vs pT and η, fake rate vs η."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -63,10 +65,14 @@ def plot_performance(report: PerformanceReport, directory: Path) -> list[Path]:
     n = report.selections[0].min_track_spacepoints
 
     written = []
-    for name, values, passed, edges, xlabel, ylabel, log in (
-        ("efficiency_vs_pt.png", pt, ok, PT_BINS_GEV, "particle pT [GeV]", "efficiency", True),
-        ("efficiency_vs_eta.png", eta, ok, ETA_BINS, "particle η", "efficiency", False),
-        ("fake_rate_vs_eta.png", track_eta, fake, ETA_BINS, "candidate η", "fake rate", False),
+    for name, (values, passed, edges, xlabel, ylabel, log) in zip(
+        PLOT_FILES,
+        (
+            (pt, ok, PT_BINS_GEV, "particle pT [GeV]", "efficiency", True),
+            (eta, ok, ETA_BINS, "particle η", "efficiency", False),
+            (track_eta, fake, ETA_BINS, "candidate η", "fake rate", False),
+        ),
+        strict=True,
     ):
         rate, error, _ = binned_rate(values, passed, edges)
         centres = 0.5 * (edges[1:] + edges[:-1])

@@ -11,6 +11,7 @@ CSV file and no report is left behind.
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
@@ -21,7 +22,7 @@ from pathlib import Path
 from acts_gnn.errors import ConfigError, OutputError, OutputRefusedError
 from acts_gnn.event import Event
 from acts_gnn.finders import TrackFinder
-from acts_gnn.io.atomic import check_output, write_text_atomic
+from acts_gnn.io.atomic import atomic_path, check_output
 from acts_gnn.io.source import EventSource
 from acts_gnn.io.timing import TimingReport
 from acts_gnn.io.tracks import TrackWriter, prototrack_csv_path, read_prototracks_csv
@@ -196,9 +197,15 @@ def run_reconstruction(
     with_truth = 0
     resume_dir = outputs.tracks_csv_dir if outputs.resume else None
     resumed = 0
-    with TrackWriter(
-        outputs.tracks_root, outputs.tracks_csv_dir, keep_csv_on_abort=outputs.resume
-    ) as writer:
+    # the reports are written beside their final names while the tracks are still being
+    # completed, and renamed into place only after them: a report that cannot be written
+    # leaves no tracks behind, and the tracks' failure no reports
+    with (
+        contextlib.ExitStack() as reports,
+        TrackWriter(
+            outputs.tracks_root, outputs.tracks_csv_dir, keep_csv_on_abort=outputs.resume
+        ) as writer,
+    ):
         for done in _reconstructed(source, finder, concurrency, resume_dir):
             event, result = done.event, done.result
             writer.add(event, result, csv=not done.resumed)
@@ -211,20 +218,21 @@ def run_reconstruction(
                 with_truth += 1
             if on_event is not None:
                 on_event(result.timing)
-    report = TimingReport.from_timings(timings, time.perf_counter() - start)
-    performance = accumulator.report() if accumulator is not None and with_truth else None
-    written = [p for p in (outputs.tracks_root,) if p is not None]
-    if outputs.tracks_csv_dir is not None:
-        written.append(outputs.tracks_csv_dir)
-    try:
-        if outputs.timing_json is not None:
-            report.write_json(outputs.timing_json)
-            written.append(outputs.timing_json)
-        if outputs.performance_json is not None and performance is not None:
-            write_text_atomic(outputs.performance_json, performance.to_json())
-            written.append(outputs.performance_json)
-    except OSError as exc:
-        raise OutputError(f"cannot write report ({exc})") from exc
+        report = TimingReport.from_timings(timings, time.perf_counter() - start)
+        performance = accumulator.report() if accumulator is not None and with_truth else None
+        texts = (
+            (outputs.timing_json, report.json_text()),
+            (outputs.performance_json, None if performance is None else performance.to_json()),
+        )
+        written = [p for p in (outputs.tracks_root, outputs.tracks_csv_dir) if p is not None]
+        for path, text in texts:
+            if path is None or text is None:
+                continue
+            try:
+                reports.enter_context(atomic_path(path)).write_text(text, encoding="utf-8")
+            except OSError as exc:
+                raise OutputError(f"cannot write report ({exc})") from exc
+            written.append(path)
     return ReconstructionSummary(
         timing=report, performance=performance, written=tuple(written), resumed=resumed
     )

@@ -190,8 +190,21 @@ def test_refuses_bad_settings_and_full_directories(tmp_path):
     with pytest.raises(ConfigError, match="nothing to simulate"):
         simulate(SimulationConfig(model=PileupModel(pileup=0)), tmp_path)
     (tmp_path / "event000000000-hits.csv").write_text("x\n")
-    with pytest.raises(OutputError, match="already holds event files"):
+    with pytest.raises(OutputError, match=r"already holds event files \(choose an empty "):
         simulate(SimulationConfig(model=PileupModel(pileup=1)), tmp_path)
+
+
+def test_overwrite_replaces_the_event_files_once_the_new_ones_are_made(tmp_path):
+    (tmp_path / "event000000007-hits.csv").write_text("old\n")
+    (tmp_path / "notes.txt").write_text("mine")
+    with pytest.raises(ConfigError, match="--noise must be in"):  # fails: the old files stay
+        simulate(SimulationConfig(noise_fraction=1.5), tmp_path, overwrite=True)
+    assert (tmp_path / "event000000007-hits.csv").read_text() == "old\n"
+    written = simulate(SimulationConfig(model=PileupModel(pileup=1)), tmp_path, overwrite=True)
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
+        [p.name for p in written] + ["notes.txt"]
+    )
+    assert all(p.name.startswith("event000000000-") for p in written)
 
 
 def test_jobs_give_the_same_bytes_and_report_every_event_once(tmp_path):

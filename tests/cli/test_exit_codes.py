@@ -177,3 +177,114 @@ def test_a_request_limit_without_a_balancer_is_2(run_cli):
     negative = run_cli("serve", "--balancer", "2", "--max-in-flight", "-1")
     assert negative.exit_code == 2
     assert "--max-in-flight must be 0 (no limit) or more, got -1" in negative.stderr
+
+
+def test_an_output_nothing_can_be_created_in_is_refused_before_the_model_loads(tmp_path):
+    # the permission bits let root write in /proc; creating a file there still fails
+    tracks = tmp_path / "t.root"
+    code = (
+        "import sys\n"
+        "from acts_gnn.cli.main import main\n"
+        f"rc = main(['reconstruct', '--example', '-o', {str(tracks)!r}, "
+        "'--timing', '/proc/acts-gnn-timing.json'])\n"
+        "print('RESULT', rc, 'torch' in sys.modules)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split("RESULT")[1].split() == ["2", "False"], out.stderr
+    assert out.stderr == (
+        "acts-gnn: error: /proc/acts-gnn-timing.json: cannot write in /proc "
+        "(No such file or directory)\n"
+    )
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_report_that_cannot_be_written_leaves_no_tracks(run_cli, tmp_path, monkeypatch):
+    import contextlib
+
+    from acts_gnn.io.atomic import atomic_path
+    from acts_gnn.reco import job
+
+    @contextlib.contextmanager
+    def disk_full_for_the_timing(path):
+        with atomic_path(path) as temporary:
+            if path.name == "t.json":
+                raise OSError(28, "No space left on device")
+            yield temporary
+
+    monkeypatch.setattr(job, "atomic_path", disk_full_for_the_timing)
+    kept = tmp_path / "old-performance.json"
+    kept.write_text("keep")
+    result = run_cli(
+        "reconstruct", "--example", "--backend", "truth", "-o", tmp_path / "t.root",
+        "--csv-dir", tmp_path / "csv", "--performance", kept, "--timing", tmp_path / "t.json",
+        "--force", "-q",
+    )  # fmt: skip
+    assert result.exit_code == 1
+    assert "No space left on device" in result.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["old-performance.json"]
+    assert kept.read_text() == "keep"
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("reconstruct", "--example", "-o", "x.root", "--threads", "abc"), "Invalid value for "
+         "'--threads': "),
+        (("reconstruct", "--example", "--bogus"), "No such option: --bogus"),
+        (("evaluate", "--example"), "Missing argument 'TRACKS'."),
+        (("evaluate", "t.root", "--example", "--min-pt", "-1"), "Invalid value for '--min-pt': "),
+        (("nope",), "No such command 'nope'."),
+    ],
+)  # fmt: skip
+def test_a_usage_error_is_one_line_with_2(run_cli, args, message):
+    result = run_cli(*args)
+    assert result.exit_code == 2
+    assert result.stderr.startswith(f"acts-gnn: error: {message}"), result.stderr
+    command = " ".join(["acts-gnn", *args[:1]]) if args[0] != "nope" else "acts-gnn"
+    assert result.stderr.endswith(f" (see {command} --help)\n"), result.stderr
+    assert result.stderr.count("\n") == 1
+
+
+def test_a_command_without_arguments_still_shows_its_help(run_cli):
+    result = run_cli("evaluate")
+    assert result.exit_code == 2
+    assert "Usage: acts-gnn evaluate [OPTIONS] " in result.stdout + result.stderr
+
+
+def test_evaluate_replaces_existing_plots_only_with_force(run_cli, tmp_path):
+    tracks = tmp_path / "t.root"
+    assert run_cli("reconstruct", "--example", "--backend", "truth", "-o", tracks).exit_code == 0
+    plots = tmp_path / "plots"
+    assert run_cli("evaluate", tracks, "--example", "--plots", plots, "-q").exit_code == 0
+    drawn = sorted(p.name for p in plots.iterdir())
+    assert drawn == ["efficiency_vs_eta.png", "efficiency_vs_pt.png", "fake_rate_vs_eta.png"]
+    (plots / "efficiency_vs_eta.png").write_bytes(b"mine")
+    again = run_cli("evaluate", tracks, "--example", "--plots", plots, "-q")
+    assert (again.exit_code, again.stderr) == (
+        2,
+        f"acts-gnn: error: {plots / 'efficiency_vs_pt.png'}: already exists "
+        "(use --force to replace it)\n",
+    )
+    assert (plots / "efficiency_vs_eta.png").read_bytes() == b"mine"
+    forced = run_cli("evaluate", tracks, "--example", "--plots", plots, "--force", "-q")
+    assert forced.exit_code == 0
+    assert (plots / "efficiency_vs_eta.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_evaluate_refuses_truth_of_another_event_with_the_same_number(run_cli, tmp_path):
+    import shutil
+
+    from acts_gnn.io.example import example_dir
+
+    tracks = tmp_path / "t.root"
+    assert run_cli("reconstruct", "--example", "--backend", "truth", "-o", tracks).exit_code == 0
+    other = tmp_path / "other"
+    shutil.copytree(example_dir(), other)
+    points = other / "event000000000-spacepoint.csv"
+    points.write_text("".join(points.read_text().splitlines(keepends=True)[:-10]))
+    result = run_cli("evaluate", tracks, "--truth", other)
+    assert (result.exit_code, result.stderr) == (
+        2,
+        f"acts-gnn: error: {tracks}: event 0: its tracks were made from 8497 space points, "
+        f"{points} has 8487; the files do not belong together\n",
+    )

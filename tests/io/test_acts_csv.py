@@ -77,3 +77,24 @@ def test_bad_hit_index_in_simhit_map_names_file_and_line(acts_reference_copy):
     message = str(info.value)
     assert "measurement-simhit-map.csv: line 4, column 'hit_id'" in message
     assert "found 99999" in message
+
+
+def test_a_simhit_map_cut_short_is_refused(tmp_path):
+    import shutil
+
+    event = tmp_path / "event"
+    shutil.copytree(example_dir(), event)
+    path = event / "event000000000-measurement-simhit-map.csv"
+    lines = path.read_text().splitlines(keepends=True)
+    path.write_text("".join(lines[:400]))  # cut on a line boundary: every row still reads
+    with pytest.raises(InputFormatError) as info:
+        list(open_events([event]))
+    assert str(info.value) == (
+        f"{path}: no row for measurement 8496, the last of event000000000-measurements.csv; "
+        "expected rows for every measurement (is the file cut short?)"
+    )
+    path.write_text("".join(lines[:-1]))  # the last measurement's rows are what it checks
+    with pytest.raises(InputFormatError, match="no row for measurement 8496"):
+        list(open_events([event]))
+    path.write_text("".join(lines))
+    assert len(next(iter(open_events([event])))) == 8497

@@ -102,3 +102,24 @@ def test_an_existing_csv_directory_is_kept_when_writing_is_interrupted(tmp_path)
         raise RuntimeError("boom")
     assert list(tmp_path.iterdir()) == [tmp_path / "csv"]
     assert list((tmp_path / "csv").iterdir()) == []
+
+
+def test_a_truncated_tracks_file_is_one_input_error_wherever_it_is_cut(tmp_path):
+    from acts_gnn.errors import InputFormatError
+
+    whole = tmp_path / "tracks.root"
+    with TrackWriter(whole) as writer:
+        writer.add(_event(3), _result([0, 0, 1, -1, 1]))
+    data = whole.read_bytes()
+    cut = tmp_path / "cut.root"
+    refused = 0
+    for size in range(0, len(data), 61):
+        cut.write_bytes(data[:size])
+        try:
+            back = read_tracks(cut)
+        except InputFormatError as exc:
+            assert str(exc).startswith(f"{cut}: not a readable ROOT file ("), str(exc)
+            refused += 1
+        else:  # cut where nothing it reads was: the same candidates
+            np.testing.assert_array_equal(back[3][1], [100, 101, 102, 104])
+    assert refused > len(data) // 61 // 2
