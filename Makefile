@@ -6,10 +6,10 @@ PIP    := $(PY) -m pip
 # CPU build of torch, installed first so nothing pulls a multi-GB CUDA build; set TORCH_SPEC=
 # (empty) to keep a GPU build you installed yourself. PyPI's Linux torch is the CUDA build: the
 # CPU one (2.13.0+cpu, preferred over 2.13.0) comes from PyTorch's CPU index, looked at besides
-# the configured ones (a machine that cannot reach it warns once and uses what it has).
+# the configured ones (a machine that cannot reach it warns and uses what it has).
 TORCH_SPEC ?= torch==2.13.0
 TORCH_INDEX ?= https://download.pytorch.org/whl/cpu
-TORCH_PIP = --quiet $(if $(TORCH_INDEX),--extra-index-url $(TORCH_INDEX) --retries 0) "$(TORCH_SPEC)"
+TORCH_PIP = --quiet $(if $(TORCH_INDEX),--extra-index-url $(TORCH_INDEX)) "$(TORCH_SPEC)"
 EXTRAS ?= dev,acts,cuda,server
 DEMO_OUT ?= demo-output
 STAMP  := $(VENV)/.installed

@@ -124,7 +124,11 @@ def pipeline_timings(events: Path | None, max_events: int, rows: list[dict], sav
     """Each carried event through the pipeline on the GPU in every precision (fp32 as trained,
     TF32, bf16), timed after a warm-up, its tracks scored and compared with the CPU's (the
     compiled engine): the GPU path may use a reduced precision only where efficiency and fake
-    rate stay within 0.1 point of fp32. A row each into ``rows`` (``save()`` after each)."""
+    rate stay within 0.1 point of fp32. A row each into ``rows`` (``save()`` after each).
+    Equal labels are not guaranteed even in fp32: the CPU works on the points in locality order
+    (``locality_order``), where K1's index tie rule and the GNN's sums run in another order than
+    on the GPU, so a score that lies on a cut may fall the other way (none did on the CPU's own
+    13 events with and without the order)."""
     import torch
 
     from acts_gnn.gnn.pipeline import PRECISIONS, Pipeline

@@ -642,8 +642,13 @@ def _run_in_parts(
 
 
 def _event_files(directory: Path) -> list[Path]:
-    """The event files (``event*-*.csv``, as readers find them) in ``directory``."""
-    return sorted(directory.glob("event*-*.csv")) + sorted(directory.glob("event*-*.csv.gz"))
+    """The files of simulated events in ``directory`` (eventNNN-<one of the
+    :data:`_OUTPUT_SUFFIXES`>.csv[.gz]; not, say, proto-track files written beside them)."""
+    return sorted(
+        path
+        for path in directory.glob("event*-*.csv*")
+        if path.name.split("-", 1)[1].removesuffix(".gz").removesuffix(".csv") in _OUTPUT_SUFFIXES
+    )
 
 
 def simulate(
@@ -675,7 +680,7 @@ def simulate(
     for table in config.particle_tables[: config.events]:
         read_generated(table)  # a malformed table stops here, with its one line, not in ACTS
     output = Path(output)
-    if output.exists() and any(_event_files(output)) and not overwrite:
+    if output.exists() and any(output.glob("event*-*.csv*")) and not overwrite:
         raise OutputRefusedError(
             f"{output}: already holds event files (choose an empty directory, or --force to "
             "replace them)"

@@ -41,9 +41,7 @@ def command(
     plots: Annotated[
         Path | None, typer.Option(help="Directory for efficiency / fake-rate PNG plots.")
     ] = None,
-    min_pt: Annotated[
-        float, typer.Option(min=0.0, help="Target particles: minimum pT [GeV].")
-    ] = 1.0,
+    min_pt: Annotated[float, typer.Option(help="Target particles: minimum pT [GeV].")] = 1.0,
     max_eta: Annotated[float, typer.Option(help="Target particles: maximum |η|.")] = 4.0,
     max_vertex_r: Annotated[
         float, typer.Option(help="Target particles: maximum production radius [mm].")

@@ -23,9 +23,9 @@ def _without_flag_metavars(params: list) -> list:
     return params
 
 
-def _one_line(error: Exception, ctx) -> Exception:
-    """A usage error of the command line's parser (an option's value that is not a number, an
-    unknown option, a missing argument) as the one-line :class:`~acts_gnn.errors.ConfigError`
+def _raise_one_line(error: Exception, ctx) -> None:
+    """Raise a usage error of the command line's parser (an option's value that is not a number,
+    an unknown option, a missing argument) as the one-line :class:`~acts_gnn.errors.ConfigError`
     every other refusal is, instead of the parser's usage block; other errors as they are.
 
     Recognised by class name: typer vendors its parser in some versions and uses click's in
@@ -35,8 +35,8 @@ def _one_line(error: Exception, ctx) -> Exception:
 
     names = {kind.__name__ for kind in type(error).__mro__}
     if "UsageError" not in names or "NoArgsIsHelpError" in names:
-        return error
-    return ConfigError(f"{error.format_message()} (see {ctx.command_path} --help)")
+        raise error
+    raise ConfigError(f"{error.format_message()} (see {ctx.command_path} --help)") from error
 
 
 class _Command(TyperCommand):
@@ -47,7 +47,7 @@ class _Command(TyperCommand):
         try:
             return super().parse_args(ctx, args)
         except Exception as error:
-            raise _one_line(error, ctx) from error
+            _raise_one_line(error, ctx)
 
 
 class _Group(TyperGroup):
@@ -58,13 +58,13 @@ class _Group(TyperGroup):
         try:
             return super().parse_args(ctx, args)
         except Exception as error:
-            raise _one_line(error, ctx) from error
+            _raise_one_line(error, ctx)
 
     def resolve_command(self, ctx, args):
         try:
             return super().resolve_command(ctx, args)
         except Exception as error:  # "No such command"
-            raise _one_line(error, ctx) from error
+            _raise_one_line(error, ctx)
 
 
 def _version(show: bool) -> None:

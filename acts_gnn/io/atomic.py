@@ -77,10 +77,10 @@ def check_output(path: str | Path, *, overwrite: bool) -> None:
     # or on a read-only mount): make a file there and remove it again
     try:
         fd, probe = tempfile.mkstemp(prefix=".acts-gnn-probe.", dir=ancestor)
+        os.close(fd)
+        os.unlink(probe)  # (a directory that takes new files but lets none go is refused too)
     except OSError as exc:
         raise OutputRefusedError(f"{path}: cannot write in {ancestor} ({exc.strerror})") from exc
-    os.close(fd)
-    os.unlink(probe)
 
 
 def make_parents(path: str | Path) -> Path:

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from acts_gnn.errors import ConfigError
 from acts_gnn.event import NOISE_PARTICLE_ID, SpacePoints, Truth, count_spacepoints, find_sorted
 
 __all__ = ["EventMatch", "MatchingConfig", "match_event", "pair_counts", "target_mask"]
@@ -36,6 +37,26 @@ class MatchingConfig:
     max_vertex_r_mm: float = 260.0
     min_particle_spacepoints: int = 3
     min_track_spacepoints: int = 3
+
+    def __post_init__(self) -> None:
+        """Refuse cuts no particle or candidate could pass sensibly (NaN fails every one).
+
+        Raises:
+            ConfigError: a negative or NaN pT, a non-positive |η| or radius, fewer than one
+                space point.
+        """
+        checks = (
+            ("--min-pt", self.min_pt_gev, self.min_pt_gev >= 0, "a number ≥ 0"),
+            ("--max-eta", self.max_abs_eta, self.max_abs_eta > 0, "a number > 0"),
+            ("--max-vertex-r", self.max_vertex_r_mm, self.max_vertex_r_mm > 0, "a number > 0"),
+            ("--min-particle-sp", self.min_particle_spacepoints,
+             self.min_particle_spacepoints >= 1, "at least 1"),
+            ("--min-track-sp", self.min_track_spacepoints, self.min_track_spacepoints >= 1,
+             "at least 1"),
+        )  # fmt: skip
+        for option, value, fine, expected in checks:
+            if not fine:
+                raise ConfigError(f"{option} must be {expected}, got {value}")
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,7 @@ CSV file and no report is left behind.
 from __future__ import annotations
 
 import contextlib
+import sys
 import time
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
@@ -199,40 +200,49 @@ def run_reconstruction(
     resumed = 0
     # the reports are written beside their final names while the tracks are still being
     # completed, and renamed into place only after them: a report that cannot be written
-    # leaves no tracks behind, and the tracks' failure no reports
-    with (
-        contextlib.ExitStack() as reports,
-        TrackWriter(
-            outputs.tracks_root, outputs.tracks_csv_dir, keep_csv_on_abort=outputs.resume
-        ) as writer,
-    ):
-        for done in _reconstructed(source, finder, concurrency, resume_dir):
-            event, result = done.event, done.result
-            writer.add(event, result, csv=not done.resumed)
-            if done.resumed:
-                resumed += 1
-            else:
-                timings.append(result.timing)
-            if accumulator is not None and event.truth is not None:
-                accumulator.add(event, result.labels)
-                with_truth += 1
-            if on_event is not None:
-                on_event(result.timing)
-        report = TimingReport.from_timings(timings, time.perf_counter() - start)
-        performance = accumulator.report() if accumulator is not None and with_truth else None
-        texts = (
-            (outputs.timing_json, report.json_text()),
-            (outputs.performance_json, None if performance is None else performance.to_json()),
-        )
-        written = [p for p in (outputs.tracks_root, outputs.tracks_csv_dir) if p is not None]
-        for path, text in texts:
-            if path is None or text is None:
-                continue
-            try:
-                reports.enter_context(atomic_path(path)).write_text(text, encoding="utf-8")
-            except OSError as exc:
-                raise OutputError(f"cannot write report ({exc})") from exc
-            written.append(path)
+    # leaves no tracks behind, and the tracks' failure no reports. On a failure the reports'
+    # temporary files go first, so the writer can remove the directories it made.
+    reports = contextlib.ExitStack()
+    try:
+        with (
+            TrackWriter(
+                outputs.tracks_root, outputs.tracks_csv_dir, keep_csv_on_abort=outputs.resume
+            ) as writer,
+            contextlib.ExitStack() as staged,
+        ):
+            for done in _reconstructed(source, finder, concurrency, resume_dir):
+                event, result = done.event, done.result
+                writer.add(event, result, csv=not done.resumed)
+                if done.resumed:
+                    resumed += 1
+                else:
+                    timings.append(result.timing)
+                if accumulator is not None and event.truth is not None:
+                    accumulator.add(event, result.labels)
+                    with_truth += 1
+                if on_event is not None:
+                    on_event(result.timing)
+            # the run's wall time: reading, finding and writing, all but the tracks file's close
+            report = TimingReport.from_timings(timings, time.perf_counter() - start)
+            performance = accumulator.report() if accumulator is not None and with_truth else None
+            texts = (
+                (outputs.timing_json, report.json_text()),
+                (outputs.performance_json, None if performance is None else performance.to_json()),
+            )
+            written = [p for p in (outputs.tracks_root, outputs.tracks_csv_dir) if p is not None]
+            for path, text in texts:
+                if path is None or text is None:
+                    continue
+                try:
+                    staged.enter_context(atomic_path(path)).write_text(text, encoding="utf-8")
+                except OSError as exc:
+                    raise OutputError(f"cannot write report ({exc})") from exc
+                written.append(path)
+            reports = staged.pop_all()  # kept staged until the tracks are complete
+    except BaseException:
+        reports.__exit__(*sys.exc_info())  # the tracks failed to complete: remove the reports
+        raise
+    reports.close()  # rename them into place
     return ReconstructionSummary(
         timing=report, performance=performance, written=tuple(written), resumed=resumed
     )

@@ -197,12 +197,13 @@ def test_refuses_bad_settings_and_full_directories(tmp_path):
 def test_overwrite_replaces_the_event_files_once_the_new_ones_are_made(tmp_path):
     (tmp_path / "event000000007-hits.csv").write_text("old\n")
     (tmp_path / "notes.txt").write_text("mine")
+    (tmp_path / "event000000007-prototracks.csv").write_text("mine")  # not the simulation's
     with pytest.raises(ConfigError, match="--noise must be in"):  # fails: the old files stay
         simulate(SimulationConfig(noise_fraction=1.5), tmp_path, overwrite=True)
     assert (tmp_path / "event000000007-hits.csv").read_text() == "old\n"
     written = simulate(SimulationConfig(model=PileupModel(pileup=1)), tmp_path, overwrite=True)
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
-        [p.name for p in written] + ["notes.txt"]
+        [p.name for p in written] + ["event000000007-prototracks.csv", "notes.txt"]
     )
     assert all(p.name.startswith("event000000000-") for p in written)
 

@@ -215,9 +215,9 @@ def test_a_report_that_cannot_be_written_leaves_no_tracks(run_cli, tmp_path, mon
     kept = tmp_path / "old-performance.json"
     kept.write_text("keep")
     result = run_cli(
-        "reconstruct", "--example", "--backend", "truth", "-o", tmp_path / "t.root",
-        "--csv-dir", tmp_path / "csv", "--performance", kept, "--timing", tmp_path / "t.json",
-        "--force", "-q",
+        "reconstruct", "--example", "--backend", "truth", "-o", tmp_path / "new" / "t.root",
+        "--csv-dir", tmp_path / "csv", "--performance", kept, "--timing",
+        tmp_path / "new" / "t.json", "--force", "-q",
     )  # fmt: skip
     assert result.exit_code == 1
     assert "No space left on device" in result.stderr
@@ -232,7 +232,6 @@ def test_a_report_that_cannot_be_written_leaves_no_tracks(run_cli, tmp_path, mon
          "'--threads': "),
         (("reconstruct", "--example", "--bogus"), "No such option: --bogus"),
         (("evaluate", "--example"), "Missing argument 'TRACKS'."),
-        (("evaluate", "t.root", "--example", "--min-pt", "-1"), "Invalid value for '--min-pt': "),
         (("nope",), "No such command 'nope'."),
     ],
 )  # fmt: skip
@@ -288,3 +287,17 @@ def test_evaluate_refuses_truth_of_another_event_with_the_same_number(run_cli, t
         f"acts-gnn: error: {tracks}: event 0: its tracks were made from 8497 space points, "
         f"{points} has 8487; the files do not belong together\n",
     )
+
+
+@pytest.mark.parametrize(
+    ("option", "value", "message"),
+    [
+        ("--min-pt", "-1", "--min-pt must be a number ≥ 0, got -1.0"),
+        ("--min-pt", "nan", "--min-pt must be a number ≥ 0, got nan"),
+        ("--max-eta", "0", "--max-eta must be a number > 0, got 0.0"),
+        ("--min-particle-sp", "0", "--min-particle-sp must be at least 1, got 0"),
+    ],
+)
+def test_evaluate_refuses_cuts_nothing_passes(run_cli, tmp_path, option, value, message):
+    result = run_cli("evaluate", tmp_path / "t.root", "--example", option, value)
+    assert (result.exit_code, result.stderr) == (2, f"acts-gnn: error: {message}\n")
