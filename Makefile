@@ -6,10 +6,11 @@ PIP    := $(PY) -m pip
 # CPU build of torch, installed first so nothing pulls a multi-GB CUDA build; set TORCH_SPEC=
 # (empty) to keep a GPU build you installed yourself. PyPI's Linux torch is the CUDA build: the
 # CPU one (2.13.0+cpu, preferred over 2.13.0) comes from PyTorch's CPU index, looked at besides
-# the configured ones (a machine that cannot reach it warns and uses what it has).
+# the configured ones for torch alone (a machine that cannot reach it warns and uses what it
+# has); torch's own dependencies then come from the configured indexes.
 TORCH_SPEC ?= torch==2.13.0
 TORCH_INDEX ?= https://download.pytorch.org/whl/cpu
-TORCH_PIP = --quiet $(if $(TORCH_INDEX),--extra-index-url $(TORCH_INDEX)) "$(TORCH_SPEC)"
+TORCH_ONLY = --quiet --no-deps $(if $(TORCH_INDEX),--extra-index-url $(TORCH_INDEX)) "$(TORCH_SPEC)"
 EXTRAS ?= dev,acts,cuda,server
 DEMO_OUT ?= demo-output
 STAMP  := $(VENV)/.installed
@@ -21,7 +22,8 @@ venv: $(STAMP)
 $(STAMP): pyproject.toml Makefile
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PIP) install --quiet --upgrade pip
-	@if [ -n "$(TORCH_SPEC)" ]; then $(PIP) install $(TORCH_PIP); fi
+	@if [ -n "$(TORCH_SPEC)" ]; then \
+		$(PIP) install $(TORCH_ONLY) && $(PIP) install --quiet "$(TORCH_SPEC)"; fi
 	$(PIP) install --quiet -e ".[$(EXTRAS)]"
 	touch $(STAMP)
 
@@ -69,7 +71,8 @@ wheel-check: $(STAMP)
 	$(PY) -m build --wheel --outdir dist .
 	$(PYTHON) -m venv $(WHEEL_VENV)
 	$(WHEEL_VENV)/bin/pip install --quiet --upgrade pip
-	@if [ -n "$(TORCH_SPEC)" ]; then $(WHEEL_VENV)/bin/pip install $(TORCH_PIP); fi
+	@if [ -n "$(TORCH_SPEC)" ]; then $(WHEEL_VENV)/bin/pip install $(TORCH_ONLY) && \
+		$(WHEEL_VENV)/bin/pip install --quiet "$(TORCH_SPEC)"; fi
 	$(WHEEL_VENV)/bin/pip install --quiet dist/acts_gnn-*.whl
 	cd $$(mktemp -d) && $(CURDIR)/$(WHEEL_VENV)/bin/acts-gnn --version && \
 		$(CURDIR)/$(WHEEL_VENV)/bin/acts-gnn reconstruct --example -o tracks.root -q && \
