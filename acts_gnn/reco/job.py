@@ -242,7 +242,10 @@ def run_reconstruction(
     except BaseException:
         reports.__exit__(*sys.exc_info())  # the tracks failed to complete: remove the reports
         raise
-    reports.close()  # rename them into place
+    try:
+        reports.close()  # rename them into place
+    except OSError as exc:
+        raise OutputError(f"cannot write report ({exc})") from exc
     return ReconstructionSummary(
         timing=report, performance=performance, written=tuple(written), resumed=resumed
     )
