@@ -19,6 +19,7 @@ import urllib.request
 from dataclasses import dataclass
 
 from acts_gnn._extras import require
+from acts_gnn.errors import ConfigError
 
 __all__ = [
     "MetricsSampler",
@@ -67,14 +68,30 @@ class ServerStatistics:
 
         grpc = require("tritonclient.grpc", "server")
         self.client = grpc.InferenceServerClient(url)
+        self.url = url
         self.model = model
         self.headers = access_headers(access_token, "grpc")
 
     def read(self) -> StatisticsReading:
-        """The model's cumulative counters now (summed over its versions)."""
-        stats = self.client.get_inference_statistics(
-            model_name=self.model, headers=self.headers, as_json=True
-        )
+        """The model's cumulative counters now (summed over its versions).
+
+        Raises:
+            ConfigError: the server keeps its statistics to holders of its access token, and
+                none (or another) was given.
+        """
+        from tritonclient.utils import InferenceServerException
+
+        try:
+            stats = self.client.get_inference_statistics(
+                model_name=self.model, headers=self.headers, as_json=True
+            )
+        except InferenceServerException as exc:
+            if "access-token" not in str(exc):
+                raise
+            raise ConfigError(
+                f"{self.url}: the server shows its statistics only with its access token: give "
+                "--access-token (or set ACTS_GNN_ACCESS_TOKEN) as its acts-gnn serve was given"
+            ) from exc
         totals = dict.fromkeys(("requests", "queue", "input", "infer", "output"), 0)
         for model in stats.get("model_stats", []):
             inference = model.get("inference_stats", {})

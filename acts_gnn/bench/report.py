@@ -20,12 +20,17 @@ from acts_gnn.io.atomic import write_text_atomic
 from acts_gnn.result import STAGES
 
 __all__ = [
+    "REPORT_FILES",
     "machine",
     "markdown_table",
     "served_to_local_ratio",
     "write_perf_data",
     "write_reports",
 ]
+
+
+#: what :func:`write_reports` writes in its directory
+REPORT_FILES = ("benchmark.json", "benchmark.md", "throughput.png", "latency.png", "stages.png")
 
 
 def machine() -> str:

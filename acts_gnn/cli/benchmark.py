@@ -79,6 +79,9 @@ def command(
         Path | None,
         typer.Option(help="Also write the events as perf_analyzer --input-data JSON."),
     ] = None,
+    force: Annotated[
+        bool, typer.Option(help="Replace existing results (-o's files, --export-perf-data).")
+    ] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No live view.")] = False,
 ) -> None:
     """Measure track-finding throughput and latency: local, on running servers, or spawned ones.
@@ -92,6 +95,7 @@ def command(
     from acts_gnn.cli._progress import point_progress
     from acts_gnn.cpus import keep_freed_memory
 
+    _check_outputs(output_dir, export_perf_data, force)
     if local:  # its local point runs event after event in this process
         keep_freed_memory()
     config = SweepConfig(
@@ -120,6 +124,15 @@ def command(
     for path in write_reports(points, output_dir):
         console.print(f"wrote {path}")
     typer.echo(markdown_table(points))
+
+
+def _check_outputs(output_dir: Path, perf_data: Path | None, force: bool) -> None:
+    """Refuse, before any work, results that exist (without ``force``) or cannot be written."""
+    from acts_gnn.bench.report import REPORT_FILES
+    from acts_gnn.io.atomic import check_output
+
+    for path in [output_dir / name for name in REPORT_FILES] + [perf_data] * bool(perf_data):
+        check_output(path, overwrite=force)
 
 
 def _point_line(point) -> str:

@@ -53,7 +53,7 @@ from acts_gnn.event import Event
 from acts_gnn.result import STAGES, EventTiming, TrackingResult
 from acts_gnn.triton.contract import EDGE_COUNTS, FEATURES, LABELS, STAGE_SECONDS
 
-__all__ = ["RemotePipeline", "RetryPolicy", "classify_failure", "server_urls"]
+__all__ = ["DEFAULT_PORTS", "RemotePipeline", "RetryPolicy", "classify_failure", "server_urls"]
 
 _UNLIMITED = [("grpc.max_send_message_length", -1), ("grpc.max_receive_message_length", -1)]
 
@@ -65,6 +65,10 @@ def _one_line(text: str) -> str:
             return text.split(marker, 1)[1].strip().splitlines()[0].strip()
     lines = [line.strip() for line in text.strip().splitlines() if line.strip()]
     return lines[0] if lines else ""
+
+
+#: Triton's default ports, taken by a URL that names none
+DEFAULT_PORTS = {"grpc": 8001, "http": 8000}
 
 
 def server_urls(urls: str | Sequence[str]) -> list[str]:
@@ -218,7 +222,12 @@ class RemotePipeline:
             if not Path(tls_root_cert).is_file():
                 raise ConfigError(f"--tls-root-cert {tls_root_cert}: no such file")
         self.tls_root_cert = str(tls_root_cert) if tls_root_cert is not None else None
-        self.urls = [u.removeprefix("grpc://").removeprefix("http://") for u in urls]
+        # a URL without a port gets Triton's default one for the protocol
+        port = DEFAULT_PORTS[protocol]
+        self.urls = [
+            u if re.search(r":\d+$", u) else f"{u}:{port}"
+            for u in (u.removeprefix("grpc://").removeprefix("http://") for u in urls)
+        ]
         self.model = model
         self.protocol = protocol
         self.timeout_s = timeout_s

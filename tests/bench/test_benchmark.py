@@ -293,3 +293,22 @@ def test_cli_sweep_with_a_spawned_server(run_cli, tmp_path):
     }
     assert "| served | remote:unrolling_tracking | 1 | 2 | 3 |" in result.stdout
     assert json.loads((tmp_path / "perf.json").read_text())["data"][0]["FEATURES"]["shape"][1] == 3
+
+
+def test_cli_refuses_existing_results_before_any_work(run_cli, tmp_path):
+    out = tmp_path / "bench"
+    out.mkdir()
+    (out / "latency.png").write_bytes(b"mine")
+    result = run_cli("benchmark", "--example", "--local", "--events", "1", "-o", out)
+    assert (result.exit_code, result.stderr) == (
+        2,
+        f"acts-gnn: error: {out / 'latency.png'}: already exists (use --force to replace it)\n",
+    )
+    (tmp_path / "perf.json").write_text("mine")
+    result = run_cli(
+        "benchmark", "--example", "--local", "--events", "1", "-o", tmp_path / "new",
+        "--export-perf-data", tmp_path / "perf.json",
+    )  # fmt: skip
+    assert result.exit_code == 2 and "perf.json: already exists" in result.stderr
+    assert (out / "latency.png").read_bytes() == b"mine"
+    assert not (tmp_path / "new").exists()

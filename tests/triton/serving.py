@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -29,6 +31,12 @@ class ServeProcess:
         self.workspace = workspace
         self.log_path = workspace / "server.log"
         self._log = open(self.log_path, "w+")
+        # what a SIGKILLed server cannot remove (its copy of tritonserver, short socket
+        # directories) goes in a temporary directory of the test's, short enough for sockets
+        self._scratch = None
+        if env is None or "TMPDIR" not in env:
+            self._scratch = tempfile.mkdtemp(prefix="ag-", dir="/tmp")
+            env = {**(env or {}), "TMPDIR": self._scratch}
         self.process = start_serve(
             options,
             (self.grpc_port, self.http_port, self.metrics_port),
@@ -80,6 +88,9 @@ class ServeProcess:
     def _close_log(self) -> None:
         if not self._log.closed:
             self._log.close()
+        if self._scratch is not None:
+            shutil.rmtree(self._scratch, ignore_errors=True)
+            self._scratch = None
 
 
 class BundledTritonServer:

@@ -129,6 +129,12 @@ def test_urls_are_a_string_or_a_sequence(url, expected):
     assert server_urls(url) == expected
 
 
+def test_a_url_without_a_port_takes_tritons_default_for_the_protocol():
+    grpc_urls = RemotePipeline(["localhost", "a:1", "grpc://b", "[::1]:9"], "m").urls
+    assert grpc_urls == ["localhost:8001", "a:1", "b:8001", "[::1]:9"]
+    assert RemotePipeline("http://h", "m", protocol="http").urls == ["h:8000"]
+
+
 @pytest.mark.parametrize(
     ("url", "message"),
     [

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import os
-import shutil
 import signal
-import tempfile
 import time
 
 import pytest
@@ -23,13 +21,10 @@ def test_a_killed_balancer_parent_takes_its_servers_and_nginx_along(tmp_path):
         find_nginx()
     except ActsGnnError:
         pytest.skip("nginx is not installed (apt install nginx-light)")
-    # a killed process cannot remove its temporary directories (the balancer's, its servers'
-    # workspaces): they go in one of the test's own, short enough for Triton's socket paths
-    scratch = tempfile.mkdtemp(prefix="ag-", dir="/tmp")
+    # what the killed parent cannot remove (the balancer's directory, its servers' workspaces)
+    # goes in ServeProcess's own temporary directory, removed by served.kill()
     served = ServeProcess(
-        tmp_path,
-        *("--balancer", "2", "--model", "unrolling_tracking", "--instances", "1"),
-        env={"TMPDIR": scratch},
+        tmp_path, "--balancer", "2", "--model", "unrolling_tracking", "--instances", "1"
     )
     try:
         served.wait_ready()
@@ -54,4 +49,3 @@ def test_a_killed_balancer_parent_takes_its_servers_and_nginx_along(tmp_path):
             except OSError:
                 pass
         served.kill()
-        shutil.rmtree(scratch, ignore_errors=True)

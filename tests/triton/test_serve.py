@@ -129,3 +129,18 @@ def test_metrics_count_requests(server, event):
     while successes() < before + 1 and time.monotonic() < deadline:
         time.sleep(0.5)
     assert successes() >= before + 1
+
+
+def test_statistics_without_the_token_are_one_clear_refusal(server):
+    # the benchmark reads queue and compute times from Triton's statistics, which a default
+    # serve (a random access token) keeps to holders of its token
+    from acts_gnn.bench.probe import ServerStatistics
+    from acts_gnn.errors import ConfigError
+
+    grpc_url, _, _ = server
+    with pytest.raises(ConfigError) as refused:
+        ServerStatistics(grpc_url, "gnn_tracking").read()
+    assert str(refused.value) == (
+        f"{grpc_url}: the server shows its statistics only with its access token: give "
+        "--access-token (or set ACTS_GNN_ACCESS_TOKEN) as its acts-gnn serve was given"
+    )
