@@ -334,7 +334,7 @@ def render(results: dict) -> str:
         "Events from `acts-gnn simulate --pileup μ` (μ = 200: seed 3000, the held-out test set of",
         f"`make train`). Each event run {ROUNDS} times, the pile-ups in turn; its median run",
         "(by total), then the mean over the events; `total` includes feature building and",
-        "bookkeeping, and the embedding the points' ordering.",
+        "bookkeeping, and `embedding` the points' locality ordering.",
         "",
         "| μ | events | space points | K1 edges | edges after filter | "
         + " | ".join(STAGES)
