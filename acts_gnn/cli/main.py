@@ -39,7 +39,10 @@ def _raise_one_line(error: Exception, ctx) -> None:
     raise ConfigError(f"{error.format_message()} (see {ctx.command_path} --help)") from error
 
 
-class _Command(TyperCommand):
+class _OneLineUsageErrors:
+    """What both kinds of command share: flags without a value placeholder, and the parser's
+    usage errors as one line (:func:`_raise_one_line`)."""
+
     def get_params(self, ctx):
         return _without_flag_metavars(super().get_params(ctx))
 
@@ -50,16 +53,11 @@ class _Command(TyperCommand):
             _raise_one_line(error, ctx)
 
 
-class _Group(TyperGroup):
-    def get_params(self, ctx):
-        return _without_flag_metavars(super().get_params(ctx))
+class _Command(_OneLineUsageErrors, TyperCommand):
+    pass
 
-    def parse_args(self, ctx, args):
-        try:
-            return super().parse_args(ctx, args)
-        except Exception as error:
-            _raise_one_line(error, ctx)
 
+class _Group(_OneLineUsageErrors, TyperGroup):
     def resolve_command(self, ctx, args):
         try:
             return super().resolve_command(ctx, args)

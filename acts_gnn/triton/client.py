@@ -51,9 +51,9 @@ from acts_gnn.errors import (
 )
 from acts_gnn.event import Event
 from acts_gnn.result import STAGES, EventTiming, TrackingResult
-from acts_gnn.triton.contract import EDGE_COUNTS, FEATURES, LABELS, STAGE_SECONDS
+from acts_gnn.triton.contract import DEFAULT_PORTS, EDGE_COUNTS, FEATURES, LABELS, STAGE_SECONDS
 
-__all__ = ["DEFAULT_PORTS", "RemotePipeline", "RetryPolicy", "classify_failure", "server_urls"]
+__all__ = ["RemotePipeline", "RetryPolicy", "classify_failure", "server_urls"]
 
 _UNLIMITED = [("grpc.max_send_message_length", -1), ("grpc.max_receive_message_length", -1)]
 
@@ -65,10 +65,6 @@ def _one_line(text: str) -> str:
             return text.split(marker, 1)[1].strip().splitlines()[0].strip()
     lines = [line.strip() for line in text.strip().splitlines() if line.strip()]
     return lines[0] if lines else ""
-
-
-#: Triton's default ports, taken by a URL that names none
-DEFAULT_PORTS = {"grpc": 8001, "http": 8000}
 
 
 def server_urls(urls: str | Sequence[str]) -> list[str]:

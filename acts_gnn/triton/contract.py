@@ -23,6 +23,7 @@ from acts_gnn.result import STAGES
 __all__ = [
     "ACCESS_TOKEN_ENV",
     "DEFAULT_MAX_SPACEPOINTS",
+    "DEFAULT_PORTS",
     "EDGE_COUNTS",
     "FEATURES",
     "LABELS",
@@ -39,6 +40,9 @@ STAGE_SECONDS = "STAGE_SECONDS"
 EDGE_COUNTS = "EDGE_COUNTS"
 #: default cap on space points per request (an HL-LHC event has ≈ 300k)
 DEFAULT_MAX_SPACEPOINTS = 1_000_000
+#: Triton's default ports by protocol: where ``serve`` listens, and what a client URL naming no
+#: port takes
+DEFAULT_PORTS = {"grpc": 8001, "http": 8000}
 
 
 #: environment variable holding the token of Triton's restricted endpoints (statistics, model

@@ -53,6 +53,7 @@ from acts_gnn.result import STAGES
 from acts_gnn.triton.backends import Backend, answer, make_backend
 from acts_gnn.triton.contract import (
     DEFAULT_MAX_SPACEPOINTS,
+    DEFAULT_PORTS,
     EDGE_COUNTS,
     FEATURES,
     LABELS,
@@ -85,8 +86,8 @@ class ServerConfig:
     #: CPU threads of each instance (None: the available CPUs divided among the instances)
     threads: int | None = None
     host: str = "127.0.0.1"
-    grpc_port: int = 8001
-    http_port: int = 8000
+    grpc_port: int = DEFAULT_PORTS["grpc"]
+    http_port: int = DEFAULT_PORTS["http"]
     metrics_port: int = 8002
     #: directory for Triton's files, kept after exit; None: a private temporary directory that
     #: is removed when the server stops
