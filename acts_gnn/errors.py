@@ -13,7 +13,8 @@ Exit codes (the same for every command; the README has this table):
   lost), a GPU kernel's check failed, Triton could not load the models.
 * 2 — the command cannot run as given; nothing was done: a bad option, an input that is missing
   or malformed, a broken model bundle, a missing optional package, an output that exists (without
-  ``--force``) or cannot be created.
+  ``--force``) or cannot be created, a model the server does not have, a server's port of the
+  other protocol.
 * 3 — a Triton server could not be reached or did not answer in time (worth retrying later).
 * 130 — interrupted (Ctrl-C).
 """
@@ -34,6 +35,8 @@ __all__ = [
     "RemoteInferenceError",
     "RemoteTimeoutError",
     "ServerStartError",
+    "UnknownModelError",
+    "WrongProtocolError",
 ]
 
 
@@ -142,3 +145,17 @@ class RemoteTimeoutError(RemoteInferenceError):
 
 class ModelUnavailableError(RemoteInferenceError):
     """The server is reachable but does not serve the requested model (or it is not ready)."""
+
+
+class UnknownModelError(ModelUnavailableError):
+    """The server answers that it has no model of that name: ``--model`` (or the server) is
+    wrong, and trying again will not help."""
+
+    exit_code = 2
+
+
+class WrongProtocolError(RemoteInferenceError):
+    """The server's port speaks the other protocol (gRPC asked over HTTP): ``--protocol`` or
+    the port is wrong."""
+
+    exit_code = 2

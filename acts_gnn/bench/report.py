@@ -185,20 +185,32 @@ def _plots(points: Sequence[PointResult], directory: Path) -> list[Path]:
     return written
 
 
-def write_reports(points: Sequence[PointResult], directory: str | Path) -> list[Path]:
-    """``benchmark.json``, ``benchmark.md`` and three PNG plots in ``directory``; the paths."""
+def write_reports(
+    points: Sequence[PointResult], directory: str | Path, *, interrupted: bool = False
+) -> list[Path]:
+    """``benchmark.json``, ``benchmark.md`` and three PNG plots in ``directory``; the paths.
+
+    ``interrupted``: the sweep was stopped before its last point; the reports say so (JSON
+    ``"interrupted": true``) and hold the points that finished.
+    """
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     payload = {
         "machine": machine(),
         "date": stamp,
+        "interrupted": interrupted,
         "served_to_local_ratio": served_to_local_ratio(points),
         "points": [{**p.summary(), "latencies_s": list(p.latencies_s)} for p in points],
     }
     text = json.dumps(payload, indent=1, default=float).replace("NaN", "null")
     write_text_atomic(directory / "benchmark.json", text + "\n")
     markdown = f"Machine: {payload['machine']}; {stamp}.\n\n" + markdown_table(points)
+    if interrupted:
+        markdown = (
+            f"**Interrupted** (Ctrl-C): the {len(points)} point(s) that finished; the sweep's "
+            f"later points were not measured.\n\n{markdown}"
+        )
     write_text_atomic(directory / "benchmark.md", markdown)
     return [directory / "benchmark.json", directory / "benchmark.md", *_plots(points, directory)]
 

@@ -91,8 +91,7 @@ def command(
     plots.
     """
     from acts_gnn.bench.report import markdown_table, write_perf_data, write_reports
-    from acts_gnn.bench.sweep import SweepConfig, load_sweep_events, run_sweep
-    from acts_gnn.cli._progress import point_progress
+    from acts_gnn.bench.sweep import SweepConfig, load_sweep_events
     from acts_gnn.cpus import keep_freed_memory
 
     _check_outputs(output_dir, export_perf_data, force)
@@ -117,13 +116,34 @@ def command(
     console = make_console(stderr=True, quiet=quiet)
     if export_perf_data is not None:
         console.print(f"wrote {write_perf_data(loaded, export_perf_data)}")
-    with point_progress(console) as (start, note):
-        points = run_sweep(
-            config, loaded, on_point_start=start, on_point=lambda p: note(_point_line(p))
-        )
+    points = _measure(config, loaded, console, output_dir)
     for path in write_reports(points, output_dir):
         console.print(f"wrote {path}")
     typer.echo(markdown_table(points))
+
+
+def _measure(config, loaded, console, output_dir: Path) -> list:
+    """The sweep's points; on Ctrl-C, the points finished so far are written (their reports
+    say the sweep was interrupted) before the interruption goes on."""
+    from acts_gnn.bench.report import write_reports
+    from acts_gnn.bench.sweep import run_sweep
+    from acts_gnn.cli._progress import point_progress
+
+    points: list = []
+    try:
+        with point_progress(console) as (start, note):
+
+            def finished(point) -> None:
+                points.append(point)
+                note(_point_line(point))
+
+            run_sweep(config, loaded, on_point_start=start, on_point=finished)
+    except KeyboardInterrupt:
+        if points:
+            kept = write_reports(points, output_dir, interrupted=True)
+            console.print(f"interrupted: the {len(points)} finished point(s) are in {kept[0]}")
+        raise
+    return points
 
 
 def _check_outputs(output_dir: Path, perf_data: Path | None, force: bool) -> None:

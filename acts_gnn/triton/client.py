@@ -27,6 +27,13 @@ Layer: triton. Needs only ``tritonclient`` (and numpy) — no torch on the clien
   timeout (tried again); an unknown or not-ready model is ModelUnavailableError; an ``OSError``
   or a transport failure in the text (refused, reset, broken pipe, …) is tried again; anything
   else is raised at once.
+
+  Two answers are the caller's mistake, not the server's, and are never tried again: a model the
+  server says it does not know (:class:`~acts_gnn.errors.UnknownModelError`, whatever the
+  status), and an HTTP request
+  answered in gRPC's HTTP/2 (:class:`~acts_gnn.errors.WrongProtocolError`: the URL is a gRPC
+  port). A gRPC request to an HTTP port only sees its socket closed, like a server that went
+  away: it stays a retried transport failure, and its message suggests the other protocol.
 """
 
 from __future__ import annotations
@@ -48,6 +55,8 @@ from acts_gnn.errors import (
     ModelUnavailableError,
     RemoteInferenceError,
     RemoteTimeoutError,
+    UnknownModelError,
+    WrongProtocolError,
 )
 from acts_gnn.event import Event
 from acts_gnn.result import STAGES, EventTiming, TrackingResult
@@ -124,6 +133,10 @@ _RETRY_STATUS = frozenset({"UNAVAILABLE", "502", "503"})
 _MISSING_STATUS = frozenset({"NOT_FOUND", "404"})
 _MISSING_WORDS = ("unknown model", "not found", "not ready")
 _TIMEOUT_WORDS = ("deadline", "timed out", "timeout")
+#: what the HTTP client says when the port answers in gRPC's HTTP/2
+_HTTP2_ANSWER = "expected http/"
+#: what the gRPC client says when the port closed the connection (an HTTP/1.1 port does)
+_SOCKET_CLOSED = "socket closed"
 #: what a transport failure without a status says (the HTTP client's socket errors)
 _TRANSPORT_WORDS = (
     "unavailable",
@@ -156,9 +169,25 @@ def classify_failure(
     missing = ModelUnavailableError(url, model, text.strip() or "model not available")
     timeout = RemoteTimeoutError(url, model, f"no answer within {timeout_s:g} s")
     other = RemoteInferenceError(url, model, text.strip() or type(exc).__name__)
+    if "unknown model" in lowered:
+        hint = "check --model: serve's 'ready:' line names the models it serves"
+        return UnknownModelError(url, model, f"{text.strip()} ({hint})"), False
+    if _HTTP2_ANSWER in lowered:
+        reason = (
+            f"{text.strip()}: the port does not answer in HTTP/1.1 — a gRPC port? (give --protocol"
+            f" grpc, or the server's HTTP port, Triton's default {DEFAULT_PORTS['http']})"
+        )
+        return WrongProtocolError(url, model, reason), False
     if status in _TIMEOUT_STATUS:
         return timeout, True
     if status in _RETRY_STATUS:
+        if _SOCKET_CLOSED in lowered:  # what an HTTP/1.1 port does with gRPC's HTTP/2
+            other = RemoteInferenceError(
+                url,
+                model,
+                f"{text.strip()} (if this is the server's HTTP port, give --protocol http or its"
+                f" gRPC port, Triton's default {DEFAULT_PORTS['grpc']})",
+            )
         return (missing if any(w in lowered for w in _MISSING_WORDS) else other), True
     if status in _MISSING_STATUS:
         return missing, False
@@ -190,7 +219,8 @@ class RemotePipeline:
         timeout_s: deadline of one request.
         retry: how often and how patiently to try again (:class:`RetryPolicy`); ``retries`` and
             ``backoff_s`` are shorthands for its two fields when ``retry`` is not given.
-        fallback: a track finder to use when every server failed (None: raise).
+        fallback: a track finder to use when every server failed (None: raise); never for an
+            unknown model or the wrong protocol, the caller's mistakes.
         server_timing: ask the server for its stage times and edge counts.
         tls_root_cert: PEM certificate(s) to trust: gRPC over TLS (None: plain gRPC).
     """
@@ -332,6 +362,8 @@ class RemotePipeline:
             return TrackingResult(labels=np.zeros(0, dtype=np.int64), timing=timing)
         try:
             outputs = self.infer(event.features())
+        except (UnknownModelError, WrongProtocolError):
+            raise  # the caller's mistake: the fallback would only hide it
         except RemoteInferenceError:
             if self.fallback is None:
                 raise

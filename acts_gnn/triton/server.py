@@ -67,6 +67,7 @@ __all__ = [
     "infer_function",
     "libpython_dir",
     "patch_handshake",
+    "remove_abandoned_workspaces",
     "serve",
     "stub_numpy",
 ]
@@ -439,12 +440,58 @@ def serve(
         cleanup.callback(_restore_env, "TMPDIR", os.environ.get("TMPDIR"))
         cleanup.callback(setattr, tempfile, "tempdir", tempfile.tempdir)
         if config.workspace is None:
-            private = Path(tempfile.mkdtemp(prefix="acts-gnn-serve-", dir=system_tmp))
-            cleanup.callback(shutil.rmtree, private, ignore_errors=True)
-            workspace = _prepare_environment(private)
+            workspace = _prepare_environment(_private_workspace(system_tmp, cleanup))
         else:
             workspace = _prepare_environment(config.workspace)
         _serve_in(workspace, system_tmp, config, on_ready, on_retry)
+
+
+#: a private workspace's name starts so; the file inside it that this serve keeps locked
+_PRIVATE_PREFIX = "acts-gnn-serve-"
+_IN_USE = ".in-use"
+#: a private workspace younger than this is never taken for abandoned (its lock may be coming)
+_ABANDONED_AFTER_S = 60.0
+
+
+def _private_workspace(system_tmp: str, cleanup: contextlib.ExitStack) -> Path:
+    """A new private workspace in ``system_tmp``, removed by ``cleanup``, whose ``.in-use`` file
+    this process keeps locked while it serves.
+
+    A serve that was killed (SIGKILL, the OOM killer) leaves its workspace behind (~20 MB): those
+    of this user whose lock nobody holds and that are older than :data:`_ABANDONED_AFTER_S` are
+    removed first.
+    """
+    import fcntl
+
+    remove_abandoned_workspaces(system_tmp)
+    private = Path(tempfile.mkdtemp(prefix=_PRIVATE_PREFIX, dir=system_tmp))
+    cleanup.callback(shutil.rmtree, private, ignore_errors=True)
+    in_use = cleanup.enter_context(open(private / _IN_USE, "w"))  # closed before the removal
+    fcntl.flock(in_use, fcntl.LOCK_EX)
+    return private
+
+
+def remove_abandoned_workspaces(system_tmp: str) -> list[Path]:
+    """Remove the private workspaces in ``system_tmp`` that a killed serve of this user left
+    (their ``.in-use`` lock free, older than :data:`_ABANDONED_AFTER_S`); the removed ones."""
+    import fcntl
+    import time
+
+    removed = []
+    for candidate in Path(system_tmp).glob(_PRIVATE_PREFIX + "*"):
+        marker = candidate / _IN_USE
+        try:
+            if candidate.is_symlink() or candidate.stat().st_uid != os.getuid():
+                continue
+            if time.time() - marker.stat().st_mtime < _ABANDONED_AFTER_S:
+                continue
+            with open(marker) as held:
+                fcntl.flock(held, fcntl.LOCK_EX | fcntl.LOCK_NB)  # OSError while a serve holds it
+                shutil.rmtree(candidate, ignore_errors=True)
+            removed.append(candidate)
+        except OSError:  # in use, gone meanwhile, or without a marker (not ours to judge)
+            continue
+    return removed
 
 
 def _serve_in(

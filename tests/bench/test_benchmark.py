@@ -312,3 +312,39 @@ def test_cli_refuses_existing_results_before_any_work(run_cli, tmp_path):
     assert result.exit_code == 2 and "perf.json: already exists" in result.stderr
     assert (out / "latency.png").read_bytes() == b"mine"
     assert not (tmp_path / "new").exists()
+
+
+def test_cli_keeps_the_finished_points_when_interrupted(run_cli, tmp_path, monkeypatch):
+    from acts_gnn.bench import sweep
+
+    def interrupted_sweep(config, events, *, on_point_start, on_point):
+        on_point(_point("local", 2.0))
+        on_point(_point("served", 1.0, 1, 1))
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(sweep, "run_sweep", interrupted_sweep)
+    out = tmp_path / "bench"
+    result = run_cli("benchmark", "--example", "--local", "--spawn", "-o", out, "-q")
+    assert (result.exit_code, result.stderr.splitlines()[-1]) == (130, "acts-gnn: interrupted")
+    payload = json.loads((out / "benchmark.json").read_text())
+    assert payload["interrupted"] is True
+    assert [(p["mode"], p["events_per_s"]) for p in payload["points"]] == [
+        ("local", pytest.approx(2.0)),
+        ("served", pytest.approx(1.0)),
+    ]
+    markdown = (out / "benchmark.md").read_text()
+    assert markdown.startswith("**Interrupted** (Ctrl-C): the 2 point(s) that finished;")
+    assert {p.name for p in out.iterdir()} == {
+        "benchmark.json", "benchmark.md", "throughput.png", "latency.png", "stages.png",
+    }  # fmt: skip
+
+
+def test_cli_interrupted_before_any_point_writes_nothing(run_cli, tmp_path, monkeypatch):
+    from acts_gnn.bench import sweep
+
+    def interrupted_sweep(config, events, *, on_point_start, on_point):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(sweep, "run_sweep", interrupted_sweep)
+    result = run_cli("benchmark", "--example", "--local", "-o", tmp_path / "bench", "-q")
+    assert result.exit_code == 130 and not (tmp_path / "bench").exists()

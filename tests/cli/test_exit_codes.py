@@ -39,6 +39,8 @@ def test_every_error_has_a_code_of_the_table():
         "RemoteInferenceError": 3,
         "RemoteTimeoutError": 3,
         "ModelUnavailableError": 3,
+        "UnknownModelError": 2,
+        "WrongProtocolError": 2,
     }
     table = README.read_text()
     for code in (0, 1, 2, 3, 130):

@@ -10,6 +10,8 @@ from acts_gnn.errors import (
     ModelUnavailableError,
     RemoteInferenceError,
     RemoteTimeoutError,
+    UnknownModelError,
+    WrongProtocolError,
 )
 from acts_gnn.finders import TruthTrackFinder
 from acts_gnn.io.example import example_dir
@@ -76,6 +78,38 @@ def test_local_fallback(event, monkeypatch):
     _fake(remote, lambda url, n: _Retriable(RemoteInferenceError(url, "m", "refused")))
     assert remote.reconstruct(event).timing.backend == "truth"
     assert remote.attempts == {"failed": 2, "retry_rounds": 1, "fallback": 1}
+
+
+def test_the_callers_mistakes_are_not_hidden_by_the_fallback(event):
+    remote = RemotePipeline(["a:1"], fallback=TruthTrackFinder())
+    for mistake in (
+        UnknownModelError("a:1", "x", "unknown model"),
+        WrongProtocolError("a:1", "x", "a gRPC port?"),
+    ):
+        _fake(remote, lambda url, n, mistake=mistake: mistake)
+        with pytest.raises(type(mistake)) as info:
+            remote.reconstruct(event)
+        assert info.value.exit_code == 2
+    assert "fallback" not in remote.attempts
+
+
+def test_the_messages_of_the_wrong_protocol_say_what_to_give():
+    remote = RemotePipeline(["h:8001"], model="m", protocol="http")
+    error = remote._translate("h:8001", Exception("('Expected HTTP/, RTSP/ or ICE/', 8)"))
+    assert str(error) == (
+        "h:8001 (model 'm'): ('Expected HTTP/, RTSP/ or ICE/', 8): the port does not answer in "
+        "HTTP/1.1 — a gRPC port? (give --protocol grpc, or the server's HTTP port, Triton's "
+        "default 8000)"
+    )
+    closed = _StatusError("failed to connect: Socket closed", "StatusCode.UNAVAILABLE")
+    assert str(remote._translate("h:8000", closed)).endswith(
+        "Socket closed (if this is the server's HTTP port, give --protocol http or its gRPC "
+        "port, Triton's default 8001)"
+    )
+    missing = Exception("[StatusCode.NOT_FOUND] Request for unknown model: 'm' is not found")
+    assert str(remote._translate("h:8001", missing)).endswith(
+        "is not found (check --model: serve's 'ready:' line names the models it serves)"
+    )
 
 
 def test_error_text_is_one_line():
@@ -173,8 +207,14 @@ class _StatusError(Exception):
         (_StatusError("model 'm' is not ready", "StatusCode.UNAVAILABLE"), ModelUnavailableError,
          True),
         (_StatusError("Request for unknown model: 'm' is not found", "StatusCode.NOT_FOUND"),
-         ModelUnavailableError, False),
-        (_StatusError("Request for unknown model", "404"), ModelUnavailableError, False),
+         UnknownModelError, False),
+        (_StatusError("Request for unknown model", "404"), UnknownModelError, False),
+        (_StatusError("Request for unknown model", "StatusCode.UNAVAILABLE"), UnknownModelError,
+         False),
+        (Exception("('Expected HTTP/, RTSP/ or ICE/', 8)"), WrongProtocolError, False),
+        (_StatusError("failed to connect to all addresses; last error: UNAVAILABLE: "
+                      "ipv4:127.0.0.1:8000: Socket closed", "StatusCode.UNAVAILABLE"),
+         RemoteInferenceError, True),
         (_StatusError("FEATURES must be [N, 3]", "StatusCode.INVALID_ARGUMENT"),
          RemoteInferenceError, False),
         (_StatusError("[StatusCode.INTERNAL] boom\nConnection reset by peer", None),

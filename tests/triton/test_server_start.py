@@ -114,6 +114,50 @@ def test_a_private_workspace_is_removed_and_a_given_one_kept(fake_triton, monkey
     assert not Path(FakeTriton.workspaces[-1]).exists()
 
 
+def test_a_workspace_a_killed_serve_left_is_removed_by_the_next(fake_triton, monkeypatch, tmp_path):
+    import dataclasses
+    import fcntl
+    import os
+    import tempfile
+    import time
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))  # the system's temporary directory
+
+    old = time.time() - 2 * server._ABANDONED_AFTER_S
+
+    def workspace(name: str, *, marker: bool = True, age_s: float | None = None) -> Path:
+        path = tmp_path / f"acts-gnn-serve-{name}"
+        (path / "tmp").mkdir(parents=True)
+        if marker:
+            (path / ".in-use").write_text("")
+            os.utime(path / ".in-use", (old, old) if age_s is None else (age_s, age_s))
+        return path
+
+    abandoned = workspace("killed")
+    serving = workspace("serving")  # a running serve holds its lock
+    young = workspace("starting", age_s=time.time())  # its serve may not hold the lock yet
+    unmarked = workspace("other", marker=False)
+    locked_while_serving = []
+
+    def run(self):  # while this serve runs, no other can take its workspace's lock
+        (private,) = set(tmp_path.glob("acts-gnn-serve-*")) - {serving, young, unmarked}
+        with open(private / ".in-use") as other:
+            try:
+                fcntl.flock(other, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                locked_while_serving.append(private)
+
+    monkeypatch.setattr(FakeTriton, "run", run)
+    with open(serving / ".in-use") as held:
+        fcntl.flock(held, fcntl.LOCK_EX)
+        server.serve(dataclasses.replace(fake_triton, workspace=None))
+        assert not abandoned.exists()
+        assert serving.exists() and young.exists() and unmarked.exists()
+        (private,) = locked_while_serving
+        assert not private.exists()  # removed at its normal end
+    assert server.remove_abandoned_workspaces(str(tmp_path)) == [serving]
+
+
 def test_a_start_that_times_out_is_retried(fake_triton, monkeypatch):
     FakeTriton.failures = 0
     from pytriton.client.exceptions import PyTritonClientTimeoutError
