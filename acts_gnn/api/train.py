@@ -13,12 +13,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from acts_gnn.errors import ConfigError, OutputRefusedError
+from acts_gnn.errors import ConfigError
 from acts_gnn.event import Event
-from acts_gnn.gnn.bundle import ModelBundle
+from acts_gnn.gnn.bundle import ModelBundle, check_bundle_output
 from acts_gnn.gnn.models import GNNConfig
 from acts_gnn.gnn.records import EpochReport, RunInputs
-from acts_gnn.gnn.train import REUSABLE_STAGES, TrainingConfig
+from acts_gnn.gnn.train import REUSABLE_STAGES, TrainingConfig, check_reuse
 from acts_gnn.io.source import EventSource
 
 # the configuration a request carries, for its callers
@@ -76,13 +76,8 @@ class TrainRequest:
 
     def check(self) -> None:
         """Refuse, before any work, what cannot run (ConfigError, OutputRefusedError)."""
-        from acts_gnn.io.atomic import check_output
-
-        if (self.output / "bundle.json").exists() and not self.force:
-            raise OutputRefusedError(
-                f"{self.output}: a bundle is there already (use --force to replace it)"
-            )
-        check_output(self.output / "bundle.json", overwrite=True)  # can its directory be made?
+        check_bundle_output(self.output, self.force)
+        check_reuse(self.config, self.reuse is not None, self.reuse_stages)
         if self.quality_only and self.reuse is None:
             raise ConfigError("--quality-only needs --reuse BUNDLE (the bundle to add it to)")
         if self.reuse_stages not in REUSABLE_STAGES:
@@ -105,10 +100,12 @@ def train(
     request: TrainRequest,
     report: Callable[[EpochReport], None] = lambda _r: None,
     status: Callable[[str], None] = lambda _s: None,
+    warn: Callable[[str], None] = lambda _w: None,
 ) -> ModelBundle:
     """Check, read, train and write the bundle; returns it (``path``: where it was written).
 
-    ``report`` gets every epoch's line, ``status`` what is being done.
+    ``report`` gets every epoch's line, ``status`` what is being done, ``warn`` what the run
+    may not do as meant (events to judge it by that it also trains on).
     """
     from acts_gnn.cpus import resolve_threads, use_threads
     from acts_gnn.cuda.device import resolve_device
@@ -128,6 +125,14 @@ def train(
     val_events = _read("validation", val_source, status)
     test_events = _read("test", test_source, status) if test_source is not None else []
     tune_events = _read("tuning", tune_source, status) if tune_source is not None else []
+    trained = {event.source for event in train_events}
+    for option, events in (("--val", val_events), ("--test", test_events), ("--tune", tune_events)):
+        shared = [event.source for event in events if event.source in trained]
+        if shared:
+            warn(
+                f"{len(shared)} of the {len(events)} {option} events are training events too "
+                f"({shared[0]}, …): what is judged on them was trained on them"
+            )
     status("training")
     bundle = train_recipe(
         train_events,

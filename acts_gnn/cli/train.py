@@ -5,6 +5,7 @@ Layer: cli.
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Annotated
 
@@ -192,7 +193,7 @@ def command(
     and stitching cuts chosen on validation tracks, then the candidate-quality selection (trained
     on the training events' candidates, its cut chosen on the validation events).
     """
-    from acts_gnn.api import train as api
+    api = _checked_api((train, val, test, tune), reuse, output, force)
 
     request = api.TrainRequest(
         train=tuple(train),
@@ -234,6 +235,23 @@ def command(
     _train(api, request)
 
 
+def _checked_api(inputs, reuse, output: Path, force: bool):
+    """The training API (which loads torch), once a refused output, a missing input or a
+    missing bundle to reuse has been refused without it (seconds sooner)."""
+    from acts_gnn.gnn.bundle import bundle_description, check_bundle_output
+    from acts_gnn.io.source import open_events
+
+    check_bundle_output(output, force)
+    for paths in inputs:
+        if paths:
+            open_events(paths)
+    if reuse is not None:
+        bundle_description(reuse)
+    from acts_gnn.api import train
+
+    return train
+
+
 def _train(api, request) -> None:
     """Run ``request`` with its epochs and stages on stderr."""
     console = make_console(stderr=True)
@@ -242,8 +260,40 @@ def _train(api, request) -> None:
             request,
             report=lambda entry: console.print(_epoch_line(entry)),
             status=_stage_printer(console, status),
+            warn=lambda text: console.print(f"warning: {text}"),
         )
-    console.print(f"wrote {request.output}: {bundle.pipeline}")
+    for line in _summary(request.output, bundle):
+        console.print(line)
+
+
+def _summary(output, bundle) -> list[str]:
+    """What the run wrote: the pipeline's settings, and the held-out scores (``--test``)."""
+    p = bundle.pipeline
+    settings = [
+        f"radius {p.radius:.3g}",
+        f"k {p.max_neighbours}",
+        f"filter cut {p.filter_cut:.3g}",
+        f"{p.track_builder} at GNN cut {p.gnn_cut:.3g}",
+    ]
+    for name, value in (("stitch", p.stitch_cut), ("rescue", p.rescue_cut)):
+        if value is not None:
+            settings.append(f"{name} cut {value:.3g}")
+    if p.quality_cut is not None:
+        settings.append(f"quality cut {p.quality_cut:.3g}")
+    lines = [f"wrote {output}: {', '.join(settings)}"]
+    for builder, scores in bundle.metrics.tests.items():
+        best = scores["selections"][0]
+        lines.append(
+            f"held-out ({scores['n_events']} events, {builder}): "
+            f"efficiency {_percent(best['efficiency'])}, fakes {_percent(best['fake_rate'])}, "
+            f"duplicates {_percent(best['duplicate_rate'])} (candidates of at least "
+            f"{best['min_track_spacepoints']} space points)"
+        )
+    return lines
+
+
+def _percent(value) -> str:
+    return "–" if value is None or math.isnan(value) else f"{value:.2%}"
 
 
 def _stage_printer(console, status):
@@ -259,9 +309,10 @@ def _stage_printer(console, status):
 
 
 def _epoch_line(entry) -> str:
-    """One epoch of the training log, as printed."""
+    """One epoch of the training log, as printed (the embedding has no edge purity)."""
+    purity = "" if math.isnan(entry.val_purity) else f"purity {entry.val_purity:.4f}  "
     return (
-        f"{entry.stage:9s} epoch {entry.epoch:2d}  loss {entry.train_loss:.4f}  "
+        f"{entry.stage:9s} epoch {entry.epoch + 1:2d}  loss {entry.train_loss:.4f}  "
         f"val loss {entry.val_loss:.4f}  val edge eff {entry.val_efficiency:.4f}  "
-        f"purity {entry.val_purity:.4f}  ({entry.seconds:.0f} s)"
+        f"{purity}({entry.seconds:.0f} s)"
     )

@@ -16,15 +16,23 @@ as bundles written before it existed do.
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 from acts_gnn.errors import BundleError
 from acts_gnn.gnn.records import BundleMetrics, TrainingRecord
-from acts_gnn.io.atomic import atomic_path, write_text_atomic
+from acts_gnn.io.atomic import atomic_path, check_output_directory, write_text_atomic
 
-__all__ = ["SCHEMA_VERSION", "ModelBundle", "PipelineConfig", "default_bundle_dir"]
+__all__ = [
+    "SCHEMA_VERSION",
+    "ModelBundle",
+    "PipelineConfig",
+    "bundle_description",
+    "check_bundle_output",
+    "default_bundle_dir",
+]
 
 SCHEMA_VERSION = 1
 FEATURE_SCALES = {"r": 1000.0, "phi": "pi", "z": 1000.0}
@@ -34,6 +42,47 @@ _WEIGHTS = {
     "gnn": "gnn.pt",
     "quality": "quality.pt",
 }
+
+
+def _finite_or_null(value: Any) -> Any:
+    """``value`` (JSON-like) with every NaN or infinite float replaced by None."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {key: _finite_or_null(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_finite_or_null(item) for item in value]
+    return value
+
+
+def check_bundle_output(output: str | Path, force: bool) -> None:
+    """Refuse, before any work, a bundle's output directory: a file, a bundle without
+    ``force``, a directory that holds anything but a bundle (its files are never mixed with a
+    bundle's), or one that cannot be made.
+
+    Raises:
+        OutputRefusedError: as above.
+    """
+    check_output_directory(
+        output,
+        overwrite=force,
+        kind="a model bundle",
+        is_kind=lambda directory: (directory / "bundle.json").is_file(),
+    )
+
+
+def bundle_description(directory: str | Path) -> Path:
+    """The ``bundle.json`` of the bundle ``directory`` (read nothing yet).
+
+    Raises:
+        BundleError: no such directory, or no ``bundle.json`` in it.
+    """
+    directory = Path(directory)
+    if not directory.exists():
+        raise BundleError(f"{directory}: no such directory (expected a model bundle)")
+    if not (directory / "bundle.json").is_file():
+        raise BundleError(f"{directory}: not a model bundle (no bundle.json)")
+    return directory / "bundle.json"
 
 
 def default_bundle_dir() -> Path:
@@ -132,9 +181,10 @@ class ModelBundle:
         for name, module in self._modules().items():
             with atomic_path(directory / _WEIGHTS[name]) as temporary:
                 torch.save(module.state_dict(), temporary)
-        write_text_atomic(
-            directory / "bundle.json", json.dumps(self.description(), indent=2) + "\n"
-        )
+        # strict JSON (any reader parses it): a figure that is not a number (an embedding's
+        # purity, a rate without candidates) is written null and read back as NaN
+        text = json.dumps(_finite_or_null(self.description()), indent=2, allow_nan=False)
+        write_text_atomic(directory / "bundle.json", text + "\n")
         return directory
 
     @classmethod
@@ -157,9 +207,7 @@ class ModelBundle:
         from acts_gnn.gnn.quality import QualityConfig, QualityMLP
 
         directory = Path(directory) if directory is not None else default_bundle_dir()
-        meta_path = directory / "bundle.json"
-        if not meta_path.is_file():
-            raise BundleError(f"{directory}: not a model bundle (no bundle.json)")
+        meta_path = bundle_description(directory)
         try:
             meta = json.loads(meta_path.read_text())
         except json.JSONDecodeError as exc:

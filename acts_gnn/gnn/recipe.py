@@ -148,8 +148,9 @@ def choose_filter_cut(
     """``bundle`` with the highest filter cut (the one chosen on edges × :data:`FILTER_CUT_SCALES`;
     a bundle scanned before is scanned over the same cuts again) whose
     efficiency − fake rate on ``events``, through the whole pipeline with its other cuts and
-    quality selection as they are, is within :data:`FILTER_CUT_TOLERANCE` of the best, and
-    every cut's figures in ``metrics.filter_scan``.
+    quality selection as they are, is within :data:`FILTER_CUT_TOLERANCE` of the best (the cut
+    chosen on edges when no cut makes a candidate), and every cut's figures in
+    ``metrics.filter_scan``.
 
     The cut chosen on edges (a share of the true validation edges kept) weighs every edge
     alike; the edges it drops lean to high pT, where a track has few points to spare.
@@ -165,8 +166,10 @@ def choose_filter_cut(
         s = _on_tracks(outputs)
         per_event = sum(scored.edges.shape[1] for _, scored in outputs) / max(len(events), 1)
         rows.append(FilterScanRow(cut, per_event, s.efficiency, s.fake_rate, s.duplicate_rate))
-    enough = max(row.efficiency - row.fake_rate for row in rows) - FILTER_CUT_TOLERANCE
-    best = next(row for row in rows if row.efficiency - row.fake_rate >= enough)
+    # a row where efficiency − fake rate is NaN (no targets, or no candidates) never wins; with
+    # only such rows the cut chosen on edges (the first) is kept
+    enough = _best(rows).efficiency - _best(rows).fake_rate - FILTER_CUT_TOLERANCE
+    best = next((row for row in rows if row.efficiency - row.fake_rate >= enough), rows[0])
     return replace(
         bundle,
         pipeline=replace(bundle.pipeline, filter_cut=best.filter_cut),

@@ -20,6 +20,7 @@ left out; keys this version does not know are kept verbatim
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any
@@ -41,12 +42,17 @@ __all__ = [
 
 
 def _rows(cls: type, rows: Any, where: str) -> tuple:
-    """JSON rows (a list of objects) → a tuple of ``cls``."""
+    """JSON rows (a list of objects) → a tuple of ``cls``; null in a field that is always a
+    number is NaN (what ``bundle.json`` writes for it)."""
     if not isinstance(rows, list):
         raise BundleError(f"{where}: expected a list, got {type(rows).__name__}")
+    numbers = {f.name for f in fields(cls) if f.type == "float"}
     try:
-        return tuple(cls(**row) for row in rows)
-    except TypeError as exc:
+        return tuple(
+            cls(**{k: math.nan if v is None and k in numbers else v for k, v in row.items()})
+            for row in rows
+        )
+    except (TypeError, AttributeError) as exc:
         raise BundleError(f"{where}: a row with unknown or missing fields ({exc})") from exc
 
 

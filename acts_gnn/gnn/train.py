@@ -55,6 +55,7 @@ torch and numpy, so a run is repeatable on one machine.
 from __future__ import annotations
 
 import copy
+import math
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field, replace
@@ -79,7 +80,7 @@ from acts_gnn.gnn.models import (
 from acts_gnn.gnn.records import BundleMetrics, EpochReport, ReuseRecord, TrainingRecord
 from acts_gnn.gnn.truth_graph import edge_truth, same_particle, spacepoint_pt, true_edges
 
-__all__ = ["REUSABLE_STAGES", "SOFT_EDGE_MODES", "TrainingConfig", "train_pipeline"]
+__all__ = ["REUSABLE_STAGES", "SOFT_EDGE_MODES", "TrainingConfig", "check_reuse", "train_pipeline"]
 
 #: what a run with ``reuse`` may take from the earlier bundle, the stages in pipeline order
 REUSABLE_STAGES = (("embedding",), ("embedding", "filter"))
@@ -147,27 +148,44 @@ class TrainingConfig:
     quality_open_ends: bool = False
 
     def __post_init__(self) -> None:
+        """Refuse a recipe that cannot run (NaN fails every check); the messages name the
+        options of ``acts-gnn train``.
+
+        Raises:
+            ConfigError: an unknown soft-edge mode, or a value out of its range.
+        """
         if self.soft_edges not in SOFT_EDGE_MODES:
             raise ConfigError(
-                f"soft_edges {self.soft_edges!r}: expected one of {', '.join(SOFT_EDGE_MODES)}"
+                f"--soft-edges {self.soft_edges!r}: expected one of {', '.join(SOFT_EDGE_MODES)}"
             )
-        if not 0.0 < self.filter_efficiency <= 1.0:
-            raise ConfigError(
-                f"filter_efficiency must be in (0, 1], got {self.filter_efficiency:g}"
-            )
-        if self.latent_negatives < 0:
-            raise ConfigError(f"latent_negatives must be 0 or more, got {self.latent_negatives}")
-        if not 0.0 <= self.truncate <= 1.0:
-            raise ConfigError(f"truncate must be in [0, 1], got {self.truncate:g}")
-        if not 0.0 <= self.stop_tracks <= 1.0:
-            raise ConfigError(f"stop_tracks must be in [0, 1], got {self.stop_tracks:g}")
-        if not 0.0 <= self.true_edge_pt_power <= 2.0:
-            raise ConfigError(
-                f"true_edge_pt_power must be in [0, 2], got {self.true_edge_pt_power:g}"
-            )
-        for name in ("embedding_lr", "filter_lr", "gnn_lr"):  # 0 keeps a warm start's weights
-            if not getattr(self, name) >= 0.0:  # NaN too
-                raise ConfigError(f"{name} must be 0 or more, got {getattr(self, name):g}")
+        at_least_one = "at least 1"
+        checks = (
+            ("--seed", self.seed, self.seed >= 0, "0 or more"),
+            ("--target-pt", self.target_pt_gev, 0 <= self.target_pt_gev < math.inf, "a number ≥ 0"),
+            ("--embedding-epochs", self.embedding_epochs, self.embedding_epochs >= 1, at_least_one),
+            ("--filter-epochs", self.filter_epochs, self.filter_epochs >= 1, at_least_one),
+            ("--gnn-epochs", self.gnn_epochs, self.gnn_epochs >= 1, at_least_one),
+            ("--patience", self.patience, self.patience >= 1, at_least_one),
+            ("--max-neighbours", self.max_neighbours, self.max_neighbours >= 1, at_least_one),
+            ("--gnn-sectors", self.gnn_sectors, self.gnn_sectors >= 1, at_least_one),
+            ("--gnn-hidden", self.gnn.hidden, self.gnn.hidden >= 1, at_least_one),
+            ("--gnn-iterations", self.gnn.iterations, self.gnn.iterations >= 1, at_least_one),
+            ("--filter-efficiency", self.filter_efficiency, 0.0 < self.filter_efficiency <= 1.0,
+             "in (0, 1]"),
+            ("--latent-negatives", self.latent_negatives, self.latent_negatives >= 0,
+             "0 or more"),
+            ("--truncate", self.truncate, 0.0 <= self.truncate <= 1.0, "in [0, 1]"),
+            ("--stop-tracks", self.stop_tracks, 0.0 <= self.stop_tracks <= 1.0, "in [0, 1]"),
+            ("--true-edge-pt-power", self.true_edge_pt_power,
+             0.0 <= self.true_edge_pt_power <= 2.0, "in [0, 2]"),
+            # a learning rate of 0 keeps a warm start's weights
+            ("--embedding-lr", self.embedding_lr, self.embedding_lr >= 0.0, "0 or more"),
+            ("filter_lr", self.filter_lr, self.filter_lr >= 0.0, "0 or more"),
+            ("--gnn-lr", self.gnn_lr, self.gnn_lr >= 0.0, "0 or more"),
+        )  # fmt: skip
+        for option, value, fine, expected in checks:
+            if not fine:
+                raise ConfigError(f"{option} must be {expected}, got {value:g}")
 
     def as_dict(self) -> dict[str, Any]:
         """For the bundle's record."""
@@ -789,18 +807,8 @@ def train_pipeline(
             + " or ".join(repr(",".join(s)) for s in REUSABLE_STAGES)
         )
     reuse_filter = reuse is not None and "filter" in reuse_stages
-    if config.fine_tune_embedding and (reuse is None or tuple(reuse_stages) != ("embedding",)):
-        raise ConfigError(
-            "fine-tuning the embedding needs a reused bundle whose embedding alone is taken "
-            "(--reuse BUNDLE --reuse-stages embedding): its filter would not fit the new one"
-        )
+    check_reuse(config, reuse is not None, reuse_stages)
     _check_warm_start(config, reuse)
-    if config.recut_filter and not reuse_filter:
-        raise ConfigError(
-            "choosing a filter's cut again needs a reused filter "
-            "(--reuse BUNDLE --reuse-stages embedding,filter): a trained filter's cut is chosen "
-            "at --filter-efficiency anyway"
-        )
     train_embedding = reuse is None or config.fine_tune_embedding
     torch.manual_seed(config.seed)
     np.random.seed(config.seed)
@@ -885,13 +893,34 @@ def train_pipeline(
     )
 
 
+def check_reuse(config: TrainingConfig, reusing: bool, reuse_stages: Sequence[str]) -> None:
+    """Refuse the options that need a reused bundle (or certain of its stages) without it: what
+    can be told before the bundle or any event is read.
+
+    Raises:
+        ConfigError: ``--fine-tune-embedding``, ``--warm-start`` or ``--recut-filter`` without
+            the reuse each needs.
+    """
+    if config.fine_tune_embedding and not (reusing and tuple(reuse_stages) == ("embedding",)):
+        raise ConfigError(
+            "fine-tuning the embedding needs a reused bundle whose embedding alone is taken "
+            "(--reuse BUNDLE --reuse-stages embedding): its filter would not fit the new one"
+        )
+    if config.warm_start and not reusing:
+        raise ConfigError("a warm start needs a bundle to start from (--reuse BUNDLE)")
+    if config.recut_filter and not (reusing and "filter" in reuse_stages):
+        raise ConfigError(
+            "choosing a filter's cut again needs a reused filter "
+            "(--reuse BUNDLE --reuse-stages embedding,filter): a trained filter's cut is chosen "
+            "at --filter-efficiency anyway"
+        )
+
+
 def _check_warm_start(config: TrainingConfig, reuse: ModelBundle | None) -> None:
     """A warm start needs a reused bundle whose filter and GNN have the sizes asked for (the
     GNN's number of iterations may differ: they share one set of weights)."""
-    if not config.warm_start:
+    if not config.warm_start or reuse is None:  # (no reuse: refused by check_reuse)
         return
-    if reuse is None:
-        raise ConfigError("a warm start needs a bundle to start from (--reuse BUNDLE)")
     for name, asked, found, same_sizes in (
         ("filter", config.filter, reuse.filter.config, config.filter),
         (

@@ -16,7 +16,7 @@ from __future__ import annotations
 import contextlib
 import os
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from acts_gnn.errors import OutputError, OutputRefusedError
@@ -24,6 +24,7 @@ from acts_gnn.errors import OutputError, OutputRefusedError
 __all__ = [
     "atomic_path",
     "check_output",
+    "check_output_directory",
     "make_parents",
     "new_dir_mode",
     "new_file_mode",
@@ -81,6 +82,31 @@ def check_output(path: str | Path, *, overwrite: bool) -> None:
         os.unlink(probe)  # (a directory that takes new files but lets none go is refused too)
     except OSError as exc:
         raise OutputRefusedError(f"{path}: cannot write in {ancestor} ({exc.strerror})") from exc
+
+
+def check_output_directory(
+    path: str | Path, *, overwrite: bool, kind: str, is_kind: Callable[[Path], bool]
+) -> None:
+    """Refuse, before any work, an output that is a directory of ``kind`` (a model bundle, a
+    model repository): a file there; a directory of ``kind`` without ``overwrite``; a directory
+    that holds anything else (never replaced, ``--force`` or not: its files would be lost or
+    mixed in); one that cannot be made (as :func:`check_output`). ``is_kind`` tells whether a
+    non-empty directory is one of ``kind``.
+
+    Raises:
+        OutputRefusedError: as above (exit code 2: nothing was done).
+    """
+    path = Path(path)
+    if path.exists() and not path.is_dir():
+        raise OutputRefusedError(f"{path}: is a file, not a directory")
+    if path.is_dir() and any(path.iterdir()):
+        if not is_kind(path):
+            raise OutputRefusedError(
+                f"{path}: holds files that are not {kind}; give a new or empty directory"
+            )
+        if not overwrite:
+            raise OutputRefusedError(f"{path}: {kind} is there already (use --force to replace it)")
+    check_output(path, overwrite=True)
 
 
 def make_parents(path: str | Path) -> Path:

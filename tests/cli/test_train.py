@@ -19,15 +19,19 @@ def test_train_reuse_keeps_the_shipped_embedding_and_filter(tmp_path, run_cli):
         "--data-description", "acts-gnn simulate (the example event)",
     )  # fmt: skip
     assert result.exit_code == 0, result.stderr
-    assert "gnn       epoch  0" in result.stderr
+    assert "gnn       epoch  1" in result.stderr
     assert "embedding epoch" not in result.stderr and "filter    epoch" not in result.stderr
     # stderr is not a terminal here, as in a batch job's log: each stage is announced as a line
     lines = result.stderr.splitlines()
     stages = [lines.index(s) for s in ("preparing events", "training the GNN")]
     assert stages == sorted(stages) and stages[1] < lines.index(next(
-        line for line in lines if line.startswith("gnn       epoch  0")
+        line for line in lines if line.startswith("gnn       epoch  1")
     ))  # fmt: skip
     assert any(line.startswith("building graphs (radius ") for line in lines)
+    # the example is both the training and the validation event: said, before the training
+    warning = "warning: 1 of the 1 --val events are training events too ("
+    assert lines.index(next(line for line in lines if line.startswith(warning))) < stages[1]
+    assert "what is judged on them was trained on them" in result.stderr
     meta = json.loads((out / "bundle.json").read_text())
     shipped = json.loads((default_bundle_dir() / "bundle.json").read_text())
     assert meta["models"]["gnn"] == {"hidden": 8, "iterations": 1, "mlp_layers": 2}
@@ -35,6 +39,12 @@ def test_train_reuse_keeps_the_shipped_embedding_and_filter(tmp_path, run_cli):
     assert meta["pipeline"]["radius"] == shipped["pipeline"]["radius"]
     assert meta["pipeline"]["filter_cut"] == shipped["pipeline"]["filter_cut"]
     assert meta["pipeline"]["max_neighbours"] == 16
+    p = meta["pipeline"]
+    assert lines[-1] == (
+        f"wrote {out}: radius {p['radius']:.3g}, k 16, filter cut {p['filter_cut']:.3g}, "
+        f"{p['track_builder']} at GNN cut {p['gnn_cut']:.3g}, stitch cut {p['stitch_cut']:.3g}, "
+        f"quality cut {p['quality_cut']:.3g}"
+    )
     reused = meta["training"]["reused_stages"]
     assert reused["stages"] == ["embedding", "filter"]
     assert reused["training"]["data"] == shipped["training"]["data"]
@@ -59,7 +69,13 @@ def test_train_reuse_of_a_missing_bundle_is_one_line(tmp_path, run_cli):
 
 def test_train_with_a_bad_soft_edge_mode_or_device_is_one_line(tmp_path, run_cli):
     for option, value, expected in (
-        ("--soft-edges", "maybe", "soft_edges 'maybe': expected one of ignore, true, false"),
+        ("--soft-edges", "maybe", "--soft-edges 'maybe': expected one of ignore, true, false"),
+        ("--gnn-epochs", "0", "--gnn-epochs must be at least 1, got 0"),
+        ("--filter-epochs", "0", "--filter-epochs must be at least 1, got 0"),
+        ("--max-neighbours", "0", "--max-neighbours must be at least 1, got 0"),
+        ("--gnn-sectors", "-5", "--gnn-sectors must be at least 1, got -5"),
+        ("--target-pt", "-1", "--target-pt must be a number ≥ 0, got -1"),
+        ("--patience", "0", "--patience must be at least 1, got 0"),
         ("--device", "tpu", "unknown device 'tpu'; use cpu, cuda, cuda:N or auto"),
     ):
         result = run_cli(
@@ -116,4 +132,41 @@ def test_bad_quality_and_pre_selection_options(tmp_path, run_cli):
     )  # fmt: skip
     assert result.exit_code == 2
     assert "--filter-max-inverse-pt must be positive (or 0: off), got -1" in result.stderr
+    assert not (tmp_path / "b").exists()
+
+
+def test_train_refuses_before_reading_an_event(tmp_path, run_cli):
+    example = example_dir()
+    other = tmp_path / "events"
+    other.mkdir()
+    (other / "notes.txt").write_text("mine")
+    for extra, expected in (
+        (
+            ["-o", other],
+            f"{other}: holds files that are not a model bundle; give a new or empty directory",
+        ),
+        (
+            ["-o", tmp_path / "b", "--warm-start"],
+            "a warm start needs a bundle to start from (--reuse BUNDLE)",
+        ),
+        (
+            ["-o", tmp_path / "b", "--recut-filter"],
+            "choosing a filter's cut again needs a "
+            "reused filter (--reuse BUNDLE --reuse-stages embedding,filter): a trained filter's "
+            "cut is chosen at --filter-efficiency anyway",
+        ),
+        (
+            ["-o", tmp_path / "b", "--test", tmp_path / "nope"],
+            f"{tmp_path / 'nope'}: no such file or directory",
+        ),
+        (
+            ["-o", tmp_path / "b", "--reuse", tmp_path / "nope"],
+            f"{tmp_path / 'nope'}: no such directory (expected a model bundle)",
+        ),
+    ):
+        result = run_cli("train", "--train", example, "--val", example, *extra)
+        assert (result.exit_code, result.stderr) == (2, f"acts-gnn: error: {expected}\n")
+    assert (other / "notes.txt").read_text() == "mine" and sorted(other.iterdir()) == [
+        other / "notes.txt"
+    ]
     assert not (tmp_path / "b").exists()

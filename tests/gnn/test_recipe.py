@@ -171,3 +171,22 @@ def test_choose_filter_cut_takes_the_best_tracks_not_the_most_edges(monkeypatch)
     # scanned again (the quality selection retrained), the same cuts: no ratchet downwards
     again = recipe.choose_filter_cut(chosen, [event])
     assert again.metrics.filter_scan == rows and again.pipeline.filter_cut == 0.02
+
+
+def test_choose_filter_cut_keeps_the_cut_on_edges_when_no_cut_makes_a_candidate(monkeypatch):
+    # a model that finds nothing (a first smoke test's one epoch): every row's fake rate is NaN
+    event = make_event([1] * 4, {1: 2.0})
+
+    class NothingPipeline:
+        def __init__(self, bundle, device: str = "cpu") -> None:
+            self.config = bundle.pipeline
+
+        def run_scores(self, features):
+            empty = np.zeros((2, 0), dtype=np.int64)
+            return replace(scored_graph(features, empty, np.zeros(0), self.config), features=None)
+
+    monkeypatch.setattr(recipe, "Pipeline", NothingPipeline)
+    made = tiny_bundle(PipelineConfig(filter_cut=0.02, gnn_cut=0.9))
+    chosen = recipe.choose_filter_cut(made, [event])
+    assert all(np.isnan(row.fake_rate) for row in chosen.metrics.filter_scan)
+    assert chosen.pipeline.filter_cut == 0.02

@@ -126,3 +126,16 @@ def test_held_out_scores_are_added_by_builder():
         "test_components": {"n_events": 1},
         "test_walkthrough": {"n_events": 2},
     }
+
+
+def test_bundle_json_is_strict_json_and_its_missing_figures_read_back_as_nan(tmp_path):
+    def refuse(constant: str) -> None:
+        raise ValueError(f"{constant} is not JSON")
+
+    bundle = ModelBundle.load()
+    saved = bundle.save(tmp_path) / "bundle.json"
+    for path in (default_bundle_dir() / "bundle.json", saved):
+        json.loads(path.read_text(), parse_constant=refuse)
+    history = json.loads(saved.read_text())["metrics"]["history"]
+    assert history[0]["stage"] == "embedding" and history[0]["val_purity"] is None
+    assert math.isnan(ModelBundle.load(tmp_path).metrics.history[0].val_purity)

@@ -98,7 +98,7 @@ def test_true_edges_weigh_their_clipped_pt_to_the_power_and_false_edges_one():
     assert weight[(4, 5)] == pytest.approx(10**0.5)
     assert weight[(6, 7)] == 0.0
     assert weight[(0, 2)] == weight[(1, 7)] == 1.0
-    with pytest.raises(ConfigError, match=r"true_edge_pt_power must be in \[0, 2\], got -1"):
+    with pytest.raises(ConfigError, match=r"--true-edge-pt-power must be in \[0, 2\], got -1"):
         training.TrainingConfig(true_edge_pt_power=-1)
 
 
@@ -114,7 +114,7 @@ def test_bce_balances_true_and_false_by_their_weights():
 
 
 def test_unknown_soft_edge_mode_is_a_config_error():
-    expected = "soft_edges 'maybe': expected one of ignore, true, false"
+    expected = "--soft-edges 'maybe': expected one of ignore, true, false"
     with pytest.raises(ConfigError, match=expected):
         training.TrainingConfig(soft_edges="maybe")
 
@@ -263,20 +263,23 @@ def test_stopped_tracks_keep_one_run_of_their_points_in_r():
 
 
 def test_stop_tracks_outside_zero_to_one_is_a_config_error():
-    with pytest.raises(ConfigError, match="stop_tracks must be in"):
+    with pytest.raises(ConfigError, match="--stop-tracks must be in"):
         training.TrainingConfig(stop_tracks=-0.1)
 
 
-@pytest.mark.parametrize("name", ["embedding_lr", "filter_lr", "gnn_lr"])
+@pytest.mark.parametrize(
+    ("name", "option"),
+    [("embedding_lr", "--embedding-lr"), ("filter_lr", "filter_lr"), ("gnn_lr", "--gnn-lr")],
+)
 @pytest.mark.parametrize("value", [-1e-3, float("nan")])
-def test_a_negative_learning_rate_is_a_config_error(name, value):
-    with pytest.raises(ConfigError, match=f"{name} must be 0 or more, got {value:g}"):
+def test_a_negative_learning_rate_is_a_config_error(name, option, value):
+    with pytest.raises(ConfigError, match=f"{option} must be 0 or more, got {value:g}"):
         training.TrainingConfig(**{name: value})
     assert getattr(training.TrainingConfig(**{name: 0.0}), name) == 0.0  # frozen weights
 
 
 def test_truncate_outside_zero_to_one_is_a_config_error():
-    with pytest.raises(ConfigError, match="truncate must be in"):
+    with pytest.raises(ConfigError, match="--truncate must be in"):
         training.TrainingConfig(truncate=1.5)
 
 
@@ -483,7 +486,7 @@ def test_latent_negatives_join_the_hard_pairs_of_every_epoch(monkeypatch):
     # too), with the configured k and the margin as radius
     assert [(k, r) for k, r, _ in mined] == [(3, 1.0)] * 4
     assert all(n > 0 for _, _, n in mined)
-    with pytest.raises(ConfigError, match="latent_negatives must be 0 or more, got -1"):
+    with pytest.raises(ConfigError, match="--latent-negatives must be 0 or more, got -1"):
         training.TrainingConfig(latent_negatives=-1)
 
 
@@ -625,5 +628,5 @@ def test_a_reused_filter_keeps_its_cut_unless_it_is_chosen_again():
         training.train_pipeline(
             events[:1], events[1:], again, reuse=earlier, reuse_stages=("embedding",)
         )
-    with pytest.raises(ConfigError, match=r"filter_efficiency must be in \(0, 1\], got 1.5"):
+    with pytest.raises(ConfigError, match=r"--filter-efficiency must be in \(0, 1\], got 1.5"):
         training.TrainingConfig(filter_efficiency=1.5)
