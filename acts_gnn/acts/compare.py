@@ -16,7 +16,7 @@ from acts_gnn.io.atomic import atomic_path
 from acts_gnn.io.source import open_events
 from acts_gnn.io.trackml import read_trackml_particles
 
-__all__ = ["Comparison", "compare_with_trackml"]
+__all__ = ["Comparison", "compare_with_trackml", "trackml_tables"]
 
 
 @dataclass(frozen=True)
@@ -128,6 +128,21 @@ def _sample(name: str, tables: list[Particles], spacepoints: list[int]) -> Sampl
     )
 
 
+def trackml_tables(trackml: str | Path) -> list[Path]:
+    """The particle tables of the TrackML data folder ``trackml``, once its ``particles/`` and
+    ``full_events/`` are found (nothing is read yet: a mistyped folder is refused at once).
+
+    Raises:
+        InputFormatError: no particle tables, or no full-event hit files.
+    """
+    trackml = Path(trackml)
+    tables = sorted((trackml / "particles").glob("event*-particles.csv*"))
+    if not tables:
+        raise InputFormatError(trackml / "particles", "", "no TrackML particle tables found")
+    open_events([trackml / "full_events"])  # finds the events, reads none
+    return tables
+
+
 def compare_with_trackml(simulated: str | Path, trackml: str | Path) -> Comparison:
     """Read simulated ACTS CSV events and the TrackML particle tables and full-event hit files.
 
@@ -138,12 +153,9 @@ def compare_with_trackml(simulated: str | Path, trackml: str | Path) -> Comparis
     Raises:
         InputFormatError: a folder is missing or holds no events.
     """
-    trackml = Path(trackml)
-    tables = sorted((trackml / "particles").glob("event*-particles.csv*"))
-    if not tables:
-        raise InputFormatError(trackml / "particles", "", "no TrackML particle tables found")
+    tables = trackml_tables(trackml)
     real_particles = [read_trackml_particles(p) for p in tables]
-    real_hits = [len(e) for e in open_events([trackml / "full_events"])]
+    real_hits = [len(e) for e in open_events([Path(trackml) / "full_events"])]
     sim_tables, sim_points = [], []
     for event in open_events([simulated]):
         if event.truth is None:

@@ -120,8 +120,10 @@ class SimulationConfig:
             raise ConfigError(f"--events must be at least 1, got {self.events}")
         if self.particle_tables:
             self._check_tables()
-        if self.model.pileup < 0:
-            raise ConfigError(f"--pileup must be non-negative, got {self.model.pileup}")
+        if not 0 <= self.model.pileup < math.inf:  # NaN too
+            raise ConfigError(f"--pileup must be a non-negative number, got {self.model.pileup}")
+        if self.model.signal_particles < 0:
+            raise ConfigError(f"--signal must be non-negative, got {self.model.signal_particles}")
         if not 0.0 <= self.noise_fraction < 1.0:
             raise ConfigError(f"--noise must be in [0, 1), got {self.noise_fraction}")
         for flag, fraction in (
@@ -134,7 +136,7 @@ class SimulationConfig:
                 raise ConfigError(f"{flag} must be in [0, 1], got {fraction}")
         if self.model.jets < 0:
             raise ConfigError(f"--jets must be non-negative, got {self.model.jets}")
-        if self.model.jets and self.model.jet_particles_mean < 1:
+        if self.model.jets and not 1 <= self.model.jet_particles_mean < math.inf:
             raise ConfigError(
                 f"--jet-particles must be at least 1, got {self.model.jet_particles_mean:g}"
             )
@@ -685,10 +687,26 @@ def simulate(
             f"{output}: already holds event files (choose an empty directory, or --force to "
             "replace them)"
         )
+    made = [d for d in (output, *output.parents) if not d.exists()]  # deepest first
     try:
         output.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise OutputRefusedError(f"{output}: cannot create directory ({exc.strerror})") from exc
+    try:
+        return _simulate_into(config, output, on_event, jobs)
+    except BaseException:  # an error or Ctrl-C: the directories this run made go too
+        for directory in made:
+            try:
+                directory.rmdir()  # only while empty: never what anyone else put there
+            except OSError:
+                break
+        raise
+
+
+def _simulate_into(
+    config: SimulationConfig, output: Path, on_event: Callable[[int], None] | None, jobs: int
+) -> list[Path]:
+    """:func:`simulate` once ``output`` exists."""
     # simulate into a scratch folder inside output, then move: nothing half-written is left
     with tempfile.TemporaryDirectory(prefix=".simulate-", dir=output) as scratch:
         if min(jobs, config.events) > 1:

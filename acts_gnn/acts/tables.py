@@ -49,8 +49,10 @@ def table_paths(folder: str | Path) -> list[Path]:
         InputFormatError: ``folder`` is not a directory or holds no particle table.
     """
     folder = Path(folder)
+    if not folder.exists():
+        raise InputFormatError(folder, "", "no such directory (expected TrackML particle tables)")
     if not folder.is_dir():
-        raise InputFormatError(folder, "", "a directory of TrackML particle tables")
+        raise InputFormatError(folder, "", "not a directory (expected TrackML particle tables)")
     paths = sorted(
         path
         for pattern in ("event*-particles.csv", "event*-particles.csv.gz")

@@ -13,6 +13,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+import numpy as np
+
 from acts_gnn.errors import ConfigError
 from acts_gnn.event import Event
 from acts_gnn.gnn.bundle import ModelBundle, check_bundle_output
@@ -87,11 +89,17 @@ class TrainRequest:
 
 
 def _read(name: str, source: EventSource, status: Callable[[str], None]) -> list[Event]:
-    status(f"reading {len(source)} {name} events")
+    status(f"reading {len(source)} {name} event{'' if len(source) == 1 else 's'}")
     events = []
     for event in source:
         if event.truth is None:
             raise ConfigError(f"{event.source}: {name} events need truth")
+        pt = event.truth.particles.pt
+        if pt.size and np.isnan(pt).all():
+            raise ConfigError(
+                f"{event.source}: {name} events need a particle table (the particles' pT; "
+                "eventNNN-particles.csv)"
+            )
         events.append(event)
     return events
 

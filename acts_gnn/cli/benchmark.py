@@ -38,7 +38,7 @@ def command(
     example: Annotated[bool, typer.Option(help="Use the shipped example event.")] = False,
     local: Annotated[bool, typer.Option(help="Measure the local pipeline.")] = False,
     url: Annotated[
-        list[str] | None, typer.Option(help="A running server's gRPC HOST:PORT (repeatable).")
+        list[str] | None, typer.Option(help="A running server's gRPC HOST:PORT.")
     ] = None,
     metrics_url: Annotated[
         list[str] | None,

@@ -51,7 +51,7 @@ def command(
     ] = 3,
     min_track_sp: Annotated[
         list[int] | None,
-        typer.Option(help="Minimum candidate sizes to report (repeatable; default 3 and 5)."),
+        typer.Option(help="Minimum candidate sizes to report (default 3 and 5)."),
     ] = None,
     input_format: Annotated[
         str | None, typer.Option("--format", help="Format of the truth inputs (default: detect).")
@@ -60,7 +60,7 @@ def command(
         "spacepoints"
     ),
     branch: Annotated[
-        list[str] | None, typer.Option(help="ROOT branch mapping KEY=BRANCH (repeatable).")
+        list[str] | None, typer.Option(help="ROOT branch mapping KEY=BRANCH.")
     ] = None,
     force: Annotated[
         bool, typer.Option(help="Replace an existing JSON report and existing plots.")

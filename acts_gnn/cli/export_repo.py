@@ -23,8 +23,9 @@ def command(
     model: Annotated[
         list[str] | None,
         typer.Option(
-            help="Backends to export (repeatable): gnn_tracking, gnn_tracking_walk, "
-            "unrolling_tracking (default: all three)."
+            help="Backends to export: gnn_tracking, gnn_tracking_walk, "
+            "gnn_tracking_components, unrolling_tracking, null_tracking (default: "
+            "gnn_tracking, gnn_tracking_walk and unrolling_tracking)."
         ),
     ] = None,
     bundle: Annotated[Path | None, typer.Option(help="Model bundle (default: shipped).")] = None,
@@ -39,7 +40,13 @@ def command(
         int | None,
         typer.Option(help="GNN models: K1 neighbours per space point (default: the bundle's)."),
     ] = None,
-    force: Annotated[bool, typer.Option(help="Replace an existing repository.")] = False,
+    force: Annotated[
+        bool,
+        typer.Option(
+            help="Replace an existing repository (its wheels are kept; a directory that holds "
+            "anything else is never replaced)."
+        ),
+    ] = False,
 ) -> None:
     """Write a Triton model repository (config.pbtxt, Python-backend model.py, bundle).
 

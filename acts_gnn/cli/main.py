@@ -16,10 +16,15 @@ __all__ = ["app", "main"]
 
 
 def _without_flag_metavars(params: list) -> list:
-    """A flag (``--force``, ``--help``) takes no value: show no ``<bool>`` beside it."""
+    """A flag (``--force``, ``--help``) takes no value: show no ``<bool>`` beside it; an option
+    given once per value (``--train A --train B``) says so, not ``<list[Path]>``."""
     for param in params:
         if getattr(param, "is_flag", False) and param.metavar is None:
             param.metavar = ""
+        elif getattr(param, "multiple", False) and param.metavar is None:
+            bare = param.bare_type() if hasattr(param, "bare_type") else "list[value]"
+            item = bare.removeprefix("list[").removesuffix("]").lower()
+            param.metavar = f"<{item}> (repeatable)"
     return params
 
 

@@ -62,7 +62,7 @@ def command(
     precision: PrecisionOption = None,
     url: Annotated[
         list[str] | None,
-        typer.Option(help="Triton server HOST:PORT (repeatable: failover); runs remotely."),
+        typer.Option(help="Triton server HOST:PORT (several: failover); runs remotely."),
     ] = None,
     model: Annotated[str, typer.Option(help="Served model name (with --url).")] = "gnn_tracking",
     protocol: Annotated[str, typer.Option(help="grpc or http (with --url).")] = "grpc",
@@ -118,7 +118,7 @@ def command(
     tree: Annotated[str | None, typer.Option(help="ROOT tree name, overriding the preset.")] = None,
     branch: Annotated[
         list[str] | None,
-        typer.Option(help="ROOT branch mapping KEY=BRANCH, e.g. x=tx (repeatable)."),
+        typer.Option(help="ROOT branch mapping KEY=BRANCH, e.g. x=tx."),
     ] = None,
     force: Annotated[bool, typer.Option(help="Replace existing output files.")] = False,
     resume: Annotated[

@@ -19,7 +19,7 @@ def command(
     model: Annotated[
         list[str] | None,
         typer.Option(
-            help="Track finders to serve (repeatable), each bound under the name given: "
+            help="Track finders to serve, each bound under the name given: "
             "gnn_tracking, gnn_tracking_walk, unrolling_tracking (default: these three), "
             "null_tracking, a registry name (gnn, …) or one a $ACTS_GNN_FINDERS module registers."
         ),

@@ -138,12 +138,16 @@ def command(
         region_fraction=regions,
         particle_tables=tuple(table_paths(particles_from)) if particles_from else (),
     )
+    if compare_trackml is not None:  # a mistyped folder is refused before the simulation
+        from acts_gnn.acts.compare import trackml_tables
+
+        trackml_tables(compare_trackml)
     console = make_console(stderr=True)
     what = f"simulate {particles_from.name}" if particles_from else f"simulate μ={pileup:g}"
     with event_progress(console, events, what) as advance:
         jobs = available_cpus() if jobs is None else jobs
         written = simulate(config, output, on_event=advance, jobs=jobs, overwrite=force)
-    console.print(f"wrote {len(written)} files ({events} events) to {output}")
+    console.print(f"wrote {len(written)} files ({events} event{'s' * (events != 1)}) to {output}")
     if compare_trackml is not None:
         from acts_gnn.acts.compare import compare_with_trackml
 

@@ -21,12 +21,14 @@ def resolve_device(device: str | None = None) -> str:
     import torch
 
     name = device or os.environ.get("ACTS_GNN_DEVICE") or ""
+    # where a wrong name came from, when it was not the option
+    origin = "" if device else " (from ACTS_GNN_DEVICE)"
     if not name or name == "auto":
         return "cuda" if torch.cuda.is_available() else "cpu"
     if name == "cpu":
         return "cpu"
     if name.startswith("cuda"):
         if not torch.cuda.is_available():
-            raise ConfigError(f"device {name!r} requested but torch sees no CUDA device")
+            raise ConfigError(f"device {name!r}{origin} requested but torch sees no CUDA device")
         return name
-    raise ConfigError(f"unknown device {name!r}; use cpu, cuda, cuda:N or auto")
+    raise ConfigError(f"unknown device {name!r}{origin}; use cpu, cuda, cuda:N or auto")

@@ -81,9 +81,12 @@ class PerformanceReport:
     trackml_score: float
     per_event_trackml_score: tuple[float, ...]
     matches: tuple[EventMatch, ...] = field(repr=False, default=())
+    #: events whose truth has no particle table (their particles' pT unknown: never targets)
+    events_without_particles: int = 0
 
     def as_dict(self) -> dict[str, object]:
-        """JSON-ready summary."""
+        """JSON-ready summary (``events_without_particle_table`` only when there are such)."""
+        missing = {"events_without_particle_table": self.events_without_particles}
         return {
             "n_events": self.n_events,
             "cuts": {
@@ -95,6 +98,7 @@ class PerformanceReport:
             "selections": [s.as_dict() for s in self.selections],
             "trackml_score": self.trackml_score,
             "per_event_trackml_score": list(self.per_event_trackml_score),
+            **(missing if self.events_without_particles else {}),
         }
 
     def to_json(self) -> str:
@@ -131,7 +135,13 @@ class PerformanceReport:
                 f"{s.n_matched_targets}/{s.n_targets}",
                 str(s.n_tracks),
             )
-        table.caption = Text(f"TrackML score {self.trackml_score:.4f} (mean over events)")
+        caption = f"TrackML score {self.trackml_score:.4f} (mean over events)"
+        if self.events_without_particles:
+            caption += (
+                f"\n{self.events_without_particles} event(s) without a particle table: their "
+                "particles' pT is unknown, so none of them is a target"
+            )
+        table.caption = Text(caption)
         return table
 
 
@@ -151,6 +161,7 @@ class PerformanceAccumulator:
         self.min_track_sizes = tuple(min_track_sizes)
         self._matches: dict[int, list[EventMatch]] = {n: [] for n in self.min_track_sizes}
         self._scores: list[float] = []
+        self._without_particles = 0
 
     def add(self, event: Event, labels: np.ndarray) -> None:
         """Match one event's labels (the event must carry truth)."""
@@ -166,6 +177,8 @@ class PerformanceAccumulator:
                 match_event(event.event_id, event.spacepoints, event.truth, labels, config)
             )
         self._scores.append(trackml_score(event.spacepoints, event.truth, labels))
+        pt = event.truth.particles.pt
+        self._without_particles += bool(pt.size and np.isnan(pt).all())
 
     def report(self) -> PerformanceReport:
         """Summaries over all events added so far."""
@@ -190,4 +203,5 @@ class PerformanceAccumulator:
             trackml_score=float(np.mean(scores)) if scores else math.nan,
             per_event_trackml_score=scores,
             matches=tuple(self._matches[self.min_track_sizes[0]]),
+            events_without_particles=self._without_particles,
         )

@@ -20,9 +20,9 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from acts_gnn._extras import require
-from acts_gnn.errors import ConfigError, OutputError, OutputRefusedError
+from acts_gnn.errors import ConfigError, OutputError
 from acts_gnn.finders import finder_entry
-from acts_gnn.io.atomic import check_output, make_parents, new_dir_mode
+from acts_gnn.io.atomic import check_output_directory, make_parents, new_dir_mode
 from acts_gnn.result import STAGES
 from acts_gnn.triton.contract import (
     DEFAULT_MAX_SPACEPOINTS,
@@ -32,7 +32,7 @@ from acts_gnn.triton.contract import (
     STAGE_SECONDS,
 )
 
-__all__ = ["export_repository", "model_config"]
+__all__ = ["export_repository", "is_model_repository", "model_config"]
 _MODEL_FILE = Path(__file__).with_name("triton_python_model.py")
 
 
@@ -75,6 +75,16 @@ def model_config(
     return text_format.MessageToString(config)
 
 
+def is_model_repository(directory: Path) -> bool:
+    """Whether ``directory`` holds a model repository and nothing else: model directories
+    (each with its ``config.pbtxt``) and wheels (``*.whl``, kept when it is replaced)."""
+    return all(
+        (entry.is_dir() and (entry / "config.pbtxt").is_file())
+        or (entry.is_file() and entry.suffix == ".whl")
+        for entry in directory.iterdir()
+    )
+
+
 def export_repository(
     directory: str | Path,
     models: Sequence[str] = ("gnn_tracking", "gnn_tracking_walk", "unrolling_tracking"),
@@ -92,7 +102,9 @@ def export_repository(
         ConfigError: unknown model, instances or max_neighbours below one, a device that is
             not cpu/cuda.
         BundleError: the bundle is missing or unusable.
-        OutputError: ``directory`` exists (and ``overwrite`` is off) or cannot be written.
+        OutputError: ``directory`` is a repository (and ``overwrite`` is off), holds anything
+            but a repository (never replaced: see :func:`is_model_repository`), or cannot be
+            written. A replaced repository's wheels are kept.
     """
     from acts_gnn.gnn.bundle import ModelBundle, default_bundle_dir
 
@@ -101,16 +113,17 @@ def export_repository(
         raise ConfigError("give at least one model to export")
     if instances < 1:
         raise ConfigError(f"--instances must be at least 1, got {instances}")
+    if max_spacepoints < 1:
+        raise ConfigError(f"--max-spacepoints must be at least 1, got {max_spacepoints}")
     if max_neighbours is not None and max_neighbours < 1:
         raise ConfigError(f"--max-neighbours must be at least 1, got {max_neighbours}")
     if device != "cpu" and not device.startswith("cuda"):
         raise ConfigError(f"device must be cpu or cuda, got {device!r}")
     directory = Path(directory)
-    if directory.exists() and any(directory.iterdir()) and not overwrite:
-        raise OutputRefusedError(
-            f"{directory}: exists and is not empty (use --force to replace it)"
-        )
-    check_output(directory, overwrite=True)  # its parents can be made
+    check_output_directory(
+        directory, overwrite=overwrite, kind="a model repository", is_kind=is_model_repository
+    )
+    wheels = sorted(directory.glob("*.whl")) if directory.is_dir() else []
     bundle_dir = Path(bundle) if bundle is not None else default_bundle_dir()
     if any(e.uses_bundle for e in entries.values()):
         ModelBundle.load(bundle_dir)  # refuse a broken bundle before writing anything
@@ -137,6 +150,8 @@ def export_repository(
             shutil.copyfile(_MODEL_FILE, version / "model.py")
             if entries[name].uses_bundle:  # the bundle travels beside its model.py
                 shutil.copytree(bundle_dir, version / "bundle")
+        for wheel in wheels:  # acts-gnn's wheel, put there for the container to install
+            shutil.copy2(wheel, staging / wheel.name)
         if directory.exists():
             shutil.rmtree(directory)
         staging.rename(directory)

@@ -189,6 +189,18 @@ def test_refuses_bad_settings_and_full_directories(tmp_path):
         simulate(SimulationConfig(model=PileupModel(jets=2, jet_particles_mean=0.5)), tmp_path)
     with pytest.raises(ConfigError, match="nothing to simulate"):
         simulate(SimulationConfig(model=PileupModel(pileup=0)), tmp_path)
+    for pileup in (float("nan"), float("inf"), -1.0):
+        with pytest.raises(
+            ConfigError, match=f"--pileup must be a non-negative number, got {pileup}"
+        ):
+            simulate(SimulationConfig(model=PileupModel(pileup=pileup)), tmp_path / "new")
+    with pytest.raises(ConfigError, match="--signal must be non-negative, got -3"):
+        simulate(SimulationConfig(model=PileupModel(signal_particles=-3)), tmp_path / "new")
+    with pytest.raises(ConfigError, match=r"--jet-particles must be at least 1, got nan"):
+        simulate(
+            SimulationConfig(model=PileupModel(jets=1, jet_particles_mean=float("nan"))), tmp_path
+        )
+    assert not (tmp_path / "new").exists()
     (tmp_path / "event000000000-hits.csv").write_text("x\n")
     with pytest.raises(OutputError, match=r"already holds event files \(choose an empty "):
         simulate(SimulationConfig(model=PileupModel(pileup=1)), tmp_path)
@@ -249,8 +261,40 @@ def test_a_failed_worker_is_one_error_with_its_exit_code_and_nothing_written(tmp
     with pytest.raises(ActsGnnError, match=r"^table: bad$") as raised:
         simulate(config, tmp_path / "out", jobs=2)
     assert raised.value.exit_code == 2
-    assert list((tmp_path / "out").iterdir()) == []
+    assert not (tmp_path / "out").exists()  # the directory it made went too
+    (tmp_path / "out").mkdir()
     monkeypatch.setattr(sys, "executable", _fake_python(tmp_path, "exit 3"))
     with pytest.raises(ActsGnnError, match=r"a simulation worker died \(exit code 3\)"):
         simulate(config, tmp_path / "out", jobs=2)
-    assert list((tmp_path / "out").iterdir()) == []
+    assert list((tmp_path / "out").iterdir()) == []  # one it found is kept, empty
+
+
+@pytest.mark.parametrize("failure", [RuntimeError("ACTS failed"), KeyboardInterrupt()])
+def test_a_failed_or_interrupted_run_leaves_no_directory_it_made(tmp_path, monkeypatch, failure):
+    from acts_gnn.acts import simulate as module
+
+    def fails(config, scratch, on_event):
+        (scratch / "event000000000-hits.csv").write_text("half\n")
+        raise failure
+
+    monkeypatch.setattr(module, "simulation_sequencer", fails)
+    (tmp_path / "kept").mkdir()
+    with pytest.raises(type(failure)):
+        simulate(SimulationConfig(model=PileupModel(pileup=1)), tmp_path / "kept" / "a" / "b")
+    assert list(tmp_path.iterdir()) == [tmp_path / "kept"]
+    assert list((tmp_path / "kept").iterdir()) == []
+
+
+def test_a_mistyped_trackml_folder_is_refused_before_simulating(tmp_path, run_cli):
+    trackml = tmp_path / "trackml"
+    for expected in (
+        f"{trackml / 'particles'}: no TrackML particle tables found",
+        f"{trackml / 'full_events'}: no such file or directory",
+    ):
+        result = run_cli(
+            "simulate", "-o", tmp_path / "sim", "--pileup", "1", "--compare-trackml", trackml
+        )
+        assert (result.exit_code, result.stderr) == (2, f"acts-gnn: error: {expected}\n")
+        assert not (tmp_path / "sim").exists()
+        (trackml / "particles").mkdir(parents=True, exist_ok=True)
+        (trackml / "particles" / "event000001000-particles.csv").write_text("")

@@ -84,7 +84,7 @@ def test_tables_are_found_in_name_order_gzipped_or_not(tmp_path):
     (tmp_path / "empty").mkdir()
     with pytest.raises(InputFormatError, match="no particle table"):
         table_paths(tmp_path / "empty")
-    with pytest.raises(InputFormatError, match="a directory of TrackML particle tables"):
+    with pytest.raises(InputFormatError, match=r"missing: no such directory \(expected TrackML"):
         table_paths(tmp_path / "missing")
 
 

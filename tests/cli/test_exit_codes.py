@@ -166,7 +166,7 @@ def test_evaluate_and_train_refuse_an_output_under_a_file(run_cli, tmp_path):
     result = run_cli("train", "--train", tmp_path, "--val", tmp_path, "-o", blocker / "bundle")
     assert (result.exit_code, result.stderr) == (
         2,
-        f"acts-gnn: error: {blocker / 'bundle' / 'bundle.json'}: {blocker} is not a directory\n",
+        f"acts-gnn: error: {blocker / 'bundle'}: {blocker} is not a directory\n",
     )
 
 
@@ -289,6 +289,31 @@ def test_evaluate_refuses_truth_of_another_event_with_the_same_number(run_cli, t
         f"acts-gnn: error: {tracks}: event 0: its tracks were made from 8497 space points, "
         f"{points} has 8487; the files do not belong together\n",
     )
+
+
+def test_evaluate_says_when_the_truth_has_no_particle_table(run_cli, tmp_path):
+    import json
+    import shutil
+
+    from acts_gnn.io.example import example_dir
+
+    tracks = tmp_path / "t.root"
+    assert run_cli("reconstruct", "--example", "--backend", "truth", "-o", tracks).exit_code == 0
+    other = tmp_path / "other"
+    shutil.copytree(example_dir(), other)
+    for table in other.glob("*-particles*.csv*"):
+        table.unlink()
+    result = run_cli("evaluate", tracks, "--truth", other, "--json", tmp_path / "p.json")
+    assert result.exit_code == 0, result.stderr
+    assert "1 event(s) without a particle table: their particles' pT is unknown, so none of" in (
+        " ".join(result.stdout.split())
+    )
+    report = json.loads((tmp_path / "p.json").read_text())
+    assert report["events_without_particle_table"] == 1
+    assert report["selections"][0]["n_targets"] == 0
+    result = run_cli("evaluate", tracks, "--example", "--json", tmp_path / "q.json")
+    assert "without a particle table" not in result.stdout
+    assert "events_without_particle_table" not in json.loads((tmp_path / "q.json").read_text())
 
 
 @pytest.mark.parametrize(

@@ -170,3 +170,18 @@ def test_train_refuses_before_reading_an_event(tmp_path, run_cli):
         other / "notes.txt"
     ]
     assert not (tmp_path / "b").exists()
+
+
+def test_train_refuses_events_without_a_particle_table(tmp_path, run_cli):
+    import shutil
+
+    events = tmp_path / "events"
+    shutil.copytree(example_dir(), events)
+    for table in events.glob("*-particles*.csv*"):
+        table.unlink()
+    result = run_cli("train", "--train", events, "--val", example_dir(), "-o", tmp_path / "b")
+    assert result.exit_code == 2
+    assert result.stderr.endswith(
+        "training events need a particle table (the particles' pT; eventNNN-particles.csv)\n"
+    )
+    assert not (tmp_path / "b").exists()

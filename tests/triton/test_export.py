@@ -211,9 +211,36 @@ def test_model_py_refuses_bad_requests_and_answers_the_next(served, event):
 
 def test_an_existing_repository_is_not_replaced_without_force(repository):
     before = sorted(repository.rglob("*"))
-    with pytest.raises(OutputError, match="exists and is not empty \\(use --force"):
+    with pytest.raises(OutputError, match="a model repository is there already \\(use --force"):
         export_repository(repository, ("unrolling_tracking",))
     assert sorted(repository.rglob("*")) == before
+
+
+def test_force_replaces_a_repository_keeps_its_wheel_and_never_replaces_other_files(tmp_path):
+    repo = tmp_path / "repo"
+    export_repository(repo, ("unrolling_tracking", "null_tracking"))
+    (repo / "acts_gnn-0.1.0-py3-none-any.whl").write_bytes(b"the wheel")  # as the README says
+    export_repository(repo, ("null_tracking",), overwrite=True)
+    assert sorted(p.name for p in repo.iterdir()) == [
+        "acts_gnn-0.1.0-py3-none-any.whl",
+        "null_tracking",
+    ]
+    assert (repo / "acts_gnn-0.1.0-py3-none-any.whl").read_bytes() == b"the wheel"
+    # a directory of other files (events, notes, a home directory) is never replaced
+    events = tmp_path / "events"
+    events.mkdir()
+    (events / "notes.txt").write_text("mine")
+    message = f"{events}: holds files that are not a model repository; give a new or empty"
+    with pytest.raises(OutputError, match=message):
+        export_repository(events, ("null_tracking",), overwrite=True)
+    (repo / "notes.txt").write_text("mine")  # nor a repository with something else in it
+    with pytest.raises(OutputError, match="holds files that are not a model repository"):
+        export_repository(repo, ("null_tracking",), overwrite=True)
+    assert (events / "notes.txt").read_text() == (repo / "notes.txt").read_text() == "mine"
+    with pytest.raises(OutputError, match=f"{events / 'notes.txt'}: is a file, not a directory"):
+        export_repository(events / "notes.txt", ("null_tracking",), overwrite=True)
+    with pytest.raises(ConfigError, match="--max-spacepoints must be at least 1, got 0"):
+        export_repository(tmp_path / "new", ("null_tracking",), max_spacepoints=0)
 
 
 def test_unknown_model_writes_nothing(tmp_path):
