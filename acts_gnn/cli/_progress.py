@@ -14,7 +14,15 @@ __all__ = ["event_progress", "point_progress"]
 
 @contextlib.contextmanager
 def event_progress(console: Any, total: int, label: str) -> Iterator[Callable[..., None]]:
-    """Yield a callback that advances a bar of ``total`` events (silent on a quiet console)."""
+    """Yield a callback that advances a bar of ``total`` events (silent on a quiet console).
+
+    Where the console is no terminal (a batch job's log) there is no bar: a run of several
+    events prints a line on stderr at each tenth of them instead (``label: 10/100 events, 31
+    s``), so that a log shows how far a long job got.
+    """
+    if not console.quiet and not console.is_terminal and total > 1:
+        yield _log_lines(total, label)
+        return
     from rich.progress import (
         BarColumn,
         MofNCompleteColumn,
@@ -40,6 +48,26 @@ def event_progress(console: Any, total: int, label: str) -> Iterator[Callable[..
             progress.advance(task)
 
         yield advance
+
+
+def _log_lines(total: int, label: str) -> Callable[..., None]:
+    """An advance callback that prints ``label: done/total events, seconds`` to stderr at each
+    tenth of ``total``."""
+    import time
+
+    from acts_gnn.cli._console import make_console
+
+    log = make_console(stderr=True)
+    start = time.monotonic()
+    done = 0
+
+    def advance(*_: object) -> None:
+        nonlocal done
+        done += 1
+        if done * 10 // total > (done - 1) * 10 // total:
+            log.print(f"{label}: {done}/{total} events, {time.monotonic() - start:.0f} s")
+
+    return advance
 
 
 @contextlib.contextmanager
