@@ -173,7 +173,8 @@ class ModelBundle:
         }
 
     def save(self, directory: str | Path) -> Path:
-        """Write the bundle (each file atomically)."""
+        """Write the bundle (each file atomically); a network file of a bundle it replaces that
+        this one has not (a quality selection) is removed."""
         import torch
 
         directory = Path(directory)
@@ -185,6 +186,9 @@ class ModelBundle:
         # purity, a rate without candidates) is written null and read back as NaN
         text = json.dumps(_finite_or_null(self.description()), indent=2, allow_nan=False)
         write_text_atomic(directory / "bundle.json", text + "\n")
+        for name, file in _WEIGHTS.items():  # a replaced bundle's network this one has not
+            if name not in self._modules():
+                (directory / file).unlink(missing_ok=True)
         return directory
 
     @classmethod

@@ -139,3 +139,14 @@ def test_bundle_json_is_strict_json_and_its_missing_figures_read_back_as_nan(tmp
     history = json.loads(saved.read_text())["metrics"]["history"]
     assert history[0]["stage"] == "embedding" and history[0]["val_purity"] is None
     assert math.isnan(ModelBundle.load(tmp_path).metrics.history[0].val_purity)
+
+
+def test_a_bundle_saved_over_one_with_a_quality_network_leaves_no_stale_network(tmp_path):
+    bundle = ModelBundle.load()
+    assert bundle.quality is not None
+    bundle.save(tmp_path)
+    assert (tmp_path / "quality.pt").exists()
+    without = dataclasses.replace(bundle.pipeline, quality_cut=None)
+    dataclasses.replace(bundle, quality=None, pipeline=without).save(tmp_path)
+    assert not (tmp_path / "quality.pt").exists()
+    assert ModelBundle.load(tmp_path).quality is None
