@@ -54,7 +54,7 @@ import numpy as np
 from acts_gnn._extras import require
 from acts_gnn.acts.pileup import GeneratedParticles, PileupModel
 from acts_gnn.acts.tables import read_generated
-from acts_gnn.errors import ActsGnnError, ConfigError, OutputRefusedError
+from acts_gnn.errors import ActsGnnError, ConfigError, OutputError, OutputRefusedError
 from acts_gnn.io.ids import geometry_volume_layer_module
 
 __all__ = [
@@ -664,8 +664,9 @@ def simulate(
 
     ``jobs``: processes that simulate at once, each a contiguous range of the event numbers
     (one Sequencer thread each); the files are the same, byte for byte, for any ``jobs``.
-    ``overwrite``: the event files ``output`` holds already are removed once the new events are
-    simulated (before, a failed run leaves them as they were).
+    ``overwrite``: the event files ``output`` holds already are replaced once the new events
+    are simulated; a run that fails or is interrupted leaves them as they were, and removes the
+    directories it made.
 
     Raises:
         ConfigError: impossible settings.
@@ -717,13 +718,28 @@ def _simulate_into(
             events_dir = run.events_dir
             del run
             finish_events(events_dir, config)
-        for old in _event_files(output):
-            old.unlink()
-        written = []
-        for path in sorted(events_dir.iterdir()):
-            target = output / path.name
-            path.replace(target)
-            written.append(target)
+        # the event files there step aside into the scratch folder (removed with it) before
+        # the new ones move in; should a move fail, or Ctrl-C come, the new go and the old return
+        aside = Path(scratch) / "replaced"
+        aside.mkdir()
+        replaced = _event_files(output)
+        written: list[Path] = []
+        try:
+            for old in replaced:
+                old.replace(aside / old.name)
+            for path in sorted(events_dir.iterdir()):
+                target = output / path.name
+                path.replace(target)
+                written.append(target)
+        except BaseException as exc:
+            for target in written:
+                target.unlink(missing_ok=True)
+            for old in replaced:
+                if (aside / old.name).exists():
+                    (aside / old.name).replace(old)
+            if isinstance(exc, OSError):
+                raise OutputError(f"{output}: cannot move the events in ({exc.strerror})") from exc
+            raise
     return written
 
 

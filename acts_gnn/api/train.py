@@ -104,6 +104,29 @@ def _read(name: str, source: EventSource, status: Callable[[str], None]) -> list
     return events
 
 
+def _warn_of_training_events(
+    train_events: list[Event],
+    val_events: list[Event],
+    test_events: list[Event],
+    tune_events: list[Event],
+    warn: Callable[[str], None],
+) -> None:
+    """Warn when events to judge the run by are training events too (the same file)."""
+
+    def where(event: Event) -> tuple[Path, int]:
+        return Path(event.source).resolve(), event.event_id
+
+    trained = {where(event) for event in train_events}
+    for option, events in (("--val", val_events), ("--test", test_events), ("--tune", tune_events)):
+        shared = [event.source for event in events if where(event) in trained]
+        if shared:
+            are = "is a training event" if len(shared) == 1 else "are training events"
+            warn(
+                f"{len(shared)} of the {len(events)} {option} events {are} too ({shared[0]}"
+                f"{', …' if len(shared) > 1 else ''}): what is judged on them was trained on them"
+            )
+
+
 def train(
     request: TrainRequest,
     report: Callable[[EpochReport], None] = lambda _r: None,
@@ -133,14 +156,7 @@ def train(
     val_events = _read("validation", val_source, status)
     test_events = _read("test", test_source, status) if test_source is not None else []
     tune_events = _read("tuning", tune_source, status) if tune_source is not None else []
-    trained = {event.source for event in train_events}
-    for option, events in (("--val", val_events), ("--test", test_events), ("--tune", tune_events)):
-        shared = [event.source for event in events if event.source in trained]
-        if shared:
-            warn(
-                f"{len(shared)} of the {len(events)} {option} events are training events too "
-                f"({shared[0]}, …): what is judged on them was trained on them"
-            )
+    _warn_of_training_events(train_events, val_events, test_events, tune_events, warn)
     status("training")
     bundle = train_recipe(
         train_events,

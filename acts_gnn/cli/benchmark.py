@@ -6,12 +6,15 @@ Layer: cli.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from acts_gnn.cli._common import PrecisionOption, inputs_or_example
 from acts_gnn.cli._console import make_console
+
+if TYPE_CHECKING:
+    from acts_gnn.bench.sweep import SweepConfig
 
 
 def _integers(text: str, option: str) -> tuple[int, ...]:
@@ -122,12 +125,14 @@ def command(
     typer.echo(markdown_table(points))
 
 
-def _measure(config, loaded, console, output_dir: Path) -> list:
+def _measure(config: SweepConfig, loaded: list, console: Any, output_dir: Path) -> list:
     """The sweep's points; on Ctrl-C, the points finished so far are written (their reports
-    say the sweep was interrupted) before the interruption goes on."""
+    say the sweep was interrupted) before the interruption goes on (exit code 130, also when
+    they cannot be written: a line says so)."""
     from acts_gnn.bench.report import write_reports
     from acts_gnn.bench.sweep import run_sweep
     from acts_gnn.cli._progress import point_progress
+    from acts_gnn.errors import ActsGnnError
 
     points: list = []
     try:
@@ -140,8 +145,11 @@ def _measure(config, loaded, console, output_dir: Path) -> list:
             run_sweep(config, loaded, on_point_start=start, on_point=finished)
     except KeyboardInterrupt:
         if points:
-            kept = write_reports(points, output_dir, interrupted=True)
-            console.print(f"interrupted: the {len(points)} finished point(s) are in {kept[0]}")
+            try:
+                kept = write_reports(points, output_dir, interrupted=True)
+                console.print(f"interrupted: the {len(points)} finished point(s) are in {kept[0]}")
+            except (ActsGnnError, OSError) as exc:
+                console.print(f"interrupted: the finished points could not be written ({exc})")
         raise
     return points
 

@@ -15,7 +15,7 @@ from acts_gnn.cli import benchmark, evaluate, export_repo, reconstruct, serve, s
 __all__ = ["app", "main"]
 
 
-def _without_flag_metavars(params: list) -> list:
+def _plain_metavars(params: list) -> list:
     """A flag (``--force``, ``--help``) takes no value: show no ``<bool>`` beside it; an option
     given once per value (``--train A --train B``) says so, not ``<list[Path]>``."""
     for param in params:
@@ -49,7 +49,7 @@ class _OneLineUsageErrors:
     usage errors as one line (:func:`_raise_one_line`)."""
 
     def get_params(self, ctx):
-        return _without_flag_metavars(super().get_params(ctx))
+        return _plain_metavars(super().get_params(ctx))
 
     def parse_args(self, ctx, args):
         try:

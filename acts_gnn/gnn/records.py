@@ -46,7 +46,7 @@ def _rows(cls: type, rows: Any, where: str) -> tuple:
     number is NaN (what ``bundle.json`` writes for it)."""
     if not isinstance(rows, list):
         raise BundleError(f"{where}: expected a list, got {type(rows).__name__}")
-    numbers = {f.name for f in fields(cls) if f.type == "float"}
+    numbers = {f.name for f in fields(cls) if f.type in ("float", float)}
     try:
         return tuple(
             cls(**{k: math.nan if v is None and k in numbers else v for k, v in row.items()})

@@ -72,16 +72,21 @@ def check_output(path: str | Path, *, overwrite: bool) -> None:
         ancestor = ancestor.parent
     if not ancestor.is_dir():
         raise OutputRefusedError(f"{path}: {ancestor} is not a directory")
-    if not os.access(ancestor, os.W_OK | os.X_OK):
-        raise OutputRefusedError(f"{path}: cannot write in {ancestor} (permission denied)")
+    _check_writable(path, ancestor)
+
+
+def _check_writable(path: Path, directory: Path) -> None:
+    """Refuse ``path`` unless a file can be made in ``directory`` (and removed again)."""
+    if not os.access(directory, os.W_OK | os.X_OK):
+        raise OutputRefusedError(f"{path}: cannot write in {directory} (permission denied)")
     # the permission bits do not tell it all (root may write anywhere by them, but not in /sys
     # or on a read-only mount): make a file there and remove it again
     try:
-        fd, probe = tempfile.mkstemp(prefix=".acts-gnn-probe.", dir=ancestor)
+        fd, probe = tempfile.mkstemp(prefix=".acts-gnn-probe.", dir=directory)
         os.close(fd)
         os.unlink(probe)  # (a directory that takes new files but lets none go is refused too)
     except OSError as exc:
-        raise OutputRefusedError(f"{path}: cannot write in {ancestor} ({exc.strerror})") from exc
+        raise OutputRefusedError(f"{path}: cannot write in {directory} ({exc.strerror})") from exc
 
 
 def check_output_directory(
@@ -107,6 +112,8 @@ def check_output_directory(
         if not overwrite:
             raise OutputRefusedError(f"{path}: {kind} is there already (use --force to replace it)")
     check_output(path, overwrite=True)
+    if path.is_dir():  # its files are written, or replaced, in it
+        _check_writable(path, path)
 
 
 def make_parents(path: str | Path) -> Path:

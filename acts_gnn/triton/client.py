@@ -20,6 +20,8 @@ Layer: triton. Needs only ``tritonclient`` (and numpy) — no torch on the clien
                                               server says the model is not
                                               ready or unknown)
   ``NOT_FOUND``, HTTP 404                     ModelUnavailableError            no
+                                              (UnknownModelError when the
+                                              name is not found)
   ==========================================  ===============================  =========
 
   Any other status, or none (a socket error of the HTTP client, a connection refused), is
@@ -28,12 +30,13 @@ Layer: triton. Needs only ``tritonclient`` (and numpy) — no torch on the clien
   or a transport failure in the text (refused, reset, broken pipe, …) is tried again; anything
   else is raised at once.
 
-  Two answers are the caller's mistake, not the server's, and are never tried again: a model the
-  server says it does not know (:class:`~acts_gnn.errors.UnknownModelError`, whatever the
-  status), and an HTTP request
-  answered in gRPC's HTTP/2 (:class:`~acts_gnn.errors.WrongProtocolError`: the URL is a gRPC
-  port). A gRPC request to an HTTP port only sees its socket closed, like a server that went
-  away: it stays a retried transport failure, and its message suggests the other protocol.
+  Two answers are the caller's mistake, not the server's, and are never tried again: a model
+  name the server says is not found (:class:`~acts_gnn.errors.UnknownModelError`, whatever the
+  status; a model it has but cannot run yet — loading, unloading, draining — stays a retried
+  ModelUnavailableError), and an HTTP request answered in gRPC's HTTP/2
+  (:class:`~acts_gnn.errors.WrongProtocolError`: the URL is a gRPC port). A gRPC request to an
+  HTTP port only sees its socket closed, like a server that went away: it stays a retried
+  transport failure, and its message suggests the other port or protocol.
 """
 
 from __future__ import annotations
@@ -133,6 +136,9 @@ _RETRY_STATUS = frozenset({"UNAVAILABLE", "502", "503"})
 _MISSING_STATUS = frozenset({"NOT_FOUND", "404"})
 _MISSING_WORDS = ("unknown model", "not found", "not ready")
 _TIMEOUT_WORDS = ("deadline", "timed out", "timeout")
+#: what Triton says of a model it has no such name for (whatever the status); a model it has
+#: but cannot run yet says "has no available versions" or "is not at ready state"
+_NOT_SERVED = "is not found"
 #: what the HTTP client says when the port answers in gRPC's HTTP/2
 _HTTP2_ANSWER = "expected http/"
 #: what the gRPC client says when the port closed the connection (an HTTP/1.1 port does)
@@ -169,13 +175,13 @@ def classify_failure(
     missing = ModelUnavailableError(url, model, text.strip() or "model not available")
     timeout = RemoteTimeoutError(url, model, f"no answer within {timeout_s:g} s")
     other = RemoteInferenceError(url, model, text.strip() or type(exc).__name__)
-    if "unknown model" in lowered:
-        hint = "check --model: serve's 'ready:' line names the models it serves"
+    if _NOT_SERVED in lowered:  # not "has no available versions", "not at ready state"
+        hint = "check the model's name: the server's ready line or repository lists its models"
         return UnknownModelError(url, model, f"{text.strip()} ({hint})"), False
     if _HTTP2_ANSWER in lowered:
         reason = (
-            f"{text.strip()}: the port does not answer in HTTP/1.1 — a gRPC port? (give --protocol"
-            f" grpc, or the server's HTTP port, Triton's default {DEFAULT_PORTS['http']})"
+            f"{text.strip()}: the port does not answer in HTTP/1.1, a gRPC port? (the server's "
+            f"HTTP port is needed, Triton's default {DEFAULT_PORTS['http']}, or the gRPC protocol)"
         )
         return WrongProtocolError(url, model, reason), False
     if status in _TIMEOUT_STATUS:
@@ -185,8 +191,8 @@ def classify_failure(
             other = RemoteInferenceError(
                 url,
                 model,
-                f"{text.strip()} (if this is the server's HTTP port, give --protocol http or its"
-                f" gRPC port, Triton's default {DEFAULT_PORTS['grpc']})",
+                f"{text.strip()} (if this is the server's HTTP port: its gRPC port is needed, "
+                f"Triton's default {DEFAULT_PORTS['grpc']}, or the HTTP protocol)",
             )
         return (missing if any(w in lowered for w in _MISSING_WORDS) else other), True
     if status in _MISSING_STATUS:

@@ -34,6 +34,8 @@ from acts_gnn.triton.contract import (
 
 __all__ = ["export_repository", "is_model_repository", "model_config"]
 _MODEL_FILE = Path(__file__).with_name("triton_python_model.py")
+#: the parameter of every exported config.pbtxt that names the acts-gnn backend it serves
+_BACKEND_KEY = "acts_gnn_backend"
 
 
 def model_config(
@@ -64,7 +66,7 @@ def model_config(
     )
     config.instance_group.add(count=instances, kind=kind)
     settings = [
-        ("acts_gnn_backend", backend),
+        (_BACKEND_KEY, backend),
         ("device", device),
         ("max_spacepoints", str(max_spacepoints)),
     ]
@@ -76,13 +78,21 @@ def model_config(
 
 
 def is_model_repository(directory: Path) -> bool:
-    """Whether ``directory`` holds a model repository and nothing else: model directories
-    (each with its ``config.pbtxt``) and wheels (``*.whl``, kept when it is replaced)."""
-    return all(
-        (entry.is_dir() and (entry / "config.pbtxt").is_file())
-        or (entry.is_file() and entry.suffix == ".whl")
-        for entry in directory.iterdir()
+    """Whether ``directory`` holds a repository this command wrote and nothing else: model
+    directories whose ``config.pbtxt`` names an acts-gnn backend, and wheels (kept when it is
+    replaced). Another repository (a site's own ONNX or TensorRT models) is not one."""
+    return all(_exported_model(entry) or _is_wheel(entry) for entry in directory.iterdir())
+
+
+def _exported_model(entry: Path) -> bool:
+    config = entry / "config.pbtxt"
+    return (
+        entry.is_dir() and config.is_file() and _BACKEND_KEY in config.read_text(errors="replace")
     )
+
+
+def _is_wheel(entry: Path) -> bool:
+    return entry.is_file() and entry.suffix == ".whl" and not entry.name.startswith(".")
 
 
 def export_repository(
@@ -120,10 +130,14 @@ def export_repository(
     if device != "cpu" and not device.startswith("cuda"):
         raise ConfigError(f"device must be cpu or cuda, got {device!r}")
     directory = Path(directory)
+    wheels = sorted(filter(_is_wheel, directory.iterdir())) if directory.is_dir() else []
+    only_wheels = directory.is_dir() and len(wheels) == len(list(directory.iterdir()))
     check_output_directory(
-        directory, overwrite=overwrite, kind="a model repository", is_kind=is_model_repository
+        directory,
+        overwrite=overwrite or only_wheels,  # a wheel put there first: no repository to replace
+        kind="a model repository",
+        is_kind=is_model_repository,
     )
-    wheels = sorted(directory.glob("*.whl")) if directory.is_dir() else []
     bundle_dir = Path(bundle) if bundle is not None else default_bundle_dir()
     if any(e.uses_bundle for e in entries.values()):
         ModelBundle.load(bundle_dir)  # refuse a broken bundle before writing anything

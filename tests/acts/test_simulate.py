@@ -220,6 +220,31 @@ def test_overwrite_replaces_the_event_files_once_the_new_ones_are_made(tmp_path)
     assert all(p.name.startswith("event000000000-") for p in written)
 
 
+def test_a_move_that_fails_midway_puts_the_old_event_files_back(tmp_path, monkeypatch):
+    from pathlib import Path
+
+    (tmp_path / "event000000000-hits.csv").write_text("old\n")
+    (tmp_path / "event000000001-hits.csv").write_text("old too\n")
+    real = Path.replace
+    new_moves = []
+
+    def replace(self, target):
+        if Path(target).parent == tmp_path and self.parent.name != "replaced":
+            new_moves.append(self.name)
+            if len(new_moves) == 3:
+                raise OSError(28, "No space left on device")
+        return real(self, target)
+
+    monkeypatch.setattr(Path, "replace", replace)
+    with pytest.raises(OutputError, match=r"cannot move the events in \(No space left on device\)"):
+        simulate(SimulationConfig(model=PileupModel(pileup=1)), tmp_path, overwrite=True)
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "event000000000-hits.csv",
+        "event000000001-hits.csv",
+    ]
+    assert (tmp_path / "event000000000-hits.csv").read_text() == "old\n"
+
+
 def test_jobs_give_the_same_bytes_and_report_every_event_once(tmp_path):
     config = SimulationConfig(
         events=3,

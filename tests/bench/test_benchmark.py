@@ -348,3 +348,27 @@ def test_cli_interrupted_before_any_point_writes_nothing(run_cli, tmp_path, monk
     monkeypatch.setattr(sweep, "run_sweep", interrupted_sweep)
     result = run_cli("benchmark", "--example", "--local", "-o", tmp_path / "bench", "-q")
     assert result.exit_code == 130 and not (tmp_path / "bench").exists()
+
+
+def test_cli_interrupted_is_130_even_when_its_points_cannot_be_written(
+    run_cli, tmp_path, monkeypatch
+):
+    from acts_gnn.bench import report, sweep
+    from acts_gnn.errors import OutputError
+
+    def interrupted_sweep(config, events, *, on_point_start, on_point):
+        on_point(_point("local", 2.0))
+        raise KeyboardInterrupt
+
+    def full_disk(*args, **kwargs):
+        raise OutputError(f"{tmp_path / 'bench'}: cannot write (No space left on device)")
+
+    monkeypatch.setattr(sweep, "run_sweep", interrupted_sweep)
+    monkeypatch.setattr(report, "write_reports", full_disk)
+    result = run_cli("benchmark", "--example", "--local", "-o", tmp_path / "bench")
+    assert result.exit_code == 130
+    assert result.stderr.splitlines()[-2:] == [
+        "interrupted: the finished points could not be written "
+        f"({tmp_path / 'bench'}: cannot write (No space left on device))",
+        "acts-gnn: interrupted",
+    ]

@@ -93,22 +93,24 @@ def test_the_callers_mistakes_are_not_hidden_by_the_fallback(event):
     assert "fallback" not in remote.attempts
 
 
-def test_the_messages_of_the_wrong_protocol_say_what_to_give():
-    remote = RemotePipeline(["h:8001"], model="m", protocol="http")
-    error = remote._translate("h:8001", Exception("('Expected HTTP/, RTSP/ or ICE/', 8)"))
-    assert str(error) == (
+def test_the_messages_of_the_wrong_protocol_or_model_say_what_to_give():
+    def message(exc: Exception, url: str) -> str:
+        return str(client_module.classify_failure(exc, url, "m", 5.0)[0])
+
+    assert message(Exception("('Expected HTTP/, RTSP/ or ICE/', 8)"), "h:8001") == (
         "h:8001 (model 'm'): ('Expected HTTP/, RTSP/ or ICE/', 8): the port does not answer in "
-        "HTTP/1.1 — a gRPC port? (give --protocol grpc, or the server's HTTP port, Triton's "
-        "default 8000)"
+        "HTTP/1.1, a gRPC port? (the server's HTTP port is needed, Triton's default 8000, or "
+        "the gRPC protocol)"
     )
     closed = _StatusError("failed to connect: Socket closed", "StatusCode.UNAVAILABLE")
-    assert str(remote._translate("h:8000", closed)).endswith(
-        "Socket closed (if this is the server's HTTP port, give --protocol http or its gRPC "
-        "port, Triton's default 8001)"
+    assert message(closed, "h:8000").endswith(
+        "Socket closed (if this is the server's HTTP port: its gRPC port is needed, Triton's "
+        "default 8001, or the HTTP protocol)"
     )
     missing = Exception("[StatusCode.NOT_FOUND] Request for unknown model: 'm' is not found")
-    assert str(remote._translate("h:8001", missing)).endswith(
-        "is not found (check --model: serve's 'ready:' line names the models it serves)"
+    assert message(missing, "h:8001").endswith(
+        "is not found (check the model's name: the server's ready line or repository lists "
+        "its models)"
     )
 
 
@@ -208,9 +210,14 @@ class _StatusError(Exception):
          True),
         (_StatusError("Request for unknown model: 'm' is not found", "StatusCode.NOT_FOUND"),
          UnknownModelError, False),
-        (_StatusError("Request for unknown model", "404"), UnknownModelError, False),
-        (_StatusError("Request for unknown model", "StatusCode.UNAVAILABLE"), UnknownModelError,
+        (_StatusError("Request for unknown model: 'm' is not found", "404"), UnknownModelError,
          False),
+        (_StatusError("Request for unknown model", "404"), ModelUnavailableError, False),
+        # a model the server has but cannot run yet (loading, unloading, draining): tried again
+        (_StatusError("Request for unknown model: 'm' has no available versions",
+                      "StatusCode.UNAVAILABLE"), ModelUnavailableError, True),
+        (_StatusError("Request for unknown model: 'm' version 1 is not at ready state",
+                      "StatusCode.UNAVAILABLE"), ModelUnavailableError, True),
         (Exception("('Expected HTTP/, RTSP/ or ICE/', 8)"), WrongProtocolError, False),
         (_StatusError("failed to connect to all addresses; last error: UNAVAILABLE: "
                       "ipv4:127.0.0.1:8000: Socket closed", "StatusCode.UNAVAILABLE"),

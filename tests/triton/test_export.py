@@ -237,6 +237,24 @@ def test_force_replaces_a_repository_keeps_its_wheel_and_never_replaces_other_fi
     with pytest.raises(OutputError, match="holds files that are not a model repository"):
         export_repository(repo, ("null_tracking",), overwrite=True)
     assert (events / "notes.txt").read_text() == (repo / "notes.txt").read_text() == "mine"
+    # nor a Triton repository of other models (a site's own ONNX model)
+    site = tmp_path / "site"
+    (site / "onnx_model" / "1").mkdir(parents=True)
+    (site / "onnx_model" / "config.pbtxt").write_text(
+        'name: "onnx_model"\nbackend: "onnxruntime"\n'
+    )
+    with pytest.raises(OutputError, match="site: holds files that are not a model repository"):
+        export_repository(site, ("null_tracking",), overwrite=True)
+    assert (site / "onnx_model" / "config.pbtxt").exists()
+    # a wheel copied in first (no repository yet) is kept, without --force
+    first = tmp_path / "first"
+    first.mkdir()
+    (first / "acts_gnn-0.1.0-py3-none-any.whl").write_bytes(b"the wheel")
+    export_repository(first, ("null_tracking",))
+    assert sorted(p.name for p in first.iterdir()) == [
+        "acts_gnn-0.1.0-py3-none-any.whl",
+        "null_tracking",
+    ]
     with pytest.raises(OutputError, match=f"{events / 'notes.txt'}: is a file, not a directory"):
         export_repository(events / "notes.txt", ("null_tracking",), overwrite=True)
     with pytest.raises(ConfigError, match="--max-spacepoints must be at least 1, got 0"):

@@ -1,0 +1,44 @@
+"""Output directories (a bundle, a model repository): what is refused before any work."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from acts_gnn.errors import OutputRefusedError
+from acts_gnn.io.atomic import check_output_directory
+
+
+def _check(path, overwrite=False):
+    check_output_directory(
+        path, overwrite=overwrite, kind="a thing", is_kind=lambda d: (d / "thing").exists()
+    )
+
+
+def test_new_empty_and_own_directories_pass_others_are_refused(tmp_path):
+    _check(tmp_path / "new" / "deeper")  # made later, with its parents
+    (tmp_path / "empty").mkdir()
+    _check(tmp_path / "empty")
+    (tmp_path / "own").mkdir()
+    (tmp_path / "own" / "thing").write_text("")
+    with pytest.raises(OutputRefusedError, match=r"own: a thing is there already \(use --force"):
+        _check(tmp_path / "own")
+    _check(tmp_path / "own", overwrite=True)
+    (tmp_path / "other").mkdir()
+    (tmp_path / "other" / "notes.txt").write_text("")
+    for overwrite in (False, True):
+        with pytest.raises(OutputRefusedError, match="other: holds files that are not a thing"):
+            _check(tmp_path / "other", overwrite)
+    with pytest.raises(OutputRefusedError, match=r"notes\.txt: is a file, not a directory"):
+        _check(tmp_path / "other" / "notes.txt", True)
+
+
+def test_an_existing_directory_is_refused_when_nothing_can_be_written_in_it(tmp_path, monkeypatch):
+    (tmp_path / "own").mkdir()
+    (tmp_path / "own" / "thing").write_text("")
+    real = os.access
+    monkeypatch.setattr(os, "access", lambda p, mode: real(p, mode) and p != tmp_path / "own")
+    message = f"{tmp_path / 'own'}: cannot write in {tmp_path / 'own'} \\(permission denied\\)"
+    with pytest.raises(OutputRefusedError, match=message):
+        _check(tmp_path / "own", overwrite=True)
