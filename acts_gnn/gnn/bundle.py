@@ -57,8 +57,8 @@ def _finite_or_null(value: Any) -> Any:
 
 def check_bundle_output(output: str | Path, force: bool) -> None:
     """Refuse, before any work, a bundle's output directory: a file, a bundle without
-    ``force``, a directory that holds anything but a bundle (its files are never mixed with a
-    bundle's), or one that cannot be made.
+    ``force``, a directory that holds files but no bundle (they are never mixed with a
+    bundle's), or one that cannot be made or written in.
 
     Raises:
         OutputRefusedError: as above.
@@ -183,7 +183,8 @@ class ModelBundle:
             with atomic_path(directory / _WEIGHTS[name]) as temporary:
                 torch.save(module.state_dict(), temporary)
         # strict JSON (any reader parses it): a figure that is not a number (an embedding's
-        # purity, a rate without candidates) is written null and read back as NaN
+        # purity, a rate without candidates) is written null; a record's field that always holds
+        # a number reads it back as NaN
         text = json.dumps(_finite_or_null(self.description()), indent=2, allow_nan=False)
         write_text_atomic(directory / "bundle.json", text + "\n")
         for name, file in _WEIGHTS.items():  # a replaced bundle's network this one has not
