@@ -168,6 +168,12 @@ class Particles:
         return int(self.particle_id.shape[0])
 
     @property
+    def kinematics_unknown(self) -> bool:
+        """Whether the input carried particle ids but no particle table (:meth:`unknown`): every
+        pT is NaN, so no particle can be a target. False for a table with no particles."""
+        return bool(self.pt.size and np.isnan(self.pt).all())
+
+    @property
     def vertex_r(self) -> np.ndarray:
         """Transverse distance of the production vertex from the beam line, mm."""
         return np.hypot(self.vx, self.vy)

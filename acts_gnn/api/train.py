@@ -13,8 +13,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-import numpy as np
-
 from acts_gnn.errors import ConfigError
 from acts_gnn.event import Event
 from acts_gnn.gnn.bundle import ModelBundle, check_bundle_output
@@ -94,8 +92,7 @@ def _read(name: str, source: EventSource, status: Callable[[str], None]) -> list
     for event in source:
         if event.truth is None:
             raise ConfigError(f"{event.source}: {name} events need truth")
-        pt = event.truth.particles.pt
-        if pt.size and np.isnan(pt).all():
+        if event.truth.particles.kinematics_unknown:
             raise ConfigError(
                 f"{event.source}: {name} events need a particle table (the particles' pT; "
                 "eventNNN-particles.csv)"

@@ -179,7 +179,8 @@ class ModelBundle:
 
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
-        for name, module in self._modules().items():
+        modules = self._modules()
+        for name, module in modules.items():
             with atomic_path(directory / _WEIGHTS[name]) as temporary:
                 torch.save(module.state_dict(), temporary)
         # strict JSON (any reader parses it): a figure that is not a number (an embedding's
@@ -188,7 +189,7 @@ class ModelBundle:
         text = json.dumps(_finite_or_null(self.description()), indent=2, allow_nan=False)
         write_text_atomic(directory / "bundle.json", text + "\n")
         for name, file in _WEIGHTS.items():  # a replaced bundle's network this one has not
-            if name not in self._modules():
+            if name not in modules:
                 (directory / file).unlink(missing_ok=True)
         return directory
 

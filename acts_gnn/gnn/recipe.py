@@ -168,7 +168,8 @@ def choose_filter_cut(
         rows.append(FilterScanRow(cut, per_event, s.efficiency, s.fake_rate, s.duplicate_rate))
     # a row where efficiency − fake rate is NaN (no targets, or no candidates) never wins; with
     # only such rows the cut chosen on edges (the first) is kept
-    enough = _best(rows).efficiency - _best(rows).fake_rate - FILTER_CUT_TOLERANCE
+    top = _best(rows)
+    enough = top.efficiency - top.fake_rate - FILTER_CUT_TOLERANCE
     best = next((row for row in rows if row.efficiency - row.fake_rate >= enough), rows[0])
     return replace(
         bundle,

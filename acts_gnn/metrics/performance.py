@@ -177,8 +177,7 @@ class PerformanceAccumulator:
                 match_event(event.event_id, event.spacepoints, event.truth, labels, config)
             )
         self._scores.append(trackml_score(event.spacepoints, event.truth, labels))
-        pt = event.truth.particles.pt
-        self._without_particles += bool(pt.size and np.isnan(pt).all())
+        self._without_particles += event.truth.particles.kinematics_unknown
 
     def report(self) -> PerformanceReport:
         """Summaries over all events added so far."""

@@ -130,8 +130,9 @@ def export_repository(
     if device != "cpu" and not device.startswith("cuda"):
         raise ConfigError(f"device must be cpu or cuda, got {device!r}")
     directory = Path(directory)
-    wheels = sorted(filter(_is_wheel, directory.iterdir())) if directory.is_dir() else []
-    only_wheels = directory.is_dir() and len(wheels) == len(list(directory.iterdir()))
+    present = sorted(directory.iterdir()) if directory.is_dir() else []
+    wheels = [entry for entry in present if _is_wheel(entry)]
+    only_wheels = len(wheels) == len(present)
     check_output_directory(
         directory,
         overwrite=overwrite or only_wheels,  # a wheel put there first: no repository to replace
