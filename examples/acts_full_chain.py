@@ -13,9 +13,11 @@ efficiency and fake rate printed next to acts-gnn's own evaluation of the same p
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 from acts_gnn.acts.chain import ChainConfig, run_chain
+from acts_gnn.errors import ActsGnnError
 
 
 def main() -> int:
@@ -35,7 +37,17 @@ def main() -> int:
         help="ACTS matching also asks for half of the particle's measurements (as acts-gnn)",
     )
     args = parser.parse_args()
-    result = run_chain(
+    try:
+        result = _run(args)
+    except ActsGnnError as error:  # a dead server, a bad bundle: one line, as the CLI says it
+        print(f"error: {error}", file=sys.stderr)
+        return error.exit_code
+    _print(args, result)
+    return 0
+
+
+def _run(args: argparse.Namespace):
+    return run_chain(
         ChainConfig(
             events=args.events,
             pileup=args.pileup,
@@ -49,6 +61,9 @@ def main() -> int:
             double_matching=args.double_matching,
         )
     )
+
+
+def _print(args: argparse.Namespace, result) -> None:
     where = ", ".join(args.url) if args.url else "local"
     print(
         f"\nACTS full chain, {args.model} ({where}), {args.events} event(s), {result.wall_s:.1f} s"
@@ -72,7 +87,6 @@ def main() -> int:
         f"{'acts-gnn evaluate, proto':<28}{ours['efficiency']:>11.3f}{ours['fake_rate']:>11.3f}"
         f"{ours['duplicate_rate']:>11.3f}   (TrackML score {ours['trackml_score']:.3f})"
     )
-    return 0
 
 
 if __name__ == "__main__":

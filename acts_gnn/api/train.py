@@ -15,11 +15,10 @@ from pathlib import Path
 
 from acts_gnn.errors import ConfigError
 from acts_gnn.event import Event
-from acts_gnn.gnn.bundle import ModelBundle, check_bundle_output
-from acts_gnn.gnn.models import GNNConfig
+from acts_gnn.gnn.bundle import ModelBundle, bundle_description, check_bundle_output
+from acts_gnn.gnn.configs import REUSABLE_STAGES, GNNConfig, TrainingConfig, check_reuse
 from acts_gnn.gnn.records import EpochReport, RunInputs
-from acts_gnn.gnn.train import REUSABLE_STAGES, TrainingConfig, check_reuse
-from acts_gnn.io.source import EventSource
+from acts_gnn.io.source import EventSource, open_events
 
 # the configuration a request carries, for its callers
 __all__ = [
@@ -42,7 +41,7 @@ def pre_selection(max_inverse_pt: float) -> float | None:
 
 
 def reuse_stages(text: str) -> tuple[str, ...]:
-    """``"embedding,filter"`` → the stages, one of :data:`~acts_gnn.gnn.train.REUSABLE_STAGES`."""
+    """``"embedding,filter"`` → the stages, one of :data:`~acts_gnn.gnn.configs.REUSABLE_STAGES`."""
     stages = tuple(s.strip() for s in text.split(","))
     if stages not in REUSABLE_STAGES:
         raise ConfigError(
@@ -75,7 +74,12 @@ class TrainRequest:
     tune: tuple[Path, ...] = ()
 
     def check(self) -> None:
-        """Refuse, before any work, what cannot run (ConfigError, OutputRefusedError)."""
+        """Refuse, before any work (and without torch), what cannot run: an output it may not
+        write, a combination of options, an input or a bundle to reuse that is not there.
+
+        Raises:
+            OutputRefusedError, ConfigError, InputFormatError, BundleError.
+        """
         check_bundle_output(self.output, self.force)
         check_reuse(self.config, self.reuse is not None, self.reuse_stages)
         if self.quality_only and self.reuse is None:
@@ -84,6 +88,11 @@ class TrainRequest:
             raise ConfigError(f"reused stages {','.join(self.reuse_stages)!r} cannot be kept")
         if self.reuse is None and self.reuse_stages != ("embedding", "filter"):
             raise ConfigError("--reuse-stages needs --reuse BUNDLE (the bundle to take them from)")
+        for paths in (self.train, self.val, self.test, self.tune):
+            if paths:
+                open_events(paths)  # every input is found before any is read
+        if self.reuse is not None:
+            bundle_description(self.reuse)
 
 
 def _read(name: str, source: EventSource, status: Callable[[str], None]) -> list[Event]:
@@ -135,17 +144,14 @@ def train(
     ``report`` gets every epoch's line, ``status`` what is being done, ``warn`` what the run
     may not do as meant (events to judge it by that it also trains on).
     """
+    request.check()  # before torch loads: a refusal comes in a second
     from acts_gnn.cpus import resolve_threads, use_threads
     from acts_gnn.cuda.device import resolve_device
     from acts_gnn.gnn.recipe import train_recipe
 
-    request.check()
     device = resolve_device(request.device)
     use_threads(resolve_threads())  # the CPUs this process may use ($ACTS_GNN_THREADS overrides)
-    from acts_gnn.io.source import open_events
-
     reused = ModelBundle.load(request.reuse) if request.reuse is not None else None
-    # every input is found before any is read
     train_source, val_source = open_events(request.train), open_events(request.val)
     test_source = open_events(request.test) if request.test else None
     tune_source = open_events(request.tune) if request.tune else None

@@ -193,7 +193,7 @@ def command(
     and stitching cuts chosen on validation tracks, then the candidate-quality selection (trained
     on the training events' candidates, its cut chosen on the validation events).
     """
-    api = _checked_api((train, val, test, tune), reuse, output, force)
+    from acts_gnn.api import train as api  # torch-free: the request is checked before it loads
 
     request = api.TrainRequest(
         train=tuple(train),
@@ -233,23 +233,6 @@ def command(
         force=force,
     )
     _train(api, request)
-
-
-def _checked_api(inputs, reuse, output: Path, force: bool):
-    """The training API (which loads torch), once a refused output, a missing input or a
-    missing bundle to reuse has been refused without it (seconds sooner)."""
-    from acts_gnn.gnn.bundle import bundle_description, check_bundle_output
-    from acts_gnn.io.source import open_events
-
-    check_bundle_output(output, force)
-    for paths in inputs:
-        if paths:
-            open_events(paths)
-    if reuse is not None:
-        bundle_description(reuse)
-    from acts_gnn.api import train
-
-    return train
 
 
 def _train(api, request) -> None:

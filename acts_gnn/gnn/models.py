@@ -16,11 +16,10 @@ All three take the contract features ``[N, 3]`` (r/1000, φ/π, z/1000) and deri
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
-
 import torch
 from torch import nn
 
+from acts_gnn.gnn.configs import EmbeddingConfig, FilterConfig, GNNConfig
 from acts_gnn.gnn.geometry import (
     EDGE_INPUTS,
     NODE_INPUTS,
@@ -30,6 +29,7 @@ from acts_gnn.gnn.geometry import (
     point_eta,
 )
 
+# the sizes' settings live in configs (torch-free); here beside the networks they make
 __all__ = [
     "EmbeddingConfig",
     "EmbeddingMLP",
@@ -53,19 +53,6 @@ def mlp(sizes: list[int], *, output_activation: bool = False) -> nn.Sequential:
     return nn.Sequential(*layers)
 
 
-@dataclass(frozen=True)
-class EmbeddingConfig:
-    """Embedding MLP: ``layers`` hidden layers of ``hidden`` units → ``latent_dim``."""
-
-    hidden: int = 128
-    layers: int = 3
-    latent_dim: int = 8
-
-    def as_dict(self) -> dict[str, int]:
-        """For the bundle."""
-        return asdict(self)
-
-
 class EmbeddingMLP(nn.Module):
     """Features → latent position.
 
@@ -80,19 +67,6 @@ class EmbeddingMLP(nn.Module):
     def forward(self, features: torch.Tensor) -> torch.Tensor:
         """Embed the points."""
         return self.net(node_inputs(features))
-
-
-@dataclass(frozen=True)
-class FilterConfig:
-    """Filter MLP over an edge's two end points, its geometry and (optionally) latent distance."""
-
-    hidden: int = 64
-    layers: int = 3
-    use_latent_distance: bool = True
-
-    def as_dict(self) -> dict[str, int | bool]:
-        """For the bundle."""
-        return asdict(self)
 
 
 class FilterMLP(nn.Module):
@@ -182,19 +156,6 @@ class FilterMLP(nn.Module):
                 scores = every
             parts.append(scores)
         return torch.cat(parts) if parts else features.new_zeros(0)
-
-
-@dataclass(frozen=True)
-class GNNConfig:
-    """Interaction GNN: ``hidden`` units, ``iterations`` message-passing steps."""
-
-    hidden: int = 64
-    iterations: int = 8
-    mlp_layers: int = 2
-
-    def as_dict(self) -> dict[str, int]:
-        """For the bundle."""
-        return asdict(self)
 
 
 def _sum_into(index: torch.Tensor, values: torch.Tensor, n: int) -> torch.Tensor:

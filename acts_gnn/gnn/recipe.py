@@ -20,6 +20,7 @@ import numpy as np
 
 from acts_gnn.event import Event
 from acts_gnn.gnn.bundle import ModelBundle
+from acts_gnn.gnn.configs import TrainingConfig
 from acts_gnn.gnn.pipeline import Pipeline, ScoredGraph
 from acts_gnn.gnn.quality import QualityConfig, candidate_inputs, train_quality
 from acts_gnn.gnn.records import (
@@ -31,7 +32,7 @@ from acts_gnn.gnn.records import (
     QualityScanRow,
 )
 from acts_gnn.gnn.stages import TRACK_BUILDERS
-from acts_gnn.gnn.train import TrainingConfig, train_pipeline
+from acts_gnn.gnn.train import train_pipeline
 from acts_gnn.metrics.matching import MatchingConfig, match_event
 from acts_gnn.metrics.performance import PerformanceAccumulator, SelectionSummary
 

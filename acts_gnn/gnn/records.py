@@ -4,7 +4,7 @@ Layer: gnn (no imports from the package above :mod:`acts_gnn.errors`).
 
 ``bundle.json`` carries two records beside the models and the pipeline settings:
 
-* ``training`` — :class:`TrainingRecord`: the run's :class:`~acts_gnn.gnn.train.TrainingConfig`,
+* ``training`` — :class:`TrainingRecord`: the run's :class:`~acts_gnn.gnn.configs.TrainingConfig`,
   the events it read (:class:`RunInputs`), what it took from an earlier bundle
   (:class:`ReuseRecord`) and the candidate-quality selection's own run (:class:`QualityRecord`);
 * ``metrics`` — :class:`BundleMetrics`: the graph and filter figures on the validation events,
@@ -232,7 +232,7 @@ class TrainingRecord:
     """How a bundle's models were made. Every part is optional: a bundle built by hand (or by a
     test) has an empty record, written as ``{}``."""
 
-    #: the run's :class:`~acts_gnn.gnn.train.TrainingConfig`, as a JSON object
+    #: the run's :class:`~acts_gnn.gnn.configs.TrainingConfig`, as a JSON object
     config: Mapping[str, Any] | None = None
     train_events: int | None = None
     reused_stages: ReuseRecord | None = None

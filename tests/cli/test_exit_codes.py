@@ -65,6 +65,38 @@ def test_a_missing_input_fails_before_torch_loads(tmp_path):
     assert list(tmp_path.iterdir()) == []
 
 
+def test_train_refuses_ranges_combinations_and_missing_inputs_before_torch_loads(tmp_path):
+    from acts_gnn.io.example import example_dir
+
+    example, bundle = str(example_dir()), str(tmp_path / "b")
+    refused = [
+        ["--gnn-epochs", "0"],
+        ["--true-edge-pt-power", "3"],
+        ["--warm-start"],
+        ["--reuse-stages", "embedding"],
+        ["--test", str(tmp_path / "nope")],
+        ["--reuse", str(tmp_path / "nope")],
+    ]
+    code = (
+        "import sys\n"
+        "from acts_gnn.cli.main import main\n"
+        f"codes = [main(['train', '--train', {example!r}, '--val', {example!r}, '-o', {bundle!r}]"
+        f" + extra) for extra in {refused!r}]\n"
+        "print('RESULT', codes, 'torch' in sys.modules)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split("RESULT ")[1].strip() == "[2, 2, 2, 2, 2, 2] False", out.stderr
+    assert out.stderr.splitlines() == [
+        "acts-gnn: error: --gnn-epochs must be at least 1, got 0",
+        "acts-gnn: error: --true-edge-pt-power must be in [0, 2], got 3",
+        "acts-gnn: error: a warm start needs a bundle to start from (--reuse BUNDLE)",
+        "acts-gnn: error: --reuse-stages needs --reuse BUNDLE (the bundle to take them from)",
+        f"acts-gnn: error: {tmp_path / 'nope'}: no such file or directory",
+        f"acts-gnn: error: {tmp_path / 'nope'}: no such directory (expected a model bundle)",
+    ]
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_an_existing_output_is_refused_before_the_model_loads(tmp_path):
     taken = tmp_path / "timing.json"
     taken.write_text("keep")

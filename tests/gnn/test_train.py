@@ -12,6 +12,7 @@ import torch
 from acts_gnn.errors import ConfigError
 from acts_gnn.gnn import train as training
 from acts_gnn.gnn.bundle import ModelBundle, PipelineConfig
+from acts_gnn.gnn.configs import TrainingConfig
 from acts_gnn.gnn.models import (
     EmbeddingConfig,
     EmbeddingMLP,
@@ -66,7 +67,7 @@ def test_soft_edges_get_weight_zero_exactly():
         ("false", [1, 1, 1, 1, 1, 1], target),
         ("true", [1, 1, 1, 1, 1, 1], soft),
     ):
-        cfg = training.TrainingConfig(target_pt_gev=1.0, soft_edges=mode)
+        cfg = TrainingConfig(target_pt_gev=1.0, soft_edges=mode)
         graph = training._graph(embedding, data, radius=1e9, cfg=cfg)
         pairs = {
             (int(a), int(b)): float(w)
@@ -86,7 +87,7 @@ def test_true_edges_weigh_their_clipped_pt_to_the_power_and_false_edges_one():
     event = make_event([1, 1, 2, 2, 3, 3, 4, 4], {1: 0.95, 2: 4.0, 3: 30.0, 4: 0.5})
     data = _prepared(event)
     embedding = EmbeddingMLP(EmbeddingConfig(hidden=4, latent_dim=2))
-    cfg = training.TrainingConfig(target_pt_gev=0.9, true_edge_pt_power=0.5)
+    cfg = TrainingConfig(target_pt_gev=0.9, true_edge_pt_power=0.5)
     graph = training._graph(embedding, data, radius=1e9, cfg=cfg)
     weight = {
         tuple(sorted((int(a), int(b)))): float(w)
@@ -99,7 +100,7 @@ def test_true_edges_weigh_their_clipped_pt_to_the_power_and_false_edges_one():
     assert weight[(6, 7)] == 0.0
     assert weight[(0, 2)] == weight[(1, 7)] == 1.0
     with pytest.raises(ConfigError, match=r"--true-edge-pt-power must be in \[0, 2\], got -1"):
-        training.TrainingConfig(true_edge_pt_power=-1)
+        TrainingConfig(true_edge_pt_power=-1)
 
 
 def test_bce_balances_true_and_false_by_their_weights():
@@ -116,7 +117,7 @@ def test_bce_balances_true_and_false_by_their_weights():
 def test_unknown_soft_edge_mode_is_a_config_error():
     expected = "--soft-edges 'maybe': expected one of ignore, true, false"
     with pytest.raises(ConfigError, match=expected):
-        training.TrainingConfig(soft_edges="maybe")
+        TrainingConfig(soft_edges="maybe")
 
 
 def _random_graph(n: int, n_edges: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -264,7 +265,7 @@ def test_stopped_tracks_keep_one_run_of_their_points_in_r():
 
 def test_stop_tracks_outside_zero_to_one_is_a_config_error():
     with pytest.raises(ConfigError, match="--stop-tracks must be in"):
-        training.TrainingConfig(stop_tracks=-0.1)
+        TrainingConfig(stop_tracks=-0.1)
 
 
 @pytest.mark.parametrize(
@@ -274,13 +275,13 @@ def test_stop_tracks_outside_zero_to_one_is_a_config_error():
 @pytest.mark.parametrize("value", [-1e-3, float("nan")])
 def test_a_negative_learning_rate_is_a_config_error(name, option, value):
     with pytest.raises(ConfigError, match=f"{option} must be 0 or more, got {value:g}"):
-        training.TrainingConfig(**{name: value})
-    assert getattr(training.TrainingConfig(**{name: 0.0}), name) == 0.0  # frozen weights
+        TrainingConfig(**{name: value})
+    assert getattr(TrainingConfig(**{name: 0.0}), name) == 0.0  # frozen weights
 
 
 def test_truncate_outside_zero_to_one_is_a_config_error():
     with pytest.raises(ConfigError, match="--truncate must be in"):
-        training.TrainingConfig(truncate=1.5)
+        TrainingConfig(truncate=1.5)
 
 
 def _events(seed: int) -> list:
@@ -310,7 +311,7 @@ def test_reuse_keeps_embedding_and_filter_and_trains_the_gnn():
         stage: {k: v.clone() for k, v in getattr(earlier, stage).state_dict().items()}
         for stage in ("embedding", "filter")
     }
-    cfg = training.TrainingConfig(
+    cfg = TrainingConfig(
         gnn=GNNConfig(hidden=8, iterations=2), gnn_epochs=1, gnn_sectors=2, max_neighbours=8
     )
     seen = []
@@ -336,7 +337,7 @@ def test_reuse_of_the_embedding_alone_trains_the_filter_and_the_gnn():
     earlier = _earlier(TrainingRecord(config={"seed": 7}), ("embedding", "filter"))
     before = {k: v.clone() for k, v in earlier.embedding.state_dict().items()}
     filter_before = {k: v.clone() for k, v in earlier.filter.state_dict().items()}
-    cfg = training.TrainingConfig(
+    cfg = TrainingConfig(
         filter=FilterConfig(hidden=8),
         gnn=GNNConfig(hidden=8, iterations=2),
         filter_epochs=1,
@@ -371,7 +372,7 @@ def test_training_on_cuda_labels_the_same_graphs_and_returns_cpu_models():
     rng = np.random.default_rng(5)
     particles = [int(p) for p in rng.integers(0, 9, size=120)]
     event = make_event(particles, {p: 0.4 + 0.3 * p for p in range(1, 9)})
-    cfg = training.TrainingConfig(target_pt_gev=1.0, max_neighbours=200)
+    cfg = TrainingConfig(target_pt_gev=1.0, max_neighbours=200)
     embedding = EmbeddingMLP(EmbeddingConfig(hidden=8, latent_dim=3))
     on_cpu = training._graph(embedding, training._prepare(event, cfg), 1e9, cfg)
     on_gpu = training._graph(
@@ -385,7 +386,7 @@ def test_training_on_cuda_labels_the_same_graphs_and_returns_cpu_models():
 
     events = [make_event(particles, {p: 0.4 + 0.3 * p for p in range(1, 9)}, event_id=i)
               for i in range(2)]  # fmt: skip
-    small = training.TrainingConfig(
+    small = TrainingConfig(
         target_pt_gev=1.0,
         embedding=EmbeddingConfig(hidden=8, latent_dim=3),
         filter=FilterConfig(hidden=8),
@@ -452,9 +453,9 @@ def test_latent_negatives_are_the_nearest_other_particles_inside_the_margin():
     assert pairs(4, 0.01) == set()
 
 
-def _two_embedding_epochs(**options) -> training.TrainingConfig:
+def _two_embedding_epochs(**options) -> TrainingConfig:
     """Tiny models, two embedding epochs of two steps, one epoch of the filter and the GNN."""
-    return training.TrainingConfig(
+    return TrainingConfig(
         embedding=EmbeddingConfig(hidden=8, latent_dim=3),
         filter=FilterConfig(hidden=8),
         gnn=GNNConfig(hidden=8, iterations=1),
@@ -487,7 +488,7 @@ def test_latent_negatives_join_the_hard_pairs_of_every_epoch(monkeypatch):
     assert [(k, r) for k, r, _ in mined] == [(3, 1.0)] * 4
     assert all(n > 0 for _, _, n in mined)
     with pytest.raises(ConfigError, match="--latent-negatives must be 0 or more, got -1"):
-        training.TrainingConfig(latent_negatives=-1)
+        TrainingConfig(latent_negatives=-1)
 
 
 def test_fine_tuning_trains_a_copy_of_the_reused_embedding_and_chooses_its_radius_again():
@@ -629,4 +630,4 @@ def test_a_reused_filter_keeps_its_cut_unless_it_is_chosen_again():
             events[:1], events[1:], again, reuse=earlier, reuse_stages=("embedding",)
         )
     with pytest.raises(ConfigError, match=r"--filter-efficiency must be in \(0, 1\], got 1.5"):
-        training.TrainingConfig(filter_efficiency=1.5)
+        TrainingConfig(filter_efficiency=1.5)
