@@ -108,6 +108,10 @@ def command(
             "full_events/) and write histograms into OUTPUT/comparison.",
         ),
     ] = None,
+    quiet: Annotated[
+        bool,
+        typer.Option("--quiet", "-q", help="No progress or messages (files are still written)."),
+    ] = False,
 ) -> None:
     """Simulate pile-up events: minimum-bias model (or --particles-from another generator's
     particle tables) → Fatras in 2 T → smeared hits → space points.
@@ -142,7 +146,7 @@ def command(
         from acts_gnn.acts.compare import trackml_tables
 
         trackml_tables(compare_trackml)
-    console = make_console(stderr=True)
+    console = make_console(stderr=True, quiet=quiet)
     what = f"simulate {particles_from.name}" if particles_from else f"simulate μ={pileup:g}"
     with event_progress(console, events, what) as advance:
         jobs = available_cpus() if jobs is None else jobs
@@ -152,6 +156,6 @@ def command(
         from acts_gnn.acts.compare import compare_with_trackml
 
         comparison = compare_with_trackml(output, compare_trackml)
-        make_console().print(comparison.table())
+        make_console(quiet=quiet).print(comparison.table())
         for path in comparison.plot(output / "comparison"):
             console.print(f"wrote {path}")

@@ -105,6 +105,16 @@ def test_example_event_is_reproduced_by_simulate(tmp_path, run_cli):
         assert _same_table(ours[name], committed[name]), name
 
 
+def test_quiet_prints_nothing_and_writes_the_same_files(tmp_path, run_cli):
+    args = ("simulate", "--events", "1", "--pileup", "2", "--signal", "5", "--seed", "3")
+    loud = run_cli(*args, "-o", tmp_path / "loud")
+    quiet = run_cli(*args, "-o", tmp_path / "quiet", "-q")
+    assert (loud.exit_code, quiet.exit_code) == (0, 0), loud.stderr + quiet.stderr
+    assert f"wrote 6 files (1 event) to {tmp_path / 'loud'}" in loud.stderr
+    assert (quiet.stdout, quiet.stderr) == ("", "")
+    assert _files(tmp_path / "quiet") == _files(tmp_path / "loud")
+
+
 def test_noise_fraction(tmp_path):
     config = SimulationConfig(
         events=1, seed=4, noise_fraction=0.2, model=PileupModel(pileup=2, signal_particles=5)
