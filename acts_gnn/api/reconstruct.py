@@ -156,7 +156,7 @@ def prepare(request: ReconstructRequest) -> Reconstruction:
 
     Raises:
         ConfigError: nothing to write, or options that do not go together.
-        InputFormatError: an input holds no readable events.
+        InputFormatError: an input holds no readable events, or two events share a number.
         OutputRefusedError: an output exists (without overwrite) or cannot be made.
     """
     from acts_gnn.cpus import resolve_threads, use_threads
@@ -169,7 +169,7 @@ def prepare(request: ReconstructRequest) -> Reconstruction:
     request.finder.check()
     if request.concurrency != 1 and not request.finder.remote:
         raise ConfigError("--concurrency needs --url (local backends run one event at a time)")
-    source = request.inputs.open()
+    source = request.inputs.open().check_distinct_ids()
     outputs.check()
     threads = resolve_threads(request.threads)  # checked even when nothing runs here
     if request.finder.runs_here:

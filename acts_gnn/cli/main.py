@@ -139,7 +139,25 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         typer.echo("acts-gnn: interrupted", err=True)
         return 130
+    except Exception as exc:
+        if not _interrupted(exc):
+            raise
+        typer.echo("acts-gnn: interrupted", err=True)
+        return 130
     return 0
+
+
+def _interrupted(error: BaseException) -> bool:
+    """Whether ``error`` came of a Ctrl-C: compiled code that was loading when it came (Numba
+    unpickling a cached kernel) turns it into an error of its own, a SystemError whose cause
+    or context is the KeyboardInterrupt."""
+    seen: set[int] = set()
+    while error is not None and id(error) not in seen:
+        if isinstance(error, KeyboardInterrupt):
+            return True
+        seen.add(id(error))
+        error = error.__cause__ or error.__context__
+    return False
 
 
 def _console_main() -> None:

@@ -197,3 +197,6 @@ def _report(request, job, quiet: bool) -> None:
         console.print(summary.performance.table())
     for path in summary.written:
         console.print(f"wrote {path}")
+    warning = summary.performance_warning(request.outputs.performance_json is not None)
+    if warning is not None:  # said even with --quiet: an output asked for is missing or partial
+        typer.echo(f"acts-gnn: warning: {warning}", err=True)

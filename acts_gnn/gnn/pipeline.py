@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from acts_gnn.errors import ConfigError
+from acts_gnn.errors import ConfigError, InputFormatError
 from acts_gnn.event import Event
 from acts_gnn.gnn.bundle import ModelBundle, PipelineConfig
 from acts_gnn.result import EventTiming, TrackingResult
@@ -298,6 +298,9 @@ class Pipeline:
         """Embedding, graph, filter and GNN on contract features ``[N, 3]`` (no track building).
 
         ``keep_graph``: also return the K1 graph before the filter (diagnostics).
+
+        Raises:
+            InputFormatError: a row that is not finite (NaN or infinite).
         """
         import torch
 
@@ -307,6 +310,12 @@ class Pipeline:
 
         cfg = self.config
         features = np.ascontiguousarray(features, dtype=np.float32)
+        finite = np.isfinite(features).all(axis=1)
+        if not finite.all():  # the readers refuse these; a caller's own array may hold them
+            row = int(np.flatnonzero(~finite)[0])
+            raise InputFormatError(
+                "features", f"row {row}", f"expected finite numbers, got {features[row].tolist()}"
+            )
         # on the CPU the stages work on the points in locality order (their edges come back in
         # the caller's numbering); on a GPU in the caller's order (no host sort between stages).
         # The ordering's time is counted with the first stage, the embedding.

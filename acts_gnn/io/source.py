@@ -56,14 +56,40 @@ class EventSource:
         """The format of the first event (all events of one source share it in practice)."""
         return self.refs[0].format if self.refs else ""
 
+    def check_distinct_ids(self) -> EventSource:
+        """Itself, once no two of its events share an event number — what tracks and reports
+        are keyed by (``eventNNN-prototracks.csv``, the tracks file's ``event_id``, the truth an
+        evaluation takes for them).
+
+        Raises:
+            InputFormatError: two events with one number (two ACTS or ``simulate`` runs both
+                start at event 0).
+        """
+        first: dict[int, EventRef] = {}
+        for ref in self.refs:
+            earlier = first.setdefault(ref.event_id, ref)
+            if earlier is not ref:
+                raise InputFormatError(
+                    ref.source,
+                    "",
+                    f"event {ref.event_id} is also {earlier.source}: tracks and reports are "
+                    "kept by event number, so one event's would replace the other's (give "
+                    "events of distinct numbers, in separate runs)",
+                )
+        return self
+
 
 def _csv_groups(files: Sequence[Path]) -> dict[tuple[Path, int], dict[str, Path]]:
     groups: dict[tuple[Path, int], dict[str, Path]] = {}
     for path in files:
         match = _CSV_NAME.match(path.name)
         if match:
-            key = (path.parent, int(match["id"]))
-            groups.setdefault(key, {})[match["role"]] = path
+            roles = groups.setdefault((path.parent, int(match["id"])), {})
+            twin = roles.setdefault(match["role"], path)
+            if twin != path:  # eventNNN-hits.csv beside eventNNN-hits.csv.gz
+                raise InputFormatError(
+                    path, "", f"{twin.name} is the same table of the same event: keep one of them"
+                )
     return groups
 
 
@@ -148,9 +174,17 @@ class _Finder:
         roots = [p for p in entries if p.suffix == ".root"]
         groups = _csv_groups(entries)
         caches = [(int(m["id"]), p) for p in entries if (m := _NPZ_NAME.match(p.name))]
-        if caches and not groups and self.format in (None, "npz"):
+        kinds = [k for k, found in (("CSV", groups), ("ROOT", roots), ("npz", caches)) if found]
+        if len(kinds) > 1 and self.format is None:  # reading one kind would ignore the others
+            raise InputFormatError(
+                path,
+                "",
+                f"holds event files of {len(kinds)} kinds ({', '.join(kinds)}): give --format "
+                "or the files themselves",
+            )
+        if caches and (self.format == "npz" or (self.format is None and not groups)):
             return [EventRef(event_id=i, format="npz", files={"npz": p}) for i, p in caches]
-        if not groups and roots:
+        if roots and (self.format == "root" or (self.format is None and not groups)):
             return [ref for root in roots for ref in self.path(root)]
         if not groups:
             raise InputFormatError(
@@ -169,7 +203,11 @@ class _Finder:
                 "unrecognised file name (expected eventNNN-<kind>.csv[.gz], eventNNN.npz or .root)",
             )
         siblings = sorted(path.parent.glob(f"event{match['id']}-*"))
-        return _refs_from_csv(path, _csv_groups(siblings), self.format)
+        groups = _csv_groups(siblings)
+        if match["role"] == "measurements":  # named: its points, not the space-point file's
+            for roles in groups.values():
+                roles.pop("spacepoint", None)
+        return _refs_from_csv(path, groups, self.format)
 
     def prefix(self, path: Path) -> list[EventRef]:
         groups = _csv_groups(sorted(path.parent.glob(f"{path.name}-*")))
@@ -194,7 +232,7 @@ class _Finder:
 
 
 def open_events(
-    paths: Sequence[str | Path],
+    paths: Sequence[str | Path] | str | Path,
     format: str | None = None,
     *,
     root_preset: str = "spacepoints",
@@ -204,7 +242,7 @@ def open_events(
     """Find the events in ``paths`` without reading them.
 
     Args:
-        paths: files, event prefixes (``dir/event000001000``) or directories.
+        paths: files, event prefixes (``dir/event000001000``) or directories (or one of them).
         format: ``acts-csv``, ``trackml``, ``root`` or ``npz`` (an :mod:`acts_gnn.io.cache`
             directory), or a registered reader's; detected from the files when None.
         root_preset: ROOT branch layout preset (see :data:`acts_gnn.io.root.ROOT_PRESETS`).
@@ -218,5 +256,7 @@ def open_events(
     if format is not None and format not in reader_names():
         names = [*FORMATS, *(n for n in reader_names() if n not in FORMATS)]
         raise ConfigError(f"unknown format {format!r}; choose one of {', '.join(names)}")
+    if isinstance(paths, str | Path):
+        paths = [paths]
     finder = _Finder(format, root_preset, root_tree, root_branches)
     return EventSource(tuple(ref for raw in paths for ref in finder.path(Path(raw))))

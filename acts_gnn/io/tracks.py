@@ -175,8 +175,19 @@ class TrackWriter:
     def _abort(self) -> None:
         """Remove everything this writer produced: an aborted run leaves no output behind.
 
-        With ``keep_csv_on_abort`` (a resumable run) the finished events' CSV files stay.
+        With ``keep_csv_on_abort`` (a resumable run) the finished events' CSV files stay. The
+        ROOT file's temporary goes first: it may lie in a directory made for the CSV files
+        (``-o out/t.root --csv-dir out/csv``), which can then go too.
         """
+        if self._root_file is not None:
+            self._root_file.close()
+            self._root_file = None
+        if self._root_ctx is not None:
+            ctx, self._root_ctx = self._root_ctx, None
+            try:
+                ctx.__exit__(OutputError, OutputError("aborted"), None)
+            except OutputError:
+                pass
         for path in [] if self.keep_csv_on_abort else self._csv_written:
             path.unlink(missing_ok=True)
         self._csv_written.clear()
@@ -188,15 +199,6 @@ class TrackWriter:
             except OSError:
                 break
         self._csv_dirs_made.clear()
-        if self._root_file is not None:
-            self._root_file.close()
-            self._root_file = None
-        if self._root_ctx is not None:
-            ctx, self._root_ctx = self._root_ctx, None
-            try:
-                ctx.__exit__(OutputError, OutputError("aborted"), None)
-            except OutputError:
-                pass
 
     def __exit__(
         self,

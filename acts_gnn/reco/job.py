@@ -81,6 +81,21 @@ class ReconstructionSummary:
     written: tuple[Path, ...] = field(default=())
     #: events skipped because a previous run wrote them (``resume``)
     resumed: int = 0
+    #: events read in all (resumed ones too) and those of them with truth (scored)
+    n_events: int = 0
+    n_with_truth: int = 0
+
+    def performance_warning(self, asked: bool) -> str | None:
+        """What to say when a performance report was ``asked`` for and does not cover every
+        event: none of them had truth (no report is written), or only some did."""
+        if not asked or self.n_with_truth == self.n_events:
+            return None
+        if self.n_with_truth == 0:
+            return "no event has truth (particles, hit-to-particle map): no performance report"
+        return (
+            f"the performance report covers the {self.n_with_truth} of the {self.n_events} "
+            "events that have truth"
+        )
 
 
 @dataclass(frozen=True)
@@ -195,7 +210,7 @@ def run_reconstruction(
     start = time.perf_counter()
     timings: list[EventTiming] = []
     accumulator = PerformanceAccumulator(matching, min_track_sizes) if matching else None
-    with_truth = 0
+    with_truth = n_events = 0
     resume_dir = outputs.tracks_csv_dir if outputs.resume else None
     resumed = 0
     # the reports are written beside their final names while the tracks are still being
@@ -220,6 +235,7 @@ def run_reconstruction(
                 if accumulator is not None and event.truth is not None:
                     accumulator.add(event, result.labels)
                     with_truth += 1
+                n_events += 1
                 if on_event is not None:
                     on_event(result.timing)
             # the run's wall time: reading, finding and writing, all but the tracks file's close
@@ -247,5 +263,10 @@ def run_reconstruction(
     except OSError as exc:
         raise OutputError(f"cannot write report ({exc})") from exc
     return ReconstructionSummary(
-        timing=report, performance=performance, written=tuple(written), resumed=resumed
+        timing=report,
+        performance=performance,
+        written=tuple(written),
+        resumed=resumed,
+        n_events=n_events,
+        n_with_truth=with_truth,
     )

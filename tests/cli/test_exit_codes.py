@@ -183,6 +183,28 @@ def test_ctrl_c_is_one_line_and_130(run_cli, tmp_path, monkeypatch):
     assert (result.exit_code, result.stderr) == (130, "acts-gnn: interrupted\n")
 
 
+def test_ctrl_c_that_compiled_code_turned_into_its_own_error_is_130(run_cli, tmp_path, monkeypatch):
+    import acts_gnn.io.source
+
+    def unpickling(*_args, **_kwargs):  # as Numba's cache loader does when Ctrl-C comes
+        try:
+            raise KeyboardInterrupt
+        except KeyboardInterrupt:  # its context, not its cause, as the C code leaves it
+            message = "<function _numba_unpickle> returned a result with an exception set"
+            raise SystemError(message)  # noqa: B904
+
+    monkeypatch.setattr(acts_gnn.io.source, "open_events", unpickling)
+    result = run_cli("reconstruct", "--example", "--backend", "truth", "-o", tmp_path / "t.root")
+    assert (result.exit_code, result.stderr) == (130, "acts-gnn: interrupted\n")
+
+    def failing(*_args, **_kwargs):  # any other error is not taken for a Ctrl-C
+        raise SystemError("a real failure")
+
+    monkeypatch.setattr(acts_gnn.io.source, "open_events", failing)
+    with pytest.raises(SystemError, match="a real failure"):
+        run_cli("reconstruct", "--example", "--backend", "truth", "-o", tmp_path / "t.root")
+
+
 def test_evaluate_and_train_refuse_an_output_under_a_file(run_cli, tmp_path):
     blocker = tmp_path / "file"
     blocker.write_text("")

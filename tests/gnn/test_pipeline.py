@@ -127,3 +127,13 @@ def test_reduced_precision_is_refused_on_the_cpu_and_unknown_ones_anywhere():
 def test_the_torch_engine_on_the_cpu_keeps_its_cache_sized_chunks(pipeline):
     torch_engine = Pipeline(pipeline.bundle, device="cpu", engine="torch")
     assert torch_engine.edges_per_chunk(torch_engine.bundle.filter) == 65_536
+
+
+def test_features_that_are_not_finite_are_one_input_error():
+    from acts_gnn.errors import InputFormatError
+
+    features = np.zeros((5, 3), np.float32)
+    features[3, 2] = np.inf
+    with pytest.raises(InputFormatError) as error:
+        Pipeline(device="cpu").run(features)
+    assert str(error.value) == "features: row 3: expected finite numbers, got [0.0, 0.0, inf]"

@@ -95,6 +95,14 @@ def test_interrupted_writing_leaves_nothing(tmp_path):
     assert list(tmp_path.iterdir()) == []  # the CSV directory it made is gone too
 
 
+def test_interrupted_writing_removes_the_directory_both_outputs_share(tmp_path):
+    out = tmp_path / "out"  # -o out/t.root --csv-dir out/csv: the CSV writer makes out/
+    with pytest.raises(RuntimeError, match="boom"), TrackWriter(out / "t.root", out / "csv") as w:
+        w.add(_event(3), _result([0, 0, 1, -1, 1]))
+        raise RuntimeError("boom")
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_an_existing_csv_directory_is_kept_when_writing_is_interrupted(tmp_path):
     (tmp_path / "csv").mkdir()
     with pytest.raises(RuntimeError, match="boom"), TrackWriter(None, tmp_path / "csv") as writer:

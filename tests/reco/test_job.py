@@ -134,3 +134,44 @@ def test_resume_needs_a_csv_directory_and_existing_files_need_a_choice(source, t
         run_reconstruction(
             source, SlowTruth(), ReconstructionOutputs(tracks_csv_dir=tmp_path / "c")
         )
+
+
+def test_the_summary_says_how_many_events_had_truth_for_the_performance_report(tmp_path):
+    truth = make_event([1, 1, 2, 2], {1: 1.0, 2: 2.0}, event_id=1)
+    bare = make_event([1, 1, 2, 2], {1: 1.0, 2: 2.0}, event_id=2)
+    bare = type(bare)(event_id=2, spacepoints=bare.spacepoints)  # the same points, no truth
+    (tmp_path / "in").mkdir()
+    for event in (truth, bare):
+        save_event_npz(event, tmp_path / "in" / f"event{event.event_id:09d}.npz")
+
+    def run(*names, out):
+        outputs = ReconstructionOutputs(performance_json=tmp_path / out / "p.json")
+        source = open_events([tmp_path / "in" / n for n in names])
+        return run_reconstruction(source, _TracksAsGiven(), outputs)
+
+    both = run("event000000001.npz", "event000000002.npz", out="both")
+    assert (both.n_events, both.n_with_truth) == (2, 1)
+    assert both.performance_warning(asked=True) == (
+        "the performance report covers the 1 of the 2 events that have truth"
+    )
+    assert both.performance_warning(asked=False) is None
+    none = run("event000000002.npz", out="none")
+    assert none.performance is None and not (tmp_path / "none").exists()
+    assert none.performance_warning(asked=True) == (
+        "no event has truth (particles, hit-to-particle map): no performance report"
+    )
+    assert run("event000000001.npz", out="one").performance_warning(asked=True) is None
+
+
+class _TracksAsGiven:
+    """Every point its own candidate (a finder that needs no truth)."""
+
+    name = "singletons"
+
+    def reconstruct(self, event):
+        import numpy as np
+
+        from acts_gnn.result import EventTiming, TrackingResult
+
+        timing = EventTiming(event.event_id, self.name, n_spacepoints=len(event), total_s=0.0)
+        return TrackingResult(labels=np.arange(len(event)), timing=timing)

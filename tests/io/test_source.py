@@ -1,0 +1,86 @@
+"""What ``open_events`` finds: the file named, one table per role, one kind of event per
+directory, one event per number where outputs are kept by it."""
+
+from __future__ import annotations
+
+import shutil
+
+import pytest
+
+from acts_gnn.errors import InputFormatError
+from acts_gnn.io.example import example_dir
+from acts_gnn.io.source import open_events
+
+EVENT = "event000000000"
+
+
+@pytest.fixture
+def event(tmp_path):
+    """A copy of the example event (ACTS CSV: space points and measurements both)."""
+    directory = tmp_path / "event"
+    shutil.copytree(example_dir(), directory)
+    return directory
+
+
+def test_a_named_measurements_file_is_read_not_the_space_point_file_beside_it(event):
+    (named,) = open_events(event / f"{EVENT}-measurements.csv").refs
+    assert "spacepoint" not in named.files
+    assert named.files["measurements"] == event / f"{EVENT}-measurements.csv"
+    (directory,) = open_events(event).refs  # a directory's event reads its space points
+    assert directory.files["spacepoint"] == event / f"{EVENT}-spacepoint.csv"
+    (by_file,) = open_events([event / f"{EVENT}-spacepoint.csv"]).refs
+    assert by_file.files == directory.files
+
+
+def test_one_path_may_be_given_alone(event):
+    assert open_events(event).refs == open_events(str(event)).refs == open_events([event]).refs
+
+
+def test_two_files_of_one_table_are_refused(event):
+    shutil.copy(event / f"{EVENT}-spacepoint.csv", event / f"{EVENT}-spacepoint.csv.gz")
+    with pytest.raises(InputFormatError) as error:
+        open_events(event)
+    assert str(error.value) == (
+        f"{event / f'{EVENT}-spacepoint.csv.gz'}: {EVENT}-spacepoint.csv is the same table of "
+        "the same event: keep one of them"
+    )
+
+
+def test_a_directory_of_several_kinds_of_event_files_needs_format(event):
+    (event / "run.root").write_bytes(b"")
+    with pytest.raises(InputFormatError) as error:
+        open_events(event)
+    assert str(error.value) == (
+        f"{event}: holds event files of 2 kinds (CSV, ROOT): give --format or the files themselves"
+    )
+    (csv,) = open_events(event, "acts-csv").refs
+    assert csv.format == "acts-csv"
+
+
+def test_two_events_of_one_number_are_refused_where_outputs_are_kept_by_number(event, tmp_path):
+    other = tmp_path / "other"
+    shutil.copytree(event, other)
+    both = open_events([event, other])  # training may read them both
+    assert [ref.event_id for ref in both.refs] == [0, 0]
+    with pytest.raises(InputFormatError) as error:
+        both.check_distinct_ids()
+    assert str(error.value) == (
+        f"{other / f'{EVENT}-spacepoint.csv'}: event 0 is also "
+        f"{event / f'{EVENT}-spacepoint.csv'}: tracks and reports are kept by event number, so "
+        "one event's would replace the other's (give events of distinct numbers, in separate "
+        "runs)"
+    )
+    for name in list(other.iterdir()):
+        name.rename(other / name.name.replace(EVENT, "event000000001"))
+    distinct = open_events([event, other])
+    assert distinct.check_distinct_ids() is distinct
+
+
+def test_reconstruct_refuses_two_events_of_one_number_before_any_work(event, tmp_path, run_cli):
+    other = tmp_path / "other"
+    shutil.copytree(event, other)
+    out = tmp_path / "out"
+    result = run_cli("reconstruct", event, other, "-o", out / "t.root", "--backend", "truth")
+    assert result.exit_code == 2
+    assert "event 0 is also" in result.stderr
+    assert not out.exists()
