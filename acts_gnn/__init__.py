@@ -27,6 +27,7 @@ _EXPORTS = {
     "TruthTrackFinder": "acts_gnn.finders",
     "MatchingConfig": "acts_gnn.metrics.matching",
     "evaluate_tracks": "acts_gnn.metrics.evaluate",
+    "ReconstructionOutputs": "acts_gnn.reco.job",
     "run_reconstruction": "acts_gnn.reco.job",
 }
 

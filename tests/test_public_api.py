@@ -14,6 +14,7 @@ def test_public_names():
         "MatchingConfig",
         "Particles",
         "Pipeline",
+        "ReconstructionOutputs",
         "RemotePipeline",
         "SpacePoints",
         "TrackWriter",
@@ -38,3 +39,17 @@ def test_error_hierarchy():
     assert errors.InputFormatError("f.csv", "line 3", "expected x").args == (
         "f.csv: line 3: expected x",
     )
+
+
+def test_the_readme_python_example_runs_as_written(tmp_path, monkeypatch, capsys):
+    import re
+
+    from tests.conftest import REPO
+
+    text = (REPO / "README.md").read_text()
+    section = text.split("### From Python", 1)[1].split("\n### ", 1)[0]
+    (code,) = re.findall(r"```python\n(.*?)```", section, re.S)
+    monkeypatch.chdir(tmp_path)
+    exec(compile(code, "README.md (From Python)", "exec"), {})
+    assert capsys.readouterr().out == "efficiency 100.0%, fakes 0.6%\n"
+    assert (tmp_path / "out" / "tracks.root").is_file()

@@ -150,7 +150,7 @@ class _Finder:
     layout: RootLayout | None = None
 
     def root_layout(self) -> RootLayout:
-        """The ROOT layout (preset and overrides), made and checked at the first ROOT file."""
+        """The ROOT layout (preset and overrides), made and checked once."""
         if self.layout is None:
             if self.root_preset not in ROOT_PRESETS:
                 raise ConfigError(
@@ -259,4 +259,5 @@ def open_events(
     if isinstance(paths, str | Path):
         paths = [paths]
     finder = _Finder(format, root_preset, root_tree, root_branches)
+    finder.root_layout()  # a mistyped preset or branch key is refused whatever the inputs
     return EventSource(tuple(ref for raw in paths for ref in finder.path(Path(raw))))

@@ -47,6 +47,12 @@ class ReconstructionOutputs:
     #: CSV files are kept if the run fails
     resume: bool = False
 
+    def __post_init__(self) -> None:
+        for name in ("tracks_root", "tracks_csv_dir", "timing_json", "performance_json"):
+            value = getattr(self, name)
+            if value is not None:  # a caller's plain string is a path too
+                object.__setattr__(self, name, Path(value))
+
     def check(self) -> None:
         """Refuse, before any work, outputs that exist (unless ``overwrite``) or cannot be made.
 
@@ -211,6 +217,7 @@ def run_reconstruction(
     timings: list[EventTiming] = []
     accumulator = PerformanceAccumulator(matching, min_track_sizes) if matching else None
     with_truth = n_events = 0
+    event_ids: set[int] = set()
     resume_dir = outputs.tracks_csv_dir if outputs.resume else None
     resumed = 0
     # the reports are written beside their final names while the tracks are still being
@@ -236,6 +243,7 @@ def run_reconstruction(
                     accumulator.add(event, result.labels)
                     with_truth += 1
                 n_events += 1
+                event_ids.add(event.event_id)
                 if on_event is not None:
                     on_event(result.timing)
             # the run's wall time: reading, finding and writing, all but the tracks file's close
@@ -262,6 +270,8 @@ def run_reconstruction(
         reports.close()  # rename them into place
     except OSError as exc:
         raise OutputError(f"cannot write report ({exc})") from exc
+    if outputs.overwrite and not outputs.resume and outputs.tracks_csv_dir is not None:
+        _remove_other_runs_files(outputs.tracks_csv_dir, event_ids)
     return ReconstructionSummary(
         timing=report,
         performance=performance,
@@ -270,3 +280,15 @@ def run_reconstruction(
         n_events=n_events,
         n_with_truth=with_truth,
     )
+
+
+def _remove_other_runs_files(csv_dir: Path, event_ids: set[int]) -> None:
+    """``--force`` replaces a CSV directory's proto-track files: once this run's are complete,
+    those of events it did not have (an earlier run's) go, so the directory holds one run."""
+    ours = {prototrack_csv_path(csv_dir, event_id) for event_id in event_ids}
+    for path in csv_dir.glob("event*-prototracks.csv"):
+        if path not in ours:
+            try:
+                path.unlink()
+            except OSError as exc:
+                raise OutputError(f"{path}: cannot remove an earlier run's file ({exc})") from exc

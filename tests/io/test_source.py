@@ -84,3 +84,12 @@ def test_reconstruct_refuses_two_events_of_one_number_before_any_work(event, tmp
     assert result.exit_code == 2
     assert "event 0 is also" in result.stderr
     assert not out.exists()
+
+
+def test_a_mistyped_root_preset_or_branch_is_refused_whatever_the_inputs(event):
+    from acts_gnn.errors import ConfigError
+
+    with pytest.raises(ConfigError, match=r"^unknown ROOT preset 'foo'; choose one of"):
+        open_events(event, root_preset="foo")
+    with pytest.raises(ConfigError, match=r"^unknown ROOT branch key 'foo'; known keys:"):
+        open_events(event, root_branches={"foo": "bar"})

@@ -175,3 +175,16 @@ class _TracksAsGiven:
 
         timing = EventTiming(event.event_id, self.name, n_spacepoints=len(event), total_s=0.0)
         return TrackingResult(labels=np.arange(len(event)), timing=timing)
+
+
+def test_force_leaves_only_this_runs_proto_track_files(source, tmp_path):
+    csv = tmp_path / "csv"
+    run_reconstruction(source, TruthTrackFinder(), ReconstructionOutputs(tracks_csv_dir=csv))
+    assert len(list(csv.iterdir())) == N_EVENTS
+    first_two = type(source)(source.refs[:2])
+    outputs = ReconstructionOutputs(tracks_csv_dir=csv, overwrite=True)
+    run_reconstruction(first_two, TruthTrackFinder(), outputs)
+    assert sorted(p.name for p in csv.iterdir()) == [
+        "event000000100-prototracks.csv",
+        "event000000101-prototracks.csv",
+    ]
