@@ -255,7 +255,11 @@ class TruthTrackFinder:
 
         if event.truth is None:
             raise InputFormatError(
-                event.source, "", "the truth backend needs truth (particle ids) in the input"
+                event.source,
+                "",
+                "the truth backend needs truth (particle ids) in the input: beside ACTS CSV "
+                "space points -measurement-simhit-map.csv and -hits.csv, beside TrackML hits "
+                "-truth.csv",
             )
         start = time.perf_counter()
         particle = event.truth.particle_id
