@@ -12,6 +12,7 @@ import typer
 
 from acts_gnn.cli._common import inputs_or_example, parse_mapping
 from acts_gnn.cli._console import make_console
+from acts_gnn.errors import ConfigError
 
 
 def command(
@@ -28,7 +29,8 @@ def command(
         typer.Option(
             "--truth",
             "-t",
-            help="The input events with truth (files, prefixes, directories).",
+            help="The events the tracks were made from, with truth (files, prefixes, "
+            "directories); one -t per input.",
             show_default=False,
         ),
     ] = None,
@@ -71,11 +73,16 @@ def command(
 ) -> None:
     """Efficiency, fake rate, duplicate rate (double majority) and the TrackML score."""
     from acts_gnn.cli._progress import event_progress
-    from acts_gnn.io.atomic import check_output, write_text_atomic
+    from acts_gnn.io.atomic import check_output
     from acts_gnn.io.source import open_events
-    from acts_gnn.metrics.evaluate import evaluate_tracks
+    from acts_gnn.metrics.evaluate import evaluate_tracks, write_report_files
     from acts_gnn.metrics.matching import MatchingConfig
 
+    if not truth and not example:
+        raise ConfigError(
+            "no truth: give the events the tracks were made from with --truth/-t "
+            "(one -t per input), or --example"
+        )
     if json_out is not None:
         check_output(json_out, overwrite=force)
     if plots is not None:  # a directory (made if missing)
@@ -99,11 +106,5 @@ def command(
     with event_progress(console, len(source), "evaluate") as advance:
         report = evaluate_tracks(tracks, source, config, tuple(min_track_sp or (3, 5)), advance)
     console.print(report.table())
-    if json_out is not None:
-        write_text_atomic(json_out, report.to_json())
-        console.print(f"wrote {json_out}")
-    if plots is not None:
-        from acts_gnn.metrics.plots import plot_performance
-
-        for path in plot_performance(report, plots):
-            console.print(f"wrote {path}")
+    for path in write_report_files(report, json_out, plots):  # all or none
+        console.print(f"wrote {path}")

@@ -5,19 +5,24 @@ Layer: metrics.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
 
-from acts_gnn.errors import InputFormatError
+from acts_gnn.errors import InputFormatError, OutputError
 from acts_gnn.event import Event, find_sorted
+from acts_gnn.io.atomic import atomic_path
 from acts_gnn.io.source import EventSource
 from acts_gnn.io.tracks import read_tracks, recorded_spacepoints
 from acts_gnn.metrics.matching import MatchingConfig
 from acts_gnn.metrics.performance import PerformanceAccumulator, PerformanceReport
 
-__all__ = ["evaluate_tracks", "labels_from_tracks"]
+__all__ = ["evaluate_tracks", "labels_from_tracks", "write_report_files"]
+
+#: ``measurement_id_2`` of a space point that has no second measurement (a pixel point)
+_NO_SECOND_MEASUREMENT = np.uint64(2**64 - 1)
 
 
 def labels_from_tracks(
@@ -25,31 +30,79 @@ def labels_from_tracks(
 ) -> np.ndarray:
     """Label per space point from ``(track_id, measurement_id)`` pairs (-1 where none).
 
-    Measurement ids that are not a space point's first measurement (the second measurement of a
-    strip space point in a proto-track file) are ignored.
+    Measurement ids that are not a space point's first measurement label nothing: the second
+    measurement of a strip space point (which a proto-track file lists), and measurements
+    without a space point (an ACTS track's strip hits where only pixels make space points). But
+    every candidate must hold a space point of the event.
 
     Raises:
-        InputFormatError: a space point belongs to two candidates, or no pair names a space point
-            of this event although there are pairs (the files do not belong together).
+        InputFormatError: a space point belongs to two candidates, or a candidate holds no
+            measurement of a space point of this event (the files do not belong together).
     """
+    measurement_id = np.asarray(measurement_id, dtype=np.uint64)
+    track_id = np.asarray(track_id, dtype=np.int64)
     sp_ids = event.spacepoints.measurement_id
     order = np.argsort(sp_ids, kind="stable")
     pos, found = find_sorted(sp_ids[order], measurement_id)
-    labels = np.full(len(sp_ids), -1, dtype=np.int64)
-    if measurement_id.size and not found.any():
+    belongs = found | _second_measurements(event, measurement_id)
+    candidates = np.unique(track_id)
+    strangers = candidates.size - np.unique(track_id[belongs]).size
+    if strangers:
         raise InputFormatError(
             tracks_path,
             f"event {event.event_id}",
-            f"no measurement id matches a space point of {event.source}; wrong input?",
+            f"{strangers} of its {candidates.size} candidates "
+            f"{'holds' if strangers == 1 else 'hold'} no space point of "
+            f"{event.source}; the files do not belong together",
         )
+    labels = np.full(len(sp_ids), -1, dtype=np.int64)
     rows = order[pos[found]]
-    tracks = np.asarray(track_id, dtype=np.int64)[found]
+    tracks = track_id[found]
     if np.unique(rows).size != rows.size:
         raise InputFormatError(
             tracks_path, f"event {event.event_id}", "a space point is in more than one candidate"
         )
     labels[rows] = tracks
     return labels
+
+
+def _second_measurements(event: Event, measurement_id: np.ndarray) -> np.ndarray:
+    """bool per ``measurement_id``: the second measurement of one of ``event``'s strip points."""
+    second = event.spacepoints.measurement_id_2
+    if second is None:
+        return np.zeros(measurement_id.shape, bool)
+    second = np.sort(second[second != _NO_SECOND_MEASUREMENT])
+    return find_sorted(second, measurement_id)[1]
+
+
+def write_report_files(
+    report: PerformanceReport, json_path: Path | None, plots_dir: Path | None
+) -> list[Path]:
+    """Write the JSON report and the plots (:data:`~acts_gnn.metrics.plots.PLOT_FILES` in
+    ``plots_dir``), all or none: each is made under a temporary name beside its final one, and
+    they are renamed into place only once all are made. A failure or Ctrl-C before that removes
+    them, and the directories made for them. Returns the paths written.
+
+    Raises:
+        OutputError: an output could not be written (nothing is left then).
+    """
+    written: list[Path] = []
+    try:
+        with contextlib.ExitStack() as staged:  # closing it renames them all into place
+            if json_path is not None:
+                temporary = staged.enter_context(atomic_path(json_path))
+                try:
+                    temporary.write_text(report.to_json(), encoding="utf-8")
+                except OSError as exc:
+                    raise OutputError(f"{json_path}: cannot write it ({exc.strerror})") from exc
+                written.append(json_path)
+            if plots_dir is not None:
+                from acts_gnn.metrics.plots import stage_plots
+
+                written.extend(stage_plots(report, plots_dir, staged))
+    except OSError as exc:  # a rename into place failed
+        raise OutputError(f"cannot put the report in place ({exc})") from exc
+    return written
 
 
 def evaluate_tracks(
@@ -62,10 +115,13 @@ def evaluate_tracks(
     """Match the candidates in ``tracks_path`` to the truth of ``source``'s events.
 
     Raises:
-        InputFormatError: a file is malformed, an event has no truth, an event of ``source`` is
-            missing from the tracks file, or its tracks were made from another event (the tracks
-            file's timing tree records each event's number of space points).
+        InputFormatError: a file is malformed, two events of ``source`` share a number, an
+            event has no truth, an event of ``source`` is missing from the tracks file, or its
+            tracks were made from another event (the tracks file's timing tree records each
+            event's number of space points; a candidate that holds no space point of the event
+            is refused too).
     """
+    source.check_distinct_ids()  # the tracks are kept by event number
     tracks = read_tracks(tracks_path)
     recorded = recorded_spacepoints(tracks_path)
     accumulator = PerformanceAccumulator(config, min_track_sizes)

@@ -78,6 +78,8 @@ class PerformanceReport:
     config: MatchingConfig
     n_events: int
     selections: tuple[SelectionSummary, ...]
+    #: mean of the per-event scores that are known (NaN where none is: no weights, see
+    #: :func:`~acts_gnn.metrics.trackml_score.trackml_score`; null in the JSON)
     trackml_score: float
     per_event_trackml_score: tuple[float, ...]
     matches: tuple[EventMatch, ...] = field(repr=False, default=())
@@ -114,7 +116,8 @@ class PerformanceReport:
         table = Table(
             title=Text(
                 f"Tracking performance — {self.n_events} event(s); targets pT > {c.min_pt_gev:g}"
-                f" GeV, |η| < {c.max_abs_eta:g}, ≥ {c.min_particle_spacepoints} space points"
+                f" GeV, |η| < {c.max_abs_eta:g}, production radius < {c.max_vertex_r_mm:g} mm,"
+                f" ≥ {c.min_particle_spacepoints} space points"
             )
         )
         for name in (
@@ -135,7 +138,7 @@ class PerformanceReport:
                 f"{s.n_matched_targets}/{s.n_targets}",
                 str(s.n_tracks),
             )
-        caption = f"TrackML score {self.trackml_score:.4f} (mean over events)"
+        caption = self._score_caption()
         if self.events_without_particles:
             caption += (
                 f"\n{self.events_without_particles} event(s) without a particle table: their "
@@ -143,6 +146,24 @@ class PerformanceReport:
             )
         table.caption = Text(caption)
         return table
+
+    def _score_caption(self) -> str:
+        """The TrackML score line: "—" where no event's weights are known."""
+        scored = sum(not math.isnan(s) for s in self.per_event_trackml_score)
+        if not scored:
+            return "TrackML score — (no weights: the truth has no particle table)"
+        if scored < self.n_events:
+            return (
+                f"TrackML score {self.trackml_score:.4f} (mean over the {scored} of "
+                f"{self.n_events} events with weights; the others' truth has no particle table)"
+            )
+        return f"TrackML score {self.trackml_score:.4f} (mean over events)"
+
+
+def _mean_known(values: Sequence[float]) -> float:
+    """Mean of the values that are not NaN (NaN when there are none)."""
+    known = [v for v in values if not math.isnan(v)]
+    return float(np.mean(known)) if known else math.nan
 
 
 def _percent(value: float) -> str:
@@ -199,7 +220,7 @@ class PerformanceAccumulator:
             config=self.config,
             n_events=len(scores),
             selections=tuple(selections),
-            trackml_score=float(np.mean(scores)) if scores else math.nan,
+            trackml_score=_mean_known(scores),
             per_event_trackml_score=scores,
             matches=tuple(self._matches[self.min_track_sizes[0]]),
             events_without_particles=self._without_particles,

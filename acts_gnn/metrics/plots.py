@@ -5,17 +5,19 @@ Layer: metrics.
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
 
+from acts_gnn.errors import OutputError
 from acts_gnn.io.atomic import atomic_path
 
 if TYPE_CHECKING:
     from acts_gnn.metrics.performance import PerformanceReport
 
-__all__ = ["PLOT_FILES", "binned_rate", "plot_performance"]
+__all__ = ["PLOT_FILES", "binned_rate", "plot_performance", "stage_plots"]
 
 PT_BINS_GEV = np.array([1.0, 1.5, 2.0, 3.0, 5.0, 10.0, 20.0, 50.0, 100.0])
 ETA_BINS = np.linspace(-4.0, 4.0, 17)
@@ -42,20 +44,30 @@ def binned_rate(
     return rate, error, total
 
 
-def _save(fig, path: Path) -> Path:
-    with atomic_path(path) as temporary:
-        fig.savefig(temporary, format="png", dpi=110)
-    return path
-
-
 def plot_performance(report: PerformanceReport, directory: Path) -> list[Path]:
-    """Write :data:`PLOT_FILES` in ``directory``: efficiency vs pT and η, fake rate vs η."""
+    """Write :data:`PLOT_FILES` in ``directory``, all or none (see :func:`stage_plots`)."""
+    with contextlib.ExitStack() as staged:
+        return stage_plots(report, directory, staged)
+
+
+def stage_plots(
+    report: PerformanceReport, directory: Path, staged: contextlib.ExitStack
+) -> list[Path]:
+    """Draw :data:`PLOT_FILES` (efficiency vs pT and η, fake rate vs η) for ``directory``.
+
+    Each plot is saved under a temporary name beside its final one, through an
+    :func:`~acts_gnn.io.atomic.atomic_path` entered in ``staged``: closing ``staged`` puts them
+    all in place; leaving it with an exception removes them, and the directories made for them.
+    Returns the final paths.
+
+    Raises:
+        OutputError: a plot could not be written.
+    """
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    directory.mkdir(parents=True, exist_ok=True)
     matches = report.matches
     pt = np.concatenate([m.target_pt for m in matches]) if matches else np.zeros(0)
     eta = np.concatenate([m.target_eta for m in matches]) if matches else np.zeros(0)
@@ -77,15 +89,23 @@ def plot_performance(report: PerformanceReport, directory: Path) -> list[Path]:
         rate, error, _ = binned_rate(values, passed, edges)
         centres = 0.5 * (edges[1:] + edges[:-1])
         fig, ax = plt.subplots(figsize=(6, 4))
-        ax.errorbar(centres, rate, yerr=error, xerr=0.5 * np.diff(edges), fmt="o", ms=4)
-        if log:
-            ax.set_xscale("log")
-        ax.set_xlabel(xlabel)
-        ax.set_ylabel(ylabel)
-        ax.set_ylim(0, 1.05)
-        ax.grid(alpha=0.3)
-        ax.set_title(f"{ylabel} — {report.n_events} event(s), candidates ≥ {n} space points")
-        fig.tight_layout()
-        written.append(_save(fig, directory / name))
-        plt.close(fig)
+        try:
+            ax.errorbar(centres, rate, yerr=error, xerr=0.5 * np.diff(edges), fmt="o", ms=4)
+            if log:
+                ax.set_xscale("log")
+            ax.set_xlabel(xlabel)
+            ax.set_ylabel(ylabel)
+            ax.set_ylim(0, 1.05)
+            ax.grid(alpha=0.3)
+            ax.set_title(f"{ylabel} — {report.n_events} event(s), candidates ≥ {n} space points")
+            fig.tight_layout()
+            path = directory / name
+            temporary = staged.enter_context(atomic_path(path))
+            try:
+                fig.savefig(temporary, format="png", dpi=110)
+            except OSError as exc:
+                raise OutputError(f"{path}: cannot write it ({exc.strerror})") from exc
+        finally:
+            plt.close(fig)
+        written.append(path)
     return written

@@ -18,6 +18,8 @@ per particle).
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from acts_gnn.event import NOISE_PARTICLE_ID, SpacePoints, Truth, find_sorted
@@ -80,8 +82,11 @@ def trackml_score(
 ) -> float:
     """TrackML score of one event's candidate labels (int [N], negative = unassigned).
 
-    Uses ``weights``, else ``truth.weight``, else :func:`trackml_weights`.
+    Uses ``weights``, else ``truth.weight``, else :func:`trackml_weights`; NaN when there are
+    none of these (no weights and no particle table: the weights need each particle's pT).
     """
+    if weights is None and truth.weight is None and truth.particles.kinematics_unknown:
+        return math.nan
     if weights is None:
         weights = truth.weight if truth.weight is not None else trackml_weights(spacepoints, truth)
     weights = np.asarray(weights, dtype=np.float64)

@@ -210,6 +210,83 @@ def test_evaluate_event_missing_from_tracks(shared_data, tmp_path, run_cli):
     assert f"{tracks}: event 1: missing" in result.stderr
 
 
+@pytest.fixture
+def example_tracks(tmp_path, run_cli):
+    """The example event's truth tracks: ``tracks/t.root`` and the CSV folder ``tracks/csv``."""
+    out = tmp_path / "tracks"
+    result = run_cli(
+        "reconstruct", "--example", "--backend", "truth", "-o", out / "t.root",
+        "--csv-dir", out / "csv", "-q",
+    )  # fmt: skip
+    assert result.exit_code == 0, result.stderr
+    return out
+
+
+@pytest.mark.parametrize("fail_at", [0, 1, 2])
+def test_evaluate_interrupted_leaves_no_output(
+    example_tracks, tmp_path, run_cli, monkeypatch, fail_at
+):
+    from matplotlib.figure import Figure
+
+    saved = []
+
+    def savefig(self, path, **kwargs):
+        if len(saved) == fail_at:
+            raise KeyboardInterrupt
+        saved.append(path)
+        path.write_bytes(b"png")
+
+    monkeypatch.setattr(Figure, "savefig", savefig)
+    out = tmp_path / "ev"
+    result = run_cli(
+        "evaluate", example_tracks / "t.root", "--example",
+        "--json", out / "a" / "p.json", "--plots", out / "plots", "-q",
+    )  # fmt: skip
+    assert (result.exit_code, result.stderr) == (130, "acts-gnn: interrupted\n")
+    assert not out.exists()  # neither the JSON, nor a plot, nor a directory made for them
+
+
+def test_evaluate_csv_tracks_of_another_event_are_refused(
+    example_tracks, shared_data, tmp_path, run_cli
+):
+    truth = shared_data / "acts_reference"
+    result = run_cli(
+        "evaluate", example_tracks / "csv", "-t", truth, "--json", tmp_path / "ev" / "p.json"
+    )
+    assert (result.exit_code, result.stdout) == (2, "")
+    assert result.stderr == (
+        f"acts-gnn: error: {example_tracks / 'csv'}: event 0: 614 of its 705 candidates hold no "
+        f"space point of {truth / 'event000000000-spacepoint.csv'}; the files do not belong "
+        "together\n"
+    )
+    assert not (tmp_path / "ev").exists()
+
+
+def test_evaluate_without_a_particle_table_has_no_trackml_score(
+    acts_reference_copy, tmp_path, run_cli
+):
+    for path in acts_reference_copy.glob("*particles*"):
+        path.unlink()
+    tracks = tmp_path / "t.root"
+    result = run_cli("reconstruct", acts_reference_copy, "--backend", "truth", "-o", tracks, "-q")
+    assert result.exit_code == 0, result.stderr
+    result = run_cli("evaluate", tracks, "-t", acts_reference_copy, "--json", tmp_path / "p.json")
+    assert result.exit_code == 0, result.stderr
+    assert "TrackML score — (no weights: the truth has no particle table)\n" in result.stdout
+    report = json.loads((tmp_path / "p.json").read_text())
+    assert (report["trackml_score"], report["per_event_trackml_score"]) == (None, [None])
+
+
+def test_evaluate_needs_the_truth(tmp_path, run_cli):
+    result = run_cli("evaluate", tmp_path / "t.root", "--json", tmp_path / "p.json")
+    assert (result.exit_code, result.stderr) == (
+        2,
+        "acts-gnn: error: no truth: give the events the tracks were made from with --truth/-t "
+        "(one -t per input), or --example\n",
+    )
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_help_is_fast_and_imports_nothing_heavy():
     code = (
         "import sys\n"
