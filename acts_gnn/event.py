@@ -14,6 +14,7 @@ import numpy as np
 
 __all__ = [
     "NOISE_PARTICLE_ID",
+    "NO_MEASUREMENT",
     "Event",
     "Particles",
     "SpacePoints",
@@ -25,6 +26,10 @@ __all__ = [
 
 #: particle id given to space points that no particle made
 NOISE_PARTICLE_ID = 0
+
+#: ``measurement_id_2`` of a space point without a second measurement (a pixel point), as ACTS
+#: writes it
+NO_MEASUREMENT = np.uint64(2**64 - 1)
 
 #: scale applied to r and z (mm) to make the model features of DESIGN.md
 FEATURE_LENGTH_SCALE_MM = 1000.0

@@ -139,7 +139,7 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         typer.echo("acts-gnn: interrupted", err=True)
         return 130
-    except Exception as exc:
+    except SystemError as exc:
         if not _interrupted(exc):
             raise
         typer.echo("acts-gnn: interrupted", err=True)
@@ -150,7 +150,7 @@ def main(argv: list[str] | None = None) -> int:
 def _interrupted(error: BaseException) -> bool:
     """Whether ``error`` came of a Ctrl-C: compiled code that was loading when it came (Numba
     unpickling a cached kernel) turns it into an error of its own, a SystemError whose cause
-    or context is the KeyboardInterrupt."""
+    or context is the KeyboardInterrupt (any other error is raised as it is)."""
     seen: set[int] = set()
     while error is not None and id(error) not in seen:
         if isinstance(error, KeyboardInterrupt):

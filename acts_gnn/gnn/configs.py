@@ -119,12 +119,12 @@ class TrainingConfig:
     soft_edges: str = "ignore"
     true_edge_pt_power: float = 0.0
     #: the fraction of the GNN's training steps whose sub-graph is cut to a random region of
-    #: the detector (:func:`_cut_to_region`), so that it sees tracks that end inside the
+    #: the detector (see :mod:`acts_gnn.gnn.train`), so that it sees tracks that end inside the
     #: detector, as in data read by region; 0 (the shipped model's recipe): none
     truncate: float = 0.0
-    #: the fraction of the particles cut short in each of the GNN's training steps
-    #: (:func:`_stop_tracks`): each keeps only a run of its points, as a track that stops in a
-    #: hadronic interaction, starts at a secondary vertex or crosses a dead module; 0: none
+    #: the fraction of the particles cut short in each of the GNN's training steps (see
+    #: :mod:`acts_gnn.gnn.train`): each keeps only a run of its points, as a track that stops
+    #: in a hadronic interaction, starts at a secondary vertex or crosses a dead module; 0: none
     stop_tracks: float = 0.0
     #: the candidate-quality network also sees the fraction of a candidate's points whose
     #: detector region beyond is not read (quality.OPEN_ENDS_INPUT): a track cut short by a

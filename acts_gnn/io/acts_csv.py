@@ -37,7 +37,6 @@ _BARCODE_COLUMNS = (
     "particle_id_gen",
     "particle_id_subpart",
 )
-_INVALID_MEASUREMENT = np.uint64(2**64 - 1)
 
 
 def read_measurements_raw(path: Path) -> dict[str, np.ndarray]:

@@ -51,7 +51,7 @@ class EventRef:
     @property
     def source(self) -> str:
         """The main file of the event (for messages)."""
-        for role in ("spacepoint", "hits", "measurements", "root", "npz"):
+        for role in ("spacepoint", "measurements", "hits", "root", "npz"):
             if role in self.files:
                 return str(self.files[role])
         return str(next(iter(self.files.values())))

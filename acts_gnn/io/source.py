@@ -68,14 +68,17 @@ class EventSource:
         first: dict[int, EventRef] = {}
         for ref in self.refs:
             earlier = first.setdefault(ref.event_id, ref)
-            if earlier is not ref:
-                raise InputFormatError(
-                    ref.source,
-                    "",
-                    f"event {ref.event_id} is also {earlier.source}: tracks and reports are "
-                    "kept by event number, so one event's would replace the other's (give "
-                    "events of distinct numbers, in separate runs)",
-                )
+            if earlier is ref:
+                continue
+            if earlier == ref:  # the same files named twice
+                raise InputFormatError(ref.source, "", f"event {ref.event_id} is given twice")
+            raise InputFormatError(
+                ref.source,
+                "",
+                f"event {ref.event_id} is also {earlier.source}: tracks and reports are kept "
+                "by event number, so one event's would replace the other's (give events of "
+                "distinct numbers, in separate runs)",
+            )
         return self
 
 
@@ -174,14 +177,15 @@ class _Finder:
         roots = [p for p in entries if p.suffix == ".root"]
         groups = _csv_groups(entries)
         caches = [(int(m["id"]), p) for p in entries if (m := _NPZ_NAME.match(p.name))]
-        kinds = [k for k, found in (("CSV", groups), ("ROOT", roots), ("npz", caches)) if found]
-        if len(kinds) > 1 and self.format is None:  # reading one kind would ignore the others
+        if caches and (groups or roots) and self.format is None:  # one kind would be ignored
+            other = "CSV events" if groups else "ROOT files"
             raise InputFormatError(
                 path,
                 "",
-                f"holds event files of {len(kinds)} kinds ({', '.join(kinds)}): give --format "
-                "or the files themselves",
+                f"holds {other} and .npz caches ({caches[0][1].name}, …): give the format "
+                "(--format) or the files themselves",
             )
+        # ROOT files beside CSV events are not read (a tracks file written beside its inputs)
         if caches and (self.format == "npz" or (self.format is None and not groups)):
             return [EventRef(event_id=i, format="npz", files={"npz": p}) for i, p in caches]
         if roots and (self.format == "root" or (self.format is None and not groups)):

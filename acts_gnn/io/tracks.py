@@ -16,6 +16,7 @@ only when complete.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterator
 from pathlib import Path
 from types import TracebackType
@@ -23,7 +24,7 @@ from types import TracebackType
 import numpy as np
 
 from acts_gnn.errors import InputFormatError, OutputError
-from acts_gnn.event import Event
+from acts_gnn.event import NO_MEASUREMENT, Event
 from acts_gnn.io.atomic import atomic_path
 from acts_gnn.io.root import damaged_root_is_input_error
 from acts_gnn.result import TrackingResult
@@ -39,7 +40,6 @@ __all__ = [
 ]
 
 PROTOTRACK_COLUMNS = ("trackId", "measurementId", "x", "y", "z")
-_NO_MEASUREMENT = np.uint64(2**64 - 1)
 
 
 def candidates(labels: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -78,7 +78,9 @@ class TrackWriter:
         self._root_ctx = None
         self._root_file = None
         self._n_events = 0
-        self._csv_written: list[Path] = []
+        # a run that is not resumable stages its CSV files and puts them all in place at its
+        # end: one that fails leaves a folder as it found it (an earlier run's files too)
+        self._csv_staged = contextlib.ExitStack()
         self._csv_dirs_made: list[Path] = []
         self.keep_csv_on_abort = keep_csv_on_abort
 
@@ -143,7 +145,7 @@ class TrackWriter:
         rows_member = [members]
         rows_second = [np.zeros(members.size, bool)]
         if sp.measurement_id_2 is not None:
-            has_second = sp.measurement_id_2[members] != _NO_MEASUREMENT
+            has_second = sp.measurement_id_2[members] != NO_MEASUREMENT
             rows_track.append(per_track[has_second])
             rows_member.append(members[has_second])
             rows_second.append(np.ones(int(has_second.sum()), bool))
@@ -168,9 +170,12 @@ class TrackWriter:
             )
         )
         path = prototrack_csv_path(self.csv_dir, event.event_id)
-        with atomic_path(path) as temporary:
-            temporary.write_text("\n".join(lines) + "\n", encoding="ascii")
-        self._csv_written.append(path)
+        text = "\n".join(lines) + "\n"
+        if not self.keep_csv_on_abort:
+            self._csv_staged.enter_context(atomic_path(path)).write_text(text, encoding="ascii")
+            return
+        with atomic_path(path) as temporary:  # a resumable run keeps each event once written
+            temporary.write_text(text, encoding="ascii")
 
     def _abort(self) -> None:
         """Remove everything this writer produced: an aborted run leaves no output behind.
@@ -179,18 +184,17 @@ class TrackWriter:
         ROOT file's temporary goes first: it may lie in a directory made for the CSV files
         (``-o out/t.root --csv-dir out/csv``), which can then go too.
         """
-        if self._root_file is not None:
-            self._root_file.close()
-            self._root_file = None
-        if self._root_ctx is not None:
-            ctx, self._root_ctx = self._root_ctx, None
-            try:
-                ctx.__exit__(OutputError, OutputError("aborted"), None)
-            except OutputError:
-                pass
-        for path in [] if self.keep_csv_on_abort else self._csv_written:
-            path.unlink(missing_ok=True)
-        self._csv_written.clear()
+        try:
+            if self._root_file is not None:
+                file, self._root_file = self._root_file, None
+                file.close()
+        finally:
+            if self._root_ctx is not None:
+                ctx, self._root_ctx = self._root_ctx, None
+                with contextlib.suppress(OutputError):
+                    ctx.__exit__(OutputError, OutputError("aborted"), None)
+            with contextlib.suppress(OutputError):  # the staged CSV files go
+                self._csv_staged.__exit__(OutputError, OutputError("aborted"), None)
         for directory in (
             [] if self.keep_csv_on_abort else self._csv_dirs_made
         ):  # innermost first; only if still empty
@@ -209,6 +213,15 @@ class TrackWriter:
         if exc_type is not None:
             self._abort()
             return
+        try:
+            self._complete_root()
+        except BaseException:
+            self._abort()
+            raise
+        self._csv_staged.close()  # every staged CSV file into place
+
+    def _complete_root(self) -> None:
+        """Write the timing tree and put the ROOT file in place."""
         if self._root_file is not None:
             columns: dict[str, np.ndarray] = {}
             for key in self._timing_rows[0] if self._timing_rows else ():

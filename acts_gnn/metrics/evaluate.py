@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from acts_gnn.errors import InputFormatError, OutputError
-from acts_gnn.event import Event, find_sorted
+from acts_gnn.event import NO_MEASUREMENT, Event, find_sorted
 from acts_gnn.io.atomic import atomic_path
 from acts_gnn.io.source import EventSource
 from acts_gnn.io.tracks import read_tracks, recorded_spacepoints
@@ -20,9 +20,6 @@ from acts_gnn.metrics.matching import MatchingConfig
 from acts_gnn.metrics.performance import PerformanceAccumulator, PerformanceReport
 
 __all__ = ["evaluate_tracks", "labels_from_tracks", "write_report_files"]
-
-#: ``measurement_id_2`` of a space point that has no second measurement (a pixel point)
-_NO_SECOND_MEASUREMENT = np.uint64(2**64 - 1)
 
 
 def labels_from_tracks(
@@ -32,12 +29,12 @@ def labels_from_tracks(
 
     Measurement ids that are not a space point's first measurement label nothing: the second
     measurement of a strip space point (which a proto-track file lists), and measurements
-    without a space point (an ACTS track's strip hits where only pixels make space points). But
-    every candidate must hold a space point of the event.
+    without a space point (an ACTS track's strip hits where only pixels make space points), and
+    so a candidate that holds none. But most candidates must hold a space point of the event.
 
     Raises:
-        InputFormatError: a space point belongs to two candidates, or a candidate holds no
-            measurement of a space point of this event (the files do not belong together).
+        InputFormatError: a space point belongs to two candidates, or more than half of the
+            candidates hold no space point of this event (the files do not belong together).
     """
     measurement_id = np.asarray(measurement_id, dtype=np.uint64)
     track_id = np.asarray(track_id, dtype=np.int64)
@@ -47,7 +44,7 @@ def labels_from_tracks(
     belongs = found | _second_measurements(event, measurement_id)
     candidates = np.unique(track_id)
     strangers = candidates.size - np.unique(track_id[belongs]).size
-    if strangers:
+    if 2 * strangers > candidates.size:
         raise InputFormatError(
             tracks_path,
             f"event {event.event_id}",
@@ -71,7 +68,7 @@ def _second_measurements(event: Event, measurement_id: np.ndarray) -> np.ndarray
     second = event.spacepoints.measurement_id_2
     if second is None:
         return np.zeros(measurement_id.shape, bool)
-    second = np.sort(second[second != _NO_SECOND_MEASUREMENT])
+    second = np.sort(second[second != NO_MEASUREMENT])
     return find_sorted(second, measurement_id)[1]
 
 

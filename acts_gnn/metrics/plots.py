@@ -17,11 +17,11 @@ from acts_gnn.io.atomic import atomic_path
 if TYPE_CHECKING:
     from acts_gnn.metrics.performance import PerformanceReport
 
-__all__ = ["PLOT_FILES", "binned_rate", "plot_performance", "stage_plots"]
+__all__ = ["PLOT_FILES", "binned_rate", "stage_plots"]
 
 PT_BINS_GEV = np.array([1.0, 1.5, 2.0, 3.0, 5.0, 10.0, 20.0, 50.0, 100.0])
 ETA_BINS = np.linspace(-4.0, 4.0, 17)
-#: the files :func:`plot_performance` writes in its directory
+#: the files :func:`stage_plots` writes in its directory
 PLOT_FILES = ("efficiency_vs_pt.png", "efficiency_vs_eta.png", "fake_rate_vs_eta.png")
 
 
@@ -42,12 +42,6 @@ def binned_rate(
         rate = good / total
         error = np.sqrt(rate * (1 - rate) / total)
     return rate, error, total
-
-
-def plot_performance(report: PerformanceReport, directory: Path) -> list[Path]:
-    """Write :data:`PLOT_FILES` in ``directory``, all or none (see :func:`stage_plots`)."""
-    with contextlib.ExitStack() as staged:
-        return stage_plots(report, directory, staged)
 
 
 def stage_plots(

@@ -205,13 +205,15 @@ def run_reconstruction(
             when above one (the remote client is).
 
     Raises:
-        InputFormatError: an input event is malformed (nothing is written then).
+        InputFormatError: an input event is malformed, or two share a number (nothing is
+            written then).
         OutputError: an output cannot be written.
     """
     if len(source) == 0:
         raise ConfigError("no events to reconstruct")
     if concurrency < 1:
         raise ConfigError(f"concurrency must be at least 1, got {concurrency}")
+    source.check_distinct_ids()  # the tracks and reports are kept by event number
     outputs.check()
     start = time.perf_counter()
     timings: list[EventTiming] = []

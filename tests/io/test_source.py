@@ -46,15 +46,21 @@ def test_two_files_of_one_table_are_refused(event):
     )
 
 
-def test_a_directory_of_several_kinds_of_event_files_needs_format(event):
-    (event / "run.root").write_bytes(b"")
+def test_a_directory_reads_its_csv_events_beside_a_tracks_file_and_refuses_caches_beside(event):
+    from acts_gnn.io.cache import save_event_npz
+
+    (event / "tracks.root").write_bytes(b"")  # written beside its inputs: not an input
+    (csv,) = open_events(event).refs
+    assert csv.format == "acts-csv"
+    save_event_npz(csv.load(), event / "event000000003.npz")
     with pytest.raises(InputFormatError) as error:
         open_events(event)
     assert str(error.value) == (
-        f"{event}: holds event files of 2 kinds (CSV, ROOT): give --format or the files themselves"
+        f"{event}: holds CSV events and .npz caches (event000000003.npz, …): give the format "
+        "(--format) or the files themselves"
     )
-    (csv,) = open_events(event, "acts-csv").refs
-    assert csv.format == "acts-csv"
+    assert [ref.format for ref in open_events(event, "npz").refs] == ["npz"]
+    assert [ref.format for ref in open_events(event, "acts-csv").refs] == ["acts-csv"]
 
 
 def test_two_events_of_one_number_are_refused_where_outputs_are_kept_by_number(event, tmp_path):
@@ -74,6 +80,10 @@ def test_two_events_of_one_number_are_refused_where_outputs_are_kept_by_number(e
         name.rename(other / name.name.replace(EVENT, "event000000001"))
     distinct = open_events([event, other])
     assert distinct.check_distinct_ids() is distinct
+    with pytest.raises(
+        InputFormatError, match=r"event000000000-spacepoint\.csv: event 0 is given twice$"
+    ):
+        open_events([event, event]).check_distinct_ids()
 
 
 def test_reconstruct_refuses_two_events_of_one_number_before_any_work(event, tmp_path, run_cli):

@@ -43,18 +43,19 @@ def _without_particle_table(event):
     return dataclasses.replace(event, truth=truth)
 
 
-def test_a_candidate_without_a_space_point_of_the_event_is_refused(event):
+def test_tracks_most_of_whose_candidates_hold_no_space_point_of_the_event_are_refused(event):
+    track, measurement = np.array([0, 0, 1, 1, 2]), np.array([100, 101, 7, 999, 998])
     with pytest.raises(InputFormatError) as info:
-        labels_from_tracks(event, np.array([0, 0, 1, 1]), np.array([100, 101, 7, 999]), "t.root")
+        labels_from_tracks(event, track, measurement, "t.root")
     assert str(info.value) == (
-        "t.root: event 0: 1 of its 2 candidates holds no space point of hand-made; "
+        "t.root: event 0: 2 of its 3 candidates hold no space point of hand-made; "
         "the files do not belong together"
     )
     assert info.value.exit_code == 2
     # measurements without a space point (strip hits where only pixels make space points)
-    # label nothing, in a candidate that holds a space point
-    labels = labels_from_tracks(event, np.array([0, 0, 0]), np.array([100, 101, 999]), "t.root")
-    np.testing.assert_array_equal(np.flatnonzero(labels >= 0), [0, 1])
+    # label nothing, and so does a candidate of them alone
+    labels = labels_from_tracks(event, np.array([0, 0, 0, 1]), np.array([100, 101, 999, 998]), "t")
+    np.testing.assert_array_equal(labels[labels >= 0], [0, 0])
 
 
 def test_the_second_measurement_of_a_strip_point_belongs_but_labels_nothing(event):

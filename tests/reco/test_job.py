@@ -188,3 +188,18 @@ def test_force_leaves_only_this_runs_proto_track_files(source, tmp_path):
         "event000000100-prototracks.csv",
         "event000000101-prototracks.csv",
     ]
+
+
+def test_a_failed_force_run_leaves_the_earlier_runs_files_as_they_were(source, tmp_path):
+    csv = tmp_path / "csv"
+    run_reconstruction(source, TruthTrackFinder(), ReconstructionOutputs(tracks_csv_dir=csv))
+    before = {p.name: p.read_bytes() for p in csv.iterdir()}
+    (csv / "notes.txt").write_text("mine")
+    outputs = ReconstructionOutputs(tracks_root=tmp_path / "t.root", tracks_csv_dir=csv,
+                                    overwrite=True)  # fmt: skip
+    with pytest.raises(RemoteInferenceError):
+        run_reconstruction(source, SlowTruth(fail_event=104), outputs)
+    after = {p.name: p.read_bytes() for p in csv.iterdir() if p.name != "notes.txt"}
+    assert after == before  # the events before the failure were not replaced either
+    assert (csv / "notes.txt").read_text() == "mine"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["csv", "in"]
