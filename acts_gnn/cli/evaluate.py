@@ -56,13 +56,24 @@ def command(
         typer.Option(help="Minimum candidate sizes to report (default 3 and 5)."),
     ] = None,
     input_format: Annotated[
-        str | None, typer.Option("--format", help="Format of the truth inputs (default: detect).")
+        str | None,
+        typer.Option(
+            "--format",
+            help="Format of the truth inputs: acts-csv, trackml, root or npz (default: detect).",
+        ),
     ] = None,
-    root_preset: Annotated[str, typer.Option(help="ROOT branch layout of the inputs.")] = (
-        "spacepoints"
-    ),
+    root_preset: Annotated[
+        str,
+        typer.Option(help="ROOT branch layout of the inputs: spacepoints or hits (ACTS writers)."),
+    ] = ("spacepoints"),
     branch: Annotated[
-        list[str] | None, typer.Option(help="ROOT branch mapping KEY=BRANCH.")
+        list[str] | None,
+        typer.Option(
+            help="ROOT branch mapping KEY=BRANCH, e.g. x=tx; "
+            "KEY: x, y, z, event_id, measurement_id, measurement_id_2, geometry_id, "
+            "particle_id, tree, barcode_vertex_primary, barcode_vertex_secondary, "
+            "barcode_particle, barcode_generation, barcode_sub_particle."
+        ),
     ] = None,
     force: Annotated[
         bool, typer.Option(help="Replace an existing JSON report and existing plots.")

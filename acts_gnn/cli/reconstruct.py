@@ -118,7 +118,12 @@ def command(
     tree: Annotated[str | None, typer.Option(help="ROOT tree name, overriding the preset.")] = None,
     branch: Annotated[
         list[str] | None,
-        typer.Option(help="ROOT branch mapping KEY=BRANCH, e.g. x=tx."),
+        typer.Option(
+            help="ROOT branch mapping KEY=BRANCH, e.g. x=tx; "
+            "KEY: x, y, z, event_id, measurement_id, measurement_id_2, geometry_id, "
+            "particle_id, tree, barcode_vertex_primary, barcode_vertex_secondary, "
+            "barcode_particle, barcode_generation, barcode_sub_particle."
+        ),
     ] = None,
     force: Annotated[bool, typer.Option(help="Replace existing output files.")] = False,
     resume: Annotated[

@@ -62,11 +62,19 @@ def check_output(path: str | Path, *, overwrite: bool) -> None:
     that is a file, or a directory this process cannot write in, is not.
 
     Raises:
-        OutputRefusedError: as above (exit code 2: nothing was done).
+        OutputRefusedError: as above, or a directory where the file would go (exit code 2:
+            nothing was done).
     """
     path = Path(path)
+    if path.is_dir():  # --force replaces files, never a directory (its rename would fail last)
+        raise OutputRefusedError(f"{path}: is a directory, not a file")
     if path.exists() and not overwrite:
         raise OutputRefusedError(f"{path}: already exists (use --force to replace it)")
+    _check_creatable(path)
+
+
+def _check_creatable(path: Path) -> None:
+    """Refuse ``path`` when its nearest existing ancestor is a file or takes no new files."""
     ancestor = path.parent  # Path("name").parent is Path(".")
     while not ancestor.exists() and ancestor != ancestor.parent:
         ancestor = ancestor.parent
@@ -111,7 +119,7 @@ def check_output_directory(
             )
         if not overwrite:
             raise OutputRefusedError(f"{path}: {kind} is there already (use --force to replace it)")
-    check_output(path, overwrite=True)
+    _check_creatable(path)
     if path.is_dir():  # its files are written, or replaced, in it
         _check_writable(path, path)
 

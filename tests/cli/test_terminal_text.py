@@ -59,3 +59,17 @@ def test_help_keeps_units_in_brackets(run_cli):
 def test_version(run_cli):
     result = run_cli("--version")
     assert (result.exit_code, result.stdout) == (0, f"acts-gnn {version('acts-gnn')}\n")
+
+
+def test_branch_help_lists_every_key_a_root_layout_takes(run_cli):
+    import dataclasses
+    import re
+
+    from acts_gnn.io.root import RootLayout
+
+    keys = {f.name for f in dataclasses.fields(RootLayout)}
+    for command in ("reconstruct", "evaluate"):
+        text = " ".join(run_cli(command, "--help").stdout.split())
+        listed = re.search(r"KEY: ([a-z_0-9, ]+)\.", text)
+        assert listed is not None, command
+        assert set(listed[1].split(", ")) == keys, command

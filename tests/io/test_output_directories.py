@@ -42,3 +42,13 @@ def test_an_existing_directory_is_refused_when_nothing_can_be_written_in_it(tmp_
     message = f"{tmp_path / 'own'}: cannot write in {tmp_path / 'own'} \\(permission denied\\)"
     with pytest.raises(OutputRefusedError, match=message):
         _check(tmp_path / "own", overwrite=True)
+
+
+def test_a_directory_where_a_file_goes_is_refused_even_with_force(tmp_path):
+    from acts_gnn.io.atomic import check_output
+
+    (tmp_path / "report.json").mkdir()
+    for overwrite in (False, True):
+        with pytest.raises(OutputRefusedError) as error:
+            check_output(tmp_path / "report.json", overwrite=overwrite)
+        assert str(error.value) == f"{tmp_path / 'report.json'}: is a directory, not a file"
