@@ -196,10 +196,11 @@ def _report(request, job, quiet: bool) -> None:
     if summary.resumed:
         csv_dir = request.outputs.tracks_csv_dir
         console.print(f"resumed: {summary.resumed} event(s) already in {csv_dir} were skipped")
+    results = make_console(quiet=quiet)  # the tables on stdout, as evaluate's; the rest stderr
     if summary.timing.timings:
-        console.print(summary.timing.table())
+        results.print(summary.timing.table())
     if summary.performance is not None:
-        console.print(summary.performance.table())
+        results.print(summary.performance.table())
     for path in summary.written:
         console.print(f"wrote {path}")
     warning = summary.performance_warning(request.outputs.performance_json is not None)
