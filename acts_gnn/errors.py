@@ -41,10 +41,10 @@ __all__ = [
 
 
 def _printable(text: str, limit: int = 300) -> str:
-    """``text`` as one line of printable characters (bytes of a binary file shown as ``?``)."""
-    cleaned = " ".join(
-        "".join(c if c.isprintable() else "?" for c in text.replace("\n", " ")).split()
-    )
+    """``text`` as one line of printable characters: a tab as ``\\t`` (a tab-separated file
+    shows its delimiter), other bytes of a binary file as ``?``."""
+    text = text.replace("\t", "\\t").replace("\n", " ")
+    cleaned = " ".join("".join(c if c.isprintable() else "?" for c in text).split())
     return cleaned if len(cleaned) <= limit else cleaned[: limit - 1] + "…"
 
 

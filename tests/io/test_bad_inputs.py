@@ -98,3 +98,12 @@ def test_generated_binary_files_are_refused_cleanly(data, gz):
     with pytest.raises(InputFormatError) as info:
         list(open_events([path]))
     assert str(info.value).startswith(str(path)) and "\n" not in str(info.value)
+
+
+def test_a_tab_separated_file_shows_its_tabs(tmp_path):
+    from acts_gnn.io.source import open_events
+
+    (tmp_path / "event000000001-spacepoint.csv").write_text("measurement_id\tx\ty\tz\n1\t2\t3\t4\n")
+    with pytest.raises(InputFormatError) as error:
+        list(open_events(tmp_path))
+    assert str(error.value).endswith("(found measurement_id\\tx\\ty\\tz)")
