@@ -170,6 +170,25 @@ def atomic_path(final: str | Path) -> Iterator[Path]:
         raise
 
 
+def stage_file(
+    staged: contextlib.ExitStack, final: str | Path, write: Callable[[Path], None]
+) -> Path:
+    """Make ``final`` by ``write(temporary)`` under a temporary name beside it, entered in
+    ``staged``: closing ``staged`` renames it into place (with the other files staged there, for
+    outputs that go all together); leaving ``staged`` with an exception removes it. Returns
+    ``final``.
+
+    Raises:
+        OutputError: it cannot be written.
+    """
+    final = Path(final)
+    try:
+        write(staged.enter_context(atomic_path(final)))
+    except OSError as exc:
+        raise OutputError(f"{final}: cannot write it ({exc.strerror or exc})") from exc
+    return final
+
+
 def write_text_atomic(final: str | Path, text: str) -> None:
     """Write ``text`` to ``final`` atomically (UTF-8)."""
     with atomic_path(final) as temporary:

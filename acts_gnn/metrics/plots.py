@@ -6,13 +6,13 @@ Layer: metrics.
 from __future__ import annotations
 
 import contextlib
+import functools
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
 
-from acts_gnn.errors import OutputError
-from acts_gnn.io.atomic import atomic_path
+from acts_gnn.io.atomic import stage_file
 
 if TYPE_CHECKING:
     from acts_gnn.metrics.performance import PerformanceReport
@@ -50,7 +50,7 @@ def stage_plots(
     """Draw :data:`PLOT_FILES` (efficiency vs pT and η, fake rate vs η) for ``directory``.
 
     Each plot is saved under a temporary name beside its final one, through an
-    :func:`~acts_gnn.io.atomic.atomic_path` entered in ``staged``: closing ``staged`` puts them
+    :func:`~acts_gnn.io.atomic.stage_file` in ``staged``: closing ``staged`` puts them
     all in place; leaving it with an exception removes them, and the directories made for them.
     Returns the final paths.
 
@@ -93,13 +93,8 @@ def stage_plots(
             ax.grid(alpha=0.3)
             ax.set_title(f"{ylabel} — {report.n_events} event(s), candidates ≥ {n} space points")
             fig.tight_layout()
-            path = directory / name
-            temporary = staged.enter_context(atomic_path(path))
-            try:
-                fig.savefig(temporary, format="png", dpi=110)
-            except OSError as exc:
-                raise OutputError(f"{path}: cannot write it ({exc.strerror})") from exc
+            save = functools.partial(fig.savefig, format="png", dpi=110)
+            written.append(stage_file(staged, directory / name, save))
         finally:
             plt.close(fig)
-        written.append(path)
     return written

@@ -23,7 +23,7 @@ from pathlib import Path
 from acts_gnn.errors import ConfigError, OutputError, OutputRefusedError
 from acts_gnn.event import Event
 from acts_gnn.finders import TrackFinder
-from acts_gnn.io.atomic import atomic_path, check_output
+from acts_gnn.io.atomic import check_output, stage_file
 from acts_gnn.io.source import EventSource
 from acts_gnn.io.timing import TimingReport
 from acts_gnn.io.tracks import TrackWriter, prototrack_csv_path, read_prototracks_csv
@@ -259,11 +259,7 @@ def run_reconstruction(
             for path, text in texts:
                 if path is None or text is None:
                     continue
-                try:
-                    staged.enter_context(atomic_path(path)).write_text(text, encoding="utf-8")
-                except OSError as exc:
-                    raise OutputError(f"cannot write report ({exc})") from exc
-                written.append(path)
+                written.append(stage_file(staged, path, _text_writer(text)))
             reports = staged.pop_all()  # kept staged until the tracks are complete
     except BaseException:
         reports.__exit__(*sys.exc_info())  # the tracks failed to complete: remove the reports
@@ -294,3 +290,7 @@ def _remove_other_runs_files(csv_dir: Path, event_ids: set[int]) -> None:
                 path.unlink()
             except OSError as exc:
                 raise OutputError(f"{path}: cannot remove an earlier run's file ({exc})") from exc
+
+
+def _text_writer(text: str) -> Callable[[Path], None]:
+    return lambda path: path.write_text(text, encoding="utf-8")

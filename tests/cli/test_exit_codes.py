@@ -257,8 +257,8 @@ def test_an_output_nothing_can_be_created_in_is_refused_before_the_model_loads(t
 def test_a_report_that_cannot_be_written_leaves_no_tracks(run_cli, tmp_path, monkeypatch):
     import contextlib
 
+    from acts_gnn.io import atomic
     from acts_gnn.io.atomic import atomic_path
-    from acts_gnn.reco import job
 
     @contextlib.contextmanager
     def disk_full_for_the_timing(path):
@@ -267,7 +267,7 @@ def test_a_report_that_cannot_be_written_leaves_no_tracks(run_cli, tmp_path, mon
                 raise OSError(28, "No space left on device")
             yield temporary
 
-    monkeypatch.setattr(job, "atomic_path", disk_full_for_the_timing)
+    monkeypatch.setattr(atomic, "atomic_path", disk_full_for_the_timing)  # the reports' staging
     kept = tmp_path / "old-performance.json"
     kept.write_text("keep")
     result = run_cli(
