@@ -12,7 +12,7 @@ import typer
 
 from acts_gnn.errors import ConfigError
 
-__all__ = ["PrecisionOption", "inputs_or_example", "parse_mapping"]
+__all__ = ["BranchOption", "PrecisionOption", "inputs_or_example", "parse_mapping"]
 
 #: ``--precision`` of the commands that run the GNN models (reconstruct, serve, benchmark)
 PrecisionOption = Annotated[
@@ -20,6 +20,17 @@ PrecisionOption = Annotated[
     typer.Option(
         help="GNN models on a GPU: the filter's and the GNN's arithmetic — fp32 (default, as "
         "trained), tf32 or bf16 (the CPU runs fp32 only; make gpu-check compares them)."
+    ),
+]
+
+#: ``--branch`` of the commands that read ROOT event files (reconstruct, evaluate)
+BranchOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        help="ROOT branch mapping KEY=BRANCH, e.g. x=tx; KEY: x, y, z, event_id, "
+        "measurement_id, measurement_id_2, geometry_id, particle_id, tree, "
+        "barcode_vertex_primary, barcode_vertex_secondary, barcode_particle, "
+        "barcode_generation, barcode_sub_particle."
     ),
 ]
 

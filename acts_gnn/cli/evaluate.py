@@ -10,7 +10,7 @@ from typing import Annotated
 
 import typer
 
-from acts_gnn.cli._common import inputs_or_example, parse_mapping
+from acts_gnn.cli._common import BranchOption, inputs_or_example, parse_mapping
 from acts_gnn.cli._console import make_console
 from acts_gnn.errors import ConfigError
 
@@ -65,16 +65,8 @@ def command(
     root_preset: Annotated[
         str,
         typer.Option(help="ROOT branch layout of the inputs: spacepoints or hits (ACTS writers)."),
-    ] = ("spacepoints"),
-    branch: Annotated[
-        list[str] | None,
-        typer.Option(
-            help="ROOT branch mapping KEY=BRANCH, e.g. x=tx; "
-            "KEY: x, y, z, event_id, measurement_id, measurement_id_2, geometry_id, "
-            "particle_id, tree, barcode_vertex_primary, barcode_vertex_secondary, "
-            "barcode_particle, barcode_generation, barcode_sub_particle."
-        ),
-    ] = None,
+    ] = "spacepoints",
+    branch: BranchOption = None,
     force: Annotated[
         bool, typer.Option(help="Replace an existing JSON report and existing plots.")
     ] = False,

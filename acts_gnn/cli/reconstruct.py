@@ -10,7 +10,7 @@ from typing import Annotated
 
 import typer
 
-from acts_gnn.cli._common import PrecisionOption, inputs_or_example, parse_mapping
+from acts_gnn.cli._common import BranchOption, PrecisionOption, inputs_or_example, parse_mapping
 from acts_gnn.cli._console import make_console
 
 
@@ -116,15 +116,7 @@ def command(
         str, typer.Option(help="ROOT branch layout: spacepoints or hits (ACTS writers).")
     ] = "spacepoints",
     tree: Annotated[str | None, typer.Option(help="ROOT tree name, overriding the preset.")] = None,
-    branch: Annotated[
-        list[str] | None,
-        typer.Option(
-            help="ROOT branch mapping KEY=BRANCH, e.g. x=tx; "
-            "KEY: x, y, z, event_id, measurement_id, measurement_id_2, geometry_id, "
-            "particle_id, tree, barcode_vertex_primary, barcode_vertex_secondary, "
-            "barcode_particle, barcode_generation, barcode_sub_particle."
-        ),
-    ] = None,
+    branch: BranchOption = None,
     force: Annotated[bool, typer.Option(help="Replace existing output files.")] = False,
     resume: Annotated[
         bool,
