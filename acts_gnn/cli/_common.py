@@ -46,13 +46,18 @@ def parse_mapping(items: list[str] | None, option: str) -> dict[str, str]:
     return out
 
 
-def inputs_or_example(inputs: list[Path] | None, example: bool) -> list[Path]:
-    """The given paths, plus the embedded example event with ``example``; none is an error."""
+def inputs_or_example(
+    inputs: list[Path] | None,
+    example: bool,
+    missing: str = "no input: give event files or directories, or --example",
+) -> list[Path]:
+    """The given paths, plus the embedded example event with ``example``; none is an error,
+    ``missing`` its message."""
     from acts_gnn.io.example import example_dir
 
     paths = list(inputs or [])
     if example:
         paths.append(example_dir())
     if not paths:
-        raise ConfigError("no input: give event files or directories, or --example")
+        raise ConfigError(missing)
     return paths

@@ -12,7 +12,6 @@ import typer
 
 from acts_gnn.cli._common import BranchOption, inputs_or_example, parse_mapping
 from acts_gnn.cli._console import make_console
-from acts_gnn.errors import ConfigError
 
 
 def command(
@@ -81,11 +80,12 @@ def command(
     from acts_gnn.metrics.evaluate import evaluate_tracks, write_report_files
     from acts_gnn.metrics.matching import MatchingConfig
 
-    if not truth and not example:
-        raise ConfigError(
-            "no truth: give the events the tracks were made from with --truth/-t "
-            "(one -t per input), or --example"
-        )
+    inputs = inputs_or_example(  # refused first, before the outputs
+        truth,
+        example,
+        missing="no truth: give the events the tracks were made from with --truth/-t "
+        "(one -t per input), or --example",
+    )
     if json_out is not None:
         check_output(json_out, overwrite=force)
     if plots is not None:  # a directory (made if missing)
@@ -100,7 +100,7 @@ def command(
         min_particle_spacepoints=min_particle_sp,
     )
     source = open_events(
-        inputs_or_example(truth, example),
+        inputs,
         input_format,
         root_preset=root_preset,
         root_branches=parse_mapping(branch, "--branch"),

@@ -189,6 +189,11 @@ def stage_file(
     return final
 
 
+def stage_text(staged: contextlib.ExitStack, final: str | Path, text: str) -> Path:
+    """:func:`stage_file` of ``text`` (UTF-8)."""
+    return stage_file(staged, final, lambda temporary: temporary.write_text(text, encoding="utf-8"))
+
+
 def write_text_atomic(final: str | Path, text: str) -> None:
     """Write ``text`` to ``final`` atomically (UTF-8)."""
     with atomic_path(final) as temporary:

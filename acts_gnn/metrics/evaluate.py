@@ -13,7 +13,7 @@ import numpy as np
 
 from acts_gnn.errors import InputFormatError, OutputError
 from acts_gnn.event import NO_MEASUREMENT, Event, find_sorted
-from acts_gnn.io.atomic import stage_file
+from acts_gnn.io.atomic import stage_text
 from acts_gnn.io.source import EventSource
 from acts_gnn.io.tracks import read_tracks, recorded_spacepoints
 from acts_gnn.metrics.matching import MatchingConfig
@@ -87,10 +87,7 @@ def write_report_files(
     try:
         with contextlib.ExitStack() as staged:  # closing it renames them all into place
             if json_path is not None:
-                text = report.to_json()
-                written.append(
-                    stage_file(staged, json_path, lambda p: p.write_text(text, encoding="utf-8"))
-                )
+                written.append(stage_text(staged, json_path, report.to_json()))
             if plots_dir is not None:
                 from acts_gnn.metrics.plots import stage_plots
 

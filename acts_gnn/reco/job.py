@@ -23,7 +23,7 @@ from pathlib import Path
 from acts_gnn.errors import ConfigError, OutputError, OutputRefusedError
 from acts_gnn.event import Event
 from acts_gnn.finders import TrackFinder
-from acts_gnn.io.atomic import check_output, stage_file
+from acts_gnn.io.atomic import check_output, stage_text
 from acts_gnn.io.source import EventSource
 from acts_gnn.io.timing import TimingReport
 from acts_gnn.io.tracks import TrackWriter, prototrack_csv_path, read_prototracks_csv
@@ -218,8 +218,8 @@ def run_reconstruction(
     start = time.perf_counter()
     timings: list[EventTiming] = []
     accumulator = PerformanceAccumulator(matching, min_track_sizes) if matching else None
-    with_truth = n_events = 0
-    event_ids: set[int] = set()
+    with_truth = 0
+    event_ids: set[int] = set()  # one per event read: they are distinct (checked above)
     resume_dir = outputs.tracks_csv_dir if outputs.resume else None
     resumed = 0
     # the reports are written beside their final names while the tracks are still being
@@ -244,7 +244,6 @@ def run_reconstruction(
                 if accumulator is not None and event.truth is not None:
                     accumulator.add(event, result.labels)
                     with_truth += 1
-                n_events += 1
                 event_ids.add(event.event_id)
                 if on_event is not None:
                     on_event(result.timing)
@@ -259,7 +258,7 @@ def run_reconstruction(
             for path, text in texts:
                 if path is None or text is None:
                     continue
-                written.append(stage_file(staged, path, _text_writer(text)))
+                written.append(stage_text(staged, path, text))
             reports = staged.pop_all()  # kept staged until the tracks are complete
     except BaseException:
         reports.__exit__(*sys.exc_info())  # the tracks failed to complete: remove the reports
@@ -275,7 +274,7 @@ def run_reconstruction(
         performance=performance,
         written=tuple(written),
         resumed=resumed,
-        n_events=n_events,
+        n_events=len(event_ids),
         n_with_truth=with_truth,
     )
 
@@ -290,7 +289,3 @@ def _remove_other_runs_files(csv_dir: Path, event_ids: set[int]) -> None:
                 path.unlink()
             except OSError as exc:
                 raise OutputError(f"{path}: cannot remove an earlier run's file ({exc})") from exc
-
-
-def _text_writer(text: str) -> Callable[[Path], None]:
-    return lambda path: path.write_text(text, encoding="utf-8")
