@@ -241,7 +241,7 @@ def _train(api, request) -> None:
     with console.status("checking") as status:
         bundle = api.train(
             request,
-            report=lambda entry: console.print(_epoch_line(entry)),
+            report=lambda entry: console.print(_epoch_line(entry, _epoch_caps(request.config))),
             status=_stage_printer(console, status),
             warn=lambda text: console.print(f"warning: {text}"),
         )
@@ -291,11 +291,23 @@ def _stage_printer(console, status):
     return show
 
 
-def _epoch_line(entry) -> str:
-    """One epoch of the training log, as printed (the embedding has no edge purity)."""
+def _epoch_caps(config) -> dict[str, int]:
+    """Each stage's most epochs (early stopping may end it sooner)."""
+    return {
+        "embedding": config.embedding_epochs,
+        "filter": config.filter_epochs,
+        "gnn": config.gnn_epochs,
+    }
+
+
+def _epoch_line(entry, caps: dict[str, int]) -> str:
+    """One epoch of the training log, as printed: its number of the stage's most epochs (the
+    embedding has no edge purity)."""
     purity = "" if math.isnan(entry.val_purity) else f"purity {entry.val_purity:.4f}  "
+    cap = caps.get(entry.stage)
+    number = f"{entry.epoch + 1:2d}" + ("" if cap is None else f"/{cap}")
     return (
-        f"{entry.stage:9s} epoch {entry.epoch + 1:2d}  loss {entry.train_loss:.4f}  "
+        f"{entry.stage:9s} epoch {number}  loss {entry.train_loss:.4f}  "
         f"val loss {entry.val_loss:.4f}  val edge eff {entry.val_efficiency:.4f}  "
         f"{purity}({entry.seconds:.0f} s)"
     )

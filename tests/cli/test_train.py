@@ -19,7 +19,7 @@ def test_train_reuse_keeps_the_shipped_embedding_and_filter(tmp_path, run_cli):
         "--data-description", "acts-gnn simulate (the example event)",
     )  # fmt: skip
     assert result.exit_code == 0, result.stderr
-    assert "gnn       epoch  1" in result.stderr
+    assert "gnn       epoch  1/1  loss " in result.stderr  # its number of the most epochs
     assert "embedding epoch" not in result.stderr and "filter    epoch" not in result.stderr
     # stderr is not a terminal here, as in a batch job's log: each stage is announced as a line
     lines = result.stderr.splitlines()
