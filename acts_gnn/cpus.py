@@ -112,14 +112,19 @@ def numba_threads(threads: int) -> Iterator[None]:
     Numba's OpenMP pool and torch share libgomp, and the first parallel loop of a process sets
     the calling thread's OpenMP thread count to the pool's size: without the restore, a
     ``--threads 1`` run went on with torch on every core after its first compiled loop.
+    Ctrl-C is held off inside the block (:func:`acts_gnn.interrupts.interrupts_held`): Numba
+    crashed when it came between a kernel's return and the boxing of its results.
     """
     import numba
     import torch
 
+    from acts_gnn.interrupts import interrupts_held
+
     torch_threads = torch.get_num_threads()
     numba.set_num_threads(max(1, min(threads, numba.config.NUMBA_NUM_THREADS)))
     try:
-        yield
+        with interrupts_held():
+            yield
     finally:
         if torch.get_num_threads() != torch_threads:
             torch.set_num_threads(torch_threads)

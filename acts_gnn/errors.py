@@ -16,7 +16,8 @@ Exit codes (the same for every command; the README has this table):
   ``--force``) or cannot be created, a model the server does not have, a server's port of the
   other protocol.
 * 3 — a Triton server could not be reached or did not answer in time (worth retrying later).
-* 130 — interrupted (Ctrl-C).
+* 130 — interrupted (Ctrl-C); 143 and 129 — stopped by SIGTERM and SIGHUP (the command line
+  handles them as Ctrl-C).
 """
 
 from __future__ import annotations

@@ -18,6 +18,7 @@ FLOORS = {
     "event": 0,
     "result": 0,
     "cpus": 0,
+    "interrupts": 0,
     "simd": 0,
     "finders": 0,
     "io": 1,

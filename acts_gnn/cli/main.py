@@ -5,6 +5,7 @@ Layer: cli.
 
 from __future__ import annotations
 
+import signal
 import sys
 
 import typer
@@ -118,46 +119,94 @@ def main(argv: list[str] | None = None) -> int:
     """Run the CLI and return its exit code; library errors become one ``acts-gnn: error:`` line.
 
     Exit codes: 0 done, 1 failed while running, 2 usage or input error (nothing done), 3 a
-    server could not be reached, 130 interrupted (see :mod:`acts_gnn.errors`).
+    server could not be reached, 130 interrupted (Ctrl-C), 143 and 129 stopped by SIGTERM and
+    SIGHUP (see :mod:`acts_gnn.errors`).
     """
     from acts_gnn.cpus import avoid_numpy_huge_pages, passive_openmp_waits
-    from acts_gnn.errors import ActsGnnError
 
     passive_openmp_waits()  # before any command imports torch
     avoid_numpy_huge_pages()  # and numpy
+    previous = _stop_as_interrupt()
+    try:
+        return _run(argv)
+    finally:  # as they were, for a caller of main() in its own process
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+
+
+def _run(argv: list[str] | None) -> int:
+    """The command, its errors and interrupts turned into one line and an exit code."""
+    from acts_gnn.errors import ActsGnnError
+
     try:
         app(args=argv, prog_name="acts-gnn")
     except SystemExit as exc:
         code = exc.code
         code = code if isinstance(code, int) else (0 if code is None else 1)
-        if code == 130:  # the command line's own handling of Ctrl-C
-            typer.echo("acts-gnn: interrupted", err=True)
+        if code == 130:  # typer's own handling of Ctrl-C (and of the stops made one)
+            return _interrupted(_interrupt_of(exc) or KeyboardInterrupt())
         return code
     except ActsGnnError as exc:
         typer.echo(f"acts-gnn: error: {exc}", err=True)
         return exc.exit_code
-    except KeyboardInterrupt:
-        typer.echo("acts-gnn: interrupted", err=True)
-        return 130
+    except KeyboardInterrupt as exc:
+        return _interrupted(exc)
     except SystemError as exc:
-        if not _interrupted(exc):
+        interrupt = _interrupt_of(exc)
+        if interrupt is None:
             raise
-        typer.echo("acts-gnn: interrupted", err=True)
-        return 130
+        return _interrupted(interrupt)
+    except OSError as exc:  # what no layer expected: a disk that filled up while writing
+        where = f"{exc.filename}: " if exc.filename else ""
+        typer.echo(f"acts-gnn: error: {where}{exc.strerror or exc}", err=True)
+        return 1
     return 0
 
 
-def _interrupted(error: BaseException) -> bool:
-    """Whether ``error`` came of a Ctrl-C: compiled code that was loading when it came (Numba
-    unpickling a cached kernel) turns it into an error of its own, a SystemError whose cause
-    or context is the KeyboardInterrupt (any other error is raised as it is)."""
+class _Stopped(KeyboardInterrupt):
+    """A SIGTERM or SIGHUP (a batch system's stop or time limit, a closed terminal), raised as
+    Ctrl-C is so that the same clean-up runs."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum
+
+
+def _stop_as_interrupt() -> dict:
+    """SIGTERM and SIGHUP stop the command as Ctrl-C does (nothing half written is left), where
+    the system's default would end the process on the spot. A signal the caller chose to
+    ignore (``nohup``) stays ignored. Returns the handlers replaced."""
+
+    def stop(signum: int, _frame: object) -> None:
+        raise _Stopped(signum)
+
+    return {
+        signum: signal.signal(signum, stop)
+        for signum in (signal.SIGTERM, signal.SIGHUP)
+        if signal.getsignal(signum) is signal.SIG_DFL
+    }
+
+
+def _interrupted(interrupt: KeyboardInterrupt) -> int:
+    """Say how the command was stopped; its exit code (128 + the signal's number)."""
+    if isinstance(interrupt, _Stopped):
+        typer.echo(f"acts-gnn: stopped by {interrupt}", err=True)
+        return 128 + interrupt.signum
+    typer.echo("acts-gnn: interrupted", err=True)
+    return 128 + signal.SIGINT
+
+
+def _interrupt_of(error: BaseException) -> KeyboardInterrupt | None:
+    """The Ctrl-C (or stop) ``error`` came of, if any: typer turns it into its exit 130, and
+    compiled code that was loading when it came (Numba unpickling a cached kernel) into an
+    error of its own, a SystemError; either has it as its cause or context."""
     seen: set[int] = set()
     while error is not None and id(error) not in seen:
         if isinstance(error, KeyboardInterrupt):
-            return True
+            return error
         seen.add(id(error))
         error = error.__cause__ or error.__context__
-    return False
+    return None
 
 
 def _console_main() -> None:

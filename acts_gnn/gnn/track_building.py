@@ -42,6 +42,7 @@ import numpy as np
 from numba import njit
 
 from acts_gnn.cuda.components import connected_components_cpu
+from acts_gnn.interrupts import interrupts_held
 from acts_gnn.result import canonical_labels
 
 __all__ = [
@@ -104,7 +105,8 @@ def stitch_pieces(
     from_piece, to_piece, score = from_piece[usable], to_piece[usable], score[usable]
     order = np.lexsort((to_piece, from_piece, -score))
 
-    tops = _links(from_piece[order], to_piece[order], size.astype(np.int64), STITCH_ANCHOR_SIZE)
+    with interrupts_held():  # a compiled kernel (see acts_gnn.interrupts)
+        tops = _links(from_piece[order], to_piece[order], size.astype(np.int64), STITCH_ANCHOR_SIZE)
     while True:  # follow every piece to its root, all at once
         above = tops[tops]
         if np.array_equal(above, tops):
@@ -145,7 +147,8 @@ def build_walkthrough(
     nodes = np.flatnonzero(in_bad)
     nodes = nodes[np.lexsort((nodes, r[nodes]))]
     labels[nodes] = -1
-    _walk(nodes, start, np.asarray(w_dst, np.int64), labels, int(labels.max()) + 1)
+    with interrupts_held():  # a compiled kernel (see acts_gnn.interrupts)
+        _walk(nodes, start, np.asarray(w_dst, np.int64), labels, int(labels.max()) + 1)
     return canonical_labels(labels, min_size)
 
 

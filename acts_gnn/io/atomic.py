@@ -139,14 +139,16 @@ def make_parents(path: str | Path) -> Path:
 
 
 @contextlib.contextmanager
-def atomic_path(final: str | Path) -> Iterator[Path]:
+def atomic_path(final: str | Path, *, replace: bool = True) -> Iterator[Path]:
     """Yield a temporary path beside ``final``; rename it to ``final`` when the block succeeds.
 
     On any exception the temporary file is removed and ``final`` is left untouched. A missing
-    directory is created first.
+    directory is created first. ``replace`` False: a ``final`` that appeared meanwhile (another
+    run writing the same output, checked absent at the start) is left as it is, and refused.
 
     Raises:
-        OutputError: the directory cannot be created or written in.
+        OutputError: the directory cannot be created or written in; ``final`` appeared
+            meanwhile (``replace`` False).
     """
     final = Path(final)
     # the directories made here are removed again on failure
@@ -161,7 +163,7 @@ def atomic_path(final: str | Path) -> Iterator[Path]:
     os.chmod(temporary, new_file_mode())  # mkstemp makes it 0600, private to its owner
     try:
         yield temporary
-        os.replace(temporary, final)
+        _put_in_place(temporary, final, replace)
     except BaseException:
         temporary.unlink(missing_ok=True)
         for made_dir in made:  # innermost first; only while empty
@@ -170,28 +172,66 @@ def atomic_path(final: str | Path) -> Iterator[Path]:
         raise
 
 
+def _put_in_place(temporary: Path, final: Path, replace: bool) -> None:
+    """Rename ``temporary`` to ``final``; without ``replace`` never over a file there (a hard
+    link fails on one; a file system without hard links is checked first, a narrow race)."""
+    if replace:
+        os.replace(temporary, final)
+        return
+    try:
+        os.link(temporary, final)
+    except FileExistsError:
+        raise _appeared(final) from None
+    except OSError:  # no hard links here
+        if final.exists():
+            raise _appeared(final) from None
+        os.replace(temporary, final)
+        return
+    temporary.unlink()
+
+
+def _appeared(final: Path) -> OutputError:
+    return OutputError(
+        f"{final}: appeared while this run was writing it (another run with the same output?); "
+        "left as it is and this run's not written (--force replaces)"
+    )
+
+
 def stage_file(
-    staged: contextlib.ExitStack, final: str | Path, write: Callable[[Path], None]
+    staged: contextlib.ExitStack,
+    final: str | Path,
+    write: Callable[[Path], None],
+    *,
+    replace: bool = True,
 ) -> Path:
     """Make ``final`` by ``write(temporary)`` under a temporary name beside it, entered in
     ``staged``: closing ``staged`` renames it into place (with the other files staged there, for
     outputs that go all together); leaving ``staged`` with an exception removes it. Returns
     ``final``.
 
+    ``replace`` False: a ``final`` that appeared meanwhile is refused (:func:`atomic_path`).
+
     Raises:
         OutputError: it cannot be written.
     """
     final = Path(final)
     try:
-        write(staged.enter_context(atomic_path(final)))
+        write(staged.enter_context(atomic_path(final, replace=replace)))
     except OSError as exc:
         raise OutputError(f"{final}: cannot write it ({exc.strerror or exc})") from exc
     return final
 
 
-def stage_text(staged: contextlib.ExitStack, final: str | Path, text: str) -> Path:
+def stage_text(
+    staged: contextlib.ExitStack, final: str | Path, text: str, *, replace: bool = True
+) -> Path:
     """:func:`stage_file` of ``text`` (UTF-8)."""
-    return stage_file(staged, final, lambda temporary: temporary.write_text(text, encoding="utf-8"))
+    return stage_file(
+        staged,
+        final,
+        lambda temporary: temporary.write_text(text, encoding="utf-8"),
+        replace=replace,
+    )
 
 
 def write_text_atomic(final: str | Path, text: str) -> None:

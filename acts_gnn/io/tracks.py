@@ -71,6 +71,7 @@ class TrackWriter:
         csv_dir: str | Path | None = None,
         *,
         keep_csv_on_abort: bool = False,
+        replace: bool = True,
     ):
         self.root_path = Path(root_path) if root_path is not None else None
         self.csv_dir = Path(csv_dir) if csv_dir is not None else None
@@ -83,6 +84,8 @@ class TrackWriter:
         self._csv_staged = contextlib.ExitStack()
         self._csv_dirs_made: list[Path] = []
         self.keep_csv_on_abort = keep_csv_on_abort
+        #: False: an output file that appeared while this run wrote it is refused, not replaced
+        self.replace = replace
 
     def __enter__(self) -> TrackWriter:
         if self.csv_dir is not None:
@@ -93,11 +96,12 @@ class TrackWriter:
             except OSError as exc:
                 raise OutputError(f"{self.csv_dir}: cannot create directory ({exc})") from exc
         if self.root_path is not None:
-            import uproot
+            try:  # from here a failure or Ctrl-C removes what was made (the CSV folder too)
+                import uproot
 
-            self._root_ctx = atomic_path(self.root_path)
-            temporary = self._root_ctx.__enter__()
-            try:
+                ctx = atomic_path(self.root_path, replace=self.replace)
+                temporary = ctx.__enter__()
+                self._root_ctx = ctx
                 self._root_file = uproot.recreate(temporary)
                 self._root_file.mktree(
                     "tracks",
@@ -172,9 +176,11 @@ class TrackWriter:
         path = prototrack_csv_path(self.csv_dir, event.event_id)
         text = "\n".join(lines) + "\n"
         if not self.keep_csv_on_abort:
-            self._csv_staged.enter_context(atomic_path(path)).write_text(text, encoding="ascii")
+            staged = self._csv_staged.enter_context(atomic_path(path, replace=self.replace))
+            staged.write_text(text, encoding="ascii")
             return
-        with atomic_path(path) as temporary:  # a resumable run keeps each event once written
+        # a resumable run keeps each event once written
+        with atomic_path(path, replace=self.replace) as temporary:
             temporary.write_text(text, encoding="ascii")
 
     def _abort(self) -> None:

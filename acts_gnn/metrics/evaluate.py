@@ -13,6 +13,7 @@ import numpy as np
 
 from acts_gnn.errors import InputFormatError, OutputError
 from acts_gnn.event import NO_MEASUREMENT, Event, find_sorted
+from acts_gnn.interrupts import interrupts_held
 from acts_gnn.io.atomic import stage_text
 from acts_gnn.io.source import EventSource
 from acts_gnn.io.tracks import read_tracks, recorded_spacepoints
@@ -85,13 +86,15 @@ def write_report_files(
     """
     written: list[Path] = []
     try:
-        with contextlib.ExitStack() as staged:  # closing it renames them all into place
+        # Ctrl-C waits while they are renamed into place (acts_gnn.interrupts)
+        with contextlib.ExitStack() as held, contextlib.ExitStack() as staged:
             if json_path is not None:
                 written.append(stage_text(staged, json_path, report.to_json()))
             if plots_dir is not None:
                 from acts_gnn.metrics.plots import stage_plots
 
                 written.extend(stage_plots(report, plots_dir, staged))
+            held.enter_context(interrupts_held())  # closing `staged` renames them into place
     except OSError as exc:  # a rename into place failed
         raise OutputError(f"cannot put the report in place ({exc})") from exc
     return written

@@ -23,6 +23,7 @@ from pathlib import Path
 from acts_gnn.errors import ConfigError, OutputError, OutputRefusedError
 from acts_gnn.event import Event
 from acts_gnn.finders import TrackFinder
+from acts_gnn.interrupts import interrupts_held
 from acts_gnn.io.atomic import check_output, stage_text
 from acts_gnn.io.source import EventSource
 from acts_gnn.io.timing import TimingReport
@@ -112,6 +113,33 @@ class _Done:
     event: Event
     result: TrackingResult
     resumed: bool = False
+
+
+@dataclass
+class _Tally:
+    """What the job counts of the events as they come: the timed ones, the resumed ones, those
+    with truth (scored by ``accumulator``, when there is one) and every event's number."""
+
+    accumulator: PerformanceAccumulator | None
+    timings: list[EventTiming] = field(default_factory=list)
+    resumed: int = 0
+    with_truth: int = 0
+    #: one per event read: they are distinct (checked before the run)
+    event_ids: set[int] = field(default_factory=set)
+
+    def add(self, done: _Done) -> None:
+        if done.resumed:
+            self.resumed += 1
+        else:
+            self.timings.append(done.result.timing)
+        if self.accumulator is not None and done.event.truth is not None:
+            self.accumulator.add(done.event, done.result.labels)
+            self.with_truth += 1
+        self.event_ids.add(done.event.event_id)
+
+    def performance(self) -> PerformanceReport | None:
+        """The performance report of the events with truth (None when none had truth)."""
+        return self.accumulator.report() if self.accumulator and self.with_truth else None
 
 
 def _resumed(event: Event, csv_dir: Path) -> TrackingResult | None:
@@ -216,66 +244,60 @@ def run_reconstruction(
     source.check_distinct_ids()  # the tracks and reports are kept by event number
     outputs.check()
     start = time.perf_counter()
-    timings: list[EventTiming] = []
-    accumulator = PerformanceAccumulator(matching, min_track_sizes) if matching else None
-    with_truth = 0
-    event_ids: set[int] = set()  # one per event read: they are distinct (checked above)
+    tally = _Tally(PerformanceAccumulator(matching, min_track_sizes) if matching else None)
     resume_dir = outputs.tracks_csv_dir if outputs.resume else None
-    resumed = 0
     # the reports are written beside their final names while the tracks are still being
     # completed, and renamed into place only after them: a report that cannot be written
     # leaves no tracks behind, and the tracks' failure no reports. On a failure the reports'
     # temporary files go first, so the writer can remove the directories it made.
     reports = contextlib.ExitStack()
-    try:
-        with (
-            TrackWriter(
-                outputs.tracks_root, outputs.tracks_csv_dir, keep_csv_on_abort=outputs.resume
-            ) as writer,
-            contextlib.ExitStack() as staged,
-        ):
-            for done in _reconstructed(source, finder, concurrency, resume_dir):
-                event, result = done.event, done.result
-                writer.add(event, result, csv=not done.resumed)
-                if done.resumed:
-                    resumed += 1
-                else:
-                    timings.append(result.timing)
-                if accumulator is not None and event.truth is not None:
-                    accumulator.add(event, result.labels)
-                    with_truth += 1
-                event_ids.add(event.event_id)
-                if on_event is not None:
-                    on_event(result.timing)
-            # the run's wall time: reading, finding and writing, all but the tracks file's close
-            report = TimingReport.from_timings(timings, time.perf_counter() - start)
-            performance = accumulator.report() if accumulator is not None and with_truth else None
-            texts = (
-                (outputs.timing_json, report.json_text()),
-                (outputs.performance_json, None if performance is None else performance.to_json()),
-            )
-            written = [p for p in (outputs.tracks_root, outputs.tracks_csv_dir) if p is not None]
-            for path, text in texts:
-                if path is None or text is None:
-                    continue
-                written.append(stage_text(staged, path, text))
-            reports = staged.pop_all()  # kept staged until the tracks are complete
-    except BaseException:
-        reports.__exit__(*sys.exc_info())  # the tracks failed to complete: remove the reports
-        raise
-    try:
-        reports.close()  # rename them into place
-    except OSError as exc:
-        raise OutputError(f"cannot write report ({exc})") from exc
-    if outputs.overwrite and not outputs.resume and outputs.tracks_csv_dir is not None:
-        _remove_other_runs_files(outputs.tracks_csv_dir, event_ids)
+    # once the events are done, Ctrl-C waits until every output is in place (the tracks, the
+    # reports, an earlier run's files removed), or on an error none is
+    with contextlib.ExitStack() as held:
+        try:
+            with (
+                TrackWriter(
+                    outputs.tracks_root,
+                    outputs.tracks_csv_dir,
+                    keep_csv_on_abort=outputs.resume,
+                    replace=outputs.overwrite,
+                ) as writer,
+                contextlib.ExitStack() as staged,
+            ):
+                for done in _reconstructed(source, finder, concurrency, resume_dir):
+                    writer.add(done.event, done.result, csv=not done.resumed)
+                    tally.add(done)
+                    if on_event is not None:
+                        on_event(done.result.timing)
+                # the run's wall time: reading, finding and writing, all but the tracks' close
+                report = TimingReport.from_timings(tally.timings, time.perf_counter() - start)
+                performance = tally.performance()
+                texts = (
+                    (outputs.timing_json, report.json_text()),
+                    (outputs.performance_json, performance and performance.to_json()),
+                )
+                written = [p for p in (outputs.tracks_root, outputs.tracks_csv_dir) if p]
+                for path, text in texts:
+                    if path is not None and text is not None:
+                        written.append(stage_text(staged, path, text, replace=outputs.overwrite))
+                reports = staged.pop_all()  # kept staged until the tracks are complete
+                held.enter_context(interrupts_held())
+        except BaseException:
+            reports.__exit__(*sys.exc_info())  # the tracks failed to complete: remove the reports
+            raise
+        try:
+            reports.close()  # rename them into place
+        except OSError as exc:
+            raise OutputError(f"cannot write report ({exc})") from exc
+        if outputs.overwrite and not outputs.resume and outputs.tracks_csv_dir is not None:
+            _remove_other_runs_files(outputs.tracks_csv_dir, tally.event_ids)
     return ReconstructionSummary(
         timing=report,
         performance=performance,
         written=tuple(written),
-        resumed=resumed,
-        n_events=len(event_ids),
-        n_with_truth=with_truth,
+        resumed=tally.resumed,
+        n_events=len(tally.event_ids),
+        n_with_truth=tally.with_truth,
     )
 
 

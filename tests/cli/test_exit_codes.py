@@ -261,8 +261,8 @@ def test_a_report_that_cannot_be_written_leaves_no_tracks(run_cli, tmp_path, mon
     from acts_gnn.io.atomic import atomic_path
 
     @contextlib.contextmanager
-    def disk_full_for_the_timing(path):
-        with atomic_path(path) as temporary:
+    def disk_full_for_the_timing(path, replace=True):
+        with atomic_path(path, replace=replace) as temporary:
             if path.name == "t.json":
                 raise OSError(28, "No space left on device")
             yield temporary
@@ -382,3 +382,62 @@ def test_evaluate_says_when_the_truth_has_no_particle_table(run_cli, tmp_path):
 def test_evaluate_refuses_cuts_nothing_passes(run_cli, tmp_path, option, value, message):
     result = run_cli("evaluate", tmp_path / "t.root", "--example", option, value)
     assert (result.exit_code, result.stderr) == (2, f"acts-gnn: error: {message}\n")
+
+
+def test_sigterm_stops_as_ctrl_c_does_143_and_leaves_nothing(run_cli, tmp_path, monkeypatch):
+    import os
+    import signal
+
+    from acts_gnn.io.tracks import TrackWriter
+
+    add = TrackWriter.add
+
+    def add_then_stopped(self, *args, **kwargs):  # a batch system's scancel, mid-run
+        add(self, *args, **kwargs)
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    monkeypatch.setattr(TrackWriter, "add", add_then_stopped)
+    before = signal.getsignal(signal.SIGTERM)
+    result = run_cli(
+        "reconstruct", "--example", "--backend", "truth", "-o", tmp_path / "out" / "t.root",
+        "--csv-dir", tmp_path / "out" / "csv", "--timing", tmp_path / "out" / "t.json",
+    )  # fmt: skip
+    assert (result.exit_code, result.stderr) == (143, "acts-gnn: stopped by SIGTERM\n")
+    assert list(tmp_path.iterdir()) == []
+    assert signal.getsignal(signal.SIGTERM) is before  # main() leaves the process as it was
+
+
+def test_an_ignored_sighup_stays_ignored(run_cli, tmp_path, monkeypatch):
+    import signal
+
+    import acts_gnn.io.source
+
+    seen = {}
+
+    def record(*_args, **_kwargs):
+        seen.update({s: signal.getsignal(s) for s in (signal.SIGHUP, signal.SIGTERM)})
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(acts_gnn.io.source, "open_events", record)
+    previous = signal.signal(signal.SIGHUP, signal.SIG_IGN)  # as nohup starts a command
+    try:
+        result = run_cli("reconstruct", "--example", "--backend", "truth", "-o", tmp_path / "t")
+    finally:
+        signal.signal(signal.SIGHUP, previous)
+    assert result.exit_code == 130
+    assert seen[signal.SIGHUP] is signal.SIG_IGN
+    assert callable(seen[signal.SIGTERM])
+
+
+def test_an_os_error_no_layer_expected_is_one_line_and_1(run_cli, tmp_path, monkeypatch):
+    import acts_gnn.io.source
+
+    def disk_full(*_args, **_kwargs):
+        raise OSError(28, "No space left on device", str(tmp_path / "t.root"))
+
+    monkeypatch.setattr(acts_gnn.io.source, "open_events", disk_full)
+    result = run_cli("reconstruct", "--example", "--backend", "truth", "-o", tmp_path / "t.root")
+    assert (result.exit_code, result.stderr) == (
+        1,
+        f"acts-gnn: error: {tmp_path / 't.root'}: No space left on device\n",
+    )

@@ -203,3 +203,55 @@ def test_a_failed_force_run_leaves_the_earlier_runs_files_as_they_were(source, t
     assert after == before  # the events before the failure were not replaced either
     assert (csv / "notes.txt").read_text() == "mine"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["csv", "in"]
+
+
+def test_ctrl_c_while_the_outputs_go_into_place_comes_after_all_are(source, tmp_path, monkeypatch):
+    import os
+    import signal
+
+    from acts_gnn.io.tracks import TrackWriter
+
+    close = TrackWriter.__exit__
+
+    def interrupted_while_closing(self, *exc_info):
+        os.kill(os.getpid(), signal.SIGINT)  # the tracks not yet in place, the reports neither
+        return close(self, *exc_info)
+
+    monkeypatch.setattr(TrackWriter, "__exit__", interrupted_while_closing)
+    out = tmp_path / "out"
+    outputs = ReconstructionOutputs(
+        tracks_root=out / "tracks.root",
+        tracks_csv_dir=out / "csv",
+        timing_json=out / "timing.json",
+        performance_json=out / "performance.json",
+    )
+    with pytest.raises(KeyboardInterrupt):
+        run_reconstruction(source, TruthTrackFinder(), outputs)
+    assert sorted(p.name for p in out.iterdir()) == [
+        "csv", "performance.json", "timing.json", "tracks.root"
+    ]  # fmt: skip
+    assert len(list((out / "csv").iterdir())) == N_EVENTS
+    assert list(read_tracks(out / "tracks.root")) == list(range(100, 100 + N_EVENTS))
+
+
+def test_an_output_another_run_wrote_meanwhile_is_not_replaced(source, tmp_path, monkeypatch):
+    from acts_gnn.io.tracks import TrackWriter
+
+    add = TrackWriter.add
+    other = tmp_path / "tracks.root"
+
+    def another_run_finishes_first(self, event, *args, **kwargs):
+        add(self, event, *args, **kwargs)
+        if event.event_id == 100:  # a job of the same array, given the same output
+            other.write_text("the other run's tracks")
+
+    monkeypatch.setattr(TrackWriter, "add", another_run_finishes_first)
+    outputs = ReconstructionOutputs(tracks_root=other, timing_json=tmp_path / "timing.json")
+    with pytest.raises(OutputError, match="appeared while this run was writing it"):
+        run_reconstruction(source, TruthTrackFinder(), outputs)
+    assert other.read_text() == "the other run's tracks"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in", "tracks.root"]
+    # with --force (overwrite) the run replaces it, as asked
+    outputs = ReconstructionOutputs(tracks_root=other, overwrite=True)
+    run_reconstruction(source, TruthTrackFinder(), outputs)
+    assert list(read_tracks(other)) == list(range(100, 100 + N_EVENTS))
