@@ -16,7 +16,12 @@ from acts_gnn.event import NO_MEASUREMENT, Event, find_sorted
 from acts_gnn.interrupts import interrupts_held
 from acts_gnn.io.atomic import stage_text
 from acts_gnn.io.source import EventSource
-from acts_gnn.io.tracks import read_tracks, recorded_spacepoints
+from acts_gnn.io.tracks import (
+    prototrack_csv_path,
+    read_prototrack_positions,
+    read_tracks,
+    recorded_spacepoints,
+)
 from acts_gnn.metrics.matching import MatchingConfig
 from acts_gnn.metrics.performance import PerformanceAccumulator, PerformanceReport
 
@@ -24,7 +29,11 @@ __all__ = ["evaluate_tracks", "labels_from_tracks", "write_report_files"]
 
 
 def labels_from_tracks(
-    event: Event, track_id: np.ndarray, measurement_id: np.ndarray, tracks_path: str | Path
+    event: Event,
+    track_id: np.ndarray,
+    measurement_id: np.ndarray,
+    tracks_path: str | Path,
+    positions: np.ndarray | None = None,
 ) -> np.ndarray:
     """Label per space point from ``(track_id, measurement_id)`` pairs (-1 where none).
 
@@ -32,10 +41,13 @@ def labels_from_tracks(
     measurement of a strip space point (which a proto-track file lists), and measurements
     without a space point (an ACTS track's strip hits where only pixels make space points), and
     so a candidate that holds none. But most candidates must hold a space point of the event.
+    ``positions`` [M, 3] (mm), what a proto-track file records of each pair's space point: each
+    must be where the event has it (within 0.01 mm or 10⁻⁵).
 
     Raises:
-        InputFormatError: a space point belongs to two candidates, or more than half of the
-            candidates hold no space point of this event (the files do not belong together).
+        InputFormatError: a space point belongs to two candidates, more than half of the
+            candidates hold no space point of this event, or a space point lies elsewhere in
+            the event (the files do not belong together).
     """
     measurement_id = np.asarray(measurement_id, dtype=np.uint64)
     track_id = np.asarray(track_id, dtype=np.int64)
@@ -60,8 +72,32 @@ def labels_from_tracks(
         raise InputFormatError(
             tracks_path, f"event {event.event_id}", "a space point is in more than one candidate"
         )
+    if positions is not None:
+        _check_positions(event, rows, measurement_id[found], positions[found], tracks_path)
     labels[rows] = tracks
     return labels
+
+
+def _check_positions(
+    event: Event, rows: np.ndarray, ids: np.ndarray, recorded: np.ndarray, tracks_path: str | Path
+) -> None:
+    """Refuse tracks whose space points (event ``rows``, measurement ``ids``) were ``recorded``
+    somewhere else than the event has them: tracks of another event with the same numbers."""
+    sp = event.spacepoints
+    actual = np.stack([sp.x[rows], sp.y[rows], sp.z[rows]], axis=1).astype(np.float64)
+    elsewhere = ~np.isclose(recorded, actual, rtol=1e-5, atol=1e-2).all(axis=1)
+    if not elsewhere.any():
+        return
+    first = int(np.flatnonzero(elsewhere)[0])
+    here = ", ".join(f"{v:.6g}" for v in recorded[first])
+    there = ", ".join(f"{v:.6g}" for v in actual[first])
+    raise InputFormatError(
+        tracks_path,
+        f"event {event.event_id}",
+        f"{int(elsewhere.sum())} of its {elsewhere.size} space points lie elsewhere in "
+        f"{event.source} (measurement {int(ids[first])}: ({here}) mm here, ({there}) mm "
+        "there); the files do not belong together",
+    )
 
 
 def _second_measurements(event: Event, measurement_id: np.ndarray) -> np.ndarray:
@@ -137,7 +173,14 @@ def evaluate_tracks(
                 f"{len(event)}; the files do not belong together",
             )
         track_id, measurement_id = tracks[ref.event_id]
-        accumulator.add(event, labels_from_tracks(event, track_id, measurement_id, tracks_path))
+        # a CSV file records where each point was: another event's of the same size is refused
+        positions = (
+            read_prototrack_positions(prototrack_csv_path(tracks_path, ref.event_id))
+            if Path(tracks_path).is_dir()
+            else None
+        )
+        labels = labels_from_tracks(event, track_id, measurement_id, tracks_path, positions)
+        accumulator.add(event, labels)
         if on_event is not None:
             on_event()
     return accumulator.report()

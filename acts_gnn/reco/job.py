@@ -27,7 +27,12 @@ from acts_gnn.interrupts import interrupts_held
 from acts_gnn.io.atomic import check_output, stage_text
 from acts_gnn.io.source import EventSource
 from acts_gnn.io.timing import TimingReport
-from acts_gnn.io.tracks import TrackWriter, prototrack_csv_path, read_prototracks_csv
+from acts_gnn.io.tracks import (
+    TrackWriter,
+    prototrack_csv_path,
+    read_prototrack_positions,
+    read_prototracks_csv,
+)
 from acts_gnn.metrics.matching import MatchingConfig
 from acts_gnn.metrics.performance import PerformanceAccumulator, PerformanceReport
 from acts_gnn.result import EventTiming, TrackingResult
@@ -150,7 +155,8 @@ def _resumed(event: Event, csv_dir: Path) -> TrackingResult | None:
     if not path.exists():
         return None
     track, measurement = read_prototracks_csv(path)
-    labels = labels_from_tracks(event, track, measurement, path)
+    # where the file says each point was: another run's event of the same number is refused
+    labels = labels_from_tracks(event, track, measurement, path, read_prototrack_positions(path))
     # the tracks file's timing tree says where this event's candidates came from
     timing = EventTiming(event.event_id, "resumed", len(event), 0.0)
     return TrackingResult(labels=labels, timing=timing)

@@ -255,3 +255,35 @@ def test_an_output_another_run_wrote_meanwhile_is_not_replaced(source, tmp_path,
     outputs = ReconstructionOutputs(tracks_root=other, overwrite=True)
     run_reconstruction(source, TruthTrackFinder(), outputs)
     assert list(read_tracks(other)) == list(range(100, 100 + N_EVENTS))
+
+
+def _moved(csv_file, dy):
+    """Another event's tracks, as it were: every point of ``csv_file`` moved ``dy`` mm in y."""
+    lines = csv_file.read_text().splitlines()
+    rows = [line.split(",") for line in lines[1:]]
+    moved = [",".join([*r[:3], str(float(r[3]) + dy), r[4]]) for r in rows]
+    csv_file.write_text("\n".join([lines[0], *moved]) + "\n")
+
+
+def test_resume_and_evaluate_refuse_the_tracks_of_another_event_of_that_number(source, tmp_path):
+    from acts_gnn.errors import InputFormatError
+    from acts_gnn.metrics.evaluate import evaluate_tracks
+
+    csv = tmp_path / "csv"
+    run_reconstruction(source, TruthTrackFinder(), ReconstructionOutputs(tracks_csv_dir=csv))
+    _moved(csv / "event000000100-prototracks.csv", 0.005)  # within the files' rounding: kept
+    assert evaluate_tracks(csv, source).selections[0].fake_rate == 0.0
+    _moved(csv / "event000000101-prototracks.csv", 7.5)  # another event's points
+    message = (
+        "event 101: 13 of its 13 space points lie elsewhere in .*event000000101.npz "
+        r"\(measurement 100: \(30, 7.5, 0\) mm here, \(30, 0, 0\) mm there\); "
+        "the files do not belong together"
+    )
+    with pytest.raises(InputFormatError, match=message):
+        evaluate_tracks(csv, source)
+    outputs = ReconstructionOutputs(
+        tracks_csv_dir=csv, tracks_root=tmp_path / "t.root", resume=True
+    )
+    with pytest.raises(InputFormatError, match=message):
+        run_reconstruction(source, TruthTrackFinder(), outputs)
+    assert not (tmp_path / "t.root").exists()
