@@ -14,7 +14,7 @@ Exit codes (the same for every command; the README has this table):
 * 2 — the command cannot run as given; nothing was done: a bad option, an input that is missing
   or malformed, a broken model bundle, a missing optional package, an output that exists (without
   ``--force``) or cannot be created, a model the server does not have, a server's port of the
-  other protocol.
+  other protocol, a request the server refuses as given (an event over its space-point cap).
 * 3 — a Triton server could not be reached or did not answer in time (worth retrying later).
 * 130 — interrupted (Ctrl-C); 143 and 129 — stopped by SIGTERM and SIGHUP (the command line
   handles them as Ctrl-C).
@@ -35,6 +35,7 @@ __all__ = [
     "OutputRefusedError",
     "RemoteInferenceError",
     "RemoteTimeoutError",
+    "RequestRefusedError",
     "ServerStartError",
     "UnknownModelError",
     "WrongProtocolError",
@@ -151,6 +152,13 @@ class ModelUnavailableError(RemoteInferenceError):
 class UnknownModelError(ModelUnavailableError):
     """The server answers that it has no model of that name: ``--model`` (or the server) is
     wrong, and trying again will not help."""
+
+    exit_code = 2
+
+
+class RequestRefusedError(RemoteInferenceError):
+    """The server refused the request itself (an event over its ``--max-spacepoints`` cap,
+    features its contract does not take): trying again will not help."""
 
     exit_code = 2
 

@@ -42,6 +42,7 @@ Layer: triton. Needs only ``tritonclient`` (and numpy) — no torch on the clien
 from __future__ import annotations
 
 import collections
+import math
 import re
 import threading
 import time
@@ -58,6 +59,7 @@ from acts_gnn.errors import (
     ModelUnavailableError,
     RemoteInferenceError,
     RemoteTimeoutError,
+    RequestRefusedError,
     UnknownModelError,
     WrongProtocolError,
 )
@@ -99,7 +101,32 @@ def server_urls(urls: str | Sequence[str]) -> list[str]:
         raise ConfigError(f"url must be 'host:port' or a list of them, got {bad[0]!r} in {urls!r}")
     if not urls:
         raise ConfigError("give at least one server URL")
+    for url in urls:
+        _check_url(url.strip())
     return [u.strip() for u in urls]
+
+
+#: ``host``, ``host:port`` or ``[IPv6]:port``, after an optional ``grpc://`` or ``http://``
+_URL = re.compile(r"(?:grpc://|http://)?(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9._-]+)(?::(\d+))?")
+
+
+def _check_url(url: str) -> None:
+    """Refuse what no server can be at: a port out of range, a path, stray characters.
+
+    Raises:
+        ConfigError: ``url`` is not ``host``, ``host:port`` or ``[IPv6]:port``.
+    """
+    match = _URL.fullmatch(url)
+    if match is None:
+        raise ConfigError(
+            f"url {url!r}: expected host or host:port (an IPv6 address in brackets), with no path"
+        )
+    if match[2] is not None and not 1 <= int(match[2]) <= 65535:
+        raise ConfigError(f"url {url!r}: the port must be 1 to 65535, got {match[2]}")
+
+
+#: the longest pause before a retry round a client may ask for (an hour)
+_LONGEST_BACKOFF_S = 3600.0
 
 
 @dataclass(frozen=True)
@@ -119,8 +146,10 @@ class RetryPolicy:
     def __post_init__(self) -> None:
         if self.retries < 0:
             raise ConfigError(f"--retries must be 0 or more, got {self.retries}")
-        if not self.backoff_s >= 0:
-            raise ConfigError(f"--backoff must be 0 s or more, got {self.backoff_s:g}")
+        if not 0 <= self.backoff_s <= _LONGEST_BACKOFF_S:
+            raise ConfigError(
+                f"--backoff must be 0 to {_LONGEST_BACKOFF_S:g} s, got {self.backoff_s:g}"
+            )
 
     def pause_before(self, attempt: int) -> float:
         """Seconds to wait before round ``attempt`` (0: the first round, no wait)."""
@@ -139,6 +168,8 @@ _TIMEOUT_WORDS = ("deadline", "timed out", "timeout")
 #: what Triton says of a model it has no such name for (whatever the status); a model it has
 #: but cannot run yet says "has no available versions" or "is not at ready state"
 _NOT_SERVED = "is not found"
+#: what the server's backend raises for a request it refuses as given (acts_gnn.triton.server)
+_REFUSED = "pytritonbadparametererror"
 #: what the HTTP client says when the port answers in gRPC's HTTP/2
 _HTTP2_ANSWER = "expected http/"
 #: what the gRPC client says when the port closed the connection (an HTTP/1.1 port does)
@@ -204,6 +235,8 @@ def classify_failure(
         return timeout, True
     if any(w in lowered for w in _MISSING_WORDS):
         return missing, transport
+    if _REFUSED in full:  # the server judged the request itself: as given, it never will do
+        return RequestRefusedError(url, model, text.strip()), False
     return other, transport
 
 
@@ -246,6 +279,8 @@ class RemotePipeline:
         tls_root_cert: str | Path | None = None,
     ) -> None:
         urls = server_urls(urls)
+        if not 0 < timeout_s <= math.inf:
+            raise ConfigError(f"--timeout-s must be more than 0 s, got {timeout_s:g}")
         if protocol not in ("grpc", "http"):
             raise ConfigError(f"protocol must be grpc or http, got {protocol!r}")
         if tls_root_cert is not None:

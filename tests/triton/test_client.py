@@ -10,6 +10,7 @@ from acts_gnn.errors import (
     ModelUnavailableError,
     RemoteInferenceError,
     RemoteTimeoutError,
+    RequestRefusedError,
     UnknownModelError,
     WrongProtocolError,
 )
@@ -178,8 +179,14 @@ def test_a_url_without_a_port_takes_tritons_default_for_the_protocol():
         (b"host:8001", "url must be 'host:port' or a list of them, got bytes b'host:8001'"),
         (["a:1", 2], "url must be 'host:port' or a list of them, got 2 in ['a:1', 2]"),
         ([], "give at least one server URL"),
+        ("127.0.0.1:abc", "url '127.0.0.1:abc': expected host or host:port (an IPv6 address "
+         "in brackets), with no path"),
+        ("h:8001/v2", "url 'h:8001/v2': expected host or host:port (an IPv6 address in "
+         "brackets), with no path"),
+        ("127.0.0.1:99999", "url '127.0.0.1:99999': the port must be 1 to 65535, got 99999"),
+        (["a:1", "b:0"], "url 'b:0': the port must be 1 to 65535, got 0"),
     ],
-)
+)  # fmt: skip
 def test_other_urls_are_refused_clearly(url, message):
     with pytest.raises(ConfigError) as info:
         server_urls(url)
@@ -229,6 +236,10 @@ class _StatusError(Exception):
         (ConnectionRefusedError(111, "Connection refused"), RemoteInferenceError, True),
         (TimeoutError("timed out"), RemoteTimeoutError, True),
         (ValueError("bad"), RemoteInferenceError, False),
+        # the server's own refusal of the request as given: never worth retrying, exit 2
+        (_StatusError("[StatusCode.INTERNAL] Failed\npytriton.exceptions.PyTritonBadParameter"
+                      "Error: FEATURES has 103713 rows, more than this server's cap of 1000",
+                      "StatusCode.INTERNAL"), RequestRefusedError, False),
     ],
 )  # fmt: skip
 def test_one_classifier_decides_error_and_retry_from_the_status(exc, error, again):
@@ -258,7 +269,7 @@ def test_retry_policy_is_frozen_checked_and_used(event, monkeypatch):
         policy.retries = 1  # type: ignore[misc]
     with pytest.raises(ConfigError, match="--retries must be 0 or more, got -1"):
         client_module.RetryPolicy(retries=-1)
-    with pytest.raises(ConfigError, match="--backoff must be 0 s or more, got -2"):
+    with pytest.raises(ConfigError, match="--backoff must be 0 to 3600 s, got -2"):
         client_module.RetryPolicy(backoff_s=-2)
     remote = RemotePipeline(["a:1"], retry=policy)
     down = _Retriable(RemoteInferenceError("a:1", "m", "refused"))
@@ -266,3 +277,17 @@ def test_retry_policy_is_frozen_checked_and_used(event, monkeypatch):
     with pytest.raises(RemoteInferenceError, match="refused"):
         remote.reconstruct(event)
     assert len(calls) == 4 and sleeps == [0.25, 0.5, 1.0]
+
+
+@pytest.mark.parametrize("backoff", [float("inf"), 1e308, float("nan"), -1.0])
+def test_a_backoff_no_clock_can_wait_is_refused(backoff):
+    with pytest.raises(ConfigError) as info:
+        RemotePipeline("a:1", "m", backoff_s=backoff)
+    assert str(info.value) == f"--backoff must be 0 to 3600 s, got {backoff:g}"
+
+
+@pytest.mark.parametrize("timeout", [0.0, -5.0, float("nan")])
+def test_a_timeout_no_request_can_meet_is_refused(timeout):
+    with pytest.raises(ConfigError) as info:
+        RemotePipeline("a:1", "m", timeout_s=timeout)
+    assert str(info.value) == f"--timeout-s must be more than 0 s, got {timeout:g}"
