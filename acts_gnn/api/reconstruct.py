@@ -148,6 +148,26 @@ class Reconstruction:
             concurrency=self.request.concurrency,
         )
 
+    def server_warnings(self) -> list[str]:
+        """What the servers' failures made of the run so far (none for a local finder): events
+        run here instead (``--fallback-local``), answers from another URL than the one a request
+        went to first (failover)."""
+        attempts = getattr(self.finder, "attempts", None)
+        if not attempts:
+            return []
+        warnings = []
+        if attempts["fallback"]:
+            warnings.append(
+                f"{attempts['fallback']} event(s) ran here, not on a server (--fallback-local): "
+                f"{self.finder.last_failure}"
+            )
+        if attempts["failover"]:
+            warnings.append(
+                f"{attempts['failover']} request(s) answered by another --url than the one "
+                "they went to first (failover)"
+            )
+        return warnings
+
 
 def prepare(request: ReconstructRequest) -> Reconstruction:
     """Check ``request``, find its events and make its finder; nothing is written yet.

@@ -195,6 +195,8 @@ def _report(request, job, quiet: bool) -> None:
         results.print(summary.performance.table())
     for path in summary.written:
         console.print(f"wrote {path}")
+    warnings = job.server_warnings()
     warning = summary.performance_warning(request.outputs.performance_json is not None)
-    if warning is not None:  # said even with --quiet: an output asked for is missing or partial
-        typer.echo(f"acts-gnn: warning: {warning}", err=True)
+    # said even with --quiet: an output asked for is missing or partial, a server failed
+    for text in [*warnings, *([warning] if warning is not None else [])]:
+        typer.echo(f"acts-gnn: warning: {text}", err=True)

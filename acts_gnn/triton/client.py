@@ -310,6 +310,8 @@ class RemotePipeline:
         #: another URL than the request tried first); ``retry_rounds``; ``fallback`` (events run
         #: by the fallback finder)
         self.attempts: collections.Counter[str] = collections.Counter()
+        #: why the last event the fallback ran could not be run on a server
+        self.last_failure = ""
         # Import the client library now, not at the first request: importing it initialises
         # ml_dtypes, whose float limits underflow on purpose. Inside an ACTS Sequencer's event
         # loop (floating-point-exception tracking on by default) that is one unmasked FPE and
@@ -405,10 +407,11 @@ class RemotePipeline:
             outputs = self.infer(event.features())
         except (UnknownModelError, WrongProtocolError):
             raise  # the caller's mistake: the fallback would only hide it
-        except RemoteInferenceError:
+        except RemoteInferenceError as error:
             if self.fallback is None:
                 raise
             self._count("fallback")
+            self.last_failure = str(error)
             return self.fallback.reconstruct(event)
         stages: dict[str, float] = {}
         edges = (0, 0)

@@ -173,6 +173,21 @@ def test_an_unreachable_server_is_3(run_cli, tmp_path):
     assert list(tmp_path.iterdir()) == []
 
 
+def test_events_the_fallback_ran_are_said_even_with_quiet(run_cli, tmp_path):
+    (port,) = free_ports(1)
+    result = run_cli(
+        "reconstruct", "--example", "--url", f"127.0.0.1:{port}", "--fallback-local",
+        "--retries", "0", "--timeout-s", "5", "-o", tmp_path / "t.root", "-q",
+    )  # fmt: skip
+    assert result.exit_code == 0, result.stderr
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1
+    assert lines[0].startswith(
+        "acts-gnn: warning: 1 event(s) ran here, not on a server (--fallback-local): "
+        f"127.0.0.1:{port} (model 'gnn_tracking'): "
+    )
+
+
 def test_ctrl_c_is_one_line_and_130(run_cli, tmp_path, monkeypatch):
     import acts_gnn.io.source
 

@@ -110,6 +110,7 @@ def test_failover_from_a_dead_url(server, event):
     dead = f"127.0.0.1:{free_ports(1)[0]}"
     remote = RemotePipeline([dead, server[0]], retries=0, timeout_s=30)
     assert remote.reconstruct(event).labels.shape == (len(event),)
+    assert (remote.attempts["failed"], remote.attempts["failover"]) == (1, 1)
 
 
 def test_metrics_count_requests(server, event):
