@@ -81,16 +81,18 @@ def resolve_threads(threads: int | None = None, share: int = 1) -> int:
     Raises:
         ConfigError: a count below one, or an environment value that is not an integer.
     """
+    source = "--threads"
     if threads is None:
         text = os.environ.get("ACTS_GNN_THREADS", "").strip()
         if text:
+            source = "ACTS_GNN_THREADS"
             try:
                 threads = int(text)
             except ValueError:
                 raise ConfigError(f"ACTS_GNN_THREADS must be an integer, got {text!r}") from None
     if threads is not None:
         if threads < 1:
-            raise ConfigError(f"--threads must be at least 1, got {threads}")
+            raise ConfigError(f"{source} must be at least 1, got {threads}")
         return threads
     return max(1, available_cpus() // max(1, share))
 

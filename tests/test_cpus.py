@@ -52,6 +52,9 @@ def test_resolution_order(monkeypatch):
         cpus.resolve_threads()
     with pytest.raises(ConfigError, match="--threads must be at least 1, got 0"):
         cpus.resolve_threads(0)
+    monkeypatch.setenv("ACTS_GNN_THREADS", "0")  # the setting the user made is named
+    with pytest.raises(ConfigError, match=r"^ACTS_GNN_THREADS must be at least 1, got 0$"):
+        cpus.resolve_threads()
 
 
 @pytest.mark.skipif(not hasattr(os, "sched_setaffinity"), reason="needs sched_setaffinity")

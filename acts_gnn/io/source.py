@@ -11,6 +11,7 @@ are found by their file names here; a registered reader with a ``find`` method i
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -96,7 +97,7 @@ def _csv_groups(files: Sequence[Path]) -> dict[tuple[Path, int], dict[str, Path]
     return groups
 
 
-def _csv_format(path: Path, roles: Mapping[str, Path]) -> str:
+def _csv_format(path: Path, event_id: int, roles: Mapping[str, Path]) -> str:
     if "spacepoint" in roles or "measurements" in roles or "measurement-simhit-map" in roles:
         return "acts-csv"
     if "hits" in roles and "truth" in roles:  # ACTS writes no -truth.csv
@@ -108,8 +109,11 @@ def _csv_format(path: Path, roles: Mapping[str, Path]) -> str:
         if "hit_id" in header:
             return "trackml"
         return "acts-csv"
+    found = ", ".join(f"-{role}" for role in sorted(roles))
     raise InputFormatError(
-        path, "", "no hits or space points for this event (expected -hits.csv or -spacepoint.csv)"
+        path,
+        f"event {event_id}",
+        f"no hits or space points (found {found}; expected -hits.csv or -spacepoint.csv)",
     )
 
 
@@ -120,7 +124,7 @@ def _refs_from_csv(
     for (_, event_id), roles in sorted(
         groups.items(), key=lambda item: (str(item[0][0]), item[0][1])
     ):
-        detected = fmt or _csv_format(anchor, roles)
+        detected = fmt or _csv_format(anchor, event_id, roles)
         if detected not in ("acts-csv", "trackml"):
             raise InputFormatError(anchor, "", f"CSV files given but --format {detected} requested")
         needed = ("hits",) if detected == "trackml" else ()
@@ -173,7 +177,14 @@ class _Finder:
         return _refs_from_root(path, layout)
 
     def directory(self, path: Path) -> list[EventRef]:
-        entries = sorted(p for p in path.iterdir() if p.is_file())
+        listed = sorted(path.iterdir())
+        for entry in listed:  # an event file whose link leads nowhere: its event would vanish
+            named = entry.name.startswith("event") or entry.suffix == ".root"
+            if named and entry.is_symlink() and not entry.exists():
+                raise InputFormatError(
+                    entry, "", f"a link to {os.readlink(entry)}, which does not exist"
+                )
+        entries = [p for p in listed if p.is_file()]
         roots = [p for p in entries if p.suffix == ".root"]
         groups = _csv_groups(entries)
         caches = [(int(m["id"]), p) for p in entries if (m := _NPZ_NAME.match(p.name))]

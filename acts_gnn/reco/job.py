@@ -64,8 +64,21 @@ class ReconstructionOutputs:
 
         Raises:
             OutputRefusedError: an output exists (and ``overwrite`` is off) or cannot be created.
-            ConfigError: ``resume`` without a CSV directory.
+            ConfigError: ``resume`` without a CSV directory, or one path for two outputs.
         """
+        named = {
+            "--output": self.tracks_root,
+            "--csv-dir": self.tracks_csv_dir,
+            "--timing": self.timing_json,
+            "--performance": self.performance_json,
+        }
+        given = [(option, path) for option, path in named.items() if path is not None]
+        for k, (option, path) in enumerate(given):
+            for other, other_path in given[k + 1 :]:
+                if path.resolve() == other_path.resolve():
+                    raise ConfigError(
+                        f"{option} and {other} are one path ({path}): each output needs its own"
+                    )
         for path in (self.tracks_root, self.timing_json, self.performance_json):
             if path is not None:
                 check_output(path, overwrite=self.overwrite)

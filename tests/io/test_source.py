@@ -103,3 +103,28 @@ def test_a_mistyped_root_preset_or_branch_is_refused_whatever_the_inputs(event):
         open_events(event, root_preset="foo")
     with pytest.raises(ConfigError, match=r"^unknown ROOT branch key 'foo'; known keys:"):
         open_events(event, root_branches={"foo": "bar"})
+
+
+def test_an_event_file_linked_to_nothing_is_refused_not_skipped(event, tmp_path):
+    for name in (f"{EVENT}-spacepoint.csv", f"{EVENT}-measurements.csv"):
+        (event / name).rename(tmp_path / name)  # the real file moved away: the link now dangles
+        (event / name).symlink_to(tmp_path / "gone" / name)
+        with pytest.raises(InputFormatError) as error:
+            open_events(event)
+        assert str(error.value) == (
+            f"{event / name}: a link to {tmp_path / 'gone' / name}, which does not exist"
+        )
+        (event / name).unlink()
+        (tmp_path / name).rename(event / name)
+    (event / "notes.txt").symlink_to(tmp_path / "gone")  # not an event file: not read at all
+    assert len(open_events(event).refs) == 1
+
+
+def test_an_event_without_points_is_named(tmp_path):
+    (tmp_path / "event000000007-particles.csv").write_text("particle_id\n1\n")
+    with pytest.raises(InputFormatError) as error:
+        open_events(tmp_path)
+    assert str(error.value) == (
+        f"{tmp_path}: event 7: no hits or space points (found -particles; expected -hits.csv "
+        "or -spacepoint.csv)"
+    )

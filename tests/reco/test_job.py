@@ -287,3 +287,17 @@ def test_resume_and_evaluate_refuse_the_tracks_of_another_event_of_that_number(s
     with pytest.raises(InputFormatError, match=message):
         run_reconstruction(source, TruthTrackFinder(), outputs)
     assert not (tmp_path / "t.root").exists()
+
+
+def test_one_path_for_two_outputs_is_refused_before_any_work(tmp_path):
+    same = tmp_path / "x"
+    outputs = ReconstructionOutputs(tracks_root=same, timing_json=tmp_path / "." / "x")
+    with pytest.raises(ConfigError) as info:
+        outputs.check()
+    assert (
+        str(info.value) == f"--output and --timing are one path ({same}): each output needs its own"
+    )
+    both = ReconstructionOutputs(timing_json=same, performance_json=same, overwrite=True)
+    with pytest.raises(ConfigError, match="--timing and --performance are one path"):
+        both.check()
+    assert list(tmp_path.iterdir()) == []
