@@ -114,8 +114,8 @@ def numba_threads(threads: int) -> Iterator[None]:
     Numba's OpenMP pool and torch share libgomp, and the first parallel loop of a process sets
     the calling thread's OpenMP thread count to the pool's size: without the restore, a
     ``--threads 1`` run went on with torch on every core after its first compiled loop.
-    Ctrl-C is held off inside the block (:func:`acts_gnn.interrupts.interrupts_held`): Numba
-    crashed when it came between a kernel's return and the boxing of its results.
+    Ctrl-C is held off inside the block (:func:`acts_gnn.interrupts.interrupts_held`): it
+    crashed the process during a compiled call.
     """
     import numba
     import torch

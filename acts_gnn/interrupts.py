@@ -4,13 +4,12 @@ place: the signal is kept and raised as soon as the block ends.
 Layer: bottom (beside ``errors``; the standard library only).
 
 Python raises :class:`KeyboardInterrupt` at the next instruction of Python code wherever it
-is, and some of that code must not be cut short. Numba's dispatcher, between a compiled
-kernel's return and the boxing of its results, crashed the process when the exception came
-there (a segmentation fault unpacking a kernel's returned tuple: 13 times in 40 signals sent
-1.12–1.22 s into a first μ = 200 event, measured 2026-12-04); and a run interrupted while its
-outputs were being renamed into place left some of them there. Inside :func:`interrupts_held`
-the signal is only noted; the exception comes when the block ends, a stage's compiled call or
-a few renames later.
+is, and some of that code must not be cut short. Ctrl-C during a compiled call crashed the
+process: a segmentation fault unpacking the tuple a K1 kernel returned, 13 times in 40 signals
+sent 1.12–1.22 s into a first μ = 200 event, while its kernels were loaded from Numba's cache
+(none in 110 with the hold; measured 2026-12-04). And a run interrupted while its outputs were
+renamed into place left some of them there. Inside :func:`interrupts_held` the signal is only
+noted; the exception comes when the block ends, a stage's compiled call or a few renames later.
 """
 
 from __future__ import annotations
