@@ -89,6 +89,8 @@ class FinderRequest:
         """Options that only make sense together (raises ConfigError)."""
         if self.tls_root_cert is not None and not self.urls:
             raise ConfigError("--tls-root-cert needs --url")
+        if self.fallback_local and not self.urls:
+            raise ConfigError("--fallback-local needs --url (without one every event runs here)")
 
     def make(self) -> TrackFinder:
         """The finder (loads the model or connects the client)."""

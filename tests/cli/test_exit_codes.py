@@ -457,3 +457,20 @@ def test_an_os_error_no_layer_expected_is_one_line_and_1(run_cli, tmp_path, monk
         1,
         f"acts-gnn: error: {tmp_path / 't.root'}: No space left on device\n",
     )
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        (["--fallback-local"], "--fallback-local needs --url (without one every event runs here)"),
+        (
+            ["--concurrency", "2"],
+            "--concurrency needs --url (local backends run one event at a time)",
+        ),
+        (["--tls-root-cert", "ca.pem"], "--tls-root-cert needs --url"),
+    ],
+)
+def test_client_options_without_a_url_are_refused(run_cli, tmp_path, options, message):
+    result = run_cli("reconstruct", "--example", "-o", tmp_path / "t.root", *options)
+    assert (result.exit_code, result.stderr) == (2, f"acts-gnn: error: {message}\n")
+    assert list(tmp_path.iterdir()) == []
