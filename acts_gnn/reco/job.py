@@ -109,6 +109,8 @@ class ReconstructionSummary:
     #: events read in all (resumed ones too) and those of them with truth (scored)
     n_events: int = 0
     n_with_truth: int = 0
+    #: proto-track files of events this run did not have, removed from its CSV folder (``--force``)
+    removed: int = 0
 
     def performance_warning(self, asked: bool) -> str | None:
         """What to say when a performance report was ``asked`` for and does not cover every
@@ -308,8 +310,9 @@ def run_reconstruction(
             reports.close()  # rename them into place
         except OSError as exc:
             raise OutputError(f"cannot write report ({exc})") from exc
+        removed = 0
         if outputs.overwrite and not outputs.resume and outputs.tracks_csv_dir is not None:
-            _remove_other_runs_files(outputs.tracks_csv_dir, tally.event_ids)
+            removed = _remove_other_runs_files(outputs.tracks_csv_dir, tally.event_ids)
     return ReconstructionSummary(
         timing=report,
         performance=performance,
@@ -317,16 +320,21 @@ def run_reconstruction(
         resumed=tally.resumed,
         n_events=len(tally.event_ids),
         n_with_truth=tally.with_truth,
+        removed=removed,
     )
 
 
-def _remove_other_runs_files(csv_dir: Path, event_ids: set[int]) -> None:
+def _remove_other_runs_files(csv_dir: Path, event_ids: set[int]) -> int:
     """``--force`` replaces a CSV directory's proto-track files: once this run's are complete,
-    those of events it did not have (an earlier run's) go, so the directory holds one run."""
+    those of events it did not have (an earlier run's) go, so the directory holds one run.
+    Returns how many went."""
     ours = {prototrack_csv_path(csv_dir, event_id) for event_id in event_ids}
+    removed = 0
     for path in csv_dir.glob("event*-prototracks.csv"):
         if path not in ours:
             try:
                 path.unlink()
             except OSError as exc:
                 raise OutputError(f"{path}: cannot remove an earlier run's file ({exc})") from exc
+            removed += 1
+    return removed

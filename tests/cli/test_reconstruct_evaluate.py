@@ -336,3 +336,13 @@ def test_precision_reaches_the_pipeline_and_reduced_ones_need_a_gpu(tmp_path, ru
         assert bad.exit_code == 2
         assert bad.stderr == f"acts-gnn: error: {message}\n"
         assert not (tmp_path / "t.json").exists()
+
+
+def test_force_says_how_many_earlier_event_files_it_removed(tmp_path, run_cli):
+    csv = tmp_path / "csv"
+    csv.mkdir()
+    (csv / "event000000099-prototracks.csv").write_text("an earlier run's event\n")
+    result = run_cli("reconstruct", "--example", "--backend", "truth", "--csv-dir", csv, "--force")
+    assert result.exit_code == 0, result.stderr
+    assert f"removed 1 earlier run's event file(s) from {csv}\n" in result.stderr
+    assert [p.name for p in csv.iterdir()] == ["event000000000-prototracks.csv"]

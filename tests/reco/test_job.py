@@ -183,7 +183,7 @@ def test_force_leaves_only_this_runs_proto_track_files(source, tmp_path):
     assert len(list(csv.iterdir())) == N_EVENTS
     first_two = type(source)(source.refs[:2])
     outputs = ReconstructionOutputs(tracks_csv_dir=csv, overwrite=True)
-    run_reconstruction(first_two, TruthTrackFinder(), outputs)
+    assert run_reconstruction(first_two, TruthTrackFinder(), outputs).removed == N_EVENTS - 2
     assert sorted(p.name for p in csv.iterdir()) == [
         "event000000100-prototracks.csv",
         "event000000101-prototracks.csv",
