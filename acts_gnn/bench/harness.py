@@ -130,14 +130,17 @@ def run_point(
         raise ConfigError(
             f"concurrency and events must be at least 1, got {concurrency} and {n_events}"
         )
-    _warm_up(finder, events, warmup, served.instances if served and served.instances else 1)
-
+    instances = served.instances if served and served.instances else 1
     statistics = (
         ServerStatistics(served.grpc_url, served.model, served.access_token) if served else None
     )
+    # the server counts a request as it releases it, which can come after the client has its
+    # answer: the point's first reading waits until the warm-up's requests are all counted
+    untouched = statistics.read() if statistics else None
+    _warm_up(finder, events, warmup, instances)
     sampler = MetricsSampler(served.metrics_url) if served and served.metrics_url else None
     gpus = NvmlSampler.open()
-    before = statistics.read() if statistics else None
+    before = statistics.settled(untouched, warmup * instances) if statistics else None
     for running in (sampler, gpus):
         if running:
             running.start()
