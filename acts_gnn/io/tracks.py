@@ -34,8 +34,8 @@ __all__ = [
     "TrackWriter",
     "candidates",
     "prototrack_csv_path",
-    "read_prototrack_positions",
     "read_prototracks_csv",
+    "read_prototracks_with_positions",
     "read_tracks",
     "recorded_spacepoints",
 ]
@@ -298,10 +298,12 @@ def read_prototracks_csv(path: str | Path) -> tuple[np.ndarray, np.ndarray]:
     return table["trackId"], table["measurementId"]
 
 
-def read_prototrack_positions(path: str | Path) -> np.ndarray | None:
-    """The ``x, y, z`` columns of one proto-track CSV file, float64 [M, 3] (mm), one row per
-    ``(track_id, measurement_id)`` row of :func:`read_prototracks_csv`; None when the file
-    has no positions.
+def read_prototracks_with_positions(
+    path: str | Path,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    """:func:`read_prototracks_csv` and, in the same read, the ``x, y, z`` columns, float64
+    [M, 3] (mm), one row per ``(track_id, measurement_id)`` row; None when the file has no
+    positions.
 
     Raises:
         InputFormatError: the file is missing or malformed.
@@ -309,10 +311,15 @@ def read_prototrack_positions(path: str | Path) -> np.ndarray | None:
     from acts_gnn.io.csvtable import read_table
 
     columns = {"x": np.float64, "y": np.float64, "z": np.float64}
-    table = read_table(Path(path), {"trackId": np.int64}, optional=columns)
-    if not all(name in table for name in columns):
-        return None
-    return np.stack([table[name] for name in columns], axis=1)
+    table = read_table(
+        Path(path), {"trackId": np.int64, "measurementId": np.uint64}, optional=columns
+    )
+    positions = (
+        np.stack([table[name] for name in columns], axis=1)
+        if all(name in table for name in columns)
+        else None
+    )
+    return table["trackId"], table["measurementId"], positions
 
 
 def _read_tracks_csv(directory: Path) -> Iterator[tuple[int, np.ndarray, np.ndarray]]:

@@ -18,7 +18,7 @@ from acts_gnn.io.atomic import stage_text
 from acts_gnn.io.source import EventSource
 from acts_gnn.io.tracks import (
     prototrack_csv_path,
-    read_prototrack_positions,
+    read_prototracks_with_positions,
     read_tracks,
     recorded_spacepoints,
 )
@@ -175,7 +175,7 @@ def evaluate_tracks(
         track_id, measurement_id = tracks[ref.event_id]
         # a CSV file records where each point was: another event's of the same size is refused
         positions = (
-            read_prototrack_positions(prototrack_csv_path(tracks_path, ref.event_id))
+            read_prototracks_with_positions(prototrack_csv_path(tracks_path, ref.event_id))[2]
             if Path(tracks_path).is_dir()
             else None
         )

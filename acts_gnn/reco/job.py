@@ -30,8 +30,7 @@ from acts_gnn.io.timing import TimingReport
 from acts_gnn.io.tracks import (
     TrackWriter,
     prototrack_csv_path,
-    read_prototrack_positions,
-    read_prototracks_csv,
+    read_prototracks_with_positions,
 )
 from acts_gnn.metrics.matching import MatchingConfig
 from acts_gnn.metrics.performance import PerformanceAccumulator, PerformanceReport
@@ -169,9 +168,9 @@ def _resumed(event: Event, csv_dir: Path) -> TrackingResult | None:
     path = prototrack_csv_path(csv_dir, event.event_id)
     if not path.exists():
         return None
-    track, measurement = read_prototracks_csv(path)
     # where the file says each point was: another run's event of the same number is refused
-    labels = labels_from_tracks(event, track, measurement, path, read_prototrack_positions(path))
+    track, measurement, positions = read_prototracks_with_positions(path)
+    labels = labels_from_tracks(event, track, measurement, path, positions)
     # the tracks file's timing tree says where this event's candidates came from
     timing = EventTiming(event.event_id, "resumed", len(event), 0.0)
     return TrackingResult(labels=labels, timing=timing)
