@@ -30,6 +30,7 @@ __all__ = [
     "cgroup_cpu_limit",
     "keep_freed_memory",
     "numba_threads",
+    "oversubscribed",
     "passive_openmp_waits",
     "resolve_threads",
     "use_threads",
@@ -95,6 +96,21 @@ def resolve_threads(threads: int | None = None, share: int = 1) -> int:
             raise ConfigError(f"{source} must be at least 1, got {threads}")
         return threads
     return max(1, available_cpus() // max(1, share))
+
+
+def oversubscribed(threads: int, workers: int = 1) -> str | None:
+    """A warning when ``workers`` running at once with ``threads`` threads each ask for more
+    threads than there are CPUs this process may use (None otherwise, and for one thread each:
+    workers beyond the CPUs then only take turns)."""
+    cpus = available_cpus()
+    if threads <= 1 or threads * workers <= cpus:
+        return None
+    asked = f"{threads} threads" if workers == 1 else f"{workers} × {threads} threads"
+    fits = max(1, cpus // workers)
+    return (
+        f"{asked} on the {cpus} CPU(s) this process may use: threads that wait for a busy core "
+        f"slow every stage (--threads {fits} fits)"
+    )
 
 
 def use_threads(threads: int) -> None:

@@ -93,6 +93,39 @@ def test_threads_option(run_cli, tmp_path):
         torch.set_num_threads(before)
 
 
+def test_more_threads_than_cpus_is_warned(monkeypatch):
+    monkeypatch.setattr(cpus, "available_cpus", lambda: 2)
+    assert cpus.oversubscribed(2) is None
+    assert cpus.oversubscribed(1, workers=4) is None  # one thread each: the workers take turns
+    assert cpus.oversubscribed(64) == (
+        "64 threads on the 2 CPU(s) this process may use: threads that wait for a busy core "
+        "slow every stage (--threads 2 fits)"
+    )
+    assert cpus.oversubscribed(2, workers=2) == (
+        "2 × 2 threads on the 2 CPU(s) this process may use: threads that wait for a busy core "
+        "slow every stage (--threads 1 fits)"
+    )
+
+
+def test_reconstruct_warns_of_more_threads_than_cpus(run_cli, tmp_path, monkeypatch):
+    import torch
+
+    monkeypatch.setattr(cpus, "available_cpus", lambda: 2)
+    before = torch.get_num_threads()
+    try:
+        result = run_cli(
+            "reconstruct", "--example", "--backend", "truth", "--threads", "3", "-q",
+            "--timing", tmp_path / "t.json",
+        )  # fmt: skip
+    finally:
+        torch.set_num_threads(before)
+    assert result.exit_code == 0, result.stderr
+    assert result.stderr == (
+        "acts-gnn: warning: 3 threads on the 2 CPU(s) this process may use: threads that wait "
+        "for a busy core slow every stage (--threads 2 fits)\n"
+    )
+
+
 @pytest.mark.parametrize(
     ("variable", "given", "expected"),
     [

@@ -59,19 +59,22 @@ class InputRequest:
 class FinderRequest:
     """The track finder: a local backend, or a served model on ``urls`` (failover order).
 
-    ``fallback_local``: with ``urls``, the local backend answers when no server does.
+    ``fallback_local``: with ``urls``, the local backend answers when no server does. A field
+    left ``None`` takes its default; one given where it has no effect is refused by
+    :meth:`check` (the served model's options without ``urls``; the local finder's with
+    ``urls`` and no ``fallback_local``), so that no option is silently ignored.
     """
 
-    backend: str = "gnn"
+    backend: str | None = None
     bundle: Path | None = None
     device: str | None = None
     max_neighbours: int | None = None
     precision: str | None = None
     urls: tuple[str, ...] = ()
-    model: str = "gnn_tracking"
-    protocol: str = "grpc"
-    timeout_s: float = 60.0
-    retry: RetryPolicy = field(default_factory=RetryPolicy)
+    model: str | None = None
+    protocol: str | None = None
+    timeout_s: float | None = None
+    retry: RetryPolicy | None = None
     fallback_local: bool = False
     tls_root_cert: Path | None = None
 
@@ -87,16 +90,42 @@ class FinderRequest:
 
     def check(self) -> None:
         """Options that only make sense together (raises ConfigError)."""
-        if self.tls_root_cert is not None and not self.urls:
-            raise ConfigError("--tls-root-cert needs --url")
-        if self.fallback_local and not self.urls:
-            raise ConfigError("--fallback-local needs --url (without one every event runs here)")
+        if not self.urls:
+            served = {
+                "--model": self.model,
+                "--protocol": self.protocol,
+                "--timeout-s": self.timeout_s,
+                "--retries/--backoff": self.retry,
+                "--tls-root-cert": self.tls_root_cert,
+            }
+            given = [name for name, value in served.items() if value is not None]
+            if given:
+                raise ConfigError(f"{_listed(given)} {_verb(given, 'needs')} --url")
+            if self.fallback_local:
+                raise ConfigError(
+                    "--fallback-local needs --url (without one every event runs here)"
+                )
+        elif not self.fallback_local:
+            local = {
+                "--backend": self.backend,
+                "--bundle": self.bundle,
+                "--device": self.device,
+                "--max-neighbours": self.max_neighbours,
+                "--precision": self.precision,
+            }
+            given = [name for name, value in local.items() if value is not None]
+            if given:
+                raise ConfigError(
+                    f"{_listed(given)} {_verb(given, 'chooses')} the finder run here, but with "
+                    "--url the served model finds the tracks (add --fallback-local to run it "
+                    "when no server answers)"
+                )
 
     def make(self) -> TrackFinder:
         """The finder (loads the model or connects the client)."""
         local = (
             make_finder(
-                self.backend,
+                self.backend or "gnn",
                 self.bundle,
                 self.device,
                 max_neighbours=self.max_neighbours,
@@ -112,13 +141,23 @@ class FinderRequest:
 
         return RemotePipeline(
             self.urls,
-            self.model,
-            protocol=self.protocol,
-            timeout_s=self.timeout_s,
-            retry=self.retry,
+            self.model or "gnn_tracking",
+            protocol=self.protocol or "grpc",
+            timeout_s=60.0 if self.timeout_s is None else self.timeout_s,
+            retry=self.retry or RetryPolicy(),
             fallback=local,
             tls_root_cert=self.tls_root_cert,
         )
+
+
+def _listed(options: list[str]) -> str:
+    """``["--a", "--b", "--c"]`` as "--a, --b and --c"."""
+    return options[0] if len(options) == 1 else f"{', '.join(options[:-1])} and {options[-1]}"
+
+
+def _verb(options: list[str], singular: str) -> str:
+    """``singular`` ("needs") for one option, its plural ("need") for several."""
+    return singular if len(options) == 1 else singular.removesuffix("s")
 
 
 @dataclass(frozen=True)
@@ -139,6 +178,7 @@ class Reconstruction:
     request: ReconstructRequest
     source: EventSource
     finder: TrackFinder
+    threads: int = 1  # CPU threads of the finder run here
 
     def run(self, on_event: Callable[[], None] | None = None) -> ReconstructionSummary:
         """Reconstruct every event and write the outputs (all-or-nothing)."""
@@ -149,6 +189,14 @@ class Reconstruction:
             on_event=on_event,
             concurrency=self.request.concurrency,
         )
+
+    def threads_warning(self) -> str | None:
+        """Said before the run when the threads of the finder run here outnumber the CPUs."""
+        if not self.request.finder.runs_here:
+            return None
+        from acts_gnn.cpus import oversubscribed
+
+        return oversubscribed(self.threads)
 
     def server_warnings(self) -> list[str]:
         """What the servers' failures made of the run so far (none for a local finder): events
@@ -196,4 +244,4 @@ def prepare(request: ReconstructRequest) -> Reconstruction:
     threads = resolve_threads(request.threads)  # checked even when nothing runs here
     if request.finder.runs_here:
         use_threads(threads)
-    return Reconstruction(request, source, request.finder.make())
+    return Reconstruction(request, source, request.finder.make(), threads)

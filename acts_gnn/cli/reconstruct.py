@@ -40,14 +40,14 @@ def command(
         typer.Option(help="Performance report JSON to write (inputs with truth only)."),
     ] = None,
     backend: Annotated[
-        str,
+        str | None,
         typer.Option(
-            help="Track finder: 'gnn' (the pipeline with its bundle's track building: "
-            "walkthrough for the shipped model), 'gnn_walk' (walkthrough), 'gnn_components' "
-            "(connected components only), 'unrolling' (classical baseline) or 'truth' (groups "
-            "space points by true particle)."
+            help="Track finder: 'gnn' (the default: the pipeline with its bundle's track "
+            "building, walkthrough for the shipped model), 'gnn_walk' (walkthrough), "
+            "'gnn_components' (connected components only), 'unrolling' (classical baseline) or "
+            "'truth' (groups space points by true particle)."
         ),
-    ] = "gnn",
+    ] = None,
     bundle: Annotated[
         Path | None, typer.Option(help="Model bundle directory (default: the shipped model).")
     ] = None,
@@ -64,23 +64,30 @@ def command(
         list[str] | None,
         typer.Option(help="Triton server HOST:PORT (several: failover); runs remotely."),
     ] = None,
-    model: Annotated[str, typer.Option(help="Served model name (with --url).")] = "gnn_tracking",
-    protocol: Annotated[str, typer.Option(help="grpc or http (with --url).")] = "grpc",
-    timeout_s: Annotated[float, typer.Option(help="Per-request timeout in s (with --url).")] = 60.0,
+    model: Annotated[
+        str | None, typer.Option(help="With --url: served model name (default: gnn_tracking).")
+    ] = None,
+    protocol: Annotated[
+        str | None, typer.Option(help="With --url: grpc (the default) or http.")
+    ] = None,
+    timeout_s: Annotated[
+        float | None, typer.Option(help="With --url: per-request timeout in s (default: 60).")
+    ] = None,
     retries: Annotated[
-        int,
+        int | None,
         typer.Option(
             help="With --url: further rounds over all servers when none answered (timeouts and "
-            "unreachable servers are tried again; refused requests are not)."
+            "unreachable servers are tried again; refused requests are not; default: 2)."
         ),
-    ] = 2,
+    ] = None,
     backoff_s: Annotated[
-        float,
+        float | None,
         typer.Option(
             "--backoff",
-            help="With --url: seconds before the first retry round, doubled each round.",
+            help="With --url: seconds before the first retry round, doubled each round "
+            "(default: 0.5).",
         ),
-    ] = 0.5,
+    ] = None,
     fallback_local: Annotated[
         bool, typer.Option(help="With --url: run locally when no server answers.")
     ] = False,
@@ -162,7 +169,7 @@ def command(
             model=model,
             protocol=protocol,
             timeout_s=timeout_s,
-            retry=api.RetryPolicy(retries, backoff_s),
+            retry=_retry_policy(api.RetryPolicy, retries, backoff_s),
             fallback_local=fallback_local,
             tls_root_cert=tls_root_cert,
         ),
@@ -172,12 +179,25 @@ def command(
     _report(request, api.prepare(request), quiet)
 
 
+def _retry_policy(policy, retries: int | None, backoff_s: float | None):
+    """The retry policy the options give, or None when neither was given (the default)."""
+    if retries is None and backoff_s is None:
+        return None
+    default = policy()
+    return policy(
+        default.retries if retries is None else retries,
+        default.backoff_s if backoff_s is None else backoff_s,
+    )
+
+
 def _report(request, job, quiet: bool) -> None:
     """Run the prepared job with a progress bar, then print its tables and what it wrote."""
     from acts_gnn.cli._progress import event_progress
     from acts_gnn.gnn.pipeline import Pipeline
 
     console = make_console(stderr=True, quiet=quiet)
+    if (text := job.threads_warning()) is not None:
+        typer.echo(f"acts-gnn: warning: {text}", err=True)
     if isinstance(job.finder, Pipeline) and job.finder.compiles_first:
         console.print(
             "first use after installing: the first event compiles the CPU kernels once (about "

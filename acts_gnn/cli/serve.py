@@ -100,6 +100,8 @@ def command(
     console = make_console(stderr=True)
     if host not in ("127.0.0.1", "localhost", "::1"):
         console.print(f"warning: listening on {host}, not only on this machine", style="yellow")
+    if (text := _oversubscribed(threads, instances * max(1, balancer))) is not None:
+        console.print(f"warning: {text}", style="yellow")
     config = ServerConfig(
         models=tuple(model or ServerConfig.models),
         bundle=bundle,
@@ -128,6 +130,13 @@ def command(
             on_retry=lambda message: console.print(f"warning: {message}", style="yellow"),
         )
     console.print("stopped")
+
+
+def _oversubscribed(threads: int | None, workers: int) -> str | None:
+    """The warning when the model instances' threads together outnumber the CPUs."""
+    from acts_gnn.cpus import oversubscribed, resolve_threads
+
+    return oversubscribed(resolve_threads(threads, share=workers), workers)
 
 
 def _serve_balanced(config, servers: int, engine: str, max_in_flight: int | None, announce) -> None:

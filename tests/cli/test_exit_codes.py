@@ -468,9 +468,34 @@ def test_an_os_error_no_layer_expected_is_one_line_and_1(run_cli, tmp_path, monk
             "--concurrency needs --url (local backends run one event at a time)",
         ),
         (["--tls-root-cert", "ca.pem"], "--tls-root-cert needs --url"),
+        (["--model", "gnn_tracking_walk"], "--model needs --url"),
+        (
+            ["--protocol", "http", "--timeout-s", "5", "--backoff", "1"],
+            "--protocol, --timeout-s and --retries/--backoff need --url",
+        ),
     ],
 )
 def test_client_options_without_a_url_are_refused(run_cli, tmp_path, options, message):
     result = run_cli("reconstruct", "--example", "-o", tmp_path / "t.root", *options)
     assert (result.exit_code, result.stderr) == (2, f"acts-gnn: error: {message}\n")
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        (["--backend", "unrolling"], "--backend chooses"),
+        (["--bundle", "b", "--max-neighbours", "64"], "--bundle and --max-neighbours choose"),
+    ],
+)
+def test_local_finder_options_with_a_url_are_refused(run_cli, tmp_path, options, message):
+    """With --url the served model finds the tracks: a local finder's options would be ignored."""
+    result = run_cli(
+        "reconstruct", "--example", "-o", tmp_path / "t.root", "--url", "localhost:1", *options
+    )
+    assert (result.exit_code, result.stderr) == (
+        2,
+        f"acts-gnn: error: {message} the finder run here, but with --url the served model finds "
+        "the tracks (add --fallback-local to run it when no server answers)\n",
+    )
     assert list(tmp_path.iterdir()) == []
