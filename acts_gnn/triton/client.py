@@ -174,6 +174,8 @@ _REFUSED = "pytritonbadparametererror"
 _HTTP2_ANSWER = "expected http/"
 #: what the gRPC client says when the port closed the connection (an HTTP/1.1 port does)
 _SOCKET_CLOSED = "socket closed"
+#: what gRPC says of a request whose connection closed after it was sent (a server killed)
+_STREAM_REMOVED = "stream removed"
 #: what a transport failure without a status says (the HTTP client's socket errors)
 _TRANSPORT_WORDS = (
     "unavailable",
@@ -218,7 +220,11 @@ def classify_failure(
     if status in _TIMEOUT_STATUS:
         return timeout, True
     if status in _RETRY_STATUS:
-        if _SOCKET_CLOSED in lowered:  # what an HTTP/1.1 port does with gRPC's HTTP/2
+        if _STREAM_REMOVED in lowered:  # a request cut short: the server went away under it
+            other = RemoteInferenceError(
+                url, model, f"{text.strip()} (the server closed the connection while answering)"
+            )
+        elif _SOCKET_CLOSED in lowered:  # what an HTTP/1.1 port does with gRPC's HTTP/2
             other = RemoteInferenceError(
                 url,
                 model,

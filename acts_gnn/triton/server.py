@@ -60,6 +60,7 @@ from acts_gnn.triton.contract import (
     STAGE_SECONDS,
     ContractError,
 )
+from acts_gnn.triton.reaper import Reaper
 
 __all__ = [
     "LOAD_ATTEMPTS",
@@ -379,9 +380,9 @@ def _tritonserver_children() -> set[int]:
     return found
 
 
-def _run_watched(triton, starting: threading.Event) -> None:
+def _run_watched(triton, starting: threading.Event, reaper: Reaper) -> None:
     """``triton.run()`` (start tritonserver, wait until every model is ready), abandoned at once
-    when tritonserver exits before that.
+    when tritonserver exits before that; ``reaper`` is told of the tritonserver as it appears.
 
     PyTriton itself would go on polling the dead server for its two-minute start-up timeout. A
     watcher thread sees the child exit and signals the main thread, whose handler raises
@@ -393,7 +394,8 @@ def _run_watched(triton, starting: threading.Event) -> None:
     def watch() -> None:
         seen = False
         while not done.wait(0.2):
-            if _tritonserver_children():
+            if children := _tritonserver_children():
+                reaper.watch(children)
                 seen = True
             elif seen:
                 if not done.is_set() and main is not None:
@@ -551,6 +553,7 @@ def _serve_in(
 
     handlers = {signal.SIGTERM: on_stop, signal.SIGINT: on_stop, _EXIT_SIGNAL: on_tritonserver_exit}
     previous = {sig: signal.signal(sig, handler) for sig, handler in handlers.items()}
+    reaper = Reaper()  # kills the tritonservers left running if this process dies (kill -9)
     try:
         for attempt in range(1, LOAD_ATTEMPTS + 1):
             if stop.is_set():
@@ -569,7 +572,7 @@ def _serve_in(
                     )
                     _bind_models(triton, config, backends)
                     patch_handshake(run_dir / "model-store")
-                    _run_watched(triton, starting)
+                    _run_watched(triton, starting, reaper)
                 except _StartInterrupted as exc:
                     if stop.is_set():
                         return
@@ -584,6 +587,7 @@ def _serve_in(
                 ) as exc:
                     failure = exc
                 else:
+                    reaper.watch(_tritonserver_children())  # seen during the start; to be sure
                     tls = " (TLS)" if config.tls_cert is not None else ""
                     on_ready(
                         f"ready: gRPC{tls} {config.host}:{config.grpc_port}, HTTP {config.host}:"
@@ -605,5 +609,6 @@ def _serve_in(
                     f"attempt {attempt + 1} of {LOAD_ATTEMPTS}"
                 )
     finally:
+        reaper.close()
         for sig, handler in previous.items():
             signal.signal(sig, handler)

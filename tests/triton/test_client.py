@@ -108,6 +108,12 @@ def test_the_messages_of_the_wrong_protocol_or_model_say_what_to_give():
         "Socket closed (if this is the server's HTTP port: its gRPC port is needed, Triton's "
         "default 8001, or the HTTP protocol)"
     )
+    cut = _StatusError("Stream removed (Socket closed)", "StatusCode.UNAVAILABLE")
+    assert message(cut, "h:8001") == (  # a server killed while it answered: no port advice
+        "h:8001 (model 'm'): Stream removed (Socket closed) (the server closed the connection "
+        "while answering)"
+    )
+    assert client_module.classify_failure(cut, "h:8001", "m", 5.0)[1]  # tried again
     missing = Exception("[StatusCode.NOT_FOUND] Request for unknown model: 'm' is not found")
     assert message(missing, "h:8001").endswith(
         "is not found (check the model's name: the server's ready line or repository lists "

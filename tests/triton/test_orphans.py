@@ -1,9 +1,11 @@
-"""``serve --balancer`` killed with SIGKILL leaves nothing running: its children die with it."""
+"""``serve`` killed with SIGKILL leaves nothing running: its tritonserver and children go too."""
 
 from __future__ import annotations
 
 import os
 import signal
+import subprocess
+import sys
 import time
 
 import pytest
@@ -49,3 +51,132 @@ def test_a_killed_balancer_parent_takes_its_servers_and_nginx_along(tmp_path):
             except OSError:
                 pass
         served.kill()
+
+
+def _gone_within(pids: set[int], seconds: float) -> dict[int, str]:
+    """What of ``pids`` still runs after waiting up to ``seconds`` for all to end."""
+    deadline = time.monotonic() + seconds
+    while True:
+        left = {pid: c for pid in pids if (c := running_command(pid))}
+        if not left or time.monotonic() > deadline:
+            return left
+        time.sleep(0.2)
+
+
+#: a finder that marks when a request reaches it, then takes five minutes to answer
+SLOW_PLUGIN = """
+import os, time
+from acts_gnn.finders import register_finder
+
+class SlowFinder:
+    name = "slow"
+
+    def run(self, features):
+        open(os.environ["SLOW_MARK"], "w").close()
+        time.sleep(300)
+
+    def reconstruct(self, event):
+        raise NotImplementedError
+
+register_finder("slow", SlowFinder, summary="answers in five minutes")
+"""
+
+
+def test_a_killed_serve_takes_its_tritonserver_along_at_once(tmp_path):
+    """PyTriton's parent-death signal only starts Triton's graceful stop, which waited for the
+    request in flight — kept the ports open 30 s and the process running, and the client waited
+    its whole timeout; the reaper ends it at once, and the client hears of it at once."""
+    import threading
+
+    from acts_gnn.errors import RemoteInferenceError
+    from acts_gnn.finders import PLUGINS_VARIABLE
+    from acts_gnn.io.example import example_dir
+    from acts_gnn.io.source import open_events
+    from acts_gnn.triton.client import RemotePipeline
+
+    (tmp_path / "slow_plugin.py").write_text(SLOW_PLUGIN)
+    mark = tmp_path / "in-flight"
+    env = {PLUGINS_VARIABLE: "slow_plugin", "PYTHONPATH": str(tmp_path), "SLOW_MARK": str(mark)}
+    served = ServeProcess(tmp_path, "--model", "slow", env=env)
+    try:
+        served.wait_ready()
+        family = descendants(served.process.pid)
+        commands = {pid: running_command(pid) or "" for pid in family}
+        servers = [c for c in commands.values() if c.split()[0].endswith("/bin/tritonserver")]
+        assert len(servers) == 1, commands
+        (event,) = open_events([example_dir()])
+        remote = RemotePipeline([served.grpc_url], "slow", retries=0, timeout_s=120)
+        failures = []
+
+        def request() -> None:
+            try:
+                remote.reconstruct(event)
+            except RemoteInferenceError as exc:
+                failures.append((exc, time.monotonic()))
+
+        client = threading.Thread(target=request)
+        client.start()
+        deadline = time.monotonic() + 60
+        while not mark.exists() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert mark.exists(), served.log()[-2000:]
+        os.kill(served.process.pid, signal.SIGKILL)  # serve alone, not its process group
+        killed = time.monotonic()
+        served.process.wait()
+        left = _gone_within(family, 10)
+        assert left == {}, f"still running 10 s after serve was killed: {left}"
+        client.join(60)
+        assert not client.is_alive()
+        ((failure, when),) = failures
+        assert when - killed < 10
+        assert "the server closed the connection while answering" in str(failure)
+    finally:
+        for pid in descendants(served.process.pid) | locals().get("family", set()):
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except OSError:
+                pass
+        served.kill()
+
+
+_WATCHING = """
+import subprocess, sys, time
+from acts_gnn.triton.reaper import Reaper
+reaper = Reaper()
+shell = subprocess.Popen(["sh", "-c", "sleep 300 & wait"])  # a child with a child
+ignored = subprocess.Popen(["sleep", "300"])  # not told: left alone
+time.sleep(0.3)
+reaper.watch([shell.pid])
+print(shell.pid, ignored.pid, flush=True)
+if sys.stdin.readline() == "close\\n":
+    reaper.close()
+    print("closed", flush=True)
+time.sleep(300)
+"""
+
+
+@pytest.mark.parametrize("ending", ["killed", "close"])
+def test_the_reaper_kills_what_it_was_told_of_and_its_children(ending):
+    with subprocess.Popen(
+        [sys.executable, "-c", _WATCHING], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+    ) as watching:
+        shell, ignored = map(int, watching.stdout.readline().split())
+        told = {shell} | descendants(shell)
+        try:
+            assert len(told) == 2
+            if ending == "killed":
+                watching.kill()  # SIGKILL: no clean-up of its own runs
+                watching.wait()
+            else:
+                watching.stdin.write("close\n")
+                watching.stdin.flush()
+                assert watching.stdout.readline() == "closed\n"
+            assert _gone_within(told, 10) == {}
+            assert running_command(ignored) == "sleep 300"
+        finally:
+            watching.kill()
+            for pid in told | {ignored}:
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except OSError:
+                    pass
