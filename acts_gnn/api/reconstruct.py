@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from acts_gnn.errors import ConfigError
-from acts_gnn.finders import TrackFinder, make_finder
+from acts_gnn.finders import TrackFinder, finder_entry, make_finder
 from acts_gnn.io.source import EventSource
 from acts_gnn.reco.job import ReconstructionOutputs, ReconstructionSummary, run_reconstruction
 from acts_gnn.triton.client import RetryPolicy
@@ -105,7 +105,20 @@ class FinderRequest:
                 raise ConfigError(
                     "--fallback-local needs --url (without one every event runs here)"
                 )
-        elif not self.fallback_local:
+        if self.runs_here and self.backend is not None:
+            settings = {
+                "--bundle": self.bundle,
+                "--device": self.device,
+                "--max-neighbours": self.max_neighbours,
+                "--precision": self.precision,
+            }
+            given = [name for name, value in settings.items() if value is not None]
+            if given and not finder_entry(self.backend).uses_bundle:
+                raise ConfigError(
+                    f"{_listed(given)} {_verb(given, 'sets')} a GNN finder, and --backend "
+                    f"{self.backend} takes no settings"
+                )
+        if self.urls and not self.fallback_local:
             local = {
                 "--backend": self.backend,
                 "--bundle": self.bundle,
@@ -241,6 +254,11 @@ def prepare(request: ReconstructRequest) -> Reconstruction:
         raise ConfigError("--concurrency needs --url (local backends run one event at a time)")
     source = request.inputs.open().check_distinct_ids()
     outputs.check()
+    if request.threads is not None and not request.finder.runs_here:
+        raise ConfigError(
+            "--threads sets the finder run here, but with --url the served model finds the "
+            "tracks (add --fallback-local to run it when no server answers)"
+        )
     threads = resolve_threads(request.threads)  # checked even when nothing runs here
     if request.finder.runs_here:
         use_threads(threads)

@@ -34,7 +34,8 @@ def command(
         list[Path] | None,
         typer.Argument(
             metavar="INPUTS",
-            help="Event files or directories (as for reconstruct).",
+            help="Event files or directories (their format detected; ROOT files read with "
+            "the spacepoints layout).",
             show_default=False,
         ),
     ] = None,
@@ -61,8 +62,9 @@ def command(
     model: Annotated[
         str,
         typer.Option(
-            help="Served model (gnn_tracking, gnn_tracking_walk, unrolling_tracking, "
-            "null_tracking = serving overhead only); --local runs its local twin."
+            help="Served model (gnn_tracking, gnn_tracking_walk, gnn_tracking_components, "
+            "unrolling_tracking, or null_tracking = serving overhead only, served only); "
+            "--local runs its local twin."
         ),
     ] = "gnn_tracking",
     instances: Annotated[str, typer.Option(help="Instance counts for --spawn, e.g. 1,2,4.")] = "1",
@@ -70,10 +72,15 @@ def command(
         str, typer.Option(help="Requests in flight for served points, e.g. 1,2,4,8.")
     ] = "1,2,4",
     events: Annotated[int, typer.Option(help="Events measured per point.")] = 10,
-    warmup: Annotated[int, typer.Option(help="Events run first and not counted.")] = 1,
+    warmup: Annotated[
+        int,
+        typer.Option(help="Warm-up rounds run first and not counted (one event per instance)."),
+    ] = 1,
     device: Annotated[str, typer.Option(help="cpu or cuda (local and spawned).")] = "cpu",
     precision: PrecisionOption = None,
-    bundle: Annotated[Path | None, typer.Option(help="Model bundle (default: shipped).")] = None,
+    bundle: Annotated[
+        Path | None, typer.Option(help="Model bundle, local and spawned (default: shipped).")
+    ] = None,
     output_dir: Annotated[
         Path,
         typer.Option("--output-dir", "-o", help="Where benchmark.json, .md and the plots go."),

@@ -105,9 +105,9 @@ def command(
         root_preset=root_preset,
         root_branches=parse_mapping(branch, "--branch"),
     )
-    console = make_console(quiet=quiet)
+    console = make_console(stderr=True, quiet=quiet)  # the table on stdout, the rest stderr
     with event_progress(console, len(source), "evaluate") as advance:
         report = evaluate_tracks(tracks, source, config, tuple(min_track_sp or (3, 5)), advance)
-    console.print(report.table())
+    make_console(quiet=quiet).print(report.table())
     for path in write_report_files(report, json_out, plots):  # all or none
         console.print(f"wrote {path}")

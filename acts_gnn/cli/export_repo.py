@@ -30,7 +30,11 @@ def command(
     ] = None,
     bundle: Annotated[Path | None, typer.Option(help="Model bundle (default: shipped).")] = None,
     device: Annotated[
-        str, typer.Option(help="cpu or cuda (cuda: a GPU instance group, one device each).")
+        str,
+        typer.Option(
+            help="cpu or cuda (cuda: --instances on each GPU the server sees, each instance on "
+            "its own GPU; the filter and GNN run fp32)."
+        ),
     ] = "cpu",
     instances: Annotated[int, typer.Option(help="Model instances per backend.")] = 1,
     max_spacepoints: Annotated[

@@ -45,7 +45,8 @@ def command(
             help="Track finder: 'gnn' (the default: the pipeline with its bundle's track "
             "building, walkthrough for the shipped model), 'gnn_walk' (walkthrough), "
             "'gnn_components' (connected components only), 'unrolling' (classical baseline) or "
-            "'truth' (groups space points by true particle)."
+            "'truth' (groups space points by true particle); served names (gnn_tracking, …) "
+            "and $ACTS_GNN_FINDERS plug-ins too."
         ),
     ] = None,
     bundle: Annotated[
@@ -55,8 +56,8 @@ def command(
         int | None,
         typer.Option(
             help="GNN backends: K1 neighbours per space point (default: the bundle's, 128 for the "
-            "shipped model; 64, as it was trained, is 30% faster and finds 6 points fewer "
-            "tracks at μ = 200)."
+            "shipped model, as it was trained; 64 takes about 0.8 of the time and finds 0.2 "
+            "point fewer targets at μ = 200, 0.9 fewer in jets)."
         ),
     ] = None,
     precision: PrecisionOption = None,
@@ -84,8 +85,8 @@ def command(
         float | None,
         typer.Option(
             "--backoff",
-            help="With --url: seconds before the first retry round, doubled each round "
-            "(default: 0.5).",
+            help="With --url: seconds before the first retry round, doubled each round up to "
+            "30 s (default: 0.5).",
         ),
     ] = None,
     fallback_local: Annotated[

@@ -32,7 +32,7 @@ def command(
         typer.Option(
             help="CPU threads of each model instance (default: $ACTS_GNN_THREADS, else the CPUs "
             "this process may use — affinity mask, cgroup quota — divided among the instances "
-            "and --balancer servers)."
+            "and --balancer servers; the served models share them)."
         ),
     ] = None,
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
@@ -73,8 +73,10 @@ def command(
     balancer: Annotated[
         int,
         typer.Option(
-            help="Start this many servers behind a gRPC load balancer on --grpc-port (nginx or "
-            "Envoy, see --balancer-engine). 0: one server, no balancer."
+            help="Start this many servers (2 or more) behind a gRPC load balancer on --grpc-port "
+            "(nginx or Envoy, see --balancer-engine); only gRPC is balanced, the servers take "
+            "free local ports and workspaces of their own (--http-port, --metrics-port and "
+            "--workspace are not used). 0: one server, no balancer."
         ),
     ] = 0,
     balancer_engine: Annotated[
@@ -92,7 +94,6 @@ def command(
 ) -> None:
     """Serve FEATURES (FP32 [N,3]) → LABELS (INT64 [N]) on Triton until SIGTERM / Ctrl-C."""
     from acts_gnn.cpus import keep_freed_memory
-    from acts_gnn.triton.contract import DEFAULT_MAX_SPACEPOINTS
     from acts_gnn.triton.server import ServerConfig, serve
 
     keep_freed_memory()  # request after request: each reuses the memory of the one before
@@ -113,7 +114,7 @@ def command(
         http_port=http_port,
         metrics_port=metrics_port,
         workspace=workspace,
-        max_spacepoints=max_spacepoints or DEFAULT_MAX_SPACEPOINTS,
+        max_spacepoints=max_spacepoints,
         access_token=access_token or None,
         tls_cert=tls_cert,
         tls_key=tls_key,

@@ -77,8 +77,8 @@ def command(
         float,
         typer.Option(
             help="A true edge weighs (pT / 1 GeV)^this in the filter and GNN losses (pT clipped "
-            "to 1–10 GeV): more weight for the rare high-pT tracks; 0 (the shipped model's "
-            "recipe) weighs all alike.",
+            "to 1–10 GeV): more weight for the rare high-pT tracks; 0 weighs all alike (the "
+            "shipped model's GNN: 0.3).",
         ),
     ] = 0.0,
     truncate: Annotated[
@@ -103,7 +103,8 @@ def command(
         typer.Option(
             help="Embedding: per point, this many nearest points of other particles in the "
             "current embedding (inside the margin) join the hard negatives, mined again every "
-            "epoch; 0 (the shipped model's recipe): only neighbours in (η, φ).",
+            "epoch; 0: only neighbours in (η, φ) (the shipped embedding was fine-tuned with "
+            "16).",
         ),
     ] = 0,
     embedding_lr: Annotated[
@@ -126,14 +127,17 @@ def command(
     filter_efficiency: Annotated[
         float,
         typer.Option(
-            help="The filter's cut keeps this fraction of the true validation edges.",
+            help="The filter's first cut keeps this fraction of the true validation edges; "
+            "the recipe then tries it, ½, ¼ and ⅛ of it on tracks (--tune) and keeps the "
+            "highest within 0.001 of the best efficiency − fake rate.",
         ),
     ] = 0.97,
     recut_filter: Annotated[
         bool,
         typer.Option(
-            help="With --reuse B --reuse-stages embedding,filter: choose B's filter cut again "
-            "at --filter-efficiency instead of keeping it.",
+            help="With --reuse B --reuse-stages embedding,filter: choose B's first filter cut "
+            "again at --filter-efficiency instead of starting from B's (either is then scanned "
+            "on tracks, as --filter-efficiency says).",
         ),
     ] = False,
     warm_start: Annotated[
@@ -146,8 +150,9 @@ def command(
     reuse: Annotated[
         Path | None,
         typer.Option(
-            help="Take the embedding and filter (radius and cut too) from this bundle and train "
-            "the GNN only (see --reuse-stages).",
+            help="Take the embedding and filter (their radius, and the filter cut to start the "
+            "scan from) from this bundle and train the GNN only (see --reuse-stages); the "
+            "pre-selection is --filter-max-inverse-pt's.",
             show_default=False,
         ),
     ] = None,
@@ -169,8 +174,10 @@ def command(
     quality_only: Annotated[
         bool,
         typer.Option(
-            help="With --reuse: keep all of that bundle (models and cuts) and train only the "
-            "candidate-quality selection.",
+            help="With --reuse: keep that bundle's models, radius and GNN and stitching cuts, "
+            "train only the candidate-quality selection, then choose the filter cut, the track "
+            "builder and the rescue cuts again (--tune); the pre-selection is "
+            "--filter-max-inverse-pt's.",
         ),
     ] = False,
     device: Annotated[
@@ -190,8 +197,10 @@ def command(
 
     The embedding, the filter and the GNN (validation edge efficiency and purity printed per
     epoch; each stage stops early when the validation loss stalls for PATIENCE epochs), the GNN
-    and stitching cuts chosen on validation tracks, then the candidate-quality selection (trained
-    on the training events' candidates, its cut chosen on the validation events).
+    and stitching cuts chosen on validation tracks, the candidate-quality selection (trained
+    on the training events' candidates, its cut chosen on the validation events), then the
+    filter cut, the track builder and the rescue cuts chosen on the --tune events' tracks (the
+    validation events' without), and the --test events scored.
     """
     from acts_gnn.api import train as api  # torch-free: the request is checked before it loads
 

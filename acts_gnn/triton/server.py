@@ -130,6 +130,8 @@ class ServerConfig:
             raise ConfigError(f"--threads must be at least 1, got {self.threads}")
         if self.max_neighbours is not None and self.max_neighbours < 1:
             raise ConfigError(f"--max-neighbours must be at least 1, got {self.max_neighbours}")
+        if self.max_spacepoints < 1:
+            raise ConfigError(f"--max-spacepoints must be at least 1, got {self.max_spacepoints}")
         ports = (self.grpc_port, self.http_port, self.metrics_port)
         if len(set(ports)) != 3:
             raise ConfigError(f"the gRPC, HTTP and metrics ports must differ, got {ports}")

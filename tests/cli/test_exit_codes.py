@@ -499,3 +499,23 @@ def test_local_finder_options_with_a_url_are_refused(run_cli, tmp_path, options,
         "the tracks (add --fallback-local to run it when no server answers)\n",
     )
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        (
+            ["--backend", "truth", "--bundle", "b", "--device", "cpu"],
+            "--bundle and --device set a GNN finder, and --backend truth takes no settings",
+        ),
+        (
+            ["--url", "localhost:1", "--threads", "2"],
+            "--threads sets the finder run here, but with --url the served model finds the "
+            "tracks (add --fallback-local to run it when no server answers)",
+        ),
+    ],
+)
+def test_options_the_finder_would_ignore_are_refused(run_cli, tmp_path, options, message):
+    result = run_cli("reconstruct", "--example", "-o", tmp_path / "t.root", *options)
+    assert (result.exit_code, result.stderr) == (2, f"acts-gnn: error: {message}\n")
+    assert list(tmp_path.iterdir()) == []

@@ -47,6 +47,9 @@ def test_truth_backend_then_evaluate_gives_perfect_scores(shared_data, tmp_path,
         tmp_path / "plots",
     )
     assert result.exit_code == 0, result.stderr
+    # the table on stdout, what was written on stderr (as reconstruct)
+    assert "efficiency" in result.stdout and "wrote" not in result.stdout
+    assert f"wrote {tmp_path / 'perf.json'}" in result.stderr
     report = json.loads((tmp_path / "perf.json").read_text())
     at3 = report["selections"][0]
     assert at3["min_track_spacepoints"] == 3
