@@ -65,6 +65,9 @@ def command(
         str,
         typer.Option(help="ROOT branch layout of the inputs: spacepoints or hits (ACTS writers)."),
     ] = "spacepoints",
+    tree: Annotated[
+        str | None, typer.Option(help="ROOT tree name of the inputs, overriding the preset.")
+    ] = None,
     branch: BranchOption = None,
     force: Annotated[
         bool, typer.Option(help="Replace an existing JSON report and existing plots.")
@@ -103,6 +106,7 @@ def command(
         inputs,
         input_format,
         root_preset=root_preset,
+        root_tree=tree,
         root_branches=parse_mapping(branch, "--branch"),
     )
     console = make_console(stderr=True, quiet=quiet)  # the table on stdout, the rest stderr

@@ -167,6 +167,21 @@ def test_root_file_without_the_tree(tmp_path, run_cli):
         "(choose with --tree)\n"
     )
     assert not (tmp_path / "t.root").exists()
+    # evaluate reads truth from ROOT files as reconstruct does: the advice holds there too
+    result = run_cli("reconstruct", "--example", "--backend", "truth", "--csv-dir", tmp_path / "c")
+    assert result.exit_code == 0, result.stderr
+    result = run_cli("evaluate", tmp_path / "c", "-t", path)
+    assert (result.exit_code, result.stderr) == (
+        2,
+        f"acts-gnn: error: {path}: tree 'spacepoints': missing; the file has: hits "
+        "(choose with --tree)\n",
+    )
+    result = run_cli("evaluate", tmp_path / "c", "-t", path, "--tree", "hits")
+    assert (result.exit_code, result.stderr) == (
+        2,
+        f"acts-gnn: error: {path}: tree 'hits', branch 'event_id': missing; branches are x (map "
+        "with --branch key=name)\n",
+    )
 
 
 def test_second_event_bad_leaves_no_output(shared_data, tmp_path, run_cli):
