@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from acts_gnn.bench.harness import PointResult, Served, run_point
 from acts_gnn.errors import ConfigError
@@ -64,8 +65,11 @@ def _local_twin(model: str) -> bool:
         return False
 
 
-def load_sweep_events(config: SweepConfig, inputs: Sequence[str | Path]) -> list[Event]:
-    """Check ``config``, read the first ``n_events`` events of ``inputs`` (at least one), and,
+def load_sweep_events(
+    config: SweepConfig, inputs: Sequence[str | Path], **layout: Any
+) -> list[Event]:
+    """Check ``config``, read the first ``n_events`` events of ``inputs`` (at least one; found
+    with ``layout``, the keyword arguments of :func:`~acts_gnn.io.source.open_events`), and,
     for a local sweep, give this process's torch the CPUs it may use."""
     from acts_gnn.io.source import open_events
 
@@ -74,7 +78,7 @@ def load_sweep_events(config: SweepConfig, inputs: Sequence[str | Path]) -> list
         from acts_gnn.cpus import resolve_threads, use_threads
 
         use_threads(resolve_threads())
-    source = open_events(inputs)
+    source = open_events(inputs, **layout)
     return [ref.load() for ref in source.refs[: max(config.n_events, 1)]]
 
 

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from acts_gnn.cli._common import PrecisionOption, inputs_or_example
+from acts_gnn.cli._common import BranchOption, PrecisionOption, inputs_or_example, parse_mapping
 from acts_gnn.cli._console import make_console
 
 if TYPE_CHECKING:
@@ -34,8 +34,7 @@ def command(
         list[Path] | None,
         typer.Argument(
             metavar="INPUTS",
-            help="Event files or directories (their format detected; ROOT files read with "
-            "the spacepoints layout).",
+            help="Event files, event prefixes, directories or ROOT files (as for reconstruct).",
             show_default=False,
         ),
     ] = None,
@@ -92,6 +91,17 @@ def command(
     force: Annotated[
         bool, typer.Option(help="Replace existing results (-o's files, --export-perf-data).")
     ] = False,
+    input_format: Annotated[
+        str | None,
+        typer.Option(
+            "--format", help="Input format: acts-csv, trackml, root or npz (default: detect)."
+        ),
+    ] = None,
+    root_preset: Annotated[
+        str, typer.Option(help="ROOT branch layout: spacepoints or hits (ACTS writers).")
+    ] = "spacepoints",
+    tree: Annotated[str | None, typer.Option(help="ROOT tree name, overriding the preset.")] = None,
+    branch: BranchOption = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No live view.")] = False,
 ) -> None:
     """Measure track-finding throughput and latency: local, on running servers, or spawned ones.
@@ -122,7 +132,14 @@ def command(
         bundle=bundle,
         access_token=access_token or None,
     )
-    loaded = load_sweep_events(config, inputs_or_example(inputs, example))
+    loaded = load_sweep_events(
+        config,
+        inputs_or_example(inputs, example),
+        format=input_format,
+        root_preset=root_preset,
+        root_tree=tree,
+        root_branches=parse_mapping(branch, "--branch"),
+    )
     console = make_console(stderr=True, quiet=quiet)
     if export_perf_data is not None:
         console.print(f"wrote {write_perf_data(loaded, export_perf_data)}")

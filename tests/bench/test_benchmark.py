@@ -372,3 +372,26 @@ def test_cli_interrupted_is_130_even_when_its_points_cannot_be_written(
         f"({tmp_path / 'bench'}: cannot write (No space left on device))",
         "acts-gnn: interrupted",
     ]
+
+
+def test_root_inputs_take_the_layout_options_of_reconstruct(run_cli, tmp_path):
+    import uproot
+
+    path = tmp_path / "other.root"
+    with uproot.recreate(path) as handle:
+        handle.mktree("hits", {"x": np.float64})
+        handle["hits"].extend({"x": np.zeros(3)})
+    out = tmp_path / "bench"
+    result = run_cli("benchmark", path, "--local", "-o", out, "-q")
+    assert (result.exit_code, result.stderr) == (
+        2,
+        f"acts-gnn: error: {path}: tree 'spacepoints': missing; the file has: hits "
+        "(choose with --tree)\n",
+    )
+    result = run_cli("benchmark", path, "--local", "-o", out, "-q", "--tree", "hits")
+    assert (result.exit_code, result.stderr) == (
+        2,
+        f"acts-gnn: error: {path}: tree 'hits', branch 'event_id': missing; branches are x (map "
+        "with --branch key=name)\n",
+    )
+    assert not out.exists()
