@@ -60,6 +60,10 @@ class StatisticsReading:
         }
 
 
+#: how long a statistics reading may take (s)
+_STATISTICS_TIMEOUT_S = 30.0
+
+
 class ServerStatistics:
     """Triton's statistics API for one model on one gRPC endpoint."""
 
@@ -78,16 +82,24 @@ class ServerStatistics:
         Raises:
             ConfigError: the server keeps its statistics to holders of its access token, and
                 none (or another) was given.
+            RemoteInferenceError: the server cannot be reached, or has no such model (the
+                subclass of :func:`acts_gnn.triton.client.classify_failure`).
         """
         from tritonclient.utils import InferenceServerException
 
+        from acts_gnn.triton.client import classify_failure
+
         try:
             stats = self.client.get_inference_statistics(
-                model_name=self.model, headers=self.headers, as_json=True
+                model_name=self.model,
+                headers=self.headers,
+                as_json=True,
+                client_timeout=_STATISTICS_TIMEOUT_S,
             )
         except InferenceServerException as exc:
             if "access-token" not in str(exc):
-                raise
+                failure, _ = classify_failure(exc, self.url, self.model, _STATISTICS_TIMEOUT_S)
+                raise failure from exc
             raise ConfigError(
                 f"{self.url}: the server shows its statistics only with its access token: give "
                 "--access-token (or set ACTS_GNN_ACCESS_TOKEN) as its acts-gnn serve was given"

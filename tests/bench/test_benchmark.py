@@ -395,3 +395,21 @@ def test_root_inputs_take_the_layout_options_of_reconstruct(run_cli, tmp_path):
         "with --branch key=name)\n",
     )
     assert not out.exists()
+
+
+def test_an_unreachable_server_is_one_line_and_3(run_cli, tmp_path):
+    pytest.importorskip("tritonclient.grpc")
+    from acts_gnn.triton.spawn import free_ports
+
+    (port,) = free_ports(1)
+    out = tmp_path / "bench"
+    result = run_cli(
+        "benchmark", "--example", "--url", f"127.0.0.1:{port}", "--concurrency", "1",
+        "--events", "1", "-o", out, "-q",
+    )  # fmt: skip
+    assert result.exit_code == 3, result.stderr
+    assert result.stderr.startswith(
+        f"acts-gnn: error: 127.0.0.1:{port} (model 'gnn_tracking'): [StatusCode.UNAVAILABLE]"
+    )
+    assert len(result.stderr.splitlines()) == 1  # no traceback
+    assert not out.exists()
