@@ -36,6 +36,8 @@ settings.register_profile(
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
+# an internal error (a bug) of a command raises here, traceback and all, not as its one line
+os.environ.setdefault("ACTS_GNN_TRACEBACK", "1")
 SHARED_DATA = REPO.parent / "shared" / "data"
 
 

@@ -5,6 +5,7 @@ Layer: cli.
 
 from __future__ import annotations
 
+import os
 import signal
 import sys
 
@@ -118,9 +119,10 @@ for _name, _module, _needs_args in (
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI and return its exit code; library errors become one ``acts-gnn: error:`` line.
 
-    Exit codes: 0 done, 1 failed while running, 2 usage or input error (nothing done), 3 a
-    server could not be reached, 130 interrupted (Ctrl-C), 143 and 129 stopped by SIGTERM and
-    SIGHUP (see :mod:`acts_gnn.errors`).
+    Exit codes: 0 done, 1 failed while running (or an internal error: one line, its traceback
+    under ``ACTS_GNN_TRACEBACK``), 2 usage or input error (nothing done), 3 a server could not
+    be reached, 130 interrupted (Ctrl-C), 143 and 129 stopped by SIGTERM and SIGHUP (see
+    :mod:`acts_gnn.errors`).
     """
     from acts_gnn.cpus import avoid_numpy_huge_pages, passive_openmp_waits
 
@@ -153,14 +155,36 @@ def _run(argv: list[str] | None) -> int:
         return _interrupted(exc)
     except SystemError as exc:
         interrupt = _interrupt_of(exc)
-        if interrupt is None:
+        if interrupt is not None:
+            return _interrupted(interrupt)
+        if os.environ.get(TRACEBACK_VARIABLE):
             raise
-        return _interrupted(interrupt)
+        return _internal_error(exc)
     except OSError as exc:  # what no layer expected: a disk that filled up while writing
         where = f"{exc.filename}: " if exc.filename else ""
         typer.echo(f"acts-gnn: error: {where}{exc.strerror or exc}", err=True)
         return 1
+    except Exception as exc:  # a bug: one line for the user, the traceback on request
+        if os.environ.get(TRACEBACK_VARIABLE):
+            raise
+        return _internal_error(exc)
     return 0
+
+
+#: set (to anything) to see the traceback of an internal error instead of its one line
+TRACEBACK_VARIABLE = "ACTS_GNN_TRACEBACK"
+
+
+def _internal_error(exc: BaseException) -> int:
+    """Say that acts-gnn itself failed (not the input), and how to show where; exit code 1."""
+    text = str(exc).strip().splitlines()
+    what = f"{type(exc).__name__}: {text[0]}" if text else type(exc).__name__
+    typer.echo(
+        f"acts-gnn: internal error: {what} (a bug in acts-gnn, not in the input: please report "
+        f"it with the output of the same command under {TRACEBACK_VARIABLE}=1)",
+        err=True,
+    )
+    return 1
 
 
 class _Stopped(KeyboardInterrupt):

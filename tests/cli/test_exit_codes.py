@@ -217,7 +217,39 @@ def test_ctrl_c_that_compiled_code_turned_into_its_own_error_is_130(run_cli, tmp
         raise SystemError("a real failure")
 
     monkeypatch.setattr(acts_gnn.io.source, "open_events", failing)
-    with pytest.raises(SystemError, match="a real failure"):
+    with pytest.raises(SystemError, match="a real failure"):  # ACTS_GNN_TRACEBACK (conftest)
+        run_cli("reconstruct", "--example", "--backend", "truth", "-o", tmp_path / "t.root")
+    monkeypatch.delenv("ACTS_GNN_TRACEBACK")
+    result = run_cli("reconstruct", "--example", "--backend", "truth", "-o", tmp_path / "t.root")
+    assert (result.exit_code, result.stderr) == (1, INTERNAL.format("SystemError: a real failure"))
+
+
+#: what a bug in acts-gnn says, with ``{}`` the exception's type and first line
+INTERNAL = (
+    "acts-gnn: internal error: {} (a bug in acts-gnn, not in the input: please report it with "
+    "the output of the same command under ACTS_GNN_TRACEBACK=1)\n"
+)
+
+
+def test_an_internal_error_is_one_line_and_1_unless_asked_for_its_traceback(
+    run_cli, tmp_path, monkeypatch
+):
+    import acts_gnn.io.source
+
+    def buggy(*_args, **_kwargs):
+        return {}["missing"]
+
+    monkeypatch.setattr(acts_gnn.io.source, "open_events", buggy)
+    monkeypatch.delenv("ACTS_GNN_TRACEBACK")
+    result = run_cli("reconstruct", "--example", "--backend", "truth", "-o", tmp_path / "t.root")
+    assert (result.exit_code, result.stdout, result.stderr) == (
+        1,
+        "",
+        INTERNAL.format("KeyError: 'missing'"),
+    )
+    assert list(tmp_path.iterdir()) == []
+    monkeypatch.setenv("ACTS_GNN_TRACEBACK", "1")
+    with pytest.raises(KeyError, match="missing"):
         run_cli("reconstruct", "--example", "--backend", "truth", "-o", tmp_path / "t.root")
 
 
