@@ -251,8 +251,12 @@ class ModelBundle:
             try:
                 state = torch.load(path, map_location=device, weights_only=True)
                 module.load_state_dict(state)
-            except Exception as exc:  # torch raises RuntimeError/UnpicklingError/…
-                raise BundleError(f"{path}: cannot load weights ({exc})") from exc
+            except Exception as exc:  # torch raises RuntimeError/UnpicklingError/KeyError/…
+                why = str(exc).strip().splitlines()
+                why = f"{type(exc).__name__}: {why[0]}" if why else type(exc).__name__
+                raise BundleError(
+                    f"{path}: cannot load weights: not a PyTorch state dict of this model ({why})"
+                ) from exc
             module.to(device).eval()
         return cls(
             embedding=embedding,

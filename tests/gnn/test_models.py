@@ -95,6 +95,19 @@ def test_bundle_errors(tmp_path):
         ModelBundle.load(tmp_path)
     with pytest.raises(BundleError, match="track_builder must be"):
         PipelineConfig(track_builder="magic")
+    # a weights file that is not one: the file, and what it is not
+    import shutil
+
+    from acts_gnn.gnn.bundle import default_bundle_dir
+
+    broken = tmp_path / "broken"
+    shutil.copytree(default_bundle_dir(), broken)
+    (broken / "gnn.pt").write_text("junk")
+    with pytest.raises(BundleError) as info:
+        ModelBundle.load(broken)
+    assert str(info.value).startswith(
+        f"{broken / 'gnn.pt'}: cannot load weights: not a PyTorch state dict of this model ("
+    )
 
 
 def _gnn_by_concatenation(model: InteractionGNN, features, edges) -> torch.Tensor:
