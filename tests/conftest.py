@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -38,6 +39,10 @@ settings.register_profile(
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 # an internal error (a bug) of a command raises here, traceback and all, not as its one line
 os.environ.setdefault("ACTS_GNN_TRACEBACK", "1")
+# Ctrl-C as in a terminal: a shell without job control starts a background job (`make test &`
+# in a script) with SIGINT ignored, which Python keeps, and the tests of Ctrl-C would see none
+if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 SHARED_DATA = REPO.parent / "shared" / "data"
 
 
