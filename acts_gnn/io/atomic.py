@@ -68,6 +68,10 @@ def check_output(path: str | Path, *, overwrite: bool) -> None:
     path = Path(path)
     if path.is_dir():  # --force replaces files, never a directory (its rename would fail last)
         raise OutputRefusedError(f"{path}: is a directory, not a file")
+    if path.exists() and not path.is_file():  # --force would put a file in place of /dev/null
+        raise OutputRefusedError(
+            f"{path}: is not a regular file (a device, a pipe or a socket): give a file path"
+        )
     if path.exists() and not overwrite:
         raise OutputRefusedError(f"{path}: already exists (use --force to replace it)")
     _check_creatable(path)

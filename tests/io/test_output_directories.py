@@ -52,3 +52,21 @@ def test_a_directory_where_a_file_goes_is_refused_even_with_force(tmp_path):
         with pytest.raises(OutputRefusedError) as error:
             check_output(tmp_path / "report.json", overwrite=overwrite)
         assert str(error.value) == f"{tmp_path / 'report.json'}: is a directory, not a file"
+
+
+def test_a_device_or_pipe_where_a_file_goes_is_refused_even_with_force(run_cli, tmp_path):
+    """--force replaced /dev/full with a ROOT file (run as root: /dev/null would go too)."""
+    from acts_gnn.io.atomic import check_output
+
+    pipe = tmp_path / "pipe"
+    os.mkfifo(pipe)
+    for path in (pipe, "/dev/null"):
+        for overwrite in (False, True):
+            with pytest.raises(OutputRefusedError) as error:
+                check_output(path, overwrite=overwrite)
+            assert str(error.value) == (
+                f"{path}: is not a regular file (a device, a pipe or a socket): give a file path"
+            )
+    result = run_cli("reconstruct", "--example", "--backend", "truth", "-o", pipe, "--force")
+    assert result.exit_code == 2 and "is not a regular file" in result.stderr
+    assert pipe.is_fifo()
