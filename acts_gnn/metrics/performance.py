@@ -179,7 +179,7 @@ class PerformanceAccumulator:
         if not min_track_sizes:
             raise ValueError("min_track_sizes must not be empty")
         self.config = config
-        self.min_track_sizes = tuple(min_track_sizes)
+        self.min_track_sizes = tuple(dict.fromkeys(min_track_sizes))  # each size once
         self._matches: dict[int, list[EventMatch]] = {n: [] for n in self.min_track_sizes}
         self._scores: list[float] = []
         self._without_particles = 0

@@ -107,3 +107,11 @@ def test_report_json_and_table(event):
     assert report.n_events == 1
     assert report.trackml_score == 1.0
     assert report.table().row_count == 2
+
+
+def test_a_candidate_size_given_twice_counts_once(event):
+    """``evaluate --min-track-sp 3 --min-track-sp 3`` doubled every count."""
+    once, twice = PerformanceAccumulator(), PerformanceAccumulator(MatchingConfig(), (3, 3, 5))
+    for accumulator in (once, twice):
+        accumulator.add(event, np.array(PERFECT))
+    assert twice.report().to_json() == once.report().to_json()
