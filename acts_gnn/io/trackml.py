@@ -72,8 +72,18 @@ def read_trackml_event(event_id: int, files: dict[str, Path]) -> Event:
 def _read_truth(files: dict[str, Path], hit_id: np.ndarray) -> Truth:
     path = files["truth"]
     table = read_table(
-        path, {"hit_id": np.uint64, "particle_id": np.uint64}, optional={"weight": np.float64}
+        path,
+        {"hit_id": np.uint64, "particle_id": np.uint64},
+        optional={"weight": np.float64},
+        finite=("weight",),
     )
+    if "weight" in table and (table["weight"] < 0).any():  # the TrackML score sums them
+        row = int(np.flatnonzero(table["weight"] < 0)[0])
+        raise InputFormatError(
+            path,
+            f"line {row + 2}, column 'weight'",
+            f"expected a weight of 0 or more, found {table['weight'][row]:g}",
+        )
     order = np.argsort(table["hit_id"], kind="stable")
     sorted_ids = table["hit_id"][order]
     pos, found = find_sorted(sorted_ids, hit_id)

@@ -203,3 +203,21 @@ def test_cr_only_line_endings_are_read():
     path = _write({f"{E}-spacepoint.csv": SP.replace("\n", "\r").encode()})
     (event,) = list(open_events([path / f"{E}-spacepoint.csv"]))
     assert event.spacepoints.measurement_id.tolist() == list(range(6))
+
+
+@pytest.mark.parametrize(
+    ("weight", "expected"),
+    [
+        ("nan", "line 4, column 'weight': expected a finite number, found nan"),
+        ("-7", "line 4, column 'weight': expected a weight of 0 or more, found -7"),
+    ],
+)
+def test_trackml_weights_are_checked(weight, expected):
+    """A NaN weight hid the TrackML score and a negative one gave a perfect finder 0."""
+    lines = TRUTH.splitlines()
+    lines[3] = lines[3].rsplit(",", 1)[0] + f",{weight}"
+    files = {**VALID["trackml"][0], f"{E}-truth.csv": ("\n".join(lines) + "\n").encode()}
+    directory = _write(files)
+    with pytest.raises(InputFormatError) as info:
+        list(open_events([directory / f"{E}-hits.csv"]))
+    assert str(info.value) == f"{directory / f'{E}-truth.csv'}: {expected}"
