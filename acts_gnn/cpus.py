@@ -25,6 +25,7 @@ from pathlib import Path
 from acts_gnn.errors import ConfigError
 
 __all__ = [
+    "MAX_THREADS",
     "available_cpus",
     "avoid_numpy_huge_pages",
     "cgroup_cpu_limit",
@@ -37,6 +38,8 @@ __all__ = [
 ]
 
 _CGROUP = Path("/sys/fs/cgroup")
+#: the most threads a count may ask for (far beyond any node's cores)
+MAX_THREADS = 1024
 
 
 def cgroup_cpu_limit(root: Path = _CGROUP) -> float | None:
@@ -94,6 +97,8 @@ def resolve_threads(threads: int | None = None, share: int = 1) -> int:
     if threads is not None:
         if threads < 1:
             raise ConfigError(f"{source} must be at least 1, got {threads}")
+        if threads > MAX_THREADS:  # 100,000 aborted the process (its allocator's threads)
+            raise ConfigError(f"{source} must be at most {MAX_THREADS}, got {threads}")
         return threads
     return max(1, available_cpus() // max(1, share))
 
