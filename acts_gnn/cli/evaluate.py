@@ -78,7 +78,6 @@ def command(
 ) -> None:
     """Efficiency, fake rate, duplicate rate (double majority) and the TrackML score."""
     from acts_gnn.cli._progress import event_progress
-    from acts_gnn.io.atomic import check_output
     from acts_gnn.io.source import open_events
     from acts_gnn.metrics.evaluate import evaluate_tracks, write_report_files
     from acts_gnn.metrics.matching import MatchingConfig
@@ -89,13 +88,7 @@ def command(
         missing="no truth: give the events the tracks were made from with --truth/-t "
         "(one -t per input), or --example",
     )
-    if json_out is not None:
-        check_output(json_out, overwrite=force)
-    if plots is not None:  # a directory (made if missing)
-        from acts_gnn.metrics.plots import PLOT_FILES
-
-        for name in PLOT_FILES:
-            check_output(plots / name, overwrite=force)
+    _check_outputs(json_out, plots, force)
     config = MatchingConfig(
         min_pt_gev=min_pt,
         max_abs_eta=max_eta,
@@ -115,3 +108,22 @@ def command(
     make_console(quiet=quiet).print(report.table())
     for path in write_report_files(report, json_out, plots):  # all or none
         console.print(f"wrote {path}")
+
+
+def _check_outputs(json_out: Path | None, plots: Path | None, force: bool) -> None:
+    """Refuse, before any work, outputs that exist (without ``force``), cannot be written, or
+    are one another (the report among the plots, or in place of their directory)."""
+    from acts_gnn.errors import ConfigError
+    from acts_gnn.io.atomic import check_output
+
+    if json_out is not None:
+        check_output(json_out, overwrite=force)
+    if plots is None:  # a directory (made if missing)
+        return
+    from acts_gnn.metrics.plots import PLOT_FILES
+
+    paths = [plots / name for name in PLOT_FILES]
+    if json_out is not None and json_out.resolve() in {p.resolve() for p in (plots, *paths)}:
+        raise ConfigError(f"--json {json_out} is --plots {plots} or one of its plots")
+    for path in paths:
+        check_output(path, overwrite=force)

@@ -551,3 +551,16 @@ def test_options_the_finder_would_ignore_are_refused(run_cli, tmp_path, options,
     result = run_cli("reconstruct", "--example", "-o", tmp_path / "t.root", *options)
     assert (result.exit_code, result.stderr) == (2, f"acts-gnn: error: {message}\n")
     assert list(tmp_path.iterdir()) == []
+
+
+def test_evaluate_refuses_a_report_that_is_its_plots(run_cli, tmp_path):
+    tracks = tmp_path / "t.root"
+    assert run_cli("reconstruct", "--example", "--backend", "truth", "-o", tracks).exit_code == 0
+    plots = tmp_path / "plots"
+    for report in (plots, plots / "efficiency_vs_pt.png"):
+        result = run_cli("evaluate", tracks, "--example", "--plots", plots, "--json", report)
+        assert (result.exit_code, result.stderr) == (
+            2,
+            f"acts-gnn: error: --json {report} is --plots {plots} or one of its plots\n",
+        )
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["t.root"]
