@@ -18,6 +18,7 @@ from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
+from fnmatch import fnmatch
 from pathlib import Path
 
 from acts_gnn.errors import ConfigError, OutputError, OutputRefusedError
@@ -78,6 +79,13 @@ class ReconstructionOutputs:
                     raise ConfigError(
                         f"{option} and {other} are one path ({path}): each output needs its own"
                     )
+        csv_dir = self.tracks_csv_dir.resolve() if self.tracks_csv_dir is not None else None
+        for option, path in given:  # where, and as what, it would be taken for an event's file
+            inside = csv_dir is not None and path.resolve().parent == csv_dir
+            if option != "--csv-dir" and inside and fnmatch(path.name, "event*-prototracks.csv"):
+                raise ConfigError(
+                    f"{option} {path} is named as --csv-dir's per-event files: give another name"
+                )
         for path in (self.tracks_root, self.timing_json, self.performance_json):
             if path is not None:
                 check_output(path, overwrite=self.overwrite)

@@ -564,3 +564,16 @@ def test_evaluate_refuses_a_report_that_is_its_plots(run_cli, tmp_path):
             f"acts-gnn: error: --json {report} is --plots {plots} or one of its plots\n",
         )
     assert sorted(p.name for p in tmp_path.iterdir()) == ["t.root"]
+
+
+def test_an_output_inside_the_csv_folder_is_refused(run_cli, tmp_path):
+    """Named like an event's file, it was taken for another run's (exit 1, after the work)."""
+    csv = tmp_path / "csv"
+    timing = csv / "event000000000-prototracks.csv"
+    result = run_cli("reconstruct", "--example", "--csv-dir", csv, "--timing", timing)
+    assert (result.exit_code, result.stderr) == (
+        2,
+        f"acts-gnn: error: --timing {timing} is named as --csv-dir's per-event files: give "
+        "another name\n",
+    )
+    assert list(tmp_path.iterdir()) == []
