@@ -52,7 +52,7 @@ def test_resolution_order(monkeypatch):
         cpus.resolve_threads()
     with pytest.raises(ConfigError, match="--threads must be at least 1, got 0"):
         cpus.resolve_threads(0)
-    with pytest.raises(ConfigError, match="^--threads must be at most 1024, got 100000$"):
+    with pytest.raises(ConfigError, match=r"^--threads must be at most 1024, got 100000$"):
         cpus.resolve_threads(100000)
     monkeypatch.setenv("ACTS_GNN_THREADS", "0")  # the setting the user made is named
     with pytest.raises(ConfigError, match=r"^ACTS_GNN_THREADS must be at least 1, got 0$"):
