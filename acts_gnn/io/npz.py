@@ -101,6 +101,23 @@ def load_event_npz(path: str | Path) -> Event:
     for name in ("event_id", "sp_x", "sp_y", "sp_z", "sp_measurement_id"):
         if name not in arrays:
             raise InputFormatError(path, "", f"missing array {name!r}")
+    event_id = arrays["event_id"]
+    if event_id.shape != () or event_id.dtype.kind not in "iu" or int(event_id) < 0:
+        raise InputFormatError(
+            path,
+            "array 'event_id'",
+            f"expected one integer of 0 or more, found {event_id.dtype} of shape {event_id.shape}"
+            + (
+                f" ({int(event_id)})"
+                if event_id.shape == () and event_id.dtype.kind in "iu"
+                else ""
+            ),
+        )
+    for name, array in arrays.items():
+        if name.startswith(("sp_", "truth_", "particle_")) and array.ndim != 1:
+            raise InputFormatError(
+                path, f"array {name!r}", f"expected one value per row, found shape {array.shape}"
+            )
     try:
         spacepoints = SpacePoints(
             **{name: arrays[f"sp_{name}"] for name in _SP_FIELDS if f"sp_{name}" in arrays}
@@ -113,7 +130,9 @@ def load_event_npz(path: str | Path) -> Event:
                 particles=particles,
                 weight=arrays.get("truth_weight"),
             )
-        event_id = int(arrays["event_id"])
+        event = Event(
+            event_id=int(event_id), spacepoints=spacepoints, truth=truth, source=str(path)
+        )
     except KeyError as exc:
         raise InputFormatError(path, "", f"missing array {exc.args[0]!r}") from exc
     except TypeError as exc:  # a required field of SpacePoints / Particles absent
@@ -121,7 +140,7 @@ def load_event_npz(path: str | Path) -> Event:
         raise InputFormatError(path, "", f"missing array for {missing}") from exc
     except ValueError as exc:  # arrays of inconsistent lengths or types
         raise InputFormatError(path, "", f"inconsistent arrays ({exc})") from exc
-    return Event(event_id=event_id, spacepoints=spacepoints, truth=truth, source=str(path))
+    return event
 
 
 class NpzReader:
@@ -130,8 +149,19 @@ class NpzReader:
     name = "npz"
 
     def read(self, ref: EventRef) -> Event:
-        """The event in ``ref.files["npz"]``."""
-        return load_event_npz(ref.files["npz"])
+        """The event in ``ref.files["npz"]``, which holds the event its name says.
+
+        Raises:
+            InputFormatError: as :func:`load_event_npz`, or another event than the file's name.
+        """
+        event = load_event_npz(ref.files["npz"])
+        if event.event_id != ref.event_id:  # two files of one event: one's outputs lost
+            raise InputFormatError(
+                ref.files["npz"],
+                "array 'event_id'",
+                f"holds event {event.event_id}, expected {ref.event_id} as its name says",
+            )
+        return event
 
 
 register_reader(NpzReader())

@@ -221,3 +221,46 @@ def test_trackml_weights_are_checked(weight, expected):
     with pytest.raises(InputFormatError) as info:
         list(open_events([directory / f"{E}-hits.csv"]))
     assert str(info.value) == f"{directory / f'{E}-truth.csv'}: {expected}"
+
+
+def _npz_with(**changes) -> bytes:
+    """The valid cache of :func:`_npz_file` with arrays replaced or added."""
+    with np.load(io.BytesIO(_npz_file())) as data:
+        arrays = {key: data[key] for key in data.files}
+    buffer = io.BytesIO()
+    np.savez(buffer, **{**arrays, **changes})
+    return buffer.getvalue()
+
+
+@pytest.mark.parametrize(
+    ("changes", "expected"),
+    [
+        ({"sp_x": np.array(1.0)}, "array 'sp_x': expected one value per row, found shape ()"),
+        (
+            {"event_id": np.array([1, 2])},
+            "array 'event_id': expected one integer of 0 or more, found int64 of shape (2,)",
+        ),
+        (
+            {"event_id": np.array(-5)},
+            "array 'event_id': expected one integer of 0 or more, found int64 of shape () (-5)",
+        ),
+        ({"event_id": np.array(0)}, "array 'event_id': holds event 0, expected 1 as its name says"),
+        (
+            {"truth_particle_id": np.zeros(10, np.uint64)},
+            "inconsistent arrays (truth has 10 entries for 6 space points)",
+        ),
+    ],
+    ids=["scalar-column", "two-ids", "negative-id", "other-event", "truth-length"],
+)
+def test_bad_npz_arrays_are_named(changes, expected):
+    """Each was an internal error, or read under another event's number."""
+    if "truth_particle_id" in changes:  # a whole truth: its particle table too
+        import dataclasses
+
+        from acts_gnn.event import Particles
+
+        changes |= {f"particle_{f.name}": np.zeros(1) for f in dataclasses.fields(Particles)}
+    directory = _write({f"{E}.npz": _npz_with(**changes)})
+    with pytest.raises(InputFormatError) as info:
+        list(open_events([directory / f"{E}.npz"]))
+    assert str(info.value) == f"{directory / f'{E}.npz'}: {expected}"
