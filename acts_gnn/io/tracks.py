@@ -17,6 +17,7 @@ only when complete.
 from __future__ import annotations
 
 import contextlib
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from types import TracebackType
@@ -269,6 +270,14 @@ def _read_tracks_root(path: Path) -> Iterator[tuple[int, np.ndarray, np.ndarray]
                 raise InputFormatError(path, f"tree 'tracks', branch {branch!r}", "missing")
         arrays = tree.arrays(["event_id", "track_id", "measurement_id"], library="ak")
         timing_ids = handle["timing"]["event_id"].array(library="np") if "timing" in handle else []
+    for branch, depth in (("event_id", 1), ("track_id", 1), ("measurement_id", 2)):
+        if arrays[branch].ndim != depth:
+            expected = "one number per track" if depth == 1 else "a list of numbers per track"
+            raise InputFormatError(
+                path,
+                f"tree 'tracks', branch {branch!r}",
+                f"expected {expected} ({arrays[branch].type})",
+            )
     event_id = ak.to_numpy(arrays["event_id"]).astype(np.int64)
     track_id = ak.to_numpy(arrays["track_id"]).astype(np.int64)
     counts = ak.to_numpy(ak.num(arrays["measurement_id"]))
@@ -279,6 +288,10 @@ def _read_tracks_root(path: Path) -> Iterator[tuple[int, np.ndarray, np.ndarray]
     for e in events:
         mask = per_hit_event == e
         yield e, per_hit_track[mask], flat[mask]
+
+
+#: the name of an event's proto-track CSV file
+_PROTOTRACKS_NAME = re.compile(r"^event(?P<id>\d+)-prototracks\.csv$")
 
 
 def prototrack_csv_path(directory: str | Path, event_id: int) -> Path:
@@ -327,8 +340,12 @@ def _read_tracks_csv(directory: Path) -> Iterator[tuple[int, np.ndarray, np.ndar
     if not files:
         raise InputFormatError(directory, "", "no eventNNN-prototracks.csv files")
     for path in files:
-        event_id = int(path.name[len("event") :].split("-", 1)[0])
-        yield event_id, *read_prototracks_csv(path)
+        name = _PROTOTRACKS_NAME.match(path.name)
+        if name is None:  # "event000000001 (copy)-prototracks.csv"
+            raise InputFormatError(
+                path, "", "unrecognised file name (expected eventNNN-prototracks.csv)"
+            )
+        yield int(name["id"]), *read_prototracks_csv(path)
 
 
 def read_tracks(path: str | Path) -> dict[int, tuple[np.ndarray, np.ndarray]]:

@@ -364,3 +364,31 @@ def test_force_says_how_many_earlier_event_files_it_removed(tmp_path, run_cli):
     assert result.exit_code == 0, result.stderr
     assert f"removed 1 earlier run's event file(s) from {csv}\n" in result.stderr
     assert [p.name for p in csv.iterdir()] == ["event000000000-prototracks.csv"]
+
+
+def test_evaluate_refuses_tracks_it_cannot_take_for_tracks(tmp_path, run_cli):
+    """A stray copy in the CSV folder, or a ROOT tracks tree of other shapes: internal errors."""
+    csv = tmp_path / "csv"
+    assert (
+        run_cli("reconstruct", "--example", "--backend", "truth", "--csv-dir", csv).exit_code == 0
+    )
+    copy = csv / "event000000000 (copy)-prototracks.csv"
+    copy.write_bytes((csv / "event000000000-prototracks.csv").read_bytes())
+    result = run_cli("evaluate", csv, "--example")
+    assert (result.exit_code, result.stderr) == (
+        2,
+        f"acts-gnn: error: {copy}: unrecognised file name (expected eventNNN-prototracks.csv)\n",
+    )
+    flat = tmp_path / "flat.root"
+    with uproot.recreate(flat) as handle:
+        handle["tracks"] = {
+            "event_id": np.zeros(2, np.int64),
+            "track_id": np.arange(2, dtype=np.int64),
+            "measurement_id": np.arange(2, dtype=np.uint64),
+        }
+    result = run_cli("evaluate", flat, "--example")
+    assert (result.exit_code, result.stderr) == (
+        2,
+        f"acts-gnn: error: {flat}: tree 'tracks', branch 'measurement_id': expected a list of "
+        "numbers per track (2 * uint64)\n",
+    )
