@@ -96,6 +96,8 @@ def read_measurements_raw(path: Path) -> dict[str, np.ndarray]:
             geos.append(int(data[first + 1 : second]))
         except ValueError as exc:
             raise InputFormatError(path, f"line {line}", "expected integer ids") from exc
+        if not (0 <= ids[-1] < 2**64 and 0 <= geos[-1] < 2**64):
+            raise InputFormatError(path, f"line {line}", "expected ids from 0 to 2^64 − 1")
         keys.append(key)
         rows.append(fields)
         pos, line = newline + 1, line + 1

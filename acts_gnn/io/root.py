@@ -150,7 +150,20 @@ def root_event_ids(path: Path, layout: RootLayout) -> list[tuple[int, int, int]]
     """
     tree = _open_tree(path, layout)
     with damaged_root_is_input_error(path):
-        event_ids = np.asarray(tree[layout.event_id].array(library="np")).astype(np.int64)
+        raw = np.asarray(tree[layout.event_id].array(library="np"))
+    integral = raw.dtype.kind in "iu" or (raw.dtype.kind == "f" and np.all(np.mod(raw, 1) == 0))
+    if raw.ndim != 1 or not integral or (raw.size and (raw.min() < 0 or raw.max() >= 2**63)):
+        raise InputFormatError(
+            path,
+            f"tree {layout.tree!r}, branch {layout.event_id!r}",
+            f"expected one event number (an integer of 0 or more) per entry, found {raw.dtype}"
+            + (
+                f" values {raw.min()}…{raw.max()}"
+                if raw.ndim == 1 and raw.size and raw.dtype.kind != "O"
+                else ""
+            ),
+        )
+    event_ids = raw.astype(np.int64)
     if event_ids.size == 0:
         raise InputFormatError(path, f"tree {layout.tree!r}", "no entries (no space points)")
     change = np.flatnonzero(np.diff(event_ids)) + 1

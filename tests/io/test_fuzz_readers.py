@@ -264,3 +264,14 @@ def test_bad_npz_arrays_are_named(changes, expected):
     with pytest.raises(InputFormatError) as info:
         list(open_events([directory / f"{E}.npz"]))
     assert str(info.value) == f"{directory / f'{E}.npz'}: {expected}"
+
+
+def test_a_measurement_id_beyond_64_bits_is_named():
+    """It was an internal error (OverflowError) when the ids became an array."""
+    lines = _measurements_file().split(b"\n")
+    lines[1] = b"99999999999999999999" + lines[1][lines[1].index(b",") :]
+    directory = _write({f"{E}-measurements.csv": b"\n".join(lines)})
+    with pytest.raises(InputFormatError) as info:
+        list(open_events([directory / f"{E}-measurements.csv"]))
+    message = f"{directory / f'{E}-measurements.csv'}: line 2: expected ids from 0 to 2^64 − 1"
+    assert str(info.value) == message

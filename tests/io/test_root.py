@@ -126,3 +126,34 @@ def test_not_a_root_file(tmp_path):
     path.write_text("hello")
     with pytest.raises(InputFormatError, match="not a readable ROOT file"):
         open_events([path])
+
+
+@pytest.mark.parametrize(
+    ("event_id", "found"),
+    [
+        (np.array([-3, -3, 1], np.int32), "int32 values -3…1"),
+        (np.array([0.7, 0.7, 0.7]), "float64 values 0.7…0.7"),
+    ],
+    ids=["negative", "fractional"],
+)
+def test_event_numbers_that_are_no_event_numbers_are_refused(tmp_path, event_id, found):
+    """They became files named event-00000003-… or were cut to 0 without a word."""
+    path = tmp_path / "odd.root"
+    columns = {"x": np.zeros(3), "y": np.zeros(3), "z": np.zeros(3)}
+    _write(path, "spacepoints", {"event_id": event_id, **columns})
+    with pytest.raises(InputFormatError) as info:
+        open_events([path])
+    assert str(info.value) == (
+        f"{path}: tree 'spacepoints', branch 'event_id': expected one event number (an integer "
+        f"of 0 or more) per entry, found {found}"
+    )
+    lists = tmp_path / "lists.root"
+    with uproot.recreate(lists) as handle:
+        handle["spacepoints"] = {
+            "event_id": [[1, 2], [3]],
+            "x": [0.0, 1.0],
+            "y": [0.0, 1.0],
+            "z": [0.0, 1.0],
+        }
+    with pytest.raises(InputFormatError, match="branch 'event_id': expected one event number"):
+        open_events([lists])
