@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import math
+import numbers
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -130,10 +131,35 @@ class PipelineConfig:
         if self.track_builder not in TRACK_BUILDERS:
             names = " or ".join(repr(name) for name in TRACK_BUILDERS)
             raise BundleError(f"track_builder must be {names}, got {self.track_builder!r}")
-        for name in ("quality_cut", "rescue_cut", "rescue_walk_cut"):
-            value = getattr(self, name)
-            if value is not None and not 0.0 <= value <= 1.0:
-                raise BundleError(f"{name} must be in [0, 1], got {value}")
+        for name in ("filter_cut", "gnn_cut", "walk_cut"):
+            _check_number(name, getattr(self, name), 0.0, 1.0)
+        for name in ("stitch_cut", "quality_cut", "rescue_cut", "rescue_walk_cut"):
+            if getattr(self, name) is not None:
+                _check_number(name, getattr(self, name), 0.0, 1.0)
+        _check_number("radius", self.radius, 0.0, math.inf, low_open=True)
+        if self.filter_max_inverse_pt is not None:
+            _check_number("filter_max_inverse_pt", self.filter_max_inverse_pt, 0.0, math.inf)
+        for name in ("max_neighbours", "min_track_spacepoints", "filter_chunk_edges"):
+            _check_count(name, getattr(self, name))
+
+
+def _check_number(
+    name: str, value: Any, low: float, high: float, *, low_open: bool = False
+) -> None:
+    """Raise :class:`BundleError` unless ``value`` is a number in [low, high] ((low, high] with
+    ``low_open``); ``math.inf`` as ``high`` asks for a finite one."""
+    number = isinstance(value, numbers.Real) and not isinstance(value, bool)
+    inside = number and math.isfinite(value) and (low < value if low_open else low <= value)
+    if not (inside and value <= high):
+        where = f"({low:g}, " if low_open else f"[{low:g}, "
+        where += "∞)" if high == math.inf else f"{high:g}]"
+        raise BundleError(f"{name} must be a number in {where}, got {value!r}")
+
+
+def _check_count(name: str, value: Any) -> None:
+    """Raise :class:`BundleError` unless ``value`` is an integer of at least 1."""
+    if not isinstance(value, numbers.Integral) or isinstance(value, bool) or value < 1:
+        raise BundleError(f"{name} must be an integer of at least 1, got {value!r}")
 
 
 @dataclass(frozen=True)
@@ -216,8 +242,10 @@ class ModelBundle:
         meta_path = bundle_description(directory)
         try:
             meta = json.loads(meta_path.read_text())
-        except json.JSONDecodeError as exc:
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
             raise BundleError(f"{meta_path}: invalid JSON ({exc})") from exc
+        if not isinstance(meta, dict):
+            raise BundleError(f"{meta_path}: expected a JSON object, found {type(meta).__name__}")
         if meta.get("schema_version") != SCHEMA_VERSION:
             raise BundleError(
                 f"{meta_path}: schema version {meta.get('schema_version')!r}, this acts-gnn "
@@ -225,6 +253,10 @@ class ModelBundle:
             )
         try:
             models = meta["models"]
+            for name, settings in models.items():  # before torch makes tensors of these sizes
+                for key, value in settings.items():
+                    if key in ("hidden", "layers", "latent_dim", "iterations", "mlp_layers"):
+                        _check_count(f"models.{name}.{key}", value)
             embedding = EmbeddingMLP(EmbeddingConfig(**models["embedding"]))
             filter_ = FilterMLP(FilterConfig(**models["filter"]))
             gnn = InteractionGNN(GNNConfig(**models["gnn"]))
@@ -232,8 +264,10 @@ class ModelBundle:
                 QualityMLP(QualityConfig(**models["quality"])) if "quality" in models else None
             )
             pipeline = PipelineConfig(**meta["pipeline"])
-        except (KeyError, TypeError) as exc:
+        except (KeyError, TypeError, AttributeError) as exc:
             raise BundleError(f"{meta_path}: incomplete or unknown settings ({exc})") from exc
+        except BundleError as exc:
+            raise BundleError(f"{meta_path}: {exc}") from exc
         try:
             training = TrainingRecord.from_json(meta.get("training", {}))
             metrics = BundleMetrics.from_json(meta.get("metrics", {}))
@@ -252,11 +286,14 @@ class ModelBundle:
                 state = torch.load(path, map_location=device, weights_only=True)
                 module.load_state_dict(state)
             except Exception as exc:  # torch raises RuntimeError/UnpicklingError/KeyError/…
-                why = str(exc).strip().splitlines()
-                why = f"{type(exc).__name__}: {why[0]}" if why else type(exc).__name__
+                lines = [line.strip().rstrip(":") for line in str(exc).splitlines()]
+                lines = [line for line in lines if line]
+                why = ": ".join([type(exc).__name__, *lines[:2]])  # torch's key and shapes
                 raise BundleError(
                     f"{path}: cannot load weights: not a PyTorch state dict of this model ({why})"
                 ) from exc
+            if not all(torch.isfinite(t).all() for t in module.state_dict().values()):
+                raise BundleError(f"{path}: holds weights that are NaN or infinite")
             module.to(device).eval()
         return cls(
             embedding=embedding,

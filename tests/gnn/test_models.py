@@ -110,6 +110,92 @@ def test_bundle_errors(tmp_path):
     )
 
 
+def _broken_copy(tmp_path, edit=None):
+    """A copy of the shipped bundle, its ``bundle.json`` changed by ``edit(meta)``."""
+    import json
+    import shutil
+
+    from acts_gnn.gnn.bundle import default_bundle_dir
+
+    copy = tmp_path / "bundle"
+    shutil.copytree(default_bundle_dir(), copy)
+    if edit is not None:
+        meta = json.loads((copy / "bundle.json").read_text())
+        edit(meta)
+        (copy / "bundle.json").write_text(json.dumps(meta))
+    return copy
+
+
+@pytest.mark.parametrize(
+    ("edit", "expected"),
+    [
+        (
+            lambda m: m["pipeline"].update(radius="abc"),
+            "radius must be a number in (0, ∞), got 'abc'",
+        ),
+        (lambda m: m["pipeline"].update(radius=-1), "radius must be a number in (0, ∞), got -1"),
+        (
+            lambda m: m["pipeline"].update(gnn_cut="high"),
+            "gnn_cut must be a number in [0, 1], got 'high'",
+        ),
+        (
+            lambda m: m["pipeline"].update(filter_cut=2),
+            "filter_cut must be a number in [0, 1], got 2",
+        ),
+        (
+            lambda m: m["pipeline"].update(walk_cut=None),
+            "walk_cut must be a number in [0, 1], got None",
+        ),
+        (
+            lambda m: m["pipeline"].update(max_neighbours=12.5),
+            "max_neighbours must be an integer of at least 1, got 12.5",
+        ),
+        (
+            lambda m: m["models"]["embedding"].update(hidden=-1),
+            "models.embedding.hidden must be an integer of at least 1, got -1",
+        ),
+    ],
+    ids=[
+        "radius-text",
+        "radius-negative",
+        "cut-text",
+        "cut-above-1",
+        "cut-null",
+        "k-fraction",
+        "hidden",
+    ],
+)
+def test_bundle_settings_out_of_range_are_named(tmp_path, edit, expected):
+    """Each was an internal error deep in the pipeline, or zero tracks without a word."""
+    copy = _broken_copy(tmp_path, edit)
+    with pytest.raises(BundleError) as info:
+        ModelBundle.load(copy)
+    assert str(info.value) == f"{copy / 'bundle.json'}: {expected}"
+
+
+def test_bundle_files_that_are_no_bundle_are_named(tmp_path):
+    copy = _broken_copy(tmp_path)
+    (copy / "bundle.json").write_text("[1, 2]")
+    with pytest.raises(BundleError, match=r"bundle.json: expected a JSON object, found list$"):
+        ModelBundle.load(copy)
+    (copy / "bundle.json").write_bytes(b'{"a": "\xe9"}')
+    with pytest.raises(BundleError, match=r"bundle.json: invalid JSON \("):
+        ModelBundle.load(copy)
+    copy = _broken_copy(tmp_path / "nan")
+    state = torch.load(copy / "gnn.pt", weights_only=True)
+    first = next(iter(state))
+    state[first] = torch.full_like(state[first], float("nan"))
+    torch.save(state, copy / "gnn.pt")
+    with pytest.raises(BundleError) as info:
+        ModelBundle.load(copy)
+    assert str(info.value) == f"{copy / 'gnn.pt'}: holds weights that are NaN or infinite"
+    state = torch.load(copy / "filter.pt", weights_only=True)
+    state[next(iter(state))] = torch.zeros(3)
+    torch.save(state, copy / "filter.pt")
+    with pytest.raises(BundleError, match="size mismatch for"):  # torch's second line: which
+        ModelBundle.load(copy)
+
+
 def _gnn_by_concatenation(model: InteractionGNN, features, edges) -> torch.Tensor:
     """The interaction GNN as written in its docstring: each edge network on [x_src, x_dst, e]."""
     src, dst = edges
