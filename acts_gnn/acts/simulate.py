@@ -118,6 +118,8 @@ class SimulationConfig:
         """Raise :class:`ConfigError` for values that cannot be simulated."""
         if self.events < 1:
             raise ConfigError(f"--events must be at least 1, got {self.events}")
+        if not 0 <= self.seed < 2**63:  # ACTS's random numbers take no other
+            raise ConfigError(f"--seed must be from 0 to 2^63 − 1, got {self.seed}")
         if self.particle_tables:
             self._check_tables()
         if not 0 <= self.model.pileup < math.inf:  # NaN too

@@ -118,6 +118,7 @@ def export_repository(
     """
     from acts_gnn.gnn.bundle import ModelBundle, default_bundle_dir
 
+    models = tuple(dict.fromkeys(models))  # a model given twice is exported once
     entries = {m: finder_entry(m, served=True) for m in models}
     if not models:
         raise ConfigError("give at least one model to export")

@@ -189,6 +189,9 @@ def test_displaced_particles_are_secondaries_whose_hits_start_where_they_do(tmp_
 def test_refuses_bad_settings_and_full_directories(tmp_path):
     with pytest.raises(ConfigError, match="--events must be at least 1"):
         simulate(SimulationConfig(events=0), tmp_path)
+    for seed in (-1, 2**64):  # ACTS refused them only when the chain ran: internal errors
+        with pytest.raises(ConfigError, match=rf"^--seed must be from 0 to 2\^63 − 1, got {seed}$"):
+            simulate(SimulationConfig(seed=seed), tmp_path)
     with pytest.raises(ConfigError, match="--noise must be in"):
         simulate(SimulationConfig(noise_fraction=1.5), tmp_path)
     with pytest.raises(ConfigError, match=r"--displaced must be in \[0, 1\], got 1\.5"):

@@ -274,6 +274,10 @@ def test_cli(run_cli, tmp_path):
     again = run_cli("export-repo", tmp_path / "repo", "--model", "unrolling_tracking")
     assert again.exit_code == 2  # an output refused before any work: a usage error
     assert again.stderr.startswith("acts-gnn: error: ") and "use --force" in again.stderr
+    twice = ("--model", "unrolling_tracking") * 2  # exported once (it failed: File exists)
+    result = run_cli("export-repo", tmp_path / "twice", *twice)
+    assert result.exit_code == 0, result.stderr
+    assert [p.name for p in (tmp_path / "twice").iterdir()] == ["unrolling_tracking"]
 
 
 # -- the exported repository on a real Triton server ----------------------------------------
