@@ -64,7 +64,7 @@ import torch
 from torch import nn
 
 from acts_gnn.cuda.dispatch import radius_graph
-from acts_gnn.errors import ConfigError
+from acts_gnn.errors import ConfigError, InputFormatError
 from acts_gnn.event import NOISE_PARTICLE_ID, Event
 from acts_gnn.gnn.bundle import ModelBundle, PipelineConfig
 from acts_gnn.gnn.configs import REUSABLE_STAGES, TrainingConfig, check_reuse
@@ -123,6 +123,13 @@ def _prepare(
     dense[event.truth.particle_id == 0] = -1
     features = event.features()
     true = true_edges(event, cfg.target_pt_gev)
+    if true.shape[1] == 0:  # nothing to sample positive pairs from (it was an internal error)
+        raise InputFormatError(
+            event.source or f"event {event.event_id}",
+            "",
+            f"no particle above --target-pt {cfg.target_pt_gev:g} GeV with two points: nothing "
+            "to train on in this event",
+        )
     mined = (
         _geometric_negatives(features, np.unique(true), dense, 24)
         if negatives

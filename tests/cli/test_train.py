@@ -185,3 +185,19 @@ def test_train_refuses_events_without_a_particle_table(tmp_path, run_cli):
         "training events need a particle table (the particles' pT; eventNNN-particles.csv)\n"
     )
     assert not (tmp_path / "b").exists()
+
+
+def test_an_event_with_nothing_to_learn_is_refused(run_cli, tmp_path):
+    """No particle above --target-pt: it was an internal error in the embedding's sampling."""
+    from acts_gnn.io.example import example_dir
+
+    example = example_dir()
+    result = run_cli(
+        "train", "--train", example, "--val", example, "--target-pt", "1000", "-o", tmp_path / "b"
+    )
+    assert result.exit_code == 2
+    assert result.stderr.splitlines()[-1] == (
+        f"acts-gnn: error: {example / 'event000000000-spacepoint.csv'}: no particle above "
+        "--target-pt 1000 GeV with two points: nothing to train on in this event"
+    )
+    assert not (tmp_path / "b").exists()
