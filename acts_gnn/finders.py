@@ -153,6 +153,18 @@ def register_finder(
     ``servable`` None: a class with a ``run`` method is servable, one without is not (a factory
     named by a string must say).
     """
+    if not isinstance(name, str) or not name:
+        raise ConfigError(f"a track finder's name must be a non-empty string, got {name!r}")
+    if not isinstance(factory, str) and not callable(factory):
+        raise ConfigError(
+            f"track finder {name!r}: its factory must be callable (a class or function) or "
+            f"'module:attribute', got {factory!r}"
+        )
+    if not isinstance(factory, str) and isinstance(factory, type):
+        if not callable(getattr(factory, "reconstruct", None)):
+            raise ConfigError(
+                f"track finder {name!r}: {factory.__name__} has no reconstruct(event) method"
+            )
     taken = [n for n in (name, *aliases) if n in _REGISTRY or n in _ALIASES]
     if taken:
         raise ConfigError(f"track finder name {taken[0]!r} is registered already")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 
@@ -134,3 +136,39 @@ def test_a_finder_without_run_is_local_only():
             finders.register_finder("lazy", "some.module:Finder")
     finally:
         finders.unregister_finder("event_only")
+
+
+class _NoReconstruct:
+    name = "broken"
+
+
+def test_a_plugin_registering_what_is_no_finder_is_told_so():
+    """The registry took ``42`` or a class without ``reconstruct``: internal errors later."""
+    for name, factory, expected in (
+        ("n42", 42, "track finder 'n42': its factory must be callable"),
+        ("broken", _NoReconstruct, "track finder 'broken': _NoReconstruct has no reconstruct"),
+        ("", ToyFinder, "a track finder's name must be a non-empty string, got ''"),
+    ):
+        with pytest.raises(ConfigError, match=f"^{re.escape(expected)}"):
+            finders.register_finder(name, factory)
+    assert "n42" not in finders.finder_names() and "broken" not in finders.finder_names()
+
+
+def test_an_internal_error_with_plugins_names_them(run_cli, tmp_path, monkeypatch):
+    import acts_gnn.io.source
+
+    def buggy(*_args, **_kwargs):
+        raise ZeroDivisionError("division by zero")
+
+    monkeypatch.setattr(acts_gnn.io.source, "open_events", buggy)
+    monkeypatch.delenv("ACTS_GNN_TRACEBACK")
+    monkeypatch.setenv(finders.PLUGINS_VARIABLE, "my_finders")
+    (tmp_path / "my_finders.py").write_text("")  # a plug-in that registers nothing
+    monkeypatch.syspath_prepend(tmp_path)
+    result = run_cli("reconstruct", "--example", "--backend", "truth", "-o", tmp_path / "t.root")
+    assert (result.exit_code, result.stderr) == (
+        1,
+        "acts-gnn: internal error: ZeroDivisionError: division by zero (a bug in acts-gnn or a "
+        "plug-in of ACTS_GNN_FINDERS (my_finders), not in the input: please report it with the "
+        "output of the same command under ACTS_GNN_TRACEBACK=1)\n",
+    )

@@ -177,10 +177,14 @@ TRACEBACK_VARIABLE = "ACTS_GNN_TRACEBACK"
 
 def _internal_error(exc: BaseException) -> int:
     """Say that acts-gnn itself failed (not the input), and how to show where; exit code 1."""
+    from acts_gnn.finders import PLUGINS_VARIABLE
+
     text = str(exc).strip().splitlines()
     what = f"{type(exc).__name__}: {text[0]}" if text else type(exc).__name__
+    plugins = os.environ.get(PLUGINS_VARIABLE, "").strip()
+    whose = f"acts-gnn or a plug-in of {PLUGINS_VARIABLE} ({plugins})" if plugins else "acts-gnn"
     typer.echo(
-        f"acts-gnn: internal error: {what} (a bug in acts-gnn, not in the input: please report "
+        f"acts-gnn: internal error: {what} (a bug in {whose}, not in the input: please report "
         f"it with the output of the same command under {TRACEBACK_VARIABLE}=1)",
         err=True,
     )
