@@ -121,6 +121,7 @@ def run_sweep(
     for index, url in enumerate(config.urls):
         metrics = config.metrics_urls[index] if config.metrics_urls else None
         remote = RemotePipeline([url], config.model, timeout_s=config.timeout_s, retries=0)
+        url = remote.urls[0]  # as the client takes it: no grpc:// or http://, a port
         for concurrency in config.concurrency:
             served = Served(url, config.model, metrics, access_token=config.access_token)
             measure(f"{url} c={concurrency}", remote, concurrency, served)

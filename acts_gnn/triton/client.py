@@ -198,6 +198,25 @@ def _status(exc: Exception) -> str:
     return match.group(1) if match else ""
 
 
+def _check_pem(path: Path) -> None:
+    """Raise :class:`ConfigError` unless ``path`` is a file holding a PEM certificate (gRPC
+    only logged a line and then failed every connection: exit code 3, as if no server were
+    there)."""
+    if not path.exists():
+        raise ConfigError(f"--tls-root-cert {path}: no such file")
+    if not path.is_file():
+        raise ConfigError(f"--tls-root-cert {path}: not a file")
+    try:
+        text = path.read_bytes()
+    except OSError as exc:
+        raise ConfigError(f"--tls-root-cert {path}: cannot read it ({exc.strerror})") from exc
+    if b"-----BEGIN CERTIFICATE-----" not in text:
+        raise ConfigError(
+            f"--tls-root-cert {path}: no PEM certificate in it (expected a line "
+            "-----BEGIN CERTIFICATE-----)"
+        )
+
+
 def classify_failure(
     exc: Exception, url: str, model: str, timeout_s: float
 ) -> tuple[RemoteInferenceError, bool]:
@@ -285,15 +304,14 @@ class RemotePipeline:
         tls_root_cert: str | Path | None = None,
     ) -> None:
         urls = server_urls(urls)
-        if not 0 < timeout_s <= math.inf:
-            raise ConfigError(f"--timeout-s must be more than 0 s, got {timeout_s:g}")
+        if not 0 < timeout_s < math.inf:  # a request that may never end would hang the run
+            raise ConfigError(f"--timeout-s must be a number of seconds above 0, got {timeout_s:g}")
         if protocol not in ("grpc", "http"):
             raise ConfigError(f"protocol must be grpc or http, got {protocol!r}")
         if tls_root_cert is not None:
             if protocol != "grpc":
                 raise ConfigError("TLS is supported for gRPC only (Triton's HTTP is plain)")
-            if not Path(tls_root_cert).is_file():
-                raise ConfigError(f"--tls-root-cert {tls_root_cert}: no such file")
+            _check_pem(Path(tls_root_cert))
         self.tls_root_cert = str(tls_root_cert) if tls_root_cert is not None else None
         # a URL without a port gets Triton's default one for the protocol
         port = DEFAULT_PORTS[protocol]

@@ -105,6 +105,16 @@ def test_tls_options_are_checked(tmp_path):
         RemotePipeline(["a:1"], protocol="http", tls_root_cert=tmp_path / "x.pem")
     with pytest.raises(ConfigError, match="no such file"):
         RemotePipeline(["a:1"], tls_root_cert=tmp_path / "missing.pem")
+    with pytest.raises(ConfigError, match=r"x\.pem: not a file$"):
+        (tmp_path / "x.pem").mkdir()
+        RemotePipeline(["a:1"], tls_root_cert=tmp_path / "x.pem")
+    (tmp_path / "key.pem").write_text("-----BEGIN PRIVATE KEY-----\nabc\n")
+    with pytest.raises(ConfigError) as info:  # gRPC logged a line and failed every connection
+        RemotePipeline(["a:1"], tls_root_cert=tmp_path / "key.pem")
+    assert str(info.value) == (
+        f"--tls-root-cert {tmp_path / 'key.pem'}: no PEM certificate in it (expected a line "
+        "-----BEGIN CERTIFICATE-----)"
+    )
 
 
 def test_sigterm_drains_requests_in_flight(tmp_path, event):
