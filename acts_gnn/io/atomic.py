@@ -74,7 +74,18 @@ def check_output(path: str | Path, *, overwrite: bool) -> None:
         )
     if path.exists() and not overwrite:
         raise OutputRefusedError(f"{path}: already exists (use --force to replace it)")
+    # written first as ".NAME.XXXXXXXX.part" beside it (tempfile's 8 characters)
+    longest = _NAME_MAX - len(".") - len(".XXXXXXXX.part")
+    if len(os.fsencode(path.name)) > longest:
+        raise OutputRefusedError(
+            f"{path}: file name longer than {longest} bytes (the file system takes {_NAME_MAX}, "
+            "less room for the temporary name it is written under)"
+        )
     _check_creatable(path)
+
+
+#: the longest file name Linux file systems take (bytes)
+_NAME_MAX = 255
 
 
 def _check_creatable(path: Path) -> None:

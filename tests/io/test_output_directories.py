@@ -70,3 +70,17 @@ def test_a_device_or_pipe_where_a_file_goes_is_refused_even_with_force(run_cli, 
     result = run_cli("reconstruct", "--example", "--backend", "truth", "-o", pipe, "--force")
     assert result.exit_code == 2 and "is not a regular file" in result.stderr
     assert pipe.is_fifo()
+
+
+def test_a_file_name_too_long_is_refused_before_any_work(tmp_path):
+    """It failed with "File name too long" when written: exit 1, after the work."""
+    from acts_gnn.io.atomic import check_output
+
+    check_output(tmp_path / ("a" * 240), overwrite=False)  # 240 + 15 for its temporary name
+    long = tmp_path / ("a" * 241)
+    with pytest.raises(OutputRefusedError) as error:
+        check_output(long, overwrite=False)
+    assert str(error.value) == (
+        f"{long}: file name longer than 240 bytes (the file system takes 255, less room for the "
+        "temporary name it is written under)"
+    )
