@@ -105,13 +105,13 @@ class FinderRequest:
                 raise ConfigError(
                     "--fallback-local needs --url (without one every event runs here)"
                 )
+        settings = {  # the GNN finders' settings
+            "--bundle": self.bundle,
+            "--device": self.device,
+            "--max-neighbours": self.max_neighbours,
+            "--precision": self.precision,
+        }
         if self.runs_here and self.backend is not None:
-            settings = {
-                "--bundle": self.bundle,
-                "--device": self.device,
-                "--max-neighbours": self.max_neighbours,
-                "--precision": self.precision,
-            }
             given = [name for name, value in settings.items() if value is not None]
             if given and not finder_entry(self.backend).uses_bundle:
                 raise ConfigError(
@@ -119,13 +119,7 @@ class FinderRequest:
                     f"{self.backend} takes no settings"
                 )
         if self.urls and not self.fallback_local:
-            local = {
-                "--backend": self.backend,
-                "--bundle": self.bundle,
-                "--device": self.device,
-                "--max-neighbours": self.max_neighbours,
-                "--precision": self.precision,
-            }
+            local = {"--backend": self.backend, **settings}
             given = [name for name, value in local.items() if value is not None]
             if given:
                 raise ConfigError(

@@ -12,7 +12,15 @@ import typer
 
 from acts_gnn.errors import ConfigError
 
-__all__ = ["BranchOption", "PrecisionOption", "inputs_or_example", "parse_mapping"]
+__all__ = [
+    "BranchOption",
+    "FormatOption",
+    "PrecisionOption",
+    "RootPresetOption",
+    "TreeOption",
+    "inputs_or_example",
+    "parse_mapping",
+]
 
 #: ``--precision`` of the commands that run the GNN models (reconstruct, serve, benchmark)
 PrecisionOption = Annotated[
@@ -23,7 +31,20 @@ PrecisionOption = Annotated[
     ),
 ]
 
-#: ``--branch`` of the commands that read ROOT event files (reconstruct, evaluate)
+#: ``--format``, ``--root-preset`` and ``--tree`` of the commands that read event files
+#: (reconstruct, benchmark; evaluate words its own for truth inputs)
+FormatOption = Annotated[
+    str | None,
+    typer.Option(
+        "--format", help="Input format: acts-csv, trackml, root or npz (default: detect)."
+    ),
+]
+RootPresetOption = Annotated[
+    str, typer.Option(help="ROOT branch layout: spacepoints or hits (ACTS writers).")
+]
+TreeOption = Annotated[str | None, typer.Option(help="ROOT tree name, overriding the preset.")]
+
+#: ``--branch`` of the commands that read ROOT event files (reconstruct, evaluate, benchmark)
 BranchOption = Annotated[
     list[str] | None,
     typer.Option(

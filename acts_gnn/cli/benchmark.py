@@ -10,7 +10,15 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from acts_gnn.cli._common import BranchOption, PrecisionOption, inputs_or_example, parse_mapping
+from acts_gnn.cli._common import (
+    BranchOption,
+    FormatOption,
+    PrecisionOption,
+    RootPresetOption,
+    TreeOption,
+    inputs_or_example,
+    parse_mapping,
+)
 from acts_gnn.cli._console import make_console
 
 if TYPE_CHECKING:
@@ -91,16 +99,9 @@ def command(
     force: Annotated[
         bool, typer.Option(help="Replace existing results (-o's files, --export-perf-data).")
     ] = False,
-    input_format: Annotated[
-        str | None,
-        typer.Option(
-            "--format", help="Input format: acts-csv, trackml, root or npz (default: detect)."
-        ),
-    ] = None,
-    root_preset: Annotated[
-        str, typer.Option(help="ROOT branch layout: spacepoints or hits (ACTS writers).")
-    ] = "spacepoints",
-    tree: Annotated[str | None, typer.Option(help="ROOT tree name, overriding the preset.")] = None,
+    input_format: FormatOption = None,
+    root_preset: RootPresetOption = "spacepoints",
+    tree: TreeOption = None,
     branch: BranchOption = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No live view.")] = False,
 ) -> None:

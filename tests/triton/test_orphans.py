@@ -37,20 +37,20 @@ def test_a_killed_balancer_parent_takes_its_servers_and_nginx_along(tmp_path):
         assert sum("nginx" in c for c in commands.values()) >= 1, commands
         os.kill(served.process.pid, signal.SIGKILL)  # what kill -9 or the OOM killer does
         served.process.wait()
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            left = {pid: c for pid in family if (c := running_command(pid))}
-            if not left:
-                break
-            time.sleep(0.5)
+        left = _gone_within(family, 60)
         assert left == {}, f"still running after the parent was killed: {left}"
     finally:
-        for pid in descendants(served.process.pid) | locals().get("family", set()):
-            try:
-                os.kill(pid, signal.SIGKILL)
-            except OSError:
-                pass
+        _kill_all(descendants(served.process.pid) | locals().get("family", set()))
         served.kill()
+
+
+def _kill_all(pids: set[int]) -> None:
+    """SIGKILL what of ``pids`` still runs (a test's clean-up)."""
+    for pid in pids:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except OSError:
+            pass
 
 
 def _gone_within(pids: set[int], seconds: float) -> dict[int, str]:
@@ -131,11 +131,7 @@ def test_a_killed_serve_takes_its_tritonserver_along_at_once(tmp_path):
         assert when - killed < 10
         assert "the server closed the connection while answering" in str(failure)
     finally:
-        for pid in descendants(served.process.pid) | locals().get("family", set()):
-            try:
-                os.kill(pid, signal.SIGKILL)
-            except OSError:
-                pass
+        _kill_all(descendants(served.process.pid) | locals().get("family", set()))
         served.kill()
 
 
@@ -175,8 +171,4 @@ def test_the_reaper_kills_what_it_was_told_of_and_its_children(ending):
             assert running_command(ignored) == "sleep 300"
         finally:
             watching.kill()
-            for pid in told | {ignored}:
-                try:
-                    os.kill(pid, signal.SIGKILL)
-                except OSError:
-                    pass
+            _kill_all(told | {ignored})
