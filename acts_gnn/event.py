@@ -64,6 +64,14 @@ def find_sorted(sorted_keys: np.ndarray, queries: np.ndarray) -> tuple[np.ndarra
 
 
 def _column(values: object, dtype: np.dtype | type, name: str, n: int | None) -> np.ndarray:
+    if isinstance(values, np.ndarray):  # a file's array (lists convert exactly as they are)
+        if values.dtype.kind == "c":  # numpy would drop the imaginary part with a warning
+            raise ValueError(f"{name} must be real numbers, got {values.dtype}")
+        if np.dtype(dtype).kind in "iu" and values.dtype.kind == "f" and values.size:
+            with np.errstate(invalid="ignore"):
+                integral = np.isfinite(values).all() and (values == np.floor(values)).all()
+            if not integral:  # numpy would cut 0.7 to 0, and NaN to anything, with a warning
+                raise ValueError(f"{name} must be whole numbers, got {values.dtype} with fractions")
     array = np.ascontiguousarray(values, dtype=dtype)
     if array.ndim != 1:
         raise ValueError(f"{name} must be one-dimensional, got shape {array.shape}")

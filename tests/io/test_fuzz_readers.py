@@ -249,8 +249,25 @@ def _npz_with(**changes) -> bytes:
             {"truth_particle_id": np.zeros(10, np.uint64)},
             "inconsistent arrays (truth has 10 entries for 6 space points)",
         ),
+        (  # numpy cut it to 0 with a warning
+            {"sp_measurement_id": np.full(6, 0.7)},
+            "inconsistent arrays (measurement_id must be whole numbers, got float64 with "
+            "fractions)",
+        ),
+        (
+            {"sp_x": np.ones(6, np.complex64)},
+            "inconsistent arrays (x must be real numbers, got complex64)",
+        ),
     ],
-    ids=["scalar-column", "two-ids", "negative-id", "other-event", "truth-length"],
+    ids=[
+        "scalar-column",
+        "two-ids",
+        "negative-id",
+        "other-event",
+        "truth-length",
+        "cut-id",
+        "complex",
+    ],
 )
 def test_bad_npz_arrays_are_named(changes, expected):
     """Each was an internal error, or read under another event's number."""
