@@ -55,6 +55,10 @@ class SweepConfig:
             raise ConfigError("--events must be at least 1 and --warmup at least 0")
         if self.metrics_urls and len(self.metrics_urls) != len(self.urls):
             raise ConfigError("give one --metrics-url per --url (or none)")
+        if self.metrics_urls:  # what no server can be at (they were never checked)
+            from acts_gnn.triton.client import server_urls
+
+            server_urls(list(self.metrics_urls))
 
 
 def _local_twin(model: str) -> bool:

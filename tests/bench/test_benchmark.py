@@ -413,3 +413,14 @@ def test_an_unreachable_server_is_one_line_and_3(run_cli, tmp_path):
     )
     assert len(result.stderr.splitlines()) == 1  # no traceback
     assert not out.exists()
+
+
+def test_a_metrics_url_no_server_can_be_at_is_refused(run_cli, tmp_path):
+    result = run_cli(
+        "benchmark", "--example", "--url", "127.0.0.1:1", "--metrics-url", "localhost:99999",
+        "-o", tmp_path / "bench",
+    )  # fmt: skip
+    assert (result.exit_code, result.stderr) == (
+        2,
+        "acts-gnn: error: url 'localhost:99999': the port must be 1 to 65535, got 99999\n",
+    )
