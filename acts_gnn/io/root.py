@@ -151,7 +151,9 @@ def root_event_ids(path: Path, layout: RootLayout) -> list[tuple[int, int, int]]
     tree = _open_tree(path, layout)
     with damaged_root_is_input_error(path):
         raw = np.asarray(tree[layout.event_id].array(library="np"))
-    integral = raw.dtype.kind in "iu" or (raw.dtype.kind == "f" and np.all(np.mod(raw, 1) == 0))
+    with np.errstate(invalid="ignore"):  # inf and NaN are no event numbers either
+        fraction = np.mod(raw, 1) if raw.dtype.kind == "f" else None
+    integral = raw.dtype.kind in "iu" or (fraction is not None and bool(np.all(fraction == 0)))
     if raw.ndim != 1 or not integral or (raw.size and (raw.min() < 0 or raw.max() >= 2**63)):
         raise InputFormatError(
             path,
