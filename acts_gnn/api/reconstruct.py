@@ -132,7 +132,7 @@ class FinderRequest:
         """The finder (loads the model or connects the client)."""
         local = (
             make_finder(
-                self.backend or "gnn",
+                "gnn" if self.backend is None else self.backend,
                 self.bundle,
                 self.device,
                 max_neighbours=self.max_neighbours,

@@ -541,6 +541,10 @@ def test_local_finder_options_with_a_url_are_refused(run_cli, tmp_path, options,
             "--bundle and --device set a GNN finder, and --backend truth takes no settings",
         ),
         (
+            ["--backend", ""],
+            "unknown backend ''; choose one of gnn, gnn_components, gnn_walk, truth, unrolling",
+        ),
+        (
             ["--url", "localhost:1", "--threads", "2"],
             "--threads sets the finder run here, but with --url the served model finds the "
             "tracks (add --fallback-local to run it when no server answers)",
