@@ -685,6 +685,8 @@ def simulate(
     for table in config.particle_tables[: config.events]:
         read_generated(table)  # a malformed table stops here, with its one line, not in ACTS
     output = Path(output)
+    if output.exists() and not output.is_dir():
+        raise OutputRefusedError(f"{output}: is a file, not a directory (-o takes a directory)")
     if output.exists() and any(output.glob("event*-*.csv*")) and not overwrite:
         raise OutputRefusedError(
             f"{output}: already holds event files (choose an empty directory, or --force to "

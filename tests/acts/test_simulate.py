@@ -217,6 +217,10 @@ def test_refuses_bad_settings_and_full_directories(tmp_path):
     (tmp_path / "event000000000-hits.csv").write_text("x\n")
     with pytest.raises(OutputError, match=r"already holds event files \(choose an empty "):
         simulate(SimulationConfig(model=PileupModel(pileup=1)), tmp_path)
+    with pytest.raises(OutputError, match=r"hits.csv: is a file, not a directory \(-o takes"):
+        simulate(
+            SimulationConfig(model=PileupModel(pileup=1)), tmp_path / "event000000000-hits.csv"
+        )
 
 
 def test_overwrite_replaces_the_event_files_once_the_new_ones_are_made(tmp_path):
