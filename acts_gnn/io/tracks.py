@@ -31,10 +31,12 @@ from acts_gnn.io.root import damaged_root_is_input_error
 from acts_gnn.result import TrackingResult
 
 __all__ = [
+    "PROTOTRACKS_GLOB",
     "PROTOTRACK_COLUMNS",
     "TrackWriter",
     "candidates",
     "prototrack_csv_path",
+    "prototrack_files",
     "read_prototracks_csv",
     "read_prototracks_with_positions",
     "read_tracks",
@@ -290,6 +292,8 @@ def _read_tracks_root(path: Path) -> Iterator[tuple[int, np.ndarray, np.ndarray]
         yield e, per_hit_track[mask], flat[mask]
 
 
+#: what the names of a folder's proto-track CSV files look like (as a glob)
+PROTOTRACKS_GLOB = "event*-prototracks.csv"
 #: the name of an event's proto-track CSV file
 _PROTOTRACKS_NAME = re.compile(r"^event(?P<id>\d+)-prototracks\.csv$")
 
@@ -335,17 +339,30 @@ def read_prototracks_with_positions(
     return table["trackId"], table["measurementId"], positions
 
 
-def _read_tracks_csv(directory: Path) -> Iterator[tuple[int, np.ndarray, np.ndarray]]:
-    files = sorted(directory.glob("event*-prototracks.csv"))
+def prototrack_files(directory: str | Path) -> dict[int, Path]:
+    """Event id → its proto-track CSV file in ``directory``, in file-name order.
+
+    Raises:
+        InputFormatError: no such file there, or one whose name is no event's.
+    """
+    directory = Path(directory)
+    files = sorted(directory.glob(PROTOTRACKS_GLOB))
     if not files:
         raise InputFormatError(directory, "", "no eventNNN-prototracks.csv files")
+    found = {}
     for path in files:
         name = _PROTOTRACKS_NAME.match(path.name)
         if name is None:  # "event000000001 (copy)-prototracks.csv"
             raise InputFormatError(
                 path, "", "unrecognised file name (expected eventNNN-prototracks.csv)"
             )
-        yield int(name["id"]), *read_prototracks_csv(path)
+        found[int(name["id"])] = path
+    return found
+
+
+def _read_tracks_csv(directory: Path) -> Iterator[tuple[int, np.ndarray, np.ndarray]]:
+    for event_id, path in prototrack_files(directory).items():
+        yield event_id, *read_prototracks_csv(path)
 
 
 def read_tracks(path: str | Path) -> dict[int, tuple[np.ndarray, np.ndarray]]:

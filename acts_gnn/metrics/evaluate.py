@@ -17,7 +17,7 @@ from acts_gnn.interrupts import interrupts_held
 from acts_gnn.io.atomic import stage_text
 from acts_gnn.io.source import EventSource
 from acts_gnn.io.tracks import (
-    prototrack_csv_path,
+    prototrack_files,
     read_prototracks_with_positions,
     read_tracks,
     recorded_spacepoints,
@@ -153,11 +153,23 @@ def evaluate_tracks(
             is refused too).
     """
     source.check_distinct_ids()  # the tracks are kept by event number
-    tracks = read_tracks(tracks_path)
+    if Path(tracks_path).is_dir():  # each file read once, when its event comes, with positions
+        files = prototrack_files(tracks_path)
+        available = set(files)
+
+        def pairs(event_id: int) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+            return read_prototracks_with_positions(files[event_id])
+    else:
+        tracks = read_tracks(tracks_path)
+        available = set(tracks)
+
+        def pairs(event_id: int) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+            return (*tracks[event_id], None)  # a ROOT file records no positions
+
     recorded = recorded_spacepoints(tracks_path)
     accumulator = PerformanceAccumulator(config, min_track_sizes)
     for ref in source.refs:
-        if ref.event_id not in tracks:
+        if ref.event_id not in available:
             raise InputFormatError(
                 tracks_path, f"event {ref.event_id}", f"missing; it is in {ref.source}"
             )
@@ -172,13 +184,8 @@ def evaluate_tracks(
                 f"its tracks were made from {made_from} space points, {event.source} has "
                 f"{len(event)}; the files do not belong together",
             )
-        track_id, measurement_id = tracks[ref.event_id]
         # a CSV file records where each point was: another event's of the same size is refused
-        positions = (
-            read_prototracks_with_positions(prototrack_csv_path(tracks_path, ref.event_id))[2]
-            if Path(tracks_path).is_dir()
-            else None
-        )
+        track_id, measurement_id, positions = pairs(ref.event_id)
         labels = labels_from_tracks(event, track_id, measurement_id, tracks_path, positions)
         accumulator.add(event, labels)
         if on_event is not None:

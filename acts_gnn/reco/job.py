@@ -29,6 +29,7 @@ from acts_gnn.io.atomic import check_output, stage_text
 from acts_gnn.io.source import EventSource
 from acts_gnn.io.timing import TimingReport
 from acts_gnn.io.tracks import (
+    PROTOTRACKS_GLOB,
     TrackWriter,
     prototrack_csv_path,
     read_prototracks_with_positions,
@@ -82,7 +83,7 @@ class ReconstructionOutputs:
         csv_dir = self.tracks_csv_dir.resolve() if self.tracks_csv_dir is not None else None
         for option, path in given:  # where, and as what, it would be taken for an event's file
             inside = csv_dir is not None and path.resolve().parent == csv_dir
-            if option != "--csv-dir" and inside and fnmatch(path.name, "event*-prototracks.csv"):
+            if option != "--csv-dir" and inside and fnmatch(path.name, PROTOTRACKS_GLOB):
                 raise ConfigError(
                     f"{option} {path} is named as --csv-dir's per-event files: give another name"
                 )
@@ -94,7 +95,7 @@ class ReconstructionOutputs:
         if self.tracks_csv_dir is not None and self.tracks_csv_dir.exists():
             if not self.tracks_csv_dir.is_dir():
                 raise OutputRefusedError(f"{self.tracks_csv_dir}: exists and is not a directory")
-            existing = any(self.tracks_csv_dir.glob("event*-prototracks.csv"))
+            existing = any(self.tracks_csv_dir.glob(PROTOTRACKS_GLOB))
             if existing and not (self.overwrite or self.resume):
                 raise OutputRefusedError(
                     f"{self.tracks_csv_dir}: already holds proto-track files "
@@ -337,7 +338,7 @@ def _remove_other_runs_files(csv_dir: Path, event_ids: set[int]) -> int:
     Returns how many went."""
     ours = {prototrack_csv_path(csv_dir, event_id) for event_id in event_ids}
     removed = 0
-    for path in csv_dir.glob("event*-prototracks.csv"):
+    for path in csv_dir.glob(PROTOTRACKS_GLOB):
         if path not in ours:
             try:
                 path.unlink()

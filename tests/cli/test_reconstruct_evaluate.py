@@ -392,3 +392,15 @@ def test_evaluate_refuses_tracks_it_cannot_take_for_tracks(tmp_path, run_cli):
         f"acts-gnn: error: {flat}: tree 'tracks', branch 'measurement_id': expected a list of "
         "numbers per track (2 * uint64)\n",
     )
+
+
+def test_evaluate_reads_a_csv_folder_by_the_names_it_lists(tmp_path, run_cli):
+    """``event0-prototracks.csv`` (not zero-padded) is listed as event 0: its positions came
+    from a second read under the padded name, which was not there."""
+    csv = tmp_path / "csv"
+    result = run_cli("reconstruct", "--example", "--backend", "truth", "--csv-dir", csv)
+    assert result.exit_code == 0, result.stderr
+    (csv / "event000000000-prototracks.csv").rename(csv / "event0-prototracks.csv")
+    result = run_cli("evaluate", csv, "--example")
+    assert result.exit_code == 0, result.stderr
+    assert "100.00%" in result.stdout
