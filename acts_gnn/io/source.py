@@ -266,7 +266,8 @@ def open_events(
 
     Raises:
         InputFormatError: a path does not exist or holds no recognisable event.
-        ConfigError: an unknown format, preset or branch key.
+        ConfigError: an unknown format, preset or branch key; a ROOT layout for inputs none of
+            which is a ROOT file.
     """
     if format is not None and format not in reader_names():
         names = [*FORMATS, *(n for n in reader_names() if n not in FORMATS)]
@@ -275,4 +276,11 @@ def open_events(
         paths = [paths]
     finder = _Finder(format, root_preset, root_tree, root_branches)
     finder.root_layout()  # a mistyped preset or branch key is refused whatever the inputs
-    return EventSource(tuple(ref for raw in paths for ref in finder.path(Path(raw))))
+    refs = tuple(ref for raw in paths for ref in finder.path(Path(raw)))
+    root_settings = root_tree or root_branches or root_preset != "spacepoints"
+    if root_settings and refs and not any(ref.format == "root" for ref in refs):
+        raise ConfigError(
+            "a ROOT layout (--root-preset, --tree, --branch) was given, but no input is a "
+            f"ROOT file (the events are {refs[0].format} files)"
+        )
+    return EventSource(refs)

@@ -105,6 +105,24 @@ def test_a_mistyped_root_preset_or_branch_is_refused_whatever_the_inputs(event):
         open_events(event, root_branches={"foo": "bar"})
 
 
+def test_a_root_layout_for_inputs_that_hold_no_root_file_is_refused(event, run_cli, tmp_path):
+    from acts_gnn.errors import ConfigError
+
+    expected = (
+        "a ROOT layout (--root-preset, --tree, --branch) was given, but no input is a ROOT "
+        "file (the events are acts-csv files)"
+    )
+    for settings in ({"root_tree": "hits"}, {"root_branches": {"x": "tx"}}, {"root_preset": "hits"}):
+        with pytest.raises(ConfigError) as refused:
+            open_events(event, **settings)
+        assert str(refused.value) == expected
+    assert len(open_events(event, root_preset="spacepoints")) == 1  # the default says nothing
+    out = tmp_path / "tracks"
+    result = run_cli("reconstruct", event, "-o", out, "--backend", "truth", "--tree", "hits")
+    assert (result.exit_code, result.stderr) == (2, f"acts-gnn: error: {expected}\n")
+    assert not out.exists()
+
+
 def test_an_event_file_linked_to_nothing_is_refused_not_skipped(event, tmp_path):
     for name in (f"{EVENT}-spacepoint.csv", f"{EVENT}-measurements.csv"):
         (event / name).rename(tmp_path / name)  # the real file moved away: the link now dangles
