@@ -37,7 +37,9 @@ class SweepConfig:
     concurrency: Sequence[int] = (1, 2, 4)
     n_events: int = 10
     warmup: int = 1
-    device: str = "cpu"
+    #: the GNN settings of the local pipeline and the spawned servers (None: cpu, the bundle's
+    #: precision, the shipped bundle)
+    device: str | None = None
     precision: str | None = None
     bundle: Path | None = None
     timeout_s: float = 600.0
@@ -55,6 +57,14 @@ class SweepConfig:
             raise ConfigError("--events must be at least 1 and --warmup at least 0")
         if self.metrics_urls and len(self.metrics_urls) != len(self.urls):
             raise ConfigError("give one --metrics-url per --url (or none)")
+        settings = {"--bundle": self.bundle, "--device": self.device, "--precision": self.precision}
+        given = ", ".join(name for name, value in settings.items() if value is not None)
+        if given and not (self.local or self.spawn):
+            raise ConfigError(
+                f"{given}: settings of --local and --spawn; a --url server runs with its own"
+            )
+        if given and not _uses_bundle(self.model):
+            raise ConfigError(f"{given}: settings of a GNN model; --model {self.model} takes none")
         if self.metrics_urls:  # what no server can be at (they were never checked)
             from acts_gnn.triton.client import server_urls
 
@@ -67,6 +77,14 @@ def _local_twin(model: str) -> bool:
         return finder_entry(model, served=True).local
     except ConfigError:
         return False
+
+
+def _uses_bundle(model: str) -> bool:
+    """Whether the served ``model`` is a GNN pipeline (a bundle, a device, a precision)."""
+    try:
+        return finder_entry(model, served=True).uses_bundle
+    except ConfigError:
+        return True  # an unknown model is refused where it is looked up, by its own name
 
 
 def load_sweep_events(
@@ -119,7 +137,9 @@ def run_sweep(
         on_point(point)
 
     if config.local:
-        finder = make_finder(config.model, config.bundle, config.device, precision=config.precision)
+        finder = make_finder(
+            config.model, config.bundle, config.device or "cpu", precision=config.precision
+        )
         measure(f"local {finder.name}", finder, 1, None)
 
     for index, url in enumerate(config.urls):
@@ -138,7 +158,7 @@ def run_sweep(
             with SpawnedServer(
                 [config.model],
                 instances,
-                device=config.device,
+                device=config.device or "cpu",
                 bundle=config.bundle,
                 extra_options=precision,
             ) as server:

@@ -83,7 +83,12 @@ def command(
         int,
         typer.Option(help="Warm-up rounds run first and not counted (one event per instance)."),
     ] = 1,
-    device: Annotated[str, typer.Option(help="cpu or cuda (local and spawned).")] = "cpu",
+    device: Annotated[
+        str | None,
+        typer.Option(
+            help="cpu or cuda, for a GNN model's --local and --spawn points [default: cpu]."
+        ),
+    ] = None,
     precision: PrecisionOption = None,
     bundle: Annotated[
         Path | None, typer.Option(help="Model bundle, local and spawned (default: shipped).")

@@ -8,6 +8,7 @@ import sys
 import threading
 import time
 import types
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -163,6 +164,17 @@ def test_refusals(events):
         SweepConfig().check()
     with pytest.raises(ConfigError, match="'null_tracking' has no local twin"):
         SweepConfig(model="null_tracking", local=True).check()
+    with pytest.raises(ConfigError) as refused:  # a running server has its own settings
+        SweepConfig(urls=("localhost:8001",), device="cuda", bundle=Path("b")).check()
+    assert str(refused.value) == (
+        "--bundle, --device: settings of --local and --spawn; a --url server runs with its own"
+    )
+    with pytest.raises(ConfigError) as refused:  # the unrolling finder has no model
+        SweepConfig(model="unrolling_tracking", local=True, precision="bf16").check()
+    assert str(refused.value) == (
+        "--precision: settings of a GNN model; --model unrolling_tracking takes none"
+    )
+    SweepConfig(urls=("localhost:8001",), local=True, device="cpu").check()  # for --local
 
 
 def test_server_statistics_per_request():

@@ -112,7 +112,11 @@ def test_a_root_layout_for_inputs_that_hold_no_root_file_is_refused(event, run_c
         "a ROOT layout (--root-preset, --tree, --branch) was given, but no input is a ROOT "
         "file (the events are acts-csv files)"
     )
-    for settings in ({"root_tree": "hits"}, {"root_branches": {"x": "tx"}}, {"root_preset": "hits"}):
+    for settings in (
+        {"root_tree": "hits"},
+        {"root_branches": {"x": "tx"}},
+        {"root_preset": "hits"},
+    ):
         with pytest.raises(ConfigError) as refused:
             open_events(event, **settings)
         assert str(refused.value) == expected
