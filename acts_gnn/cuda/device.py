@@ -6,6 +6,7 @@ Layer: cuda.
 from __future__ import annotations
 
 import os
+import re
 
 from acts_gnn.errors import ConfigError
 
@@ -16,7 +17,8 @@ def resolve_device(device: str | None = None) -> str:
     """The torch device string to run on (``"cpu"``, ``"cuda"``, ``"cuda:1"``).
 
     Raises:
-        ConfigError: a CUDA device was asked for but none is available, or the name is unknown.
+        ConfigError: a CUDA device was asked for but none (or not that one) is available, or
+            the name is unknown.
     """
     import torch
 
@@ -27,8 +29,15 @@ def resolve_device(device: str | None = None) -> str:
         return "cuda" if torch.cuda.is_available() else "cpu"
     if name == "cpu":
         return "cpu"
-    if name.startswith("cuda"):
-        if not torch.cuda.is_available():
-            raise ConfigError(f"device {name!r}{origin} requested but torch sees no CUDA device")
-        return name
-    raise ConfigError(f"unknown device {name!r}{origin}; use cpu, cuda, cuda:N or auto")
+    cuda = re.fullmatch(r"cuda(?::(\d+))?", name)
+    if cuda is None:
+        raise ConfigError(f"unknown device {name!r}{origin}; use cpu, cuda, cuda:N or auto")
+    if not torch.cuda.is_available():
+        raise ConfigError(f"device {name!r}{origin} requested but torch sees no CUDA device")
+    count = torch.cuda.device_count()
+    if cuda[1] is not None and int(cuda[1]) >= count:
+        raise ConfigError(
+            f"device {name!r}{origin} requested but torch sees {count} CUDA device(s): "
+            f"cuda:0 to cuda:{count - 1}"
+        )
+    return name

@@ -20,3 +20,24 @@ def test_a_wrong_name_says_where_it_came_from(monkeypatch):
         resolve_device("gpu")
     monkeypatch.setenv("ACTS_GNN_DEVICE", "cpu")
     assert resolve_device() == "cpu"
+
+
+def test_a_cuda_name_is_cuda_or_cuda_and_an_index_torch_sees(monkeypatch):
+    import torch
+
+    for name in ("cuda:abc", "cuda:", "cuda1", "cuda:-1", "cuda:0:1"):
+        with pytest.raises(ConfigError) as raised:
+            resolve_device(name)
+        assert str(raised.value) == f"unknown device {name!r}; use cpu, cuda, cuda:N or auto"
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    with pytest.raises(ConfigError) as raised:
+        resolve_device("cuda:0")
+    assert str(raised.value) == "device 'cuda:0' requested but torch sees no CUDA device"
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 2)
+    assert [resolve_device(n) for n in ("cuda", "cuda:0", "cuda:1")] == ["cuda", "cuda:0", "cuda:1"]
+    with pytest.raises(ConfigError) as raised:
+        resolve_device("cuda:2")
+    assert str(raised.value) == (
+        "device 'cuda:2' requested but torch sees 2 CUDA device(s): cuda:0 to cuda:1"
+    )
