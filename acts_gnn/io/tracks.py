@@ -282,6 +282,13 @@ def _read_tracks_root(path: Path) -> Iterator[tuple[int, np.ndarray, np.ndarray]
             )
     event_id = ak.to_numpy(arrays["event_id"]).astype(np.int64)
     track_id = ak.to_numpy(arrays["track_id"]).astype(np.int64)
+    if (track_id < 0).any():  # -1 is the label of no candidate: such a track would vanish
+        entry = int(np.flatnonzero(track_id < 0)[0])
+        raise InputFormatError(
+            path,
+            f"tree 'tracks', branch 'track_id', entry {entry}",
+            f"expected an integer of 0 or more, found {track_id[entry]}",
+        )
     counts = ak.to_numpy(ak.num(arrays["measurement_id"]))
     flat = ak.to_numpy(ak.flatten(arrays["measurement_id"])).astype(np.uint64)
     per_hit_track = np.repeat(track_id, counts)
@@ -309,10 +316,8 @@ def read_prototracks_csv(path: str | Path) -> tuple[np.ndarray, np.ndarray]:
     Raises:
         InputFormatError: the file is missing or malformed.
     """
-    from acts_gnn.io.csvtable import read_table
-
-    table = read_table(Path(path), {"trackId": np.int64, "measurementId": np.uint64})
-    return table["trackId"], table["measurementId"]
+    track_id, measurement_id, _positions = _read_prototracks(Path(path), {})
+    return track_id, measurement_id
 
 
 def read_prototracks_with_positions(
@@ -325,18 +330,26 @@ def read_prototracks_with_positions(
     Raises:
         InputFormatError: the file is missing or malformed.
     """
+    return _read_prototracks(Path(path), {"x": np.float64, "y": np.float64, "z": np.float64})
+
+
+def _read_prototracks(
+    path: Path, positions: dict[str, type]
+) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
     from acts_gnn.io.csvtable import read_table
 
-    columns = {"x": np.float64, "y": np.float64, "z": np.float64}
-    table = read_table(
-        Path(path), {"trackId": np.int64, "measurementId": np.uint64}, optional=columns
-    )
-    positions = (
-        np.stack([table[name] for name in columns], axis=1)
-        if all(name in table for name in columns)
-        else None
-    )
-    return table["trackId"], table["measurementId"], positions
+    table = read_table(path, {"trackId": np.int64, "measurementId": np.uint64}, optional=positions)
+    track_id = table["trackId"]
+    if (track_id < 0).any():  # -1 is the label of no candidate: such a track would vanish
+        row = int(np.flatnonzero(track_id < 0)[0])
+        raise InputFormatError(
+            path,
+            f"line {row + 2}, column 'trackId'",
+            f"expected an integer of 0 or more, found {track_id[row]}",
+        )
+    found = positions and all(name in table for name in positions)
+    xyz = np.stack([table[name] for name in positions], axis=1) if found else None
+    return track_id, table["measurementId"], xyz
 
 
 def prototrack_files(directory: str | Path) -> dict[int, Path]:

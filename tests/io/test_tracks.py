@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import awkward as ak
 import numpy as np
 import pytest
 import uproot
@@ -131,3 +132,32 @@ def test_a_truncated_tracks_file_is_one_input_error_wherever_it_is_cut(tmp_path)
         else:  # cut where nothing it reads was: the same candidates
             np.testing.assert_array_equal(back[3][1], [100, 101, 102, 104])
     assert refused > len(data) // 61 // 2
+
+
+def test_a_negative_track_id_is_refused_not_dropped(tmp_path):
+    from acts_gnn.errors import InputFormatError
+    from acts_gnn.io.tracks import read_prototracks_with_positions
+
+    csv_dir = tmp_path / "csv"
+    csv_dir.mkdir()
+    path = csv_dir / "event000000003-prototracks.csv"
+    path.write_text("trackId,measurementId\n0,100\n0,101\n-1,102\n-1,104\n")
+    for read in (read_tracks, lambda _p: read_prototracks_with_positions(path)):
+        with pytest.raises(InputFormatError) as refused:
+            read(csv_dir)
+        assert str(refused.value) == (
+            f"{path}: line 4, column 'trackId': expected an integer of 0 or more, found -1"
+        )
+    root = tmp_path / "tracks.root"
+    with uproot.recreate(root) as handle:
+        handle["tracks"] = {
+            "event_id": np.array([3, 3], dtype=np.uint64),
+            "track_id": np.array([0, -2], dtype=np.int32),
+            "measurement_id": ak.Array([[100, 101], [102, 104]]),
+        }
+    with pytest.raises(InputFormatError) as refused:
+        read_tracks(root)
+    assert str(refused.value) == (
+        f"{root}: tree 'tracks', branch 'track_id', entry 1: "
+        "expected an integer of 0 or more, found -2"
+    )
