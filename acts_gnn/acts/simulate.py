@@ -138,12 +138,15 @@ class SimulationConfig:
                 raise ConfigError(f"{flag} must be in [0, 1], got {fraction}")
         if self.model.jets < 0:
             raise ConfigError(f"--jets must be non-negative, got {self.model.jets}")
-        if self.model.jets and not 1 <= self.model.jet_particles_mean < math.inf:
+        if not 1 <= self.model.jet_particles_mean < math.inf:
             raise ConfigError(
                 f"--jet-particles must be at least 1, got {self.model.jet_particles_mean:g}"
             )
         if self.model.jet_decay_fraction > 0 and not self.model.jets:
             raise ConfigError("--jet-decays needs --jets: there is no jet to decay")
+        if self.model.jet_particles_mean != type(self.model)().jet_particles_mean:
+            if not self.model.jets:
+                raise ConfigError("--jet-particles needs --jets: there is no jet to fill")
         if self.model.hard_vertices < 1:
             raise ConfigError(f"--hard-vertices must be at least 1, got {self.model.hard_vertices}")
         if (

@@ -213,6 +213,13 @@ def test_refuses_bad_settings_and_full_directories(tmp_path):
         simulate(
             SimulationConfig(model=PileupModel(jets=1, jet_particles_mean=float("nan"))), tmp_path
         )
+    with pytest.raises(ConfigError, match=r"^--jet-particles must be at least 1, got -1$"):
+        SimulationConfig(model=PileupModel(jet_particles_mean=-1)).check()  # with or without jets
+    with pytest.raises(
+        ConfigError, match=r"^--jet-particles needs --jets: there is no jet to fill$"
+    ):
+        SimulationConfig(model=PileupModel(jet_particles_mean=40)).check()
+    SimulationConfig(model=PileupModel(jets=1, jet_particles_mean=40)).check()
     assert not (tmp_path / "new").exists()
     (tmp_path / "event000000000-hits.csv").write_text("x\n")
     with pytest.raises(OutputError, match=r"already holds event files \(choose an empty "):
