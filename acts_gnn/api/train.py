@@ -89,8 +89,8 @@ class TrainRequest:
         if self.reuse is None and self.reuse_stages != ("embedding", "filter"):
             raise ConfigError("--reuse-stages needs --reuse BUNDLE (the bundle to take them from)")
         for paths in (self.train, self.val, self.test, self.tune):
-            if paths:
-                open_events(paths)  # every input is found before any is read
+            if paths:  # every input is found before any is read, and none twice
+                open_events(paths).check_no_repeats()
         if self.reuse is not None:
             bundle_description(self.reuse)
 

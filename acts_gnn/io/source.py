@@ -57,6 +57,25 @@ class EventSource:
         """The format of the first event (all events of one source share it in practice)."""
         return self.refs[0].format if self.refs else ""
 
+    def check_no_repeats(self) -> EventSource:
+        """Itself, once no event is given twice: one event number read from one file through
+        two inputs (``--train d --train d``, or a folder and one of its event files). Events of
+        one number in other files are distinct events.
+
+        Raises:
+            InputFormatError: an event given twice.
+        """
+        first: dict[tuple[int, Path], EventRef] = {}
+        for ref in self.refs:
+            for path in ref.files.values():
+                earlier = first.setdefault((ref.event_id, path.resolve()), ref)
+                if earlier is not ref:
+                    again = "" if earlier.source == ref.source else f" (as {earlier.source})"
+                    raise InputFormatError(
+                        ref.source, "", f"event {ref.event_id} is given twice{again}"
+                    )
+        return self
+
     def check_distinct_ids(self) -> EventSource:
         """Itself, once no two of its events share an event number — what tracks and reports
         are keyed by (``eventNNN-prototracks.csv``, the tracks file's ``event_id``, the truth an

@@ -201,3 +201,16 @@ def test_an_event_with_nothing_to_learn_is_refused(run_cli, tmp_path):
         "--target-pt 1000 GeV with two points: nothing to train on in this event"
     )
     assert not (tmp_path / "b").exists()
+
+
+def test_an_event_given_twice_to_one_option_is_refused(tmp_path, run_cli):
+    example = example_dir()
+    named = example / "event000000000-measurements.csv"
+    for twice, again in (((example, example), ""), ((example, named), f" (as {example}/")):
+        args = [a for path in twice for a in ("--train", path)]
+        result = run_cli("train", *args, "--val", example, "-o", tmp_path / "b")
+        assert result.exit_code == 2
+        stderr = result.stderr.strip()
+        assert stderr.startswith(f"acts-gnn: error: {example}/event000000000-")
+        assert f": event 0 is given twice{again}" in stderr
+        assert not (tmp_path / "b").exists()
