@@ -37,6 +37,7 @@ __all__ = [
     "candidates",
     "prototrack_csv_path",
     "prototrack_files",
+    "prototrack_event_id",
     "read_prototracks_csv",
     "read_prototracks_with_positions",
     "read_tracks",
@@ -305,6 +306,12 @@ PROTOTRACKS_GLOB = "event*-prototracks.csv"
 _PROTOTRACKS_NAME = re.compile(r"^event(?P<id>\d+)-prototracks\.csv$")
 
 
+def prototrack_event_id(path: str | Path) -> int | None:
+    """The event number in a proto-track CSV file's name; None for another name."""
+    name = _PROTOTRACKS_NAME.match(Path(path).name)
+    return int(name["id"]) if name else None
+
+
 def prototrack_csv_path(directory: str | Path, event_id: int) -> Path:
     """Where :class:`TrackWriter` puts the proto-track CSV of ``event_id``."""
     return Path(directory) / f"event{event_id:09d}-prototracks.csv"
@@ -364,12 +371,12 @@ def prototrack_files(directory: str | Path) -> dict[int, Path]:
         raise InputFormatError(directory, "", "no eventNNN-prototracks.csv files")
     found = {}
     for path in files:
-        name = _PROTOTRACKS_NAME.match(path.name)
-        if name is None:  # "event000000001 (copy)-prototracks.csv"
+        event_id = prototrack_event_id(path)
+        if event_id is None:  # "event000000001 (copy)-prototracks.csv"
             raise InputFormatError(
                 path, "", "unrecognised file name (expected eventNNN-prototracks.csv)"
             )
-        found[int(name["id"])] = path
+        found[event_id] = path
     return found
 
 

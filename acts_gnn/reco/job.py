@@ -32,6 +32,7 @@ from acts_gnn.io.tracks import (
     PROTOTRACKS_GLOB,
     TrackWriter,
     prototrack_csv_path,
+    prototrack_event_id,
     read_prototracks_with_positions,
 )
 from acts_gnn.metrics.matching import MatchingConfig
@@ -338,8 +339,8 @@ def _remove_other_runs_files(csv_dir: Path, event_ids: set[int]) -> int:
     Returns how many went."""
     ours = {prototrack_csv_path(csv_dir, event_id) for event_id in event_ids}
     removed = 0
-    for path in csv_dir.glob(PROTOTRACKS_GLOB):
-        if path not in ours:
+    for path in csv_dir.glob(PROTOTRACKS_GLOB):  # an event's file, not "event1 (copy)-…"
+        if path not in ours and prototrack_event_id(path) is not None:
             try:
                 path.unlink()
             except OSError as exc:

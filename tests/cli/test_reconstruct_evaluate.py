@@ -360,10 +360,17 @@ def test_force_says_how_many_earlier_event_files_it_removed(tmp_path, run_cli):
     csv = tmp_path / "csv"
     csv.mkdir()
     (csv / "event000000099-prototracks.csv").write_text("an earlier run's event\n")
+    (csv / "event7-prototracks.csv").write_text("an earlier run's event, named by hand\n")
+    for name in ("eventabc-prototracks.csv", "event000000099 (copy)-prototracks.csv"):
+        (csv / name).write_text("no event's file: the user's, kept\n")
     result = run_cli("reconstruct", "--example", "--backend", "truth", "--csv-dir", csv, "--force")
     assert result.exit_code == 0, result.stderr
-    assert f"removed 1 earlier run's event file(s) from {csv}\n" in result.stderr
-    assert [p.name for p in csv.iterdir()] == ["event000000000-prototracks.csv"]
+    assert f"removed 2 earlier run's event file(s) from {csv}\n" in result.stderr
+    assert sorted(p.name for p in csv.iterdir()) == [
+        "event000000000-prototracks.csv",
+        "event000000099 (copy)-prototracks.csv",
+        "eventabc-prototracks.csv",
+    ]
 
 
 def test_evaluate_refuses_tracks_it_cannot_take_for_tracks(tmp_path, run_cli):
