@@ -251,6 +251,17 @@ class ModelBundle:
                 f"{meta_path}: schema version {meta.get('schema_version')!r}, this acts-gnn "
                 f"reads version {SCHEMA_VERSION}"
             )
+        if meta.get("feature_scales", FEATURE_SCALES) != FEATURE_SCALES:
+            raise BundleError(
+                f"{meta_path}: feature_scales {json.dumps(meta['feature_scales'])}, but this "
+                f"acts-gnn scales the features as {json.dumps(FEATURE_SCALES)}"
+            )
+        named = meta.get("weights", {})
+        if not isinstance(named, dict) or any(_WEIGHTS.get(k) != v for k, v in named.items()):
+            raise BundleError(
+                f"{meta_path}: weights {json.dumps(named)}; this acts-gnn reads "
+                f"{json.dumps(_WEIGHTS)}"
+            )
         try:
             models = meta["models"]
             for name, settings in models.items():  # before torch makes tensors of these sizes

@@ -154,6 +154,17 @@ def _broken_copy(tmp_path, edit=None):
             lambda m: m["models"]["embedding"].update(hidden=-1),
             "models.embedding.hidden must be an integer of at least 1, got -1",
         ),
+        (  # read as written, these would scale the features otherwise than the code does
+            lambda m: m["feature_scales"].update(z=3000.0),
+            'feature_scales {"r": 1000.0, "phi": "pi", "z": 3000.0}, but this acts-gnn scales '
+            'the features as {"r": 1000.0, "phi": "pi", "z": 1000.0}',
+        ),
+        (
+            lambda m: m["weights"].update(gnn="gnn-v2.pt"),
+            'weights {"embedding": "embedding.pt", "filter": "filter.pt", "gnn": "gnn-v2.pt", '
+            '"quality": "quality.pt"}; this acts-gnn reads {"embedding": "embedding.pt", '
+            '"filter": "filter.pt", "gnn": "gnn.pt", "quality": "quality.pt"}',
+        ),
     ],
     ids=[
         "radius-text",
@@ -163,6 +174,8 @@ def _broken_copy(tmp_path, edit=None):
         "cut-null",
         "k-fraction",
         "hidden",
+        "feature-scales",
+        "weights-names",
     ],
 )
 def test_bundle_settings_out_of_range_are_named(tmp_path, edit, expected):
