@@ -35,11 +35,13 @@ from numba.core import cgutils
 from numba.extending import intrinsic, models, register_model
 
 __all__ = [
+    "HAS_BF16",
     "LANES",
     "F32Vector",
     "lowest_lane",
     "vadd",
     "vbelow",
+    "vdot_bf16",
     "vfma",
     "vless",
     "vload",
@@ -49,6 +51,7 @@ __all__ = [
     "vrecip",
     "vsplat",
     "vstore",
+    "vstore_bf16",
     "vsum",
 ]
 
@@ -75,6 +78,8 @@ _ESTIMATE = (
 )
 
 _VECTOR = ir.VectorType(ir.FloatType(), LANES)
+#: whether the CPU has AVX-512's bf16 dot product (``vdpbf16ps``: :func:`vdot_bf16`)
+HAS_BF16 = LANES == 16 and "avx512bf16" in _CPU
 
 
 class F32Vector(types.Type):
@@ -314,3 +319,146 @@ def lowest_lane(typingctx, mask):
         return builder.call(cttz, [args[0], ir.Constant(ir.IntType(1), 1)])
 
     return types.int64(mask), codegen
+
+
+class _BFloat(ir.Type):
+    """LLVM's ``bfloat`` (llvmlite has no type for it): the element of ``vdpbf16ps``'s inputs."""
+
+    def _to_string(self) -> str:
+        return "bfloat"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, _BFloat)
+
+    def __hash__(self) -> int:
+        return hash("bfloat")
+
+
+def _is_pair_matrix(array) -> bool:
+    return (
+        isinstance(array, types.Array)
+        and array.ndim == 2
+        and array.layout == "C"
+        and array.dtype == types.uint32
+    )
+
+
+@intrinsic
+def vdot_bf16(typingctx, acc, pair, array, row, col):
+    """``acc`` plus, in each lane i, the dot product of two bf16 pairs: ``pair`` (a uint32,
+    bf16 ``a0`` in its low half and ``a1`` in its high half, the same in every lane) with
+    ``array[row, col + i]`` (a uint32 matrix of such pairs): ``acc + a1·w1`` rounded to
+    float32, then ``+ a0·w0`` rounded (each product of two bf16 exact in float32; denormals
+    flushed to zero) — AVX-512's ``vdpbf16ps``, two multiply-adds per lane in one instruction.
+
+    Only where :data:`HAS_BF16`: on another CPU the same sums are made of float32 operations
+    (a float32 rounding apart where denormals occur), so that kernels holding it still compile.
+    """
+    if not (isinstance(acc, F32Vector) and pair == types.uint32 and _is_pair_matrix(array)):
+        return None
+
+    def codegen(context, builder, signature, args):
+        acc_v, pair_v, matrix, r, c = args
+        i32 = ir.IntType(32)
+        ints = ir.VectorType(i32, LANES)
+        view = context.make_array(signature.args[2])(context, builder, matrix)
+        pointer = cgutils.get_item_pointer2(
+            context,
+            builder,
+            data=view.data,
+            shape=cgutils.unpack_tuple(builder, view.shape),
+            strides=cgutils.unpack_tuple(builder, view.strides),
+            layout=signature.args[2].layout,
+            inds=[r, c],
+            wraparound=False,
+            boundscheck=False,
+        )
+        weights = builder.load(builder.bitcast(pointer, ints.as_pointer()), align=4)
+        one = builder.insert_element(ir.Constant(ints, ir.Undefined), pair_v, ir.Constant(i32, 0))
+        pairs = builder.shuffle_vector(
+            one, ir.Constant(ints, ir.Undefined), ir.Constant(ints, [0] * LANES)
+        )
+        if HAS_BF16:
+            bf16s = ir.VectorType(_BFloat(), 2 * LANES)
+            dot = cgutils.get_or_insert_function(
+                builder.module,
+                ir.FunctionType(_VECTOR, [_VECTOR, bf16s, bf16s]),
+                "llvm.x86.avx512bf16.dpbf16ps.512",
+            )
+            return builder.call(
+                dot, [acc_v, builder.bitcast(pairs, bf16s), builder.bitcast(weights, bf16s)]
+            )
+        high = ir.Constant(ints, [0xFFFF0000 - 2**32] * LANES)
+
+        def halves(v):  # (low, high) bf16 halves of each lane, as float32
+            low = builder.bitcast(builder.shl(v, ir.Constant(ints, [16] * LANES)), _VECTOR)
+            return low, builder.bitcast(builder.and_(v, high), _VECTOR)
+
+        (a0, a1), (w0, w1) = halves(pairs), halves(weights)
+        total = builder.fadd(acc_v, builder.fmul(a1, w1))
+        return builder.fadd(total, builder.fmul(a0, w0))
+
+    return _f32_vector(acc, pair, array, row, col), codegen
+
+
+@intrinsic
+def vstore_bf16(typingctx, array, row, col, low, high):
+    """``array[row, col:col + LANES]`` (a uint32 matrix) = the 2·LANES floats of ``low`` then
+    ``high`` rounded to bf16 (to nearest, ties to even; denormals to zero) and packed by
+    pairs, as :func:`vdot_bf16` reads them: lane i holds floats 2i and 2i + 1 — AVX-512's
+    ``vcvtne2ps2bf16``. Only where :data:`HAS_BF16` (elsewhere the same rounding in integer
+    operations, denormals kept)."""
+    if not (_is_pair_matrix(array) and isinstance(low, F32Vector) and isinstance(high, F32Vector)):
+        return None
+
+    def codegen(context, builder, signature, args):
+        matrix, r, c, low_v, high_v = args
+        i32 = ir.IntType(32)
+        ints = ir.VectorType(i32, LANES)
+        view = context.make_array(signature.args[0])(context, builder, matrix)
+        pointer = cgutils.get_item_pointer2(
+            context,
+            builder,
+            data=view.data,
+            shape=cgutils.unpack_tuple(builder, view.shape),
+            strides=cgutils.unpack_tuple(builder, view.strides),
+            layout=signature.args[0].layout,
+            inds=[r, c],
+            wraparound=False,
+            boundscheck=False,
+        )
+        if HAS_BF16:
+            bf16s = ir.VectorType(_BFloat(), 2 * LANES)
+            convert = cgutils.get_or_insert_function(
+                builder.module,
+                ir.FunctionType(bf16s, [_VECTOR, _VECTOR]),
+                "llvm.x86.avx512bf16.cvtne2ps2bf16.512",
+            )
+            packed = builder.bitcast(builder.call(convert, [high_v, low_v]), ints)
+        else:
+
+            def rounded(v):  # the top 16 bits of the nearest bf16, in the low half
+                bits = builder.bitcast(v, ints)
+                odd = builder.and_(
+                    builder.lshr(bits, ir.Constant(ints, [16] * LANES)),
+                    ir.Constant(ints, [1] * LANES),
+                )
+                up = builder.add(builder.add(bits, ir.Constant(ints, [0x7FFF] * LANES)), odd)
+                return builder.lshr(up, ir.Constant(ints, [16] * LANES))
+
+            both = builder.shuffle_vector(
+                rounded(low_v),
+                rounded(high_v),
+                ir.Constant(ir.VectorType(i32, 2 * LANES), list(range(2 * LANES))),
+            )
+            evens = builder.shuffle_vector(
+                both, both, ir.Constant(ints, list(range(0, 2 * LANES, 2)))
+            )
+            odds = builder.shuffle_vector(
+                both, both, ir.Constant(ints, list(range(1, 2 * LANES, 2)))
+            )
+            packed = builder.or_(evens, builder.shl(odds, ir.Constant(ints, [16] * LANES)))
+        builder.store(packed, builder.bitcast(pointer, ints.as_pointer()), align=4)
+        return context.get_dummy_value()
+
+    return types.void(array, row, col, low, high), codegen

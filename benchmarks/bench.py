@@ -136,23 +136,29 @@ def _median_run(timings: list) -> object:
     return sorted(timings, key=lambda t: t.total_s)[len(timings) // 2]
 
 
-#: what (a′) compares: the engine before this one, and the default one
-BEFORE_AFTER = {"before": "torch", "after": "compiled"}
+#: what (a′) compares: the engine before this one, the default one, and (on a CPU with AVX-512
+#: BF16) the default one with its products in bf16 (``--precision bf16``): (engine, precision)
+BEFORE_AFTER = {"before": ("torch", "fp32"), "after": ("compiled", "fp32")}
+BF16 = {"bf16": ("compiled", "bf16")}
 
 
 def before_after(events: list) -> dict:
-    """(a′): the shipped model with the torch engine against the compiled one, on the same
-    events, alternating which runs first."""
+    """(a′): the shipped model with the torch engine against the compiled one (and its bf16
+    products where the CPU has them), on the same events, rotating which runs first."""
     from acts_gnn.gnn.pipeline import Pipeline
+    from acts_gnn.simd import HAS_BF16
 
+    compared = {**BEFORE_AFTER, **(BF16 if HAS_BF16 else {})}
     pipelines = {
-        name: Pipeline(device="cpu", engine=engine) for name, engine in BEFORE_AFTER.items()
+        name: Pipeline(device="cpu", engine=engine, precision=precision)
+        for name, (engine, precision) in compared.items()
     }
     times: dict[str, list] = {name: [] for name in pipelines}
     labels: dict[str, dict] = {name: {} for name in pipelines}
     edges: dict[str, list] = {name: [] for name in pipelines}
     for i, event in enumerate(events):
-        order = list(pipelines) if i % 2 == 0 else list(pipelines)[::-1]
+        names = list(pipelines)
+        order = names[i % len(names) :] + names[: i % len(names)]
         for name in order:
             log(f"(a′) {name}: event {event.event_id}")
             start = time.perf_counter()
@@ -486,7 +492,6 @@ def render(results: dict) -> str:
 def render_before_after(ba: dict) -> list[str]:
     """Markdown lines of (a′): per-stage seconds before and after, and the physics of both."""
     keys = [*STAGES, "total"]
-    before, after = ba["rows"]["before"], ba["rows"]["after"]
     lines = [
         "### (a′) Before and after: the torch engine against the compiled one",
         "",
@@ -505,16 +510,28 @@ def render_before_after(ba: dict) -> list[str]:
             + " | ".join(_s(row[k]) for k in keys)
             + " |"
         )
-    graph_ratio = [
-        a / b if b else math.nan
-        for a, b in zip(ba["edges"]["after"], ba["edges"]["before"], strict=True)
-    ]
+    ratios = [("after", "before")] + [("bf16", "after")] * ("bf16" in ba["rows"])
+    for top, bottom in ratios:
+        graph_ratio = [
+            a / b if b else math.nan
+            for a, b in zip(ba["edges"][top], ba["edges"][bottom], strict=True)
+        ]
+        upper, lower = ba["rows"][top], ba["rows"][bottom]
+        lines.append(
+            f"| {top} / {bottom} | "
+            + " | ".join(f"{r:.2f}" for r in graph_ratio)
+            + " | "
+            + " | ".join(f"{upper[k] / lower[k]:.2f}" if lower[k] > 0 else "–" for k in keys)
+            + " |"
+        )
+    if "bf16" in ba["rows"]:
+        lines += [
+            "",
+            "*bf16*: the compiled kernels with the filter's and the GNN's products of hidden",
+            "states in bf16 (`--precision bf16`, AVX-512's `vdpbf16ps`: inputs and weights",
+            "rounded to bf16, sums in float32), which this CPU has.",
+        ]
     lines += [
-        "| after / before | "
-        + " | ".join(f"{r:.2f}" for r in graph_ratio)
-        + " | "
-        + " | ".join(f"{after[k] / before[k]:.2f}" if before[k] > 0 else "–" for k in keys)
-        + " |",
         "",
         "| | efficiency | fake rate | duplicate rate |",
         "| --- | --- | --- | --- |",

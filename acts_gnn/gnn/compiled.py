@@ -54,8 +54,10 @@ from acts_gnn.gnn.geometry import (
     point_eta,
 )
 from acts_gnn.simd import (
+    HAS_BF16,
     LANES,
     vadd,
+    vdot_bf16,
     vfma,
     vless,
     vload,
@@ -65,6 +67,7 @@ from acts_gnn.simd import (
     vrecip,
     vsplat,
     vstore,
+    vstore_bf16,
     vsum,
 )
 
@@ -77,6 +80,7 @@ if TYPE_CHECKING:
 __all__ = [
     "TILE",
     "EdgeNetwork",
+    "bf16_pairs",
     "edges_by_node",
     "embed",
     "filter_inputs",
@@ -318,28 +322,166 @@ def _store(y, t, i, *vectors):
         i += LANES
 
 
+@njit(fastmath=True, error_model="numpy", inline="always")
+def _bf16_bits(u):
+    """The bf16 nearest to the float32 of bits ``u`` (ties to even), as the top 16 bits."""
+    return (u + 0x7FFF + ((u >> 16) & 1)) >> 16
+
+
+@njit(fastmath=True, error_model="numpy")
+def _pairs(x, rows, xb, n_pairs):
+    """The first ``rows`` rows of ``x`` rounded to bf16 and packed into ``xb[:rows, :n_pairs]``
+    (uint32): column j holds ``x[:, 2j]`` in its low half and ``x[:, 2j + 1]`` (0 past the last
+    column) in its high half — the layout :func:`~acts_gnn.simd.vdot_bf16` takes. A width that
+    is a multiple of LANES goes 2·LANES floats at a time (:func:`~acts_gnn.simd.vstore_bf16`,
+    denormals to zero; ``xb`` then needs room for a last vector of pairs); another one float
+    by float."""
+    k = x.shape[1]
+    if k % LANES == 0:
+        zero = vsplat(_F(0.0))
+        for t in range(rows):
+            for c in range(0, k, 2 * LANES):
+                high = vload(x, t, c + LANES) if c + LANES < k else zero
+                vstore_bf16(xb, t, c // 2, vload(x, t, c), high)
+        return
+    bits = x.view(np.uint32)
+    for t in range(rows):
+        for j in range(n_pairs):
+            low = _bf16_bits(np.uint64(bits[t, 2 * j]))
+            high = _bf16_bits(np.uint64(bits[t, 2 * j + 1])) if 2 * j + 1 < k else 0
+            xb[t, j] = np.uint32(low | (high << 16))
+
+
+@njit(fastmath=True, error_model="numpy")
+def _times_bf16(xb, rows, wp, b, y):
+    """:func:`_times` in bf16: ``y[t] = b + x[t] @ w`` with ``x`` and ``w`` rounded to bf16,
+    given as pairs (``xb`` from :func:`_pairs`, ``wp`` [h_in / 2, h_out] from
+    :func:`bf16_pairs`), each output a chain of :func:`~acts_gnn.simd.vdot_bf16` over the
+    pairs in order, summed in float32. The same blocks of rows × vectors of outputs as
+    :func:`_times` (AVX-512 only)."""
+    h_out = wp.shape[1]
+    vectors = h_out // LANES
+    pairs = vectors // 2 * 2 * LANES
+    for t in range(0, rows, ROW_BLOCK):
+        if ROW_BLOCK == 8 and vectors == 3:  # the GNN's 48
+            _pair_block8x3(xb, t, wp, b, y)
+            continue
+        for u in range(t, t + ROW_BLOCK, 4):
+            for i in range(0, pairs, 2 * LANES):
+                _pair_block4x2(xb, u, wp, b, y, i)
+            if pairs < h_out:
+                _pair_block4x1(xb, u, wp, b, y, pairs)
+
+
+@njit(fastmath=True, error_model="numpy", inline="always")
+def _dot3(p, wp, j, a0, a1, a2):
+    """One row's three accumulators plus the pair ``p`` times pair row j's three vectors."""
+    return (
+        vdot_bf16(a0, p, wp, j, 0),
+        vdot_bf16(a1, p, wp, j, LANES),
+        vdot_bf16(a2, p, wp, j, 2 * LANES),
+    )
+
+
+@njit(fastmath=True, error_model="numpy")
+def _pair_block8x3(xb, t, wp, b, y):
+    """Rows t … t + 7, the three vectors of outputs, in bf16: 24 accumulators."""
+    a00 = a10 = a20 = a30 = a40 = a50 = a60 = a70 = vload(b, 0, 0)
+    a01 = a11 = a21 = a31 = a41 = a51 = a61 = a71 = vload(b, 0, LANES)
+    a02 = a12 = a22 = a32 = a42 = a52 = a62 = a72 = vload(b, 0, 2 * LANES)
+    for j in range(wp.shape[0]):
+        a00, a01, a02 = _dot3(xb[t, j], wp, j, a00, a01, a02)
+        a10, a11, a12 = _dot3(xb[t + 1, j], wp, j, a10, a11, a12)
+        a20, a21, a22 = _dot3(xb[t + 2, j], wp, j, a20, a21, a22)
+        a30, a31, a32 = _dot3(xb[t + 3, j], wp, j, a30, a31, a32)
+        a40, a41, a42 = _dot3(xb[t + 4, j], wp, j, a40, a41, a42)
+        a50, a51, a52 = _dot3(xb[t + 5, j], wp, j, a50, a51, a52)
+        a60, a61, a62 = _dot3(xb[t + 6, j], wp, j, a60, a61, a62)
+        a70, a71, a72 = _dot3(xb[t + 7, j], wp, j, a70, a71, a72)
+    _store(y, t, 0, a00, a01, a02)
+    _store(y, t + 1, 0, a10, a11, a12)
+    _store(y, t + 2, 0, a20, a21, a22)
+    _store(y, t + 3, 0, a30, a31, a32)
+    _store(y, t + 4, 0, a40, a41, a42)
+    _store(y, t + 5, 0, a50, a51, a52)
+    _store(y, t + 6, 0, a60, a61, a62)
+    _store(y, t + 7, 0, a70, a71, a72)
+
+
+@njit(fastmath=True, error_model="numpy")
+def _pair_block4x2(xb, t, wp, b, y, i):
+    """Rows t … t + 3, outputs i … i + 2·LANES − 1, in bf16: 8 accumulators."""
+    a00 = a10 = a20 = a30 = vload(b, 0, i)
+    a01 = a11 = a21 = a31 = vload(b, 0, i + LANES)
+    for j in range(wp.shape[0]):
+        p = xb[t, j]
+        a00, a01 = vdot_bf16(a00, p, wp, j, i), vdot_bf16(a01, p, wp, j, i + LANES)
+        p = xb[t + 1, j]
+        a10, a11 = vdot_bf16(a10, p, wp, j, i), vdot_bf16(a11, p, wp, j, i + LANES)
+        p = xb[t + 2, j]
+        a20, a21 = vdot_bf16(a20, p, wp, j, i), vdot_bf16(a21, p, wp, j, i + LANES)
+        p = xb[t + 3, j]
+        a30, a31 = vdot_bf16(a30, p, wp, j, i), vdot_bf16(a31, p, wp, j, i + LANES)
+    _store(y, t, i, a00, a01)
+    _store(y, t + 1, i, a10, a11)
+    _store(y, t + 2, i, a20, a21)
+    _store(y, t + 3, i, a30, a31)
+
+
+@njit(fastmath=True, error_model="numpy")
+def _pair_block4x1(xb, t, wp, b, y, i):
+    """Rows t … t + 3, outputs i … i + LANES − 1, in bf16: 4 accumulators."""
+    a0 = a1 = a2 = a3 = vload(b, 0, i)
+    for j in range(wp.shape[0]):
+        a0, a1 = vdot_bf16(a0, xb[t, j], wp, j, i), vdot_bf16(a1, xb[t + 1, j], wp, j, i)
+        a2, a3 = vdot_bf16(a2, xb[t + 2, j], wp, j, i), vdot_bf16(a3, xb[t + 3, j], wp, j, i)
+    _store(y, t, i, a0)
+    _store(y, t + 1, i, a1)
+    _store(y, t + 2, i, a2)
+    _store(y, t + 3, i, a3)
+
+
+@njit(fastmath=True, error_model="numpy")
+def _pair_columns(wp_rest, wp_tail):
+    """Columns of a tile's buffer of bf16 pairs: the widest input's, rounded up to a vector."""
+    return -(-max(wp_rest.shape[0], wp_tail.shape[1]) // LANES) * LANES
+
+
+@njit(fastmath=True, error_model="numpy")
+def _product(x, rows, w, wp, b, y, xb):
+    """``y[t] = b + x[t] @ w`` for the first ``rows`` rows: in bf16 where the network has the
+    weights as pairs (``wp`` not empty), else in float32."""
+    if wp.shape[0] > 0:
+        _pairs(x, rows, xb, wp.shape[0])
+        _times_bf16(xb, rows, wp, b, y)
+    else:
+        _times(x, rows, w, b, y)
+
+
 @njit(fastmath=True, error_model="numpy")
 def _tile_through(
     x_in, count, ids, src, dst, from_src, from_dst, w_rest, bias, norm_w, norm_b, eps, w_tail,
-    b_tail, y, z,
+    b_tail, wp_rest, wp_tail, xb, y, z,
 ):  # fmt: skip
     """One tile through the network up to its last LayerNorm + SiLU: ``x_in`` holds the own
     inputs of the tile's ``count`` edges ``ids[:count]``, padded here with rows of zeros up to
-    a multiple of :data:`ROW_BLOCK`. Returns the buffer (``y`` or ``z``) that holds the result."""
+    a multiple of :data:`ROW_BLOCK`. Products whose weights ``wp_rest``/``wp_tail`` hold as
+    bf16 pairs run in bf16 (``xb``: the tile's inputs as pairs). Returns the buffer (``y`` or
+    ``z``) that holds the result."""
     h = norm_w.shape[1]
     n_tail = w_tail.shape[0]
     rows = -(-count // ROW_BLOCK) * ROW_BLOCK
     for t in range(count, rows):
         for j in range(x_in.shape[1]):
             x_in[t, j] = 0.0
-    _times(x_in, rows, w_rest, bias, y)
+    _product(x_in, rows, w_rest, wp_rest, bias, y, xb)
     for t in range(count):
         s, d = src[ids[t]], dst[ids[t]]
         for i in range(h):
             y[t, i] += from_src[s, i] + from_dst[d, i]
     for k in range(n_tail):
         _norm_silu(y, rows, h, norm_w[k : k + 1], norm_b[k : k + 1], eps)
-        _times(y, rows, w_tail[k], b_tail[k], z)
+        _product(y, rows, w_tail[k], wp_tail[k], b_tail[k], z, xb)
         y, z = z, y
     _norm_silu(y, rows, h, norm_w[n_tail : n_tail + 1], norm_b[n_tail : n_tail + 1], eps)
     return y
@@ -360,7 +502,7 @@ def _head(y, count, ids, head_w, head_b, logits):
 @njit(fastmath=True, error_model="numpy")
 def _edges_through(
     first, last, from_src, from_dst, src, dst, rest, w_rest, bias, norm_w, norm_b, eps, w_tail,
-    b_tail, head_w, head_b, head, residual, out, logits,
+    b_tail, wp_rest, wp_tail, head_w, head_b, head, residual, out, logits,
 ):  # fmt: skip
     """Edges ``first`` to ``last`` through the network, a tile at a time (one thread)."""
     h = norm_w.shape[1]
@@ -369,6 +511,7 @@ def _edges_through(
     x_in = np.empty((TILE, n_rest), np.float32)
     y = np.empty((TILE, padded), np.float32)
     z = np.empty((TILE, padded), np.float32)
+    xb = np.empty((TILE, _pair_columns(wp_rest, wp_tail)), np.uint32)
     ids = np.empty(TILE, np.int64)
     for start in range(first, last, TILE):
         count = min(last, start + TILE) - start
@@ -378,7 +521,7 @@ def _edges_through(
                 x_in[t, j] = rest[start + t, j]
         done = _tile_through(
             x_in, count, ids, src, dst, from_src, from_dst, w_rest, bias, norm_w, norm_b, eps,
-            w_tail, b_tail, y, z,
+            w_tail, b_tail, wp_rest, wp_tail, xb, y, z,
         )  # fmt: skip
         if head:
             _head(done, count, ids, head_w, head_b, logits)
@@ -395,15 +538,15 @@ def _edges_through(
 @njit(cache=True, parallel=True)
 def _edge_network(
     from_src, from_dst, src, dst, rest, w_rest, bias, norm_w, norm_b, eps, w_tail, b_tail,
-    head_w, head_b, head, residual, out, logits,
+    wp_rest, wp_tail, head_w, head_b, head, residual, out, logits,
 ):  # fmt: skip
     """Every edge through one network; see :meth:`EdgeNetwork.run` for the arguments."""
     n_edges = src.shape[0]
     for block in prange((n_edges + _EDGE_BLOCK - 1) // _EDGE_BLOCK):
         _edges_through(
             block * _EDGE_BLOCK, min(n_edges, (block + 1) * _EDGE_BLOCK), from_src, from_dst,
-            src, dst, rest, w_rest, bias, norm_w, norm_b, eps, w_tail, b_tail, head_w, head_b,
-            head, residual, out, logits,
+            src, dst, rest, w_rest, bias, norm_w, norm_b, eps, w_tail, b_tail, wp_rest, wp_tail,
+            head_w, head_b, head, residual, out, logits,
         )  # fmt: skip
 
 
@@ -486,6 +629,17 @@ def _transposed(weight: torch.Tensor, padded: int, padded_inputs: bool = True) -
     return out
 
 
+def bf16_pairs(matrix: np.ndarray) -> np.ndarray:
+    """A float32 matrix [K, O] rounded to bf16 (to nearest, ties to even) and packed by pairs
+    of rows into uint32 [⌈K/2⌉, O]: row j holds row 2j in its low halves and row 2j + 1 (zeros
+    past the last) in its high halves — what :func:`~acts_gnn.simd.vdot_bf16` reads."""
+    bits = np.ascontiguousarray(matrix, np.float32).view(np.uint32).astype(np.uint64)
+    rounded = (bits + 0x7FFF + ((bits >> 16) & 1)) >> 16
+    if rounded.shape[0] % 2:
+        rounded = np.concatenate([rounded, np.zeros((1, rounded.shape[1]), np.uint64)])
+    return np.ascontiguousarray((rounded[0::2] | (rounded[1::2] << 16)).astype(np.uint32))
+
+
 @dataclass(frozen=True)
 class EdgeNetwork:
     """One per-edge network's weights, laid out for :func:`_edge_network`.
@@ -512,16 +666,28 @@ class EdgeNetwork:
     head_w: np.ndarray  # [d, h] ([0, h] without a head)
     head_b: np.ndarray  # [d]
     head: bool
+    #: ``w_rest`` and ``w_tail`` as bf16 pairs (:func:`bf16_pairs`) where those products run in
+    #: bf16: [rest / 2, padded] and [T, padded / 2, padded]; [0, padded], [T, 0, padded] if not
+    wp_rest: np.ndarray
+    wp_tail: np.ndarray
 
     @classmethod
-    def of(cls, net: nn.Sequential, node_width: int) -> EdgeNetwork:
+    def of(cls, net: nn.Sequential, node_width: int, bf16: bool = False) -> EdgeNetwork:
         """The weights of ``net`` (:func:`~acts_gnn.gnn.models.mlp`), its first layer's input
         being ``[node_width, node_width, rest]``.
 
+        ``bf16``: its h → h products, and the first layer's own inputs when they are at least
+        a vector wide (a hidden state, not a few geometric inputs), run in bf16
+        (:func:`_times_bf16`; needs :data:`~acts_gnn.simd.HAS_BF16`).
+
         Raises:
-            ValueError: a network of another shape (no hidden layer, or not made by ``mlp``).
+            ValueError: a network of another shape (no hidden layer, or not made by ``mlp``);
+                ``bf16`` on a CPU without AVX-512 BF16.
         """
         from torch import nn
+
+        if bf16 and not HAS_BF16:
+            raise ValueError("bf16 products need a CPU with AVX-512 BF16 (avx512_bf16)")
 
         modules = list(net)
         head = isinstance(modules[-1], nn.Linear) and len(modules) > 1
@@ -542,23 +708,32 @@ class EdgeNetwork:
             raise ValueError("compiled inference needs one hidden width and one LayerNorm eps")
         padded = -(-h // LANES) * LANES
         tail = linears[1:]
+        w_rest = _transposed(first[:, 2 * node_width :], padded, padded_inputs=False)
+        w_tail = (
+            np.stack([_transposed(m.weight, padded) for m in tail])
+            if tail
+            else np.zeros((0, padded, padded), np.float32)
+        )
+        wide_rest = bf16 and w_rest.shape[0] >= LANES
         return cls(
             node_src=first[:, :node_width].detach(),
             node_dst=first[:, node_width : 2 * node_width].detach(),
-            w_rest=_transposed(first[:, 2 * node_width :], padded, padded_inputs=False),
+            w_rest=w_rest,
             bias=_padded(_numpy(linears[0].bias)[None, :], padded),
             norm_w=np.stack([_numpy(m.weight) for m in norms]),
             norm_b=np.stack([_numpy(m.bias) for m in norms]),
             eps=np.float32(norms[0].eps),
-            w_tail=np.stack([_transposed(m.weight, padded) for m in tail])
-            if tail
-            else np.zeros((0, padded, padded), np.float32),
+            w_tail=w_tail,
             b_tail=np.stack([_padded(_numpy(m.bias)[None, :], padded) for m in tail])
             if tail
             else np.zeros((0, 1, padded), np.float32),
             head_w=_numpy(modules[-1].weight) if head else np.zeros((0, h), np.float32),
             head_b=_numpy(modules[-1].bias) if head else np.zeros(0, np.float32),
             head=head,
+            wp_rest=bf16_pairs(w_rest) if wide_rest else np.zeros((0, padded), np.uint32),
+            wp_tail=np.stack([bf16_pairs(w) for w in w_tail])
+            if bf16 and tail
+            else np.zeros((len(tail), 0, padded), np.uint32),
         )
 
     def node_parts(self, nodes: torch.Tensor | None) -> tuple[np.ndarray, np.ndarray]:
@@ -599,7 +774,8 @@ class EdgeNetwork:
             _edge_network(
                 from_src, from_dst, src, dst, np.ascontiguousarray(rest, dtype=np.float32),
                 self.w_rest, self.bias, self.norm_w, self.norm_b, self.eps, self.w_tail,
-                self.b_tail, self.head_w, self.head_b, self.head, residual, out, logits,
+                self.b_tail, self.wp_rest, self.wp_tail, self.head_w, self.head_b, self.head,
+                residual, out, logits,
             )  # fmt: skip
         if not self.head:
             return out
@@ -635,10 +811,13 @@ def embed(net: EmbeddingMLP, features: torch.Tensor) -> torch.Tensor:
         return torch.from_numpy(network.run(None, every_point, every_point, rows))
 
 
-def gnn_logits(gnn: InteractionGNN, features: torch.Tensor, edges: torch.Tensor) -> torch.Tensor:
+def gnn_logits(
+    gnn: InteractionGNN, features: torch.Tensor, edges: torch.Tensor, bf16: bool = False
+) -> torch.Tensor:
     """:meth:`InteractionGNN.forward <acts_gnn.gnn.models.InteractionGNN.forward>`, compiled.
 
     ``features`` float32 [N, 3] and ``edges`` int64 [2, E] on the CPU → logits float32 [E].
+    ``bf16``: the networks' products of hidden states in bf16 (:meth:`EdgeNetwork.of`).
     """
     import torch
 
@@ -646,10 +825,10 @@ def gnn_logits(gnn: InteractionGNN, features: torch.Tensor, edges: torch.Tensor)
         n, h = features.shape[0], gnn.config.hidden
         src = np.ascontiguousarray(edges[0].numpy())
         dst = np.ascontiguousarray(edges[1].numpy())
-        encoder = EdgeNetwork.of(gnn.edge_encoder, h)
-        update = EdgeNetwork.of(gnn.edge_update, h)
-        node_update = EdgeNetwork.of(gnn.node_update, 0)
-        decoder = EdgeNetwork.of(gnn.decoder, h)
+        encoder = EdgeNetwork.of(gnn.edge_encoder, h, bf16)
+        update = EdgeNetwork.of(gnn.edge_update, h, bf16)
+        node_update = EdgeNetwork.of(gnn.node_update, 0, bf16)
+        decoder = EdgeNetwork.of(gnn.decoder, h, bf16)
         sorted_edges = (*edges_by_node(dst, n), *edges_by_node(src, n))
         every_node = np.zeros(n, np.int64)  # the node network's "edges": one row each
         inputs = np.empty((n, 3 * h), np.float32)
@@ -720,7 +899,7 @@ def filter_inputs(features, eta, latent, src, dst, use_distance, rest):
 @njit(cache=True, parallel=True)
 def _filter_network(
     features, eta, latent, use_distance, max_inverse_pt, src, dst, from_src, from_dst, w_rest,
-    bias, norm_w, norm_b, eps, w_tail, b_tail, head_w, head_b, logits, kept,
+    bias, norm_w, norm_b, eps, w_tail, b_tail, wp_rest, wp_tail, head_w, head_b, logits, kept,
 ):  # fmt: skip
     """The filter's logit of every edge into ``logits`` [E, 1] and whether the pre-selection
     keeps it into ``kept`` [E] (a dropped edge's logit: 0). The kept edges of a block are
@@ -732,6 +911,7 @@ def _filter_network(
         x_in = np.empty((TILE, w_rest.shape[0]), np.float32)
         y = np.empty((TILE, padded), np.float32)
         z = np.empty((TILE, padded), np.float32)
+        xb = np.empty((TILE, _pair_columns(wp_rest, wp_tail)), np.uint32)
         ids = np.empty(TILE, np.int64)
         count = 0
         last = min(n_edges, (block + 1) * _EDGE_BLOCK)
@@ -748,7 +928,7 @@ def _filter_network(
             if count == TILE or (e == last - 1 and count > 0):
                 done = _tile_through(
                     x_in, count, ids, src, dst, from_src, from_dst, w_rest, bias, norm_w,
-                    norm_b, eps, w_tail, b_tail, y, z,
+                    norm_b, eps, w_tail, b_tail, wp_rest, wp_tail, xb, y, z,
                 )  # fmt: skip
                 _head(done, count, ids, head_w, head_b, logits)
                 count = 0
@@ -760,15 +940,17 @@ def filter_scores(
     edges: torch.Tensor,
     latent: torch.Tensor,
     max_inverse_pt: float | None = None,
+    bf16: bool = False,
 ) -> torch.Tensor:
     """:meth:`FilterMLP.scores_in_chunks <acts_gnn.gnn.models.FilterMLP.scores_in_chunks>`,
     compiled: the same pre-selection (an edge tighter than ``max_inverse_pt`` gets 0). Only
     the edges the pre-selection keeps get inputs and go through the network, their inputs made
-    a tile at a time (:func:`_filter_network`)."""
+    a tile at a time (:func:`_filter_network`). ``bf16``: its h → h products in bf16
+    (:meth:`EdgeNetwork.of`)."""
     import torch
 
     with numba_threads(torch.get_num_threads()):  # as many as torch's intra-op work
-        network = EdgeNetwork.of(net.net, NODE_INPUTS)
+        network = EdgeNetwork.of(net.net, NODE_INPUTS, bf16)
         from_src, from_dst = network.node_parts(node_inputs(features))
         logits = np.empty((edges.shape[1], 1), np.float32)
         kept = np.empty(edges.shape[1], np.bool_)
@@ -779,8 +961,8 @@ def filter_scores(
                 np.float32(np.inf if max_inverse_pt is None else max_inverse_pt),
                 np.ascontiguousarray(edges[0].numpy()), np.ascontiguousarray(edges[1].numpy()),
                 from_src, from_dst, network.w_rest, network.bias, network.norm_w,
-                network.norm_b, network.eps, network.w_tail, network.b_tail, network.head_w,
-                network.head_b, logits, kept,
+                network.norm_b, network.eps, network.w_tail, network.b_tail, network.wp_rest,
+                network.wp_tail, network.head_w, network.head_b, logits, kept,
             )  # fmt: skip
         # no −∞ logits for the dropped edges: exp(∞) would raise an FPE in ACTS's trapping jobs
         scores = torch.sigmoid(torch.from_numpy(logits[:, 0]))

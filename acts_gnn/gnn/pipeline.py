@@ -34,7 +34,7 @@ __all__ = ["ENGINES", "PRECISIONS", "Pipeline", "ScoredGraph", "StageOutput", "l
 
 #: how the filter and the GNN can run (see :class:`Pipeline`)
 ENGINES = ("compiled", "torch")
-#: the arithmetic of the filter and the GNN on a GPU (see :class:`Pipeline`)
+#: the arithmetic of the filter and the GNN (see :class:`Pipeline`)
 PRECISIONS = ("fp32", "tf32", "bf16")
 #: on a GPU the per-edge networks take as many edges at once as this share of the device's free
 #: memory holds (at :func:`_edge_bytes` each), not the CPU's cache-sized ``filter_chunk_edges``
@@ -98,6 +98,21 @@ def _precision(name: str):
         torch.backends.cuda.matmul.allow_tf32 = True
         stack.callback(setattr, torch.backends.cuda.matmul, "allow_tf32", before)
     return stack
+
+
+def _check_cpu_precision(precision: str, engine: str) -> None:
+    """Refuse a reduced precision the CPU cannot run: on the CPU only the compiled engine's bf16
+    (:mod:`acts_gnn.gnn.compiled`, AVX-512 BF16), no TF32 (a GPU's format)."""
+    from acts_gnn.simd import HAS_BF16
+
+    if precision != "bf16":
+        raise ConfigError(f"precision {precision!r} needs a GPU (on the CPU: fp32, or bf16)")
+    if engine != "compiled":
+        raise ConfigError("precision 'bf16' on the CPU runs in the compiled engine only")
+    if not HAS_BF16:
+        raise ConfigError(
+            "precision 'bf16' on the CPU needs AVX-512 BF16 (avx512_bf16), which this CPU has not"
+        )
 
 
 def _synchronise(device: str) -> None:
@@ -206,9 +221,10 @@ class Pipeline:
             Numba kernels of :mod:`acts_gnn.gnn.compiled`) or ``"torch"`` (the modules
             themselves; the only engine on a GPU, where the per-edge networks take as many edges
             at once as a quarter of the free device memory holds).
-        precision: the filter's and the GNN's arithmetic on a GPU — ``"fp32"`` (the default, as
-            trained), ``"tf32"`` (TF32 matrix products) or ``"bf16"`` (bf16 autocast); on the
-            CPU only ``"fp32"``.
+        precision: the filter's and the GNN's arithmetic — ``"fp32"`` (the default, as
+            trained), ``"tf32"`` (TF32 matrix products, a GPU only) or ``"bf16"`` (on a GPU bf16
+            autocast; on a CPU with AVX-512 BF16 the compiled engine's products of hidden
+            states with inputs and weights rounded to bf16, summed in float32).
         **overrides: replace pipeline settings of the bundle (``radius``, ``gnn_cut``,
             ``track_builder``, …).
 
@@ -233,8 +249,6 @@ class Pipeline:
         if precision not in PRECISIONS:
             names = ", ".join(repr(name) for name in PRECISIONS)
             raise ConfigError(f"precision must be one of {names}, got {precision!r}")
-        if precision != "fp32" and on_cpu:
-            raise ConfigError(f"precision {precision!r} needs a GPU (the CPU runs fp32 only)")
         self.precision = precision
         self.engine = engine or ("compiled" if on_cpu else "torch")
         if self.engine not in ENGINES:
@@ -242,6 +256,8 @@ class Pipeline:
             raise ConfigError(f"engine must be {names}, got {self.engine!r}")
         if self.engine == "compiled" and not on_cpu:
             raise ConfigError(f"the compiled engine runs on the CPU only, not on {self.device}")
+        if on_cpu and precision != "fp32":
+            _check_cpu_precision(precision, self.engine)
         if on_cpu:
             # the compiled kernels (the engine's and K1's) need Numba, imported here and not at
             # the first event: its import imports PyYAML, which overflows a float on purpose,
@@ -309,6 +325,7 @@ class Pipeline:
         from acts_gnn.gnn.stages import EMBEDDING, FILTER, GNN, GRAPH_BUILDING
 
         cfg = self.config
+        bf16 = self.precision == "bf16"  # on the CPU: the compiled engine's bf16 products
         features = np.ascontiguousarray(features, dtype=np.float32)
         finite = np.isfinite(features).all(axis=1)
         if not finite.all():  # the readers refuse these; a caller's own array may hold them
@@ -350,7 +367,7 @@ class Pipeline:
             with stage(FILTER):
                 if self.engine == "compiled":
                     scores = filter_scores(
-                        self.bundle.filter, x, edges, latent, cfg.filter_max_inverse_pt
+                        self.bundle.filter, x, edges, latent, cfg.filter_max_inverse_pt, bf16
                     )
                 else:
                     chunk = self.edges_per_chunk(self.bundle.filter)
@@ -366,7 +383,8 @@ class Pipeline:
             t0 = time.perf_counter()
             with stage(GNN):
                 if filtered.shape[1] and self.engine == "compiled":
-                    gnn_scores = torch.sigmoid(gnn_logits(self.bundle.gnn, x, filtered)).numpy()
+                    logits = gnn_logits(self.bundle.gnn, x, filtered, bf16)
+                    gnn_scores = torch.sigmoid(logits).numpy()
                 elif filtered.shape[1]:
                     chunk = self.edges_per_chunk(self.bundle.gnn)
                     with _precision(self.precision):

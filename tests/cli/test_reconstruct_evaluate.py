@@ -344,7 +344,7 @@ def test_precision_reaches_the_pipeline_and_reduced_ones_need_a_gpu(tmp_path, ru
 
     assert FinderRequest(device="cpu", precision="fp32").make().precision == "fp32"
     for precision, message in (
-        ("bf16", "precision 'bf16' needs a GPU (the CPU runs fp32 only)"),
+        ("tf32", "precision 'tf32' needs a GPU (on the CPU: fp32, or bf16)"),
         ("fp16", "precision must be one of 'fp32', 'tf32', 'bf16', got 'fp16'"),
     ):
         bad = run_cli(

@@ -227,3 +227,100 @@ def test_an_empty_numba_cache_is_seen(tmp_path):
 def test_an_unknown_engine_is_a_config_error():
     with pytest.raises(ConfigError, match="engine must be 'compiled' or 'torch', got 'onnx'"):
         Pipeline(device="cpu", engine="onnx")
+
+
+def _bf16(values: np.ndarray) -> np.ndarray:
+    """float32 values rounded to the nearest bf16 (ties to even), as float32."""
+    bits = values.astype(np.float32).view(np.uint32).astype(np.uint64)
+    rounded = ((bits + 0x7FFF + ((bits >> 16) & 1)) >> 16) << 16
+    return rounded.astype(np.uint32).view(np.float32)
+
+
+@pytest.mark.parametrize("h_in", [7, 48, 64, 144])  # odd: float by float; else vector pairs
+@pytest.mark.parametrize("h_out", [48, 64, 80])  # 8 rows × 3 vectors; 4 × 2; 4 × 2 and 4 × 1
+def test_bf16_products_are_float32_sums_of_exact_bf16_products(h_in, h_out):
+    """Each output: the bias, then per pair of inputs + x₁w₁, + x₀w₀, each rounded to float32 —
+    AVX-512's vdpbf16ps, or the same operations where the CPU has not got it."""
+    from acts_gnn.gnn.compiled import _pair_columns, _pairs, _times_bf16, bf16_pairs
+    from acts_gnn.simd import LANES
+
+    if LANES != 16:
+        pytest.skip("the bf16 products run on AVX-512 CPUs only")
+    rng = np.random.default_rng(h_in * h_out)
+    rows = 16
+    x = rng.normal(size=(rows, h_in)).astype(np.float32)  # far from denormals, which it flushes
+    w = (rng.normal(size=(h_in, h_out)) / 5).astype(np.float32)
+    b = rng.normal(size=(1, h_out)).astype(np.float32)
+    wp = bf16_pairs(w)
+    assert wp.shape == (-(-h_in // 2), h_out) and wp.dtype == np.uint32
+    xb = np.zeros((rows, _pair_columns(wp, np.zeros((0, 0, 0), np.uint32))), np.uint32)
+    _pairs(x, rows, xb, wp.shape[0])
+    y = np.full((rows, h_out), np.nan, np.float32)
+    _times_bf16(xb, rows, wp, b, y)
+    xs = np.concatenate([_bf16(x), np.zeros((rows, h_in % 2), np.float32)], axis=1)
+    ws = np.concatenate([_bf16(w), np.zeros((h_in % 2, h_out), np.float32)])
+    expected = np.repeat(b, rows, axis=0)
+    for j in range(0, xs.shape[1], 2):
+        expected = expected + xs[:, j + 1 : j + 2] * ws[j + 1]  # float32 throughout
+        expected = expected + xs[:, j : j + 1] * ws[j]
+    np.testing.assert_array_equal(y, expected)
+    assert np.abs(y - (b + x @ w)).max() < 0.05  # and near the float32 product
+
+
+def _with_bf16():
+    from acts_gnn.simd import HAS_BF16
+
+    if not HAS_BF16:
+        pytest.skip("this CPU has no AVX-512 BF16 (avx512_bf16)")
+
+
+def test_bf16_networks_are_near_their_modules():
+    _with_bf16()
+    torch.manual_seed(0)
+    gnn = _randomised(InteractionGNN(GNNConfig(48, 2, 2)), seed=48)
+    net = _randomised(FilterMLP(FilterConfig(hidden=64)), 7)
+    x = random_features(300)
+    edges = torch.randint(0, 300, (2, 2000))
+    edges = edges[:, torch.argsort(edges[0] * 300 + edges[1])]
+    latent = torch.randn(300, 4)
+    with torch.inference_mode():
+        fp32, bf16 = gnn_logits(gnn, x, edges), gnn_logits(gnn, x, edges, bf16=True)
+        f32, fb16 = (filter_scores(net, x, edges, latent, bf16=b) for b in (False, True))
+    assert not torch.equal(fp32, bf16)  # rounded: not the float32 logits …
+    assert (fp32 - bf16).abs().max() < 0.1 * fp32.abs().max()  # … but near them
+    assert 0 < (f32 - fb16).abs().max() < 0.02
+
+
+def test_bf16_on_the_cpu_finds_the_example_events_tracks():
+    _with_bf16()
+    (event,) = list(open_events([example_dir()]))
+    fp32, bf16 = Pipeline(device="cpu"), Pipeline(device="cpu", precision="bf16")
+    a, b = fp32.run_scores(event.features()), bf16.run_scores(event.features())
+    # a few of the filter's decisions near its cut move (15 of 14,645 edges when written) …
+    moved = {*map(tuple, a.edges.T)} ^ {*map(tuple, b.edges.T)}
+    assert 0 < len(moved) < 0.002 * a.edges.shape[1]
+
+    def candidates(labels: np.ndarray) -> set[tuple[int, ...]]:
+        return {tuple(np.flatnonzero(labels == c)) for c in np.unique(labels[labels >= 0])}
+
+    # … and nearly every candidate is the same set of points (171 of 176 when written)
+    ours, theirs = candidates(a.labels_at()), candidates(b.labels_at())
+    assert len(ours & theirs) >= 0.95 * len(ours) and abs(len(ours) - len(theirs)) <= 2
+
+
+def test_reduced_precision_the_cpu_cannot_run_is_refused(monkeypatch):
+    import acts_gnn.simd
+
+    for precision, engine, message in (
+        ("tf32", None, "precision 'tf32' needs a GPU (on the CPU: fp32, or bf16)"),
+        ("bf16", "torch", "precision 'bf16' on the CPU runs in the compiled engine only"),
+    ):
+        with pytest.raises(ConfigError) as refused:
+            Pipeline(device="cpu", engine=engine, precision=precision)
+        assert str(refused.value) == message
+    monkeypatch.setattr(acts_gnn.simd, "HAS_BF16", False)
+    with pytest.raises(ConfigError) as refused:
+        Pipeline(device="cpu", precision="bf16")
+    assert str(refused.value) == (
+        "precision 'bf16' on the CPU needs AVX-512 BF16 (avx512_bf16), which this CPU has not"
+    )

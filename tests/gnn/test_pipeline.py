@@ -115,11 +115,11 @@ def test_walkthrough_backend_and_cli(example, tmp_path, run_cli):
     assert 0.0 < perf["selections"][0]["efficiency"] <= 1.0
 
 
-def test_reduced_precision_is_refused_on_the_cpu_and_unknown_ones_anywhere():
+def test_a_gpu_precision_is_refused_on_the_cpu_and_unknown_ones_anywhere():
     from acts_gnn.errors import ConfigError
 
-    with pytest.raises(ConfigError, match=r"^precision 'bf16' needs a GPU \(the CPU runs fp32"):
-        Pipeline(device="cpu", precision="bf16")
+    with pytest.raises(ConfigError, match=r"^precision 'tf32' needs a GPU \(on the CPU: fp32, or"):
+        Pipeline(device="cpu", precision="tf32")
     with pytest.raises(ConfigError, match=r"^precision must be one of 'fp32', 'tf32', 'bf16', "):
         Pipeline(device="cpu", precision="fp16")
 

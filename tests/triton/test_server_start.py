@@ -324,11 +324,11 @@ def test_max_neighbours_reaches_the_backends():
 def test_precision_reaches_the_backends():
     from acts_gnn.triton.backends import make_backend
 
-    config = server.ServerConfig(max_neighbours=4, precision="bf16")
-    assert config.pipeline_settings() == {"max_neighbours": 4, "precision": "bf16"}
-    with pytest.raises(ConfigError) as info:  # the CPU runs fp32 only
+    config = server.ServerConfig(max_neighbours=4, precision="tf32")
+    assert config.pipeline_settings() == {"max_neighbours": 4, "precision": "tf32"}
+    with pytest.raises(ConfigError) as info:  # TF32 is a GPU's
         make_backend("gnn_tracking", None, "cpu", **config.pipeline_settings())
-    assert str(info.value) == "precision 'bf16' needs a GPU (the CPU runs fp32 only)"
+    assert str(info.value) == "precision 'tf32' needs a GPU (on the CPU: fp32, or bf16)"
     backend = make_backend("gnn_tracking", None, "cpu", precision="fp32")
     assert backend.precision == "fp32"
 
