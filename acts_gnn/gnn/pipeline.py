@@ -316,7 +316,8 @@ class Pipeline:
         ``keep_graph``: also return the K1 graph before the filter (diagnostics).
 
         Raises:
-            InputFormatError: a row that is not finite (NaN or infinite).
+            InputFormatError: not an [N, 3] array, or a row that is not finite (NaN or
+                infinite).
         """
         import torch
 
@@ -327,6 +328,10 @@ class Pipeline:
         cfg = self.config
         bf16 = self.precision == "bf16"  # on the CPU: the compiled engine's bf16 products
         features = np.ascontiguousarray(features, dtype=np.float32)
+        if features.ndim != 2 or features.shape[1] != 3:  # what a server refuses too
+            raise InputFormatError(
+                "features", "", f"expected shape [N, 3] (r/1000, φ/π, z/1000), got {list(features.shape)}"
+            )
         finite = np.isfinite(features).all(axis=1)
         if not finite.all():  # the readers refuse these; a caller's own array may hold them
             row = int(np.flatnonzero(~finite)[0])

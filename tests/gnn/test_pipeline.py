@@ -137,3 +137,16 @@ def test_features_that_are_not_finite_are_one_input_error():
     with pytest.raises(InputFormatError) as error:
         Pipeline(device="cpu").run(features)
     assert str(error.value) == "features: row 3: expected finite numbers, got [0.0, 0.0, inf]"
+
+
+
+def test_features_of_another_shape_are_one_input_error():
+    from acts_gnn.errors import InputFormatError
+
+    pipeline = Pipeline(device="cpu")
+    for shape in ((5, 2), (5,), (5, 4), (2, 3, 1)):
+        with pytest.raises(InputFormatError) as error:
+            pipeline.run(np.zeros(shape, np.float32))
+        assert str(error.value) == (
+            f"features: expected shape [N, 3] (r/1000, φ/π, z/1000), got {list(shape)}"
+        )
