@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 import math
 import numbers
+import pickle
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -89,6 +90,17 @@ def bundle_description(directory: str | Path) -> Path:
 def default_bundle_dir() -> Path:
     """The model bundle shipped inside the package."""
     return Path(__file__).resolve().parent.parent / "data" / "default_model"
+
+
+def _unpickler_reason(exc: Exception) -> str:
+    """What torch's weights-only loader found (``Unsupported operand 103``, ``Unsupported
+    global: GLOBAL …``), without its advice to load the file with ``weights_only=False``."""
+    text = str(exc)
+    _, marker, rest = text.partition("WeightsUnpickler error:")
+    lines = [line.strip() for line in rest.splitlines() if line.strip()] if marker else []
+    if not lines:
+        return "torch's weights-only loader refused it"
+    return lines[0].split(" was not an allowed global")[0].split(". Please")[0].rstrip(".")
 
 
 @dataclass(frozen=True)
@@ -296,7 +308,12 @@ class ModelBundle:
             try:
                 state = torch.load(path, map_location=device, weights_only=True)
                 module.load_state_dict(state)
-            except Exception as exc:  # torch raises RuntimeError/UnpicklingError/KeyError/…
+            except pickle.UnpicklingError as exc:  # torch's advice is to load it unsafely
+                raise BundleError(
+                    f"{path}: cannot load weights: not a file of tensors alone, which is all "
+                    f"acts-gnn loads ({_unpickler_reason(exc)})"
+                ) from exc
+            except Exception as exc:  # torch raises RuntimeError/KeyError/…
                 lines = [line.strip().rstrip(":") for line in str(exc).splitlines()]
                 lines = [line for line in lines if line]
                 why = ": ".join([type(exc).__name__, *lines[:2]])  # torch's key and shapes

@@ -329,8 +329,9 @@ class Pipeline:
         bf16 = self.precision == "bf16"  # on the CPU: the compiled engine's bf16 products
         features = np.ascontiguousarray(features, dtype=np.float32)
         if features.ndim != 2 or features.shape[1] != 3:  # what a server refuses too
+            shape = list(features.shape)
             raise InputFormatError(
-                "features", "", f"expected shape [N, 3] (r/1000, φ/π, z/1000), got {list(features.shape)}"
+                "features", "", f"expected shape [N, 3] (r/1000, φ/π, z/1000), got {shape}"
             )
         finite = np.isfinite(features).all(axis=1)
         if not finite.all():  # the readers refuse these; a caller's own array may hold them

@@ -102,12 +102,30 @@ def test_bundle_errors(tmp_path):
 
     broken = tmp_path / "broken"
     shutil.copytree(default_bundle_dir(), broken)
-    (broken / "gnn.pt").write_text("junk")
+    (broken / "gnn.pt").write_text("garbage\n")
+    with pytest.raises(BundleError) as info:
+        ModelBundle.load(broken)
+    assert str(info.value) == (  # torch's own advice (load it with weights_only=False) left out
+        f"{broken / 'gnn.pt'}: cannot load weights: not a file of tensors alone, which is all "
+        "acts-gnn loads (Unsupported operand 103)"
+    )
+    torch.save({"weight": _NotATensor()}, broken / "gnn.pt")  # a pickle that would run code
+    with pytest.raises(BundleError) as info:
+        ModelBundle.load(broken)
+    assert str(info.value) == (
+        f"{broken / 'gnn.pt'}: cannot load weights: not a file of tensors alone, which is all "
+        f"acts-gnn loads (Unsupported global: GLOBAL {__name__}._NotATensor)"
+    )
+    torch.save({"weight": torch.zeros(3)}, broken / "gnn.pt")  # tensors, of another model
     with pytest.raises(BundleError) as info:
         ModelBundle.load(broken)
     assert str(info.value).startswith(
         f"{broken / 'gnn.pt'}: cannot load weights: not a PyTorch state dict of this model ("
     )
+
+
+class _NotATensor:
+    """What a weights file must not hold: an object of a class (unpickling it runs code)."""
 
 
 def _broken_copy(tmp_path, edit=None):

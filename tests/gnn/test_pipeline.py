@@ -139,7 +139,6 @@ def test_features_that_are_not_finite_are_one_input_error():
     assert str(error.value) == "features: row 3: expected finite numbers, got [0.0, 0.0, inf]"
 
 
-
 def test_features_of_another_shape_are_one_input_error():
     from acts_gnn.errors import InputFormatError
 
