@@ -110,7 +110,7 @@ def export_repository(
 
     Raises:
         ConfigError: unknown model, instances or max_neighbours below one, a device that is
-            not cpu/cuda.
+            not cpu/cuda, a bundle or max_neighbours for models none of which is a GNN's.
         BundleError: the bundle is missing or unusable.
         OutputError: ``directory`` is a repository (and ``overwrite`` is off), holds anything
             but a repository (never replaced: see :func:`is_model_repository`), or cannot be
@@ -130,6 +130,12 @@ def export_repository(
         raise ConfigError(f"--max-neighbours must be at least 1, got {max_neighbours}")
     if device != "cpu" and not device.startswith("cuda"):
         raise ConfigError(f"device must be cpu or cuda, got {device!r}")
+    given = [o for o, v in (("--bundle", bundle), ("--max-neighbours", max_neighbours)) if v]
+    if given and not any(e.uses_bundle for e in entries.values()):
+        raise ConfigError(
+            f"{', '.join(given)}: settings of a GNN model; {', '.join(models)} "
+            f"{'takes' if len(models) == 1 else 'take'} none"
+        )
     directory = Path(directory)
     present = sorted(directory.iterdir()) if directory.is_dir() else []
     wheels = [entry for entry in present if _is_wheel(entry)]

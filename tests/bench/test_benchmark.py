@@ -175,6 +175,13 @@ def test_refusals(events):
         "--precision: settings of a GNN model; --model unrolling_tracking takes none"
     )
     SweepConfig(urls=("localhost:8001",), local=True, device="cpu").check()  # for --local
+    with pytest.raises(ConfigError) as refused:
+        SweepConfig(local=True, instances=(2,)).check()
+    assert str(refused.value) == "--instances: the servers --spawn starts; there is no --spawn"
+    with pytest.raises(ConfigError) as refused:
+        SweepConfig(local=True, concurrency=(8,)).check()
+    assert str(refused.value) == "--concurrency: the served points'; --local runs one at a time"
+    SweepConfig(local=True, concurrency=(1,)).check()  # what it runs anyway
 
 
 def test_server_statistics_per_request():

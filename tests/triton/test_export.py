@@ -267,6 +267,19 @@ def test_unknown_model_writes_nothing(tmp_path):
     assert list(tmp_path.iterdir()) == []
 
 
+def test_gnn_settings_for_models_without_a_bundle_are_refused(tmp_path):
+    for models, options, message in (
+        (("unrolling_tracking",), {"bundle": tmp_path}, "--bundle: settings of a GNN model; "
+         "unrolling_tracking takes none"),
+        (("null_tracking", "unrolling_tracking"), {"max_neighbours": 8},
+         "--max-neighbours: settings of a GNN model; null_tracking, unrolling_tracking take none"),
+    ):  # fmt: skip
+        with pytest.raises(ConfigError) as refused:
+            export_repository(tmp_path / "repo", models, **options)
+        assert str(refused.value) == message
+    assert not (tmp_path / "repo").exists()
+
+
 def test_cli(run_cli, tmp_path):
     result = run_cli("export-repo", tmp_path / "repo", "--model", "unrolling_tracking")
     assert result.exit_code == 0, result.stderr
