@@ -29,7 +29,7 @@ def main() -> int:
     parser.add_argument("--model", default="gnn_tracking", help="served backend name")
     parser.add_argument("--url", action="append", default=[], help="Triton server host:port")
     parser.add_argument("--bundle", type=Path, default=None, help="model bundle (local runs)")
-    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--device", default=None, help="cpu or cuda (local runs; default cpu)")
     parser.add_argument("--min-size", type=int, default=3)
     parser.add_argument(
         "--double-matching",

@@ -116,6 +116,22 @@ def test_the_acts_algorithm_runs_the_gnn_in_this_process():
     np.testing.assert_array_equal(labels, make_finder("gnn").reconstruct(event).labels)
 
 
+def test_the_acts_algorithms_settings_are_refused_where_they_would_be_ignored():
+    from acts_gnn.acts.algorithm import make_label_function
+    from acts_gnn.errors import ConfigError
+
+    for settings, message in (
+        ({"url": "localhost:1", "bundle": "b", "device": "cpu"},
+         "bundle, device: settings of the local pipeline; with url the server's apply"),
+        ({"url": ["localhost:1"], "max_neighbours": 8},
+         "max_neighbours: settings of the local pipeline; with url the server's apply"),
+        ({"timeout_s": 5.0}, "timeout_s: a setting of the requests to url; none is given"),
+    ):  # fmt: skip
+        with pytest.raises(ConfigError) as refused:
+            make_label_function("gnn_tracking", **settings)
+        assert str(refused.value) == message
+
+
 class _EventOnly:
     """A finder that needs the whole event (no ``run``): never served."""
 

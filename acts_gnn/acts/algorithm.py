@@ -46,25 +46,39 @@ def make_label_function(
     *,
     url: str | Sequence[str] | None = None,
     bundle: Path | None = None,
-    device: str = "cpu",
-    timeout_s: float = 60.0,
+    device: str | None = None,
+    timeout_s: float | None = None,
     max_neighbours: int | None = None,
 ) -> LabelFunction:
     """``features → labels`` with the served backend ``model``: on ``url`` or in this process.
 
-    ``max_neighbours`` (K1's cap) applies to the local pipeline; a server uses its own setting.
+    ``bundle``, ``device`` (default cpu) and ``max_neighbours`` (K1's cap) set the local
+    pipeline, ``timeout_s`` (default 60 s) the requests to ``url``: each is refused where it
+    would be ignored (a server uses its own settings).
+
+    Raises:
+        ConfigError: an unknown model, or a setting the chosen path ignores.
     """
     from acts_gnn.triton.contract import LABELS
 
+    local = {"bundle": bundle, "device": device, "max_neighbours": max_neighbours}
+    given = [name for name, value in local.items() if value is not None]
+    if url and given:
+        raise ConfigError(
+            f"{', '.join(given)}: settings of the local pipeline; with url the server's apply"
+        )
+    if not url and timeout_s is not None:
+        raise ConfigError("timeout_s: a setting of the requests to url; none is given")
     if url:
         from acts_gnn.triton.client import RemotePipeline
 
+        timeout_s = 60.0 if timeout_s is None else timeout_s
         remote = RemotePipeline(url, model, timeout_s=timeout_s, server_timing=False)
         return lambda features: np.asarray(remote.infer(features)[LABELS], dtype=np.int64)
     from acts_gnn.triton.backends import make_backend
 
     settings = {} if max_neighbours is None else {"max_neighbours": max_neighbours}
-    backend = make_backend(model, bundle, device, **settings)
+    backend = make_backend(model, bundle, device or "cpu", **settings)
 
     def labels(features: np.ndarray) -> np.ndarray:
         found, _stages, _edges = backend.run(features)  # a servable finder's run unpacks so
@@ -99,9 +113,9 @@ def _define() -> type:
             model: backend (``gnn_tracking``, ``gnn_tracking_walk``, ``unrolling_tracking``).
             url: a Triton server ``host:port``, or a list of them (failover); None runs
                 locally.
-            bundle, device, max_neighbours: the local pipeline's model bundle, device and K1
-                neighbour cap (default: the bundle's).
-            timeout_s: per-request timeout with ``url``.
+            bundle, device, max_neighbours: the local pipeline's model bundle, device (cpu)
+                and K1 neighbour cap (default: the bundle's); refused with ``url``.
+            timeout_s: per-request timeout with ``url`` (60 s); refused without.
             min_size: smallest candidate kept (space points).
             labels: a ``features → labels`` function replacing model/url (tests, custom finders).
             level: ACTS log level of the algorithm.
@@ -115,8 +129,8 @@ def _define() -> type:
             model: str = "gnn_tracking",
             url: str | Sequence[str] | None = None,
             bundle: Path | None = None,
-            device: str = "cpu",
-            timeout_s: float = 60.0,
+            device: str | None = None,
+            timeout_s: float | None = None,
             max_neighbours: int | None = None,
             min_size: int = 3,
             labels: LabelFunction | None = None,

@@ -46,7 +46,7 @@ class ChainConfig:
     model: str = "gnn_tracking"
     url: str | Sequence[str] = ()
     bundle: Path | None = None
-    device: str = "cpu"
+    device: str | None = None
     min_size: int = 3
     pt_min_gev: float = 1.0
     double_matching: bool = False
