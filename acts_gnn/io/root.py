@@ -33,6 +33,7 @@ __all__ = [
     "RootLayout",
     "RootReader",
     "damaged_root_is_input_error",
+    "is_tracks_output",
     "iter_root_events",
     "read_root_block",
     "root_event_ids",
@@ -113,6 +114,20 @@ def damaged_root_is_input_error(path: Path) -> Iterator[None]:
     except Exception as exc:
         reason = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
         raise InputFormatError(path, "", f"not a readable ROOT file ({reason})") from exc
+
+
+def is_tracks_output(path: Path, layout: RootLayout) -> bool:
+    """Whether ``path`` is a tracks file acts-gnn wrote (its ``tracks`` and ``timing`` trees,
+    and not the layout's tree): an output beside the inputs, not an event file. A file that
+    cannot be read is not one (reading it as an input says what is wrong)."""
+    import uproot
+
+    try:
+        with uproot.open(path) as handle:
+            trees = {key.split(";")[0] for key in handle.keys()}
+    except Exception:  # uproot raises anything for a damaged file (see above)
+        return False
+    return {"tracks", "timing"} <= trees and layout.tree not in trees
 
 
 def _open_tree(path: Path, layout: RootLayout):

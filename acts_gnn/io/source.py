@@ -24,7 +24,7 @@ import acts_gnn.io.trackml  # noqa: F401
 from acts_gnn.errors import ConfigError, InputFormatError
 from acts_gnn.event import Event
 from acts_gnn.io.readers import EventRef, find_with_plugins, reader_names
-from acts_gnn.io.root import ROOT_PRESETS, RootLayout, root_event_ids
+from acts_gnn.io.root import ROOT_PRESETS, RootLayout, is_tracks_output, root_event_ids
 
 __all__ = ["FORMATS", "EventRef", "EventSource", "open_events"]
 
@@ -215,11 +215,17 @@ class _Finder:
                 f"holds {other} and .npz caches ({caches[0][1].name}, …): give the format "
                 "(--format) or the files themselves",
             )
-        # ROOT files beside CSV events are not read (a tracks file written beside its inputs)
+        # ROOT files beside CSV events are not read (a tracks file written beside its inputs),
+        # nor a tracks file beside ROOT events
         if caches and (self.format == "npz" or (self.format is None and not groups)):
             return [EventRef(event_id=i, format="npz", files={"npz": p}) for i, p in caches]
         if roots and (self.format == "root" or (self.format is None and not groups)):
-            return [ref for root in roots for ref in self.path(root)]
+            inputs = [p for p in roots if not is_tracks_output(p, self.root_layout())]
+            if not inputs:
+                raise InputFormatError(
+                    path, "", "holds acts-gnn tracks files only, no ROOT event file"
+                )
+            return [ref for root in inputs for ref in self.path(root)]
         if not groups:
             raise InputFormatError(
                 path, "", "no event files (expected eventNNN-*.csv[.gz] or *.root)"

@@ -41,6 +41,30 @@ def test_spacepoint_tree_events_in_order(tmp_path):
     assert first.truth is None
 
 
+def test_a_tracks_file_beside_root_events_is_not_an_input(tmp_path, run_cli):
+    """A run's output written into the folder of its ROOT inputs: the next run reads the same
+    events (it read the tracks file as one and failed on its missing tree)."""
+    _write(
+        tmp_path / "sp.root",
+        "spacepoints",
+        {
+            "event_id": np.zeros(4, np.uint32),
+            "measurement_id": np.arange(4, dtype=np.uint64),
+            "x": np.array([30, 70, 110, 150], np.float32),
+            "y": np.zeros(4, np.float32),
+            "z": np.zeros(4, np.float32),
+        },
+    )
+    for name in ("tracks.root", "tracks2.root"):
+        result = run_cli("reconstruct", tmp_path, "--backend", "unrolling", "-o", tmp_path / name)
+        assert result.exit_code == 0, result.stderr
+    assert [ref.source for ref in open_events(tmp_path).refs] == [str(tmp_path / "sp.root")]
+    (tmp_path / "sp.root").unlink()
+    with pytest.raises(InputFormatError) as refused:
+        open_events(tmp_path)
+    assert str(refused.value) == f"{tmp_path}: holds acts-gnn tracks files only, no ROOT event file"
+
+
 def test_hits_preset_packs_barcodes_into_particle_ids(tmp_path):
     path = tmp_path / "hits.root"
     _write(
