@@ -9,16 +9,17 @@ and writes the bundle with the record of what it was trained on.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any
 
 from acts_gnn.errors import ConfigError
 from acts_gnn.event import Event
 from acts_gnn.gnn.bundle import ModelBundle, bundle_description, check_bundle_output
 from acts_gnn.gnn.configs import REUSABLE_STAGES, GNNConfig, TrainingConfig, check_reuse
 from acts_gnn.gnn.records import EpochReport, RunInputs
-from acts_gnn.io.source import EventSource, open_events
+from acts_gnn.io.source import EventSource, check_root_layout_used, open_events
 
 # the configuration a request carries, for its callers
 __all__ = [
@@ -72,6 +73,32 @@ class TrainRequest:
     force: bool = False
     #: events where the filter cut, track builder and rescue cuts are chosen (none: ``val``)
     tune: tuple[Path, ...] = ()
+    #: how every input is read: :func:`~acts_gnn.io.source.open_events`'s ``format``,
+    #: ``root_preset``, ``root_tree`` and ``root_branches``
+    layout: Mapping[str, Any] = field(default_factory=dict)
+
+    def sources(self) -> tuple[EventSource, EventSource, EventSource | None, EventSource | None]:
+        """The training, validation, test and tuning events (found, not read), read with
+        :attr:`layout`.
+
+        Raises:
+            InputFormatError: an input missing, or an event given twice to one option.
+            ConfigError: no training or validation input, an unknown format, or a ROOT
+                layout and no ROOT input.
+        """
+        found = [
+            open_events(paths, **self.layout, check_layout=False).check_no_repeats()
+            if paths
+            else None
+            for paths in (self.train, self.val, self.test, self.tune)
+        ]
+        refs = [ref for source in found if source is not None for ref in source.refs]
+        layout = {k: v for k, v in self.layout.items() if k != "format"}
+        check_root_layout_used(refs, **layout)
+        train, val, test, tune = found
+        if train is None or val is None:
+            raise ConfigError("give training (--train) and validation (--val) events")
+        return train, val, test, tune
 
     def check(self) -> None:
         """Refuse, before any work (and without torch), what cannot run: an output it may not
@@ -88,9 +115,7 @@ class TrainRequest:
             raise ConfigError(f"reused stages {','.join(self.reuse_stages)!r} cannot be kept")
         if self.reuse is None and self.reuse_stages != ("embedding", "filter"):
             raise ConfigError("--reuse-stages needs --reuse BUNDLE (the bundle to take them from)")
-        for paths in (self.train, self.val, self.test, self.tune):
-            if paths:  # every input is found before any is read, and none twice
-                open_events(paths).check_no_repeats()
+        self.sources()  # every input is found before any is read, and none twice
         if self.reuse is not None:
             bundle_description(self.reuse)
 
@@ -152,9 +177,7 @@ def train(
     device = resolve_device(request.device)
     use_threads(resolve_threads())  # the CPUs this process may use ($ACTS_GNN_THREADS overrides)
     reused = ModelBundle.load(request.reuse) if request.reuse is not None else None
-    train_source, val_source = open_events(request.train), open_events(request.val)
-    test_source = open_events(request.test) if request.test else None
-    tune_source = open_events(request.tune) if request.tune else None
+    train_source, val_source, test_source, tune_source = request.sources()
     train_events = _read("training", train_source, status)
     val_events = _read("validation", val_source, status)
     test_events = _read("test", test_source, status) if test_source is not None else []

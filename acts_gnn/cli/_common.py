@@ -19,6 +19,7 @@ __all__ = [
     "RootPresetOption",
     "TreeOption",
     "inputs_or_example",
+    "layout_options",
     "parse_mapping",
 ]
 
@@ -33,7 +34,7 @@ PrecisionOption = Annotated[
 ]
 
 #: ``--format``, ``--root-preset`` and ``--tree`` of the commands that read event files
-#: (reconstruct, benchmark; evaluate words its own for truth inputs)
+#: (reconstruct, benchmark, train; evaluate words its own for truth inputs)
 FormatOption = Annotated[
     str | None,
     typer.Option(
@@ -45,7 +46,8 @@ RootPresetOption = Annotated[
 ]
 TreeOption = Annotated[str | None, typer.Option(help="ROOT tree name, overriding the preset.")]
 
-#: ``--branch`` of the commands that read ROOT event files (reconstruct, evaluate, benchmark)
+#: ``--branch`` of the commands that read ROOT event files (reconstruct, evaluate, benchmark,
+#: train)
 BranchOption = Annotated[
     list[str] | None,
     typer.Option(
@@ -66,6 +68,19 @@ def parse_mapping(items: list[str] | None, option: str) -> dict[str, str]:
             raise ConfigError(f"{option} expects KEY=NAME, got {item!r}")
         out[key.strip()] = value.strip()
     return out
+
+
+def layout_options(
+    input_format: str | None, root_preset: str, tree: str | None, branch: list[str] | None
+) -> dict:
+    """``--format``, ``--root-preset``, ``--tree`` and ``--branch`` as
+    :func:`~acts_gnn.io.source.open_events`'s keyword arguments."""
+    return {
+        "format": input_format,
+        "root_preset": root_preset,
+        "root_tree": tree,
+        "root_branches": parse_mapping(branch, "--branch"),
+    }
 
 
 def inputs_or_example(

@@ -17,7 +17,7 @@ from acts_gnn.cli._common import (
     RootPresetOption,
     TreeOption,
     inputs_or_example,
-    parse_mapping,
+    layout_options,
 )
 from acts_gnn.cli._console import make_console
 
@@ -141,10 +141,7 @@ def command(
     loaded = load_sweep_events(
         config,
         inputs_or_example(inputs, example),
-        format=input_format,
-        root_preset=root_preset,
-        root_tree=tree,
-        root_branches=parse_mapping(branch, "--branch"),
+        **layout_options(input_format, root_preset, tree, branch),
     )
     console = make_console(stderr=True, quiet=quiet)
     if export_perf_data is not None:

@@ -10,7 +10,7 @@ from typing import Annotated
 
 import typer
 
-from acts_gnn.cli._common import BranchOption, inputs_or_example, parse_mapping
+from acts_gnn.cli._common import BranchOption, inputs_or_example, layout_options
 from acts_gnn.cli._console import make_console
 
 
@@ -95,13 +95,7 @@ def command(
         max_vertex_r_mm=max_vertex_r,
         min_particle_spacepoints=min_particle_sp,
     )
-    source = open_events(
-        inputs,
-        input_format,
-        root_preset=root_preset,
-        root_tree=tree,
-        root_branches=parse_mapping(branch, "--branch"),
-    )
+    source = open_events(inputs, **layout_options(input_format, root_preset, tree, branch))
     console = make_console(stderr=True, quiet=quiet)  # the table on stdout, the rest stderr
     with event_progress(console, len(source), "evaluate") as advance:
         report = evaluate_tracks(tracks, source, config, tuple(min_track_sp or (3, 5)), advance)

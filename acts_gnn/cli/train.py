@@ -11,6 +11,13 @@ from typing import Annotated
 
 import typer
 
+from acts_gnn.cli._common import (
+    BranchOption,
+    FormatOption,
+    RootPresetOption,
+    TreeOption,
+    layout_options,
+)
 from acts_gnn.cli._console import make_console
 
 
@@ -192,6 +199,10 @@ def command(
         str, typer.Option(help="How the data were made (recorded in the bundle).")
     ] = "",
     force: Annotated[bool, typer.Option(help="Replace an existing bundle.")] = False,
+    input_format: FormatOption = None,
+    root_preset: RootPresetOption = "spacepoints",
+    tree: TreeOption = None,
+    branch: BranchOption = None,
 ) -> None:
     """Train the pipeline's models stage by stage and write a model bundle.
 
@@ -204,7 +215,7 @@ def command(
     """
     from acts_gnn.api import train as api  # torch-free: the request is checked before it loads
 
-    request = api.TrainRequest(
+    _train(api, api.TrainRequest(
         train=tuple(train),
         val=tuple(val),
         output=output,
@@ -240,8 +251,8 @@ def command(
         device=device,
         data_description=data_description,
         force=force,
-    )
-    _train(api, request)
+        layout=layout_options(input_format, root_preset, tree, branch),
+    ))  # fmt: skip
 
 
 def _train(api, request) -> None:

@@ -26,7 +26,7 @@ from acts_gnn.event import Event
 from acts_gnn.io.readers import EventRef, find_with_plugins, reader_names
 from acts_gnn.io.root import ROOT_PRESETS, RootLayout, is_tracks_output, root_event_ids
 
-__all__ = ["FORMATS", "EventRef", "EventSource", "open_events"]
+__all__ = ["FORMATS", "EventRef", "EventSource", "check_root_layout_used", "open_events"]
 
 #: the built-in input formats by name (:func:`acts_gnn.io.readers.reader_names` lists all)
 FORMATS = ("acts-csv", "trackml", "root", "npz")
@@ -278,6 +278,7 @@ def open_events(
     root_preset: str = "spacepoints",
     root_tree: str | None = None,
     root_branches: Mapping[str, str] | None = None,
+    check_layout: bool = True,
 ) -> EventSource:
     """Find the events in ``paths`` without reading them.
 
@@ -288,6 +289,9 @@ def open_events(
         root_preset: ROOT branch layout preset (see :data:`acts_gnn.io.root.ROOT_PRESETS`).
         root_tree: tree name overriding the preset's.
         root_branches: branch-name overrides for ROOT files (key → branch).
+        check_layout: refuse a ROOT layout when no input is a ROOT file
+            (:func:`check_root_layout_used`; False where these inputs are part of a larger
+            set whose caller checks the whole).
 
     Raises:
         InputFormatError: a path does not exist or holds no recognisable event.
@@ -302,10 +306,26 @@ def open_events(
     finder = _Finder(format, root_preset, root_tree, root_branches)
     finder.root_layout()  # a mistyped preset or branch key is refused whatever the inputs
     refs = tuple(ref for raw in paths for ref in finder.path(Path(raw)))
+    if check_layout:
+        check_root_layout_used(refs, root_preset, root_tree, root_branches)
+    return EventSource(refs)
+
+
+def check_root_layout_used(
+    refs: Sequence[EventRef],
+    root_preset: str = "spacepoints",
+    root_tree: str | None = None,
+    root_branches: Mapping[str, str] | None = None,
+) -> None:
+    """Refuse a ROOT layout other than the default for events none of which is in a ROOT file
+    (it would be ignored).
+
+    Raises:
+        ConfigError: such a layout.
+    """
     root_settings = root_tree or root_branches or root_preset != "spacepoints"
     if root_settings and refs and not any(ref.format == "root" for ref in refs):
         raise ConfigError(
             "a ROOT layout (--root-preset, --tree, --branch) was given, but no input is a "
             f"ROOT file (the events are {refs[0].format} files)"
         )
-    return EventSource(refs)

@@ -214,3 +214,25 @@ def test_an_event_given_twice_to_one_option_is_refused(tmp_path, run_cli):
         assert stderr.startswith(f"acts-gnn: error: {example}/event000000000-")
         assert f": event 0 is given twice{again}" in stderr
         assert not (tmp_path / "b").exists()
+
+
+def test_inputs_are_read_with_the_format_and_root_layout_given(tmp_path, run_cli):
+    from acts_gnn.api.train import TrainRequest
+
+    example = example_dir()
+    request = TrainRequest((example,), (example,), tmp_path / "b", layout={"format": "acts-csv"})
+    train, val, test, tune = request.sources()
+    assert (len(train), len(val), test, tune) == (1, 1, None, None)
+    result = run_cli(
+        "train", "--train", example, "--val", example, "-o", tmp_path / "b", "--tree", "hits"
+    )
+    assert result.exit_code == 2
+    assert result.stderr == (
+        "acts-gnn: error: a ROOT layout (--root-preset, --tree, --branch) was given, but no "
+        "input is a ROOT file (the events are acts-csv files)\n"
+    )
+    result = run_cli(
+        "train", "--train", example, "--val", example, "-o", tmp_path / "b", "--format", "trackml"
+    )
+    assert result.exit_code == 2 and "-hits.csv: column 'hit_id': missing" in result.stderr
+    assert not (tmp_path / "b").exists()
