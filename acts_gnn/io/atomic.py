@@ -25,6 +25,7 @@ __all__ = [
     "atomic_path",
     "check_output",
     "check_output_directory",
+    "check_still_absent",
     "make_parents",
     "new_dir_mode",
     "new_file_mode",
@@ -203,6 +204,20 @@ def _put_in_place(temporary: Path, final: Path, replace: bool) -> None:
         os.replace(temporary, final)
         return
     temporary.unlink()
+
+
+def check_still_absent(final: str | Path) -> None:
+    """Refuse ``final`` if it exists now: an output checked absent at the start that another
+    run wrote meanwhile. Called on every output of a run before the first is put in place, so
+    that such a run leaves none of its outputs (only a file appearing in the moment between
+    this check and the renames escapes it; :func:`atomic_path` still refuses that one).
+
+    Raises:
+        OutputError: it exists.
+    """
+    final = Path(final)
+    if final.exists() or final.is_symlink():
+        raise _appeared(final)
 
 
 def _appeared(final: Path) -> OutputError:

@@ -25,7 +25,7 @@ from acts_gnn.errors import ConfigError, OutputError, OutputRefusedError
 from acts_gnn.event import Event
 from acts_gnn.finders import TrackFinder
 from acts_gnn.interrupts import interrupts_held
-from acts_gnn.io.atomic import check_output, stage_text
+from acts_gnn.io.atomic import check_output, check_still_absent, stage_text
 from acts_gnn.io.source import EventSource
 from acts_gnn.io.timing import TimingReport
 from acts_gnn.io.tracks import (
@@ -306,10 +306,17 @@ def run_reconstruction(
                     (outputs.timing_json, report.json_text()),
                     (outputs.performance_json, performance and performance.to_json()),
                 )
+                staged_reports = [
+                    stage_text(staged, path, text, replace=outputs.overwrite)
+                    for path, text in texts
+                    if path is not None and text is not None
+                ]
+                if not outputs.overwrite:  # one that another run wrote meanwhile: none goes in
+                    for path in [outputs.tracks_root, *staged_reports]:
+                        if path is not None:
+                            check_still_absent(path)
                 written = [p for p in (outputs.tracks_root, outputs.tracks_csv_dir) if p]
-                for path, text in texts:
-                    if path is not None and text is not None:
-                        written.append(stage_text(staged, path, text, replace=outputs.overwrite))
+                written += staged_reports
                 reports = staged.pop_all()  # kept staged until the tracks are complete
                 held.enter_context(interrupts_held())
         except BaseException:

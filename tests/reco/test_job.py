@@ -257,6 +257,38 @@ def test_an_output_another_run_wrote_meanwhile_is_not_replaced(source, tmp_path,
     assert list(read_tracks(other)) == list(range(100, 100 + N_EVENTS))
 
 
+def test_a_report_another_run_wrote_meanwhile_leaves_none_of_this_runs_outputs(
+    source, tmp_path, monkeypatch
+):
+    """All or nothing: the tracks are not put in place when a report cannot be (before, the
+    tracks file and the CSV files stayed, and the run failed)."""
+    from acts_gnn.io.tracks import TrackWriter
+
+    add = TrackWriter.add
+    report = tmp_path / "out" / "performance.json"
+
+    def another_run_finishes_first(self, event, *args, **kwargs):
+        add(self, event, *args, **kwargs)
+        if event.event_id == 100:
+            report.write_text("the other run's report")
+
+    monkeypatch.setattr(TrackWriter, "add", another_run_finishes_first)
+    outputs = ReconstructionOutputs(
+        tracks_root=tmp_path / "out" / "tracks.root",
+        tracks_csv_dir=tmp_path / "out" / "csv",
+        timing_json=tmp_path / "out" / "timing.json",
+        performance_json=report,
+    )
+    with pytest.raises(OutputError) as refused:
+        run_reconstruction(source, TruthTrackFinder(), outputs)
+    assert str(refused.value) == (
+        f"{report}: appeared while this run was writing it (another run with the same "
+        "output?); left as it is and this run's not written (--force replaces)"
+    )
+    assert [p.name for p in (tmp_path / "out").iterdir()] == ["performance.json"]
+    assert report.read_text() == "the other run's report"
+
+
 def _moved(csv_file, dy):
     """Another event's tracks, as it were: every point of ``csv_file`` moved ``dy`` mm in y."""
     lines = csv_file.read_text().splitlines()
