@@ -14,7 +14,7 @@ in their own modules; :func:`register_reader` adds one more.
 from __future__ import annotations
 
 from collections.abc import Hashable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Protocol, runtime_checkable
 
@@ -25,6 +25,7 @@ from acts_gnn.event import Event
 
 __all__ = [
     "EventRef",
+    "HeldEvent",
     "Reader",
     "check_event",
     "find_with_plugins",
@@ -51,16 +52,42 @@ class EventRef:
     @property
     def source(self) -> str:
         """The main file of the event (for messages)."""
+        if isinstance(self.location, HeldEvent):
+            return self.location.event.source or f"event {self.event_id} (in memory)"
         for role in ("spacepoint", "measurements", "hits", "root", "npz"):
             if role in self.files:
                 return str(self.files[role])
         return str(next(iter(self.files.values())))
 
+    @classmethod
+    def held(cls, event: Event) -> EventRef:
+        """A reference to an event already in memory (``load`` gives it back, checked)."""
+        return cls(event_id=event.event_id, format="memory", location=HeldEvent(event))
+
     def load(self) -> Event:
         """Read the event (raises :class:`InputFormatError` for bad input)."""
-        event = reader(self.format).read(self)
+        if isinstance(self.location, HeldEvent):  # named in messages, the caller's unchanged
+            event = self.location.event
+            if not event.source:
+                event = replace(event, source=self.source)
+        else:
+            event = reader(self.format).read(self)
         check_event(event, self.source)
         return event
+
+
+@dataclass(frozen=True, eq=False)
+class HeldEvent:
+    """An event in memory where an :class:`EventRef` keeps where to read (compared by the
+    event's identity: one event object is one event)."""
+
+    event: Event
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, HeldEvent) and other.event is self.event
+
+    def __hash__(self) -> int:
+        return id(self.event)
 
 
 @runtime_checkable

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -56,6 +56,25 @@ class EventSource:
     def format(self) -> str:
         """The format of the first event (all events of one source share it in practice)."""
         return self.refs[0].format if self.refs else ""
+
+    @classmethod
+    def of(cls, events: EventSource | Iterable[Event]) -> EventSource:
+        """``events`` as a source: a source as it is; events in memory (your own
+        :class:`~acts_gnn.event.Event` objects) each checked as a reader checks its own.
+
+        Raises:
+            ConfigError: something that is neither.
+        """
+        if isinstance(events, EventSource):
+            return events
+        held = list(events) if isinstance(events, Iterable) else [events]
+        for item in held:
+            if not isinstance(item, Event):
+                raise ConfigError(
+                    "expected events: an EventSource (acts_gnn.open_events) or Event objects, "
+                    f"got {type(item).__name__}"
+                )
+        return cls(tuple(EventRef.held(event) for event in held))
 
     def check_no_repeats(self) -> EventSource:
         """Itself, once no event is given twice: one event number read from one file through

@@ -6,7 +6,7 @@ Layer: metrics.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -138,12 +138,13 @@ def write_report_files(
 
 def evaluate_tracks(
     tracks_path: str | Path,
-    source: EventSource,
+    source: EventSource | Iterable[Event],
     config: MatchingConfig = MatchingConfig(),
     min_track_sizes: Sequence[int] = (3, 5),
     on_event: Callable[..., None] | None = None,
 ) -> PerformanceReport:
-    """Match the candidates in ``tracks_path`` to the truth of ``source``'s events.
+    """Match the candidates in ``tracks_path`` to the truth of ``source``'s events (an
+    :class:`EventSource`, or events in memory).
 
     Raises:
         InputFormatError: a file is malformed, two events of ``source`` share a number, an
@@ -151,7 +152,9 @@ def evaluate_tracks(
             tracks were made from another event (the tracks file's timing tree records each
             event's number of space points; a candidate that holds no space point of the event
             is refused too).
+        ConfigError: ``source`` holds something that is no event.
     """
+    source = EventSource.of(source)
     source.check_distinct_ids()  # the tracks are kept by event number
     if Path(tracks_path).is_dir():  # each file read once, when its event comes, with positions
         files = prototrack_files(tracks_path)

@@ -15,7 +15,7 @@ import contextlib
 import sys
 import time
 from collections import deque
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from fnmatch import fnmatch
@@ -240,7 +240,7 @@ def _reconstructed(
 
 
 def run_reconstruction(
-    source: EventSource,
+    source: EventSource | Iterable[Event],
     finder: TrackFinder,
     outputs: ReconstructionOutputs,
     *,
@@ -252,7 +252,7 @@ def run_reconstruction(
     """Reconstruct every event of ``source`` with ``finder`` and write the outputs.
 
     Args:
-        source: the events (read lazily).
+        source: the events: an :class:`EventSource` (read lazily) or events in memory.
         finder: the track finder.
         outputs: output locations.
         matching: cuts for the performance report, computed when events carry truth (None to
@@ -266,7 +266,9 @@ def run_reconstruction(
         InputFormatError: an input event is malformed, or two share a number (nothing is
             written then).
         OutputError: an output cannot be written.
+        ConfigError: no events, or ``source`` holds something else.
     """
+    source = EventSource.of(source)
     if len(source) == 0:
         raise ConfigError("no events to reconstruct")
     if concurrency < 1:

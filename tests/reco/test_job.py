@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from acts_gnn.errors import ConfigError, OutputError, RemoteInferenceError
+from acts_gnn.errors import ConfigError, InputFormatError, OutputError, RemoteInferenceError
 from acts_gnn.finders import TruthTrackFinder
 from acts_gnn.io.cache import save_event_npz
 from acts_gnn.io.source import open_events
@@ -333,3 +333,29 @@ def test_one_path_for_two_outputs_is_refused_before_any_work(tmp_path):
     with pytest.raises(ConfigError, match="--timing and --performance are one path"):
         both.check()
     assert list(tmp_path.iterdir()) == []
+
+
+def test_events_of_ones_own_are_reconstructed_and_scored(source, tmp_path):
+    from acts_gnn.event import Event
+    from acts_gnn.metrics.evaluate import evaluate_tracks
+
+    first = next(iter(source))
+    own = [Event(7, first.spacepoints, truth=first.truth), Event(8, first.spacepoints)]
+    with pytest.raises(InputFormatError) as refused:  # the truth finder, on one without truth
+        run_reconstruction(own, TruthTrackFinder(), ReconstructionOutputs())
+    assert str(refused.value).startswith("event 8 (in memory): the truth backend needs truth")
+    own[1] = Event(8, first.spacepoints, truth=first.truth)
+    path = tmp_path / "tracks.root"
+    summary = run_reconstruction(own, TruthTrackFinder(), ReconstructionOutputs(tracks_root=path))
+    assert (summary.n_events, summary.n_with_truth) == (2, 2)
+    assert sorted(read_tracks(path)) == [7, 8]
+    scored = evaluate_tracks(path, own[:1]).selections[0]  # the truth's tracks: all true
+    assert scored.n_tracks == scored.n_matched_tracks > 0
+    with pytest.raises(ConfigError) as refused:
+        run_reconstruction([str(path)], TruthTrackFinder(), ReconstructionOutputs())
+    assert str(refused.value) == (
+        "expected events: an EventSource (acts_gnn.open_events) or Event objects, got str"
+    )
+    twice = [own[0], own[0]]  # one event object given twice: refused, as a file given twice
+    with pytest.raises(InputFormatError, match=r"^event 7 \(in memory\): event 7 is given twice$"):
+        run_reconstruction(twice, TruthTrackFinder(), ReconstructionOutputs())
