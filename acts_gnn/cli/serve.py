@@ -100,9 +100,11 @@ def command(
 
     console = make_console(stderr=True)
     if host not in ("127.0.0.1", "localhost", "::1"):
-        console.print(f"warning: listening on {host}, not only on this machine", style="yellow")
+        console.print(
+            f"acts-gnn: warning: listening on {host}, not only on this machine", style="yellow"
+        )
     if (text := _oversubscribed(threads, instances * max(1, balancer))) is not None:
-        console.print(f"warning: {text}", style="yellow")
+        console.print(f"acts-gnn: warning: {text}", style="yellow")
     config = ServerConfig(
         models=tuple(model or ServerConfig.models),
         bundle=bundle,
@@ -128,7 +130,7 @@ def command(
         serve(
             config,
             on_ready=announce,
-            on_retry=lambda message: console.print(f"warning: {message}", style="yellow"),
+            on_retry=lambda message: console.print(f"acts-gnn: warning: {message}", style="yellow"),
         )
     console.print("stopped")
 

@@ -263,7 +263,7 @@ def _train(api, request) -> None:
             request,
             report=lambda entry: console.print(_epoch_line(entry, _epoch_caps(request.config))),
             status=_stage_printer(console, status),
-            warn=lambda text: console.print(f"warning: {text}"),
+            warn=lambda text: console.print(f"acts-gnn: warning: {text}"),
         )
     for line in _summary(request.output, bundle):
         console.print(line)

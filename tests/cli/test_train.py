@@ -29,7 +29,7 @@ def test_train_reuse_keeps_the_shipped_embedding_and_filter(tmp_path, run_cli):
     ))  # fmt: skip
     assert any(line.startswith("building graphs (radius ") for line in lines)
     # the example is both the training and the validation event: said, before the training
-    warning = "warning: 1 of the 1 --val events is a training event too ("
+    warning = "acts-gnn: warning: 1 of the 1 --val events is a training event too ("
     assert lines.index(next(line for line in lines if line.startswith(warning))) < stages[1]
     assert "what is judged on them was trained on them" in result.stderr
     meta = json.loads((out / "bundle.json").read_text())
