@@ -67,6 +67,12 @@ def check_output(path: str | Path, *, overwrite: bool) -> None:
             nothing was done).
     """
     path = Path(path)
+    system = Path(os.path.abspath(path)).parts[1:2]  # as named: /dev/stdout links elsewhere
+    if system and system[0] in _SYSTEM_DIRECTORIES:  # a file is renamed over what is there
+        raise OutputRefusedError(
+            f"{path}: is in /{system[0]}, the system's (a device or a process's file): give a "
+            "file path"
+        )
     if path.is_dir():  # --force replaces files, never a directory (its rename would fail last)
         raise OutputRefusedError(f"{path}: is a directory, not a file")
     if path.exists() and not path.is_file():  # --force would put a file in place of /dev/null
@@ -85,6 +91,8 @@ def check_output(path: str | Path, *, overwrite: bool) -> None:
     _check_creatable(path)
 
 
+#: top-level directories whose entries are the system's, never an output's
+_SYSTEM_DIRECTORIES = ("dev", "proc", "sys")
 #: the longest file name Linux file systems take (bytes)
 _NAME_MAX = 255
 

@@ -296,8 +296,8 @@ def test_an_output_nothing_can_be_created_in_is_refused_before_the_model_loads(t
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.split("RESULT")[1].split() == ["2", "False"], out.stderr
     assert out.stderr == (
-        "acts-gnn: error: /proc/acts-gnn-timing.json: cannot write in /proc "
-        "(No such file or directory)\n"
+        "acts-gnn: error: /proc/acts-gnn-timing.json: is in /proc, the system's (a device or a "
+        "process's file): give a file path\n"
     )
     assert list(tmp_path.iterdir()) == []
 

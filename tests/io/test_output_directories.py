@@ -60,12 +60,23 @@ def test_a_device_or_pipe_where_a_file_goes_is_refused_even_with_force(run_cli, 
 
     pipe = tmp_path / "pipe"
     os.mkfifo(pipe)
-    for path in (pipe, "/dev/null"):
+    for overwrite in (False, True):
+        with pytest.raises(OutputRefusedError) as error:
+            check_output(pipe, overwrite=overwrite)
+        assert str(error.value) == (
+            f"{pipe}: is not a regular file (a device, a pipe or a socket): give a file path"
+        )
+    # the system's directories, whatever their entries lead to: /dev/stdout is a link that
+    # leads to a regular file when the output is redirected to one ("already exists" said
+    # --force would do, and --force would have renamed a file over the link)
+    for path in ("/dev/null", "/dev/stdout", "/proc/self/fd/1", "/sys/kernel/x", "/dev/new"):
         for overwrite in (False, True):
             with pytest.raises(OutputRefusedError) as error:
                 check_output(path, overwrite=overwrite)
+            top = path.split("/")[1]
             assert str(error.value) == (
-                f"{path}: is not a regular file (a device, a pipe or a socket): give a file path"
+                f"{path}: is in /{top}, the system's (a device or a process's file): give a "
+                "file path"
             )
     result = run_cli("reconstruct", "--example", "--backend", "truth", "-o", pipe, "--force")
     assert result.exit_code == 2 and "is not a regular file" in result.stderr
