@@ -101,11 +101,11 @@ def load_sweep_events(
     from acts_gnn.io.source import open_events
 
     config.check()
+    source = open_events(inputs, **layout)  # a missing input is said before torch loads
     if config.local:  # the in-process pipeline runs on the CPUs this process may use
         from acts_gnn.cpus import resolve_threads, use_threads
 
         use_threads(resolve_threads())
-    source = open_events(inputs, **layout)
     return [ref.load() for ref in source.refs[: max(config.n_events, 1)]]
 
 
