@@ -78,6 +78,8 @@ _ESTIMATE = (
 )
 
 _VECTOR = ir.VectorType(ir.FloatType(), LANES)
+#: a vector of bf16 pairs, each lane's two halves one bf16 each (:func:`vdot_bf16`)
+_PAIRS = ir.VectorType(ir.IntType(32), LANES)
 #: whether the CPU has AVX-512's bf16 dot product (``vdpbf16ps``: :func:`vdot_bf16`)
 HAS_BF16 = LANES == 16 and "avx512bf16" in _CPU
 
@@ -98,8 +100,8 @@ class _Model(models.PrimitiveModel):
         super().__init__(dmm, fe_type, _VECTOR)
 
 
-def _lanes_at(context, builder, array_type, array, row, col):
-    """A ``<LANES x float>*`` to ``array[row, col]``."""
+def _lanes_at(context, builder, array_type, array, row, col, vector=_VECTOR):
+    """A pointer to ``array[row, col]`` as one ``vector`` (``<LANES x float>*``)."""
     view = context.make_array(array_type)(context, builder, array)
     pointer = cgutils.get_item_pointer2(
         context,
@@ -112,15 +114,15 @@ def _lanes_at(context, builder, array_type, array, row, col):
         wraparound=False,
         boundscheck=False,
     )
-    return builder.bitcast(pointer, _VECTOR.as_pointer())
+    return builder.bitcast(pointer, vector.as_pointer())
 
 
-def _is_matrix(array) -> bool:
+def _is_matrix(array, dtype=types.float32) -> bool:
     return (
         isinstance(array, types.Array)
         and array.ndim == 2
         and array.layout == "C"
-        and array.dtype == types.float32
+        and array.dtype == dtype
     )
 
 
@@ -335,12 +337,8 @@ class _BFloat(ir.Type):
 
 
 def _is_pair_matrix(array) -> bool:
-    return (
-        isinstance(array, types.Array)
-        and array.ndim == 2
-        and array.layout == "C"
-        and array.dtype == types.uint32
-    )
+    """A matrix of bf16 pairs (uint32)."""
+    return _is_matrix(array, types.uint32)
 
 
 @intrinsic
@@ -359,21 +357,9 @@ def vdot_bf16(typingctx, acc, pair, array, row, col):
 
     def codegen(context, builder, signature, args):
         acc_v, pair_v, matrix, r, c = args
-        i32 = ir.IntType(32)
-        ints = ir.VectorType(i32, LANES)
-        view = context.make_array(signature.args[2])(context, builder, matrix)
-        pointer = cgutils.get_item_pointer2(
-            context,
-            builder,
-            data=view.data,
-            shape=cgutils.unpack_tuple(builder, view.shape),
-            strides=cgutils.unpack_tuple(builder, view.strides),
-            layout=signature.args[2].layout,
-            inds=[r, c],
-            wraparound=False,
-            boundscheck=False,
-        )
-        weights = builder.load(builder.bitcast(pointer, ints.as_pointer()), align=4)
+        i32, ints = ir.IntType(32), _PAIRS
+        pointer = _lanes_at(context, builder, signature.args[2], matrix, r, c, ints)
+        weights = builder.load(pointer, align=4)
         one = builder.insert_element(ir.Constant(ints, ir.Undefined), pair_v, ir.Constant(i32, 0))
         pairs = builder.shuffle_vector(
             one, ir.Constant(ints, ir.Undefined), ir.Constant(ints, [0] * LANES)
@@ -413,20 +399,8 @@ def vstore_bf16(typingctx, array, row, col, low, high):
 
     def codegen(context, builder, signature, args):
         matrix, r, c, low_v, high_v = args
-        i32 = ir.IntType(32)
-        ints = ir.VectorType(i32, LANES)
-        view = context.make_array(signature.args[0])(context, builder, matrix)
-        pointer = cgutils.get_item_pointer2(
-            context,
-            builder,
-            data=view.data,
-            shape=cgutils.unpack_tuple(builder, view.shape),
-            strides=cgutils.unpack_tuple(builder, view.strides),
-            layout=signature.args[0].layout,
-            inds=[r, c],
-            wraparound=False,
-            boundscheck=False,
-        )
+        i32, ints = ir.IntType(32), _PAIRS
+        pointer = _lanes_at(context, builder, signature.args[0], matrix, r, c, ints)
         if HAS_BF16:
             bf16s = ir.VectorType(_BFloat(), 2 * LANES)
             convert = cgutils.get_or_insert_function(
@@ -458,7 +432,7 @@ def vstore_bf16(typingctx, array, row, col, low, high):
                 both, both, ir.Constant(ints, list(range(1, 2 * LANES, 2)))
             )
             packed = builder.or_(evens, builder.shl(odds, ir.Constant(ints, [16] * LANES)))
-        builder.store(packed, builder.bitcast(pointer, ints.as_pointer()), align=4)
+        builder.store(packed, pointer, align=4)
         return context.get_dummy_value()
 
     return types.void(array, row, col, low, high), codegen

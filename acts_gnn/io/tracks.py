@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from types import TracebackType
 
@@ -283,13 +283,9 @@ def _read_tracks_root(path: Path) -> Iterator[tuple[int, np.ndarray, np.ndarray]
             )
     event_id = ak.to_numpy(arrays["event_id"]).astype(np.int64)
     track_id = ak.to_numpy(arrays["track_id"]).astype(np.int64)
-    if (track_id < 0).any():  # -1 is the label of no candidate: such a track would vanish
-        entry = int(np.flatnonzero(track_id < 0)[0])
-        raise InputFormatError(
-            path,
-            f"tree 'tracks', branch 'track_id', entry {entry}",
-            f"expected an integer of 0 or more, found {track_id[entry]}",
-        )
+    _check_track_ids(
+        path, track_id, lambda entry: f"tree 'tracks', branch 'track_id', entry {entry}"
+    )
     counts = ak.to_numpy(ak.num(arrays["measurement_id"]))
     flat = ak.to_numpy(ak.flatten(arrays["measurement_id"])).astype(np.uint64)
     per_hit_track = np.repeat(track_id, counts)
@@ -298,6 +294,16 @@ def _read_tracks_root(path: Path) -> Iterator[tuple[int, np.ndarray, np.ndarray]
     for e in events:
         mask = per_hit_event == e
         yield e, per_hit_track[mask], flat[mask]
+
+
+def _check_track_ids(path: Path, track_id: np.ndarray, where: Callable[[int], str]) -> None:
+    """Refuse a negative track id (-1 is the label of no candidate: its track would vanish
+    from the counts); ``where(i)`` names the i-th id's place in the file."""
+    if (track_id < 0).any():
+        first = int(np.flatnonzero(track_id < 0)[0])
+        raise InputFormatError(
+            path, where(first), f"expected an integer of 0 or more, found {track_id[first]}"
+        )
 
 
 #: what the names of a folder's proto-track CSV files look like (as a glob)
@@ -347,13 +353,7 @@ def _read_prototracks(
 
     table = read_table(path, {"trackId": np.int64, "measurementId": np.uint64}, optional=positions)
     track_id = table["trackId"]
-    if (track_id < 0).any():  # -1 is the label of no candidate: such a track would vanish
-        row = int(np.flatnonzero(track_id < 0)[0])
-        raise InputFormatError(
-            path,
-            f"line {row + 2}, column 'trackId'",
-            f"expected an integer of 0 or more, found {track_id[row]}",
-        )
+    _check_track_ids(path, track_id, lambda row: f"line {row + 2}, column 'trackId'")
     found = positions and all(name in table for name in positions)
     xyz = np.stack([table[name] for name in positions], axis=1) if found else None
     return track_id, table["measurementId"], xyz
