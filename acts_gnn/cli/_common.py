@@ -28,7 +28,7 @@ PrecisionOption = Annotated[
     str | None,
     typer.Option(
         help="GNN models: the filter's and the GNN's arithmetic — fp32 (default, as trained), "
-        "tf32 (a GPU) or bf16 (a GPU; or a CPU with AVX-512 BF16: about 0.8 of fp32's time, "
+        "tf32 (a GPU) or bf16 (a GPU; or a CPU with AVX-512 BF16: about 0.9 of fp32's time, "
         "held-out efficiency 0.04 point lower, fakes 0.02 point higher)."
     ),
 ]
