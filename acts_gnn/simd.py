@@ -23,8 +23,9 @@ by float32 rounding.
 Numba's on-disk cache does not see edits to this module: after changing it, clear the users'
 caches (``__pycache__/*.nbi``) or edit the users too. An installed upgrade rewrites every file.
 
-Only for 2-D C-contiguous float32 arrays; a row's :data:`LANES` lanes from ``col`` must lie inside
-the row (the callers' widths are multiples of :data:`LANES`). Nothing is checked at run time.
+Only for 2-D C-contiguous float32 arrays (uint32 matrices of bf16 pairs for :func:`vdot_bf16`
+and :func:`vstore_bf16`); a row's :data:`LANES` lanes from ``col`` must lie inside the row (the
+callers' widths are multiples of :data:`LANES`). Nothing is checked at run time.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ from numba.core import cgutils
 from numba.extending import intrinsic, models, register_model
 
 __all__ = [
+    "BF16_MISSING",
     "HAS_BF16",
     "LANES",
     "F32Vector",
@@ -80,8 +82,21 @@ _ESTIMATE = (
 _VECTOR = ir.VectorType(ir.FloatType(), LANES)
 #: a vector of bf16 pairs, each lane's two halves one bf16 each (:func:`vdot_bf16`)
 _PAIRS = ir.VectorType(ir.IntType(32), LANES)
-#: whether the CPU has AVX-512's bf16 dot product (``vdpbf16ps``: :func:`vdot_bf16`)
-HAS_BF16 = LANES == 16 and "avx512bf16" in _CPU
+#: LLVM's version under Numba: its bf16 intrinsics take ``bfloat`` vectors from LLVM 17 on
+#: (llvmlite 0.45, Numba 0.62), ``i32``/``i16`` ones before, which these do not declare
+_LLVM_BFLOAT = binding.llvm_version_info >= (17,)
+#: whether the bf16 dot product (``vdpbf16ps``: :func:`vdot_bf16`) runs here: the CPU has
+#: AVX-512 BF16 and Numba's LLVM declares it as this module does
+HAS_BF16 = LANES == 16 and "avx512bf16" in _CPU and _LLVM_BFLOAT
+#: why not, when not (for messages)
+BF16_MISSING = (
+    ""
+    if HAS_BF16
+    else "this CPU has no AVX-512 BF16 (avx512_bf16)"
+    if not (LANES == 16 and "avx512bf16" in _CPU)
+    else f"Numba's LLVM {binding.llvm_version_info[0]} predates its bf16 types (Numba 0.62 and "
+    "later have them)"
+)
 
 
 class F32Vector(types.Type):
@@ -393,7 +408,7 @@ def vstore_bf16(typingctx, array, row, col, low, high):
     ``high`` rounded to bf16 (to nearest, ties to even; denormals to zero) and packed by
     pairs, as :func:`vdot_bf16` reads them: lane i holds floats 2i and 2i + 1 — AVX-512's
     ``vcvtne2ps2bf16``. Only where :data:`HAS_BF16` (elsewhere the same rounding in integer
-    operations, denormals kept)."""
+    operations, denormals kept, a NaN the quiet one)."""
     if not (_is_pair_matrix(array) and isinstance(low, F32Vector) and isinstance(high, F32Vector)):
         return None
 
@@ -418,7 +433,9 @@ def vstore_bf16(typingctx, array, row, col, low, high):
                     ir.Constant(ints, [1] * LANES),
                 )
                 up = builder.add(builder.add(bits, ir.Constant(ints, [0x7FFF] * LANES)), odd)
-                return builder.lshr(up, ir.Constant(ints, [16] * LANES))
+                nearest = builder.lshr(up, ir.Constant(ints, [16] * LANES))
+                nan = builder.fcmp_unordered("uno", v, v)  # rounding would carry it to ±0
+                return builder.select(nan, ir.Constant(ints, [0x7FC0] * LANES), nearest)
 
             both = builder.shuffle_vector(
                 rounded(low_v),

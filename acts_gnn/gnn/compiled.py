@@ -54,6 +54,7 @@ from acts_gnn.gnn.geometry import (
     point_eta,
 )
 from acts_gnn.simd import (
+    BF16_MISSING,
     HAS_BF16,
     LANES,
     vadd,
@@ -324,7 +325,10 @@ def _store(y, t, i, *vectors):
 
 @njit(fastmath=True, error_model="numpy", inline="always")
 def _bf16_bits(u):
-    """The bf16 nearest to the float32 of bits ``u`` (ties to even), as the top 16 bits."""
+    """The bf16 nearest to the float32 of bits ``u`` (ties to even), as the top 16 bits; a NaN
+    the quiet one (rounding would carry it to ±0)."""
+    if (u & 0x7FFFFFFF) > 0x7F800000:
+        return 0x7FC0
     return (u + 0x7FFF + ((u >> 16) & 1)) >> 16
 
 
@@ -358,7 +362,7 @@ def _times_bf16(xb, rows, wp, b, y):
     given as pairs (``xb`` from :func:`_pairs`, ``wp`` [h_in / 2, h_out] from
     :func:`bf16_pairs`), each output a chain of :func:`~acts_gnn.simd.vdot_bf16` over the
     pairs in order, summed in float32. The same blocks of rows × vectors of outputs as
-    :func:`_times` (AVX-512 only)."""
+    :func:`_times`."""
     h_out = wp.shape[1]
     vectors = h_out // LANES
     pairs = vectors // 2 * 2 * LANES
@@ -635,6 +639,7 @@ def bf16_pairs(matrix: np.ndarray) -> np.ndarray:
     past the last) in its high halves — what :func:`~acts_gnn.simd.vdot_bf16` reads."""
     bits = np.ascontiguousarray(matrix, np.float32).view(np.uint32).astype(np.uint64)
     rounded = (bits + 0x7FFF + ((bits >> 16) & 1)) >> 16
+    rounded[(bits & 0x7FFFFFFF) > 0x7F800000] = 0x7FC0  # a NaN: the quiet one, not ±0
     if rounded.shape[0] % 2:
         rounded = np.concatenate([rounded, np.zeros((1, rounded.shape[1]), np.uint64)])
     return np.ascontiguousarray((rounded[0::2] | (rounded[1::2] << 16)).astype(np.uint32))
@@ -676,9 +681,10 @@ class EdgeNetwork:
         """The weights of ``net`` (:func:`~acts_gnn.gnn.models.mlp`), its first layer's input
         being ``[node_width, node_width, rest]``.
 
-        ``bf16``: its h → h products, and the first layer's own inputs when they are at least
-        a vector wide (a hidden state, not a few geometric inputs), run in bf16
-        (:func:`_times_bf16`; needs :data:`~acts_gnn.simd.HAS_BF16`).
+        ``bf16``: its h → h products over the edges, and the first layer's own inputs when
+        they are at least a vector wide (a hidden state, not a few geometric inputs), run in
+        bf16 (:func:`_times_bf16`; needs :data:`~acts_gnn.simd.HAS_BF16`); the node parts
+        (once per node, in torch) stay float32.
 
         Raises:
             ValueError: a network of another shape (no hidden layer, or not made by ``mlp``);
@@ -687,7 +693,7 @@ class EdgeNetwork:
         from torch import nn
 
         if bf16 and not HAS_BF16:
-            raise ValueError("bf16 products need a CPU with AVX-512 BF16 (avx512_bf16)")
+            raise ValueError(f"bf16 products do not run here: {BF16_MISSING}")
 
         modules = list(net)
         head = isinstance(modules[-1], nn.Linear) and len(modules) > 1
@@ -764,6 +770,10 @@ class EdgeNetwork:
         """
         import torch
 
+        if rest.shape[1] != self.w_rest.shape[0]:  # the products read as many columns
+            raise ValueError(
+                f"rest has {rest.shape[1]} columns, the network takes {self.w_rest.shape[0]}"
+            )
         h = self.norm_w.shape[1]
         from_src, from_dst = self.node_parts(nodes)
         n_edges = src.shape[0]
@@ -817,7 +827,7 @@ def gnn_logits(
     """:meth:`InteractionGNN.forward <acts_gnn.gnn.models.InteractionGNN.forward>`, compiled.
 
     ``features`` float32 [N, 3] and ``edges`` int64 [2, E] on the CPU → logits float32 [E].
-    ``bf16``: the networks' products of hidden states in bf16 (:meth:`EdgeNetwork.of`).
+    ``bf16``: the networks' products over the edges in bf16 (:meth:`EdgeNetwork.of`).
     """
     import torch
 

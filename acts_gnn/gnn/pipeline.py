@@ -103,16 +103,14 @@ def _precision(name: str):
 def _check_cpu_precision(precision: str, engine: str) -> None:
     """Refuse a reduced precision the CPU cannot run: on the CPU only the compiled engine's bf16
     (:mod:`acts_gnn.gnn.compiled`, AVX-512 BF16), no TF32 (a GPU's format)."""
-    from acts_gnn.simd import HAS_BF16
+    from acts_gnn.simd import BF16_MISSING, HAS_BF16
 
     if precision != "bf16":
         raise ConfigError(f"precision {precision!r} needs a GPU (on the CPU: fp32, or bf16)")
     if engine != "compiled":
         raise ConfigError("precision 'bf16' on the CPU runs in the compiled engine only")
     if not HAS_BF16:
-        raise ConfigError(
-            "precision 'bf16' on the CPU needs AVX-512 BF16 (avx512_bf16), which this CPU has not"
-        )
+        raise ConfigError(f"precision 'bf16' does not run on this CPU: {BF16_MISSING}")
 
 
 def _synchronise(device: str) -> None:

@@ -319,8 +319,20 @@ def test_reduced_precision_the_cpu_cannot_run_is_refused(monkeypatch):
             Pipeline(device="cpu", engine=engine, precision=precision)
         assert str(refused.value) == message
     monkeypatch.setattr(acts_gnn.simd, "HAS_BF16", False)
+    monkeypatch.setattr(acts_gnn.simd, "BF16_MISSING", "this CPU has no AVX-512 BF16 (avx512_bf16)")
     with pytest.raises(ConfigError) as refused:
         Pipeline(device="cpu", precision="bf16")
     assert str(refused.value) == (
-        "precision 'bf16' on the CPU needs AVX-512 BF16 (avx512_bf16), which this CPU has not"
+        "precision 'bf16' does not run on this CPU: this CPU has no AVX-512 BF16 (avx512_bf16)"
     )
+
+
+def test_bf16_rounding_keeps_a_nan_and_a_rest_of_another_width_is_refused():
+    from acts_gnn.gnn.compiled import bf16_pairs
+
+    nans = np.array([[np.nan], [1.0]], np.float32)
+    nans[0, 0] = np.frombuffer(np.uint32(0x7FFFFFFF).tobytes(), np.float32)[0]  # its payload
+    assert hex(int(bf16_pairs(nans)[0, 0])) == "0x3f807fc0"  # not 0x3f808000: −0 beside 1.0
+    net = EdgeNetwork.of(_randomised(mlp([3 * 8, 8, 8], output_activation=True), seed=3), 8)
+    with pytest.raises(ValueError, match=r"^rest has 9 columns, the network takes 8$"):
+        net.run(torch.zeros(4, 8), np.zeros(2, np.int64), np.zeros(2, np.int64), np.zeros((2, 9)))
