@@ -119,6 +119,7 @@ def command(
     from acts_gnn.bench.report import markdown_table, write_perf_data, write_reports
     from acts_gnn.bench.sweep import SweepConfig, load_sweep_events
     from acts_gnn.cpus import keep_freed_memory
+    from acts_gnn.interrupts import interrupts_held
 
     _check_outputs(output_dir, export_perf_data, force)
     if local:  # its local point runs event after event in this process
@@ -147,7 +148,9 @@ def command(
     if export_perf_data is not None:
         console.print(f"wrote {write_perf_data(loaded, export_perf_data)}")
     points = _measure(config, loaded, console, output_dir)
-    for path in write_reports(points, output_dir):
+    with interrupts_held():  # a Ctrl-C now waits until the measured points are written
+        written = write_reports(points, output_dir)
+    for path in written:
         console.print(f"wrote {path}")
     typer.echo(markdown_table(points))
 
@@ -160,6 +163,7 @@ def _measure(config: SweepConfig, loaded: list, console: Any, output_dir: Path) 
     from acts_gnn.bench.sweep import run_sweep
     from acts_gnn.cli._progress import point_progress
     from acts_gnn.errors import ActsGnnError
+    from acts_gnn.interrupts import interrupts_held
 
     points: list = []
     try:
@@ -173,7 +177,8 @@ def _measure(config: SweepConfig, loaded: list, console: Any, output_dir: Path) 
     except KeyboardInterrupt:
         if points:
             try:
-                kept = write_reports(points, output_dir, interrupted=True)
+                with interrupts_held():  # a second Ctrl-C waits for them too
+                    kept = write_reports(points, output_dir, interrupted=True)
                 console.print(f"interrupted: the {len(points)} finished point(s) are in {kept[0]}")
             except (ActsGnnError, OSError) as exc:
                 console.print(f"interrupted: the finished points could not be written ({exc})")

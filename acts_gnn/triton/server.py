@@ -49,6 +49,7 @@ from acts_gnn._extras import require
 from acts_gnn.cpus import resolve_threads, use_threads
 from acts_gnn.errors import ConfigError, ServerStartError
 from acts_gnn.finders import finder_entry
+from acts_gnn.io.atomic import check_output
 from acts_gnn.result import STAGES
 from acts_gnn.triton.backends import Backend, answer, make_backend
 from acts_gnn.triton.contract import (
@@ -116,7 +117,8 @@ class ServerConfig:
         return settings
 
     def check(self) -> None:
-        """Raise :class:`ConfigError` for settings that cannot work."""
+        """Raise :class:`ConfigError` for settings that cannot work or would be ignored, and
+        :class:`~acts_gnn.errors.OutputRefusedError` for a workspace nothing can be made in."""
         if (self.tls_cert is None) != (self.tls_key is None):
             raise ConfigError("TLS needs both --tls-cert and --tls-key")
         for option, path in (("--tls-cert", self.tls_cert), ("--tls-key", self.tls_key)):
@@ -133,8 +135,26 @@ class ServerConfig:
         if self.max_spacepoints < 1:
             raise ConfigError(f"--max-spacepoints must be at least 1, got {self.max_spacepoints}")
         ports = (self.grpc_port, self.http_port, self.metrics_port)
+        for option, port in zip(
+            ("--grpc-port", "--http-port", "--metrics-port"), ports, strict=True
+        ):
+            if not 1 <= port <= 65535:  # 0 would bind a port nobody is told of
+                raise ConfigError(f"{option} must be 1 to 65535, got {port}")
         if len(set(ports)) != 3:
             raise ConfigError(f"the gRPC, HTTP and metrics ports must differ, got {ports}")
+        settings = {
+            "--bundle": self.bundle,
+            "--max-neighbours": self.max_neighbours,
+            "--precision": self.precision,
+        }
+        given = ", ".join(name for name, value in settings.items() if value is not None)
+        if given and not any(finder_entry(m, served=True).uses_bundle for m in self.models):
+            raise ConfigError(
+                f"{given}: settings of a GNN model; {', '.join(self.models)} "
+                f"{'takes' if len(self.models) == 1 else 'take'} none"
+            )
+        if self.workspace is not None:  # where a file of Triton's can be made, or refused
+            check_output(Path(self.workspace) / "tmp" / "triton", overwrite=True)
 
 
 def infer_function(backend: Backend, max_spacepoints: int) -> Callable:

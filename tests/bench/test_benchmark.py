@@ -358,6 +358,32 @@ def test_cli_keeps_the_finished_points_when_interrupted(run_cli, tmp_path, monke
     }  # fmt: skip
 
 
+def test_a_ctrl_c_while_the_reports_are_written_waits_for_them(run_cli, tmp_path, monkeypatch):
+    """Every point done, then Ctrl-C while the reports are written (1.7 s of plots): they were
+    all lost."""
+    import os
+    import signal
+
+    from acts_gnn.bench import report, sweep
+
+    def sweep_done(config, events, *, on_point_start, on_point):
+        on_point(_point("local", 2.0))
+
+    write = report.write_reports
+
+    def interrupted_while_writing(points, output_dir, **kwargs):
+        os.kill(os.getpid(), signal.SIGINT)  # Ctrl-C, in the middle of the writing
+        return write(points, output_dir, **kwargs)
+
+    monkeypatch.setattr(sweep, "run_sweep", sweep_done)
+    monkeypatch.setattr(report, "write_reports", interrupted_while_writing)
+    out = tmp_path / "bench"
+    result = run_cli("benchmark", "--example", "--local", "-o", out, "-q")
+    assert (result.exit_code, result.stderr.splitlines()[-1]) == (130, "acts-gnn: interrupted")
+    payload = json.loads((out / "benchmark.json").read_text())
+    assert [p["mode"] for p in payload["points"]] == ["local"]
+
+
 def test_cli_interrupted_before_any_point_writes_nothing(run_cli, tmp_path, monkeypatch):
     from acts_gnn.bench import sweep
 

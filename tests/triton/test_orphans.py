@@ -7,6 +7,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 
@@ -120,11 +121,18 @@ def test_a_killed_serve_takes_its_tritonserver_along_at_once(tmp_path):
         while not mark.exists() and time.monotonic() < deadline:
             time.sleep(0.1)
         assert mark.exists(), served.log()[-2000:]
+        shared = Path("/dev/shm")  # PyTriton's blocks, named after serve's PID: 4 MiB each
+        blocks = sorted(shared.glob(f"pytrtion{served.process.pid}-*"))
+        assert blocks or not shared.is_dir()
         os.kill(served.process.pid, signal.SIGKILL)  # serve alone, not its process group
         killed = time.monotonic()
         served.process.wait()
         left = _gone_within(family, 10)
         assert left == {}, f"still running 10 s after serve was killed: {left}"
+        deadline = time.monotonic() + 10  # removed by the reaper: nothing else would
+        while any(block.exists() for block in blocks) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert not [block for block in blocks if block.exists()]
         client.join(60)
         assert not client.is_alive()
         ((failure, when),) = failures

@@ -333,6 +333,39 @@ def test_precision_reaches_the_backends():
     assert backend.precision == "fp32"
 
 
+def test_settings_that_cannot_work_or_would_be_ignored_are_refused(tmp_path, run_cli):
+    from acts_gnn.errors import OutputRefusedError
+
+    for settings, message in (
+        ({"grpc_port": 70000}, "--grpc-port must be 1 to 65535, got 70000"),
+        ({"http_port": 0}, "--http-port must be 1 to 65535, got 0"),  # bound, never told
+        ({"models": ("unrolling_tracking",), "max_neighbours": 64},
+         "--max-neighbours: settings of a GNN model; unrolling_tracking takes none"),
+        ({"models": ("unrolling_tracking", "null_tracking"), "precision": "bf16",
+          "bundle": tmp_path},
+         "--bundle, --precision: settings of a GNN model; unrolling_tracking, null_tracking "
+         "take none"),
+    ):  # fmt: skip
+        with pytest.raises(ConfigError) as refused:
+            server.ServerConfig(**settings).check()
+        assert str(refused.value) == message
+    (tmp_path / "afile").write_text("")
+    for workspace, message in (
+        (tmp_path / "afile", f"{tmp_path / 'afile' / 'tmp' / 'triton'}: {tmp_path / 'afile'} "
+         "is not a directory"),
+        (Path("/proc/x"), "/proc/x/tmp/triton: is in /proc, the system's (a device or a "
+         "process's file): give a file path"),
+    ):  # fmt: skip
+        with pytest.raises(OutputRefusedError) as refused:
+            server.ServerConfig(workspace=workspace).check()
+        assert str(refused.value) == message
+    result = run_cli("serve", "--balancer-engine", "envoy")  # without --balancer: no balancer
+    assert (result.exit_code, result.stderr) == (
+        2,
+        "acts-gnn: error: --balancer-engine needs --balancer: there is no balancer to run\n",
+    )
+
+
 def test_the_instances_share_the_cpus(fake_triton, monkeypatch):
     import dataclasses
 
