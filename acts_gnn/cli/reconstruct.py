@@ -98,7 +98,12 @@ def command(
         ),
     ] = None,
     fallback_local: Annotated[
-        bool, typer.Option(help="With --url: run locally when no server answers.")
+        bool,
+        typer.Option(
+            help="With --url: run an event locally when no server answers it or a server "
+            "refuses it (over its --max-spacepoints); never for an unknown model or the "
+            "wrong protocol."
+        ),
     ] = False,
     tls_root_cert: Annotated[
         Path | None,
