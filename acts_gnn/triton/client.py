@@ -98,7 +98,8 @@ def server_urls(urls: str | Sequence[str]) -> list[str]:
         )
     bad = [u for u in urls if not isinstance(u, str) or not u.strip()]
     if bad:
-        raise ConfigError(f"url must be 'host:port' or a list of them, got {bad[0]!r} in {urls!r}")
+        given = f" in {list(urls)!r}" if len(urls) > 1 else ""
+        raise ConfigError(f"url must be 'host:port' or a list of them, got {bad[0]!r}{given}")
     if not urls:
         raise ConfigError("give at least one server URL")
     for url in urls:
@@ -116,6 +117,10 @@ def _check_url(url: str) -> None:
     Raises:
         ConfigError: ``url`` is not ``host``, ``host:port`` or ``[IPv6]:port``.
     """
+    if url.lower().startswith(("https://", "grpcs://")):
+        raise ConfigError(
+            f"url {url!r}: give host:port; TLS is --tls-root-cert (the server's certificate)"
+        )
     match = _URL.fullmatch(url)
     if match is None:
         raise ConfigError(

@@ -191,6 +191,9 @@ def test_a_url_without_a_port_takes_tritons_default_for_the_protocol():
          "brackets), with no path"),
         ("127.0.0.1:99999", "url '127.0.0.1:99999': the port must be 1 to 65535, got 99999"),
         (["a:1", "b:0"], "url 'b:0': the port must be 1 to 65535, got 0"),
+        ("", "url must be 'host:port' or a list of them, got ''"),  # --url ''
+        ("https://h:8001", "url 'https://h:8001': give host:port; TLS is --tls-root-cert (the "
+         "server's certificate)"),
     ],
 )  # fmt: skip
 def test_other_urls_are_refused_clearly(url, message):
