@@ -128,8 +128,11 @@ def export_repository(
         raise ConfigError(f"--max-spacepoints must be at least 1, got {max_spacepoints}")
     if max_neighbours is not None and max_neighbours < 1:
         raise ConfigError(f"--max-neighbours must be at least 1, got {max_neighbours}")
-    if device != "cpu" and not device.startswith("cuda"):
-        raise ConfigError(f"device must be cpu or cuda, got {device!r}")
+    if device not in ("cpu", "cuda"):  # Triton places the instances on the GPUs it sees
+        raise ConfigError(
+            f"device must be cpu or cuda (the instances go on every GPU the server sees; "
+            f"choose them with CUDA_VISIBLE_DEVICES), got {device!r}"
+        )
     given = [o for o, v in (("--bundle", bundle), ("--max-neighbours", max_neighbours)) if v]
     if given and not any(e.uses_bundle for e in entries.values()):
         raise ConfigError(

@@ -613,7 +613,7 @@ def _serve_in(
                     tls = " (TLS)" if config.tls_cert is not None else ""
                     on_ready(
                         f"ready: gRPC{tls} {config.host}:{config.grpc_port}, HTTP {config.host}:"
-                        f"{config.http_port}, metrics :{config.metrics_port}; models "
+                        f"{config.http_port}, metrics {config.host}:{config.metrics_port}; models "
                         f"{', '.join(config.models)} × {config.instances} instance(s) on "
                         f"{config.device}"
                     )

@@ -278,6 +278,12 @@ def test_gnn_settings_for_models_without_a_bundle_are_refused(tmp_path):
             export_repository(tmp_path / "repo", models, **options)
         assert str(refused.value) == message
     assert not (tmp_path / "repo").exists()
+    with pytest.raises(ConfigError) as refused:  # its ":1" was silently dropped
+        export_repository(tmp_path / "repo", ("unrolling_tracking",), device="cuda:1")
+    assert str(refused.value) == (
+        "device must be cpu or cuda (the instances go on every GPU the server sees; choose them "
+        "with CUDA_VISIBLE_DEVICES), got 'cuda:1'"
+    )
 
 
 def test_cli(run_cli, tmp_path):
