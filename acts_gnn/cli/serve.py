@@ -42,8 +42,9 @@ def command(
     workspace: Annotated[
         Path | None,
         typer.Option(
-            help="Directory for Triton's files, kept after exit (default: a private temporary "
-            "directory, removed when the server stops)."
+            help="Directory for Triton's files (its temporary files and sockets; removed from "
+            "it at a clean stop, the directory kept), e.g. on a file system of your choice "
+            "(default: a private temporary directory, removed when the server stops)."
         ),
     ] = None,
     max_spacepoints: Annotated[

@@ -92,8 +92,8 @@ class ServerConfig:
     grpc_port: int = DEFAULT_PORTS["grpc"]
     http_port: int = DEFAULT_PORTS["http"]
     metrics_port: int = 8002
-    #: directory for Triton's files, kept after exit; None: a private temporary directory that
-    #: is removed when the server stops
+    #: directory for Triton's files (kept after exit; Triton's run files in it are removed at a
+    #: clean stop); None: a private temporary directory that is removed when the server stops
     workspace: Path | None = None
     max_spacepoints: int = DEFAULT_MAX_SPACEPOINTS
     #: token of Triton's restricted endpoints (statistics, model repository, shared memory,
