@@ -25,6 +25,11 @@ through the whole network while its rows stay in the L1 cache:
 
 The embedding is the same kind of network with no node parts: each point is one row.
 
+With ``bf16`` (``Pipeline(precision="bf16")``, a CPU with AVX-512 BF16:
+:data:`~acts_gnn.simd.HAS_BF16`) the filter's and the GNN's products over the edges take their
+inputs and weights rounded to bf16 and sum the exact products in float32, two per lane and
+instruction (``vdpbf16ps``: twice the float32 rate on an AMD Zen 4); the rest stays float32.
+
 Every edge's arithmetic is the same whatever the thread count: edges never share a sum, and
 tiles are padded to a multiple of :data:`ROW_BLOCK` with zero rows; and whatever the blocks:
 each output is the same chain of fused multiply-adds over the inputs in order. The results
