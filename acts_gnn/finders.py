@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import importlib
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
@@ -53,6 +53,7 @@ __all__ = [
     "finder_entry",
     "finder_names",
     "make_finder",
+    "refuse_gnn_settings",
     "register_finder",
     "unregister_finder",
 ]
@@ -212,6 +213,32 @@ def finder_entry(name: str, *, served: bool = False) -> FinderEntry:
         choices = ", ".join(finder_names())
         raise ConfigError(f"unknown backend {name!r}; choose one of {choices}")
     return entry
+
+
+def refuse_gnn_settings(
+    settings: Mapping[str, object], models: Sequence[str], named: str | None = None
+) -> None:
+    """Refuse the GNN settings given (option → value; None: not given) when none of the served
+    ``models`` is a GNN pipeline, which alone takes a bundle, a device or a precision: they
+    would be ignored. ``named``: how the models are named in the message (default: their
+    names). An unknown model counts as one that takes them (it is refused where it is looked
+    up, by its own name).
+
+    Raises:
+        ConfigError: such settings.
+    """
+    given = ", ".join(option for option, value in settings.items() if value is not None)
+    if not given or any(_served_gnn(model) for model in models):
+        return
+    verb = "takes" if len(models) == 1 else "take"
+    raise ConfigError(f"{given}: settings of a GNN model; {named or ', '.join(models)} {verb} none")
+
+
+def _served_gnn(model: str) -> bool:
+    try:
+        return finder_entry(model, served=True).uses_bundle
+    except ConfigError:
+        return True
 
 
 def make_finder(

@@ -144,9 +144,9 @@ class SimulationConfig:
             )
         if self.model.jet_decay_fraction > 0 and not self.model.jets:
             raise ConfigError("--jet-decays needs --jets: there is no jet to decay")
-        if self.model.jet_particles_mean != type(self.model)().jet_particles_mean:
-            if not self.model.jets:
-                raise ConfigError("--jet-particles needs --jets: there is no jet to fill")
+        jet_particles_given = self.model.jet_particles_mean != type(self.model)().jet_particles_mean
+        if jet_particles_given and not self.model.jets:
+            raise ConfigError("--jet-particles needs --jets: there is no jet to fill")
         if self.model.hard_vertices < 1:
             raise ConfigError(f"--hard-vertices must be at least 1, got {self.model.hard_vertices}")
         if (

@@ -100,9 +100,10 @@ class TrainRequest:
             raise ConfigError("give training (--train) and validation (--val) events")
         return train, val, test, tune
 
-    def check(self) -> None:
+    def check(self) -> tuple[EventSource, EventSource, EventSource | None, EventSource | None]:
         """Refuse, before any work (and without torch), what cannot run: an output it may not
         write, a combination of options, an input or a bundle to reuse that is not there.
+        Returns :meth:`sources`, found once.
 
         Raises:
             OutputRefusedError, ConfigError, InputFormatError, BundleError.
@@ -115,9 +116,10 @@ class TrainRequest:
             raise ConfigError(f"reused stages {','.join(self.reuse_stages)!r} cannot be kept")
         if self.reuse is None and self.reuse_stages != ("embedding", "filter"):
             raise ConfigError("--reuse-stages needs --reuse BUNDLE (the bundle to take them from)")
-        self.sources()  # every input is found before any is read, and none twice
+        sources = self.sources()  # every input is found before any is read, and none twice
         if self.reuse is not None:
             bundle_description(self.reuse)
+        return sources
 
 
 def _read(name: str, source: EventSource, status: Callable[[str], None]) -> list[Event]:
@@ -169,7 +171,7 @@ def train(
     ``report`` gets every epoch's line, ``status`` what is being done, ``warn`` what the run
     may not do as meant (events to judge it by that it also trains on).
     """
-    request.check()  # before torch loads: a refusal comes in a second
+    sources = request.check()  # before torch loads: a refusal comes in a second
     from acts_gnn.cpus import resolve_threads, use_threads
     from acts_gnn.cuda.device import resolve_device
     from acts_gnn.gnn.recipe import train_recipe
@@ -177,7 +179,7 @@ def train(
     device = resolve_device(request.device)
     use_threads(resolve_threads())  # the CPUs this process may use ($ACTS_GNN_THREADS overrides)
     reused = ModelBundle.load(request.reuse) if request.reuse is not None else None
-    train_source, val_source, test_source, tune_source = request.sources()
+    train_source, val_source, test_source, tune_source = sources
     train_events = _read("training", train_source, status)
     val_events = _read("validation", val_source, status)
     test_events = _read("test", test_source, status) if test_source is not None else []

@@ -13,7 +13,7 @@ from typing import Any
 from acts_gnn.bench.harness import PointResult, Served, run_point
 from acts_gnn.errors import ConfigError
 from acts_gnn.event import Event
-from acts_gnn.finders import finder_entry
+from acts_gnn.finders import finder_entry, refuse_gnn_settings
 
 __all__ = ["SweepConfig", "load_sweep_events", "run_sweep"]
 
@@ -68,8 +68,7 @@ class SweepConfig:
             raise ConfigError(
                 f"{given}: settings of --local and --spawn; a --url server runs with its own"
             )
-        if given and not _uses_bundle(self.model):
-            raise ConfigError(f"{given}: settings of a GNN model; --model {self.model} takes none")
+        refuse_gnn_settings(settings, [self.model], named=f"--model {self.model}")
         if self.metrics_urls:  # what no server can be at (they were never checked)
             from acts_gnn.triton.client import server_urls
 
@@ -82,14 +81,6 @@ def _local_twin(model: str) -> bool:
         return finder_entry(model, served=True).local
     except ConfigError:
         return False
-
-
-def _uses_bundle(model: str) -> bool:
-    """Whether the served ``model`` is a GNN pipeline (a bundle, a device, a precision)."""
-    try:
-        return finder_entry(model, served=True).uses_bundle
-    except ConfigError:
-        return True  # an unknown model is refused where it is looked up, by its own name
 
 
 def load_sweep_events(

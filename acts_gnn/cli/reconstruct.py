@@ -17,7 +17,7 @@ from acts_gnn.cli._common import (
     RootPresetOption,
     TreeOption,
     inputs_or_example,
-    parse_mapping,
+    layout_options,
 )
 from acts_gnn.cli._console import make_console
 
@@ -153,10 +153,7 @@ def command(
     request = api.ReconstructRequest(
         inputs=api.InputRequest(
             paths=tuple(inputs_or_example(inputs, example)),
-            format=input_format,
-            root_preset=root_preset,
-            root_tree=tree,
-            root_branches=parse_mapping(branch, "--branch"),
+            **layout_options(input_format, root_preset, tree, branch),
         ),
         outputs=api.ReconstructionOutputs(
             tracks_root=output,

@@ -21,7 +21,7 @@ from pathlib import Path
 
 from acts_gnn._extras import require
 from acts_gnn.errors import ConfigError, OutputError
-from acts_gnn.finders import finder_entry
+from acts_gnn.finders import finder_entry, refuse_gnn_settings
 from acts_gnn.io.atomic import check_output_directory, make_parents, new_dir_mode
 from acts_gnn.result import STAGES
 from acts_gnn.triton.contract import (
@@ -133,12 +133,7 @@ def export_repository(
             f"device must be cpu or cuda (the instances go on every GPU the server sees; "
             f"choose them with CUDA_VISIBLE_DEVICES), got {device!r}"
         )
-    given = [o for o, v in (("--bundle", bundle), ("--max-neighbours", max_neighbours)) if v]
-    if given and not any(e.uses_bundle for e in entries.values()):
-        raise ConfigError(
-            f"{', '.join(given)}: settings of a GNN model; {', '.join(models)} "
-            f"{'takes' if len(models) == 1 else 'take'} none"
-        )
+    refuse_gnn_settings({"--bundle": bundle, "--max-neighbours": max_neighbours}, models)
     directory = Path(directory)
     present = sorted(directory.iterdir()) if directory.is_dir() else []
     wheels = [entry for entry in present if _is_wheel(entry)]

@@ -48,7 +48,7 @@ import numpy as np
 from acts_gnn._extras import require
 from acts_gnn.cpus import resolve_threads, use_threads
 from acts_gnn.errors import ConfigError, ServerStartError
-from acts_gnn.finders import finder_entry
+from acts_gnn.finders import finder_entry, refuse_gnn_settings
 from acts_gnn.io.atomic import check_output
 from acts_gnn.result import STAGES
 from acts_gnn.triton.backends import Backend, answer, make_backend
@@ -147,12 +147,7 @@ class ServerConfig:
             "--max-neighbours": self.max_neighbours,
             "--precision": self.precision,
         }
-        given = ", ".join(name for name, value in settings.items() if value is not None)
-        if given and not any(finder_entry(m, served=True).uses_bundle for m in self.models):
-            raise ConfigError(
-                f"{given}: settings of a GNN model; {', '.join(self.models)} "
-                f"{'takes' if len(self.models) == 1 else 'take'} none"
-            )
+        refuse_gnn_settings(settings, self.models)
         if self.workspace is not None:  # where a file of Triton's can be made, or refused
             check_output(Path(self.workspace) / "tmp" / "triton", overwrite=True)
 
