@@ -99,7 +99,7 @@ def command(
 ) -> None:
     """Serve FEATURES (FP32 [N,3]) → LABELS (INT64 [N]) on Triton until SIGTERM / Ctrl-C."""
     from acts_gnn.cpus import keep_freed_memory
-    from acts_gnn.triton.server import ServerConfig, serve
+    from acts_gnn.triton.server import ServerConfig
 
     keep_freed_memory()  # request after request: each reuses the memory of the one before
 
@@ -132,12 +132,22 @@ def command(
     if balancer or max_in_flight is not None or balancer_engine is not None:
         _serve_balanced(config, balancer, balancer_engine, max_in_flight, announce)
     else:
-        serve(
-            config,
-            on_ready=announce,
-            on_retry=lambda message: console.print(f"acts-gnn: warning: {message}", style="yellow"),
-        )
+        _serve_one(config, console, announce)
     console.print("stopped")
+
+
+def _serve_one(config, console, announce) -> None:
+    """One Triton server; its retried loads are warnings, each refused request one line."""
+    from acts_gnn.triton.server import serve
+
+    serve(
+        config,
+        on_ready=announce,
+        on_retry=lambda message: console.print(f"acts-gnn: warning: {message}", style="yellow"),
+        on_refused=lambda message: console.print(
+            f"acts-gnn: {message}", markup=False, highlight=False, soft_wrap=True
+        ),
+    )
 
 
 def _oversubscribed(threads: int | None, workers: int) -> str | None:

@@ -31,6 +31,7 @@ raised.
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import shutil
 import signal
@@ -152,10 +153,16 @@ class ServerConfig:
             check_output(Path(self.workspace) / "tmp" / "triton", overwrite=True)
 
 
-def infer_function(backend: Backend, max_spacepoints: int) -> Callable:
+def infer_function(
+    backend: Backend,
+    max_spacepoints: int,
+    model: str = "",
+    on_refused: Callable[[str], None] = lambda _m: None,
+) -> Callable:
     """The PyTriton inference callable of one model instance.
 
-    Invalid requests raise an error whose message reaches the client; the server keeps serving.
+    Invalid requests raise an error whose message reaches the client; the server keeps serving
+    and reports each to ``on_refused`` in one line (``model``: the served name it names).
     Stage seconds and edge counts are produced only when the request asks for them.
     """
     pytriton_exceptions = require("pytriton.exceptions", "server")
@@ -168,10 +175,26 @@ def infer_function(backend: Backend, max_spacepoints: int) -> Callable:
                 wanted = set(request.requested_output_names or ())
                 responses.append(answer(backend, features, wanted, max_spacepoints))
             except (KeyError, ContractError) as exc:
-                raise pytriton_exceptions.PyTritonBadParameterError(str(exc)) from exc
+                on_refused(f"refused a request to {model or 'a model'}: {exc}")
+                # not chained: the client's message and Triton's log line carry this one error
+                raise pytriton_exceptions.PyTritonBadParameterError(str(exc)) from None
         return responses
 
     return infer
+
+
+class _RefusalsReported(logging.Filter):
+    """Drops PyTriton's warning (with its traceback) for a request the backend refused: that
+    refusal was reported in one line by ``on_refused``. Other warnings pass."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return _REFUSAL not in record.getMessage()
+
+
+#: how PyTriton's formatted traceback names the error :func:`infer_function` refuses with
+_REFUSAL = "PyTritonBadParameterError:"
+#: the logger of PyTriton's inference handler, which warns of every error a request raised
+_PYTRITON_INFERENCE_LOGGER = "pytriton.proxy.inference"
 
 
 def _prepare_environment(workspace: Path) -> Path:
@@ -296,14 +319,21 @@ def _run_dir(workspace: Path, attempt: int, system_tmp: str) -> tuple[Path, Path
     return run_dir, run_dir
 
 
-def _bind_models(triton, config: ServerConfig, backends: dict[str, list[Backend]]) -> None:
+def _bind_models(
+    triton,
+    config: ServerConfig,
+    backends: dict[str, list[Backend]],
+    on_refused: Callable[[str], None],
+) -> None:
     """Bind every configured model: write it into the model repository Triton will start with."""
     from pytriton.model_config import ModelConfig, Tensor
 
     for name, instances in backends.items():
         triton.bind(
             model_name=name,
-            infer_func=[infer_function(b, config.max_spacepoints) for b in instances],
+            infer_func=[
+                infer_function(b, config.max_spacepoints, name, on_refused) for b in instances
+            ],
             inputs=[Tensor(name=FEATURES, dtype=np.float32, shape=(-1, 3))],
             outputs=[
                 Tensor(name=LABELS, dtype=np.int64, shape=(-1,)),
@@ -439,11 +469,13 @@ def serve(
     config: ServerConfig,
     on_ready: Callable[[str], None] = lambda _m: None,
     on_retry: Callable[[str], None] = lambda _m: None,
+    on_refused: Callable[[str], None] = lambda _m: None,
 ) -> None:
     """Start Triton with the configured models and block until SIGTERM or SIGINT.
 
     ``on_ready`` receives the one-line readiness message; ``on_retry`` a line for each failed
-    model load that is retried.
+    model load that is retried; ``on_refused`` a line for each request refused as invalid
+    (PyTriton's own warning of it, a traceback, is left out).
 
     Raises:
         ConfigError: bad settings. MissingExtraError: nvidia-pytriton is not installed.
@@ -462,7 +494,11 @@ def serve(
             workspace = _prepare_environment(_private_workspace(system_tmp, cleanup))
         else:
             workspace = _prepare_environment(config.workspace)
-        _serve_in(workspace, system_tmp, config, on_ready, on_retry)
+        refusals = _RefusalsReported()
+        pytriton_log = logging.getLogger(_PYTRITON_INFERENCE_LOGGER)
+        pytriton_log.addFilter(refusals)
+        cleanup.callback(pytriton_log.removeFilter, refusals)
+        _serve_in(workspace, system_tmp, config, on_ready, on_retry, on_refused)
 
 
 #: a private workspace's name starts so; the file inside it that this serve keeps locked
@@ -519,6 +555,7 @@ def _serve_in(
     config: ServerConfig,
     on_ready: Callable[[str], None],
     on_retry: Callable[[str], None],
+    on_refused: Callable[[str], None],
 ) -> None:
     """:func:`serve` with its workspace prepared."""
     from pytriton.client.exceptions import PyTritonClientError
@@ -587,7 +624,7 @@ def _serve_in(
                             security_config=TritonSecurityConfig(access_token=config.access_token),
                         )
                     )
-                    _bind_models(triton, config, backends)
+                    _bind_models(triton, config, backends, on_refused)
                     patch_handshake(run_dir / "model-store")
                     _run_watched(triton, starting, reaper)
                 except _StartInterrupted as exc:

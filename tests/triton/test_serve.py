@@ -29,7 +29,7 @@ def server(tmp_path_factory):
         "--max-spacepoints",
         str(MAX_SPACEPOINTS),
     ).wait_ready()
-    yield served.grpc_url, served.metrics_url, served.http_url
+    yield served.grpc_url, served.metrics_url, served.http_url, served
     assert served.terminate() == 0
     assert "stopped" in served.log()
 
@@ -106,6 +106,22 @@ def test_bad_requests_are_refused_and_the_server_goes_on(
     assert _request(server[0], event.features()[:50]).as_numpy("LABELS").shape == (50,)
 
 
+def test_a_refused_request_is_one_line_of_the_servers_log(server):
+    with pytest.raises(Exception) as info:
+        _request(server[0], np.array([[0.1, 0.2, np.nan]], np.float32))
+    # the client's message names the error once, without the backend's chain of causes
+    assert str(info.value).count("row 0 is not finite") == 1
+    expected = "acts-gnn: refused a request to gnn_tracking: FEATURES row 0 is not finite: [0.1"
+    deadline = time.monotonic() + 10
+    while expected not in server[3].log() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    log = server[3].log()
+    assert expected in log
+    # PyTriton's own warning of it, a Python traceback over many lines, is left out
+    assert "Exception while performing inference" not in log
+    assert not any(line.startswith("Traceback") for line in log.splitlines())
+
+
 def test_failover_from_a_dead_url(server, event):
     dead = f"127.0.0.1:{free_ports(1)[0]}"
     remote = RemotePipeline([dead, server[0]], retries=0, timeout_s=30)
@@ -138,7 +154,7 @@ def test_statistics_without_the_token_are_one_clear_refusal(server):
     from acts_gnn.bench.probe import ServerStatistics
     from acts_gnn.errors import ConfigError
 
-    grpc_url, _, _ = server
+    grpc_url = server[0]
     with pytest.raises(ConfigError) as refused:
         ServerStatistics(grpc_url, "gnn_tracking").read()
     assert str(refused.value) == (
