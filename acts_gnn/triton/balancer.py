@@ -242,8 +242,9 @@ class EnvoyBalancer(_Balancer):
             find_envoy(),
             "-c",
             str(config),
-            "--base-id",
-            str(self.port),  # lets several Envoys share a machine
+            # no hot restart: no shared memory left in /dev/shm (one file each run with a
+            # --base-id, kept after a clean stop too), and several Envoys share a machine
+            "--disable-hot-restart",
             "--log-level",
             "warn",
         ]

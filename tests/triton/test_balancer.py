@@ -9,6 +9,7 @@ import textwrap
 import threading
 import time
 import urllib.request
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -118,6 +119,7 @@ def test_two_servers_behind_a_balancer_share_four_clients(tmp_path, engine, find
     if not _installed(find):
         pytest.skip(f"{engine} is not installed ({install})")
     (example,) = list(open_events([example_dir()]))
+    shared_before = set(Path("/dev/shm").glob("envoy_shared_memory_*"))
     served = ServeProcess(
         tmp_path, "--balancer", "2", "--balancer-engine", engine, "--model", "unrolling_tracking"
     )
@@ -158,6 +160,8 @@ def test_two_servers_behind_a_balancer_share_four_clients(tmp_path, engine, find
     finally:
         code = served.terminate()
     assert code == 0
+    # Envoy runs without hot restart: nothing of it stays in the machine's shared memory
+    assert set(Path("/dev/shm").glob("envoy_shared_memory_*")) - shared_before == set()
 
 
 SLOW_PLUGIN = """
