@@ -12,8 +12,12 @@ instead of failing over at once). So :class:`Reaper` starts a small process of i
 ended, however it ended — the watchdog SIGKILLs those still running and their children (the
 Python backend's stubs), after checking each one's start time, so that a reused PID is never hit.
 After a clean stop there is nothing left to kill and it just exits. After ``serve`` died it also
-removes the shared-memory blocks PyTriton named after ``serve``'s PID (``/dev/shm/pytrtion<PID>-…``,
-4 MiB each), which nothing else would remove.
+removes the shared-memory blocks PyTriton named after ``serve``'s PID
+(``/dev/shm/pytrtion<PID>-…``, 4 MiB each) and the segments of PyTriton's tensor store
+(``/dev/shm/psm_…``, random names: two of 16 to 128 KiB after one request), which nothing else
+would remove when ``serve``'s whole process group was killed (a batch system's kill; alone,
+``serve``'s resource tracker removes them); the watchdog notes their names from ``serve``'s
+memory map while it runs.
 """
 
 from __future__ import annotations
@@ -26,9 +30,10 @@ from pathlib import Path
 
 __all__ = ["Reaper"]
 
-#: the watchdog: reads "PID START" lines until EOF, then kills what is still those processes
+#: the watchdog: reads "PID START" lines until EOF, then kills what is still those processes;
+#: meanwhile it notes the shared memory segments serve maps, twice a second
 _WATCHDOG = r"""
-import os, signal, sys
+import os, select, signal, sys
 for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
     signal.signal(sig, signal.SIG_IGN)  # outlive whatever stops serve, to clean up after it
 
@@ -41,9 +46,27 @@ def stat(pid):
     fields = text[text.rfind(")") + 2 :].split()
     return None if fields[0] in ("Z", "X") else (int(fields[1]), fields[19])  # parent, start
 
+def mapped(pid):  # the names of the POSIX shared memory segments (psm_...) the process maps
+    try:
+        with open(f"/proc/{pid}/maps") as f:
+            lines = [line for line in f if "/dev/shm/psm_" in line]
+        return {line.split("/dev/shm/", 1)[1].split()[0] for line in lines}
+    except OSError:
+        return set()
+
 serve = os.getppid()
 serve_start = (stat(serve) or (0, ""))[1]
-told = dict(line.split() for line in sys.stdin if line.strip())
+told_bytes = b""
+segments = set()  # PyTriton's tensor store: random names, noted while serve lives
+while True:
+    if select.select([0], [], [], 0.5)[0]:
+        chunk = os.read(0, 65536)
+        if not chunk:  # EOF: serve closed the pipe, or died
+            break
+        told_bytes += chunk
+    if (stat(serve) or (0, ""))[1] == serve_start:
+        segments |= mapped(serve)
+told = dict(line.split() for line in told_bytes.decode().splitlines() if line.strip())
 doomed = {int(pid): start for pid, start in told.items() if (stat(int(pid)) or (0, ""))[1] == start}
 processes = {}
 for entry in os.listdir("/proc"):
@@ -58,6 +81,7 @@ while grown:  # the children, grandchildren... of those, found before they are o
             grown = True
 for pid, start in doomed.items():
     if (stat(pid) or (0, ""))[1] == start:
+        segments |= mapped(pid)  # the stubs map them too
         try:
             os.kill(pid, signal.SIGKILL)
         except OSError:
@@ -68,7 +92,7 @@ if (stat(serve) or (0, ""))[1] != serve_start:  # serve died: PyTriton's shared 
     except OSError:
         names = []
     for name in names:
-        if name.startswith(f"pytrtion{serve}-"):  # PyTriton's name for its process's blocks
+        if name.startswith(f"pytrtion{serve}-") or name in segments:  # PyTriton's blocks
             try:
                 os.unlink(os.path.join("/dev/shm", name))
             except OSError:

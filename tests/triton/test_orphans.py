@@ -143,6 +143,43 @@ def test_a_killed_serve_takes_its_tritonserver_along_at_once(tmp_path):
         served.kill()
 
 
+def test_a_killed_process_group_leaves_no_shared_memory(tmp_path):
+    """A batch system kills serve's whole process group (its resource tracker too): the segments
+    of PyTriton's tensor store (random ``psm_`` names) that a request left mapped are removed by
+    the watchdog, which noted them while serve ran."""
+    from acts_gnn.io.example import example_dir
+    from acts_gnn.io.source import open_events
+    from acts_gnn.triton.client import RemotePipeline
+
+    shared = Path("/dev/shm")
+    if not shared.is_dir():
+        pytest.skip("no /dev/shm here")
+    served = ServeProcess(tmp_path, "--model", "unrolling_tracking")
+    try:
+        served.wait_ready()
+        (event,) = open_events([example_dir()])
+        RemotePipeline([served.grpc_url], "unrolling_tracking").reconstruct(event)
+        segments = {shared / name for name in _mapped_segments(served.process.pid)}
+        assert segments, "serve maps no psm_ segment after a request"
+        time.sleep(1.5)  # the watchdog notes serve's segments twice a second
+        served.kill()  # SIGKILL to the process group: serve, its resource tracker, tritonserver
+        deadline = time.monotonic() + 10
+        while any(s.exists() for s in segments) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert not [s for s in segments if s.exists()]
+    finally:
+        served.kill()
+
+
+def _mapped_segments(pid: int) -> set[str]:
+    """The names of the POSIX shared memory segments (``psm_…``) process ``pid`` maps."""
+    try:
+        lines = Path(f"/proc/{pid}/maps").read_text().splitlines()
+    except OSError:
+        return set()
+    return {line.split("/dev/shm/", 1)[1].split()[0] for line in lines if "/dev/shm/psm_" in line}
+
+
 _WATCHING = """
 import subprocess, sys, time
 from acts_gnn.triton.reaper import Reaper
