@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 __all__ = [
+    "MAX_FEATURE",
+    "MAX_POSITION_MM",
     "NOISE_PARTICLE_ID",
     "NO_MEASUREMENT",
     "Event",
@@ -33,6 +35,13 @@ NO_MEASUREMENT = np.uint64(2**64 - 1)
 
 #: scale applied to r and z (mm) to make the model features of DESIGN.md
 FEATURE_LENGTH_SCALE_MM = 1000.0
+
+#: the farthest a space point may lie from the origin in x, y or z (mm): a kilometre, beyond any
+#: detector. Far beyond it the models' float32 arithmetic overflows (at 10³⁰ mm an event's K1
+#: grid failed), so readers, the pipeline and the server refuse such points
+MAX_POSITION_MM = 1e6
+#: the largest magnitude of a model feature that :data:`MAX_POSITION_MM` allows (φ/π is ≤ 1)
+MAX_FEATURE = MAX_POSITION_MM / FEATURE_LENGTH_SCALE_MM
 
 
 def model_features(x: np.ndarray, y: np.ndarray, z: np.ndarray) -> np.ndarray:

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from acts_gnn.errors import ConfigError, InputFormatError
-from acts_gnn.event import Event
+from acts_gnn.event import MAX_FEATURE, Event
 from acts_gnn.gnn.bundle import ModelBundle, PipelineConfig
 from acts_gnn.result import EventTiming, TrackingResult
 
@@ -315,7 +315,7 @@ class Pipeline:
 
         Raises:
             InputFormatError: not an [N, 3] array, or a row that is not finite (NaN or
-                infinite).
+                infinite) or beyond :data:`~acts_gnn.event.MAX_FEATURE`.
         """
         import torch
 
@@ -336,6 +336,15 @@ class Pipeline:
             row = int(np.flatnonzero(~finite)[0])
             raise InputFormatError(
                 "features", f"row {row}", f"expected finite numbers, got {features[row].tolist()}"
+            )
+        far = (np.abs(features) > MAX_FEATURE).any(axis=1)
+        if far.any():  # beyond a kilometre: the models' float32 arithmetic would overflow
+            row = int(np.flatnonzero(far)[0])
+            raise InputFormatError(
+                "features",
+                f"row {row}",
+                f"expected magnitudes of at most {MAX_FEATURE:g} (positions within a kilometre), "
+                f"got {features[row].tolist()}",
             )
         # on the CPU the stages work on the points in locality order (their edges come back in
         # the caller's numbering); on a GPU in the caller's order (no host sort between stages).

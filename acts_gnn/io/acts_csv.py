@@ -22,7 +22,7 @@ import numpy as np
 
 from acts_gnn.errors import InputFormatError
 from acts_gnn.event import Event, Particles, SpacePoints, Truth, count_spacepoints, find_sorted
-from acts_gnn.io.csvtable import read_file_bytes, read_header, read_table
+from acts_gnn.io.csvtable import check_positions, read_file_bytes, read_header, read_table
 from acts_gnn.io.ids import geometry_volume_layer_module, pack_barcode
 from acts_gnn.io.readers import EventRef, register_reader
 
@@ -119,6 +119,7 @@ def read_measurements_raw(path: Path) -> dict[str, np.ndarray]:
                 raise InputFormatError(
                     path, f"line {row + 2}, column {name!r}", "expected a finite number"
                 )
+            check_positions(path, values, lambda row, name=name: f"line {row + 2}, column {name!r}")
             out[name] = values
     return out
 
@@ -133,7 +134,7 @@ def _read_spacepoints(files: dict[str, Path]) -> SpacePoints:
             path,
             {id_column: _U64, "x": _F32, "y": _F32, "z": _F32},
             optional={"measurement_id_2": _U64, geo_column: _U64},
-            finite=("x", "y", "z"),
+            positions=("x", "y", "z"),
             unique=(id_column,),
         )
         geometry = columns.get(geo_column)

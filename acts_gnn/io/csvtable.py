@@ -13,14 +13,15 @@ import codecs
 import csv
 import gzip
 import zlib
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
 
 from acts_gnn.errors import InputFormatError
+from acts_gnn.event import MAX_POSITION_MM
 
-__all__ = ["MAX_HEADER_BYTES", "read_file_bytes", "read_header", "read_table"]
+__all__ = ["MAX_HEADER_BYTES", "check_positions", "read_file_bytes", "read_header", "read_table"]
 
 #: numpy dtype → pyarrow type name used for conversion
 _ARROW_TYPES = {
@@ -146,6 +147,7 @@ def read_table(
     optional: Mapping[str, np.dtype | type] | None = None,
     finite: Sequence[str] = (),
     unique: Sequence[str] = (),
+    positions: Sequence[str] = (),
 ) -> dict[str, np.ndarray]:
     """Read the named numeric columns of a CSV file.
 
@@ -155,6 +157,8 @@ def read_table(
         optional: column name → numpy dtype, read when present.
         finite: columns whose values must all be finite (no NaN or inf).
         unique: columns whose values must all differ (identifiers).
+        positions: columns of coordinates (mm): finite, and at most
+            :data:`~acts_gnn.event.MAX_POSITION_MM` from 0.
 
     Returns:
         column name → 1-D numpy array, for the required columns and the optional ones present.
@@ -162,7 +166,8 @@ def read_table(
     Raises:
         InputFormatError: the file is missing, empty, truncated, not gzip although named so, has a
             row with the wrong number of fields, lacks a column, holds a value that is not a
-            number of the expected type, or repeats an identifier of a ``unique`` column.
+            number of the expected type, repeats an identifier of a ``unique`` column, or holds
+            a position beyond :data:`~acts_gnn.event.MAX_POSITION_MM`.
     """
     import pyarrow as pa
     import pyarrow.csv as pcsv
@@ -238,7 +243,7 @@ def read_table(
         values = column.to_numpy()
         if values.dtype != dtype:
             values = values.astype(dtype)
-        if name in finite and values.size:
+        if (name in finite or name in positions) and values.size:
             bad = ~np.isfinite(values)
             if bad.any():
                 row = int(np.flatnonzero(bad)[0])
@@ -247,10 +252,26 @@ def read_table(
                     f"line {row + 2}, column {name!r}",
                     f"expected a finite number, found {values[row]}",
                 )
+        if name in positions and values.size:
+            check_positions(path, values, lambda row, name=name: f"line {row + 2}, column {name!r}")
         if name in unique and values.size:
             _check_unique(path, name, values)
         columns[name] = values
     return columns
+
+
+def check_positions(path: Path | str, values: np.ndarray, where: Callable[[int], str]) -> None:
+    """Raise :class:`InputFormatError` at the first coordinate (mm) of ``values`` beyond
+    :data:`~acts_gnn.event.MAX_POSITION_MM` from 0; ``where(row)`` says where it is."""
+    far = np.abs(values) > MAX_POSITION_MM
+    if far.any():
+        row = int(np.flatnonzero(far)[0])
+        raise InputFormatError(
+            path,
+            where(row),
+            f"expected a position within {MAX_POSITION_MM:.0e} mm (a kilometre) of the origin, "
+            f"found {values[row]:g}",
+        )
 
 
 def _check_unique(path: Path, name: str, values: np.ndarray) -> None:

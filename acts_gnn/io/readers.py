@@ -22,6 +22,7 @@ import numpy as np
 
 from acts_gnn.errors import ConfigError, InputFormatError
 from acts_gnn.event import Event
+from acts_gnn.io.csvtable import check_positions
 
 __all__ = [
     "EventRef",
@@ -158,7 +159,8 @@ def find_with_plugins(path: Path, format: str | None) -> list[EventRef] | None:
 
 
 def check_event(event: Event, source: str) -> None:
-    """What every reader guarantees: space points exist, positions are finite, ids differ.
+    """What every reader guarantees: space points exist, positions are finite and within
+    :data:`~acts_gnn.event.MAX_POSITION_MM`, ids differ.
 
     The readers report these with line numbers where they can; this is the net under all
     formats.
@@ -174,6 +176,8 @@ def check_event(event: Event, source: str) -> None:
             f"event {event.event_id}, space point {index}",
             f"position is not finite: ({sp.x[index]}, {sp.y[index]}, {sp.z[index]})",
         )
+    for values in (sp.x, sp.y, sp.z):
+        check_positions(source, values, lambda row: f"event {event.event_id}, space point {row}")
     ids = np.sort(sp.measurement_id)
     repeated = np.flatnonzero(ids[1:] == ids[:-1])
     if repeated.size:

@@ -25,6 +25,7 @@ import numpy as np
 
 from acts_gnn.errors import ConfigError, InputFormatError
 from acts_gnn.event import Event, Particles, SpacePoints, Truth
+from acts_gnn.io.csvtable import check_positions
 from acts_gnn.io.ids import geometry_volume_layer_module, pack_barcode
 from acts_gnn.io.readers import EventRef, register_reader
 
@@ -229,6 +230,13 @@ def _event_of_block(path: Path, layout: RootLayout, event_id: int, start: int, s
                 f"tree {layout.tree!r}, branch {getattr(layout, key)!r}, entry {entry}",
                 "expected a finite number",
             )
+        check_positions(
+            path,
+            values,
+            lambda row, key=key: (
+                f"tree {layout.tree!r}, branch {getattr(layout, key)!r}, entry {start + row}"
+            ),
+        )
     n = stop - start
     measurement_id = get("measurement_id")
     if measurement_id is None:

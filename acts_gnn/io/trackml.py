@@ -51,7 +51,7 @@ def read_trackml_event(event_id: int, files: dict[str, Path]) -> Event:
         hits_path,
         {"hit_id": np.uint64, "x": _F32, "y": _F32, "z": _F32},
         optional={"volume_id": np.int32, "layer_id": np.int32, "module_id": np.int32},
-        finite=("x", "y", "z"),
+        positions=("x", "y", "z"),
         unique=("hit_id",),
     )
     spacepoints = SpacePoints(

@@ -18,6 +18,7 @@ from __future__ import annotations
 import numpy as np
 
 from acts_gnn.errors import ActsGnnError
+from acts_gnn.event import MAX_FEATURE
 from acts_gnn.result import STAGES
 
 __all__ = [
@@ -83,3 +84,10 @@ def check_features(features: np.ndarray, max_spacepoints: int = DEFAULT_MAX_SPAC
     if not finite.all():
         row = int(np.flatnonzero(~finite)[0])
         raise ContractError(f"{FEATURES} row {row} is not finite: {features[row].tolist()}")
+    far = (np.abs(features) > MAX_FEATURE).any(axis=1)
+    if far.any():
+        row = int(np.flatnonzero(far)[0])
+        raise ContractError(
+            f"{FEATURES} row {row} is beyond {MAX_FEATURE:g} (a position over a kilometre "
+            f"away): {features[row].tolist()}"
+        )

@@ -139,6 +139,22 @@ def test_features_that_are_not_finite_are_one_input_error():
     assert str(error.value) == "features: row 3: expected finite numbers, got [0.0, 0.0, inf]"
 
 
+def test_features_beyond_a_kilometre_are_one_input_error():
+    # 10³⁰ mm overflowed the models' float32 arithmetic: K1's grid failed with a LinAlgError
+    from acts_gnn.errors import InputFormatError
+
+    features = np.full((5, 3), 0.1, np.float32)
+    features[2, 0] = 1e27
+    with pytest.raises(InputFormatError) as error:
+        Pipeline(device="cpu").run(features)
+    assert str(error.value) == (
+        "features: row 2: expected magnitudes of at most 1000 (positions within a kilometre), "
+        "got [9.999999884841548e+26, 0.10000000149011612, 0.10000000149011612]"
+    )
+    features[2, 0] = 1000.0  # a kilometre itself is taken
+    assert Pipeline(device="cpu").run(features).labels.shape == (5,)
+
+
 def test_features_of_another_shape_are_one_input_error():
     from acts_gnn.errors import InputFormatError
 

@@ -89,6 +89,12 @@ def test_raw_features_only_request(server, event):
         (np.zeros((0, 3), np.float32), "FP32", "gnn_tracking", "cannot cast view with zeros"),
         (np.array([[0.1, 0.2, np.nan]], np.float32), "FP32", "gnn_tracking", "row 0 is not finite"),
         (
+            np.array([[0.1, 0.2, 0.3], [0.1, 0.2, -3e4]], np.float32),
+            "FP32",
+            "gnn_tracking",
+            "row 1 is beyond 1000 (a position over a kilometre away)",
+        ),
+        (
             np.full((MAX_SPACEPOINTS + 1, 3), 0.1, np.float32),
             "FP32",
             "gnn_tracking",

@@ -130,6 +130,12 @@ def main() -> None:
         good.replace(",-15.0,", ",inf,", 1),
     )
     acts(
+        "acts_far_coordinate",  # beyond a kilometre: the models' float32 arithmetic overflowed
+        "line 4, column 'x': expected a position within 1e+06 mm (a kilometre) of the origin, "
+        "found 3e+38",
+        good.replace(",50.0,", ",3e38,", 1),
+    )
+    acts(
         "acts_duplicate_ids",
         "line 5, column 'measurement_id_1': duplicate value 2 (first on line 4)",
         good.replace("\n3,", "\n2,", 1),
@@ -172,6 +178,11 @@ def main() -> None:
         "trackml_duplicate_hit_id",
         "line 7, column 'hit_id': duplicate value 1",
         hits=_csv(HITS_HEADER, [*HITS_ROWS[:-1], HITS_ROWS[0]]),
+    )
+    trackml(
+        "trackml_far_hit",
+        "line 3, column 'z': expected a position within 1e+06 mm (a kilometre) of the origin",
+        hits=_csv(HITS_HEADER, [HITS_ROWS[0], "2,40.0,1.0,-1e30,8,2,2", *HITS_ROWS[2:]]),
     )
     trackml("trackml_truth_rows_mismatch", "truth", truth=_csv(TRUTH_HEADER, TRUTH_ROWS[:-2]))
     trackml(
@@ -231,6 +242,11 @@ def main() -> None:
     ) as f:
         f["spacepoints"] = {**columns, "x": np.array([30, 31, np.nan, 33, 34, 35], np.float32)}
     with uproot.recreate(
+        case("root_far_branch", "entry 1: expected a position within 1e+06 mm", "sp.root")
+        / "sp.root"
+    ) as f:
+        f["spacepoints"] = {**columns, "y": np.array([0, 2e6, 0, 0, 0, 0], np.float32)}
+    with uproot.recreate(
         case("root_empty_tree", "no entries (no space points)", "sp.root") / "sp.root"
     ) as f:
         f["spacepoints"] = {k: v[:0] for k, v in columns.items()}
@@ -249,6 +265,11 @@ def main() -> None:
         "npz_nan",
         "space point 2: position is not finite",
         {**valid_npz_arrays(), "sp_z": np.array([0, 0, np.inf, 0, 0, 0], np.float32)},
+    )
+    npz(
+        "npz_far",
+        "space point 4: expected a position within 1e+06 mm (a kilometre) of the origin",
+        {**valid_npz_arrays(), "sp_x": np.array([30, 40, 50, 60, -1e7, 80], np.float32)},
     )
     # a member whose .npy header claims a billion rows; the data holds six
     arrays = valid_npz_arrays()
