@@ -402,16 +402,27 @@ class _StartInterrupted(Exception):
     """Raised in the main thread (from a signal handler) to abandon a start of Triton."""
 
 
+def _interrupt(handlers: dict, signum: int) -> None:
+    """Deliver a stop that came before ``ready`` to the handler serve replaced: for Ctrl-C
+    Python's :class:`KeyboardInterrupt`, for the command line's SIGTERM and SIGHUP its stop (so
+    the exit code says the command was interrupted: 130, 143); returns where the handler was the
+    system's default (a library caller's SIGTERM)."""
+    handler = handlers.get(signum)
+    if callable(handler):
+        handler(signum, None)
+
+
 #: sent to the main thread by :func:`_run_watched` when tritonserver exits during a start
 _EXIT_SIGNAL = signal.SIGUSR1
 #: how often a running server checks that tritonserver and the models are alive (s)
 _ALIVE_CHECK_S = 2.0
 
 
-def _tritonserver_children() -> set[int]:
-    """PIDs of this process's ``tritonserver`` children (Linux ``/proc``; empty elsewhere)."""
+def _tritonserver_children() -> tuple[set[int], set[int]]:
+    """PIDs of this process's ``tritonserver`` children, and of their own children (the Python
+    backend's stubs, one per model instance), from Linux ``/proc`` (empty elsewhere)."""
     me = os.getpid()
-    found = set()
+    parents: dict[int, tuple[int, str]] = {}
     for entry in Path("/proc").iterdir() if Path("/proc/self/stat").exists() else ():
         if not entry.name.isdigit():
             continue
@@ -419,12 +430,40 @@ def _tritonserver_children() -> set[int]:
             stat = (entry / "stat").read_text()
         except OSError:
             continue
-        name = stat[stat.find("(") + 1 : stat.rfind(")")]
         fields_after = stat[stat.rfind(")") + 2 :].split()
-        alive = len(fields_after) > 1 and fields_after[0] not in ("Z", "X")  # not a zombie
-        if name == "tritonserver" and alive and int(fields_after[1]) == me:
-            found.add(int(entry.name))
-    return found
+        if len(fields_after) > 1 and fields_after[0] not in ("Z", "X"):  # not a zombie
+            parents[int(entry.name)] = (
+                int(fields_after[1]),
+                stat[stat.find("(") + 1 : stat.rfind(")")],
+            )
+    servers = {
+        pid for pid, (parent, name) in parents.items() if parent == me and name == "tritonserver"
+    }
+    stubs = {pid for pid, (parent, _name) in parents.items() if parent in servers}
+    return servers, stubs
+
+
+def _end_leftovers(run_dir: Path) -> list[int]:
+    """After Triton's stop: kill what still runs a program of ``run_dir`` (a Python backend
+    stub that a stop during the models' load left behind, orphaned: it ran on, ignoring
+    SIGTERM), then remove the shared memory PyTriton named after this process (4 MiB per stub,
+    which a stub removes only when it ends cleanly). Returns the PIDs killed."""
+    killed = []
+    inside = os.fsencode(f"{run_dir}{os.sep}")
+    for entry in Path("/proc").iterdir() if Path("/proc/self/stat").exists() else ():
+        if not entry.name.isdigit():
+            continue
+        try:
+            program = (entry / "cmdline").read_bytes().split(b"\0", 1)[0]
+            if program.startswith(inside) and entry.stat().st_uid == os.getuid():
+                os.kill(int(entry.name), signal.SIGKILL)
+                killed.append(int(entry.name))
+        except OSError:  # gone meanwhile, or not ours
+            continue
+    for block in Path("/dev/shm").glob(f"pytrtion{os.getpid()}-*"):
+        with contextlib.suppress(OSError):
+            block.unlink()
+    return killed
 
 
 def _run_watched(triton, starting: threading.Event, reaper: Reaper) -> None:
@@ -441,8 +480,11 @@ def _run_watched(triton, starting: threading.Event, reaper: Reaper) -> None:
     def watch() -> None:
         seen = False
         while not done.wait(0.2):
-            if children := _tritonserver_children():
-                reaper.watch(children)
+            servers, stubs = _tritonserver_children()
+            if servers:
+                # the stubs too: a stop during the load can end tritonserver before them, and
+                # an orphaned stub is no one's child when the reaper looks for children
+                reaper.watch(servers | stubs)
                 seen = True
             elif seen:
                 if not done.is_set() and main is not None:
@@ -595,9 +637,11 @@ def _serve_in(
     )
     stop = threading.Event()
     starting = threading.Event()
+    stopped_by: list[int] = []
 
-    def on_stop(*_: object) -> None:
+    def on_stop(signum: int, _frame: object) -> None:
         stop.set()
+        stopped_by.append(signum)
         if starting.is_set():
             raise _StartInterrupted("stopped while the models were loading")
 
@@ -611,10 +655,12 @@ def _serve_in(
     try:
         for attempt in range(1, LOAD_ATTEMPTS + 1):
             if stop.is_set():
+                _interrupt(previous, stopped_by[0])
                 return
             run_dir, remove_after = _run_dir(workspace, attempt, system_tmp)
             with contextlib.ExitStack() as running:
                 running.callback(shutil.rmtree, remove_after, ignore_errors=True)  # after the stop
+                running.callback(_end_leftovers, run_dir)  # after the stop, before the removal
                 try:
                     triton = running.enter_context(
                         Triton(
@@ -628,7 +674,8 @@ def _serve_in(
                     patch_handshake(run_dir / "model-store")
                     _run_watched(triton, starting, reaper)
                 except _StartInterrupted as exc:
-                    if stop.is_set():
+                    if stop.is_set():  # stopped before ready: an interrupted command
+                        _interrupt(previous, stopped_by[0])
                         return
                     failure: BaseException = exc
                 except PyTritonError as exc:  # the server itself did not come up
@@ -641,7 +688,9 @@ def _serve_in(
                 ) as exc:
                     failure = exc
                 else:
-                    reaper.watch(_tritonserver_children())  # seen during the start; to be sure
+                    reaper.watch(
+                        set().union(*_tritonserver_children())
+                    )  # seen at start; to be sure
                     tls = " (TLS)" if config.tls_cert is not None else ""
                     on_ready(
                         f"ready: gRPC{tls} {config.host}:{config.grpc_port}, HTTP {config.host}:"
