@@ -44,6 +44,7 @@ from __future__ import annotations
 import collections
 import math
 import re
+import sys
 import threading
 import time
 from collections.abc import Sequence
@@ -65,7 +66,14 @@ from acts_gnn.errors import (
 )
 from acts_gnn.event import Event
 from acts_gnn.result import STAGES, EventTiming, TrackingResult
-from acts_gnn.triton.contract import DEFAULT_PORTS, EDGE_COUNTS, FEATURES, LABELS, STAGE_SECONDS
+from acts_gnn.triton.contract import (
+    DEFAULT_PORTS,
+    EDGE_COUNTS,
+    FEATURES,
+    LABELS,
+    STAGE_SECONDS,
+    check_features,
+)
 
 __all__ = ["RemotePipeline", "RetryPolicy", "classify_failure", "server_urls"]
 
@@ -402,8 +410,16 @@ class RemotePipeline:
         return {n: result.as_numpy(n) for n in names}
 
     def infer(self, features: np.ndarray) -> dict[str, np.ndarray]:
-        """One request with retries and failover; the outputs by name."""
+        """One request with retries and failover; the outputs by name.
+
+        Raises:
+            ContractError: ``features`` break the contract as a server would say (no rows, not
+                [N, 3], a row not finite or beyond 1000), said here before any request.
+            RemoteInferenceError: the servers failed or refused it (see the module table).
+        """
         features = np.ascontiguousarray(features, dtype=np.float32)
+        # what every server checks, here: an empty array would fail inside PyTriton's stub
+        check_features(features, max_spacepoints=sys.maxsize)
         last: RemoteInferenceError | None = None
         for attempt in range(self.retry.retries + 1):
             if attempt:

@@ -70,6 +70,7 @@ __all__ = [
     "infer_function",
     "libpython_dir",
     "patch_handshake",
+    "patch_refusals",
     "remove_abandoned_workspaces",
     "serve",
     "stub_numpy",
@@ -398,6 +399,46 @@ def patch_handshake(model_store: Path) -> int:
     return patched
 
 
+#: PyTriton 0.7's stub (``model.py``, copied into each model of the repository) makes every
+#: error of the inference callable a TritonModelException (Triton answers INTERNAL, HTTP 500, with
+#: the callable's whole traceback, and logs it), just before this line of its responses handler
+_STUB_ERROR_END = """\
+                    )
+                elif responses_payload:
+"""
+#: inserted there: a request the backend refused as given (:func:`infer_function`) gets the
+#: refusal's own line as its error instead, INVALID_ARG (HTTP 400)
+_STUB_REFUSED = """\
+                    _text = responses_payload.decode("utf-8")  # acts-gnn: a refusal, one line
+                    _marker = "PyTritonBadParameterError: "
+                    if _marker in _text:
+                        _refused = pb_utils.TritonError(
+                            _marker + _text.rpartition(_marker)[2].strip(),
+                            pb_utils.TritonError.INVALID_ARG,
+                        )
+                        triton_responses_or_error = [
+                            pb_utils.InferenceResponse(error=_refused) for _ in triton_requests
+                        ]
+"""
+
+
+def patch_refusals(model_store: Path) -> int:
+    """Make the stub of every model in ``model_store`` answer a request the backend refused as
+    given with that one line, INVALID_ARG (HTTP 400), instead of INTERNAL (HTTP 500) with a
+    traceback that Triton also logs (see :data:`_STUB_ERROR_END`). Returns how many files were
+    patched; a file whose text differs (another PyTriton) is left as it is.
+    """
+    patched = 0
+    for path in sorted(model_store.glob("*/*/model.py")):
+        text = path.read_text()
+        if text.count(_STUB_ERROR_END) != 1 or "acts-gnn: a refusal" in text:
+            continue
+        closing, elif_line = _STUB_ERROR_END.splitlines(keepends=True)
+        path.write_text(text.replace(_STUB_ERROR_END, closing + _STUB_REFUSED + elif_line))
+        patched += 1
+    return patched
+
+
 class _StartInterrupted(Exception):
     """Raised in the main thread (from a signal handler) to abandon a start of Triton."""
 
@@ -672,6 +713,7 @@ def _serve_in(
                     )
                     _bind_models(triton, config, backends, on_refused)
                     patch_handshake(run_dir / "model-store")
+                    patch_refusals(run_dir / "model-store")
                     _run_watched(triton, starting, reaper)
                 except _StartInterrupted as exc:
                     if stop.is_set():  # stopped before ready: an interrupted command

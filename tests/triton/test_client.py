@@ -121,6 +121,23 @@ def test_the_messages_of_the_wrong_protocol_or_model_say_what_to_give():
     )
 
 
+@pytest.mark.parametrize(
+    ("features", "message"),
+    [
+        (np.zeros((0, 3)), "FEATURES has no rows; send at least one space point"),
+        (np.zeros((4, 2)), "FEATURES must have shape [N, 3], got [4, 2]"),
+        (np.array([[0.1, 2e3, 0.1]]), "FEATURES row 0 is beyond 1000"),
+    ],
+)
+def test_features_a_server_would_refuse_are_refused_before_a_request(features, message):
+    # port 1: nothing listens; an empty array failed inside PyTriton's stub (INTERNAL) before
+    from acts_gnn.triton.contract import ContractError
+
+    with pytest.raises(ContractError) as refused:
+        RemotePipeline(["127.0.0.1:1"], retries=0).infer(features)
+    assert str(refused.value).startswith(message)
+
+
 def test_error_text_is_one_line():
     text = (
         "[StatusCode.INTERNAL] Failed ...\nTraceback...\n"
@@ -249,6 +266,10 @@ class _StatusError(Exception):
         (_StatusError("[StatusCode.INTERNAL] Failed\npytriton.exceptions.PyTritonBadParameter"
                       "Error: FEATURES has 103713 rows, more than this server's cap of 1000",
                       "StatusCode.INTERNAL"), RequestRefusedError, False),
+        # the same as acts-gnn serve's patched stub answers it: one line, INVALID_ARGUMENT
+        (_StatusError("[StatusCode.INVALID_ARGUMENT] PyTritonBadParameterError: FEATURES row 0 "
+                      "is not finite: [1.0, nan, 0.0]", "StatusCode.INVALID_ARGUMENT"),
+         RequestRefusedError, False),
     ],
 )  # fmt: skip
 def test_one_classifier_decides_error_and_retry_from_the_status(exc, error, again):

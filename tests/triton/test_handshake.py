@@ -94,3 +94,23 @@ def test_the_patch_waits_longer_by_default_and_leaves_other_files_alone(tmp_path
     other.write_text("# another PyTriton\n")
     assert patch_handshake(tmp_path) == 0
     assert other.read_text() == "# another PyTriton\n"
+
+
+def test_the_stub_answers_a_refusal_with_its_line_and_invalid_arg(tmp_path):
+    from acts_gnn.triton.server import patch_refusals
+
+    copy = tmp_path / "store" / "m" / "1" / "model.py"
+    copy.parent.mkdir(parents=True)
+    # the stub's own module (it imports Triton's backend utilities: found, not imported)
+    shutil.copy(importlib.util.find_spec("pytriton.proxy.model").origin, copy)
+    assert patch_refusals(tmp_path / "store") == 1
+    text = copy.read_text()
+    assert "pb_utils.TritonError.INVALID_ARG" in text
+    compile(text, str(copy), "exec")  # still Python
+    # patched once; another PyTriton's file is left alone
+    assert patch_refusals(tmp_path / "store") == 0
+    other = tmp_path / "store" / "n" / "1" / "model.py"
+    other.parent.mkdir(parents=True)
+    other.write_text("# another PyTriton\n")
+    assert patch_refusals(tmp_path / "store") == 0
+    assert other.read_text() == "# another PyTriton\n"

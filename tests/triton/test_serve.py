@@ -123,9 +123,35 @@ def test_a_refused_request_is_one_line_of_the_servers_log(server):
         time.sleep(0.1)
     log = server[3].log()
     assert expected in log
-    # PyTriton's own warning of it, a Python traceback over many lines, is left out
+    # PyTriton's own warning of it, a Python traceback over many lines, is left out, and so is
+    # Triton's log line of the stub's error (with the same traceback, escaped)
     assert "Exception while performing inference" not in log
     assert not any(line.startswith("Traceback") for line in log.splitlines())
+    # (counted, not by line: Triton's and serve's lines may interleave in one file)
+    assert log.count("is not finite") == log.count(
+        "acts-gnn: refused a request to gnn_tracking: FEATURES row 0 is not finite"
+    )
+    # the client's status says the request itself is wrong, with no traceback
+    assert "INVALID_ARGUMENT" in str(info.value) and "Traceback" not in str(info.value)
+
+
+def test_a_refused_request_is_http_400_with_its_one_line(server):
+    import json
+    import urllib.error
+    import urllib.request
+
+    body = {"inputs": [{"name": "FEATURES", "shape": [2, 3], "datatype": "FP32",
+                        "data": [[1e38, 0.1, 0.1], [0.1, 0.2, 0.3]]}]}  # fmt: skip
+    request = urllib.request.Request(
+        f"http://{server[2]}/v2/models/gnn_tracking/infer", data=json.dumps(body).encode()
+    )
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(request, timeout=30)
+    assert refused.value.code == 400  # was 500, with the backend's traceback in the body
+    assert json.loads(refused.value.read()) == {
+        "error": "PyTritonBadParameterError: FEATURES row 0 is beyond 1000 (a position over a "
+        "kilometre away): [9.999999680285692e+37, 0.10000000149011612, 0.10000000149011612]"
+    }
 
 
 def test_failover_from_a_dead_url(server, event):
