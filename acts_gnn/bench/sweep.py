@@ -58,10 +58,15 @@ class SweepConfig:
         if self.metrics_urls and len(self.metrics_urls) != len(self.urls):
             raise ConfigError("give one --metrics-url per --url (or none)")
         if tuple(self.instances) != (1,) and not self.spawn:
-            raise ConfigError("--instances: the servers --spawn starts; there is no --spawn")
+            raise ConfigError(
+                "--instances sets the model instances of the servers --spawn starts; give --spawn"
+            )
         served = self.urls or self.spawn  # --local runs at concurrency 1 (its default's first)
         if tuple(self.concurrency) not in ((1, 2, 4), (1,)) and not served:
-            raise ConfigError("--concurrency: the served points'; --local runs one at a time")
+            raise ConfigError(
+                "--concurrency sets requests in flight to a server (--url or --spawn); --local "
+                "runs one event at a time"
+            )
         settings = {"--bundle": self.bundle, "--device": self.device, "--precision": self.precision}
         given = ", ".join(name for name, value in settings.items() if value is not None)
         if given and not (self.local or self.spawn):

@@ -25,7 +25,9 @@ def command(
         ),
     ] = None,
     bundle: Annotated[Path | None, typer.Option(help="Model bundle (default: shipped).")] = None,
-    device: Annotated[str, typer.Option(help="cpu, cuda, cuda:N.")] = "cpu",
+    device: Annotated[
+        str, typer.Option(help="cpu, cuda, cuda:N or auto (CUDA where torch sees a GPU).")
+    ] = "cpu",
     instances: Annotated[int, typer.Option(help="Model instances per backend.")] = 1,
     threads: Annotated[
         int | None,

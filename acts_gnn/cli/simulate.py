@@ -118,7 +118,8 @@ def command(
     particle tables) → Fatras in 2 T → smeared hits → space points.
 
     Writes the current ACTS CSV layout (particles, hits, measurements, measurement-simhit map,
-    space points), readable by every acts-gnn command. Needs the ``acts`` extra (pyacts).
+    space points), readable by every acts-gnn command. Needs pyacts (pip install
+    'acts-gnn[acts]').
     """
     from acts_gnn.acts.pileup import PileupModel
     from acts_gnn.acts.simulate import SimulationConfig, simulate

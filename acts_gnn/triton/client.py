@@ -321,6 +321,13 @@ class RemotePipeline:
             raise ConfigError(f"--timeout-s must be a number of seconds above 0, got {timeout_s:g}")
         if protocol not in ("grpc", "http"):
             raise ConfigError(f"protocol must be grpc or http, got {protocol!r}")
+        for url in urls:  # a scheme that says the other protocol: the port is the other one too
+            scheme = "http" if url.lower().startswith("http://") else "grpc"
+            if "://" in url and scheme != protocol:
+                raise ConfigError(
+                    f"url {url!r} is {scheme} but the protocol is {protocol}: give --protocol "
+                    f"{scheme} (and the server's {scheme} port), or the URL without its scheme"
+                )
         if tls_root_cert is not None:
             if protocol != "grpc":
                 raise ConfigError("TLS is supported for gRPC only (Triton's HTTP is plain)")

@@ -31,6 +31,7 @@ raised.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import logging
 import os
 import shutil
@@ -48,6 +49,7 @@ import numpy as np
 
 from acts_gnn._extras import require
 from acts_gnn.cpus import resolve_threads, use_threads
+from acts_gnn.cuda.device import resolve_device
 from acts_gnn.errors import ConfigError, ServerStartError
 from acts_gnn.finders import finder_entry, refuse_gnn_settings
 from acts_gnn.io.atomic import check_output
@@ -568,6 +570,8 @@ def serve(
     require("pytriton", "server")
     _check_numpy()
     _check_ports_free(config)
+    # "auto" (or ACTS_GNN_DEVICE) chosen once: the instances and the ready line name the device
+    config = dataclasses.replace(config, device=resolve_device(config.device))
 
     system_tmp = tempfile.gettempdir()  # before TMPDIR points into the workspace
     with contextlib.ExitStack() as cleanup:

@@ -177,10 +177,15 @@ def test_refusals(events):
     SweepConfig(urls=("localhost:8001",), local=True, device="cpu").check()  # for --local
     with pytest.raises(ConfigError) as refused:
         SweepConfig(local=True, instances=(2,)).check()
-    assert str(refused.value) == "--instances: the servers --spawn starts; there is no --spawn"
+    assert str(refused.value) == (
+        "--instances sets the model instances of the servers --spawn starts; give --spawn"
+    )
     with pytest.raises(ConfigError) as refused:
         SweepConfig(local=True, concurrency=(8,)).check()
-    assert str(refused.value) == "--concurrency: the served points'; --local runs one at a time"
+    assert str(refused.value) == (
+        "--concurrency sets requests in flight to a server (--url or --spawn); --local runs one "
+        "event at a time"
+    )
     SweepConfig(local=True, concurrency=(1,)).check()  # what it runs anyway
 
 

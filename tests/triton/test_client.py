@@ -195,6 +195,18 @@ def test_a_url_without_a_port_takes_tritons_default_for_the_protocol():
     assert RemotePipeline("http://h", "m", protocol="http").urls == ["h:8000"]
 
 
+def test_a_scheme_that_says_the_other_protocol_is_refused():
+    # http:// was dropped and the request went in gRPC to the HTTP port (exit 3, "retry later")
+    with pytest.raises(ConfigError) as info:
+        RemotePipeline(["a:1", "http://127.0.0.1:8000"], "m")
+    assert str(info.value) == (
+        "url 'http://127.0.0.1:8000' is http but the protocol is grpc: give --protocol http (and "
+        "the server's http port), or the URL without its scheme"
+    )
+    with pytest.raises(ConfigError, match="url 'grpc://b' is grpc but the protocol is http"):
+        RemotePipeline("grpc://b", "m", protocol="http")
+
+
 @pytest.mark.parametrize(
     ("url", "message"),
     [

@@ -279,6 +279,18 @@ def test_what_a_stop_during_the_load_left_running_is_ended(tmp_path):
         block.unlink(missing_ok=True)
 
 
+def test_device_auto_is_resolved_once_and_named_in_the_ready_line(fake_triton, monkeypatch):
+    import dataclasses
+
+    import torch
+
+    monkeypatch.delenv("ACTS_GNN_DEVICE", raising=False)
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    ready = []
+    server.serve(dataclasses.replace(fake_triton, device="auto"), on_ready=ready.append)
+    assert ready[0].endswith("models unrolling_tracking × 1 instance(s) on cpu")
+
+
 def test_a_load_that_keeps_failing_is_one_error(fake_triton):
     FakeTriton.failures = server.LOAD_ATTEMPTS
     with pytest.raises(ServerStartError) as info:
