@@ -55,6 +55,7 @@ from acts_gnn._extras import require
 from acts_gnn.acts.pileup import GeneratedParticles, PileupModel
 from acts_gnn.acts.tables import read_generated
 from acts_gnn.errors import ActsGnnError, ConfigError, OutputError, OutputRefusedError
+from acts_gnn.io.atomic import refuse_system_path
 from acts_gnn.io.ids import geometry_volume_layer_module
 
 __all__ = [
@@ -688,6 +689,7 @@ def simulate(
     for table in config.particle_tables[: config.events]:
         read_generated(table)  # a malformed table stops here, with its one line, not in ACTS
     output = Path(output)
+    refuse_system_path(output, "directory")
     if output.exists() and not output.is_dir():
         raise OutputRefusedError(f"{output}: is a file, not a directory (-o takes a directory)")
     if output.exists() and any(output.glob("event*-*.csv*")) and not overwrite:

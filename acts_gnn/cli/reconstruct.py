@@ -219,9 +219,10 @@ def _report(request, job, quiet: bool) -> None:
         results.print(summary.performance.table())
     for path in summary.written:
         console.print(f"wrote {path}")
-    if summary.removed:  # --force: the folder now holds this run's events only
+    if summary.removed:  # --force: the folder now holds this run's events only (said with -q)
         csv_dir = request.outputs.tracks_csv_dir
-        console.print(f"removed {summary.removed} earlier run's event file(s) from {csv_dir}")
+        removed = f"removed {summary.removed} earlier run's event file(s) from {csv_dir}"
+        typer.echo(removed, err=True)
     warnings = job.server_warnings()
     warning = summary.performance_warning(request.outputs.performance_json is not None)
     # said even with --quiet: an output asked for is missing or partial, a server failed

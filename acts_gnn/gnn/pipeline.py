@@ -246,7 +246,7 @@ class Pipeline:
         on_cpu = _torch_device(self.device).type == "cpu"
         if precision not in PRECISIONS:
             names = ", ".join(repr(name) for name in PRECISIONS)
-            raise ConfigError(f"precision must be one of {names}, got {precision!r}")
+            raise ConfigError(f"--precision must be one of {names}, got {precision!r}")
         self.precision = precision
         self.engine = engine or ("compiled" if on_cpu else "torch")
         if self.engine not in ENGINES:

@@ -29,6 +29,7 @@ __all__ = [
     "make_parents",
     "new_dir_mode",
     "new_file_mode",
+    "refuse_system_path",
     "write_text_atomic",
 ]
 
@@ -67,12 +68,7 @@ def check_output(path: str | Path, *, overwrite: bool) -> None:
             nothing was done).
     """
     path = Path(path)
-    system = Path(os.path.abspath(path)).parts[1:2]  # as named: /dev/stdout links elsewhere
-    if system and system[0] in _SYSTEM_DIRECTORIES:  # a file is renamed over what is there
-        raise OutputRefusedError(
-            f"{path}: is in /{system[0]}, the system's (a device or a process's file): give a "
-            "file path"
-        )
+    refuse_system_path(path, "file")  # a file is renamed over what is there
     if path.is_dir():  # --force replaces files, never a directory (its rename would fail last)
         raise OutputRefusedError(f"{path}: is a directory, not a file")
     if path.exists() and not path.is_file():  # --force would put a file in place of /dev/null
@@ -89,6 +85,20 @@ def check_output(path: str | Path, *, overwrite: bool) -> None:
             "less room for the temporary name it is written under)"
         )
     _check_creatable(path)
+
+
+def refuse_system_path(path: str | Path, kind: str) -> None:
+    """Refuse an output (a ``kind``: file, directory) in /dev, /proc or /sys, the system's.
+
+    Raises:
+        OutputRefusedError: it is there (exit code 2: nothing was done).
+    """
+    system = Path(os.path.abspath(path)).parts[1:2]  # as named: /dev/stdout links elsewhere
+    if system and system[0] in _SYSTEM_DIRECTORIES:
+        raise OutputRefusedError(
+            f"{path}: is in /{system[0]}, the system's (a device or a process's file): give a "
+            f"{kind} path"
+        )
 
 
 #: top-level directories whose entries are the system's, never an output's
@@ -134,6 +144,7 @@ def check_output_directory(
         OutputRefusedError: as above (exit code 2: nothing was done).
     """
     path = Path(path)
+    refuse_system_path(path, "directory")
     if path.exists() and not path.is_dir():
         raise OutputRefusedError(f"{path}: is a file, not a directory")
     if path.is_dir() and any(path.iterdir()):

@@ -53,7 +53,7 @@ def read_file_bytes(path: Path, limit: int = -1) -> bytes:
         with open(path, "rb") as handle:
             return handle.read(limit)
     except FileNotFoundError as exc:
-        raise InputFormatError(path, "", "file not found") from exc
+        raise InputFormatError(path, "", "no such file or directory") from exc
     except IsADirectoryError as exc:
         raise InputFormatError(path, "", "is a directory, expected a CSV file") from exc
     except (gzip.BadGzipFile, zlib.error) as exc:

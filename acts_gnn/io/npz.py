@@ -89,7 +89,7 @@ def load_event_npz(path: str | Path) -> Event:
     except InputFormatError:
         raise
     except FileNotFoundError as exc:
-        raise InputFormatError(path, "", "file not found") from exc
+        raise InputFormatError(path, "", "no such file or directory") from exc
     except Exception as exc:  # zipfile, zlib, numpy's header parser: each its own error types
         reason = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
         raise InputFormatError(path, "", f"not an acts-gnn event cache ({reason})") from exc

@@ -111,7 +111,7 @@ def damaged_root_is_input_error(path: Path) -> Iterator[None]:
     except InputFormatError:
         raise
     except FileNotFoundError as exc:
-        raise InputFormatError(path, "", "file not found") from exc
+        raise InputFormatError(path, "", "no such file or directory") from exc
     except Exception as exc:
         reason = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
         raise InputFormatError(path, "", f"not a readable ROOT file ({reason})") from exc

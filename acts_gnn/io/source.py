@@ -211,7 +211,7 @@ class _Finder:
     def root_file(self, path: Path) -> list[EventRef]:
         layout = self.root_layout()
         if not path.exists():
-            raise InputFormatError(path, "", "file not found")
+            raise InputFormatError(path, "", "no such file or directory")
         return _refs_from_root(path, layout)
 
     def directory(self, path: Path) -> list[EventRef]:

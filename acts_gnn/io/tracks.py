@@ -397,7 +397,7 @@ def read_tracks(path: str | Path) -> dict[int, tuple[np.ndarray, np.ndarray]]:
     """
     path = Path(path)
     if not path.exists():
-        raise InputFormatError(path, "", "file not found")
+        raise InputFormatError(path, "", "no such file or directory")
     reader = _read_tracks_csv(path) if path.is_dir() else _read_tracks_root(path)
     return {event_id: (track, measurement) for event_id, track, measurement in reader}
 

@@ -272,7 +272,7 @@ def run_reconstruction(
     if len(source) == 0:
         raise ConfigError("no events to reconstruct")
     if concurrency < 1:
-        raise ConfigError(f"concurrency must be at least 1, got {concurrency}")
+        raise ConfigError(f"--concurrency must be at least 1, got {concurrency}")
     source.check_distinct_ids()  # the tracks and reports are kept by event number
     outputs.check()
     start = time.perf_counter()

@@ -228,6 +228,11 @@ def test_refuses_bad_settings_and_full_directories(tmp_path):
         simulate(
             SimulationConfig(model=PileupModel(pileup=1)), tmp_path / "event000000000-hits.csv"
         )
+    with pytest.raises(OutputError) as refused:  # was "cannot create directory (No such file …)"
+        simulate(SimulationConfig(model=PileupModel(pileup=1)), "/proc/sim")
+    assert str(refused.value) == (
+        "/proc/sim: is in /proc, the system's (a device or a process's file): give a directory path"
+    )
 
 
 def test_overwrite_replaces_the_event_files_once_the_new_ones_are_made(tmp_path):

@@ -345,7 +345,7 @@ def test_precision_reaches_the_pipeline_and_reduced_ones_need_a_gpu(tmp_path, ru
     assert FinderRequest(device="cpu", precision="fp32").make().precision == "fp32"
     for precision, message in (
         ("tf32", "precision 'tf32' needs a GPU (on the CPU: fp32, or bf16)"),
-        ("fp16", "precision must be one of 'fp32', 'tf32', 'bf16', got 'fp16'"),
+        ("fp16", "--precision must be one of 'fp32', 'tf32', 'bf16', got 'fp16'"),
     ):
         bad = run_cli(
             "reconstruct", "--example", "--device", "cpu", "--precision", precision,
@@ -363,9 +363,11 @@ def test_force_says_how_many_earlier_event_files_it_removed(tmp_path, run_cli):
     (csv / "event7-prototracks.csv").write_text("an earlier run's event, named by hand\n")
     for name in ("eventabc-prototracks.csv", "event000000099 (copy)-prototracks.csv"):
         (csv / name).write_text("no event's file: the user's, kept\n")
-    result = run_cli("reconstruct", "--example", "--backend", "truth", "--csv-dir", csv, "--force")
+    result = run_cli(
+        "reconstruct", "--example", "--backend", "truth", "--csv-dir", csv, "--force", "-q"
+    )  # even with --quiet: files were deleted
     assert result.exit_code == 0, result.stderr
-    assert f"removed 2 earlier run's event file(s) from {csv}\n" in result.stderr
+    assert result.stderr == f"removed 2 earlier run's event file(s) from {csv}\n"
     assert sorted(p.name for p in csv.iterdir()) == [
         "event000000000-prototracks.csv",
         "event000000099 (copy)-prototracks.csv",

@@ -120,7 +120,7 @@ def test_a_gpu_precision_is_refused_on_the_cpu_and_unknown_ones_anywhere():
 
     with pytest.raises(ConfigError, match=r"^precision 'tf32' needs a GPU \(on the CPU: fp32, or"):
         Pipeline(device="cpu", precision="tf32")
-    with pytest.raises(ConfigError, match=r"^precision must be one of 'fp32', 'tf32', 'bf16', "):
+    with pytest.raises(ConfigError, match=r"^--precision must be one of 'fp32', 'tf32', 'bf16', "):
         Pipeline(device="cpu", precision="fp16")
 
 
