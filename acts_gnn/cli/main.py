@@ -13,6 +13,7 @@ import typer
 from typer.core import TyperCommand, TyperGroup
 
 from acts_gnn.cli import benchmark, evaluate, export_repo, reconstruct, serve, simulate, train
+from acts_gnn.cli._console import silence_stdout
 
 __all__ = ["app", "main"]
 
@@ -162,6 +163,9 @@ def _run(argv: list[str] | None) -> int:
         return _internal_error(exc)
     except OSError as exc:  # what no layer expected: a disk that filled up while writing
         where = f"{exc.filename}: " if exc.filename else ""
+        if isinstance(exc, BrokenPipeError) and not where:  # typer's echo, not the console's
+            silence_stdout()  # its reader left: what it still buffers would fail again at exit
+            where = "the standard output: "
         typer.echo(f"acts-gnn: error: {where}{exc.strerror or exc}", err=True)
         return 1
     except Exception as exc:  # a bug: one line for the user, the traceback on request

@@ -581,3 +581,26 @@ def test_an_output_inside_the_csv_folder_is_refused(run_cli, tmp_path):
         "another name\n",
     )
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_reader_that_leaves_stdout_stops_the_printing_not_the_command(tmp_path):
+    # `acts-gnn reconstruct … | head -1` ended with exit 1 and no line on stderr
+    command = [sys.executable, "-m", "acts_gnn.cli.main", "reconstruct", "--example",
+               "--backend", "truth", "-o", str(tmp_path / "t.root"), "--timing",
+               str(tmp_path / "t.json")]  # fmt: skip
+    with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE) as reader_left:
+        reader_left.stdout.close()  # the reader leaves before the tables are printed
+        stderr = reader_left.stderr.read().decode()
+        assert reader_left.wait() == 0, stderr
+    assert f"wrote {tmp_path / 't.root'}" in stderr and "error" not in stderr
+    assert (tmp_path / "t.root").is_file() and (tmp_path / "t.json").is_file()
+    if not Path("/dev/full").exists():
+        return
+    with open("/dev/full", "w") as full:  # a standard output that cannot be written
+        failed = subprocess.run(
+            [*command[:-4], "-o", str(tmp_path / "u.root")], stdout=full, stderr=subprocess.PIPE
+        )
+    assert failed.returncode == 1
+    assert failed.stderr.decode().endswith(
+        "acts-gnn: error: the standard output: No space left on device\n"
+    )
