@@ -31,7 +31,7 @@ def _plain_metavars(params: list) -> list:
     return params
 
 
-def _raise_one_line(error: Exception, ctx) -> None:
+def _raise_one_line(error: Exception, ctx, args: list[str]) -> None:
     """Raise a usage error of the command line's parser (an option's value that is not a number,
     an unknown option, a missing argument) as the one-line :class:`~acts_gnn.errors.ConfigError`
     every other refusal is, instead of the parser's usage block; other errors as they are.
@@ -44,7 +44,27 @@ def _raise_one_line(error: Exception, ctx) -> None:
     names = {kind.__name__ for kind in type(error).__mro__}
     if "UsageError" not in names or "NoArgsIsHelpError" in names:
         raise error
-    raise ConfigError(f"{error.format_message()} (see {ctx.command_path} --help)") from error
+    message = error.format_message()
+    given = _value_given(getattr(error, "param", None), args)
+    if "BadParameter" in names and given is not None:  # the parser's words do not repeat it
+        kind = "a whole number" if "integer" in message else None
+        kind = kind or ("a number" if "number" in message or "float" in message else None)
+        if kind is not None:
+            message = message.split(": ", 1)[0] + f": expected {kind}, got {given!r}"
+    raise ConfigError(f"{message} (see {ctx.command_path} --help)") from error
+
+
+def _value_given(param, args: list[str]) -> str | None:
+    """What ``args`` gave the option ``param`` (its last value), if it can be told."""
+    names = getattr(param, "opts", None) or []
+    value = None
+    for i, arg in enumerate(args):
+        for name in names:
+            if arg == name and i + 1 < len(args):
+                value = args[i + 1]
+            elif arg.startswith(f"{name}="):
+                value = arg.split("=", 1)[1]
+    return value
 
 
 class _OneLineUsageErrors:
@@ -55,10 +75,11 @@ class _OneLineUsageErrors:
         return _plain_metavars(super().get_params(ctx))
 
     def parse_args(self, ctx, args):
+        given = list(args)  # the parser consumes them
         try:
             return super().parse_args(ctx, args)
         except Exception as error:
-            _raise_one_line(error, ctx)
+            _raise_one_line(error, ctx, given)
 
 
 class _Command(_OneLineUsageErrors, TyperCommand):
@@ -70,7 +91,7 @@ class _Group(_OneLineUsageErrors, TyperGroup):
         try:
             return super().resolve_command(ctx, args)
         except Exception as error:  # "No such command"
-            _raise_one_line(error, ctx)
+            _raise_one_line(error, ctx, list(args))
 
 
 def _version(show: bool) -> None:

@@ -17,6 +17,7 @@ trees ACTS's ROOT writers produce, and every name can be overridden (``--branch 
 from __future__ import annotations
 
 import contextlib
+import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
@@ -113,8 +114,21 @@ def damaged_root_is_input_error(path: Path) -> Iterator[None]:
     except FileNotFoundError as exc:
         raise InputFormatError(path, "", "no such file or directory") from exc
     except Exception as exc:
-        reason = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
-        raise InputFormatError(path, "", f"not a readable ROOT file ({reason})") from exc
+        raise InputFormatError(path, "", f"not a readable ROOT file ({_reason(exc)})") from exc
+
+
+def _reason(exc: Exception) -> str:
+    """uproot's error in the reader's words: its byte counts and file signature, not its I/O
+    classes' names (``FSSpecSource``), and not the path again."""
+    text = " ".join(str(exc).split())  # uproot breaks its lines
+    short = re.search(r"expected Chunk of length (\d+), received (\d+) bytes", text)
+    if short:
+        return f"truncated: {short[2]} of the {short[1]} bytes that should come next are there"
+    signature = re.search(r"first four bytes are (b'.*')", text)
+    if signature:
+        return f"it starts with {signature[1]}, where a ROOT file starts with b'root'"
+    text = re.sub(r"\s+(for file path|in file) \S+$", "", text)
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
 def is_tracks_output(path: Path, layout: RootLayout) -> bool:

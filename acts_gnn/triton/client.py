@@ -244,9 +244,9 @@ def classify_failure(
         hint = "check the model's name: the server's ready line or repository lists its models"
         return UnknownModelError(url, model, f"{text.strip()} ({hint})"), False
     if _HTTP2_ANSWER in lowered:
-        reason = (
-            f"{text.strip()}: the port does not answer in HTTP/1.1, a gRPC port? (the server's "
-            f"HTTP port is needed, Triton's default {DEFAULT_PORTS['http']}, or the gRPC protocol)"
+        reason = (  # the HTTP client's own words are a tuple: ('Expected HTTP/, …', 8)
+            "the port does not answer in HTTP/1.1, a gRPC port? (the server's HTTP port is "
+            f"needed, Triton's default {DEFAULT_PORTS['http']}, or the gRPC protocol)"
         )
         return WrongProtocolError(url, model, reason), False
     if status in _TIMEOUT_STATUS:

@@ -333,7 +333,9 @@ def test_a_report_that_cannot_be_written_leaves_no_tracks(run_cli, tmp_path, mon
     ("args", "message"),
     [
         (("reconstruct", "--example", "-o", "x.root", "--threads", "abc"), "Invalid value for "
-         "'--threads': "),
+         "'--threads': expected a whole number, got 'abc'"),
+        (("benchmark", "--example", "--local", "--warmup=soon"), "Invalid value for "
+         "'--warmup': expected a whole number, got 'soon'"),
         (("reconstruct", "--example", "--bogus"), "No such option: --bogus"),
         (("evaluate", "--example"), "Missing argument 'TRACKS'."),
         (("nope",), "No such command 'nope'."),

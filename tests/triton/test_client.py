@@ -99,9 +99,8 @@ def test_the_messages_of_the_wrong_protocol_or_model_say_what_to_give():
         return str(client_module.classify_failure(exc, url, "m", 5.0)[0])
 
     assert message(Exception("('Expected HTTP/, RTSP/ or ICE/', 8)"), "h:8001") == (
-        "h:8001 (model 'm'): ('Expected HTTP/, RTSP/ or ICE/', 8): the port does not answer in "
-        "HTTP/1.1, a gRPC port? (the server's HTTP port is needed, Triton's default 8000, or "
-        "the gRPC protocol)"
+        "h:8001 (model 'm'): the port does not answer in HTTP/1.1, a gRPC port? (the server's "
+        "HTTP port is needed, Triton's default 8000, or the gRPC protocol)"
     )
     closed = _StatusError("failed to connect: Socket closed", "StatusCode.UNAVAILABLE")
     assert message(closed, "h:8000").endswith(

@@ -234,9 +234,9 @@ def main() -> None:
     data = (HERE / "_full.root").read_bytes()
     (HERE / "_full.root").unlink()
     del buffer
-    (case("root_truncated", "not a readable ROOT file", "sp.root") / "sp.root").write_bytes(
-        data[: len(data) // 3]
-    )
+    (
+        case("root_truncated", "not a readable ROOT file (truncated: ", "sp.root") / "sp.root"
+    ).write_bytes(data[: len(data) // 3])
     with uproot.recreate(
         case("root_nan_branch", "entry 2: expected a finite number", "sp.root") / "sp.root"
     ) as f:
