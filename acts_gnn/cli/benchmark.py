@@ -86,7 +86,7 @@ def command(
     device: Annotated[
         str | None,
         typer.Option(
-            help="cpu or cuda, for a GNN model's --local and --spawn points [default: cpu]."
+            help="cpu or cuda, for a GNN model's --local and --spawn points (default: cpu)."
         ),
     ] = None,
     precision: PrecisionOption = None,

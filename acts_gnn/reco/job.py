@@ -95,7 +95,9 @@ class ReconstructionOutputs:
             raise ConfigError("--resume needs --csv-dir (the per-event files it resumes from)")
         if self.tracks_csv_dir is not None and self.tracks_csv_dir.exists():
             if not self.tracks_csv_dir.is_dir():
-                raise OutputRefusedError(f"{self.tracks_csv_dir}: exists and is not a directory")
+                raise OutputRefusedError(
+                    f"{self.tracks_csv_dir}: is not a directory (--csv-dir takes a directory)"
+                )
             existing = any(self.tracks_csv_dir.glob(PROTOTRACKS_GLOB))
             if existing and not (self.overwrite or self.resume):
                 raise OutputRefusedError(
