@@ -565,6 +565,7 @@ def serve(
     Raises:
         ConfigError: bad settings. MissingExtraError: nvidia-pytriton is not installed.
         ServerStartError: a model failed to load :data:`LOAD_ATTEMPTS` times.
+        KeyboardInterrupt: Ctrl-C before ``ready`` (a SIGTERM then: what its handler raises).
     """
     config.check()
     require("pytriton", "server")
@@ -734,9 +735,8 @@ def _serve_in(
                 ) as exc:
                     failure = exc
                 else:
-                    reaper.watch(
-                        set().union(*_tritonserver_children())
-                    )  # seen at start; to be sure
+                    servers, stubs = _tritonserver_children()
+                    reaper.watch(servers | stubs)  # seen during the start; to be sure
                     tls = " (TLS)" if config.tls_cert is not None else ""
                     on_ready(
                         f"ready: gRPC{tls} {config.host}:{config.grpc_port}, HTTP {config.host}:"

@@ -218,7 +218,8 @@ def test_a_tritonserver_that_exits_while_loading_is_noticed_at_once(fake_triton,
     assert FakeTriton.runs == 1 and len(ready) == 1
 
 
-def test_a_stop_while_loading_ends_serve_quietly(fake_triton, monkeypatch):
+def test_a_sigterm_while_loading_ends_a_library_serve_quietly(fake_triton, monkeypatch):
+    # SIGTERM left to the system's default here (the command line makes it an interrupt: 143)
     def run(self):
         signal.raise_signal(signal.SIGTERM)  # a user's kill while the models load
         raise AssertionError("serve went on loading after SIGTERM")
