@@ -14,7 +14,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from acts_gnn.errors import ConfigError
+from acts_gnn.errors import ActsGnnError, ConfigError
 from acts_gnn.event import Event
 from acts_gnn.gnn.bundle import ModelBundle, bundle_description, check_bundle_output
 from acts_gnn.gnn.configs import REUSABLE_STAGES, GNNConfig, TrainingConfig, check_reuse
@@ -169,7 +169,12 @@ def train(
     """Check, read, train and write the bundle; returns it (``path``: where it was written).
 
     ``report`` gets every epoch's line, ``status`` what is being done, ``warn`` what the run
-    may not do as meant (events to judge it by that it also trains on).
+    may not do as meant (events to judge it by that it also trains on; a bundle without the
+    candidate-quality selection, too few fakes to train it on).
+
+    Raises:
+        ActsGnnError: ``quality_only`` and too few fakes to train the selection on (nothing
+            written).
     """
     sources = request.check()  # before torch loads: a refusal comes in a second
     from acts_gnn.cpus import resolve_threads, use_threads
@@ -199,6 +204,14 @@ def train(
         reuse_stages=request.reuse_stages,
         tune_events=tune_events,
     )
+    skipped = bundle.training.quality.skipped if bundle.training.quality is not None else None
+    if skipped is not None and request.quality_only:  # what was asked cannot be made
+        raise ActsGnnError(
+            f"--quality-only: no candidate-quality selection could be trained ({skipped}: give "
+            "more or denser training events); nothing was written"
+        )
+    if skipped is not None:
+        warn(f"the bundle has no candidate-quality selection: {skipped}")
     # --quality-only: the run's own record goes with the quality selection it trained; the rest
     # of the bundle keeps the record of how it was made
     run = RunInputs(

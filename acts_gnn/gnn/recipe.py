@@ -263,8 +263,18 @@ def add_quality(
         train_fakes=int(fake.sum()),
     )
     if fake.sum() < MIN_QUALITY_FAKES:
-        record = replace(record, skipped=f"{int(fake.sum())} fakes among the training candidates")
-        return replace(bundle, training=replace(bundle.training, quality=record))
+        record = replace(
+            record,
+            skipped=f"{int(fake.sum())} fakes among the {fake.size} training candidates, fewer "
+            f"than the {MIN_QUALITY_FAKES} it needs",
+        )
+        return replace(  # none, and no scan of one (a reused bundle's would be stale)
+            bundle,
+            quality=None,
+            pipeline=replace(bundle.pipeline, quality_cut=None),
+            training=replace(bundle.training, quality=record),
+            metrics=replace(bundle.metrics, quality_scan=None),
+        )
     model = train_quality(inputs, fake, config, seed)
 
     outputs = [

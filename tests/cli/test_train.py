@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import torch
 
@@ -87,7 +88,11 @@ def test_train_with_a_bad_soft_edge_mode_or_device_is_one_line(tmp_path, run_cli
         assert not (tmp_path / "b").exists()
 
 
-def test_quality_only_keeps_every_model_and_records_why_it_trained_none(tmp_path, run_cli):
+def test_quality_only_keeps_every_model_and_records_its_run(tmp_path, run_cli, monkeypatch):
+    from acts_gnn.gnn import recipe
+
+    # the example event has 1 fake among its candidates: let that be enough to train on here
+    monkeypatch.setattr(recipe, "MIN_QUALITY_FAKES", 1)
     out = tmp_path / "bundle"
     result = run_cli(
         "train", "--train", example_dir(), "--val", example_dir(), "-o", out,
@@ -95,16 +100,16 @@ def test_quality_only_keeps_every_model_and_records_why_it_trained_none(tmp_path
         "--data-description", "acts-gnn simulate (the example event)",
     )  # fmt: skip
     assert result.exit_code == 0, result.stderr
-    assert "epoch" not in result.stderr
+    assert " epoch " not in result.stderr  # no embedding, filter or GNN epochs
+    assert "no candidate-quality selection" not in result.stderr
     assert "choosing the filter cut on the tracks of 1 tuning event\n" in result.stderr
     meta = json.loads((out / "bundle.json").read_text())
     shipped = json.loads((default_bundle_dir() / "bundle.json").read_text())
-    # the example event has too few fakes to learn from: no network, every candidate kept
     quality = meta["training"]["quality"]
-    assert quality["skipped"].endswith("fakes among the training candidates")
+    assert "skipped" not in quality and quality["train_fakes"] >= 1
     assert quality["data"] == "acts-gnn simulate (the example event)"
-    assert "quality" not in meta["models"] and not (out / "quality.pt").exists()
-    assert meta["pipeline"]["quality_cut"] is None
+    assert (out / "quality.pt").exists() == (meta["pipeline"]["quality_cut"] is not None)
+    assert len(meta["metrics"]["quality_scan"]) == len(recipe.QUALITY_CUTS)
     # the models and the cuts chosen before the quality selection are the reused bundle's; the
     # filter cut is scanned again over the same cuts (the one chosen on edges × the scales)
     assert meta["training"]["data"] == shipped["training"]["data"]
@@ -117,6 +122,38 @@ def test_quality_only_keeps_every_model_and_records_why_it_trained_none(tmp_path
         ours = torch.load(out / f"{name}.pt", weights_only=True)
         theirs = torch.load(default_bundle_dir() / f"{name}.pt", weights_only=True)
         assert all(torch.equal(ours[k], theirs[k]) for k in ours)
+
+
+def test_quality_only_with_too_few_fakes_to_train_on_writes_nothing(tmp_path, run_cli):
+    # it wrote the reused bundle without its quality selection, with exit 0 and no word
+    result = run_cli(
+        "train", "--train", example_dir(), "--val", example_dir(), "-o", tmp_path / "b",
+        "--reuse", default_bundle_dir(), "--quality-only",
+    )  # fmt: skip
+    assert result.exit_code == 1
+    assert re.fullmatch(
+        r"acts-gnn: error: --quality-only: no candidate-quality selection could be trained "
+        r"\(\d+ fakes among the \d+ training candidates, fewer than the 20 it needs: give more "
+        r"or denser training events\); nothing was written",
+        result.stderr.splitlines()[-1],
+    ), result.stderr
+    assert not (tmp_path / "b").exists()
+
+
+def test_a_bundle_written_without_a_quality_selection_says_so(tmp_path, run_cli):
+    # the shipped GNN, hardly trained further, makes too few fakes on the example to learn from
+    result = run_cli(
+        "train", "--train", example_dir(), "--val", example_dir(), "-o", tmp_path / "b",
+        "--reuse", default_bundle_dir(), "--warm-start", "--gnn-epochs", "1",
+    )  # fmt: skip
+    assert result.exit_code == 0, result.stderr
+    assert re.search(
+        r"\nacts-gnn: warning: the bundle has no candidate-quality selection: \d+ fakes among "
+        r"the \d+ training candidates, fewer than the 20 it needs\n",
+        result.stderr,
+    ), result.stderr
+    meta = json.loads((tmp_path / "b" / "bundle.json").read_text())
+    assert meta["pipeline"]["quality_cut"] is None and "quality_scan" not in meta["metrics"]
 
 
 def test_bad_quality_and_pre_selection_options(tmp_path, run_cli):

@@ -70,7 +70,9 @@ def test_too_few_fakes_to_learn_from_leaves_the_bundle_without(bundle):
     out = recipe.add_quality(made, [EVENT], [EVENT])
     assert seen == {}
     assert out.quality is None and out.pipeline.quality_cut is None
-    assert out.training.quality.skipped == "2 fakes among the training candidates"
+    assert out.training.quality.skipped == (
+        "2 fakes among the 5 training candidates, fewer than the 20 it needs"
+    )
     assert out.metrics.quality_scan is None
 
 
