@@ -28,6 +28,7 @@ __all__ = [
     "ActsGnnError",
     "BundleError",
     "ConfigError",
+    "EventDataError",
     "InputFormatError",
     "MissingExtraError",
     "ModelUnavailableError",
@@ -76,6 +77,14 @@ class InputFormatError(ActsGnnError):
 
 class ConfigError(ActsGnnError):
     """A command-line option or configuration value is invalid."""
+
+    exit_code = 2
+
+
+class EventDataError(ActsGnnError, ValueError):
+    """Arrays that do not make an event (:class:`~acts_gnn.event.Event` and its parts built from
+    a caller's arrays): lengths that differ, values that are not numbers of the kind asked for.
+    A :class:`ValueError` too, which the readers turn into their own message about a file."""
 
     exit_code = 2
 

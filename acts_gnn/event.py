@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from acts_gnn.errors import EventDataError
+
 __all__ = [
     "MAX_FEATURE",
     "MAX_POSITION_MM",
@@ -73,20 +75,47 @@ def find_sorted(sorted_keys: np.ndarray, queries: np.ndarray) -> tuple[np.ndarra
 
 
 def _column(values: object, dtype: np.dtype | type, name: str, n: int | None) -> np.ndarray:
-    if isinstance(values, np.ndarray):  # a file's array (lists convert exactly as they are)
-        if values.dtype.kind == "c":  # numpy would drop the imaginary part with a warning
-            raise ValueError(f"{name} must be real numbers, got {values.dtype}")
-        if np.dtype(dtype).kind in "iu" and values.dtype.kind == "f" and values.size:
-            with np.errstate(invalid="ignore"):
-                integral = np.isfinite(values).all() and (values == np.floor(values)).all()
-            if not integral:  # numpy would cut 0.7 to 0, and NaN to anything, with a warning
-                raise ValueError(f"{name} must be whole numbers, got {values.dtype} with fractions")
-    array = np.ascontiguousarray(values, dtype=dtype)
-    if array.ndim != 1:
-        raise ValueError(f"{name} must be one-dimensional, got shape {array.shape}")
-    if n is not None and array.shape[0] != n:
-        raise ValueError(f"{name} has {array.shape[0]} entries, expected {n}")
-    return array
+    """``values`` as a one-dimensional array of ``dtype`` (of ``n`` entries when given), refused
+    where numpy would convert it with a loss: text or None, complex numbers, fractions or
+    negative numbers for ids."""
+    try:
+        given = np.asarray(values)
+    except (TypeError, ValueError) as exc:  # ragged lists
+        raise EventDataError(f"{name} must be an array of numbers ({exc})") from exc
+    if given.ndim == 0:  # None, one number
+        raise EventDataError(f"{name} must be an array of numbers, got {values!r}")
+    if given.dtype.kind == "O":  # Python integers beyond int64 (2⁶⁴ − 1), or not numbers
+        try:
+            given = np.asarray(values, dtype=dtype)
+        except OverflowError as exc:
+            raise EventDataError(f"{name} holds a number beyond {np.dtype(dtype)} ({exc})") from exc
+        except (TypeError, ValueError) as exc:  # None, text among numbers
+            raise EventDataError(f"{name} must be numbers ({exc})") from exc
+    if given.dtype.kind == "c":  # numpy would drop the imaginary part with a warning
+        raise EventDataError(f"{name} must be real numbers, got {given.dtype}")
+    kind = np.dtype(dtype).kind
+    if given.dtype.kind not in ("biuf" if kind == "b" else "iuf"):  # text, None, objects
+        raise EventDataError(f"{name} must be numbers, got {given.dtype} ({_sample(given)})")
+    if kind in "iu" and given.dtype.kind == "f" and given.size:
+        with np.errstate(invalid="ignore"):
+            integral = np.isfinite(given).all() and (given == np.floor(given)).all()
+        if not integral:  # numpy would cut 0.7 to 0, and NaN to anything, with a warning
+            raise EventDataError(f"{name} must be whole numbers, got {given.dtype} with fractions")
+    if kind == "u" and given.dtype.kind in "if" and given.size and given.min() < 0:
+        raise EventDataError(f"{name} must not be negative, got {given.min()}")  # would wrap
+    if given.ndim != 1:
+        raise EventDataError(f"{name} must be one-dimensional, got shape {given.shape}")
+    if n is not None and given.shape[0] != n:
+        raise EventDataError(f"{name} has {given.shape[0]} entries, expected {n}")
+    try:  # from ``values`` itself: a list's Python integers convert exactly (2⁶⁴ − 1 too)
+        return np.ascontiguousarray(values, dtype=dtype)
+    except OverflowError as exc:
+        raise EventDataError(f"{name} holds a number beyond {np.dtype(dtype)} ({exc})") from exc
+
+
+def _sample(array: np.ndarray) -> str:
+    """The first entry of ``array``, for a message."""
+    return repr(array.flat[0]) if array.size else "empty"
 
 
 @dataclass(frozen=True)
@@ -112,7 +141,7 @@ class SpacePoints:
     module_id: np.ndarray | None = None
 
     def __post_init__(self) -> None:
-        n = np.asarray(self.x).shape[0]
+        n = _column(self.x, np.float32, "x", None).shape[0]
         for name in ("x", "y", "z"):
             object.__setattr__(self, name, _column(getattr(self, name), np.float32, name, n))
         object.__setattr__(
@@ -312,8 +341,18 @@ class Event:
     source: str = field(default="", compare=False)
 
     def __post_init__(self) -> None:
+        number = self.event_id
+        if isinstance(number, bool) or not isinstance(number, int | np.integer) or number < 0:
+            raise EventDataError(f"event_id must be a whole number from 0, got {number!r}")
+        object.__setattr__(self, "event_id", int(number))
+        if not isinstance(self.spacepoints, SpacePoints):
+            raise EventDataError(
+                f"spacepoints must be SpacePoints, got {type(self.spacepoints).__name__}"
+            )
+        if self.truth is not None and not isinstance(self.truth, Truth):
+            raise EventDataError(f"truth must be Truth or None, got {type(self.truth).__name__}")
         if self.truth is not None and len(self.truth.particle_id) != len(self.spacepoints):
-            raise ValueError(
+            raise EventDataError(
                 f"truth has {len(self.truth.particle_id)} entries for "
                 f"{len(self.spacepoints)} space points"
             )

@@ -294,7 +294,7 @@ class TruthTrackFinder:
 
         if event.truth is None:
             raise InputFormatError(
-                event.source,
+                event.source or f"event {event.event_id}",  # an event of the caller's arrays
                 "",
                 "the truth backend needs truth (particle ids) in the input: beside ACTS CSV "
                 "space points -measurement-simhit-map.csv and -hits.csv, beside TrackML hits "

@@ -26,6 +26,9 @@ def test_truth_finder_needs_truth():
     event = Event(0, SpacePoints([1], [1], [1], [1]), source="x.csv")
     with pytest.raises(InputFormatError, match=r"x\.csv: the truth backend needs truth"):
         TruthTrackFinder().reconstruct(event)
+    unnamed = Event(5, SpacePoints([1], [1], [1], [1]))  # made of arrays: named by its number
+    with pytest.raises(InputFormatError, match=r"^event 5: the truth backend needs truth"):
+        TruthTrackFinder().reconstruct(unnamed)
 
 
 def test_one_list_with_the_names_of_every_earlier_list():

@@ -22,6 +22,8 @@ def resolve_device(device: str | None = None) -> str:
     """
     import torch
 
+    if device is not None and not isinstance(device, str):  # an index: re would raise TypeError
+        raise ConfigError(f"device must be a name (cpu, cuda, cuda:N or auto), got {device!r}")
     name = device or os.environ.get("ACTS_GNN_DEVICE") or ""
     # where a wrong name came from, when it was not the option
     origin = "" if device else " (from ACTS_GNN_DEVICE)"

@@ -322,6 +322,10 @@ def open_events(
         raise ConfigError(f"unknown format {format!r}; choose one of {', '.join(names)}")
     if isinstance(paths, str | Path):
         paths = [paths]
+    given = paths
+    paths = list(paths) if isinstance(paths, Iterable) else None
+    if paths is None or not all(isinstance(p, str | os.PathLike) for p in paths):
+        raise ConfigError(f"paths must be a path or a list of paths, got {given!r}")
     finder = _Finder(format, root_preset, root_tree, root_branches)
     finder.root_layout()  # a mistyped preset or branch key is refused whatever the inputs
     refs = tuple(ref for raw in paths for ref in finder.path(Path(raw)))

@@ -32,6 +32,7 @@ def test_every_error_has_a_code_of_the_table():
         "KernelError": 1,
         "ServerStartError": 1,
         "ConfigError": 2,
+        "EventDataError": 2,
         "InputFormatError": 2,
         "BundleError": 2,
         "MissingExtraError": 2,

@@ -22,6 +22,12 @@ def test_a_wrong_name_says_where_it_came_from(monkeypatch):
     assert resolve_device() == "cpu"
 
 
+def test_a_device_that_is_no_name_is_one_clear_refusal():
+    with pytest.raises(ConfigError) as raised:  # was re's TypeError
+        resolve_device(3)
+    assert str(raised.value) == "device must be a name (cpu, cuda, cuda:N or auto), got 3"
+
+
 def test_a_cuda_name_is_cuda_or_cuda_and_an_index_torch_sees(monkeypatch):
     import torch
 

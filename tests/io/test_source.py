@@ -36,6 +36,19 @@ def test_one_path_may_be_given_alone(event):
     assert open_events(event).refs == open_events(str(event)).refs == open_events([event]).refs
 
 
+@pytest.mark.parametrize("paths", [42, [1], None])
+def test_what_is_no_path_is_one_clear_refusal(paths):
+    from acts_gnn.errors import ConfigError
+
+    with pytest.raises(ConfigError) as raised:  # 42 was "'int' object is not iterable"
+        open_events(paths)
+    assert str(raised.value) == f"paths must be a path or a list of paths, got {paths!r}"
+
+
+def test_paths_may_come_from_a_generator():
+    assert len(open_events(p for p in [example_dir()])) == 1
+
+
 def test_two_files_of_one_table_are_refused(event):
     shutil.copy(event / f"{EVENT}-spacepoint.csv", event / f"{EVENT}-spacepoint.csv.gz")
     with pytest.raises(InputFormatError) as error:
