@@ -22,6 +22,7 @@ from acts_gnn.cli._console import make_console
 
 
 def command(
+    ctx: typer.Context,
     train: Annotated[
         list[Path],
         typer.Option("--train", help="Training events (with truth).", show_default=False),
@@ -213,6 +214,7 @@ def command(
     filter cut, the track builder and the rescue cuts chosen on the --tune events' tracks (the
     validation events' without), and the --test events scored.
     """
+    _refuse_unused(ctx, reuse is not None, quality_only, reuse_stages, fine_tune_embedding)
     from acts_gnn.api import train as api  # torch-free: the request is checked before it loads
 
     _train(api, api.TrainRequest(
@@ -243,8 +245,7 @@ def command(
             recut_filter=recut_filter,
             filter_max_inverse_pt=api.pre_selection(filter_max_inverse_pt),
         ),
-        test=tuple(test or ()),
-        tune=tuple(tune or ()),
+        test=tuple(test or ()), tune=tuple(tune or ()),
         reuse=reuse,
         reuse_stages=api.reuse_stages(reuse_stages),
         quality_only=quality_only,
@@ -253,6 +254,47 @@ def command(
         force=force,
         layout=layout_options(input_format, root_preset, tree, branch),
     ))  # fmt: skip
+
+
+#: the options of each stage's training (what a stage kept from --reuse does not use)
+_EMBEDDING_OPTIONS = ("embedding_epochs", "embedding_lr", "latent_negatives")
+_FILTER_OPTIONS = ("filter_epochs",)
+_GNN_OPTIONS = (
+    "gnn_epochs", "gnn_lr", "gnn_hidden", "gnn_iterations", "gnn_sectors", "truncate",
+    "stop_tracks",
+)  # fmt: skip
+#: what the embedding, filter and GNN training share (unused when only the quality selection is)
+_SHARED_OPTIONS = (
+    "target_pt", "patience", "max_neighbours", "soft_edges", "true_edge_pt_power",
+    "filter_efficiency", "warm_start", "recut_filter",
+)  # fmt: skip
+
+
+def _refuse_unused(ctx, reused: bool, quality_only: bool, stages, fine_tune: bool) -> None:
+    """Refuse options given on the command line that the run would not use (the stages kept
+    from --reuse are not trained), as the other commands refuse rather than ignore them."""
+    from acts_gnn.errors import ConfigError
+
+    unused: tuple[str, ...] = ()
+    if quality_only:
+        unused = _EMBEDDING_OPTIONS + _FILTER_OPTIONS + _GNN_OPTIONS + _SHARED_OPTIONS
+    elif reused and "filter" in stages:
+        unused = _EMBEDDING_OPTIONS + _FILTER_OPTIONS
+    elif reused and not fine_tune:
+        unused = _EMBEDDING_OPTIONS
+    given = [
+        "--" + name.replace("_", "-")
+        for name in unused
+        if ctx.get_parameter_source(name) is not None
+        and ctx.get_parameter_source(name).name == "COMMANDLINE"
+    ]
+    if given:
+        why = "--quality-only trains" if quality_only else "with --reuse the run trains"
+        raise ConfigError(
+            f"{', '.join(given)}: {why} only the "
+            f"{'candidate-quality selection' if quality_only else 'stages it does not reuse'}; "
+            "these settings would be ignored"
+        )
 
 
 def _train(api, request) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 
+import pytest
 import torch
 
 from acts_gnn.gnn.bundle import default_bundle_dir
@@ -154,6 +155,30 @@ def test_a_bundle_written_without_a_quality_selection_says_so(tmp_path, run_cli)
     ), result.stderr
     meta = json.loads((tmp_path / "b" / "bundle.json").read_text())
     assert meta["pipeline"]["quality_cut"] is None and "quality_scan" not in meta["metrics"]
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (("--quality-only", "--gnn-epochs", "3", "--gnn-hidden", "32"), "--gnn-epochs, "
+         "--gnn-hidden: --quality-only trains only the candidate-quality selection; these "
+         "settings would be ignored"),
+        (("--embedding-epochs", "3", "--filter-epochs", "4"), "--embedding-epochs, "
+         "--filter-epochs: with --reuse the run trains only the stages it does not reuse; these "
+         "settings would be ignored"),
+        (("--reuse-stages", "embedding", "--latent-negatives", "8"), "--latent-negatives: with "
+         "--reuse the run trains only the stages it does not reuse; these settings would be "
+         "ignored"),
+    ],
+)  # fmt: skip
+def test_settings_of_stages_a_reuse_keeps_are_refused(tmp_path, run_cli, extra, message):
+    # they were ignored: the run went straight to the GNN (or the quality selection)
+    result = run_cli(
+        "train", "--train", example_dir(), "--val", example_dir(), "-o", tmp_path / "b",
+        "--reuse", default_bundle_dir(), *extra,
+    )  # fmt: skip
+    assert (result.exit_code, result.stderr) == (2, f"acts-gnn: error: {message}\n")
+    assert not (tmp_path / "b").exists()
 
 
 def test_bad_quality_and_pre_selection_options(tmp_path, run_cli):
