@@ -45,6 +45,12 @@ class SweepConfig:
     timeout_s: float = 600.0
     access_token: str | None = None
 
+    @property
+    def n_points(self) -> int:
+        """How many points the sweep measures (as :func:`run_sweep` runs them)."""
+        served = len(self.urls) + (len(self.instances) if self.spawn else 0)
+        return int(self.local) + served * len(self.concurrency)
+
     def check(self) -> None:
         """Raise :class:`ConfigError` for a sweep that cannot run."""
         if not (self.local or self.urls or self.spawn):

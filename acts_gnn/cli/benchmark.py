@@ -175,11 +175,17 @@ def _measure(config: SweepConfig, loaded: list, console: Any, output_dir: Path) 
 
             run_sweep(config, loaded, on_point_start=start, on_point=finished)
     except KeyboardInterrupt:
-        if points:
+        every = len(points) == config.n_points  # stopped after the last (a server's stop)
+        if not points:
+            console.print("interrupted before a point finished: no report was written")
+        else:
             try:
                 with interrupts_held():  # a second Ctrl-C waits for them too
-                    kept = write_reports(points, output_dir, interrupted=True)
-                console.print(f"interrupted: the {len(points)} finished point(s) are in {kept[0]}")
+                    kept = write_reports(points, output_dir, interrupted=not every)
+                which = "all" if every else "the"
+                console.print(
+                    f"interrupted: {which} {len(points)} finished point(s) are in {kept[0]}"
+                )
             except (ActsGnnError, OSError) as exc:
                 console.print(f"interrupted: the finished points could not be written ({exc})")
         raise

@@ -396,8 +396,31 @@ def test_cli_interrupted_before_any_point_writes_nothing(run_cli, tmp_path, monk
         raise KeyboardInterrupt
 
     monkeypatch.setattr(sweep, "run_sweep", interrupted_sweep)
-    result = run_cli("benchmark", "--example", "--local", "-o", tmp_path / "bench", "-q")
+    result = run_cli("benchmark", "--example", "--local", "-o", tmp_path / "bench")
     assert result.exit_code == 130 and not (tmp_path / "bench").exists()
+    assert result.stderr.splitlines()[-2:] == [  # said, not only "interrupted"
+        "interrupted before a point finished: no report was written",
+        "acts-gnn: interrupted",
+    ]
+
+
+def test_cli_interrupted_after_its_last_point_writes_a_whole_report(
+    run_cli, tmp_path, monkeypatch
+):
+    # a Ctrl-C while the spawned server stopped marked every point's report "Interrupted"
+    from acts_gnn.bench import sweep
+
+    def sweep_then_ctrl_c(config, events, *, on_point_start, on_point):
+        on_point(_point("local", 2.0))
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(sweep, "run_sweep", sweep_then_ctrl_c)
+    out = tmp_path / "bench"
+    result = run_cli("benchmark", "--example", "--local", "-o", out)
+    assert result.exit_code == 130
+    assert f"interrupted: all 1 finished point(s) are in {out / 'benchmark.json'}" in result.stderr
+    assert json.loads((out / "benchmark.json").read_text())["interrupted"] is False
+    assert "Interrupted" not in (out / "benchmark.md").read_text()
 
 
 def test_cli_interrupted_is_130_even_when_its_points_cannot_be_written(
@@ -474,3 +497,12 @@ def test_a_metrics_url_no_server_can_be_at_is_refused(run_cli, tmp_path):
         2,
         "acts-gnn: error: url 'localhost:99999': the port must be 1 to 65535, got 99999\n",
     )
+
+
+def test_a_sweep_counts_its_points_as_it_runs_them():
+    from acts_gnn.bench.sweep import SweepConfig
+
+    assert SweepConfig(local=True).n_points == 1
+    assert SweepConfig(urls=("a:1", "b:2"), concurrency=(1, 2, 4)).n_points == 6
+    spawned = SweepConfig(local=True, spawn=True, instances=(1, 2), concurrency=(1, 4))
+    assert spawned.n_points == 1 + 2 * 2
