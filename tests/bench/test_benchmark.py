@@ -404,9 +404,7 @@ def test_cli_interrupted_before_any_point_writes_nothing(run_cli, tmp_path, monk
     ]
 
 
-def test_cli_interrupted_after_its_last_point_writes_a_whole_report(
-    run_cli, tmp_path, monkeypatch
-):
+def test_cli_interrupted_after_its_last_point_writes_a_whole_report(run_cli, tmp_path, monkeypatch):
     # a Ctrl-C while the spawned server stopped marked every point's report "Interrupted"
     from acts_gnn.bench import sweep
 
