@@ -86,7 +86,8 @@ def command(
     device: Annotated[
         str | None,
         typer.Option(
-            help="cpu or cuda, for a GNN model's --local and --spawn points (default: cpu)."
+            help="cpu, cuda, cuda:N or auto, for a GNN model's --local and --spawn points "
+            "(default: cpu)."
         ),
     ] = None,
     precision: PrecisionOption = None,

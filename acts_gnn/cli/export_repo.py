@@ -70,4 +70,6 @@ def command(
         max_neighbours=max_neighbours,
         overwrite=force,
     )
-    make_console(stderr=True).print(f"wrote {len(files)} files to {directory}")
+    kept = [f for f in files if f.parent == Path(directory) and f.suffix == ".whl"]
+    also = f"; kept {len(kept)} wheel(s) there" if kept else ""
+    make_console(stderr=True).print(f"wrote {len(files) - len(kept)} files to {directory}{also}")

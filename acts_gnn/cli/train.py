@@ -329,7 +329,7 @@ def _summary(output, bundle) -> list[str]:
     for builder, scores in bundle.metrics.tests.items():
         best = scores["selections"][0]
         lines.append(
-            f"held-out ({scores['n_events']} events, {builder}): "
+            f"held-out ({scores['n_events']} event{'s' * (scores['n_events'] != 1)}, {builder}): "
             f"efficiency {_percent(best['efficiency'])}, fakes {_percent(best['fake_rate'])}, "
             f"duplicates {_percent(best['duplicate_rate'])} (candidates of at least "
             f"{best['min_track_spacepoints']} space points)"

@@ -361,7 +361,8 @@ def train_recipe(
     bundle = choose_track_building(bundle, tune, device)
     if test_events:
         for builder in ("components", "walkthrough"):
-            status(f"scoring {len(test_events)} test events ({builder})")
+            plural = "s" * (len(test_events) != 1)
+            status(f"scoring {len(test_events)} test event{plural} ({builder})")
             scores = score_bundle(bundle, test_events, builder, device=device)
             bundle = replace(bundle, metrics=bundle.metrics.with_test(builder, scores))
     return bundle

@@ -297,6 +297,12 @@ def test_cli(run_cli, tmp_path):
     result = run_cli("export-repo", tmp_path / "twice", *twice)
     assert result.exit_code == 0, result.stderr
     assert [p.name for p in (tmp_path / "twice").iterdir()] == ["unrolling_tracking"]
+    # a wheel kept there is not counted as written
+    (tmp_path / "repo" / "acts_gnn-0.1.0-py3-none-any.whl").write_bytes(b"the wheel")
+    replaced = run_cli("export-repo", tmp_path / "repo", "--model", "unrolling_tracking", "--force")
+    assert replaced.stderr.endswith(
+        f"wrote 2 files to {tmp_path / 'repo'}; kept 1 wheel(s) there\n"
+    ), replaced.stderr
 
 
 # -- the exported repository on a real Triton server ----------------------------------------
