@@ -14,13 +14,13 @@ from __future__ import annotations
 import copy
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from acts_gnn.errors import ConfigError, InputFormatError
+from acts_gnn.errors import BundleError, ConfigError, InputFormatError
 from acts_gnn.event import MAX_FEATURE, Event
 from acts_gnn.gnn.bundle import ModelBundle, PipelineConfig
 from acts_gnn.result import EventTiming, TrackingResult
@@ -242,6 +242,13 @@ class Pipeline:
     ) -> None:
         from acts_gnn.cuda.device import resolve_device
 
+        settings = [f.name for f in fields(PipelineConfig)]
+        unknown = sorted(set(overrides) - set(settings))
+        if unknown:  # before anything loads (it was PipelineConfig's TypeError, after)
+            raise ConfigError(
+                f"unknown pipeline setting(s) {', '.join(unknown)}; a bundle's settings are "
+                f"{', '.join(settings)}"
+            )
         self.device = resolve_device(device)
         on_cpu = _torch_device(self.device).type == "cpu"
         if precision not in PRECISIONS:
@@ -275,7 +282,10 @@ class Pipeline:
                 quality=None if bundle.quality is None else copy.deepcopy(bundle.quality).cpu(),
             )
         self.bundle = bundle
-        self.config: PipelineConfig = replace(bundle.pipeline, **overrides)  # type: ignore[arg-type]
+        try:  # the bundle's own settings were checked when it was loaded: these are the caller's
+            self.config: PipelineConfig = replace(bundle.pipeline, **overrides)  # type: ignore[arg-type]
+        except BundleError as exc:
+            raise ConfigError(str(exc)) from exc
         # the finder's name: "gnn" runs the bundle's track builder, the others choose one
         builder = overrides.get("track_builder")
         self.name = {"components": "gnn_components", "walkthrough": "gnn_walk"}.get(

@@ -139,6 +139,15 @@ def test_features_that_are_not_finite_are_one_input_error():
     assert str(error.value) == "features: row 3: expected finite numbers, got [0.0, 0.0, inf]"
 
 
+def test_the_callers_settings_are_config_errors_not_the_bundles():
+    from acts_gnn.errors import ConfigError
+
+    with pytest.raises(ConfigError, match=r"^gnn_cut must be a number in \[0, 1\], got 2\.0$"):
+        Pipeline(device="cpu", gnn_cut=2.0)  # was a BundleError: the bundle is fine
+    with pytest.raises(ConfigError, match=r"^unknown pipeline setting\(s\) gnn_kut; a bundle's "):
+        Pipeline(device="cpu", gnn_kut=0.5)  # was PipelineConfig's TypeError
+
+
 def test_features_beyond_a_kilometre_are_one_input_error():
     # 10³⁰ mm overflowed the models' float32 arithmetic: K1's grid failed with a LinAlgError
     from acts_gnn.errors import InputFormatError
