@@ -17,6 +17,7 @@ from pathlib import Path
 
 from acts_gnn.errors import ConfigError
 from acts_gnn.finders import TrackFinder, finder_entry, make_finder
+from acts_gnn.io.readers import known_without_truth
 from acts_gnn.io.source import EventSource
 from acts_gnn.reco.job import ReconstructionOutputs, ReconstructionSummary, run_reconstruction
 from acts_gnn.triton.client import RetryPolicy
@@ -247,6 +248,11 @@ def prepare(request: ReconstructRequest) -> Reconstruction:
     if request.concurrency != 1 and not request.finder.remote:
         raise ConfigError("--concurrency needs --url (local backends run one event at a time)")
     source = request.inputs.open().check_distinct_ids()
+    if outputs.performance_json is not None and all(map(known_without_truth, source.refs)):
+        raise ConfigError(  # before, the run went on and then wrote no report, with exit 0
+            "--performance needs truth, and no input has it: beside ACTS CSV space points "
+            "-measurement-simhit-map.csv and -hits.csv, beside TrackML hits -truth.csv"
+        )
     outputs.check()
     if request.threads is not None and not request.finder.runs_here:
         raise ConfigError(

@@ -292,5 +292,9 @@ class ActsCsvReader:
         """The event of ``ref.files`` (role → path)."""
         return read_acts_event(ref.event_id, dict(ref.files))
 
+    def lacks_truth(self, ref: EventRef) -> bool:
+        """No measurement-simhit map or no hits beside the space points: no truth."""
+        return not {"measurement-simhit-map", "hits"} <= set(ref.files)
+
 
 register_reader(ActsCsvReader())

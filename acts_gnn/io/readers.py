@@ -30,6 +30,7 @@ __all__ = [
     "Reader",
     "check_event",
     "find_with_plugins",
+    "known_without_truth",
     "reader",
     "reader_names",
     "register_reader",
@@ -93,13 +94,27 @@ class HeldEvent:
 
 @runtime_checkable
 class Reader(Protocol):
-    """One input format."""
+    """One input format.
+
+    A reader may also have ``lacks_truth(ref) -> bool``: whether the event's files show, before
+    it is read, that it has no truth (a CSV event without its truth files); without it, an
+    event's truth is known once it is read.
+    """
 
     name: str
 
     def read(self, ref: EventRef) -> Event:
         """The event ``ref`` points to (raises InputFormatError for bad input)."""
         ...
+
+
+def known_without_truth(ref: EventRef) -> bool:
+    """Whether ``ref``'s event has no truth, as told without reading it (False: it has, or it
+    cannot be told so)."""
+    if isinstance(ref.location, HeldEvent):
+        return ref.location.event.truth is None
+    lacks_truth = getattr(reader(ref.format), "lacks_truth", None)
+    return bool(lacks_truth(ref)) if lacks_truth is not None else False
 
 
 _READERS: dict[str, Reader] = {}

@@ -175,5 +175,9 @@ class TrackmlReader:
         """The event of ``ref.files`` (role → path)."""
         return read_trackml_event(ref.event_id, dict(ref.files))
 
+    def lacks_truth(self, ref: EventRef) -> bool:
+        """No truth file beside the hits: no truth."""
+        return "truth" not in ref.files
+
 
 register_reader(TrackmlReader())

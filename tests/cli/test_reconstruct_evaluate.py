@@ -356,6 +356,26 @@ def test_precision_reaches_the_pipeline_and_reduced_ones_need_a_gpu(tmp_path, ru
         assert not (tmp_path / "t.json").exists()
 
 
+def test_performance_of_inputs_that_show_no_truth_is_refused_before_the_run(tmp_path, run_cli):
+    # it ran, then warned that it wrote no report, with exit code 0
+    import shutil
+
+    from acts_gnn.io.example import example_dir
+
+    bare = tmp_path / "bare"
+    bare.mkdir()
+    shutil.copy(example_dir() / "event000000000-spacepoint.csv", bare)  # no truth beside it
+    out = tmp_path / "out"
+    result = run_cli("reconstruct", bare, "-o", out / "t.root", "--performance", out / "p.json")
+    assert (result.exit_code, result.stderr) == (
+        2,
+        "acts-gnn: error: --performance needs truth, and no input has it: beside ACTS CSV "
+        "space points -measurement-simhit-map.csv and -hits.csv, beside TrackML hits "
+        "-truth.csv\n",
+    )
+    assert not out.exists()
+
+
 def test_force_says_how_many_earlier_event_files_it_removed(tmp_path, run_cli):
     csv = tmp_path / "csv"
     csv.mkdir()
