@@ -67,6 +67,8 @@ def check_output(path: str | Path, *, overwrite: bool) -> None:
         OutputRefusedError: as above, or a directory where the file would go (exit code 2:
             nothing was done).
     """
+    if str(path) == "-":  # many tools read it as the standard output: here it would be a file
+        raise OutputRefusedError("-: not the standard output here; give a file path")
     path = Path(path)
     refuse_system_path(path, "file")  # a file is renamed over what is there
     if path.is_dir():  # --force replaces files, never a directory (its rename would fail last)

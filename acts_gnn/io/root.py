@@ -155,7 +155,15 @@ def _open_tree(path: Path, layout: RootLayout):
 
 def _tree_of(path: Path, handle, layout: RootLayout):
     if layout.tree not in handle:
-        trees = ", ".join(sorted({k.split(";")[0] for k in handle.keys()})) or "none"
+        names = {k.split(";")[0] for k in handle.keys()}
+        if {"tracks", "timing"} <= names:  # its tracks and timing: given where events go
+            raise InputFormatError(
+                path,
+                "",
+                "a tracks file acts-gnn wrote, not events (evaluate takes the tracks first and "
+                "the events after -t)",
+            )
+        trees = ", ".join(sorted(names)) or "none"
         raise InputFormatError(
             path, f"tree {layout.tree!r}", f"missing; the file has: {trees} (choose with --tree)"
         )

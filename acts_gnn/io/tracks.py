@@ -398,6 +398,12 @@ def read_tracks(path: str | Path) -> dict[int, tuple[np.ndarray, np.ndarray]]:
     path = Path(path)
     if not path.exists():
         raise InputFormatError(path, "", "no such file or directory")
+    if path.is_file() and path.name.endswith(PROTOTRACKS_GLOB.removeprefix("event*")):
+        raise InputFormatError(  # it was read as a ROOT file, and refused as a damaged one
+            path,
+            "",
+            f"one event's proto-tracks: give the directory that holds them ({path.parent})",
+        )
     reader = _read_tracks_csv(path) if path.is_dir() else _read_tracks_root(path)
     return {event_id: (track, measurement) for event_id, track, measurement in reader}
 

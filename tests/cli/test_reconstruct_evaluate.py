@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -374,6 +375,30 @@ def test_performance_of_inputs_that_show_no_truth_is_refused_before_the_run(tmp_
         "-truth.csv\n",
     )
     assert not out.exists()
+
+
+def test_evaluate_says_what_a_tracks_input_given_in_the_wrong_place_is(tmp_path, run_cli):
+    from acts_gnn.io.example import example_dir
+
+    made = run_cli(
+        "reconstruct", "--example", "--backend", "truth", "-o", tmp_path / "t.root",
+        "--csv-dir", tmp_path / "csv",
+    )  # fmt: skip
+    assert made.exit_code == 0, made.stderr
+    one = tmp_path / "csv" / "event000000000-prototracks.csv"
+    for args, message in (
+        # it was read as a ROOT file: "not a readable ROOT file (it starts with b'trac'…)"
+        ((one, "--example"), f"{one}: one event's proto-tracks: give the directory that holds "
+         f"them ({one.parent})"),
+        # tracks and events swapped: "tree 'spacepoints': missing; … (choose with --tree)"
+        ((example_dir(), "-t", tmp_path / "t.root"), f"{tmp_path / 't.root'}: a tracks file "
+         "acts-gnn wrote, not events (evaluate takes the tracks first and the events after -t)"),
+        ((tmp_path / "t.root", "--example", "--json", "-"), "-: not the standard output here; "
+         "give a file path"),
+    ):  # fmt: skip
+        result = run_cli("evaluate", *args)
+        assert (result.exit_code, result.stderr) == (2, f"acts-gnn: error: {message}\n")
+    assert not Path("-").exists()  # where a file named "-" was written (the current directory)
 
 
 def test_force_says_how_many_earlier_event_files_it_removed(tmp_path, run_cli):
