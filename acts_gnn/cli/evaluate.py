@@ -102,6 +102,8 @@ def command(
     make_console(quiet=quiet).print(report.table())
     for path in write_report_files(report, json_out, plots):  # all or none
         console.print(f"wrote {path}")
+    if (warning := report.no_targets_warning()) is not None:  # said even with --quiet
+        typer.echo(f"acts-gnn: warning: {warning}", err=True)
 
 
 def _check_outputs(json_out: Path | None, plots: Path | None, force: bool) -> None:

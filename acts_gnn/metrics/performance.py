@@ -86,6 +86,17 @@ class PerformanceReport:
     #: events whose truth has no particle table (their particles' pT unknown: never targets)
     events_without_particles: int = 0
 
+    def no_targets_warning(self) -> str | None:
+        """What to say when no event's truth has a particle table: then no particle is a
+        target, and the efficiency is undefined (the table's caption says it too)."""
+        if not self.n_events or self.events_without_particles < self.n_events:
+            return None
+        return (
+            "no event's truth has a particle table (-particles.csv beside ACTS CSV or TrackML "
+            "events): their particles' pT is unknown, so none is a target and the efficiency "
+            "is undefined"
+        )
+
     def as_dict(self) -> dict[str, object]:
         """JSON-ready summary (``events_without_particle_table`` only when there are such)."""
         missing = {"events_without_particle_table": self.events_without_particles}

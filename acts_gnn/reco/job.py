@@ -126,6 +126,9 @@ class ReconstructionSummary:
     def performance_warning(self, asked: bool) -> str | None:
         """What to say when a performance report was ``asked`` for and does not cover every
         event: none of them had truth (no report is written), or only some did."""
+        if asked and self.performance is not None:
+            if (no_targets := self.performance.no_targets_warning()) is not None:
+                return no_targets
         if not asked or self.n_with_truth == self.n_events:
             return None
         if self.n_with_truth == 0:

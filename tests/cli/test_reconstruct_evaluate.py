@@ -401,6 +401,30 @@ def test_evaluate_says_what_a_tracks_input_given_in_the_wrong_place_is(tmp_path,
     assert not Path("-").exists()  # where a file named "-" was written (the current directory)
 
 
+def test_truth_without_a_particle_table_is_said_even_quietly(tmp_path, run_cli):
+    # 0/0 targets were a table's caption, gone with -q, and exit 0 without a word
+    import shutil
+
+    from acts_gnn.io.example import example_dir
+
+    events = tmp_path / "events"
+    events.mkdir()
+    for kind in ("spacepoint", "hits", "measurement-simhit-map", "measurements"):  # no particles
+        shutil.copy(example_dir() / f"event000000000-{kind}.csv", events)
+    warning = (
+        "acts-gnn: warning: no event's truth has a particle table (-particles.csv beside ACTS "
+        "CSV or TrackML events): their particles' pT is unknown, so none is a target and the "
+        "efficiency is undefined\n"
+    )
+    made = run_cli(
+        "reconstruct", events, "--backend", "truth", "-o", tmp_path / "t.root", "-q",
+        "--performance", tmp_path / "p.json",
+    )  # fmt: skip
+    assert (made.exit_code, made.stderr) == (0, warning)
+    scored = run_cli("evaluate", tmp_path / "t.root", "-t", events, "-q")
+    assert (scored.exit_code, scored.stderr) == (0, warning)
+
+
 def test_force_says_how_many_earlier_event_files_it_removed(tmp_path, run_cli):
     csv = tmp_path / "csv"
     csv.mkdir()
