@@ -16,6 +16,7 @@ from acts_gnn.cli._console import make_console
 
 
 def command(
+    ctx: typer.Context,
     model: Annotated[
         list[str] | None,
         typer.Option(
@@ -79,7 +80,7 @@ def command(
             help="Start this many servers (2 or more) behind a gRPC load balancer on --grpc-port "
             "(nginx or Envoy, see --balancer-engine); only gRPC is balanced, the servers take "
             "free local ports and workspaces of their own (--http-port, --metrics-port and "
-            "--workspace are not used). 0: one server, no balancer."
+            "--workspace are refused with it). 0: one server, no balancer."
         ),
     ] = 0,
     balancer_engine: Annotated[
@@ -104,6 +105,7 @@ def command(
     from acts_gnn.triton.server import ServerConfig
 
     keep_freed_memory()  # request after request: each reuses the memory of the one before
+    _refuse_unused_with_balancer(ctx, balancer)
 
     console = make_console(stderr=True)
     if host not in ("127.0.0.1", "localhost", "::1"):
@@ -136,6 +138,24 @@ def command(
     else:
         _serve_one(config, console, announce)
     console.print("stopped")
+
+
+def _refuse_unused_with_balancer(ctx, balancer: int) -> None:
+    """Refuse --http-port, --metrics-port and --workspace given with --balancer: its servers
+    take free ports and workspaces of their own (as the other commands refuse, not ignore)."""
+    from acts_gnn.errors import ConfigError
+
+    unused = ("http_port", "metrics_port", "workspace")
+    given = [
+        "--" + name.replace("_", "-")
+        for name in unused
+        if balancer and getattr(ctx.get_parameter_source(name), "name", "") == "COMMANDLINE"
+    ]
+    if given:
+        raise ConfigError(
+            f"{', '.join(given)}: with --balancer only gRPC is balanced, on --grpc-port; its "
+            "servers take free local ports and workspaces of their own"
+        )
 
 
 def _serve_one(config, console, announce) -> None:

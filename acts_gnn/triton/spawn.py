@@ -71,7 +71,8 @@ def start_serve(
     env: Mapping[str, str] | None = None,
     cwd: Path | None = None,
 ) -> subprocess.Popen:
-    """``acts-gnn serve OPTIONS`` on ``ports`` (gRPC, HTTP, metrics) with ``workspace``.
+    """``acts-gnn serve OPTIONS`` on ``ports`` (gRPC, HTTP, metrics) with ``workspace`` (with
+    ``--balancer`` among the options: the gRPC port alone).
 
     The child runs with this interpreter, in its own session (a signal to its process group
     reaches tritonserver too), stops when this process dies (:func:`die_with_parent`),
@@ -80,6 +81,12 @@ def start_serve(
     default (a private temporary directory).
     """
     grpc_port, http_port, metrics_port = ports
+    # behind --balancer the servers take free ports and workspaces of their own (serve refuses
+    # these there): the balancer listens on the gRPC port
+    own = [] if "--balancer" in options else [
+        "--http-port", str(http_port), "--metrics-port", str(metrics_port),
+        *(["--workspace", str(workspace)] if workspace is not None else []),
+    ]  # fmt: skip
     command = [
         sys.executable,
         "-m",
@@ -88,11 +95,7 @@ def start_serve(
         *options,
         "--grpc-port",
         str(grpc_port),
-        "--http-port",
-        str(http_port),
-        "--metrics-port",
-        str(metrics_port),
-        *(["--workspace", str(workspace)] if workspace is not None else []),
+        *own,
     ]
     return subprocess.Popen(
         command,

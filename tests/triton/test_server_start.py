@@ -427,6 +427,16 @@ def test_settings_that_cannot_work_or_would_be_ignored_are_refused(tmp_path, run
         2,
         "acts-gnn: error: --balancer-engine needs --balancer: there is no balancer to run\n",
     )
+    # with --balancer these were ignored (the servers took free ports and /tmp workspaces)
+    result = run_cli(
+        "serve", "--balancer", "2", "--metrics-port", "19313", "--workspace", tmp_path / "ws"
+    )
+    assert (result.exit_code, result.stderr) == (
+        2,
+        "acts-gnn: error: --metrics-port, --workspace: with --balancer only gRPC is balanced, "
+        "on --grpc-port; its servers take free local ports and workspaces of their own\n",
+    )
+    assert not (tmp_path / "ws").exists()
 
 
 def test_the_instances_share_the_cpus(fake_triton, monkeypatch):
