@@ -48,8 +48,9 @@ class SelectionSummary:
 
     @property
     def fake_rate(self) -> float:
-        """1 − matched candidates / candidates (NaN without candidates)."""
-        return 1.0 - _ratio(self.n_matched_tracks, self.n_tracks) if self.n_tracks else math.nan
+        """Unmatched candidates / candidates (NaN without candidates): 1/176, not 1 − 175/176
+        (which carries the subtraction's rounding into a report)."""
+        return _ratio(self.n_tracks - self.n_matched_tracks, self.n_tracks)
 
     @property
     def duplicate_rate(self) -> float:
