@@ -14,6 +14,7 @@ from acts_gnn.cli._console import make_console
 
 
 def command(
+    ctx: typer.Context,
     output: Annotated[Path, typer.Option("--output", "-o", help="Directory for the events.")],
     events: Annotated[int, typer.Option(help="Number of events.")] = 1,
     pileup: Annotated[float, typer.Option(help="Mean number of pile-up collisions μ.")] = 200.0,
@@ -121,6 +122,7 @@ def command(
     space points), readable by every acts-gnn command. Needs pyacts (pip install
     'acts-gnn[acts]').
     """
+    _refuse_before_simulating(ctx, particles_from, compare_trackml)
     from acts_gnn.acts.pileup import PileupModel
     from acts_gnn.acts.simulate import SimulationConfig, simulate
     from acts_gnn.acts.tables import table_paths
@@ -144,10 +146,6 @@ def command(
         region_fraction=regions,
         particle_tables=tuple(table_paths(particles_from)) if particles_from else (),
     )
-    if compare_trackml is not None:  # a mistyped folder is refused before the simulation
-        from acts_gnn.acts.compare import trackml_tables
-
-        trackml_tables(compare_trackml)
     console = make_console(stderr=True, quiet=quiet)
     what = f"simulate {particles_from.name}" if particles_from else f"simulate μ={pileup:g}"
     with event_progress(console, events, what) as advance:
@@ -161,3 +159,26 @@ def command(
         make_console(quiet=quiet).print(comparison.table())
         for path in comparison.plot(output / "comparison"):
             console.print(f"wrote {path}")
+
+
+def _refuse_before_simulating(ctx, particles_from, compare_trackml) -> None:
+    """Refuse --pileup and --signal given with --particles-from, whose tables replace the
+    pile-up model (the library refuses its other settings; these two have defaults), and a
+    mistyped --compare-trackml folder."""
+    from acts_gnn.errors import ConfigError
+
+    if compare_trackml is not None:
+        from acts_gnn.acts.compare import trackml_tables
+
+        trackml_tables(compare_trackml)
+
+    given = [
+        f"--{name}"
+        for name in ("pileup", "signal")
+        if particles_from is not None
+        and getattr(ctx.get_parameter_source(name), "name", "") == "COMMANDLINE"
+    ]
+    if given:
+        raise ConfigError(
+            f"{', '.join(given)}: settings of the pile-up model, which --particles-from replaces"
+        )

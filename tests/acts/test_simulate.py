@@ -352,3 +352,17 @@ def test_a_mistyped_trackml_folder_is_refused_before_simulating(tmp_path, run_cl
         assert not (tmp_path / "sim").exists()
         (trackml / "particles").mkdir(parents=True, exist_ok=True)
         (trackml / "particles" / "event000001000-particles.csv").write_text("")
+
+
+def test_pileup_settings_with_particle_tables_are_refused(tmp_path, run_cli):
+    # --particles-from replaces the pile-up model: --pileup and --signal were ignored
+    result = run_cli(
+        "simulate", "-o", tmp_path / "sim", "--particles-from", tmp_path, "--pileup", "50",
+        "--signal", "3",
+    )  # fmt: skip
+    assert (result.exit_code, result.stderr) == (
+        2,
+        "acts-gnn: error: --pileup, --signal: settings of the pile-up model, which "
+        "--particles-from replaces\n",
+    )
+    assert not (tmp_path / "sim").exists()
