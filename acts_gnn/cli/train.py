@@ -285,8 +285,7 @@ def _refuse_unused(ctx, reused: bool, quality_only: bool, stages, fine_tune: boo
     given = [
         "--" + name.replace("_", "-")
         for name in unused
-        if ctx.get_parameter_source(name) is not None
-        and ctx.get_parameter_source(name).name == "COMMANDLINE"
+        if getattr(ctx.get_parameter_source(name), "name", "") == "COMMANDLINE"
     ]
     if given:
         why = "--quality-only trains" if quality_only else "with --reuse the run trains"
