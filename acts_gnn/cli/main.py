@@ -126,16 +126,20 @@ def _root(
     server, write tracks and timing, and score them against truth."""
 
 
-for _name, _module, _needs_args in (
-    ("reconstruct", reconstruct, True),
-    ("evaluate", evaluate, True),
-    ("simulate", simulate, True),
-    ("train", train, True),
-    ("serve", serve, False),
-    ("export-repo", export_repo, True),
-    ("benchmark", benchmark, True),
+# each command's line in ``acts-gnn --help`` (whole: the first sentences of the commands' own
+# help were cut mid-phrase there)
+for _name, _module, _needs_args, _summary in (
+    ("reconstruct", reconstruct, True, "Find track candidates; write tracks and timing."),
+    ("evaluate", evaluate, True, "Score tracks against truth: efficiency, fakes."),
+    ("simulate", simulate, True, "Simulate events with ACTS (Fatras) into CSV."),
+    ("train", train, True, "Train the models and write a model bundle."),
+    ("serve", serve, False, "Serve track finding on a Triton server."),
+    ("export-repo", export_repo, True, "Write a model repository for Triton's container."),
+    ("benchmark", benchmark, True, "Measure throughput and latency, local or served."),
 ):
-    app.command(_name, no_args_is_help=_needs_args, cls=_Command)(_module.command)
+    app.command(_name, no_args_is_help=_needs_args, cls=_Command, short_help=_summary)(
+        _module.command
+    )
 
 
 def main(argv: list[str] | None = None) -> int:

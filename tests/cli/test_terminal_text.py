@@ -57,6 +57,13 @@ def test_help_keeps_units_in_brackets(run_cli):
     assert "minimum pT [GeV]" in " ".join(result.stdout.split())
 
 
+def test_the_command_list_says_each_command_whole(run_cli):
+    # the first sentences of the commands' own help were cut there: "write tracks,..."
+    commands = run_cli("--help").stdout.split("Commands:", 1)[1].splitlines()
+    lines = [line.strip() for line in commands if line.strip()]
+    assert len(lines) == 7 and not any(line.endswith("...") for line in lines), lines
+
+
 def test_version(run_cli):
     result = run_cli("--version")
     assert (result.exit_code, result.stdout) == (0, f"acts-gnn {version('acts-gnn')}\n")
