@@ -27,8 +27,12 @@ def command(
     ] = None,
     bundle: Annotated[Path | None, typer.Option(help="Model bundle (default: shipped).")] = None,
     device: Annotated[
-        str, typer.Option(help="cpu, cuda, cuda:N or auto (CUDA where torch sees a GPU).")
-    ] = "cpu",
+        str | None,
+        typer.Option(
+            help="cpu, cuda, cuda:N or auto (CUDA where torch sees a GPU); default: "
+            "$ACTS_GNN_DEVICE, else cpu."
+        ),
+    ] = None,
     instances: Annotated[int, typer.Option(help="Model instances per backend.")] = 1,
     threads: Annotated[
         int | None,
@@ -117,7 +121,7 @@ def command(
     config = ServerConfig(
         models=tuple(model or ServerConfig.models),
         bundle=bundle,
-        device=device,
+        device=device or _device_from_environment(),
         instances=instances,
         threads=threads,
         host=host,
@@ -156,6 +160,15 @@ def _refuse_unused_with_balancer(ctx, balancer: int) -> None:
             f"{', '.join(given)}: with --balancer only gRPC is balanced, on --grpc-port; its "
             "servers take free local ports and workspaces of their own"
         )
+
+
+def _device_from_environment() -> str:
+    """``ACTS_GNN_DEVICE`` resolved (a bad one refused, naming the variable), else cpu."""
+    import os
+
+    from acts_gnn.cuda.device import resolve_device
+
+    return resolve_device(None) if os.environ.get("ACTS_GNN_DEVICE") else "cpu"
 
 
 def _serve_one(config, console, announce) -> None:
