@@ -141,8 +141,9 @@ class SpacePoints:
     module_id: np.ndarray | None = None
 
     def __post_init__(self) -> None:
-        n = _column(self.x, np.float32, "x", None).shape[0]
-        for name in ("x", "y", "z"):
+        object.__setattr__(self, "x", _column(self.x, np.float32, "x", None))
+        n = self.x.shape[0]
+        for name in ("y", "z"):
             object.__setattr__(self, name, _column(getattr(self, name), np.float32, name, n))
         object.__setattr__(
             self, "measurement_id", _column(self.measurement_id, np.uint64, "measurement_id", n)

@@ -18,6 +18,7 @@ __all__ = [
     "PrecisionOption",
     "RootPresetOption",
     "TreeOption",
+    "given_on_command_line",
     "inputs_or_example",
     "layout_options",
     "parse_mapping",
@@ -98,3 +99,13 @@ def inputs_or_example(
     if not paths:
         raise ConfigError(missing)
     return paths
+
+
+def given_on_command_line(ctx: typer.Context, names: tuple[str, ...]) -> list[str]:
+    """The options among ``names`` (parameter names) that the command line gave, as
+    ``--option-name``: those with a default cannot tell it by their value."""
+    return [
+        "--" + name.replace("_", "-")
+        for name in names
+        if getattr(ctx.get_parameter_source(name), "name", "") == "COMMANDLINE"
+    ]

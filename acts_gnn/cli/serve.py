@@ -11,7 +11,7 @@ from typing import Annotated
 
 import typer
 
-from acts_gnn.cli._common import PrecisionOption
+from acts_gnn.cli._common import PrecisionOption, given_on_command_line
 from acts_gnn.cli._console import make_console
 
 
@@ -150,11 +150,7 @@ def _refuse_unused_with_balancer(ctx, balancer: int) -> None:
     from acts_gnn.errors import ConfigError
 
     unused = ("http_port", "metrics_port", "workspace")
-    given = [
-        "--" + name.replace("_", "-")
-        for name in unused
-        if balancer and getattr(ctx.get_parameter_source(name), "name", "") == "COMMANDLINE"
-    ]
+    given = given_on_command_line(ctx, unused) if balancer else []
     if given:
         raise ConfigError(
             f"{', '.join(given)}: with --balancer only gRPC is balanced, on --grpc-port; its "

@@ -10,6 +10,7 @@ from typing import Annotated
 
 import typer
 
+from acts_gnn.cli._common import given_on_command_line
 from acts_gnn.cli._console import make_console
 
 
@@ -172,12 +173,7 @@ def _refuse_before_simulating(ctx, particles_from, compare_trackml) -> None:
 
         trackml_tables(compare_trackml)
 
-    given = [
-        f"--{name}"
-        for name in ("pileup", "signal")
-        if particles_from is not None
-        and getattr(ctx.get_parameter_source(name), "name", "") == "COMMANDLINE"
-    ]
+    given = given_on_command_line(ctx, ("pileup", "signal")) if particles_from is not None else []
     if given:
         raise ConfigError(
             f"{', '.join(given)}: settings of the pile-up model, which --particles-from replaces"

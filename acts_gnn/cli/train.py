@@ -16,6 +16,7 @@ from acts_gnn.cli._common import (
     FormatOption,
     RootPresetOption,
     TreeOption,
+    given_on_command_line,
     layout_options,
 )
 from acts_gnn.cli._console import make_console
@@ -282,11 +283,7 @@ def _refuse_unused(ctx, reused: bool, quality_only: bool, stages, fine_tune: boo
         unused = _EMBEDDING_OPTIONS + _FILTER_OPTIONS
     elif reused and not fine_tune:
         unused = _EMBEDDING_OPTIONS
-    given = [
-        "--" + name.replace("_", "-")
-        for name in unused
-        if getattr(ctx.get_parameter_source(name), "name", "") == "COMMANDLINE"
-    ]
+    given = given_on_command_line(ctx, unused)
     if given:
         why = "--quality-only trains" if quality_only else "with --reuse the run trains"
         raise ConfigError(

@@ -142,7 +142,12 @@ def is_tracks_output(path: Path, layout: RootLayout) -> bool:
             trees = {key.split(";")[0] for key in handle.keys()}
     except Exception:  # uproot raises anything for a damaged file (see above)
         return False
-    return {"tracks", "timing"} <= trees and layout.tree not in trees
+    return _holds_tracks(trees) and layout.tree not in trees
+
+
+def _holds_tracks(trees: set[str]) -> bool:
+    """Whether a ROOT file of these trees holds what acts-gnn writes: tracks and timing."""
+    return {"tracks", "timing"} <= trees
 
 
 def _open_tree(path: Path, layout: RootLayout):
@@ -156,7 +161,7 @@ def _open_tree(path: Path, layout: RootLayout):
 def _tree_of(path: Path, handle, layout: RootLayout):
     if layout.tree not in handle:
         names = {k.split(";")[0] for k in handle.keys()}
-        if {"tracks", "timing"} <= names:  # its tracks and timing: given where events go
+        if _holds_tracks(names):  # given where events go
             raise InputFormatError(
                 path,
                 "",
