@@ -20,15 +20,23 @@ __all__ = ["app", "main"]
 
 def _plain_metavars(params: list) -> list:
     """A flag (``--force``, ``--help``) takes no value: show no ``<bool>`` beside it; an option
-    given once per value (``--train A --train B``) says so, not ``<list[Path]>``."""
+    given once per value (``--train A --train B``) says so, and an argument that takes several
+    values (``INPUTS``) shows ``<path>...``, not ``<list[Path]>``."""
     for param in params:
         if getattr(param, "is_flag", False) and param.metavar is None:
             param.metavar = ""
         elif getattr(param, "multiple", False) and param.metavar is None:
-            bare = param.bare_type() if hasattr(param, "bare_type") else "list[value]"
-            item = bare.removeprefix("list[").removesuffix("]").lower()
-            param.metavar = f"<{item}> (repeatable)"
+            param.metavar = f"<{_item_type(param)}> (repeatable)"
+        elif getattr(param, "param_type_name", "") == "argument" and param.nargs != 1:
+            shown = f"<{_item_type(param)}>..."
+            param.display_type_rich = lambda ctx, shown=shown: shown
     return params
+
+
+def _item_type(param) -> str:
+    """The type of one value of a parameter that takes several: ``path`` for ``list[Path]``."""
+    bare = param.bare_type() if hasattr(param, "bare_type") else "list[value]"
+    return bare.removeprefix("list[").removesuffix("]").lower()
 
 
 def _raise_one_line(error: Exception, ctx, args: list[str]) -> None:

@@ -51,6 +51,15 @@ def test_help_shows_no_bool_metavar(run_cli, command):
     assert "<bool>" not in result.stdout and "--help" in result.stdout
 
 
+@pytest.mark.parametrize("command", COMMANDS)
+def test_help_shows_plain_value_types(run_cli, command):
+    # arguments taking several values showed typer's annotation: "INPUTS <list[Path]>"
+    text = run_cli(command, "--help").stdout
+    assert "list[" not in text and "Path]" not in text
+    if command in ("reconstruct", "benchmark"):
+        assert "INPUTS <path>..." in text
+
+
 def test_help_keeps_units_in_brackets(run_cli):
     result = run_cli("evaluate", "--help")
     assert "production radius [mm]" in " ".join(result.stdout.split())
