@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from acts_gnn.bench.harness import PointResult, Served, run_point
+from acts_gnn.cuda.device import service_device
 from acts_gnn.errors import ConfigError
 from acts_gnn.event import Event
 from acts_gnn.finders import finder_entry, refuse_gnn_settings
@@ -145,7 +146,7 @@ def run_sweep(
 
     if config.local:
         finder = make_finder(
-            config.model, config.bundle, config.device or "cpu", precision=config.precision
+            config.model, config.bundle, service_device(config.device), precision=config.precision
         )
         measure(f"local {finder.name}", finder, 1, None)
 
@@ -165,7 +166,7 @@ def run_sweep(
             with SpawnedServer(
                 [config.model],
                 instances,
-                device=config.device or "cpu",
+                device=service_device(config.device),
                 bundle=config.bundle,
                 extra_options=precision,
             ) as server:

@@ -87,7 +87,7 @@ def command(
         str | None,
         typer.Option(
             help="cpu, cuda, cuda:N or auto, for a GNN model's --local and --spawn points "
-            "(default: cpu)."
+            "(default: $ACTS_GNN_DEVICE, else cpu)."
         ),
     ] = None,
     precision: PrecisionOption = None,

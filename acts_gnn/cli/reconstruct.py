@@ -118,7 +118,10 @@ def command(
     ] = 1,
     device: Annotated[
         str | None,
-        typer.Option(help="cpu, cuda, cuda:N or auto (default: $ACTS_GNN_DEVICE, auto)."),
+        typer.Option(
+            help="cpu, cuda, cuda:N or auto (default: $ACTS_GNN_DEVICE, else auto: CUDA where "
+            "torch sees a GPU)."
+        ),
     ] = None,
     threads: Annotated[
         int | None,

@@ -106,6 +106,7 @@ def command(
 ) -> None:
     """Serve FEATURES (FP32 [N,3]) → LABELS (INT64 [N]) on Triton until SIGTERM / Ctrl-C."""
     from acts_gnn.cpus import keep_freed_memory
+    from acts_gnn.cuda.device import service_device
     from acts_gnn.triton.server import ServerConfig
 
     keep_freed_memory()  # request after request: each reuses the memory of the one before
@@ -121,7 +122,7 @@ def command(
     config = ServerConfig(
         models=tuple(model or ServerConfig.models),
         bundle=bundle,
-        device=device or _device_from_environment(),
+        device=service_device(device),
         instances=instances,
         threads=threads,
         host=host,
@@ -156,15 +157,6 @@ def _refuse_unused_with_balancer(ctx, balancer: int) -> None:
             f"{', '.join(given)}: with --balancer only gRPC is balanced, on --grpc-port; its "
             "servers take free local ports and workspaces of their own"
         )
-
-
-def _device_from_environment() -> str:
-    """``ACTS_GNN_DEVICE`` resolved (a bad one refused, naming the variable), else cpu."""
-    import os
-
-    from acts_gnn.cuda.device import resolve_device
-
-    return resolve_device(None) if os.environ.get("ACTS_GNN_DEVICE") else "cpu"
 
 
 def _serve_one(config, console, announce) -> None:

@@ -192,8 +192,8 @@ def command(
     device: Annotated[
         str | None,
         typer.Option(
-            help="Where to train: cpu, cuda, cuda:N or auto (default: ACTS_GNN_DEVICE if set, "
-            "else CUDA when present). The cut scan and test scoring run there too.",
+            help="Where to train: cpu, cuda, cuda:N or auto (default: $ACTS_GNN_DEVICE, else auto: "
+            "CUDA where torch sees a GPU). The cut scan and test scoring run there too.",
             show_default=False,
         ),
     ] = None,

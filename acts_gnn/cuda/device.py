@@ -10,7 +10,7 @@ import re
 
 from acts_gnn.errors import ConfigError
 
-__all__ = ["resolve_device"]
+__all__ = ["resolve_device", "service_device"]
 
 
 def resolve_device(device: str | None = None) -> str:
@@ -43,3 +43,16 @@ def resolve_device(device: str | None = None) -> str:
             f"cuda:0 to cuda:{count - 1}"
         )
     return name
+
+
+def service_device(device: str | None = None) -> str:
+    """The device of a server or a benchmark: ``device`` as given (resolved where it is used),
+    else ``ACTS_GNN_DEVICE`` resolved (a bad one refused, naming the variable), else the CPU —
+    unlike :func:`resolve_device`, a service takes a GPU only when asked.
+
+    Raises:
+        ConfigError: a bad ``ACTS_GNN_DEVICE``, as :func:`resolve_device`.
+    """
+    if device:
+        return device
+    return resolve_device(None) if os.environ.get("ACTS_GNN_DEVICE") else "cpu"

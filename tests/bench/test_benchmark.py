@@ -504,3 +504,13 @@ def test_a_sweep_counts_its_points_as_it_runs_them():
     assert SweepConfig(urls=("a:1", "b:2"), concurrency=(1, 2, 4)).n_points == 6
     spawned = SweepConfig(local=True, spawn=True, instances=(1, 2), concurrency=(1, 4))
     assert spawned.n_points == 1 + 2 * 2
+
+
+def test_the_sweep_takes_acts_gnn_device_as_its_default(events, monkeypatch):
+    # it ran on the CPU whatever ACTS_GNN_DEVICE said, unlike reconstruct and serve
+    monkeypatch.setenv("ACTS_GNN_DEVICE", "tpu")
+    with pytest.raises(ConfigError) as refused:
+        run_sweep(SweepConfig(local=True, n_events=1, warmup=0), events)
+    assert str(refused.value) == (
+        "unknown device 'tpu' (from ACTS_GNN_DEVICE); use cpu, cuda, cuda:N or auto"
+    )

@@ -47,3 +47,14 @@ def test_a_cuda_name_is_cuda_or_cuda_and_an_index_torch_sees(monkeypatch):
     assert str(raised.value) == (
         "device 'cuda:2' requested but torch sees 2 CUDA device(s): cuda:0 to cuda:1"
     )
+
+
+def test_a_service_takes_the_environment_s_device_else_the_cpu(monkeypatch):
+    from acts_gnn.cuda.device import service_device
+
+    monkeypatch.delenv("ACTS_GNN_DEVICE", raising=False)
+    assert service_device() == "cpu" and service_device("cpu") == "cpu"
+    monkeypatch.setenv("ACTS_GNN_DEVICE", "tpu")  # benchmark ignored it: a CPU run
+    with pytest.raises(ConfigError, match=r"^unknown device 'tpu' \(from ACTS_GNN_DEVICE\)"):
+        service_device()
+    assert service_device("cpu") == "cpu"  # the option wins
