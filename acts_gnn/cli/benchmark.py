@@ -109,7 +109,14 @@ def command(
     root_preset: RootPresetOption = "spacepoints",
     tree: TreeOption = None,
     branch: BranchOption = None,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No live view.")] = False,
+    quiet: Annotated[
+        bool,
+        typer.Option(
+            "--quiet",
+            "-q",
+            help="No live view or messages (files are still written, the results table printed).",
+        ),
+    ] = False,
 ) -> None:
     """Measure track-finding throughput and latency: local, on running servers, or spawned ones.
 

@@ -73,7 +73,10 @@ def command(
         bool, typer.Option(help="Replace an existing JSON report and existing plots.")
     ] = False,
     quiet: Annotated[
-        bool, typer.Option("--quiet", "-q", help="No progress or table (files are still written).")
+        bool,
+        typer.Option(
+            "--quiet", "-q", help="No progress, table or messages (files are still written)."
+        ),
     ] = False,
 ) -> None:
     """Efficiency, fake rate, duplicate rate (double majority) and the TrackML score."""

@@ -142,7 +142,12 @@ def command(
             "interrupted run); their tracks still go to -o and the performance report."
         ),
     ] = False,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress or tables.")] = False,
+    quiet: Annotated[
+        bool,
+        typer.Option(
+            "--quiet", "-q", help="No progress, tables or messages (files are still written)."
+        ),
+    ] = False,
 ) -> None:
     """Find track candidates in every event and write tracks, timing and performance.
 
