@@ -15,10 +15,12 @@ as bundles written before it existed do.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import numbers
 import pickle
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -209,6 +211,23 @@ class ModelBundle:
             "training": self.training.to_json(),
             "metrics": self.metrics.to_json(),
         }
+
+    def fingerprints(self, names: Sequence[str] | None = None) -> dict[str, str]:
+        """A short SHA-256 of each model's weights (``names``, default all the bundle has): its
+        parameters' names, dtypes, shapes and bytes in order, so equal weights give equal prints
+        wherever they were saved, and a reused model can be traced to the bundle it came from."""
+        import torch
+
+        modules = self._modules()
+        prints = {}
+        for name in names if names is not None else modules:
+            digest = hashlib.sha256()
+            for key, tensor in modules[name].state_dict().items():
+                values = tensor.detach().cpu().contiguous()
+                digest.update(f"{key}:{values.dtype}:{tuple(values.shape)};".encode())
+                digest.update(values.view(-1).view(torch.uint8).numpy().tobytes())
+            prints[name] = digest.hexdigest()[:16]
+        return prints
 
     def save(self, directory: str | Path) -> Path:
         """Write the bundle (each file atomically); a network file of a bundle it replaces that

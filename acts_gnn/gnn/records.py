@@ -203,12 +203,21 @@ class ReuseRecord:
     #: the earlier bundle's filter cut, when the filter was one of the stages
     filter_cut: float | None
     training: TrainingRecord
+    #: the earlier bundle's directory (absolute), and the fingerprints of the stages taken from
+    #: it (:meth:`~acts_gnn.gnn.bundle.ModelBundle.fingerprints`, as they were there); None in
+    #: records written before they were kept
+    source: str | None = None
+    fingerprints: Mapping[str, str] | None = None
 
     def to_json(self) -> dict[str, Any]:
-        """``stages, radius[, filter_cut], training``."""
+        """``stages, radius[, filter_cut][, source][, fingerprints], training``."""
         out: dict[str, Any] = {"stages": list(self.stages), "radius": self.radius}
         if self.filter_cut is not None:
             out["filter_cut"] = self.filter_cut
+        if self.source is not None:
+            out["source"] = self.source
+        if self.fingerprints is not None:
+            out["fingerprints"] = dict(self.fingerprints)
         out["training"] = self.training.to_json()
         return out
 
@@ -222,6 +231,8 @@ class ReuseRecord:
                 radius=record["radius"],
                 filter_cut=record.get("filter_cut"),
                 training=TrainingRecord.from_json(record["training"], f"{where}.training"),
+                source=record.get("source"),
+                fingerprints=record.get("fingerprints"),
             )
         except KeyError as exc:
             raise BundleError(f"{where}: missing {exc}") from exc

@@ -58,6 +58,7 @@ import copy
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -812,4 +813,6 @@ def _reuse_record(bundle: ModelBundle, stages: Sequence[str]) -> ReuseRecord:
         filter_cut=bundle.pipeline.filter_cut if "filter" in stages else None,
         # how the earlier bundle was made, without what it took from one before it
         training=replace(bundle.training, reused_stages=None),
+        source=None if bundle.path is None else str(Path(bundle.path).resolve()),
+        fingerprints=bundle.fingerprints(stages),
     )

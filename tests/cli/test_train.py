@@ -8,7 +8,7 @@ import re
 import pytest
 import torch
 
-from acts_gnn.gnn.bundle import default_bundle_dir
+from acts_gnn.gnn.bundle import ModelBundle, default_bundle_dir
 from acts_gnn.io.example import example_dir
 
 
@@ -49,6 +49,10 @@ def test_train_reuse_keeps_the_shipped_embedding_and_filter(tmp_path, run_cli):
     )
     reused = meta["training"]["reused_stages"]
     assert reused["stages"] == ["embedding", "filter"]
+    # the reused bundle is named and its stages' weights fingerprinted (neither was recorded)
+    assert reused["source"] == str(default_bundle_dir().resolve())
+    shipped_bundle = ModelBundle.load()
+    assert reused["fingerprints"] == shipped_bundle.fingerprints(["embedding", "filter"])
     assert reused["training"]["data"] == shipped["training"]["data"]
     for name in ("embedding", "filter"):
         ours = torch.load(out / f"{name}.pt", weights_only=True)

@@ -150,3 +150,34 @@ def test_a_bundle_saved_over_one_with_a_quality_network_leaves_no_stale_network(
     dataclasses.replace(bundle, quality=None, pipeline=without).save(tmp_path)
     assert not (tmp_path / "quality.pt").exists()
     assert ModelBundle.load(tmp_path).quality is None
+
+
+def test_a_reuse_record_names_its_source_and_fingerprints(tmp_path):
+    from acts_gnn.gnn.records import ReuseRecord
+
+    record = ReuseRecord(
+        ("embedding",), 0.5, None, TrainingRecord(), source="/b", fingerprints={"embedding": "ab"}
+    )
+    text = record.to_json()
+    assert list(text) == ["stages", "radius", "source", "fingerprints", "training"]
+    assert ReuseRecord.from_json(json.loads(json.dumps(text))) == record
+    older = ReuseRecord.from_json({"stages": ["embedding"], "radius": 0.5, "training": {}})
+    assert (older.source, older.fingerprints) == (None, None)  # records before them
+
+
+def test_fingerprints_follow_the_weights_not_the_files(tmp_path):
+    import torch
+
+    bundle = ModelBundle.load()
+    prints = bundle.fingerprints()
+    assert set(prints) == {"embedding", "filter", "gnn", "quality"}
+    assert all(len(p) == 16 for p in prints.values())
+    bundle.save(tmp_path)
+    assert ModelBundle.load(tmp_path).fingerprints() == prints
+    with torch.no_grad():
+        next(bundle.gnn.parameters()).view(-1)[0] += 1e-6
+    changed = bundle.fingerprints()
+    assert changed["gnn"] != prints["gnn"]
+    assert {k: v for k, v in changed.items() if k != "gnn"} == {
+        k: v for k, v in prints.items() if k != "gnn"
+    }

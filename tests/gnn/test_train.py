@@ -329,6 +329,12 @@ def test_reuse_keeps_embedding_and_filter_and_trains_the_gnn():
     assert record.stages == ("embedding", "filter")
     assert (record.radius, record.filter_cut) == (5.0, 0.2)
     assert record.training == TrainingRecord(config={"seed": 7}, how="earlier run")
+    # where the stages came from: a bundle built in memory has no directory; their fingerprints
+    # are the earlier bundle's, and this bundle's own (the same weights)
+    assert record.source is None
+    assert record.fingerprints == earlier.fingerprints(["embedding", "filter"])
+    assert record.fingerprints == bundle.fingerprints(["embedding", "filter"])
+    assert earlier.fingerprints(["gnn"]) != bundle.fingerprints(["gnn"])
     assert [h.stage for h in bundle.metrics.history] == ["filter", "gnn"]
 
 
@@ -358,6 +364,7 @@ def test_reuse_of_the_embedding_alone_trains_the_filter_and_the_gnn():
     assert bundle.pipeline.radius == 5.0
     record = bundle.training.reused_stages
     assert record.stages == ("embedding",) and record.filter_cut is None
+    assert record.fingerprints == earlier.fingerprints(["embedding"])
     assert "filter_cut" not in record.to_json()
     assert [h.stage for h in bundle.metrics.history] == ["embedding", "filter", "gnn"]
     with pytest.raises(ConfigError, match="reused stages 'filter': expected 'embedding' or"):
