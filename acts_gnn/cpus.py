@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import math
 import os
+import platform
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -30,6 +31,7 @@ __all__ = [
     "avoid_numpy_huge_pages",
     "cgroup_cpu_limit",
     "keep_freed_memory",
+    "machine",
     "numba_threads",
     "oversubscribed",
     "passive_openmp_waits",
@@ -232,3 +234,26 @@ def keep_freed_memory() -> bool:
     mallopt.argtypes, mallopt.restype = [ctypes.c_int, ctypes.c_int], ctypes.c_int
     settings = ((_M_ARENA_MAX, 1), (_M_MMAP_MAX, 0), (_M_TRIM_THRESHOLD, 2**31 - 1))
     return all([bool(mallopt(parameter, value)) for parameter, value in settings])
+
+
+def machine() -> str:
+    """One line naming this machine (CPU model, cores, Python; the GPU and torch's version if
+    torch is there)."""
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    text = f"{cpu}, {os.cpu_count()} cores, Python {platform.python_version()}"
+    try:
+        import torch
+
+        if torch.cuda.is_available():
+            text += f", GPU {torch.cuda.get_device_name(0)}"
+        text += f", torch {torch.__version__}"
+    except ImportError:
+        pass
+    return text

@@ -50,6 +50,7 @@ __all__ = [
     "ServableFinder",
     "TrackFinder",
     "TruthTrackFinder",
+    "describe_finder",
     "finder_entry",
     "finder_names",
     "make_finder",
@@ -239,6 +240,15 @@ def _served_gnn(model: str) -> bool:
         return finder_entry(model, served=True).uses_bundle
     except ConfigError:
         return True
+
+
+def describe_finder(finder: TrackFinder) -> dict[str, object]:
+    """What a finder says made its tracks (its ``describe()``, as the GNN pipeline and the
+    remote client have), else its name."""
+    describe = getattr(finder, "describe", None)
+    if callable(describe):
+        return dict(describe())
+    return {"finder": getattr(finder, "name", type(finder).__name__)}
 
 
 def make_finder(

@@ -23,7 +23,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from acts_gnn.acts.simulate import BARREL_VOLUMES  # noqa: E402
-from acts_gnn.bench.report import machine  # noqa: E402
+from acts_gnn.cpus import machine  # noqa: E402
 from acts_gnn.event import Event, count_spacepoints  # noqa: E402
 from acts_gnn.finders import make_finder  # noqa: E402
 from acts_gnn.io.source import open_events  # noqa: E402

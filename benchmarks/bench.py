@@ -48,8 +48,9 @@ keep_freed_memory()  # as `acts-gnn reconstruct` (and `serve`) run
 import numpy as np  # noqa: E402
 
 from acts_gnn.bench.harness import Served, run_point  # noqa: E402
-from acts_gnn.bench.report import machine, markdown_table, served_to_local_ratio  # noqa: E402
+from acts_gnn.bench.report import markdown_table, served_to_local_ratio  # noqa: E402
 from acts_gnn.bench.sweep import SweepConfig, run_sweep  # noqa: E402
+from acts_gnn.cpus import machine  # noqa: E402
 from acts_gnn.finders import make_finder  # noqa: E402
 from acts_gnn.io.source import open_events  # noqa: E402
 from acts_gnn.metrics.matching import MatchingConfig  # noqa: E402

@@ -24,7 +24,7 @@ import numpy as np
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from acts_gnn.bench.report import machine  # noqa: E402
+from acts_gnn.cpus import machine  # noqa: E402
 from acts_gnn.errors import ActsGnnError  # noqa: E402
 from acts_gnn.gnn.pipeline import Pipeline  # noqa: E402
 from acts_gnn.io.source import open_events  # noqa: E402

@@ -288,7 +288,8 @@ def main() -> int:
     args = parser.parse_args()
     args.instances = [int(v) for v in args.instances.split(",")]
     args.concurrency = [int(v) for v in args.concurrency.split(",")]
-    from acts_gnn.bench.report import machine, markdown_table, write_reports
+    from acts_gnn.bench.report import markdown_table, write_reports
+    from acts_gnn.cpus import machine
 
     args.outdir.mkdir(parents=True, exist_ok=True)
     info = environment()

@@ -78,7 +78,7 @@ def header(command: str) -> str:
     """The title, the command that made the tables, the machine and the date."""
     from datetime import UTC, datetime
 
-    from acts_gnn.bench.report import machine
+    from acts_gnn.cpus import machine
 
     date = datetime.now(UTC).strftime("%Y-%m-%d")
     return (

@@ -34,7 +34,7 @@ keep_freed_memory()
 
 import numpy as np  # noqa: E402
 
-from acts_gnn.bench.report import machine  # noqa: E402
+from acts_gnn.cpus import machine  # noqa: E402
 from acts_gnn.event import model_features  # noqa: E402
 from acts_gnn.finders import make_finder  # noqa: E402
 from benchmarks.bench import SAMPLES, simulate  # noqa: E402

@@ -21,8 +21,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from acts_gnn.bench.report import machine  # noqa: E402
 from acts_gnn.bench.soak import run_soak  # noqa: E402
+from acts_gnn.cpus import machine  # noqa: E402
 from acts_gnn.io.example import example_dir  # noqa: E402
 from acts_gnn.io.source import open_events  # noqa: E402
 from acts_gnn.triton.spawn import SpawnedServer  # noqa: E402

@@ -19,7 +19,12 @@ from acts_gnn.errors import ConfigError
 from acts_gnn.finders import TrackFinder, finder_entry, make_finder
 from acts_gnn.io.readers import known_without_truth
 from acts_gnn.io.source import EventSource
-from acts_gnn.reco.job import ReconstructionOutputs, ReconstructionSummary, run_reconstruction
+from acts_gnn.reco.job import (
+    ReconstructionOutputs,
+    ReconstructionSummary,
+    run_reconstruction,
+    run_record,
+)
 from acts_gnn.triton.client import RetryPolicy
 
 __all__ = [
@@ -190,12 +195,14 @@ class Reconstruction:
 
     def run(self, on_event: Callable[[], None] | None = None) -> ReconstructionSummary:
         """Reconstruct every event and write the outputs (all-or-nothing)."""
+        threads = self.threads if self.request.finder.runs_here else None
         return run_reconstruction(
             self.source,
             self.finder,
             self.request.outputs,
             on_event=on_event,
             concurrency=self.request.concurrency,
+            run=run_record(self.finder, threads),
         )
 
     def threads_warning(self) -> str | None:

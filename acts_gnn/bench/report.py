@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import math
-import platform
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -15,13 +14,13 @@ from pathlib import Path
 import numpy as np
 
 from acts_gnn.bench.harness import PointResult
+from acts_gnn.cpus import machine
 from acts_gnn.event import Event
 from acts_gnn.io.atomic import write_text_atomic
 from acts_gnn.result import STAGES
 
 __all__ = [
     "REPORT_FILES",
-    "machine",
     "markdown_table",
     "served_to_local_ratio",
     "write_perf_data",
@@ -31,30 +30,6 @@ __all__ = [
 
 #: what :func:`write_reports` writes in its directory
 REPORT_FILES = ("benchmark.json", "benchmark.md", "throughput.png", "latency.png", "stages.png")
-
-
-def machine() -> str:
-    """One line naming this machine (CPU model, cores, GPU if torch sees one)."""
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    import os
-
-    text = f"{cpu}, {os.cpu_count()} cores, Python {platform.python_version()}"
-    try:
-        import torch
-
-        if torch.cuda.is_available():
-            text += f", GPU {torch.cuda.get_device_name(0)}"
-        text += f", torch {torch.__version__}"
-    except ImportError:
-        pass
-    return text
 
 
 def _ms(seconds: float) -> str:

@@ -14,7 +14,7 @@ from __future__ import annotations
 import copy
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, fields, replace
+from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -299,6 +299,21 @@ class Pipeline:
         from acts_gnn.gnn.compiled import kernels_cached
 
         return self.engine == "compiled" and not kernels_cached()
+
+    def describe(self) -> dict[str, object]:
+        """What made this finder's tracks, for a run's record: its name, the bundle (directory
+        and the fingerprints of its models' weights), device, engine, precision and the pipeline
+        settings it runs with (the bundle's, with the caller's overrides)."""
+        path = self.bundle.path
+        return {
+            "finder": self.name,
+            "bundle": None if path is None else str(Path(path).resolve()),
+            "fingerprints": self.bundle.fingerprints(),
+            "device": self.device,
+            "engine": self.engine,
+            "precision": self.precision,
+            "pipeline": asdict(self.config),
+        }
 
     def __repr__(self) -> str:
         return (

@@ -15,17 +15,19 @@ import contextlib
 import sys
 import time
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from fnmatch import fnmatch
 from pathlib import Path
 
+from acts_gnn.cpus import machine
 from acts_gnn.errors import ConfigError, OutputError, OutputRefusedError
 from acts_gnn.event import Event
-from acts_gnn.finders import TrackFinder
+from acts_gnn.finders import TrackFinder, describe_finder
 from acts_gnn.interrupts import interrupts_held
 from acts_gnn.io.atomic import check_output, check_still_absent, stage_text
+from acts_gnn.io.jsontext import json_text
 from acts_gnn.io.source import EventSource
 from acts_gnn.io.timing import TimingReport
 from acts_gnn.io.tracks import (
@@ -39,7 +41,7 @@ from acts_gnn.metrics.matching import MatchingConfig
 from acts_gnn.metrics.performance import PerformanceAccumulator, PerformanceReport
 from acts_gnn.result import EventTiming, TrackingResult
 
-__all__ = ["ReconstructionOutputs", "ReconstructionSummary", "run_reconstruction"]
+__all__ = ["ReconstructionOutputs", "ReconstructionSummary", "run_reconstruction", "run_record"]
 
 
 @dataclass(frozen=True)
@@ -253,6 +255,7 @@ def run_reconstruction(
     min_track_sizes: Sequence[int] = (3, 5),
     on_event: Callable[[EventTiming], None] | None = None,
     concurrency: int = 1,
+    run: Mapping[str, object] | None = None,
 ) -> ReconstructionSummary:
     """Reconstruct every event of ``source`` with ``finder`` and write the outputs.
 
@@ -266,6 +269,8 @@ def run_reconstruction(
         on_event: called after each event (for progress bars).
         concurrency: events reconstructed at once; ``finder.reconstruct`` must be thread-safe
             when above one (the remote client is).
+        run: what made the tracks and where (default: :func:`run_record` of ``finder``),
+            written as ``run`` into the timing and performance JSON reports.
 
     Raises:
         InputFormatError: an input event is malformed, or two share a number (nothing is
@@ -273,6 +278,7 @@ def run_reconstruction(
         OutputError: an output cannot be written.
         ConfigError: no events, or ``source`` holds something else.
     """
+    run = dict(run) if run is not None else run_record(finder)
     source = EventSource.of(source)
     if len(source) == 0:
         raise ConfigError("no events to reconstruct")
@@ -309,9 +315,13 @@ def run_reconstruction(
                 # the run's wall time: reading, finding and writing, all but the tracks' close
                 report = TimingReport.from_timings(tally.timings, time.perf_counter() - start)
                 performance = tally.performance()
+                recorded = {"run": run}
                 texts = (
-                    (outputs.timing_json, report.json_text()),
-                    (outputs.performance_json, performance and performance.to_json()),
+                    (outputs.timing_json, json_text({**report.as_dict(), **recorded})),
+                    (
+                        outputs.performance_json,
+                        performance and json_text({**performance.as_dict(), **recorded}),
+                    ),
                 )
                 staged_reports = [
                     stage_text(staged, path, text, replace=outputs.overwrite)
@@ -345,6 +355,27 @@ def run_reconstruction(
         n_with_truth=tally.with_truth,
         removed=removed,
     )
+
+
+def run_record(finder: TrackFinder, threads: int | None = None) -> dict[str, object]:
+    """What made a run's tracks and where, for its reports: acts-gnn's version, when it
+    started, this machine, the CPU threads of a finder run here (None: not known), and the
+    finder's own description (:func:`~acts_gnn.finders.describe_finder`: for the GNN pipeline
+    its bundle and the fingerprints of its weights, device, precision and settings)."""
+    from datetime import UTC, datetime
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        acts_gnn = version("acts-gnn")
+    except PackageNotFoundError:  # run from a source tree
+        acts_gnn = None
+    return {
+        "acts_gnn": acts_gnn,
+        "started": datetime.now(UTC).isoformat(timespec="seconds"),
+        "machine": machine(),
+        "threads": threads,
+        "finder": describe_finder(finder),
+    }
 
 
 def _remove_other_runs_files(csv_dir: Path, event_ids: set[int]) -> int:

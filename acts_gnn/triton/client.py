@@ -65,6 +65,7 @@ from acts_gnn.errors import (
     WrongProtocolError,
 )
 from acts_gnn.event import Event
+from acts_gnn.finders import describe_finder
 from acts_gnn.result import STAGES, EventTiming, TrackingResult
 from acts_gnn.triton.contract import (
     DEFAULT_PORTS,
@@ -368,6 +369,19 @@ class RemotePipeline:
         return (
             f"RemotePipeline(urls={self.urls!r}, model={self.model!r}, protocol={self.protocol!r})"
         )
+
+    def describe(self) -> dict[str, object]:
+        """What made this finder's tracks, for a run's record: the servers and the model asked
+        (what they run is theirs to say), and the finder run when none answered."""
+        described: dict[str, object] = {
+            "finder": self.name,
+            "servers": list(self.urls),
+            "model": self.model,
+            "protocol": self.protocol,
+        }
+        if self.fallback is not None:
+            described["fallback"] = describe_finder(self.fallback)
+        return described
 
     def _client(self, url: str) -> Any:
         with self._lock:

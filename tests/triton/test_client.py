@@ -332,3 +332,16 @@ def test_a_timeout_no_request_can_meet_is_refused(timeout):
     with pytest.raises(ConfigError) as info:
         RemotePipeline("a:1", "m", timeout_s=timeout)
     assert str(info.value) == f"--timeout-s must be a number of seconds above 0, got {timeout:g}"
+
+
+def test_the_remote_client_describes_the_servers_it_asks():
+    remote = RemotePipeline(
+        ["localhost:18999", "grpc://other"], "gnn_tracking", fallback=TruthTrackFinder()
+    )
+    assert remote.describe() == {
+        "finder": "remote:gnn_tracking",
+        "servers": ["localhost:18999", "other:8001"],
+        "model": "gnn_tracking",
+        "protocol": "grpc",
+        "fallback": {"finder": "truth"},
+    }
