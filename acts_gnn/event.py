@@ -249,8 +249,12 @@ class Particles:
         """Build the table from momentum components (GeV) instead of pT, η, φ."""
         px64, py64, pz64 = (np.asarray(v, dtype=np.float64) for v in (px, py, pz))
         pt = np.hypot(px64, py64)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            eta = np.arcsinh(np.where(pt > 0, pz64 / pt, np.sign(pz64) * np.inf))
+        # no floating-point exception on any row (inside an ACTS job one ends it): nothing
+        # divided by 0, and no 0 · ∞ for a particle at rest along z
+        moving = pt > 0
+        eta = np.where(
+            moving, np.arcsinh(pz64 / np.where(moving, pt, 1.0)), np.copysign(np.inf, pz64)
+        )
         return cls(
             particle_id=particle_id,
             pt=pt,

@@ -99,8 +99,23 @@ def generated_from_table(particles: Particles) -> GeneratedParticles:
 
 
 def read_generated(path: str | Path) -> GeneratedParticles:
-    """:func:`generated_from_table` of the table at ``path``."""
-    return generated_from_table(read_trackml_particles(path))
+    """:func:`generated_from_table` of the table at ``path``.
+
+    Raises:
+        InputFormatError: the table cannot be read, or a charged particle in it has no
+            transverse momentum (px = py = 0: it would run along the beam line, its η infinite,
+            which no simulation can start).
+    """
+    particles = read_trackml_particles(path)
+    along_beam = np.flatnonzero((particles.charge != 0) & (particles.pt == 0))
+    if len(along_beam):
+        raise InputFormatError(
+            path,
+            f"line {along_beam[0] + 2}",
+            "a charged particle with px = py = 0 (along the beam line, η infinite), expected "
+            "one with transverse momentum",
+        )
+    return generated_from_table(particles)
 
 
 def _nearest_in_z(vertex_z: np.ndarray, z: np.ndarray) -> np.ndarray:
