@@ -99,6 +99,10 @@ _OUTPUT_SUFFIXES = (
 )
 
 
+#: the most events one run simulates: event files are named with nine digits
+MAX_EVENTS = 10**9
+
+
 @dataclass(frozen=True)
 class SimulationConfig:
     """What to simulate (units in the names)."""
@@ -117,8 +121,8 @@ class SimulationConfig:
 
     def check(self) -> None:
         """Raise :class:`ConfigError` for values that cannot be simulated."""
-        if self.events < 1:
-            raise ConfigError(f"--events must be at least 1, got {self.events}")
+        if not 1 <= self.events <= MAX_EVENTS:  # beyond, the file names' nine digits end
+            raise ConfigError(f"--events must be from 1 to {MAX_EVENTS:,}, got {self.events}")
         if not 0 <= self.seed < 2**63:  # ACTS's random numbers take no other
             raise ConfigError(f"--seed must be from 0 to 2^63 − 1, got {self.seed}")
         if self.particle_tables:

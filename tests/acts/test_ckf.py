@@ -35,7 +35,7 @@ def test_a_measurement_goes_to_the_longest_track_and_ties_to_the_first():
 
 
 def test_refuses_impossible_settings_before_starting_acts():
-    with pytest.raises(ConfigError, match="--events must be at least 1"):
+    with pytest.raises(ConfigError, match="--events must be from 1 to"):
         run_ckf(SimulationConfig(events=0))
     with pytest.raises(ConfigError, match="min_measurements"):
         run_ckf(CONFIG, settings=CkfSettings(min_measurements=1))

@@ -187,8 +187,10 @@ def test_displaced_particles_are_secondaries_whose_hits_start_where_they_do(tmp_
 
 
 def test_refuses_bad_settings_and_full_directories(tmp_path):
-    with pytest.raises(ConfigError, match="--events must be at least 1"):
-        simulate(SimulationConfig(events=0), tmp_path)
+    for events in (0, 10**9 + 1, 10**20):  # 10²⁰: "wrote 0 files", exit 0 (a float's linspace)
+        with pytest.raises(ConfigError) as refused:
+            simulate(SimulationConfig(events=events), tmp_path)
+        assert str(refused.value) == f"--events must be from 1 to 1,000,000,000, got {events}"
     for seed in (-1, 2**64):  # ACTS refused them only when the chain ran: internal errors
         with pytest.raises(ConfigError, match=rf"^--seed must be from 0 to 2\^63 − 1, got {seed}$"):
             simulate(SimulationConfig(seed=seed), tmp_path)
