@@ -24,6 +24,7 @@ pyacts offers the source links only per space point, so reading them is a Python
 from __future__ import annotations
 
 import itertools
+import numbers
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -110,7 +111,9 @@ def _define() -> type:
         Args:
             input_spacepoints: event-store name of the ``acts.SpacePointContainer``.
             output_prototracks: event-store name of the ``ProtoTrackContainer`` written.
-            model: backend (``gnn_tracking``, ``gnn_tracking_walk``, ``unrolling_tracking``).
+            model: a served backend's name (``gnn_tracking``, ``gnn_tracking_walk``,
+                ``gnn_tracking_components``, ``unrolling_tracking``, ``null_tracking``, or one
+                an ``$ACTS_GNN_FINDERS`` plug-in registers).
             url: a Triton server ``host:port``, or a list of them (failover); None runs
                 locally.
             bundle, device, max_neighbours: the local pipeline's model bundle, device (cpu)
@@ -118,6 +121,8 @@ def _define() -> type:
             timeout_s: per-request timeout with ``url`` (60 s); refused without.
             min_size: smallest candidate kept (space points).
             labels: a ``features → labels`` function replacing model/url (tests, custom finders).
+            keep_labels: keep every event's labels in :attr:`labels_by_event` (to score them
+                after the run; its memory grows with the events, ~2 MB per μ = 200 event).
             level: ACTS log level of the algorithm.
         """
 
@@ -134,9 +139,12 @@ def _define() -> type:
             max_neighbours: int | None = None,
             min_size: int = 3,
             labels: LabelFunction | None = None,
+            keep_labels: bool = False,
             level=None,
             name: str = "GnnTrackFinding",
         ) -> None:
+            if isinstance(min_size, bool) or not isinstance(min_size, numbers.Integral):
+                raise ConfigError(f"min_size must be a whole number, got {min_size!r}")
             if min_size < 1:
                 raise ConfigError(f"min_size must be at least 1, got {min_size}")
             examples.IAlgorithm.__init__(self, name, level or acts.logging.INFO)
@@ -160,8 +168,10 @@ def _define() -> type:
             )
             self._prototracks.initialize(output_prototracks)
             self._lock = threading.Lock()
-            #: per event number: (first measurement index of each space point, its label)
+            #: with ``keep_labels``, per event number: (first measurement index of each space
+            #: point, its label)
             self.labels_by_event: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+            self.keep_labels = keep_labels
             self.n_spacepoints = 0
             self.n_prototracks = 0
             self.seconds = 0.0
@@ -190,9 +200,10 @@ def _define() -> type:
             n_prototracks = len(prototracks)
             self._prototracks(context, prototracks)  # moves the container into the store
             elapsed = time.perf_counter() - start
-            first = np.array([m[0] if m else -1 for m in measurements], dtype=np.int64)
             with self._lock:
-                self.labels_by_event[int(context.eventNumber)] = (first, labels)
+                if self.keep_labels:
+                    first = np.array([m[0] if m else -1 for m in measurements], dtype=np.int64)
+                    self.labels_by_event[int(context.eventNumber)] = (first, labels)
                 self.n_spacepoints += len(x)
                 self.n_prototracks += n_prototracks
                 self.seconds += elapsed

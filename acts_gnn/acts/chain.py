@@ -117,14 +117,15 @@ def _counter(acts, collections: dict[str, type]):
     return CollectionCounter()
 
 
-def _acts_gnn_performance(csv_dir: Path, finder) -> dict:
-    """acts-gnn's evaluation of the finder's labels on the events the chain simulated."""
+def _acts_gnn_performance(csv_dir: Path, finder, min_size: int) -> dict:
+    """acts-gnn's evaluation of the finder's labels on the events the chain simulated, its
+    candidates those ACTS got (``min_size`` space points or more)."""
     from acts_gnn.event import find_sorted
     from acts_gnn.io.source import open_events
     from acts_gnn.metrics.matching import MatchingConfig
     from acts_gnn.metrics.performance import PerformanceAccumulator
 
-    accumulator = PerformanceAccumulator(MatchingConfig(), (3,))
+    accumulator = PerformanceAccumulator(MatchingConfig(), (min_size,))
     for event in open_events([csv_dir]):
         first, labels = finder.labels_by_event[event.event_id]
         order = np.argsort(first)
@@ -183,6 +184,7 @@ def run_chain(config: ChainConfig) -> ChainResult:
             bundle=config.bundle,
             device=config.device,
             min_size=config.min_size,
+            keep_labels=True,  # scored by acts-gnn's evaluation after the run
             level=acts.logging.WARNING,
         )
         s.addAlgorithm(finder)
@@ -228,7 +230,7 @@ def run_chain(config: ChainConfig) -> ChainResult:
         start = time.perf_counter()
         s.run()
         wall = time.perf_counter() - start
-        ours = _acts_gnn_performance(csv_dir, finder)
+        ours = _acts_gnn_performance(csv_dir, finder, config.min_size)
         del simulation, s, to_tracks
     totals = counter.totals
     return ChainResult(

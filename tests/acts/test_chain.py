@@ -112,3 +112,32 @@ def test_the_local_algorithm_in_a_default_sequencer_raises_no_fpe():
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
     assert "FPE" not in run.stdout + run.stderr
     assert int(run.stdout.split("PROTOTRACKS")[1]) > 0
+
+
+def test_acts_gnn_scores_the_candidates_acts_got_at_any_min_size():
+    # it scored every candidate of ≥ 3 points whatever min_size dropped: 0 proto-tracks, yet
+    # acts-gnn's efficiency 98%
+    large = run_chain(dataclasses.replace(CONFIG, min_size=8))
+    assert large.acts_gnn["min_track_spacepoints"] == 8
+    assert large.acts_gnn["n_tracks"] == large.n_prototracks > 0
+
+
+def test_the_algorithm_keeps_no_labels_unless_asked():
+    # every event's labels stayed in memory for the whole job (~2 MB per μ = 200 event)
+    from acts_gnn.acts.algorithm import GnnTrackFinding
+
+    def labels(features):
+        return np.zeros(len(features), np.int64)
+
+    assert GnnTrackFinding(labels=labels).keep_labels is False
+    assert GnnTrackFinding(labels=labels, keep_labels=True).keep_labels is True
+
+
+def test_the_algorithm_refuses_a_size_that_is_no_whole_number():
+    from acts_gnn.acts.algorithm import GnnTrackFinding
+    from acts_gnn.errors import ConfigError
+
+    for size in ("3", 2.5, True):  # "3" was a TypeError from a comparison
+        with pytest.raises(ConfigError) as refused:
+            GnnTrackFinding(labels=np.zeros_like, min_size=size)
+        assert str(refused.value) == f"min_size must be a whole number, got {size!r}"
