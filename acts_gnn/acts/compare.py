@@ -16,7 +16,13 @@ from acts_gnn.io.atomic import atomic_path
 from acts_gnn.io.source import open_events
 from acts_gnn.io.trackml import read_trackml_particles
 
-__all__ = ["Comparison", "compare_with_trackml", "trackml_tables"]
+__all__ = [
+    "Comparison",
+    "Sample",
+    "compare_with_trackml",
+    "read_trackml_sample",
+    "trackml_tables",
+]
 
 
 @dataclass(frozen=True)
@@ -143,19 +149,32 @@ def trackml_tables(trackml: str | Path) -> list[Path]:
     return tables
 
 
-def compare_with_trackml(simulated: str | Path, trackml: str | Path) -> Comparison:
-    """Read simulated ACTS CSV events and the TrackML particle tables and full-event hit files.
-
-    Args:
-        simulated: directory written by ``acts-gnn simulate``.
-        trackml: the TrackML data folder, holding ``particles/`` and ``full_events/``.
+def read_trackml_sample(trackml: str | Path) -> Sample:
+    """The TrackML side of a comparison, read whole from the folder ``trackml`` (its
+    ``particles/`` tables and ``full_events/`` hit files): read before a simulation, a malformed
+    file stops the run before any event is written.
 
     Raises:
-        InputFormatError: a folder is missing or holds no events.
+        InputFormatError: a folder is missing or holds no events, or a file is malformed.
     """
     tables = trackml_tables(trackml)
     real_particles = [read_trackml_particles(p) for p in tables]
     real_hits = [len(e) for e in open_events([Path(trackml) / "full_events"])]
+    return _sample("TrackML", real_particles, real_hits)
+
+
+def compare_with_trackml(simulated: str | Path, trackml: str | Path | Sample) -> Comparison:
+    """Read simulated ACTS CSV events and compare them with TrackML's.
+
+    Args:
+        simulated: directory written by ``acts-gnn simulate``.
+        trackml: the TrackML data folder, holding ``particles/`` and ``full_events/``, or its
+            :func:`read_trackml_sample`.
+
+    Raises:
+        InputFormatError: a folder is missing or holds no events.
+    """
+    real = trackml if isinstance(trackml, Sample) else read_trackml_sample(trackml)
     sim_tables, sim_points = [], []
     for event in open_events([simulated]):
         if event.truth is None:
@@ -163,6 +182,5 @@ def compare_with_trackml(simulated: str | Path, trackml: str | Path) -> Comparis
         sim_tables.append(event.truth.particles)
         sim_points.append(len(event))
     return Comparison(
-        simulated=_sample("simulated (acts-gnn)", sim_tables, sim_points),
-        trackml=_sample("TrackML", real_particles, real_hits),
+        simulated=_sample("simulated (acts-gnn)", sim_tables, sim_points), trackml=real
     )

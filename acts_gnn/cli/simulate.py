@@ -123,7 +123,7 @@ def command(
     space points), readable by every acts-gnn command. Needs pyacts (pip install
     'acts-gnn[acts]').
     """
-    _refuse_before_simulating(ctx, particles_from, compare_trackml)
+    trackml = _refuse_before_simulating(ctx, particles_from, compare_trackml)
     from acts_gnn.acts.pileup import PileupModel
     from acts_gnn.acts.simulate import SimulationConfig, simulate
     from acts_gnn.acts.tables import table_paths
@@ -156,25 +156,26 @@ def command(
     if compare_trackml is not None:
         from acts_gnn.acts.compare import compare_with_trackml
 
-        comparison = compare_with_trackml(output, compare_trackml)
+        comparison = compare_with_trackml(output, trackml)
         make_console(quiet=quiet).print(comparison.table())
         for path in comparison.plot(output / "comparison"):
             console.print(f"wrote {path}")
 
 
-def _refuse_before_simulating(ctx, particles_from, compare_trackml) -> None:
+def _refuse_before_simulating(ctx, particles_from, compare_trackml):
     """Refuse --pileup and --signal given with --particles-from, whose tables replace the
-    pile-up model (the library refuses its other settings; these two have defaults), and a
-    mistyped --compare-trackml folder."""
+    pile-up model (the library refuses its other settings; these two have defaults); read the
+    --compare-trackml folder (its sample, or None), so that a mistyped folder or a malformed file
+    stops the run before any event is written."""
     from acts_gnn.errors import ConfigError
-
-    if compare_trackml is not None:
-        from acts_gnn.acts.compare import trackml_tables
-
-        trackml_tables(compare_trackml)
 
     given = given_on_command_line(ctx, ("pileup", "signal")) if particles_from is not None else []
     if given:
         raise ConfigError(
             f"{', '.join(given)}: settings of the pile-up model, which --particles-from replaces"
         )
+    if compare_trackml is None:
+        return None
+    from acts_gnn.acts.compare import read_trackml_sample
+
+    return read_trackml_sample(compare_trackml)

@@ -354,6 +354,18 @@ def test_a_mistyped_trackml_folder_is_refused_before_simulating(tmp_path, run_cl
         assert not (tmp_path / "sim").exists()
         (trackml / "particles").mkdir(parents=True, exist_ok=True)
         (trackml / "particles" / "event000001000-particles.csv").write_text("")
+    # a malformed file: the events were written, then the run failed with exit 2 (and a rerun
+    # was refused: "already holds event files")
+    (trackml / "full_events").mkdir()
+    (trackml / "full_events" / "event000001000-hits.csv").write_text(
+        "hit_id,x,y,z,volume_id,layer_id,module_id\n1,30,0,1,8,2,1\n"
+    )
+    (trackml / "particles" / "event000001000-particles.csv").write_text("particle_id,vx\n1,0\n")
+    result = run_cli(
+        "simulate", "-o", tmp_path / "sim", "--pileup", "1", "--compare-trackml", trackml
+    )
+    assert result.exit_code == 2 and "particles.csv: column 'vy': missing" in result.stderr
+    assert not (tmp_path / "sim").exists()
 
 
 def test_pileup_settings_with_particle_tables_are_refused(tmp_path, run_cli):
@@ -368,3 +380,17 @@ def test_pileup_settings_with_particle_tables_are_refused(tmp_path, run_cli):
         "--particles-from replaces\n",
     )
     assert not (tmp_path / "sim").exists()
+
+
+def test_the_simulation_is_compared_with_trackml(tmp_path, run_cli, shared_data):
+    pytest.importorskip("acts", reason="pyacts is not installed (pip install 'acts-gnn[acts]')")
+    result = run_cli(
+        "simulate", "-o", tmp_path / "sim", "--pileup", "1", "--compare-trackml",
+        shared_data / "trackml",
+    )  # fmt: skip
+    assert result.exit_code == 0, result.stderr
+    assert "(21 ev.)" in result.stdout and "(2 ev.)" in result.stdout  # tables, full events
+    assert sorted(p.name for p in (tmp_path / "sim" / "comparison").iterdir()) == [
+        "eta_simulated_vs_trackml.png",
+        "pt_simulated_vs_trackml.png",
+    ]
