@@ -63,6 +63,7 @@ __all__ = [
     "REGIONS",
     "SimulationConfig",
     "SimulationSequencer",
+    "event_files",
     "finish_events",
     "region_rows",
     "simulate",
@@ -563,22 +564,46 @@ def finish_events(events_dir: Path, config: SimulationConfig, events: range | No
 _DONE, _FAILED = "acts-gnn-simulated-event ", "acts-gnn-simulation-failed "
 
 
+class _DoneEvents:
+    """Reports each event when it is done (its files written): the reader says when an event
+    starts, and in a one-thread Sequencer the event before it is then done; the last one is
+    done once the run and its finishing are (:meth:`finish`)."""
+
+    def __init__(self, on_done: Callable[[int], None] | None) -> None:
+        self._on_done = on_done
+        self._running: int | None = None
+
+    def started(self, number: int) -> None:
+        self.finish()
+        self._running = number
+
+    def finish(self) -> None:
+        if self._running is not None and self._on_done is not None:
+            self._on_done(self._running)
+        self._running = None
+
+
+def _ignore_interrupts() -> None:
+    """In a worker before it starts Python: SIGINT ignored (Python keeps it so)."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
 def _run_part(scratch: Path) -> int:
     """A worker process of :func:`simulate` (``python -m acts_gnn.acts.simulate SCRATCH``): the
     event numbers of ``SCRATCH/part.pickle`` simulated and finished into ``SCRATCH/events``, a
-    line on stdout per event started and one for an error."""
+    line on stdout per event done and one for an error."""
     import pickle
 
     config, events = pickle.loads((scratch / "part.pickle").read_bytes())
-
-    def started(number: int) -> None:
-        print(f"{_DONE}{number}", flush=True)
-
+    done = _DoneEvents(lambda number: print(f"{_DONE}{number}", flush=True))
     try:
-        run = simulation_sequencer(config, scratch, started, events=events)
+        run = simulation_sequencer(config, scratch, done.started, events=events)
         run.sequencer.run()
         del run
         finish_events(scratch / "events", config, events)
+        done.finish()
     except Exception as exc:  # the parent raises it again as one line, with its exit code
         text = str(exc) if isinstance(exc, ActsGnnError) else f"{type(exc).__name__}: {exc}"
         code = getattr(exc, "exit_code", 1)
@@ -615,6 +640,9 @@ def _run_in_parts(
                 [sys.executable, "-m", "acts_gnn.acts.simulate", str(part)],
                 stdout=subprocess.PIPE,
                 text=True,
+                # Ctrl-C reaches the whole process group: the parent stops the workers (below),
+                # and a worker's own KeyboardInterrupt would print its traceback
+                preexec_fn=_ignore_interrupts,
             )
             workers.append(worker)
             selector.register(worker.stdout, selectors.EVENT_READ)
@@ -653,7 +681,7 @@ def _run_in_parts(
     return events_dir
 
 
-def _event_files(directory: Path) -> list[Path]:
+def event_files(directory: Path) -> list[Path]:
     """The files of simulated events in ``directory`` (eventNNN-<one of the
     :data:`_OUTPUT_SUFFIXES`>.csv[.gz]; not, say, proto-track files written beside them)."""
     return sorted(
@@ -696,7 +724,7 @@ def simulate(
     refuse_system_path(output, "directory")
     if output.exists() and not output.is_dir():
         raise OutputRefusedError(f"{output}: is a file, not a directory (-o takes a directory)")
-    if output.exists() and any(output.glob("event*-*.csv*")) and not overwrite:
+    if output.exists() and event_files(output) and not overwrite:
         raise OutputRefusedError(
             f"{output}: already holds event files (choose an empty directory, or --force to "
             "replace them)"
@@ -726,16 +754,18 @@ def _simulate_into(
         if min(jobs, config.events) > 1:
             events_dir = _run_in_parts(config, Path(scratch), on_event, min(jobs, config.events))
         else:
-            run = simulation_sequencer(config, Path(scratch), on_event)
+            done = _DoneEvents(on_event)
+            run = simulation_sequencer(config, Path(scratch), done.started)
             run.sequencer.run()
             events_dir = run.events_dir
             del run
             finish_events(events_dir, config)
+            done.finish()
         # the event files there step aside into the scratch folder (removed with it) before
         # the new ones move in; should a move fail, or Ctrl-C come, the new go and the old return
         aside = Path(scratch) / "replaced"
         aside.mkdir()
-        replaced = _event_files(output)
+        replaced = event_files(output)
         written: list[Path] = []
         try:
             for old in replaced:

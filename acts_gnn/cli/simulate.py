@@ -125,7 +125,7 @@ def command(
     """
     trackml = _refuse_before_simulating(ctx, particles_from, compare_trackml)
     from acts_gnn.acts.pileup import PileupModel
-    from acts_gnn.acts.simulate import SimulationConfig, simulate
+    from acts_gnn.acts.simulate import SimulationConfig, event_files, simulate
     from acts_gnn.acts.tables import table_paths
     from acts_gnn.cli._progress import event_progress
     from acts_gnn.cpus import available_cpus
@@ -149,10 +149,11 @@ def command(
     )
     console = make_console(stderr=True, quiet=quiet)
     what = f"simulate {particles_from.name}" if particles_from else f"simulate μ={pileup:g}"
+    earlier = set(event_files(output)) if output.is_dir() else set()
     with event_progress(console, events, what) as advance:
         jobs = available_cpus() if jobs is None else jobs
         written = simulate(config, output, on_event=advance, jobs=jobs, overwrite=force)
-    console.print(f"wrote {len(written)} files ({events} event{'s' * (events != 1)}) to {output}")
+    console.print(_wrote(written, events, output, len(earlier - set(written))))
     if compare_trackml is not None:
         from acts_gnn.acts.compare import compare_with_trackml
 
@@ -160,6 +161,16 @@ def command(
         make_console(quiet=quiet).print(comparison.table())
         for path in comparison.plot(output / "comparison"):
             console.print(f"wrote {path}")
+
+
+def _wrote(written: list, events: int, output: Path, removed: int) -> str:
+    """What the run wrote, and the files of an earlier run's events it removed (--force)."""
+    text = f"wrote {len(written)} files ({events} event{'s' * (events != 1)}) to {output}"
+    if removed:
+        text += (
+            f"; removed {removed} file{'s' * (removed != 1)} of events an earlier run wrote there"
+        )
+    return text
 
 
 def _refuse_before_simulating(ctx, particles_from, compare_trackml):

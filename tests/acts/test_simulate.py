@@ -23,8 +23,13 @@ def _files(directory):
 def test_tiny_event_reads_back_and_truth_backend_is_perfect(tmp_path, run_cli):
     config = SimulationConfig(events=2, seed=3, model=PileupModel(pileup=2, signal_particles=5))
     seen = []
-    written = simulate(config, tmp_path / "sim", on_event=seen.append)
-    assert seen == [0, 1]
+
+    def done(number):  # reported once its files are written (it was when the event started)
+        written = (tmp_path / "sim").glob(f".simulate-*/events/event{number:09d}-spacepoint.csv")
+        seen.append((number, len(list(written))))
+
+    written = simulate(config, tmp_path / "sim", on_event=done)
+    assert seen == [(0, 1), (1, 1)]
     assert sorted(p.name for p in written) == sorted(
         f"event{n:09d}-{kind}.csv"
         for n in (0, 1)
@@ -251,6 +256,24 @@ def test_overwrite_replaces_the_event_files_once_the_new_ones_are_made(tmp_path)
     assert all(p.name.startswith("event000000000-") for p in written)
 
 
+def test_files_the_simulation_never_writes_are_no_reason_to_refuse(tmp_path, run_cli):
+    # a folder holding only proto-tracks was refused as "holds event files", though --force
+    # would have kept them
+    (tmp_path / "event000000000-prototracks.csv").write_text("mine")
+    written = simulate(SimulationConfig(model=PileupModel(pileup=1)), tmp_path)
+    assert (tmp_path / "event000000000-prototracks.csv").read_text() == "mine"
+    assert len(written) == 6
+    # --force with fewer events: what went of the earlier run is said (it went silently)
+    (tmp_path / "event000000001-hits.csv").write_text("an earlier run's\n")
+    result = run_cli("simulate", "-o", tmp_path, "--pileup", "1", "--force")
+    assert (result.exit_code, result.stderr) == (
+        0,
+        f"wrote 6 files (1 event) to {tmp_path}; removed 1 file of events an earlier run wrote "
+        "there\n",
+    )
+    assert not (tmp_path / "event000000001-hits.csv").exists()
+
+
 def test_a_move_that_fails_midway_puts_the_old_event_files_back(tmp_path, monkeypatch):
     from pathlib import Path
 
@@ -323,6 +346,19 @@ def test_a_failed_worker_is_one_error_with_its_exit_code_and_nothing_written(tmp
     with pytest.raises(ActsGnnError, match=r"a simulation worker died \(exit code 3\)"):
         simulate(config, tmp_path / "out", jobs=2)
     assert list((tmp_path / "out").iterdir()) == []  # one it found is kept, empty
+
+
+def test_the_workers_leave_ctrl_c_to_their_parent(tmp_path, monkeypatch):
+    # Ctrl-C reaches the terminal's whole process group: a worker's KeyboardInterrupt printed
+    # its traceback beside the parent's one line; the parent stops the workers itself
+    import sys
+
+    from acts_gnn.errors import ActsGnnError
+
+    interrupted = "kill -INT $$; echo acts-gnn-simulation-failed 2 went on; exit 1"
+    monkeypatch.setattr(sys, "executable", _fake_python(tmp_path, interrupted))
+    with pytest.raises(ActsGnnError, match=r"^went on$"):  # SIGINT ignored; not "died (-2)"
+        simulate(SimulationConfig(events=2, model=PileupModel(pileup=1)), tmp_path / "o", jobs=2)
 
 
 @pytest.mark.parametrize("failure", [RuntimeError("ACTS failed"), KeyboardInterrupt()])
