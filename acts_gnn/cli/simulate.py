@@ -84,8 +84,8 @@ def command(
             help="Simulate another generator's particles instead of the pile-up model: a "
             "folder of TrackML particle tables (eventNNN-particles.csv[.gz]), one per event in "
             "file-name order — e.g. ../shared/data/trackml/particles (Pythia8 ttbar + μ = 200 "
-            "with Geant4's secondaries). --pileup and --signal are then not used; --jets, "
-            "--displaced and --hard-vertices are refused.",
+            "with Geant4's secondaries). The pile-up model's settings (--pileup, --signal, "
+            "--jets, --displaced, --hard-vertices) are then refused.",
         ),
     ] = None,
     jobs: Annotated[
