@@ -84,10 +84,38 @@ class _OneLineUsageErrors:
 
     def parse_args(self, ctx, args):
         given = list(args)  # the parser consumes them
+        if not isinstance(self, TyperGroup):  # a group's arguments are its command's
+            _refuse_empty_paths(self.get_params(ctx), given)
         try:
             return super().parse_args(ctx, args)
         except Exception as error:
             _raise_one_line(error, ctx, given)
+
+
+def _refuse_empty_paths(params: list, args: list[str]) -> None:
+    """Refuse an empty path (``-o ""``, ``--csv-dir=``, an empty input): the parser takes it as
+    the current directory, so an unset variable (``-o "$OUT"``) wrote there.
+
+    Raises:
+        ConfigError: an option taking a path, or an argument (every one is a path), given "".
+    """
+    from acts_gnn.errors import ConfigError
+
+    paths = {}  # option name → whether it takes a path
+    for param in params:
+        if getattr(param, "param_type_name", "") == "option" and not param.is_flag:
+            for name in param.opts:
+                paths[name] = _item_type(param) == "path"
+    for i, arg in enumerate(args):
+        if arg == "--":
+            return
+        name, equals, value = arg.partition("=")
+        empty_value = equals and not value and paths.get(name)
+        if empty_value or (arg == "" and i and paths.get(args[i - 1])):
+            option = name if empty_value else args[i - 1]
+            raise ConfigError(f"{option}: an empty path (an unset variable?); give a path")
+        if arg == "" and not (i and args[i - 1] in paths):
+            raise ConfigError("an empty path among the arguments (an unset variable?); give a path")
 
 
 class _Command(_OneLineUsageErrors, TyperCommand):
