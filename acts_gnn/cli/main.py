@@ -149,6 +149,7 @@ app = typer.Typer(
     # help texts are plain text: "[mm]" or "[ms]" must never be read as rich markup
     rich_markup_mode=None,
     cls=_Group,
+    context_settings={"help_option_names": ["-h", "--help"]},
 )
 
 

@@ -51,6 +51,12 @@ def test_help_shows_no_bool_metavar(run_cli, command):
     assert "<bool>" not in result.stdout and "--help" in result.stdout
 
 
+@pytest.mark.parametrize("command", [None, *COMMANDS])
+def test_h_is_help(run_cli, command):  # "No such option: -h"
+    words = [command] if command else []
+    assert run_cli(*words, "-h").stdout == run_cli(*words, "--help").stdout != ""
+
+
 @pytest.mark.parametrize("command", COMMANDS)
 def test_help_shows_plain_value_types(run_cli, command):
     # arguments taking several values showed typer's annotation: "INPUTS <list[Path]>"
