@@ -52,7 +52,7 @@ def command(
     ] = 3,
     min_track_sp: Annotated[
         list[int] | None,
-        typer.Option(help="Minimum candidate sizes to report (default 3 and 5)."),
+        typer.Option(help="Minimum candidate sizes to report (default: 3 and 5)."),
     ] = None,
     input_format: Annotated[
         str | None,

@@ -77,7 +77,7 @@ def command(
         str | None, typer.Option(help="With --url: served model name (default: gnn_tracking).")
     ] = None,
     protocol: Annotated[
-        str | None, typer.Option(help="With --url: grpc (the default) or http.")
+        str | None, typer.Option(help="With --url: grpc or http (default: grpc).")
     ] = None,
     timeout_s: Annotated[
         float | None, typer.Option(help="With --url: per-request timeout in s (default: 60).")
@@ -86,7 +86,7 @@ def command(
         int | None,
         typer.Option(
             help="With --url: further rounds over all servers when none answered (timeouts and "
-            "unreachable servers are tried again; refused requests are not; default: 2)."
+            "unreachable servers are tried again; refused requests are not) (default: 2)."
         ),
     ] = None,
     backoff_s: Annotated[
