@@ -661,8 +661,8 @@ def _run_in_parts(
                 elif line.startswith(_DONE):
                     if on_event is not None:
                         on_event(int(line[len(_DONE) :]))
-                else:  # ACTS's own output, as a run in this process would print it
-                    sys.stdout.write(line)
+                else:  # ACTS's own log lines: messages, with this process's on stderr
+                    sys.stderr.write(line)
         for worker in workers:
             if worker.wait() != 0:
                 raise ActsGnnError(f"a simulation worker died (exit code {worker.returncode})")

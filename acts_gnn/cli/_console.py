@@ -10,11 +10,13 @@ Colour comes from ``style=``, never from markup inside the text.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
+from collections.abc import Iterator
 from typing import Any
 
-__all__ = ["make_console", "silence_stdout"]
+__all__ = ["make_console", "native_output_to_stderr", "silence_stdout"]
 
 
 def make_console(*, stderr: bool = False, quiet: bool = False) -> Any:
@@ -73,3 +75,21 @@ def silence_stdout() -> bool:
     except (OSError, AttributeError, ValueError):  # no file descriptor (a test's capture)
         pass
     return True
+
+
+@contextlib.contextmanager
+def native_output_to_stderr() -> Iterator[None]:
+    """Inside the block, what compiled libraries write past Python to the standard output (ACTS's
+    C++ log lines on ``std::cout``) goes to stderr with the command's other messages: stdout
+    keeps the tables."""
+    import ctypes
+
+    sys.stdout.flush()
+    saved = os.dup(1)
+    try:
+        os.dup2(2, 1)
+        yield
+    finally:
+        ctypes.CDLL(None).fflush(None)  # C's buffered output, before stdout is given back
+        os.dup2(saved, 1)
+        os.close(saved)

@@ -11,7 +11,7 @@ from typing import Annotated
 import typer
 
 from acts_gnn.cli._common import given_on_command_line
-from acts_gnn.cli._console import make_console
+from acts_gnn.cli._console import make_console, native_output_to_stderr
 
 
 def command(
@@ -150,7 +150,7 @@ def command(
     console = make_console(stderr=True, quiet=quiet)
     what = f"simulate {particles_from.name}" if particles_from else f"simulate μ={pileup:g}"
     earlier = set(event_files(output)) if output.is_dir() else set()
-    with event_progress(console, events, what) as advance:
+    with event_progress(console, events, what) as advance, native_output_to_stderr():
         jobs = available_cpus() if jobs is None else jobs
         written = simulate(config, output, on_event=advance, jobs=jobs, overwrite=force)
     console.print(_wrote(written, events, output, len(earlier - set(written))))

@@ -348,6 +348,19 @@ def test_a_failed_worker_is_one_error_with_its_exit_code_and_nothing_written(tmp
     assert list((tmp_path / "out").iterdir()) == []  # one it found is kept, empty
 
 
+def test_a_worker_s_acts_lines_go_to_stderr(tmp_path, monkeypatch, capsys):
+    import sys
+
+    from acts_gnn.errors import ActsGnnError
+
+    worker = "echo Sequencer ERROR something; echo acts-gnn-simulation-failed 2 stop; exit 1"
+    monkeypatch.setattr(sys, "executable", _fake_python(tmp_path, worker))
+    with pytest.raises(ActsGnnError, match=r"^stop$"):
+        simulate(SimulationConfig(events=2, model=PileupModel(pileup=1)), tmp_path / "o", jobs=2)
+    captured = capsys.readouterr()
+    assert "Sequencer ERROR something" in captured.err and captured.out == ""
+
+
 def test_the_workers_leave_ctrl_c_to_their_parent(tmp_path, monkeypatch):
     # Ctrl-C reaches the terminal's whole process group: a worker's KeyboardInterrupt printed
     # its traceback beside the parent's one line; the parent stops the workers itself

@@ -96,3 +96,20 @@ def test_branch_help_lists_every_key_a_root_layout_takes(run_cli):
         listed = re.search(r"KEY: ([a-z_0-9, ]+)\.", text)
         assert listed is not None, command
         assert set(listed[1].split(", ")) == keys, command
+
+
+def test_what_compiled_code_prints_goes_to_stderr_with_the_messages():
+    # ACTS's C++ log lines (std::cout) went to stdout, between the tables
+    import subprocess
+    import sys
+
+    script = (
+        "import ctypes, os\n"
+        "from acts_gnn.cli._console import native_output_to_stderr\n"
+        "with native_output_to_stderr():\n"
+        "    os.write(1, b'written\\n')\n"
+        "    ctypes.CDLL(None).printf(b'buffered by C\\n')\n"
+        "print('table')\n"
+    )
+    run = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    assert (run.returncode, run.stdout, run.stderr) == (0, "table\n", "written\nbuffered by C\n")
