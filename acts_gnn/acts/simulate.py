@@ -44,6 +44,9 @@ from __future__ import annotations
 import itertools
 import json
 import math
+import os
+import shutil
+import socket
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -745,12 +748,41 @@ def simulate(
         raise
 
 
+#: the start of the scratch folders' names: ``.simulate-HOST-PID-XXXXXXXX``
+_SCRATCH = ".simulate-"
+
+
+def _remove_dead_runs_scratch(output: Path) -> None:
+    """Remove the scratch folders that runs on this host left in ``output`` when they were
+    killed (SIGKILL, out of memory: no clean-up ran), those of runs still alive kept; a folder
+    of another host, whose processes cannot be seen from here, is never touched."""
+    host = socket.gethostname()
+    for folder in output.glob(f"{_SCRATCH}*"):
+        owner, _, pid = folder.name.removeprefix(_SCRATCH).rpartition("-")[0].rpartition("-")
+        if owner != host or not pid.isdigit() or _alive(int(pid)):
+            continue
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def _alive(pid: int) -> bool:
+    """Whether a process ``pid`` runs on this host (another user's counts)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's
+        pass
+    return True
+
+
 def _simulate_into(
     config: SimulationConfig, output: Path, on_event: Callable[[int], None] | None, jobs: int
 ) -> list[Path]:
     """:func:`simulate` once ``output`` exists."""
+    _remove_dead_runs_scratch(output)
     # simulate into a scratch folder inside output, then move: nothing half-written is left
-    with tempfile.TemporaryDirectory(prefix=".simulate-", dir=output) as scratch:
+    prefix = f"{_SCRATCH}{socket.gethostname()}-{os.getpid()}-"
+    with tempfile.TemporaryDirectory(prefix=prefix, dir=output) as scratch:
         if min(jobs, config.events) > 1:
             events_dir = _run_in_parts(config, Path(scratch), on_event, min(jobs, config.events))
         else:

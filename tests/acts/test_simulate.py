@@ -443,3 +443,33 @@ def test_the_simulation_is_compared_with_trackml(tmp_path, run_cli, shared_data)
         "eta_simulated_vs_trackml.png",
         "pt_simulated_vs_trackml.png",
     ]
+
+
+def test_a_killed_run_s_scratch_goes_at_the_next_run(tmp_path):
+    # a run killed by SIGKILL or the OOM killer left its 36 MB scratch folder there for ever
+    import os
+    import socket
+
+    host = socket.gethostname()
+    dead = _finished_pid()
+    left = {
+        "dead": tmp_path / f".simulate-{host}-{dead}-abc123",
+        "alive": tmp_path / f".simulate-{host}-{os.getpid()}-def456",
+        "elsewhere": tmp_path / f".simulate-other-host-{dead}-ghi789",
+        "older": tmp_path / ".simulate-jkl012",  # a name without host and process
+    }
+    for folder in left.values():
+        (folder / "events").mkdir(parents=True)
+    simulate(SimulationConfig(model=PileupModel(pileup=1)), tmp_path)
+    assert sorted(p.name for p in tmp_path.glob(".simulate-*")) == sorted(
+        left[k].name for k in ("alive", "elsewhere", "older")
+    )
+
+
+def _finished_pid() -> int:
+    """The number of a process that has ended (none runs under it now)."""
+    import subprocess
+
+    process = subprocess.Popen(["true"])
+    process.wait()
+    return process.pid
