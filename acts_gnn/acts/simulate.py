@@ -8,8 +8,11 @@ Chain (one ACTS ``Sequencer``, single-threaded so a seed gives byte-identical fi
    generator's particle tables: :mod:`acts_gnn.acts.tables`); a Python ``IReader`` hands them
    to ACTS as a ``SimParticleContainer``.
 2. Fatras propagates them through ``GenericDetector`` (the TrackML geometry, module for module) in
-   a 2 T solenoid field, with multiple scattering, ionisation and radiation energy loss and photon
-   conversions (secondaries); hits on sensitive surfaces.
+   a 2 T solenoid field, with multiple scattering and ionisation and radiation energy loss; hits
+   on sensitive surfaces. Photon conversions are switched on, but no photon enters (the particles
+   are charged, and Fatras's radiation loss makes no photon particle): Fatras makes no
+   secondaries, so ``particles_simulated`` lists the same particles as ``particles`` (displaced
+   tracks come from the generator: ``--displaced``, ``--jet-decays``, particle tables).
 3. Smearing digitisation with the resolutions of ACTS's generic-detector smearing configuration
    (pitch/√12: 50×50 µm pixels, 80 µm × 1.2 mm short strips, 120 µm × 10.8 mm long strips),
    2-D measurements in all nine volumes.
