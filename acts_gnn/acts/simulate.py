@@ -730,6 +730,12 @@ def simulate(
     refuse_system_path(output, "directory")
     if output.exists() and not output.is_dir():
         raise OutputRefusedError(f"{output}: is a file, not a directory (-o takes a directory)")
+    tables = {table.resolve() for table in config.particle_tables}
+    if output.is_dir() and any(path.resolve() in tables for path in event_files(output)):
+        raise OutputRefusedError(
+            f"{output}: holds the --particles-from tables, which its events would replace; give "
+            "another directory"
+        )
     if output.exists() and event_files(output) and not overwrite:
         raise OutputRefusedError(
             f"{output}: already holds event files (choose an empty directory, or --force to "

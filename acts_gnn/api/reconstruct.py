@@ -245,6 +245,7 @@ def prepare(request: ReconstructRequest) -> Reconstruction:
         OutputRefusedError: an output exists (without overwrite) or cannot be made.
     """
     from acts_gnn.cpus import resolve_threads, use_threads
+    from acts_gnn.io.atomic import refuse_inputs_as_outputs
 
     outputs = request.outputs
     if not any(
@@ -261,6 +262,7 @@ def prepare(request: ReconstructRequest) -> Reconstruction:
             "-measurement-simhit-map.csv and -hits.csv, beside TrackML hits -truth.csv"
         )
     outputs.check()
+    refuse_inputs_as_outputs(outputs.named(), source.files())
     if request.threads is not None and not request.finder.runs_here:
         raise ConfigError(
             "--threads sets the finder run here, but with --url the served model finds the "

@@ -99,6 +99,7 @@ def command(
         min_particle_spacepoints=min_particle_sp,
     )
     source = open_events(inputs, **layout_options(input_format, root_preset, tree, branch))
+    _refuse_inputs_as_report(json_out, tracks, source)
     console = make_console(stderr=True, quiet=quiet)  # the table on stdout, the rest stderr
     with event_progress(console, len(source), "evaluate") as advance:
         report = evaluate_tracks(tracks, source, config, tuple(min_track_sp or (3, 5)), advance)
@@ -107,6 +108,15 @@ def command(
         console.print(f"wrote {path}")
     if (warning := report.no_targets_warning()) is not None:  # said even with --quiet
         typer.echo(f"acts-gnn: warning: {warning}", err=True)
+
+
+def _refuse_inputs_as_report(json_out: Path | None, tracks: Path, source) -> None:
+    """Refuse a --json report in place of the tracks or of a truth file (--force replaced it)."""
+    from acts_gnn.io.atomic import refuse_inputs_as_outputs
+    from acts_gnn.io.tracks import PROTOTRACKS_GLOB
+
+    read = [tracks] if not tracks.is_dir() else sorted(tracks.glob(PROTOTRACKS_GLOB))
+    refuse_inputs_as_outputs({"--json": json_out}, [*read, *source.files()])
 
 
 def _check_outputs(json_out: Path | None, plots: Path | None, force: bool) -> None:

@@ -16,7 +16,7 @@ from __future__ import annotations
 import contextlib
 import os
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
 
 from acts_gnn.errors import OutputError, OutputRefusedError
@@ -29,6 +29,7 @@ __all__ = [
     "make_parents",
     "new_dir_mode",
     "new_file_mode",
+    "refuse_inputs_as_outputs",
     "refuse_system_path",
     "write_text_atomic",
 ]
@@ -87,6 +88,35 @@ def check_output(path: str | Path, *, overwrite: bool) -> None:
             "less room for the temporary name it is written under)"
         )
     _check_creatable(path)
+
+
+def refuse_inputs_as_outputs(outputs: Mapping[str, Path | None], inputs: Iterable[Path]) -> None:
+    """Refuse an output (option → path; None: not given) that is one of the run's ``inputs``
+    (the same file, by any name or link): ``--force`` would replace the data the run reads.
+
+    Raises:
+        OutputRefusedError: such an output (exit code 2: nothing was done).
+    """
+    existing = {option: Path(path) for option, path in outputs.items() if path is not None}
+    existing = {option: path for option, path in existing.items() if path.is_file()}
+    if not existing:
+        return
+    read = {_identity(path) for path in inputs}
+    for option, path in existing.items():
+        if _identity(path) in read:
+            raise OutputRefusedError(
+                f"{option} {path}: is an input of this run; give another path (--force never "
+                "replaces an input)"
+            )
+
+
+def _identity(path: Path) -> tuple[int, int] | Path:
+    """The file ``path`` names (device and inode), whatever name or link it is reached by."""
+    try:
+        status = path.stat()
+    except OSError:
+        return path.resolve()
+    return (status.st_dev, status.st_ino)
 
 
 def refuse_system_path(path: str | Path, kind: str) -> None:

@@ -76,6 +76,10 @@ class EventSource:
                 )
         return cls(tuple(EventRef.held(event) for event in held))
 
+    def files(self) -> list[Path]:
+        """Every file the events are read from."""
+        return [path for ref in self.refs for path in ref.files.values()]
+
     def check_no_repeats(self) -> EventSource:
         """Itself, once no event is given twice: one event number read from one file through
         two inputs (``--train d --train d``, or a folder and one of its event files). Events of

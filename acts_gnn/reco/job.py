@@ -63,6 +63,15 @@ class ReconstructionOutputs:
             if value is not None:  # a caller's plain string is a path too
                 object.__setattr__(self, name, Path(value))
 
+    def named(self) -> dict[str, Path | None]:
+        """Each output by the option that gives it."""
+        return {
+            "--output": self.tracks_root,
+            "--csv-dir": self.tracks_csv_dir,
+            "--timing": self.timing_json,
+            "--performance": self.performance_json,
+        }
+
     def check(self) -> None:
         """Refuse, before any work, outputs that exist (unless ``overwrite``) or cannot be made.
 
@@ -70,13 +79,7 @@ class ReconstructionOutputs:
             OutputRefusedError: an output exists (and ``overwrite`` is off) or cannot be created.
             ConfigError: ``resume`` without a CSV directory, or one path for two outputs.
         """
-        named = {
-            "--output": self.tracks_root,
-            "--csv-dir": self.tracks_csv_dir,
-            "--timing": self.timing_json,
-            "--performance": self.performance_json,
-        }
-        given = [(option, path) for option, path in named.items() if path is not None]
+        given = [(option, path) for option, path in self.named().items() if path is not None]
         for k, (option, path) in enumerate(given):
             for other, other_path in given[k + 1 :]:
                 if path.resolve() == other_path.resolve():

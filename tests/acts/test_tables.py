@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 
 from acts_gnn.acts.pileup import MASS_GEV, PileupModel
-from acts_gnn.acts.simulate import SimulationConfig
+from acts_gnn.acts.simulate import SimulationConfig, simulate
 from acts_gnn.acts.tables import read_generated, table_paths
-from acts_gnn.errors import ConfigError, InputFormatError
+from acts_gnn.errors import ConfigError, InputFormatError, OutputRefusedError
 
 HEADER = "particle_id,vx,vy,vz,px,py,pz,q,nhits,particle_type"
 # (vx, vy, vz, px, py, pz, q, type): vertex A at z = 5 (three particles), vertex B at z = −30
@@ -164,3 +164,18 @@ def test_particles_across_the_beam_are_simulated(tmp_path):
     tables = (_write(tmp_path / "event000000001-particles.csv", rows),)
     simulate(SimulationConfig(events=1, particle_tables=tables), tmp_path / "sim")
     assert (tmp_path / "sim" / "event000000000-spacepoint.csv").is_file()
+
+
+@pytest.mark.acts
+def test_the_tables_folder_is_no_output(tmp_path):
+    # --force replaced the tables themselves (eventNNN-particles.csv) with the simulated events
+    pytest.importorskip("acts", reason="pyacts is not installed (pip install 'acts-gnn[acts]')")
+    table = _write(tmp_path / "event000000000-particles.csv")
+    for overwrite in (False, True):
+        with pytest.raises(OutputRefusedError) as refused:
+            simulate(SimulationConfig(particle_tables=(table,)), tmp_path, overwrite=overwrite)
+        assert str(refused.value) == (
+            f"{tmp_path}: holds the --particles-from tables, which its events would replace; "
+            "give another directory"
+        )
+    assert table.read_text().startswith(HEADER)

@@ -85,6 +85,34 @@ def test_existing_output_needs_force(shared_data, tmp_path, run_cli):
     assert out.read_text() == "keep me"
 
 
+def test_force_never_replaces_an_input(acts_reference_copy, tmp_path, run_cli):
+    # the events file became a tracks file, the tracks a JSON report: exit 0, data gone
+    spacepoints = acts_reference_copy / "event000000000-spacepoint.csv"
+    kept = spacepoints.read_bytes()
+    link = tmp_path / "link.csv"
+    link.symlink_to(spacepoints)
+    for output in (spacepoints, link):  # by its name or another
+        result = run_cli(
+            "reconstruct", acts_reference_copy, "--backend", "truth", "-o", output, "--force"
+        )
+        assert (result.exit_code, result.stderr) == (
+            2,
+            f"acts-gnn: error: --output {output}: is an input of this run; give another path "
+            "(--force never replaces an input)\n",
+        )
+    tracks = tmp_path / "t.root"
+    assert (
+        run_cli("reconstruct", acts_reference_copy, "--backend", "truth", "-o", tracks).exit_code
+        == 0
+    )
+    hits = acts_reference_copy / "event000000000-hits.csv"
+    for report in (tracks, hits):  # the tracks scored, or a truth file
+        result = run_cli("evaluate", tracks, "-t", acts_reference_copy, "--json", report, "--force")
+        assert result.exit_code == 2
+        assert f"--json {report}: is an input of this run" in result.stderr
+    assert spacepoints.read_bytes() == kept and tracks.read_bytes()[:4] == b"root"
+
+
 def _break(directory, kind):
     sp = directory / "event000000000-spacepoint.csv"
     lines = sp.read_text().splitlines()
