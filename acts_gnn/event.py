@@ -347,8 +347,11 @@ class Event:
 
     def __post_init__(self) -> None:
         number = self.event_id
-        if isinstance(number, bool) or not isinstance(number, int | np.integer) or number < 0:
-            raise EventDataError(f"event_id must be a whole number from 0, got {number!r}")
+        whole = not isinstance(number, bool) and isinstance(number, int | np.integer)
+        if not whole or not 0 <= number < 2**64:  # the tracks files keep it as uint64
+            raise EventDataError(
+                f"event_id must be a whole number from 0 to 2^64 − 1, got {number!r}"
+            )
         object.__setattr__(self, "event_id", int(number))
         if not isinstance(self.spacepoints, SpacePoints):
             raise EventDataError(

@@ -65,10 +65,11 @@ def test_spacepoints_refuse_what_numpy_would_convert_with_a_loss(columns, messag
 @pytest.mark.parametrize(
     ("event_id", "spacepoints", "message"),
     [
-        (-1, None, "event_id must be a whole number from 0, got -1"),
-        (1.5, None, "event_id must be a whole number from 0, got 1.5"),
-        ("abc", None, "event_id must be a whole number from 0, got 'abc'"),
-        (True, None, "event_id must be a whole number from 0, got True"),
+        (-1, None, "event_id must be a whole number from 0 to 2^64 − 1, got -1"),
+        (1.5, None, "event_id must be a whole number from 0 to 2^64 − 1, got 1.5"),
+        ("abc", None, "event_id must be a whole number from 0 to 2^64 − 1, got 'abc'"),
+        (True, None, "event_id must be a whole number from 0 to 2^64 − 1, got True"),
+        (2**64, None, f"event_id must be a whole number from 0 to 2^64 − 1, got {2**64}"),
         (3, np.zeros((3, 3)), "spacepoints must be SpacePoints, got ndarray"),
     ],
 )

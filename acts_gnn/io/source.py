@@ -125,12 +125,26 @@ class EventSource:
         return self
 
 
+def _event_number(match: re.Match, path: Path) -> int:
+    """The event number in a file's name (``event000000042-…`` → 42).
+
+    Raises:
+        InputFormatError: a number beyond 2⁶⁴ − 1 (the tracks files keep it as uint64).
+    """
+    number = int(match["id"])
+    if number >= 2**64:
+        raise InputFormatError(
+            path, "", f"event number {number} in the name: expected at most 2^64 − 1"
+        )
+    return number
+
+
 def _csv_groups(files: Sequence[Path]) -> dict[tuple[Path, int], dict[str, Path]]:
     groups: dict[tuple[Path, int], dict[str, Path]] = {}
     for path in files:
         match = _CSV_NAME.match(path.name)
         if match:
-            roles = groups.setdefault((path.parent, int(match["id"])), {})
+            roles = groups.setdefault((path.parent, _event_number(match, path)), {})
             twin = roles.setdefault(match["role"], path)
             if twin != path:  # eventNNN-hits.csv beside eventNNN-hits.csv.gz
                 raise InputFormatError(
@@ -229,7 +243,7 @@ class _Finder:
         entries = [p for p in listed if p.is_file()]
         roots = [p for p in entries if p.suffix == ".root"]
         groups = _csv_groups(entries)
-        caches = [(int(m["id"]), p) for p in entries if (m := _NPZ_NAME.match(p.name))]
+        caches = [(_event_number(m, p), p) for p in entries if (m := _NPZ_NAME.match(p.name))]
         if caches and (groups or roots) and self.format is None:  # one kind would be ignored
             other = "CSV events" if groups else "ROOT files"
             raise InputFormatError(
@@ -257,7 +271,8 @@ class _Finder:
 
     def file(self, path: Path) -> list[EventRef]:
         if cache := _NPZ_NAME.match(path.name):
-            return [EventRef(event_id=int(cache["id"]), format="npz", files={"npz": path})]
+            number = _event_number(cache, path)
+            return [EventRef(event_id=number, format="npz", files={"npz": path})]
         match = _CSV_NAME.match(path.name)
         if not match:
             raise InputFormatError(

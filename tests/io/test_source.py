@@ -163,3 +163,18 @@ def test_an_event_without_points_is_named(tmp_path):
         f"{tmp_path}: event 7: no hits or space points (found -particles; expected -hits.csv "
         "or -spacepoint.csv)"
     )
+
+
+def test_an_event_number_beyond_uint64_is_one_line(event, tmp_path, run_cli):
+    # "internal error: OverflowError: Python int too large to convert to C long"
+    big = tmp_path / "big"
+    big.mkdir()
+    number = "99999999999999999999"
+    for path in event.iterdir():
+        shutil.copy(path, big / path.name.replace(path.name.split("-")[0], f"event{number}"))
+    result = run_cli("reconstruct", big, "--backend", "truth", "-o", tmp_path / "t.root")
+    assert result.exit_code == 2
+    assert result.stderr.endswith(
+        f"event{number}-hits.csv: event number {number} in the name: expected at most 2^64 − 1\n"
+    )
+    assert not (tmp_path / "t.root").exists()
