@@ -19,6 +19,7 @@ _EXPORTS = {
     "Truth": "acts_gnn.event",
     "Particles": "acts_gnn.event",
     "TrackingResult": "acts_gnn.result",
+    "EventTiming": "acts_gnn.result",
     "Pipeline": "acts_gnn.gnn.pipeline",
     "RemotePipeline": "acts_gnn.triton.client",
     "open_events": "acts_gnn.io.source",

@@ -10,6 +10,7 @@ def test_public_names():
         "__version__",
         "ActsGnnError",
         "Event",
+        "EventTiming",
         "InputFormatError",
         "MatchingConfig",
         "Particles",

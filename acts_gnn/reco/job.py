@@ -213,6 +213,9 @@ def _reconstructed(
     def with_read_time(result: TrackingResult, read_s: float) -> TrackingResult:
         return TrackingResult(labels=result.labels, timing=replace(result.timing, read_s=read_s))
 
+    def found(event: Event) -> TrackingResult:
+        return _checked(finder, event, finder.reconstruct(event))
+
     def done_before(event: Event) -> TrackingResult | None:
         return _resumed(event, resume_dir) if resume_dir is not None else None
 
@@ -223,7 +226,7 @@ def _reconstructed(
             if previous is not None:
                 yield _Done(event, previous, resumed=True)
                 continue
-            yield _Done(event, with_read_time(finder.reconstruct(event), read_s))
+            yield _Done(event, with_read_time(found(event), read_s))
         return
     with ThreadPoolExecutor(concurrency, thread_name_prefix="acts-gnn-event") as pool:
         in_flight: deque = deque()
@@ -237,7 +240,7 @@ def _reconstructed(
                         yield _Done(earlier, with_read_time(future.result(), earlier_read_s))
                     yield _Done(event, previous, resumed=True)
                     continue
-                in_flight.append((event, read_s, pool.submit(finder.reconstruct, event)))
+                in_flight.append((event, read_s, pool.submit(found, event)))
                 if len(in_flight) >= concurrency:
                     event, read_s, future = in_flight.popleft()
                     yield _Done(event, with_read_time(future.result(), read_s))
@@ -379,6 +382,28 @@ def run_record(finder: TrackFinder, threads: int | None = None) -> dict[str, obj
         "threads": threads,
         "finder": describe_finder(finder),
     }
+
+
+def _checked(finder: TrackFinder, event: Event, result: object) -> TrackingResult:
+    """A finder's result for ``event``, refused in one line when it is not one (a plug-in's
+    ``reconstruct`` that returns the labels alone, or labels of another length).
+
+    Raises:
+        ConfigError: not a :class:`~acts_gnn.result.TrackingResult` of one label per point.
+    """
+    name = getattr(finder, "name", type(finder).__name__)
+    if not isinstance(result, TrackingResult):
+        raise ConfigError(
+            f"track finder {name!r} returned {type(result).__name__}, expected an "
+            "acts_gnn.TrackingResult(labels, timing=acts_gnn.EventTiming(…))"
+        )
+    shape = getattr(result.labels, "shape", None)
+    if shape != (len(event),):
+        raise ConfigError(
+            f"track finder {name!r} returned labels of shape {shape} for event {event.event_id} "
+            f"of {len(event)} space points, expected ({len(event)},)"
+        )
+    return result
 
 
 def _remove_other_runs_files(csv_dir: Path, event_ids: set[int]) -> int:

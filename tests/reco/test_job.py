@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 import time
 
+import numpy as np
 import pytest
 
 from acts_gnn.errors import ConfigError, InputFormatError, OutputError, RemoteInferenceError
@@ -359,3 +360,39 @@ def test_events_of_ones_own_are_reconstructed_and_scored(source, tmp_path):
     twice = [own[0], own[0]]  # one event object given twice: refused, as a file given twice
     with pytest.raises(InputFormatError, match=r"^event 7 \(in memory\): event 7 is given twice$"):
         run_reconstruction(twice, TruthTrackFinder(), ReconstructionOutputs())
+
+
+class _LabelsAlone:
+    """A plug-in finder that returns its labels, not a TrackingResult; or cut short ones."""
+
+    name = "mine"
+
+    def __init__(self, short: bool = False) -> None:
+        self.short = short
+
+    def reconstruct(self, event):
+        from acts_gnn.result import EventTiming, TrackingResult
+
+        labels = np.zeros(len(event) - 1 if self.short else len(event), np.int64)
+        if not self.short:
+            return labels
+        return TrackingResult(labels, timing=EventTiming(event.event_id, self.name, len(event), 0))
+
+
+@pytest.mark.parametrize("concurrency", [1, 2])
+def test_a_finder_s_result_that_is_none_is_one_line(source, tmp_path, concurrency):
+    # "internal error: AttributeError: 'numpy.ndarray' object has no attribute 'labels'"
+    outputs = ReconstructionOutputs(tracks_root=tmp_path / "t.root")
+    with pytest.raises(ConfigError) as refused:
+        run_reconstruction(source, _LabelsAlone(), outputs, concurrency=concurrency)
+    assert str(refused.value) == (
+        "track finder 'mine' returned ndarray, expected an acts_gnn.TrackingResult(labels, "
+        "timing=acts_gnn.EventTiming(…))"
+    )
+    with pytest.raises(ConfigError) as refused:
+        run_reconstruction(source, _LabelsAlone(short=True), outputs, concurrency=concurrency)
+    assert str(refused.value) == (
+        "track finder 'mine' returned labels of shape (11,) for event 100 of 12 space points, "
+        "expected (12,)"
+    )
+    assert not (tmp_path / "t.root").exists()
