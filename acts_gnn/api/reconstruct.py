@@ -259,7 +259,9 @@ def prepare(request: ReconstructRequest) -> Reconstruction:
     if outputs.performance_json is not None and all(map(known_without_truth, source.refs)):
         raise ConfigError(  # before, the run went on and then wrote no report, with exit 0
             "--performance needs truth, and no input has it: beside ACTS CSV space points "
-            "-measurement-simhit-map.csv and -hits.csv, beside TrackML hits -truth.csv"
+            "-measurement-simhit-map.csv and -hits.csv, beside TrackML hits -truth.csv, in a "
+            "ROOT tree a particle branch (--branch particle_id=NAME) or the barcodes "
+            "(--root-preset hits)"
         )
     outputs.check()
     refuse_inputs_as_outputs(outputs.named(), source.files())

@@ -312,5 +312,11 @@ class RootReader:
         layout, start, stop = ref.location  # type: ignore[misc]
         return read_root_block(ref.files["root"], layout, ref.event_id, start, stop)
 
+    def lacks_truth(self, ref: EventRef) -> bool:
+        """The layout maps neither a ``particle_id`` branch nor all the barcode branches (the
+        ``spacepoints`` preset maps none: ``--branch particle_id=NAME`` maps one)."""
+        layout = ref.location[0]  # type: ignore[index]
+        return not layout.particle_id and not all(getattr(layout, k) for k in _BARCODE_KEYS)
+
 
 register_reader(RootReader())

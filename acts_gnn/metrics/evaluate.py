@@ -178,7 +178,15 @@ def evaluate_tracks(
             )
         event = ref.load()
         if event.truth is None:
-            raise InputFormatError(event.source, "", "no truth in this input; cannot evaluate")
+            hint = ""
+            if ref.format == "root":
+                hint = (
+                    " (map its particle branch: --branch particle_id=NAME, or read ACTS's "
+                    "hits tree: --root-preset hits)"
+                )
+            raise InputFormatError(
+                event.source, "", f"no truth in this input; cannot evaluate{hint}"
+            )
         made_from = recorded.get(ref.event_id, len(event))
         if made_from != len(event):
             raise InputFormatError(

@@ -400,7 +400,8 @@ def test_performance_of_inputs_that_show_no_truth_is_refused_before_the_run(tmp_
         2,
         "acts-gnn: error: --performance needs truth, and no input has it: beside ACTS CSV "
         "space points -measurement-simhit-map.csv and -hits.csv, beside TrackML hits "
-        "-truth.csv\n",
+        "-truth.csv, in a ROOT tree a particle branch (--branch particle_id=NAME) or the "
+        "barcodes (--root-preset hits)\n",
     )
     assert not out.exists()
 

@@ -181,3 +181,34 @@ def test_event_numbers_that_are_no_event_numbers_are_refused(tmp_path, event_id,
         }
     with pytest.raises(InputFormatError, match="branch 'event_id': expected one event number"):
         open_events([lists])
+
+
+def test_a_root_tree_without_truth_branches_says_how_to_map_one(tmp_path, run_cli):
+    # the whole run went, then "no event has truth"; evaluate said "no truth in this input"
+    path = tmp_path / "sp.root"
+    columns = {
+        "event_id": np.array([4, 4, 4], np.uint32),
+        "measurement_id": np.array([10, 11, 12], np.uint64),
+        "x": np.array([31, 72, 116], np.float32),
+        "y": np.zeros(3, np.float32),
+        "z": np.array([1, 2, 3], np.float32),
+        "particle_id": np.array([5, 5, 5], np.uint64),
+    }
+    _write(path, "spacepoints", columns)
+    out = tmp_path / "out"
+    result = run_cli(
+        "reconstruct", path, "--backend", "unrolling", "-o", out / "t.root", "--performance",
+        out / "p.json",
+    )  # fmt: skip
+    assert result.exit_code == 2 and "(--branch particle_id=NAME)" in result.stderr
+    assert not out.exists()
+    result = run_cli("reconstruct", path, "--backend", "unrolling", "-o", out / "t.root")
+    assert result.exit_code == 0, result.stderr
+    result = run_cli("evaluate", out / "t.root", "-t", path)
+    assert (result.exit_code, result.stderr) == (
+        2,
+        f"acts-gnn: error: {path}: no truth in this input; cannot evaluate (map its particle "
+        "branch: --branch particle_id=NAME, or read ACTS's hits tree: --root-preset hits)\n",
+    )
+    mapped = ("--branch", "particle_id=particle_id")
+    assert run_cli("evaluate", out / "t.root", "-t", path, *mapped).exit_code == 0
