@@ -90,6 +90,13 @@ class FinderRequest:
         return bool(self.urls)
 
     @property
+    def uses_gnn(self) -> bool:
+        """Whether the tracks come from a GNN pipeline (the served model's, or the backend's)."""
+        if self.urls:
+            return finder_entry(self.model or "gnn_tracking", served=True).uses_bundle
+        return finder_entry(self.backend or "gnn").uses_bundle
+
+    @property
     def runs_here(self) -> bool:
         """Whether a local finder may run in this process (and wants its CPU threads)."""
         return not self.urls or self.fallback_local
@@ -212,6 +219,26 @@ class Reconstruction:
         from acts_gnn.cpus import oversubscribed
 
         return oversubscribed(self.threads)
+
+    def inputs_warning(self) -> str | None:
+        """Said before a GNN run when the first ACTS CSV event's space points are far fewer than
+        its measurements (ACTS's own space-point files often hold the pixel points only): the
+        models were trained on one space point per measurement, and find few tracks in the
+        rest."""
+        from acts_gnn.io.acts_csv import spacepoint_coverage
+
+        if not self.request.finder.uses_gnn:
+            return None
+        ref = next((r for r in self.source.refs if r.format == "acts-csv"), None)
+        counts = spacepoint_coverage(ref.files) if ref is not None else None
+        if counts is None or counts[0] >= 0.9 * counts[1]:
+            return None
+        return (
+            f"{ref.files['spacepoint']}: {counts[0]} space points for {counts[1]} measurements; "
+            "the models were trained on one space point per measurement (pixel and strip "
+            "alike) and find few tracks in fewer: give the -measurements.csv files as inputs "
+            "(DIR/event*-measurements.csv) to use them all"
+        )
 
     def server_warnings(self) -> list[str]:
         """What the servers' failures made of the run so far (none for a local finder): events

@@ -208,8 +208,9 @@ def _report(request, job, quiet: bool) -> None:
     from acts_gnn.gnn.pipeline import Pipeline
 
     console = make_console(stderr=True, quiet=quiet)
-    if (text := job.threads_warning()) is not None:
-        typer.echo(f"acts-gnn: warning: {text}", err=True)
+    for text in (job.threads_warning(), job.inputs_warning()):
+        if text is not None:
+            typer.echo(f"acts-gnn: warning: {text}", err=True)
     if isinstance(job.finder, Pipeline) and job.finder.compiles_first:
         console.print(
             "first use after installing: the first event compiles the CPU kernels once (about "

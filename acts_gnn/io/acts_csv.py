@@ -16,6 +16,7 @@ A space point's particle is the particle of the first simulated hit of its first
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 
 import numpy as np
@@ -26,7 +27,7 @@ from acts_gnn.io.csvtable import check_positions, read_file_bytes, read_header, 
 from acts_gnn.io.ids import geometry_volume_layer_module, pack_barcode
 from acts_gnn.io.readers import EventRef, register_reader
 
-__all__ = ["ActsCsvReader", "read_acts_event", "read_measurements_raw"]
+__all__ = ["ActsCsvReader", "read_acts_event", "read_measurements_raw", "spacepoint_coverage"]
 
 _U64 = np.uint64
 _F32 = np.float32
@@ -224,6 +225,25 @@ def _last_measurement_id(path: Path | None) -> int | None:
         return int(rows[-1].split(b",")[column]) if len(rows) > 1 else None
     except (InputFormatError, OSError, ValueError, IndexError):
         return None
+
+
+def spacepoint_coverage(files: Mapping[str, Path]) -> tuple[int, int] | None:
+    """(space points, measurements) of an event whose ``-spacepoint.csv`` and
+    ``-measurements.csv`` lie side by side, counted without reading them (rows of the one, the
+    last measurement id + 1 of the other); None when either is missing or gzipped or cannot be
+    told. ACTS's own space-point files often hold the pixel points only."""
+    spacepoints, measurements = files.get("spacepoint"), files.get("measurements")
+    if spacepoints is None or spacepoints.suffix != ".csv":
+        return None
+    last = _last_measurement_id(measurements)
+    if last is None:
+        return None
+    try:
+        with spacepoints.open("rb") as handle:
+            rows = sum(block.count(b"\n") for block in iter(lambda: handle.read(1 << 20), b""))
+    except OSError:
+        return None
+    return max(0, rows - 1), last + 1
 
 
 def _read_particles(files: dict[str, Path], spacepoint_particle: np.ndarray) -> Particles:

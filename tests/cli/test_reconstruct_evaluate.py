@@ -511,3 +511,20 @@ def test_evaluate_reads_a_csv_folder_by_the_names_it_lists(tmp_path, run_cli):
     result = run_cli("evaluate", csv, "--example")
     assert result.exit_code == 0, result.stderr
     assert "100.00%" in result.stdout
+
+
+def test_space_points_far_fewer_than_measurements_are_said(shared_data, tmp_path, run_cli):
+    # ACTS's space-point file holds the pixel points only: 36% efficiency, and nothing said
+    reference = shared_data / "acts_reference"
+    result = run_cli("reconstruct", reference, "-o", tmp_path / "a.root", "-q")
+    assert result.exit_code == 0, result.stderr
+    assert result.stderr == (
+        f"acts-gnn: warning: {reference / 'event000000000-spacepoint.csv'}: 135 space points for "
+        "303 measurements; the models were trained on one space point per measurement (pixel "
+        "and strip alike) and find few tracks in fewer: give the -measurements.csv files as "
+        "inputs (DIR/event*-measurements.csv) to use them all\n"
+    )
+    measurements = reference / "event000000000-measurements.csv"
+    for args in ([measurements], [reference, "--backend", "truth"]):  # all points; no model
+        result = run_cli("reconstruct", *args, "-o", tmp_path / "b.root", "-q", "--force")
+        assert (result.exit_code, result.stderr) == (0, "")
