@@ -106,8 +106,9 @@ def command(
     make_console(quiet=quiet).print(report.table())
     for path in write_report_files(report, json_out, plots):  # all or none
         console.print(f"wrote {path}")
-    if (warning := report.no_targets_warning()) is not None:  # said even with --quiet
-        typer.echo(f"acts-gnn: warning: {warning}", err=True)
+    for warning in (report.no_targets_warning(), report.unscored_warning()):
+        if warning is not None:  # said even with --quiet
+            typer.echo(f"acts-gnn: warning: {warning}", err=True)
 
 
 def _refuse_inputs_as_report(json_out: Path | None, tracks: Path, source) -> None:

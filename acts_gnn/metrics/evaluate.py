@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable, Iterable, Sequence
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -201,4 +202,5 @@ def evaluate_tracks(
         accumulator.add(event, labels)
         if on_event is not None:
             on_event()
-    return accumulator.report()
+    unscored = tuple(sorted(available - {ref.event_id for ref in source.refs}))
+    return replace(accumulator.report(), unscored_events=unscored)

@@ -86,6 +86,8 @@ class PerformanceReport:
     matches: tuple[EventMatch, ...] = field(repr=False, default=())
     #: events whose truth has no particle table (their particles' pT unknown: never targets)
     events_without_particles: int = 0
+    #: events of a tracks file that no truth was given for (:func:`evaluate_tracks`): not scored
+    unscored_events: tuple[int, ...] = ()
 
     def no_targets_warning(self) -> str | None:
         """What to say when no event's truth has a particle table: then no particle is a
@@ -98,9 +100,22 @@ class PerformanceReport:
             "is undefined"
         )
 
+    def unscored_warning(self) -> str | None:
+        """What to say when the tracks file holds events no truth was given for."""
+        if not self.unscored_events:
+            return None
+        n = len(self.unscored_events)
+        listed = ", ".join(map(str, self.unscored_events[:5])) + (", …" if n > 5 else "")
+        return (
+            f"no truth was given (-t) for {n} event{'s' * (n != 1)} of the tracks file "
+            f"(event{'s' * (n != 1)} {listed}): not scored"
+        )
+
     def as_dict(self) -> dict[str, object]:
-        """JSON-ready summary (``events_without_particle_table`` only when there are such)."""
+        """JSON-ready summary (``events_without_particle_table`` and ``unscored_events`` only
+        when there are such)."""
         missing = {"events_without_particle_table": self.events_without_particles}
+        unscored = {"unscored_events": list(self.unscored_events)}
         return {
             "n_events": self.n_events,
             "cuts": {
@@ -113,6 +128,7 @@ class PerformanceReport:
             "trackml_score": self.trackml_score,
             "per_event_trackml_score": list(self.per_event_trackml_score),
             **(missing if self.events_without_particles else {}),
+            **(unscored if self.unscored_events else {}),
         }
 
     def to_json(self) -> str:

@@ -528,3 +528,24 @@ def test_space_points_far_fewer_than_measurements_are_said(shared_data, tmp_path
     for args in ([measurements], [reference, "--backend", "truth"]):  # all points; no model
         result = run_cli("reconstruct", *args, "-o", tmp_path / "b.root", "-q", "--force")
         assert (result.exit_code, result.stderr) == (0, "")
+
+
+def test_evaluate_says_which_events_of_the_tracks_it_did_not_score(tmp_path, run_cli):
+    # truth for one of two events: one was scored, exit 0, nothing said of the other
+    from acts_gnn.io.cache import save_event_npz
+    from tests.conftest import make_event
+
+    for number in (100, 101):
+        event = make_event([1, 1, 1, 2, 2, 2], {1: 2.0, 2: 3.0}, event_id=number)
+        save_event_npz(event, tmp_path / f"event{number:09d}.npz")
+    tracks = tmp_path / "t.root"
+    events = [tmp_path / f"event{n:09d}.npz" for n in (100, 101)]
+    assert run_cli("reconstruct", *events, "--backend", "truth", "-o", tracks, "-q").exit_code == 0
+    result = run_cli("evaluate", tracks, "-t", events[0], "--json", tmp_path / "p.json", "-q")
+    assert (result.exit_code, result.stderr) == (
+        0,
+        "acts-gnn: warning: no truth was given (-t) for 1 event of the tracks file (event 101): "
+        "not scored\n",
+    )
+    report = json.loads((tmp_path / "p.json").read_text())
+    assert (report["n_events"], report["unscored_events"]) == (1, [101])
