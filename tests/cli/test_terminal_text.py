@@ -26,6 +26,8 @@ def test_the_timing_table_keeps_its_units_on_any_console():
     text = _render(TimingReport.from_timings(timings, 1.0).table())
     for header in ("mean [ms]", "median [ms]", "p95 [ms]"):
         assert header in text
+    # a total below the read time above it read as wrong: reading is timed apart
+    assert "total (without read)" in text
 
 
 def test_the_performance_table_keeps_its_texts(run_cli, tmp_path):
