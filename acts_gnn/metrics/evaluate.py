@@ -70,8 +70,16 @@ def labels_from_tracks(
     rows = order[pos[found]]
     tracks = track_id[found]
     if np.unique(rows).size != rows.size:
+        ordered = np.argsort(rows, kind="stable")
+        twice = np.flatnonzero(rows[ordered][1:] == rows[ordered][:-1])[0]
+        first, second = tracks[ordered[twice]], tracks[ordered[twice + 1]]
+        where = "twice in candidate" if first == second else "in candidates"
+        shown = f"{first}" if first == second else f"{first} and {second}"
         raise InputFormatError(
-            tracks_path, f"event {event.event_id}", "a space point is in more than one candidate"
+            tracks_path,
+            f"event {event.event_id}",
+            f"measurement {sp_ids[rows[ordered[twice]]]} (a space point) is {where} {shown}; "
+            "expected each space point in one candidate at most",
         )
     if positions is not None:
         _check_positions(event, rows, measurement_id[found], positions[found], tracks_path)
@@ -163,12 +171,18 @@ def evaluate_tracks(
 
         def pairs(event_id: int) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
             return read_prototracks_with_positions(files[event_id])
+
+        def origin(event_id: int) -> Path:  # named in messages
+            return files[event_id]
     else:
         tracks = read_tracks(tracks_path)
         available = set(tracks)
 
         def pairs(event_id: int) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
             return (*tracks[event_id], None)  # a ROOT file records no positions
+
+        def origin(event_id: int) -> Path:
+            return Path(tracks_path)
 
     recorded = recorded_spacepoints(tracks_path)
     accumulator = PerformanceAccumulator(config, min_track_sizes)
@@ -198,7 +212,9 @@ def evaluate_tracks(
             )
         # a CSV file records where each point was: another event's of the same size is refused
         track_id, measurement_id, positions = pairs(ref.event_id)
-        labels = labels_from_tracks(event, track_id, measurement_id, tracks_path, positions)
+        labels = labels_from_tracks(
+            event, track_id, measurement_id, origin(ref.event_id), positions
+        )
         accumulator.add(event, labels)
         if on_event is not None:
             on_event()

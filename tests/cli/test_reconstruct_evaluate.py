@@ -549,3 +549,16 @@ def test_evaluate_says_which_events_of_the_tracks_it_did_not_score(tmp_path, run
     )
     report = json.loads((tmp_path / "p.json").read_text())
     assert (report["n_events"], report["unscored_events"]) == (1, [101])
+
+
+def test_a_proto_track_file_s_fault_names_the_file(example_tracks, run_cli):
+    csv = example_tracks / "csv" / "event000000000-prototracks.csv"
+    lines = csv.read_text().splitlines()
+    _, measurement, *position = lines[1].split(",")
+    csv.write_text("\n".join([*lines, ",".join(["9999", measurement, *position])]) + "\n")
+    result = run_cli("evaluate", example_tracks / "csv", "--example")
+    assert (result.exit_code, result.stderr) == (
+        2,
+        f"acts-gnn: error: {csv}: event 0: measurement {measurement} (a space point) is in "
+        "candidates 0 and 9999; expected each space point in one candidate at most\n",
+    )

@@ -72,6 +72,19 @@ def test_the_second_measurement_of_a_strip_point_belongs_but_labels_nothing(even
         labels_from_tracks(strip, np.array([4]), np.array([NO_SECOND], np.uint64), "p.csv")
 
 
+def test_a_space_point_in_two_candidates_is_named(event):
+    # "pc5: event 0: a space point is in more than one candidate": which, and where?
+    track, measurement = np.array([3, 3, 7, 7]), np.array([100, 104, 105, 104])
+    with pytest.raises(InputFormatError) as info:
+        labels_from_tracks(event, track, measurement, "e-prototracks.csv")
+    assert str(info.value) == (
+        "e-prototracks.csv: event 0: measurement 104 (a space point) is in candidates 3 and 7; "
+        "expected each space point in one candidate at most"
+    )
+    with pytest.raises(InputFormatError, match=r"measurement 101 \(a space point\) is twice in "):
+        labels_from_tracks(event, np.array([2, 2, 2]), np.array([100, 101, 101]), "t.root")
+
+
 def test_the_caption_names_every_target_cut(event):
     report = _report(event, config=MatchingConfig(max_vertex_r_mm=1.0))
     assert str(report.table().title) == (
