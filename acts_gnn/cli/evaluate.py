@@ -5,6 +5,7 @@ Layer: cli.
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 from typing import Annotated
 
@@ -103,12 +104,27 @@ def command(
     console = make_console(stderr=True, quiet=quiet)  # the table on stdout, the rest stderr
     with event_progress(console, len(source), "evaluate") as advance:
         report = evaluate_tracks(tracks, source, config, tuple(min_track_sp or (3, 5)), advance)
+    report = dataclasses.replace(report, provenance=_provenance(tracks, inputs))
     make_console(quiet=quiet).print(report.table())
     for path in write_report_files(report, json_out, plots):  # all or none
         console.print(f"wrote {path}")
     for warning in (report.no_targets_warning(), report.unscored_warning()):
         if warning is not None:  # said even with --quiet
             typer.echo(f"acts-gnn: warning: {warning}", err=True)
+
+
+def _provenance(tracks: Path, inputs: list[Path]) -> dict[str, object]:
+    """What the report scored: the tracks, the truth inputs, and what made the tracks when their
+    file says (a ROOT file written by reconstruct keeps its run record)."""
+    from acts_gnn.io.tracks import read_run_record
+
+    scored: dict[str, object] = {
+        "tracks": str(tracks.resolve()),
+        "truth": [str(Path(path).resolve()) for path in inputs],
+    }
+    if (run := read_run_record(tracks)) is not None:
+        scored["run"] = run
+    return scored
 
 
 def _refuse_inputs_as_report(json_out: Path | None, tracks: Path, source) -> None:

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from types import TracebackType
 
@@ -27,6 +27,7 @@ import numpy as np
 from acts_gnn.errors import InputFormatError, OutputError
 from acts_gnn.event import NO_MEASUREMENT, Event
 from acts_gnn.io.atomic import atomic_path
+from acts_gnn.io.jsontext import json_text
 from acts_gnn.io.root import damaged_root_is_input_error
 from acts_gnn.result import TrackingResult
 
@@ -40,6 +41,7 @@ __all__ = [
     "prototrack_files",
     "read_prototracks_csv",
     "read_prototracks_with_positions",
+    "read_run_record",
     "read_tracks",
     "recorded_spacepoints",
 ]
@@ -77,6 +79,7 @@ class TrackWriter:
         *,
         keep_csv_on_abort: bool = False,
         replace: bool = True,
+        run: Mapping[str, object] | None = None,
     ):
         self.root_path = Path(root_path) if root_path is not None else None
         self.csv_dir = Path(csv_dir) if csv_dir is not None else None
@@ -91,6 +94,9 @@ class TrackWriter:
         self.keep_csv_on_abort = keep_csv_on_abort
         #: False: an output file that appeared while this run wrote it is refused, not replaced
         self.replace = replace
+        #: what made the tracks (:func:`~acts_gnn.reco.job.run_record`), kept in the ROOT file
+        #: as the JSON string ``run`` (:func:`read_run_record`)
+        self.run = run
 
     def __enter__(self) -> TrackWriter:
         if self.csv_dir is not None:
@@ -250,6 +256,8 @@ class TrackWriter:
                 types = {k: ("string" if k == "backend" else v.dtype) for k, v in columns.items()}
                 self._root_file.mktree("timing", types, title="acts-gnn timing per event")
                 self._root_file["timing"].extend(columns)
+            if self.run is not None:  # a TObjString, as ROOT itself reads it
+                self._root_file["run"] = json_text(self.run)
             self._root_file.close()
             self._root_file = None
             ctx, self._root_ctx = self._root_ctx, None
@@ -406,6 +414,28 @@ def read_tracks(path: str | Path) -> dict[int, tuple[np.ndarray, np.ndarray]]:
         )
     reader = _read_tracks_csv(path) if path.is_dir() else _read_tracks_root(path)
     return {event_id: (track, measurement) for event_id, track, measurement in reader}
+
+
+def read_run_record(path: str | Path) -> dict[str, object] | None:
+    """What made the tracks of a tracks ROOT file (its ``run`` string, the JSON of
+    :func:`~acts_gnn.reco.job.run_record`); None for a CSV directory, or a file written without
+    one (by acts-gnn before it kept one) or whose record does not read as a JSON object."""
+    import json
+
+    import uproot
+
+    path = Path(path)
+    if path.is_dir():
+        return None
+    with damaged_root_is_input_error(path), uproot.open(path) as handle:
+        if "run" not in handle:
+            return None
+        text = str(handle["run"])
+    try:
+        record = json.loads(text)
+    except ValueError:
+        return None
+    return record if isinstance(record, dict) else None
 
 
 def recorded_spacepoints(path: str | Path) -> dict[int, int]:

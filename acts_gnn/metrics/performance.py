@@ -13,7 +13,7 @@ rich table, and PNG plots (efficiency vs pT and η, fake rate vs η).
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
 import numpy as np
@@ -88,6 +88,9 @@ class PerformanceReport:
     events_without_particles: int = 0
     #: events of a tracks file that no truth was given for (:func:`evaluate_tracks`): not scored
     unscored_events: tuple[int, ...] = ()
+    #: what was scored, written at the end of the JSON (``evaluate``: the tracks, the truth
+    #: inputs and the tracks' own record of what made them)
+    provenance: Mapping[str, object] = field(default_factory=dict)
 
     def no_targets_warning(self) -> str | None:
         """What to say when no event's truth has a particle table: then no particle is a
@@ -129,6 +132,7 @@ class PerformanceReport:
             "per_event_trackml_score": list(self.per_event_trackml_score),
             **(missing if self.events_without_particles else {}),
             **(unscored if self.unscored_events else {}),
+            **self.provenance,
         }
 
     def to_json(self) -> str:

@@ -310,6 +310,7 @@ def run_reconstruction(
                     outputs.tracks_csv_dir,
                     keep_csv_on_abort=outputs.resume,
                     replace=outputs.overwrite,
+                    run=run,
                 ) as writer,
                 contextlib.ExitStack() as staged,
             ):

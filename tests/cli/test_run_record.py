@@ -7,6 +7,7 @@ from importlib.metadata import version
 
 from acts_gnn.cpus import machine
 from acts_gnn.gnn.bundle import ModelBundle, default_bundle_dir
+from acts_gnn.io.example import example_dir
 
 
 def _reports(run_cli, tmp_path, *options):
@@ -42,3 +43,17 @@ def test_the_reports_name_the_bundle_its_weights_and_the_settings_run(run_cli, t
 def test_a_finder_without_a_description_is_named(run_cli, tmp_path):
     timing, _ = _reports(run_cli, tmp_path, "--backend", "truth")
     assert timing["run"]["finder"] == {"finder": "truth"}
+
+
+def test_evaluate_says_what_it_scored_and_what_made_it(run_cli, tmp_path):
+    # its JSON named neither the tracks nor the truth, and the tracks file kept no record
+    timing, _ = _reports(run_cli, tmp_path, "--csv-dir", tmp_path / "csv")
+    result = run_cli("evaluate", tmp_path / "t.root", "--example", "--json", tmp_path / "e.json")
+    assert result.exit_code == 0, result.stderr
+    report = json.loads((tmp_path / "e.json").read_text())
+    assert report["tracks"] == str((tmp_path / "t.root").resolve())
+    assert report["truth"] == [str(example_dir().resolve())]
+    assert report["run"] == timing["run"]  # kept in the tracks file
+    result = run_cli("evaluate", tmp_path / "csv", "--example", "--json", tmp_path / "c.json")
+    assert result.exit_code == 0, result.stderr
+    assert "run" not in json.loads((tmp_path / "c.json").read_text())  # CSV files keep none

@@ -71,6 +71,22 @@ def test_root_file_layout_and_round_trip(tmp_path):
     assert back[4][0].size == 0
 
 
+def test_the_run_record_travels_with_the_tracks(tmp_path):
+    from acts_gnn.io.tracks import read_run_record
+
+    path = tmp_path / "tracks.root"
+    run = {"acts_gnn": "0.1.0", "finder": {"finder": "gnn", "fingerprints": {"gnn": "ab12"}}}
+    with TrackWriter(path, run=run) as writer:
+        writer.add(_event(3), _result([0, 0, 1, -1, 1]))
+    assert read_run_record(path) == run
+    with uproot.open(path) as handle:  # beside the two trees, not in place of one
+        assert sorted(key.split(";")[0] for key in handle.keys()) == ["run", "timing", "tracks"]
+    older = tmp_path / "older.root"  # written before the record was kept
+    with TrackWriter(older) as writer:
+        writer.add(_event(3), _result([0, 0, 1, -1, 1]))
+    assert read_run_record(older) is None and read_run_record(tmp_path) is None
+
+
 def test_prototrack_csv_has_both_strip_measurements(tmp_path):
     with TrackWriter(csv_dir=tmp_path / "csv") as writer:
         writer.add(_event(3), _result([0, 0, 1, -1, 1]))

@@ -6,6 +6,7 @@ ROOT is large and not installed by default: set ``ROOT_PYTHON`` to an interprete
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -35,6 +36,7 @@ for i in range(timing.GetEntries()):
 print(len(rows), timing.GetEntries(), backends)
 for row in rows[:3]:
     print(row)
+print("RUN", f.Get("run").GetString().Data())
 """
 
 
@@ -46,7 +48,7 @@ def test_tracks_file_opens_in_root(shared_data, tmp_path):
     (event,) = list(open_events([shared_data / "acts_reference"]))
     result = TruthTrackFinder().reconstruct(event)
     path = tmp_path / "tracks.root"
-    with TrackWriter(path) as writer:
+    with TrackWriter(path, run={"finder": {"finder": "truth"}}) as writer:
         writer.add(event, result)
     out = subprocess.run(
         [python, "-c", _READ, str(path)], capture_output=True, text=True, check=True
@@ -55,3 +57,5 @@ def test_tracks_file_opens_in_root(shared_data, tmp_path):
     first = eval(out[1])  # (event_id, track_id, n_measurements, measurement ids)
     members = np.flatnonzero(result.labels == 0)
     assert first == (0, 0, members.size, event.spacepoints.measurement_id[members].tolist())
+    # what made the tracks: a TObjString of JSON, as ROOT reads it
+    assert json.loads(out[-1].removeprefix("RUN ")) == {"finder": {"finder": "truth"}}
