@@ -21,7 +21,7 @@ from acts_gnn.io.tracks import TrackWriter
 pytestmark = pytest.mark.root
 
 _READ = """
-import sys, ROOT
+import json, sys, ROOT
 f = ROOT.TFile.Open(sys.argv[1])
 t = f.Get("tracks")
 rows = []
@@ -36,7 +36,7 @@ for i in range(timing.GetEntries()):
 print(len(rows), timing.GetEntries(), backends)
 for row in rows[:3]:
     print(row)
-print("RUN", f.Get("run").GetString().Data())
+print("RUN", json.dumps(json.loads(f.Get("run").GetString().Data())))
 """
 
 
