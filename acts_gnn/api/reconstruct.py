@@ -282,7 +282,7 @@ def prepare(request: ReconstructRequest) -> Reconstruction:
     request.finder.check()
     if request.concurrency != 1 and not request.finder.remote:
         raise ConfigError("--concurrency needs --url (local backends run one event at a time)")
-    source = request.inputs.open().check_distinct_ids()
+    source = request.inputs.open().check_distinct_ids().check_tables()
     if outputs.performance_json is not None and all(map(known_without_truth, source.refs)):
         raise ConfigError(  # before, the run went on and then wrote no report, with exit 0
             "--performance needs truth, and no input has it: beside ACTS CSV space points "

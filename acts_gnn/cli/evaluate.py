@@ -100,6 +100,7 @@ def command(
         min_particle_spacepoints=min_particle_sp,
     )
     source = open_events(inputs, **layout_options(input_format, root_preset, tree, branch))
+    source.check_tables()  # a malformed file among many: before the events before it
     _refuse_inputs_as_report(json_out, tracks, source)
     console = make_console(stderr=True, quiet=quiet)  # the table on stdout, the rest stderr
     with event_progress(console, len(source), "evaluate") as advance:

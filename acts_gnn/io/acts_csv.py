@@ -23,7 +23,13 @@ import numpy as np
 
 from acts_gnn.errors import InputFormatError
 from acts_gnn.event import Event, Particles, SpacePoints, Truth, count_spacepoints, find_sorted
-from acts_gnn.io.csvtable import check_positions, read_file_bytes, read_header, read_table
+from acts_gnn.io.csvtable import (
+    check_header,
+    check_positions,
+    read_file_bytes,
+    read_header,
+    read_table,
+)
 from acts_gnn.io.ids import geometry_volume_layer_module, pack_barcode
 from acts_gnn.io.readers import EventRef, register_reader
 
@@ -40,16 +46,8 @@ _BARCODE_COLUMNS = (
 )
 
 
-def read_measurements_raw(path: Path) -> dict[str, np.ndarray]:
-    """Read ``-measurements.csv``, whose ``local_key`` column ACTS writes as one raw byte.
-
-    That byte can be any value — a comma or a newline included — so the file is split by hand:
-    the first two fields, then exactly one byte, then the remaining numeric fields.
-
-    Returns:
-        ``measurement_id`` (uint64), ``geometry_id`` (uint64), ``local_key`` (uint8) and
-        ``global_x/y/z`` (float32) when the file has them.
-    """
+def _measurements_header(path: Path) -> list[str]:
+    """The header of a ``-measurements.csv``, refused unless it starts as ACTS writes it."""
     header = read_header(path)
     for name in ("measurement_id", "geometry_id", "local_key"):
         if name not in header:
@@ -62,6 +60,46 @@ def read_measurements_raw(path: Path) -> dict[str, np.ndarray]:
             "line 1",
             "expected the columns to start with measurement_id,geometry_id,local_key",
         )
+    return header
+
+
+def _spacepoint_columns(header: list[str]) -> tuple[str, str]:
+    """The id and geometry columns of a ``-spacepoint.csv`` (``_1`` suffixed in ACTS's layout
+    for strip pairs, bare in older files)."""
+    id_column = "measurement_id_1" if "measurement_id_1" in header else "measurement_id"
+    geo_column = "geometry_id_1" if "geometry_id_1" in header else "geometry_id"
+    return id_column, geo_column
+
+
+_NO_GLOBAL = "missing; need global positions to make space points"
+
+#: the columns each truth table must have (their types as read)
+_MAP = {"measurement_id": _U64, "hit_id": np.int64}
+_HITS = {name: _U64 for name in _BARCODE_COLUMNS}
+_PARTICLES = {
+    **{name: _U64 for name in _BARCODE_COLUMNS},
+    "particle_type": np.int64,
+    "vx": _F32,
+    "vy": _F32,
+    "vz": _F32,
+    "px": _F32,
+    "py": _F32,
+    "pz": _F32,
+    "q": _F32,
+}
+
+
+def read_measurements_raw(path: Path) -> dict[str, np.ndarray]:
+    """Read ``-measurements.csv``, whose ``local_key`` column ACTS writes as one raw byte.
+
+    That byte can be any value — a comma or a newline included — so the file is split by hand:
+    the first two fields, then exactly one byte, then the remaining numeric fields.
+
+    Returns:
+        ``measurement_id`` (uint64), ``geometry_id`` (uint64), ``local_key`` (uint8) and
+        ``global_x/y/z`` (float32) when the file has them.
+    """
+    header = _measurements_header(path)
     rest = header[3:]
     data = read_file_bytes(path)  # decompressed when named .gz
     if b"\n" not in data:
@@ -128,9 +166,7 @@ def read_measurements_raw(path: Path) -> dict[str, np.ndarray]:
 def _read_spacepoints(files: dict[str, Path]) -> SpacePoints:
     if "spacepoint" in files:
         path = files["spacepoint"]
-        header = read_header(path)
-        id_column = "measurement_id_1" if "measurement_id_1" in header else "measurement_id"
-        geo_column = "geometry_id_1" if "geometry_id_1" in header else "geometry_id"
+        id_column, geo_column = _spacepoint_columns(read_header(path))
         columns = read_table(
             path,
             {id_column: _U64, "x": _F32, "y": _F32, "z": _F32},
@@ -147,9 +183,7 @@ def _read_spacepoints(files: dict[str, Path]) -> SpacePoints:
         columns = read_measurements_raw(path)
         for name in ("global_x", "global_y", "global_z"):
             if name not in columns:
-                raise InputFormatError(
-                    path, f"column {name!r}", "missing; need global positions to make space points"
-                )
+                raise InputFormatError(path, f"column {name!r}", _NO_GLOBAL)
         geometry, second = columns["geometry_id"], None
         ids = columns["measurement_id"]
         x, y, z = columns["global_x"], columns["global_y"], columns["global_z"]
@@ -176,8 +210,8 @@ def _read_truth(files: dict[str, Path], measurement_id: np.ndarray) -> Truth | N
     if "measurement-simhit-map" not in files or "hits" not in files:
         return None
     map_path, hits_path = files["measurement-simhit-map"], files["hits"]
-    mapping = read_table(map_path, {"measurement_id": _U64, "hit_id": np.int64})
-    hits = read_table(hits_path, {name: _U64 for name in _BARCODE_COLUMNS})
+    mapping = read_table(map_path, _MAP)
+    hits = read_table(hits_path, _HITS)
     try:
         hit_particle = pack_barcode(*(hits[name] for name in _BARCODE_COLUMNS))
     except ValueError as exc:
@@ -253,17 +287,7 @@ def _read_particles(files: dict[str, Path], spacepoint_particle: np.ndarray) -> 
     path = files[role]
     columns = read_table(
         path,
-        {
-            **{name: _U64 for name in _BARCODE_COLUMNS},
-            "particle_type": np.int64,
-            "vx": _F32,
-            "vy": _F32,
-            "vz": _F32,
-            "px": _F32,
-            "py": _F32,
-            "pz": _F32,
-            "q": _F32,
-        },
+        _PARTICLES,
         finite=("vx", "vy", "vz", "px", "py", "pz"),
     )
     try:
@@ -315,6 +339,26 @@ class ActsCsvReader:
     def lacks_truth(self, ref: EventRef) -> bool:
         """No measurement-simhit map or no hits beside the space points: no truth."""
         return not {"measurement-simhit-map", "hits"} <= set(ref.files)
+
+    def check(self, ref: EventRef) -> None:
+        """Each table's header holds the columns it needs (its first line alone is read)."""
+        files = ref.files
+        if "spacepoint" in files:
+            path = files["spacepoint"]
+            id_column, _ = _spacepoint_columns(read_header(path))
+            check_header(path, [id_column, "x", "y", "z"])
+        elif "measurements" in files:  # its global positions make the space points
+            path = files["measurements"]
+            header = _measurements_header(path)
+            for name in ("global_x", "global_y", "global_z"):
+                if name not in header:
+                    raise InputFormatError(path, f"column {name!r}", _NO_GLOBAL)
+        if "measurement-simhit-map" in files and "hits" in files:
+            check_header(files["measurement-simhit-map"], _MAP)
+            check_header(files["hits"], _HITS)
+            role = "particles_simulated" if "particles_simulated" in files else "particles"
+            if role in files:
+                check_header(files[role], _PARTICLES)
 
 
 register_reader(ActsCsvReader())

@@ -13,7 +13,7 @@ import codecs
 import csv
 import gzip
 import zlib
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -21,7 +21,14 @@ import numpy as np
 from acts_gnn.errors import InputFormatError
 from acts_gnn.event import MAX_POSITION_MM
 
-__all__ = ["MAX_HEADER_BYTES", "check_positions", "read_file_bytes", "read_header", "read_table"]
+__all__ = [
+    "MAX_HEADER_BYTES",
+    "check_header",
+    "check_positions",
+    "read_file_bytes",
+    "read_header",
+    "read_table",
+]
 
 #: numpy dtype → pyarrow type name used for conversion
 _ARROW_TYPES = {
@@ -114,6 +121,29 @@ def _header_of(path: Path, data: bytes) -> list[str]:
         raise InputFormatError(path, "line 1", f"not a CSV header ({exc})") from exc
 
 
+def _check_columns(path: Path, header: list[str], required: list[str]) -> None:
+    missing = [name for name in required if name not in header]
+    if missing:
+        raise InputFormatError(
+            path,
+            f"column {missing[0]!r}",
+            f"missing; expected columns {', '.join(required)} (found {', '.join(header)})",
+        )
+
+
+def check_header(path: Path, required: Iterable[str]) -> list[str]:
+    """The header of the CSV file ``path`` (its first line alone is read), refused as
+    :func:`read_table` refuses it when a ``required`` column is missing: a reader's check of its
+    tables before any event is read.
+
+    Raises:
+        InputFormatError: the file is missing, unreadable, not CSV text, or lacks a column.
+    """
+    header = read_header(path)
+    _check_columns(path, header, list(required))
+    return header
+
+
 def read_header(path: Path) -> list[str]:
     """Column names of a CSV file (first line), raising a clear error for empty or broken files."""
     return _header_of(path, read_file_bytes(path, MAX_HEADER_BYTES + 1))
@@ -175,13 +205,7 @@ def read_table(
     data = read_file_bytes(path)
     _check_text(path, data)
     header = _header_of(path, data)
-    missing = [name for name in required if name not in header]
-    if missing:
-        raise InputFormatError(
-            path,
-            f"column {missing[0]!r}",
-            f"missing; expected columns {', '.join(required)} (found {', '.join(header)})",
-        )
+    _check_columns(path, header, list(required))
     wanted = {name: np.dtype(dtype) for name, dtype in required.items()}
     for name, dtype in (optional or {}).items():
         if name in header:

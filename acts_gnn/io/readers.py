@@ -98,7 +98,8 @@ class Reader(Protocol):
 
     A reader may also have ``lacks_truth(ref) -> bool``: whether the event's files show, before
     it is read, that it has no truth (a CSV event without its truth files); without it, an
-    event's truth is known once it is read.
+    event's truth is known once it is read. And ``check(ref) -> None``: what can be refused
+    before the event is read (its tables' headers), raising InputFormatError.
     """
 
     name: str

@@ -23,7 +23,7 @@ import acts_gnn.io.npz
 import acts_gnn.io.trackml  # noqa: F401
 from acts_gnn.errors import ConfigError, InputFormatError
 from acts_gnn.event import Event
-from acts_gnn.io.readers import EventRef, find_with_plugins, reader_names
+from acts_gnn.io.readers import EventRef, find_with_plugins, reader, reader_names
 from acts_gnn.io.root import ROOT_PRESETS, RootLayout, is_tracks_output, root_event_ids
 
 __all__ = ["FORMATS", "EventRef", "EventSource", "check_root_layout_used", "open_events"]
@@ -79,6 +79,20 @@ class EventSource:
     def files(self) -> list[Path]:
         """Every file the events are read from."""
         return [path for ref in self.refs for path in ref.files.values()]
+
+    def check_tables(self) -> EventSource:
+        """Check every event's files as far as can be without reading them (each reader's
+        ``check``: the CSV tables' headers), so that a malformed file among many is refused
+        before the work, not after the events before it; returns itself.
+
+        Raises:
+            InputFormatError: a file its reader refuses.
+        """
+        for ref in self.refs:
+            check = getattr(reader(ref.format), "check", None) if ref.format != "memory" else None
+            if check is not None:
+                check(ref)
+        return self
 
     def check_no_repeats(self) -> EventSource:
         """Itself, once no event is given twice: one event number read from one file through

@@ -19,7 +19,7 @@ import numpy as np
 
 from acts_gnn.errors import InputFormatError
 from acts_gnn.event import Event, Particles, SpacePoints, Truth, count_spacepoints, find_sorted
-from acts_gnn.io.csvtable import read_table
+from acts_gnn.io.csvtable import check_header, read_table
 from acts_gnn.io.readers import EventRef, register_reader
 
 __all__ = [
@@ -36,6 +36,22 @@ PRIMARY_VERTEX_R_MM = 1.0
 _F32 = np.float32
 
 
+#: the columns each table must have (their types as read)
+_HITS = {"hit_id": np.uint64, "x": _F32, "y": _F32, "z": _F32}
+_TRUTH = {"hit_id": np.uint64, "particle_id": np.uint64}
+_PARTICLES = {
+    "particle_id": np.uint64,
+    "vx": _F32,
+    "vy": _F32,
+    "vz": _F32,
+    "px": _F32,
+    "py": _F32,
+    "pz": _F32,
+    "q": _F32,
+    "nhits": np.int32,
+}
+
+
 def read_trackml_event(event_id: int, files: dict[str, Path]) -> Event:
     """Read one TrackML event.
 
@@ -49,7 +65,7 @@ def read_trackml_event(event_id: int, files: dict[str, Path]) -> Event:
     hits_path = files["hits"]
     hits = read_table(
         hits_path,
-        {"hit_id": np.uint64, "x": _F32, "y": _F32, "z": _F32},
+        _HITS,
         optional={"volume_id": np.int32, "layer_id": np.int32, "module_id": np.int32},
         positions=("x", "y", "z"),
         unique=("hit_id",),
@@ -73,7 +89,7 @@ def _read_truth(files: dict[str, Path], hit_id: np.ndarray) -> Truth:
     path = files["truth"]
     table = read_table(
         path,
-        {"hit_id": np.uint64, "particle_id": np.uint64},
+        _TRUTH,
         optional={"weight": np.float64},
         finite=("weight",),
     )
@@ -120,17 +136,7 @@ def read_trackml_particles(path: str | Path) -> Particles:
     path = Path(path)
     columns = read_table(
         path,
-        {
-            "particle_id": np.uint64,
-            "vx": _F32,
-            "vy": _F32,
-            "vz": _F32,
-            "px": _F32,
-            "py": _F32,
-            "pz": _F32,
-            "q": _F32,
-            "nhits": np.int32,
-        },
+        _PARTICLES,
         optional={"particle_type": np.int64},
         finite=("vx", "vy", "vz", "px", "py", "pz"),
     )
@@ -178,6 +184,12 @@ class TrackmlReader:
     def lacks_truth(self, ref: EventRef) -> bool:
         """No truth file beside the hits: no truth."""
         return "truth" not in ref.files
+
+    def check(self, ref: EventRef) -> None:
+        """Each table's header holds the columns it needs (its first line alone is read)."""
+        for role, columns in (("hits", _HITS), ("truth", _TRUTH), ("particles", _PARTICLES)):
+            if role in ref.files:
+                check_header(ref.files[role], columns)
 
 
 register_reader(TrackmlReader())

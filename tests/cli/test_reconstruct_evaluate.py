@@ -231,6 +231,38 @@ def test_second_event_bad_leaves_no_output(shared_data, tmp_path, run_cli):
     assert list(out.iterdir()) == []  # neither the tracks file nor the CSV directory
 
 
+@pytest.mark.parametrize(
+    ("role", "header", "column"),
+    [
+        ("spacepoint", "measurement_id_1,x,y", "z"),
+        ("hits", "particle_id_pv,tx", "particle_id_sv"),
+        ("measurement-simhit-map", "measurement_id", "hit_id"),
+        ("particles_simulated", "particle_id_pv", "particle_id_sv"),
+    ],
+)
+def test_a_table_without_its_columns_is_refused_before_any_event(
+    shared_data, tmp_path, run_cli, monkeypatch, role, header, column
+):
+    # found only when its event came: after the model loaded and the events before it ran
+    import shutil
+
+    from acts_gnn.finders import TruthTrackFinder
+
+    events = tmp_path / "events"
+    shutil.copytree(shared_data / "acts_reference", events)
+    for path in list(events.iterdir()):
+        shutil.copy(path, events / path.name.replace("event000000000", "event000000007"))
+    bad = events / f"event000000007-{role}.csv"
+    bad.write_text(f"{header}\n")
+    read = []
+    monkeypatch.setattr(TruthTrackFinder, "reconstruct", lambda self, event: read.append(event))
+    result = run_cli("reconstruct", events, "--backend", "truth", "-o", tmp_path / "t.root")
+    assert result.exit_code == 2 and read == []
+    assert result.stderr.startswith(f"acts-gnn: error: {bad}: column {column!r}: missing;")
+    result = run_cli("evaluate", tmp_path / "none.root", "-t", events)  # its truth, too
+    assert result.stderr.startswith(f"acts-gnn: error: {bad}: column {column!r}: missing;")
+
+
 def test_missing_input_and_bad_options(tmp_path, run_cli):
     result = run_cli(
         "reconstruct", tmp_path / "nope", "--backend", "truth", "-o", tmp_path / "t.root"
@@ -302,7 +334,8 @@ def test_evaluate_csv_tracks_of_another_event_are_refused(
     )
     assert (result.exit_code, result.stdout) == (2, "")
     assert result.stderr == (
-        f"acts-gnn: error: {example_tracks / 'csv'}: event 0: 614 of its 705 candidates hold no "
+        f"acts-gnn: error: {example_tracks / 'csv' / 'event000000000-prototracks.csv'}: event "
+        "0: 614 of its 705 candidates hold no "
         f"space point of {truth / 'event000000000-spacepoint.csv'}; the files do not belong "
         "together\n"
     )

@@ -64,3 +64,31 @@ def test_particle_tables_and_detectors_read(shared_data):
         shared_data / "trackml" / "subset_sparse" / "detectors.csv.gz",
     ):
         assert len(read_trackml_detectors(path)["cx"]) == 18728
+
+
+@pytest.mark.parametrize(
+    ("role", "header", "column"),
+    [
+        ("hits", "hit_id,x,y", "z"),
+        ("truth", "hit_id", "particle_id"),
+        ("particles", "particle_id,vx", "vy"),
+    ],
+)
+def test_a_table_without_its_columns_is_refused_before_reading(tmp_path, role, header, column):
+    from acts_gnn.errors import InputFormatError
+
+    rows = {
+        "hits": "hit_id,x,y,z\n1,30,0,1\n",
+        "truth": "hit_id,particle_id\n1,5\n",
+        "particles": "particle_id,vx,vy,vz,px,py,pz,q,nhits\n5,0,0,0,1,0,0,1,1\n",
+    }
+    for name, text in rows.items():
+        (tmp_path / f"event000000003-{name}.csv").write_text(
+            header + "\n" if name == role else text
+        )
+    source = open_events([tmp_path], format="trackml")
+    with pytest.raises(InputFormatError) as refused:
+        source.check_tables()
+    assert str(refused.value).startswith(
+        f"{tmp_path / f'event000000003-{role}.csv'}: column {column!r}"
+    )
