@@ -237,8 +237,9 @@ def keep_freed_memory() -> bool:
 
 
 def machine() -> str:
-    """One line naming this machine (CPU model, cores, Python; the GPU and torch's version if
-    torch is there)."""
+    """One line naming this machine (CPU model, cores, Python; torch's version once torch is
+    imported, and the GPU once torch has started CUDA): it imports neither, so a run that never
+    loads them (the truth finder, a remote client) does not for its record."""
     cpu = platform.processor() or platform.machine()
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
@@ -248,12 +249,9 @@ def machine() -> str:
     except OSError:
         pass
     text = f"{cpu}, {os.cpu_count()} cores, Python {platform.python_version()}"
-    try:
-        import torch
-
-        if torch.cuda.is_available():
+    torch = sys.modules.get("torch")
+    if torch is not None:
+        if torch.cuda.is_initialized():
             text += f", GPU {torch.cuda.get_device_name(0)}"
         text += f", torch {torch.__version__}"
-    except ImportError:
-        pass
     return text

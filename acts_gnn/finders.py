@@ -31,6 +31,7 @@ before a finder is made.
 from __future__ import annotations
 
 import importlib
+import json
 import os
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -52,6 +53,7 @@ __all__ = [
     "TruthTrackFinder",
     "describe_finder",
     "finder_entry",
+    "finder_name",
     "finder_names",
     "make_finder",
     "refuse_gnn_settings",
@@ -242,13 +244,35 @@ def _served_gnn(model: str) -> bool:
         return True
 
 
+def finder_name(finder: object) -> str:
+    """A finder's ``name``, or its class's name when it has none (for messages)."""
+    return str(getattr(finder, "name", type(finder).__name__))
+
+
 def describe_finder(finder: TrackFinder) -> dict[str, object]:
     """What a finder says made its tracks (its ``describe()``, as the GNN pipeline and the
-    remote client have), else its name."""
+    remote client have), else its name.
+
+    Raises:
+        ConfigError: a ``describe()`` that gives no mapping of names to JSON values (a
+            plug-in's; its tracks would go unrecorded).
+    """
     describe = getattr(finder, "describe", None)
-    if callable(describe):
-        return dict(describe())
-    return {"finder": getattr(finder, "name", type(finder).__name__)}
+    if not callable(describe):
+        return {"finder": finder_name(finder)}
+    described = describe()
+    try:
+        json.dumps(described, allow_nan=True)
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(
+            f"track finder {finder_name(finder)!r}: describe() gave what JSON cannot hold ({exc})"
+        ) from exc
+    if not isinstance(described, Mapping):
+        raise ConfigError(
+            f"track finder {finder_name(finder)!r}: describe() gave {type(described).__name__}, "
+            "expected a mapping of names to values"
+        )
+    return dict(described)
 
 
 def make_finder(

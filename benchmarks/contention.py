@@ -29,10 +29,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from acts_gnn.cpus import (
-    available_cpus,  # noqa: E402
-    machine,  # noqa: E402
-)
+from acts_gnn.cpus import available_cpus, machine  # noqa: E402
 from benchmarks.bench import SAMPLES, simulate  # noqa: E402
 
 BUSY = "while True: pass"

@@ -232,3 +232,17 @@ def test_compiled_loops_leave_torchs_thread_count_as_it_was():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr[-3000:]
     assert out.stdout.split() == ["BEFORE", "1", "AFTER", "1"], out.stderr[-3000:]
+
+
+def test_naming_the_machine_loads_no_torch():
+    # every run's record named the machine through torch: 0.9 s, and CUDA started on a GPU node
+    import subprocess
+    import sys
+
+    script = (
+        "import sys\nfrom acts_gnn.cpus import machine\ntext = machine()\n"
+        "print('torch' in sys.modules, text)"
+    )
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
+    loaded, text = out.stdout.split(" ", 1)
+    assert loaded == "False" and "cores, Python" in text and "torch" not in text

@@ -54,6 +54,7 @@ import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import IO
 
 import numpy as np
 
@@ -589,11 +590,17 @@ class _DoneEvents:
         self._running = None
 
 
-def _ignore_interrupts() -> None:
-    """In a worker before it starts Python: SIGINT ignored (Python keeps it so)."""
+def _end_with_parent() -> None:
+    """A worker, in a process group of its own, ends when its parent does (SIGKILL, out of
+    memory: nothing stops it then) instead of simulating on for nobody (Linux's
+    ``PR_SET_PDEATHSIG``; elsewhere nothing is done)."""
+    import ctypes
     import signal
 
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # 1: PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
 
 
 def _run_part(scratch: Path) -> int:
@@ -602,6 +609,7 @@ def _run_part(scratch: Path) -> int:
     line on stdout per event done and one for an error."""
     import pickle
 
+    _end_with_parent()
     config, events = pickle.loads((scratch / "part.pickle").read_bytes())
     done = _DoneEvents(lambda number: print(f"{_DONE}{number}", flush=True))
     try:
@@ -646,9 +654,9 @@ def _run_in_parts(
                 [sys.executable, "-m", "acts_gnn.acts.simulate", str(part)],
                 stdout=subprocess.PIPE,
                 text=True,
-                # Ctrl-C reaches the whole process group: the parent stops the workers (below),
-                # and a worker's own KeyboardInterrupt would print its traceback
-                preexec_fn=_ignore_interrupts,
+                # a group of its own: the terminal's Ctrl-C reaches the parent alone, which
+                # stops the workers (below); a worker's KeyboardInterrupt printed its traceback
+                process_group=0,
             )
             workers.append(worker)
             selector.register(worker.stdout, selectors.EVENT_READ)
@@ -759,29 +767,39 @@ def simulate(
 
 #: the start of the scratch folders' names: ``.simulate-HOST-PID-XXXXXXXX``
 _SCRATCH = ".simulate-"
+#: the file in a scratch folder its run holds locked while it lives
+_LOCK = ".lock"
 
 
 def _remove_dead_runs_scratch(output: Path) -> None:
     """Remove the scratch folders that runs on this host left in ``output`` when they were
-    killed (SIGKILL, out of memory: no clean-up ran), those of runs still alive kept; a folder
-    of another host, whose processes cannot be seen from here, is never touched."""
+    killed (SIGKILL, out of memory: no clean-up ran): those whose lock no run holds. A run's lock
+    ends with its process, whatever PID namespace it ran in (two containers with the host's
+    name); a folder of another host (a shared file system) is never touched."""
+    import fcntl
+
     host = socket.gethostname()
     for folder in output.glob(f"{_SCRATCH}*"):
-        owner, _, pid = folder.name.removeprefix(_SCRATCH).rpartition("-")[0].rpartition("-")
-        if owner != host or not pid.isdigit() or _alive(int(pid)):
+        owner = folder.name.removeprefix(_SCRATCH).rpartition("-")[0].rpartition("-")[0]
+        if owner != host:
             continue
-        shutil.rmtree(folder, ignore_errors=True)
+        try:
+            with (folder / _LOCK).open("rb") as lock:
+                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)  # raises while its run lives
+                shutil.rmtree(folder, ignore_errors=True)
+        except OSError:  # held (a live run), or no lock there (not such a folder)
+            continue
 
 
-def _alive(pid: int) -> bool:
-    """Whether a process ``pid`` runs on this host (another user's counts)."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # another user's
-        pass
-    return True
+def _hold_lock(scratch: Path) -> IO[bytes]:
+    """Lock ``scratch`` for this run's life (:func:`_remove_dead_runs_scratch`); the open file,
+    to keep. The lock is taken before the file gets its name: no other run sees it unheld."""
+    import fcntl
+
+    handle = tempfile.NamedTemporaryFile(dir=scratch, delete=False)
+    fcntl.flock(handle, fcntl.LOCK_EX)
+    Path(handle.name).rename(scratch / _LOCK)
+    return handle
 
 
 def _simulate_into(
@@ -791,7 +809,10 @@ def _simulate_into(
     _remove_dead_runs_scratch(output)
     # simulate into a scratch folder inside output, then move: nothing half-written is left
     prefix = f"{_SCRATCH}{socket.gethostname()}-{os.getpid()}-"
-    with tempfile.TemporaryDirectory(prefix=prefix, dir=output) as scratch:
+    with (
+        tempfile.TemporaryDirectory(prefix=prefix, dir=output) as scratch,
+        _hold_lock(Path(scratch)),
+    ):
         if min(jobs, config.events) > 1:
             events_dir = _run_in_parts(config, Path(scratch), on_event, min(jobs, config.events))
         else:

@@ -91,10 +91,14 @@ class FinderRequest:
 
     @property
     def uses_gnn(self) -> bool:
-        """Whether the tracks come from a GNN pipeline (the served model's, or the backend's)."""
-        if self.urls:
-            return finder_entry(self.model or "gnn_tracking", served=True).uses_bundle
-        return finder_entry(self.backend or "gnn").uses_bundle
+        """Whether the tracks come from a GNN pipeline (the served model's, or the backend's);
+        False for a served model this client does not know (a server may host any)."""
+        try:
+            if self.urls:
+                return finder_entry(self.model or "gnn_tracking", served=True).uses_bundle
+            return finder_entry(self.backend or "gnn").uses_bundle
+        except ConfigError:
+            return False
 
     @property
     def runs_here(self) -> bool:

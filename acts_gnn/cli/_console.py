@@ -85,7 +85,11 @@ def native_output_to_stderr() -> Iterator[None]:
     import ctypes
 
     sys.stdout.flush()
-    saved = os.dup(1)
+    try:
+        saved = os.dup(1)
+    except OSError:  # no standard output (closed: ``>&-``): nothing to keep apart
+        yield
+        return
     try:
         os.dup2(2, 1)
         yield

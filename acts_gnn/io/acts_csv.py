@@ -280,8 +280,14 @@ def spacepoint_coverage(files: Mapping[str, Path]) -> tuple[int, int] | None:
     return max(0, rows - 1), last + 1
 
 
+def _particles_role(files: Mapping[str, Path]) -> str:
+    """The particle table an event's truth is read from: Fatras's output (every particle it
+    simulated, secondaries too) where it is there, else the generator's."""
+    return "particles_simulated" if "particles_simulated" in files else "particles"
+
+
 def _read_particles(files: dict[str, Path], spacepoint_particle: np.ndarray) -> Particles:
-    role = "particles_simulated" if "particles_simulated" in files else "particles"
+    role = _particles_role(files)
     if role not in files:
         return Particles.unknown(spacepoint_particle)
     path = files[role]
@@ -356,7 +362,7 @@ class ActsCsvReader:
         if "measurement-simhit-map" in files and "hits" in files:
             check_header(files["measurement-simhit-map"], _MAP)
             check_header(files["hits"], _HITS)
-            role = "particles_simulated" if "particles_simulated" in files else "particles"
+            role = _particles_role(files)
             if role in files:
                 check_header(files[role], _PARTICLES)
 

@@ -101,7 +101,7 @@ def refuse_inputs_as_outputs(outputs: Mapping[str, Path | None], inputs: Iterabl
     existing = {option: path for option, path in existing.items() if path.is_file()}
     if not existing:
         return
-    read = {_identity(path) for path in inputs}
+    read = {_identity(Path(path)) for path in inputs}
     for option, path in existing.items():
         if _identity(path) in read:
             raise OutputRefusedError(

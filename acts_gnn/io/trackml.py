@@ -187,9 +187,11 @@ class TrackmlReader:
 
     def check(self, ref: EventRef) -> None:
         """Each table's header holds the columns it needs (its first line alone is read)."""
-        for role, columns in (("hits", _HITS), ("truth", _TRUTH), ("particles", _PARTICLES)):
-            if role in ref.files:
-                check_header(ref.files[role], columns)
+        check_header(ref.files["hits"], _HITS)
+        if "truth" in ref.files:  # the particles are read only with it
+            check_header(ref.files["truth"], _TRUTH)
+            if "particles" in ref.files:
+                check_header(ref.files["particles"], _PARTICLES)
 
 
 register_reader(TrackmlReader())

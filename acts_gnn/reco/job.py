@@ -24,7 +24,7 @@ from pathlib import Path
 from acts_gnn.cpus import machine
 from acts_gnn.errors import ConfigError, OutputError, OutputRefusedError
 from acts_gnn.event import Event
-from acts_gnn.finders import TrackFinder, describe_finder
+from acts_gnn.finders import TrackFinder, describe_finder, finder_name
 from acts_gnn.interrupts import interrupts_held
 from acts_gnn.io.atomic import check_output, check_still_absent, stage_text
 from acts_gnn.io.jsontext import json_text
@@ -282,9 +282,14 @@ def run_reconstruction(
         InputFormatError: an input event is malformed, or two share a number (nothing is
             written then).
         OutputError: an output cannot be written.
-        ConfigError: no events, or ``source`` holds something else.
+        ConfigError: no events, ``source`` holds something else, a ``run`` record JSON cannot
+            hold, or a finder's result that is no :class:`~acts_gnn.result.TrackingResult`.
     """
     run = dict(run) if run is not None else run_record(finder)
+    try:  # refused now, not once every event has run and the tracks file is closed
+        json_text(run)
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"run record: JSON cannot hold it ({exc})") from exc
     source = EventSource.of(source)
     if len(source) == 0:
         raise ConfigError("no events to reconstruct")
@@ -392,11 +397,16 @@ def _checked(finder: TrackFinder, event: Event, result: object) -> TrackingResul
     Raises:
         ConfigError: not a :class:`~acts_gnn.result.TrackingResult` of one label per point.
     """
-    name = getattr(finder, "name", type(finder).__name__)
+    name = finder_name(finder)
     if not isinstance(result, TrackingResult):
         raise ConfigError(
             f"track finder {name!r} returned {type(result).__name__}, expected an "
             "acts_gnn.TrackingResult(labels, timing=acts_gnn.EventTiming(…))"
+        )
+    if not isinstance(result.timing, EventTiming):
+        raise ConfigError(
+            f"track finder {name!r} returned a TrackingResult whose timing is "
+            f"{type(result.timing).__name__}, expected an acts_gnn.EventTiming"
         )
     shape = getattr(result.labels, "shape", None)
     if shape != (len(event),):

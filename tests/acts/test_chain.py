@@ -122,15 +122,28 @@ def test_acts_gnn_scores_the_candidates_acts_got_at_any_min_size():
     assert large.acts_gnn["n_tracks"] == large.n_prototracks > 0
 
 
-def test_the_algorithm_keeps_no_labels_unless_asked():
+def test_the_algorithm_keeps_no_labels_unless_asked(tmp_path):
     # every event's labels stayed in memory for the whole job (~2 MB per μ = 200 event)
     from acts_gnn.acts.algorithm import GnnTrackFinding
+    from acts_gnn.acts.pileup import PileupModel
+    from acts_gnn.acts.simulate import SimulationConfig, simulation_sequencer
 
     def labels(features):
         return np.zeros(len(features), np.int64)
 
-    assert GnnTrackFinding(labels=labels).keep_labels is False
-    assert GnnTrackFinding(labels=labels, keep_labels=True).keep_labels is True
+    kept = {}
+    for keep in (False, True):
+        scratch = tmp_path / str(keep)
+        scratch.mkdir()
+        config = SimulationConfig(events=2, model=PileupModel(pileup=1, signal_particles=3))
+        simulation = simulation_sequencer(config, scratch)
+        finder = GnnTrackFinding(labels=labels, keep_labels=keep)
+        simulation.sequencer.addAlgorithm(finder)
+        simulation.sequencer.run()
+        assert finder.n_prototracks == 2  # one candidate of every point, per event
+        kept[keep] = sorted(finder.labels_by_event)
+        del simulation
+    assert kept == {False: [], True: [0, 1]}
 
 
 def test_the_algorithm_refuses_a_size_that_is_no_whole_number():

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -362,16 +364,18 @@ def test_a_worker_s_acts_lines_go_to_stderr(tmp_path, monkeypatch, capsys):
 
 
 def test_the_workers_leave_ctrl_c_to_their_parent(tmp_path, monkeypatch):
-    # Ctrl-C reaches the terminal's whole process group: a worker's KeyboardInterrupt printed
-    # its traceback beside the parent's one line; the parent stops the workers itself
+    # Ctrl-C reaches the terminal's process group: a worker in it printed its KeyboardInterrupt
+    # traceback beside the parent's one line; in a group of its own it is the parent's to stop
+    import os
     import sys
 
     from acts_gnn.errors import ActsGnnError
 
-    interrupted = "kill -INT $$; echo acts-gnn-simulation-failed 2 went on; exit 1"
-    monkeypatch.setattr(sys, "executable", _fake_python(tmp_path, interrupted))
-    with pytest.raises(ActsGnnError, match=r"^went on$"):  # SIGINT ignored; not "died (-2)"
+    group = "echo acts-gnn-simulation-failed 2 group $(ps -o pgid= $$); exit 1"
+    monkeypatch.setattr(sys, "executable", _fake_python(tmp_path, group))
+    with pytest.raises(ActsGnnError, match=r"^group \d+$") as raised:
         simulate(SimulationConfig(events=2, model=PileupModel(pileup=1)), tmp_path / "o", jobs=2)
+    assert int(str(raised.value).split()[1]) != os.getpgid(0)
 
 
 @pytest.mark.parametrize("failure", [RuntimeError("ACTS failed"), KeyboardInterrupt()])
@@ -447,23 +451,43 @@ def test_the_simulation_is_compared_with_trackml(tmp_path, run_cli, shared_data)
 
 def test_a_killed_run_s_scratch_goes_at_the_next_run(tmp_path):
     # a run killed by SIGKILL or the OOM killer left its 36 MB scratch folder there for ever
-    import os
+    import fcntl
     import socket
 
     host = socket.gethostname()
-    dead = _finished_pid()
     left = {
-        "dead": tmp_path / f".simulate-{host}-{dead}-abc123",
-        "alive": tmp_path / f".simulate-{host}-{os.getpid()}-def456",
-        "elsewhere": tmp_path / f".simulate-other-host-{dead}-ghi789",
-        "older": tmp_path / ".simulate-jkl012",  # a name without host and process
+        "dead": tmp_path / f".simulate-{host}-{_finished_pid()}-abc123",
+        "alive": tmp_path / f".simulate-{host}-123-def456",  # a live run (in any PID namespace)
+        "elsewhere": tmp_path / ".simulate-other-host-1-ghi789",  # unlocked, another host's
+        "unlocked": tmp_path / f".simulate-{host}-1-jkl012",  # no lock: not such a folder
     }
-    for folder in left.values():
+    for name, folder in left.items():
         (folder / "events").mkdir(parents=True)
-    simulate(SimulationConfig(model=PileupModel(pileup=1)), tmp_path)
+        if name != "unlocked":
+            (folder / ".lock").touch()
+    with (left["alive"] / ".lock").open("rb") as held:
+        fcntl.flock(held, fcntl.LOCK_EX)
+        simulate(SimulationConfig(model=PileupModel(pileup=1)), tmp_path)
     assert sorted(p.name for p in tmp_path.glob(".simulate-*")) == sorted(
-        left[k].name for k in ("alive", "elsewhere", "older")
+        left[k].name for k in ("alive", "elsewhere", "unlocked")
     )
+
+
+def test_a_run_holds_its_scratch_folder_s_lock(tmp_path):
+    import fcntl
+
+    held = []
+
+    def try_lock(_number):
+        (scratch,) = tmp_path.glob(".simulate-*")
+        with (scratch / ".lock").open("rb") as lock:
+            try:
+                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                held.append(True)
+
+    simulate(SimulationConfig(model=PileupModel(pileup=1)), tmp_path, on_event=try_lock)
+    assert held == [True] and list(tmp_path.glob(".simulate-*")) == []
 
 
 def _finished_pid() -> int:
@@ -473,3 +497,59 @@ def _finished_pid() -> int:
     process = subprocess.Popen(["true"])
     process.wait()
     return process.pid
+
+
+@pytest.mark.acts
+def test_the_workers_end_with_their_parent(tmp_path):
+    # in a group of their own, workers of a killed parent (SIGKILL, out of memory) went on
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    out = str(tmp_path / "o")
+    script = (
+        "from acts_gnn.acts.simulate import SimulationConfig, simulate\n"
+        "from acts_gnn.acts.pileup import PileupModel\n"
+        f"simulate(SimulationConfig(events=2, model=PileupModel(pileup=200)), {out!r}, jobs=2)\n"
+    )
+    parent = subprocess.Popen([sys.executable, "-c", script])
+
+    def children() -> list[int]:
+        found = []
+        for stat in os.listdir("/proc"):
+            if not stat.isdigit():
+                continue
+            try:
+                text = Path(f"/proc/{stat}/stat").read_text()
+            except OSError:
+                continue
+            fields = text.rsplit(")", 1)[1].split()
+            if int(fields[1]) == parent.pid:
+                found.append(int(stat))
+        return found
+
+    deadline = time.monotonic() + 60
+    while len(children()) < 2 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    workers = children()
+    assert len(workers) == 2
+    time.sleep(1.0)  # past their start, into the simulation
+    parent.send_signal(signal.SIGKILL)
+    parent.wait()
+
+    def running(pid: int) -> bool:  # a zombie (dead, not yet reaped) is not
+        try:
+            return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+        except OSError:
+            return False
+
+    # at once: without, each went on until its next event's line found no reader (seconds)
+    deadline = time.monotonic() + 0.5
+    while any(map(running, workers)) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    alive = [pid for pid in workers if running(pid)]
+    for pid in alive:
+        os.kill(pid, signal.SIGKILL)
+    assert alive == []

@@ -595,3 +595,13 @@ def test_a_proto_track_file_s_fault_names_the_file(example_tracks, run_cli):
         f"acts-gnn: error: {csv}: event 0: measurement {measurement} (a space point) is in "
         "candidates 0 and 9999; expected each space point in one candidate at most\n",
     )
+
+
+def test_a_served_model_this_client_does_not_know_goes_to_the_server(tmp_path, run_cli):
+    # a server may host any model (a plug-in, another backend): it was refused here as unknown
+    result = run_cli(
+        "reconstruct", "--example", "--url", "127.0.0.1:1", "--model", "exatrkx_custom",
+        "--retries", "0", "-o", tmp_path / "t.root",
+    )  # fmt: skip
+    assert result.exit_code == 3, result.stderr  # the server, unreachable, said so
+    assert "127.0.0.1:1" in result.stderr and "unknown model" not in result.stderr

@@ -92,3 +92,11 @@ def test_a_table_without_its_columns_is_refused_before_reading(tmp_path, role, h
     assert str(refused.value).startswith(
         f"{tmp_path / f'event000000003-{role}.csv'}: column {column!r}"
     )
+
+
+def test_a_particle_table_without_truth_is_not_checked(tmp_path):
+    # it is never read without -truth.csv: the check refused what the reader reads
+    (tmp_path / "event000000003-hits.csv").write_text("hit_id,x,y,z\n1,30,0,1\n")
+    (tmp_path / "event000000003-particles.csv").write_text("particle_id,px\n5,1\n")
+    (event,) = list(open_events([tmp_path], format="trackml").check_tables())
+    assert event.truth is None and len(event) == 1

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 
@@ -363,24 +364,28 @@ def test_events_of_ones_own_are_reconstructed_and_scored(source, tmp_path):
 
 
 class _LabelsAlone:
-    """A plug-in finder that returns its labels, not a TrackingResult; or cut short ones."""
+    """A plug-in finder that returns its labels, not a TrackingResult; or cut short ones; or a
+    result without timing."""
 
     name = "mine"
 
-    def __init__(self, short: bool = False) -> None:
+    def __init__(self, short: bool = False, untimed: bool = False) -> None:
         self.short = short
+        self.untimed = untimed
 
     def reconstruct(self, event):
         from acts_gnn.result import EventTiming, TrackingResult
 
         labels = np.zeros(len(event) - 1 if self.short else len(event), np.int64)
+        if self.untimed:
+            return TrackingResult(labels, timing=None)
         if not self.short:
             return labels
         return TrackingResult(labels, timing=EventTiming(event.event_id, self.name, len(event), 0))
 
 
 @pytest.mark.parametrize("concurrency", [1, 2])
-def test_a_finder_s_result_that_is_none_is_one_line(source, tmp_path, concurrency):
+def test_a_finder_s_result_that_is_no_tracking_result_is_one_line(source, tmp_path, concurrency):
     # "internal error: AttributeError: 'numpy.ndarray' object has no attribute 'labels'"
     outputs = ReconstructionOutputs(tracks_root=tmp_path / "t.root")
     with pytest.raises(ConfigError) as refused:
@@ -395,4 +400,37 @@ def test_a_finder_s_result_that_is_none_is_one_line(source, tmp_path, concurrenc
         "track finder 'mine' returned labels of shape (11,) for event 100 of 12 space points, "
         "expected (12,)"
     )
+    with pytest.raises(ConfigError) as refused:  # was "replace() should be called on dataclass"
+        run_reconstruction(source, _LabelsAlone(untimed=True), outputs, concurrency=concurrency)
+    assert str(refused.value) == (
+        "track finder 'mine' returned a TrackingResult whose timing is NoneType, expected an "
+        "acts_gnn.EventTiming"
+    )
+    assert not (tmp_path / "t.root").exists()
+
+
+class _Described(TruthTrackFinder):
+    def __init__(self, described) -> None:
+        super().__init__()
+        self.described = described
+
+    def describe(self):
+        return self.described
+
+
+def test_a_finder_s_description_that_json_cannot_hold_is_refused_before_the_events(
+    source, tmp_path
+):
+    # a Path in it failed when the tracks file closed, after every event had run
+    from pathlib import Path
+
+    outputs = ReconstructionOutputs(tracks_root=tmp_path / "t.root")
+    for described, said in (
+        ({"bundle": Path("b")}, "describe() gave what JSON cannot hold"),
+        ("gnn", "describe() gave str, expected a mapping of names to values"),
+    ):
+        with pytest.raises(ConfigError, match=f"^track finder 'truth': {re.escape(said)}"):
+            run_reconstruction(source, _Described(described), outputs)
+    with pytest.raises(ConfigError, match=r"^run record: JSON cannot hold it"):
+        run_reconstruction(source, TruthTrackFinder(), outputs, run={"path": Path("x")})
     assert not (tmp_path / "t.root").exists()
