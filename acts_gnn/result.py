@@ -5,11 +5,13 @@ Layer: bottom (beside ``event``).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
-__all__ = ["STAGES", "EventTiming", "TrackingResult", "canonical_labels"]
+__all__ = ["STAGES", "EventTiming", "RunRecord", "TrackingResult", "canonical_labels"]
 
 #: pipeline stages in order; a timing report has one column per stage (``<stage>_s``)
 STAGES = ("embedding", "graph_building", "filter", "gnn", "track_building")
@@ -54,6 +56,50 @@ class TrackingResult:
 
     labels: np.ndarray
     timing: EventTiming
+
+
+@dataclass(frozen=True)
+class RunRecord:
+    """What made a run's tracks and where (:func:`acts_gnn.reco.job.run_record`): written at the
+    end of the timing and performance reports and into the tracks ROOT file, as ``run``."""
+
+    #: the finder's own description (:func:`acts_gnn.finders.describe_finder`: for the GNN
+    #: pipeline its bundle's directory and fingerprints, device, precision and settings)
+    finder: Mapping[str, Any]
+    #: this machine in one line (:func:`acts_gnn.cpus.machine`)
+    machine: str
+    #: when the run started (ISO 8601, UTC, seconds)
+    started: str
+    #: acts-gnn's version (None: run from a source tree that is not installed)
+    acts_gnn: str | None = None
+    #: CPU threads of a finder run here (None: not known, or nothing ran here)
+    threads: int | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        """``acts_gnn, started, machine, threads, finder``."""
+        return {
+            "acts_gnn": self.acts_gnn,
+            "started": self.started,
+            "machine": self.machine,
+            "threads": self.threads,
+            "finder": dict(self.finder),
+        }
+
+    @classmethod
+    def from_json(cls, value: object) -> RunRecord | None:
+        """What :meth:`to_json` wrote; None for anything else (a record it cannot be)."""
+        if not isinstance(value, Mapping) or not isinstance(value.get("finder"), Mapping):
+            return None
+        try:
+            return cls(
+                finder=dict(value["finder"]),
+                machine=str(value["machine"]),
+                started=str(value["started"]),
+                acts_gnn=value.get("acts_gnn"),
+                threads=value.get("threads"),
+            )
+        except KeyError:
+            return None
 
 
 def canonical_labels(labels: np.ndarray, min_size: int = 1) -> np.ndarray:

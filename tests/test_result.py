@@ -38,3 +38,16 @@ def test_the_values_a_finder_picked_do_not_matter():
     np.testing.assert_array_equal(canonical_labels(same_partition), canonical_labels(labels))
     assert canonical_labels(np.full(4, -1)).tolist() == [-1, -1, -1, -1]
     assert canonical_labels(np.zeros(0, np.int64)).shape == (0,)
+
+
+def test_a_run_record_reads_back_what_it_wrote_and_nothing_else():
+    import json
+
+    from acts_gnn.result import RunRecord
+
+    record = RunRecord({"finder": "gnn"}, "a machine", "2026-12-05T00:00:00+00:00", "0.1.0", 2)
+    text = json.dumps(record.to_json())
+    assert list(record.to_json()) == ["acts_gnn", "started", "machine", "threads", "finder"]
+    assert RunRecord.from_json(json.loads(text)) == record
+    for other in ([], "run", {"finder": "gnn"}, {"finder": {}, "machine": "m"}):
+        assert RunRecord.from_json(other) is None

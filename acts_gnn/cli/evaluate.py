@@ -5,7 +5,6 @@ Layer: cli.
 
 from __future__ import annotations
 
-import dataclasses
 from pathlib import Path
 from typing import Annotated
 
@@ -83,7 +82,11 @@ def command(
     """Efficiency, fake rate, duplicate rate (double majority) and the TrackML score."""
     from acts_gnn.cli._progress import event_progress
     from acts_gnn.io.source import open_events
-    from acts_gnn.metrics.evaluate import evaluate_tracks, write_report_files
+    from acts_gnn.metrics.evaluate import (
+        evaluate_tracks,
+        refuse_report_over_inputs,
+        write_report_files,
+    )
     from acts_gnn.metrics.matching import MatchingConfig
 
     inputs = inputs_or_example(  # refused first, before the outputs
@@ -101,40 +104,16 @@ def command(
     )
     source = open_events(inputs, **layout_options(input_format, root_preset, tree, branch))
     source.check_tables()  # a malformed file among many: before the events before it
-    _refuse_inputs_as_report(json_out, tracks, source)
+    refuse_report_over_inputs(json_out, tracks, source)
     console = make_console(stderr=True, quiet=quiet)  # the table on stdout, the rest stderr
     with event_progress(console, len(source), "evaluate") as advance:
         report = evaluate_tracks(tracks, source, config, tuple(min_track_sp or (3, 5)), advance)
-    report = dataclasses.replace(report, provenance=_provenance(tracks, inputs))
     make_console(quiet=quiet).print(report.table())
     for path in write_report_files(report, json_out, plots):  # all or none
         console.print(f"wrote {path}")
     for warning in (report.no_targets_warning(), report.unscored_warning()):
         if warning is not None:  # said even with --quiet
             typer.echo(f"acts-gnn: warning: {warning}", err=True)
-
-
-def _provenance(tracks: Path, inputs: list[Path]) -> dict[str, object]:
-    """What the report scored: the tracks, the truth inputs, and what made the tracks when their
-    file says (a ROOT file written by reconstruct keeps its run record)."""
-    from acts_gnn.io.tracks import read_run_record
-
-    scored: dict[str, object] = {
-        "tracks": str(tracks.resolve()),
-        "truth": [str(Path(path).resolve()) for path in inputs],
-    }
-    if (run := read_run_record(tracks)) is not None:
-        scored["run"] = run
-    return scored
-
-
-def _refuse_inputs_as_report(json_out: Path | None, tracks: Path, source) -> None:
-    """Refuse a --json report in place of the tracks or of a truth file (--force replaced it)."""
-    from acts_gnn.io.atomic import refuse_inputs_as_outputs
-    from acts_gnn.io.tracks import PROTOTRACKS_GLOB
-
-    read = [tracks] if not tracks.is_dir() else sorted(tracks.glob(PROTOTRACKS_GLOB))
-    refuse_inputs_as_outputs({"--json": json_out}, [*read, *source.files()])
 
 
 def _check_outputs(json_out: Path | None, plots: Path | None, force: bool) -> None:

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import re
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from types import TracebackType
 
@@ -29,7 +29,7 @@ from acts_gnn.event import NO_MEASUREMENT, Event
 from acts_gnn.io.atomic import atomic_path
 from acts_gnn.io.jsontext import json_text
 from acts_gnn.io.root import damaged_root_is_input_error
-from acts_gnn.result import TrackingResult
+from acts_gnn.result import RunRecord, TrackingResult
 
 __all__ = [
     "PROTOTRACKS_GLOB",
@@ -79,7 +79,7 @@ class TrackWriter:
         *,
         keep_csv_on_abort: bool = False,
         replace: bool = True,
-        run: Mapping[str, object] | None = None,
+        run: RunRecord | None = None,
     ):
         self.root_path = Path(root_path) if root_path is not None else None
         self.csv_dir = Path(csv_dir) if csv_dir is not None else None
@@ -94,8 +94,8 @@ class TrackWriter:
         self.keep_csv_on_abort = keep_csv_on_abort
         #: False: an output file that appeared while this run wrote it is refused, not replaced
         self.replace = replace
-        #: what made the tracks (:func:`~acts_gnn.reco.job.run_record`), kept in the ROOT file
-        #: as the JSON string ``run`` (:func:`read_run_record`)
+        #: what made the tracks, kept in the ROOT file as the JSON string ``run``
+        #: (:func:`read_run_record`)
         self.run = run
 
     def __enter__(self) -> TrackWriter:
@@ -257,7 +257,7 @@ class TrackWriter:
                 self._root_file.mktree("timing", types, title="acts-gnn timing per event")
                 self._root_file["timing"].extend(columns)
             if self.run is not None:  # a TObjString, as ROOT itself reads it
-                self._root_file["run"] = json_text(self.run)
+                self._root_file["run"] = json_text(self.run.to_json())
             self._root_file.close()
             self._root_file = None
             ctx, self._root_ctx = self._root_ctx, None
@@ -416,10 +416,10 @@ def read_tracks(path: str | Path) -> dict[int, tuple[np.ndarray, np.ndarray]]:
     return {event_id: (track, measurement) for event_id, track, measurement in reader}
 
 
-def read_run_record(path: str | Path) -> dict[str, object] | None:
-    """What made the tracks of a tracks ROOT file (its ``run`` string, the JSON of
-    :func:`~acts_gnn.reco.job.run_record`); None for a CSV directory, or a file written without
-    one (by acts-gnn before it kept one) or whose record does not read as a JSON object."""
+def read_run_record(path: str | Path) -> RunRecord | None:
+    """What made the tracks of a tracks ROOT file (its ``run`` string: a
+    :class:`~acts_gnn.result.RunRecord` in JSON); None for a CSV directory, or a file written
+    without one (by acts-gnn before it kept one) or whose string reads as no such record."""
     import json
 
     import uproot
@@ -432,10 +432,9 @@ def read_run_record(path: str | Path) -> dict[str, object] | None:
             return None
         text = str(handle["run"])
     try:
-        record = json.loads(text)
+        return RunRecord.from_json(json.loads(text))
     except ValueError:
         return None
-    return record if isinstance(record, dict) else None
 
 
 def recorded_spacepoints(path: str | Path) -> dict[int, int]:

@@ -15,18 +15,25 @@ import numpy as np
 from acts_gnn.errors import InputFormatError, OutputError
 from acts_gnn.event import NO_MEASUREMENT, Event, find_sorted
 from acts_gnn.interrupts import interrupts_held
-from acts_gnn.io.atomic import stage_text
+from acts_gnn.io.atomic import refuse_inputs_as_outputs, stage_text
 from acts_gnn.io.source import EventSource
 from acts_gnn.io.tracks import (
+    PROTOTRACKS_GLOB,
     prototrack_files,
     read_prototracks_with_positions,
+    read_run_record,
     read_tracks,
     recorded_spacepoints,
 )
 from acts_gnn.metrics.matching import MatchingConfig
-from acts_gnn.metrics.performance import PerformanceAccumulator, PerformanceReport
+from acts_gnn.metrics.performance import PerformanceAccumulator, PerformanceReport, ScoredInputs
 
-__all__ = ["evaluate_tracks", "labels_from_tracks", "write_report_files"]
+__all__ = [
+    "evaluate_tracks",
+    "labels_from_tracks",
+    "refuse_report_over_inputs",
+    "write_report_files",
+]
 
 
 def labels_from_tracks(
@@ -219,4 +226,29 @@ def evaluate_tracks(
         if on_event is not None:
             on_event()
     unscored = tuple(sorted(available - {ref.event_id for ref in source.refs}))
-    return replace(accumulator.report(), unscored_events=unscored)
+    scored = ScoredInputs(
+        tracks=str(Path(tracks_path).resolve()),
+        truth=tuple(dict.fromkeys(_named(ref.source) for ref in source.refs)),
+        run=read_run_record(tracks_path),
+    )
+    return replace(accumulator.report(), unscored_events=unscored, scored=scored)
+
+
+def _named(source: str) -> str:
+    """An event's source as the report names it: absolute where it is a file."""
+    path = Path(source)
+    return str(path.resolve()) if path.exists() else source
+
+
+def refuse_report_over_inputs(
+    json_path: Path | None, tracks_path: str | Path, source: EventSource
+) -> None:
+    """Refuse, before any work, a JSON report in place of the tracks or of a truth file (by any
+    name or link): ``--force`` replaced the tracks with their report.
+
+    Raises:
+        OutputRefusedError: such a report path.
+    """
+    tracks_path = Path(tracks_path)
+    read = [tracks_path] if not tracks_path.is_dir() else sorted(tracks_path.glob(PROTOTRACKS_GLOB))
+    refuse_inputs_as_outputs({"--json": json_path}, [*read, *source.files()])

@@ -13,7 +13,7 @@ rich table, and PNG plots (efficiency vs pT and η, fake rate vs η).
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 
 import numpy as np
@@ -22,8 +22,9 @@ from acts_gnn.event import Event
 from acts_gnn.io.jsontext import json_text
 from acts_gnn.metrics.matching import EventMatch, MatchingConfig, match_event
 from acts_gnn.metrics.trackml_score import trackml_score
+from acts_gnn.result import RunRecord
 
-__all__ = ["PerformanceAccumulator", "PerformanceReport", "SelectionSummary"]
+__all__ = ["PerformanceAccumulator", "PerformanceReport", "ScoredInputs", "SelectionSummary"]
 
 
 def _ratio(numerator: int, denominator: int) -> float:
@@ -73,6 +74,23 @@ class SelectionSummary:
 
 
 @dataclass(frozen=True)
+class ScoredInputs:
+    """What a report scored: the tracks and the truth events (absolute where they are files),
+    and the tracks' own record of what made them (a tracks ROOT file keeps one)."""
+
+    tracks: str
+    truth: tuple[str, ...]
+    run: RunRecord | None = None
+
+    def to_json(self) -> dict[str, object]:
+        """``tracks, truth[, run]``."""
+        out: dict[str, object] = {"tracks": self.tracks, "truth": list(self.truth)}
+        if self.run is not None:
+            out["run"] = self.run.to_json()
+        return out
+
+
+@dataclass(frozen=True)
 class PerformanceReport:
     """Performance over a set of events."""
 
@@ -88,9 +106,9 @@ class PerformanceReport:
     events_without_particles: int = 0
     #: events of a tracks file that no truth was given for (:func:`evaluate_tracks`): not scored
     unscored_events: tuple[int, ...] = ()
-    #: what was scored, written at the end of the JSON (``evaluate``: the tracks, the truth
-    #: inputs and the tracks' own record of what made them)
-    provenance: Mapping[str, object] = field(default_factory=dict)
+    #: what was scored (:func:`~acts_gnn.metrics.evaluate.evaluate_tracks`), at the end of the
+    #: JSON; None for a report made in the run that found the tracks
+    scored: ScoredInputs | None = None
 
     def no_targets_warning(self) -> str | None:
         """What to say when no event's truth has a particle table: then no particle is a
@@ -132,7 +150,7 @@ class PerformanceReport:
             "per_event_trackml_score": list(self.per_event_trackml_score),
             **(missing if self.events_without_particles else {}),
             **(unscored if self.unscored_events else {}),
-            **self.provenance,
+            **(self.scored.to_json() if self.scored is not None else {}),
         }
 
     def to_json(self) -> str:

@@ -15,7 +15,7 @@ import contextlib
 import sys
 import time
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from fnmatch import fnmatch
@@ -39,7 +39,7 @@ from acts_gnn.io.tracks import (
 )
 from acts_gnn.metrics.matching import MatchingConfig
 from acts_gnn.metrics.performance import PerformanceAccumulator, PerformanceReport
-from acts_gnn.result import EventTiming, TrackingResult
+from acts_gnn.result import EventTiming, RunRecord, TrackingResult
 
 __all__ = ["ReconstructionOutputs", "ReconstructionSummary", "run_reconstruction", "run_record"]
 
@@ -261,7 +261,7 @@ def run_reconstruction(
     min_track_sizes: Sequence[int] = (3, 5),
     on_event: Callable[[EventTiming], None] | None = None,
     concurrency: int = 1,
-    run: Mapping[str, object] | None = None,
+    run: RunRecord | None = None,
 ) -> ReconstructionSummary:
     """Reconstruct every event of ``source`` with ``finder`` and write the outputs.
 
@@ -285,9 +285,9 @@ def run_reconstruction(
         ConfigError: no events, ``source`` holds something else, a ``run`` record JSON cannot
             hold, or a finder's result that is no :class:`~acts_gnn.result.TrackingResult`.
     """
-    run = dict(run) if run is not None else run_record(finder)
+    run = run if run is not None else run_record(finder)
     try:  # refused now, not once every event has run and the tracks file is closed
-        json_text(run)
+        json_text(run.to_json())
     except (TypeError, ValueError) as exc:
         raise ConfigError(f"run record: JSON cannot hold it ({exc})") from exc
     source = EventSource.of(source)
@@ -327,7 +327,7 @@ def run_reconstruction(
                 # the run's wall time: reading, finding and writing, all but the tracks' close
                 report = TimingReport.from_timings(tally.timings, time.perf_counter() - start)
                 performance = tally.performance()
-                recorded = {"run": run}
+                recorded = {"run": run.to_json()}
                 texts = (
                     (outputs.timing_json, json_text({**report.as_dict(), **recorded})),
                     (
@@ -369,11 +369,14 @@ def run_reconstruction(
     )
 
 
-def run_record(finder: TrackFinder, threads: int | None = None) -> dict[str, object]:
+def run_record(finder: TrackFinder, threads: int | None = None) -> RunRecord:
     """What made a run's tracks and where, for its reports: acts-gnn's version, when it
-    started, this machine, the CPU threads of a finder run here (None: not known), and the
-    finder's own description (:func:`~acts_gnn.finders.describe_finder`: for the GNN pipeline
-    its bundle and the fingerprints of its weights, device, precision and settings)."""
+    started (now), this machine, the CPU threads of a finder run here (None: not known), and the
+    finder's own description (:func:`~acts_gnn.finders.describe_finder`).
+
+    Raises:
+        ConfigError: a finder's description that JSON cannot hold.
+    """
     from datetime import UTC, datetime
     from importlib.metadata import PackageNotFoundError, version
 
@@ -381,13 +384,13 @@ def run_record(finder: TrackFinder, threads: int | None = None) -> dict[str, obj
         acts_gnn = version("acts-gnn")
     except PackageNotFoundError:  # run from a source tree
         acts_gnn = None
-    return {
-        "acts_gnn": acts_gnn,
-        "started": datetime.now(UTC).isoformat(timespec="seconds"),
-        "machine": machine(),
-        "threads": threads,
-        "finder": describe_finder(finder),
-    }
+    return RunRecord(
+        finder=describe_finder(finder),
+        machine=machine(),
+        started=datetime.now(UTC).isoformat(timespec="seconds"),
+        acts_gnn=acts_gnn,
+        threads=threads,
+    )
 
 
 def _checked(finder: TrackFinder, event: Event, result: object) -> TrackingResult:

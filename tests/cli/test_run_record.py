@@ -52,7 +52,7 @@ def test_evaluate_says_what_it_scored_and_what_made_it(run_cli, tmp_path):
     assert result.exit_code == 0, result.stderr
     report = json.loads((tmp_path / "e.json").read_text())
     assert report["tracks"] == str((tmp_path / "t.root").resolve())
-    assert report["truth"] == [str(example_dir().resolve())]
+    assert report["truth"] == [str((example_dir() / "event000000000-spacepoint.csv").resolve())]
     assert report["run"] == timing["run"]  # kept in the tracks file
     result = run_cli("evaluate", tmp_path / "csv", "--example", "--json", tmp_path / "c.json")
     assert result.exit_code == 0, result.stderr

@@ -73,9 +73,11 @@ def test_root_file_layout_and_round_trip(tmp_path):
 
 def test_the_run_record_travels_with_the_tracks(tmp_path):
     from acts_gnn.io.tracks import read_run_record
+    from acts_gnn.result import RunRecord
 
     path = tmp_path / "tracks.root"
-    run = {"acts_gnn": "0.1.0", "finder": {"finder": "gnn", "fingerprints": {"gnn": "ab12"}}}
+    finder = {"finder": "gnn", "fingerprints": {"gnn": "ab12"}}
+    run = RunRecord(finder, "a machine", "2026-12-05T02:00:00+00:00", acts_gnn="0.1.0", threads=2)
     with TrackWriter(path, run=run) as writer:
         writer.add(_event(3), _result([0, 0, 1, -1, 1]))
     assert read_run_record(path) == run

@@ -17,6 +17,7 @@ import pytest
 from acts_gnn.finders import TruthTrackFinder
 from acts_gnn.io.source import open_events
 from acts_gnn.io.tracks import TrackWriter
+from acts_gnn.result import RunRecord
 
 pytestmark = pytest.mark.root
 
@@ -48,7 +49,8 @@ def test_tracks_file_opens_in_root(shared_data, tmp_path):
     (event,) = list(open_events([shared_data / "acts_reference"]))
     result = TruthTrackFinder().reconstruct(event)
     path = tmp_path / "tracks.root"
-    with TrackWriter(path, run={"finder": {"finder": "truth"}}) as writer:
+    run = RunRecord(finder={"finder": "truth"}, machine="m", started="now")
+    with TrackWriter(path, run=run) as writer:
         writer.add(event, result)
     out = subprocess.run(
         [python, "-c", _READ, str(path)], capture_output=True, text=True, check=True
@@ -58,4 +60,4 @@ def test_tracks_file_opens_in_root(shared_data, tmp_path):
     members = np.flatnonzero(result.labels == 0)
     assert first == (0, 0, members.size, event.spacepoints.measurement_id[members].tolist())
     # what made the tracks: a TObjString of JSON, as ROOT reads it
-    assert json.loads(out[-1].removeprefix("RUN ")) == {"finder": {"finder": "truth"}}
+    assert json.loads(out[-1].removeprefix("RUN ")) == run.to_json()

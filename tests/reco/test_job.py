@@ -431,6 +431,9 @@ def test_a_finder_s_description_that_json_cannot_hold_is_refused_before_the_even
     ):
         with pytest.raises(ConfigError, match=f"^track finder 'truth': {re.escape(said)}"):
             run_reconstruction(source, _Described(described), outputs)
+    from acts_gnn.result import RunRecord
+
+    record = RunRecord(finder={"bundle": Path("x")}, machine="m", started="now")
     with pytest.raises(ConfigError, match=r"^run record: JSON cannot hold it"):
-        run_reconstruction(source, TruthTrackFinder(), outputs, run={"path": Path("x")})
+        run_reconstruction(source, TruthTrackFinder(), outputs, run=record)
     assert not (tmp_path / "t.root").exists()
