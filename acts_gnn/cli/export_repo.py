@@ -15,11 +15,18 @@ from acts_gnn.cli._console import make_console
 
 def command(
     directory: Annotated[
-        Path,
+        Path | None,
         typer.Argument(
-            metavar="DIRECTORY", help="Repository directory to write.", show_default=False
+            metavar="DIRECTORY",
+            help="Repository directory to write (or -o DIRECTORY, as the other commands take "
+            "their outputs).",
+            show_default=False,
         ),
-    ],
+    ] = None,
+    output: Annotated[
+        Path | None,
+        typer.Option("--output", "-o", help="Repository directory to write (or DIRECTORY)."),
+    ] = None,
     model: Annotated[
         list[str] | None,
         typer.Option(
@@ -60,6 +67,7 @@ def command(
     """
     from acts_gnn.triton.export import export_repository
 
+    directory = _directory(directory, output)
     files = export_repository(
         directory,
         tuple(model or ("gnn_tracking", "gnn_tracking_walk", "unrolling_tracking")),
@@ -73,3 +81,14 @@ def command(
     kept = [f for f in files if f.parent == Path(directory) and f.suffix == ".whl"]
     also = f"; kept {len(kept)} wheel(s) there" if kept else ""
     make_console(stderr=True).print(f"wrote {len(files) - len(kept)} files to {directory}{also}")
+
+
+def _directory(directory: Path | None, output: Path | None) -> Path:
+    """The repository directory, given as the argument or with -o (one of them)."""
+    from acts_gnn.errors import ConfigError
+
+    if directory is not None and output is not None:
+        raise ConfigError(f"DIRECTORY {directory} and -o {output}: give the repository once")
+    if directory is None and output is None:
+        raise ConfigError("no repository directory: give DIRECTORY or -o DIRECTORY")
+    return directory if directory is not None else output

@@ -303,6 +303,15 @@ def test_cli(run_cli, tmp_path):
     assert replaced.stderr.endswith(
         f"wrote 2 files to {tmp_path / 'repo'}; kept 1 wheel(s) there\n"
     ), replaced.stderr
+    # -o as every other command's output: "No such option: -o"
+    result = run_cli("export-repo", "-o", tmp_path / "o", "--model", "unrolling_tracking")
+    assert (result.exit_code, result.stderr) == (0, f"wrote 2 files to {tmp_path / 'o'}\n")
+    for args, said in (
+        ((tmp_path / "a", "-o", tmp_path / "b"), f"DIRECTORY {tmp_path / 'a'} and -o "),
+        (("--model", "unrolling_tracking"), "no repository directory: give DIRECTORY or -o"),
+    ):
+        result = run_cli("export-repo", *args)
+        assert result.exit_code == 2 and result.stderr.startswith(f"acts-gnn: error: {said}")
 
 
 # -- the exported repository on a real Triton server ----------------------------------------
