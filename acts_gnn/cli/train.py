@@ -205,6 +205,12 @@ def command(
     root_preset: RootPresetOption = "spacepoints",
     tree: TreeOption = None,
     branch: BranchOption = None,
+    quiet: Annotated[
+        bool,
+        typer.Option(
+            "--quiet", "-q", help="No progress, epochs or messages (the bundle is still written)."
+        ),
+    ] = False,
 ) -> None:
     """Train the pipeline's models stage by stage and write a model bundle.
 
@@ -254,7 +260,7 @@ def command(
         data_description=data_description,
         force=force,
         layout=layout_options(input_format, root_preset, tree, branch),
-    ))  # fmt: skip
+    ), quiet)  # fmt: skip
 
 
 #: the options of each stage's training (what a stage kept from --reuse does not use)
@@ -293,15 +299,15 @@ def _refuse_unused(ctx, reused: bool, quality_only: bool, stages, fine_tune: boo
         )
 
 
-def _train(api, request) -> None:
-    """Run ``request`` with its epochs and stages on stderr."""
-    console = make_console(stderr=True)
+def _train(api, request, quiet: bool = False) -> None:
+    """Run ``request`` with its epochs and stages on stderr (``quiet``: its warnings only)."""
+    console = make_console(stderr=True, quiet=quiet)
     with console.status("checking") as status:
         bundle = api.train(
             request,
             report=lambda entry: console.print(_epoch_line(entry, _epoch_caps(request.config))),
             status=_stage_printer(console, status),
-            warn=lambda text: console.print(f"acts-gnn: warning: {text}"),
+            warn=lambda text: typer.echo(f"acts-gnn: warning: {text}", err=True),
         )
     for line in _summary(request.output, bundle):
         console.print(line)

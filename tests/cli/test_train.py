@@ -59,6 +59,15 @@ def test_train_reuse_keeps_the_shipped_embedding_and_filter(tmp_path, run_cli):
         theirs = torch.load(default_bundle_dir() / f"{name}.pt", weights_only=True)
         assert ours.keys() == theirs.keys()
         assert all(torch.equal(ours[k], theirs[k]) for k in ours)
+    # -q as in every other command: its warnings alone (it had none)
+    result = run_cli(
+        "train", "--train", example_dir(), "--val", example_dir(), "-o", out, "--force", "-q",
+        "--reuse", default_bundle_dir(), "--gnn-epochs", "1", "--gnn-hidden", "8",
+        "--gnn-iterations", "1", "--gnn-sectors", "2", "--max-neighbours", "16",
+    )  # fmt: skip
+    assert result.exit_code == 0, result.stderr
+    said = result.stderr.splitlines()
+    assert said and all(line.startswith("acts-gnn: warning: ") for line in said), said
 
 
 def test_train_reuse_of_a_missing_bundle_is_one_line(tmp_path, run_cli):
