@@ -32,6 +32,7 @@ from acts_gnn.io.csvtable import (
 )
 from acts_gnn.io.ids import geometry_volume_layer_module, pack_barcode
 from acts_gnn.io.readers import EventRef, register_reader
+from acts_gnn.io.trackml import PARTICLE_KINEMATICS
 
 __all__ = ["ActsCsvReader", "read_acts_event", "read_measurements_raw", "spacepoint_coverage"]
 
@@ -79,13 +80,7 @@ _HITS = {name: _U64 for name in _BARCODE_COLUMNS}
 _PARTICLES = {
     **{name: _U64 for name in _BARCODE_COLUMNS},
     "particle_type": np.int64,
-    "vx": _F32,
-    "vy": _F32,
-    "vz": _F32,
-    "px": _F32,
-    "py": _F32,
-    "pz": _F32,
-    "q": _F32,
+    **PARTICLE_KINEMATICS,
 }
 
 

@@ -23,6 +23,7 @@ from acts_gnn.io.csvtable import check_header, read_table
 from acts_gnn.io.readers import EventRef, register_reader
 
 __all__ = [
+    "PARTICLE_KINEMATICS",
     "PRIMARY_VERTEX_R_MM",
     "TrackmlReader",
     "read_trackml_detectors",
@@ -39,8 +40,9 @@ _F32 = np.float32
 #: the columns each table must have (their types as read)
 _HITS = {"hit_id": np.uint64, "x": _F32, "y": _F32, "z": _F32}
 _TRUTH = {"hit_id": np.uint64, "particle_id": np.uint64}
-_PARTICLES = {
-    "particle_id": np.uint64,
+#: a particle's production vertex (mm), momentum (GeV) and charge: the columns TrackML's
+#: particle tables and ACTS's (which took their layout) share
+PARTICLE_KINEMATICS = {
     "vx": _F32,
     "vy": _F32,
     "vz": _F32,
@@ -48,8 +50,8 @@ _PARTICLES = {
     "py": _F32,
     "pz": _F32,
     "q": _F32,
-    "nhits": np.int32,
 }
+_PARTICLES = {"particle_id": np.uint64, **PARTICLE_KINEMATICS, "nhits": np.int32}
 
 
 def read_trackml_event(event_id: int, files: dict[str, Path]) -> Event:
