@@ -128,12 +128,14 @@ class FinderRequest:
             "--max-neighbours": self.max_neighbours,
             "--precision": self.precision,
         }
-        if self.runs_here and self.backend is not None:
+        if self.runs_here and (self.backend is not None or self.urls):
+            backend = self.local_backend
             given = [name for name, value in settings.items() if value is not None]
-            if given and not finder_entry(self.backend).uses_bundle:
+            if given and not finder_entry(backend).uses_bundle:
+                which = f"--backend {backend}" if self.backend else f"the fallback, {backend},"
                 raise ConfigError(
-                    f"{_listed(given)} {_verb(given, 'sets')} a GNN finder, and --backend "
-                    f"{self.backend} takes no settings"
+                    f"{_listed(given)} {_verb(given, 'sets')} a GNN finder, and {which} takes "
+                    "no settings"
                 )
         if self.urls and not self.fallback_local:
             local = {"--backend": self.backend, **settings}
@@ -145,11 +147,35 @@ class FinderRequest:
                     "when no server answers)"
                 )
 
+    @property
+    def local_backend(self) -> str:
+        """The finder run here: ``--backend`` (default ``gnn``); with ``--fallback-local`` and
+        no ``--backend``, the served model's twin here (``unrolling_tracking`` → ``unrolling``),
+        so that an event the servers miss is found as they find it.
+
+        Raises:
+            ConfigError: a fallback for a served model with no twin here (or one this client
+                does not know), and no ``--backend``.
+        """
+        if self.backend is not None or not self.urls:
+            return self.backend or "gnn"
+        model = self.model or "gnn_tracking"
+        try:
+            entry = finder_entry(model, served=True)
+        except ConfigError:
+            entry = None
+        if entry is None or not entry.local:
+            raise ConfigError(
+                f"--fallback-local: the served model {model} has no twin here; choose the "
+                "finder run in its place with --backend"
+            )
+        return entry.name
+
     def make(self) -> TrackFinder:
         """The finder (loads the model or connects the client)."""
         local = (
             make_finder(
-                "gnn" if self.backend is None else self.backend,
+                self.local_backend,
                 self.bundle,
                 self.device,
                 max_neighbours=self.max_neighbours,

@@ -102,7 +102,8 @@ def command(
         typer.Option(
             help="With --url: run an event locally when no server answers it or a server "
             "refuses it (over its --max-spacepoints); never for an unknown model or the "
-            "wrong protocol."
+            "wrong protocol. It runs the served model's twin here (gnn_tracking: gnn), or "
+            "--backend."
         ),
     ] = False,
     tls_root_cert: Annotated[

@@ -189,6 +189,33 @@ def test_events_the_fallback_ran_are_said_even_with_quiet(run_cli, tmp_path):
     )
 
 
+def test_the_fallback_finds_tracks_as_the_served_model_does(run_cli, tmp_path):
+    # it ran --backend's default, the GNN, for an unrolling_tracking server: one output, two
+    # finders
+    import json
+
+    (port,) = free_ports(1)
+    remote = ("--url", f"127.0.0.1:{port}", "--fallback-local", "--retries", "0", "-q")
+    result = run_cli(
+        "reconstruct", "--example", *remote, "--model", "unrolling_tracking",
+        "--timing", tmp_path / "t.json",
+    )  # fmt: skip
+    assert result.exit_code == 0, result.stderr
+    timing = json.loads((tmp_path / "t.json").read_text())
+    assert timing["run"]["finder"]["fallback"] == {"finder": "unrolling"}
+    assert timing["summary"]["backends"] == ["unrolling"]
+    for model, said in (
+        ("null_tracking", "--fallback-local: the served model null_tracking has no twin here; "
+         "choose the finder run in its place with --backend"),
+        ("unrolling_tracking", "--bundle sets a GNN finder, and the fallback, unrolling, takes "
+         "no settings"),
+    ):  # fmt: skip
+        extra = ("--bundle", tmp_path) if model == "unrolling_tracking" else ()
+        result = run_cli("reconstruct", "--example", *remote, "--model", model, *extra,
+                         "-o", tmp_path / "x.root")  # fmt: skip
+        assert (result.exit_code, result.stderr) == (2, f"acts-gnn: error: {said}\n")
+
+
 def test_ctrl_c_is_one_line_and_130(run_cli, tmp_path, monkeypatch):
     import acts_gnn.io.source
 
