@@ -51,6 +51,7 @@ __all__ = [
     "ServableFinder",
     "TrackFinder",
     "TruthTrackFinder",
+    "any_gnn",
     "describe_finder",
     "finder_entry",
     "finder_name",
@@ -218,6 +219,12 @@ def finder_entry(name: str, *, served: bool = False) -> FinderEntry:
     return entry
 
 
+def any_gnn(models: Sequence[str]) -> bool:
+    """Whether any of the served ``models`` is a GNN pipeline (takes a bundle, a device, a
+    precision); an unknown one counts as one (it is refused where it is looked up)."""
+    return any(_served_gnn(model) for model in models)
+
+
 def refuse_gnn_settings(
     settings: Mapping[str, object], models: Sequence[str], named: str | None = None
 ) -> None:
@@ -231,7 +238,7 @@ def refuse_gnn_settings(
         ConfigError: such settings.
     """
     given = ", ".join(option for option, value in settings.items() if value is not None)
-    if not given or any(_served_gnn(model) for model in models):
+    if not given or any_gnn(models):
         return
     verb = "takes" if len(models) == 1 else "take"
     raise ConfigError(f"{given}: settings of a GNN model; {named or ', '.join(models)} {verb} none")

@@ -14,7 +14,7 @@ from acts_gnn.bench.harness import PointResult, Served, run_point
 from acts_gnn.cuda.device import service_device
 from acts_gnn.errors import ConfigError
 from acts_gnn.event import Event
-from acts_gnn.finders import finder_entry, refuse_gnn_settings
+from acts_gnn.finders import any_gnn, finder_entry, refuse_gnn_settings
 
 __all__ = ["SweepConfig", "load_sweep_events", "run_sweep"]
 
@@ -146,7 +146,10 @@ def run_sweep(
 
     if config.local:
         finder = make_finder(
-            config.model, config.bundle, service_device(config.device), precision=config.precision
+            config.model,
+            config.bundle,
+            service_device(config.device, any_gnn([config.model])),
+            precision=config.precision,
         )
         measure(f"local {finder.name}", finder, 1, None)
 
@@ -166,7 +169,7 @@ def run_sweep(
             with SpawnedServer(
                 [config.model],
                 instances,
-                device=service_device(config.device),
+                device=service_device(config.device, any_gnn([config.model])),
                 bundle=config.bundle,
                 extra_options=precision,
             ) as server:

@@ -107,6 +107,7 @@ def command(
     """Serve FEATURES (FP32 [N,3]) → LABELS (INT64 [N]) on Triton until SIGTERM / Ctrl-C."""
     from acts_gnn.cpus import keep_freed_memory
     from acts_gnn.cuda.device import service_device
+    from acts_gnn.finders import any_gnn
     from acts_gnn.triton.server import ServerConfig
 
     keep_freed_memory()  # request after request: each reuses the memory of the one before
@@ -122,7 +123,7 @@ def command(
     config = ServerConfig(
         models=tuple(model or ServerConfig.models),
         bundle=bundle,
-        device=service_device(device),
+        device=service_device(device, any_gnn(model or ServerConfig.models)),
         instances=instances,
         threads=threads,
         host=host,

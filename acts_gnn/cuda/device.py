@@ -45,14 +45,18 @@ def resolve_device(device: str | None = None) -> str:
     return name
 
 
-def service_device(device: str | None = None) -> str:
+def service_device(device: str | None = None, uses_device: bool = True) -> str:
     """The device of a server or a benchmark: ``device`` as given (resolved where it is used),
     else ``ACTS_GNN_DEVICE`` resolved (a bad one refused, naming the variable), else the CPU —
-    unlike :func:`resolve_device`, a service takes a GPU only when asked.
+    unlike :func:`resolve_device`, a service takes a GPU only when asked. ``uses_device``
+    False (no GNN model among those served): the CPU, whatever the variable says, as
+    ``reconstruct`` ignores it for such a finder.
 
     Raises:
         ConfigError: a bad ``ACTS_GNN_DEVICE``, as :func:`resolve_device`.
     """
     if device:
         return device
-    return resolve_device(None) if os.environ.get("ACTS_GNN_DEVICE") else "cpu"
+    if not uses_device or not os.environ.get("ACTS_GNN_DEVICE"):
+        return "cpu"
+    return resolve_device(None)

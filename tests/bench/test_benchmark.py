@@ -514,3 +514,8 @@ def test_the_sweep_takes_acts_gnn_device_as_its_default(events, monkeypatch):
     assert str(refused.value) == (
         "unknown device 'tpu' (from ACTS_GNN_DEVICE); use cpu, cuda, cuda:N or auto"
     )
+    # a model that uses no device ignores it, as reconstruct does
+    point = run_sweep(
+        SweepConfig(model="unrolling_tracking", local=True, n_events=1, warmup=0), events
+    )
+    assert len(point) == 1

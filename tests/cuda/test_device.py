@@ -58,3 +58,6 @@ def test_a_service_takes_the_environment_s_device_else_the_cpu(monkeypatch):
     with pytest.raises(ConfigError, match=r"^unknown device 'tpu' \(from ACTS_GNN_DEVICE\)"):
         service_device()
     assert service_device("cpu") == "cpu"  # the option wins
+    # models that use no device run on the CPU whatever it says (a site-wide cuda broke
+    # serve and benchmark of null_tracking on CPU nodes, which reconstruct ignored)
+    assert service_device(None, uses_device=False) == "cpu"

@@ -427,10 +427,11 @@ def test_settings_that_cannot_work_or_would_be_ignored_are_refused(tmp_path, run
         2,
         "acts-gnn: error: --balancer-engine needs --balancer: there is no balancer to run\n",
     )
-    # ACTS_GNN_DEVICE is serve's default too (a bogus one was ignored: a CPU server)
+    # ACTS_GNN_DEVICE is serve's default too (a bogus one was ignored: a CPU server), for the
+    # GNN models (the others use no device: reconstruct ignores it for them too)
     with pytest.MonkeyPatch.context() as env:
         env.setenv("ACTS_GNN_DEVICE", "bogus")
-        result = run_cli("serve", "--model", "unrolling_tracking")
+        result = run_cli("serve", "--model", "gnn_tracking")
     assert (result.exit_code, result.stderr) == (
         2,
         "acts-gnn: error: unknown device 'bogus' (from ACTS_GNN_DEVICE); use cpu, cuda, cuda:N "
