@@ -238,7 +238,11 @@ def classify_failure(
     text = _one_line(str(exc))
     lowered = text.lower()
     status = _status(exc)
-    missing = ModelUnavailableError(url, model, text.strip() or "model not available")
+    unready = "has no available versions" in lowered or "not at ready state" in lowered
+    why = " (the server has the model but is loading or unloading it: starting or stopping?)"
+    missing = ModelUnavailableError(
+        url, model, (text.strip() or "model not available") + (why if unready else "")
+    )
     timeout = RemoteTimeoutError(url, model, f"no answer within {timeout_s:g} s")
     other = RemoteInferenceError(url, model, text.strip() or type(exc).__name__)
     if _NOT_SERVED in lowered:  # not "has no available versions", "not at ready state"

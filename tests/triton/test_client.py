@@ -345,3 +345,16 @@ def test_the_remote_client_describes_the_servers_it_asks():
         "protocol": "grpc",
         "fallback": {"finder": "truth"},
     }
+
+
+def test_a_model_the_server_is_unloading_is_said_so():
+    # a server stopping under a run: "unknown model: … has no available versions" read as a
+    # mistyped name
+    exc = _StatusError(
+        "[StatusCode.NOT_FOUND] Request for unknown model: 'm' has no available versions",
+        "StatusCode.NOT_FOUND",
+    )
+    raised, _ = client_module.classify_failure(exc, "h:1", "m", 5.0)
+    assert str(raised).endswith(
+        "(the server has the model but is loading or unloading it: starting or stopping?)"
+    )
