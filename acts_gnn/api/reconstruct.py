@@ -158,7 +158,7 @@ class FinderRequest:
                 does not know), and no ``--backend``.
         """
         if self.backend is not None or not self.urls:
-            return self.backend or "gnn"
+            return "gnn" if self.backend is None else self.backend
         model = self.model or "gnn_tracking"
         try:
             entry = finder_entry(model, served=True)

@@ -465,6 +465,13 @@ class RemotePipeline:
                     self._count("failover")
                 return outputs
         assert last is not None
+        tries = (self.retry.retries + 1) * len(self.urls)
+        if tries > 1:  # the last failure, and how many came before it
+            servers = f"{len(self.urls)} server{'s' * (len(self.urls) != 1)}"
+            rounds = self.retry.retries + 1
+            said = f"{last.reason} (the last of {tries} tries: {rounds} round"
+            said += f"{'s' * (rounds != 1)} over {servers})"
+            raise type(last)(last.url, last.model, said)
         raise last
 
     def reconstruct(self, event: Event) -> TrackingResult:
