@@ -465,8 +465,8 @@ def serve_balanced(
             )
             limit = f"at most {max_in_flight} in flight" if max_in_flight else "no limit"
             on_ready(
-                f"ready: balancer gRPC {config.host}:{config.grpc_port} ({engine}, {limit}, "
-                f"pid {os.getpid()})"
+                f"ready: balancer gRPC {config.host}:{config.grpc_port} ({engine}, {limit}; "
+                f"this serve's pid {os.getpid()}, which stops them all)"
                 f" over {servers} servers: "
                 + "; ".join(f"gRPC {c.grpc_url} metrics {c.metrics_url}" for c in children)
             )
