@@ -344,6 +344,9 @@ class RemotePipeline:
             u if re.search(r":\d+$", u) else f"{u}:{port}"
             for u in (u.removeprefix("grpc://").removeprefix("http://") for u in urls)
         ]
+        twice = sorted({u for u in self.urls if self.urls.count(u) > 1})
+        if twice:  # failover to the server that just failed, and recorded twice
+            raise ConfigError(f"--url {twice[0]} given twice: give each server once")
         self.model = model
         self.protocol = protocol
         self.timeout_s = timeout_s

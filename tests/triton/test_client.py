@@ -363,3 +363,10 @@ def test_a_model_the_server_is_unloading_is_said_so():
     assert str(raised).endswith(
         "(the server has the model but is loading or unloading it: starting or stopping?)"
     )
+
+
+def test_a_server_given_twice_is_refused():
+    # accepted: a failover to the server that had just failed, and recorded twice
+    with pytest.raises(ConfigError) as refused:
+        RemotePipeline(["h", "grpc://h:8001"], "gnn_tracking")
+    assert str(refused.value) == "--url h:8001 given twice: give each server once"
