@@ -33,7 +33,7 @@ __all__ = ["Reaper"]
 #: the watchdog: reads "PID START" lines until EOF, then kills what is still those processes;
 #: meanwhile it notes the shared memory segments serve maps, twice a second
 _WATCHDOG = r"""
-import os, select, signal, sys
+import os, select, signal, sys, time
 for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
     signal.signal(sig, signal.SIG_IGN)  # outlive whatever stops serve, to clean up after it
 
@@ -86,6 +86,11 @@ for pid, start in doomed.items():
             os.kill(pid, signal.SIGKILL)
         except OSError:
             pass
+# serve's pipe closes as it starts to exit, before it is a zombie: wait for that a moment (a
+# serve that stopped cleanly closes it and exits too; one still running after this went on)
+deadline = time.monotonic() + 2.0
+while (stat(serve) or (0, ""))[1] == serve_start and time.monotonic() < deadline:
+    time.sleep(0.02)
 if (stat(serve) or (0, ""))[1] != serve_start:  # serve died: PyTriton's shared memory is left
     try:
         names = os.listdir("/dev/shm")
